@@ -1,0 +1,1 @@
+"""The ``keel`` command line: one module per command group; calls the service layer only."""

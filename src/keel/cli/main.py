@@ -1,0 +1,75 @@
+"""The root of the ``keel`` command and its error handling."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from keel import __version__
+from keel.cli import demo, estate
+from keel.cli.context import CliState
+from keel.cli.output import report_error
+
+app = typer.Typer(
+    name="keel",
+    help="Keel: the control plane for hybrid AI infrastructure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"keel {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Folder holding .keel/ (default: KEEL_HOME, keel.yaml, or the current folder).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Keel: the control plane for hybrid AI infrastructure."""
+    ctx.obj = CliState(workspace_dir=workspace)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command()(estate.validate)
+app.command()(estate.apply)
+app.command()(estate.get)
+app.command()(estate.delete)
+app.command()(estate.schema)
+app.command()(demo.init)
+app.command()(demo.demo)
+
+
+def run() -> None:
+    """Entry point of the console script: run the app, print errors, set the exit code."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as error:
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        sys.exit(report_error(error))

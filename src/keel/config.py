@@ -1,0 +1,114 @@
+"""Settings, resolved once with a fixed precedence.
+
+Precedence, highest first: an explicit argument (a CLI flag or a Python keyword), then
+``keel.yaml`` in the current directory, then ``KEEL_*`` environment variables, then defaults.
+
+=================== ======================= ============================================
+setting             environment             default
+=================== ======================= ============================================
+workspace           ``KEEL_HOME``           the current directory
+database_url        ``KEEL_DATABASE_URL``   SQLite at ``<workspace>/.keel/keel.db``
+max_manifest_mb     ``KEEL_MAX_MANIFEST_MB`` 16
+=================== ======================= ============================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from keel.errors import ConfigError
+
+CONFIG_FILE = "keel.yaml"
+STATE_DIR = ".keel"
+_KEYS = ("workspace", "database_url", "max_manifest_mb")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Effective settings.
+
+    Attributes:
+        workspace: Folder that holds ``.keel/`` (the SQLite database, keys, local state).
+        database_url: SQLAlchemy URL of the store.
+        max_manifest_mb: Largest manifest file read, in MiB.
+    """
+
+    workspace: Path
+    database_url: str
+    max_manifest_mb: float
+
+    @property
+    def state_dir(self) -> Path:
+        """``<workspace>/.keel``, where local state lives."""
+        return self.workspace / STATE_DIR
+
+
+def _file_settings(cwd: Path) -> dict[str, Any]:
+    path = cwd / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings")
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings {unknown}; known: {list(_KEYS)}")
+    return data
+
+
+def load_settings(
+    *,
+    workspace: str | Path | None = None,
+    database_url: str | None = None,
+    max_manifest_mb: float | None = None,
+    cwd: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from arguments, ``keel.yaml``, the environment and defaults.
+
+    Args:
+        workspace: Explicit workspace folder.
+        database_url: Explicit database URL.
+        max_manifest_mb: Explicit manifest size limit.
+        cwd: Folder to look for ``keel.yaml`` in; the current directory when ``None``.
+        environ: Environment variables; ``os.environ`` when ``None``.
+
+    Returns:
+        The effective settings.
+
+    Raises:
+        ConfigError: If ``keel.yaml`` or a value is invalid.
+    """
+    cwd = cwd or Path.cwd()
+    env = os.environ if environ is None else environ
+    file = _file_settings(cwd)
+
+    def pick(explicit: Any, key: str, env_name: str) -> Any:
+        if explicit is not None:
+            return explicit
+        if file.get(key) is not None:
+            return file[key]
+        return env.get(env_name) or None
+
+    ws = Path(pick(workspace, "workspace", "KEEL_HOME") or cwd).expanduser()
+    if ws.exists() and not ws.is_dir():
+        raise ConfigError(f"workspace {ws} is not a folder")
+    url = pick(database_url, "database_url", "KEEL_DATABASE_URL")
+    if url is None:
+        url = f"sqlite:///{(ws / STATE_DIR / 'keel.db').resolve()}"
+    raw_mb = pick(max_manifest_mb, "max_manifest_mb", "KEEL_MAX_MANIFEST_MB") or 16
+    try:
+        mb = float(raw_mb)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"max_manifest_mb must be a number, got {raw_mb!r}") from exc
+    if not 0 < mb <= 4096:
+        raise ConfigError(f"max_manifest_mb must be between 0 and 4096, got {mb}")
+    return Settings(workspace=ws.resolve(), database_url=str(url), max_manifest_mb=mb)

@@ -1,0 +1,132 @@
+"""The one error root of Keel and its stable error codes.
+
+Every error Keel raises on purpose is a :class:`KeelError`. Each class carries a stable ``code``
+that users, scripts and the API can rely on; the full list is in ``docs/errors.md``. Third-party
+exceptions are translated into one of these at the adapter that calls the library.
+
+The tree::
+
+    KeelError                      E-INTERNAL   internal (exit 1)
+    ├── UserError                  E-USER       the caller can fix it (exit 2)
+    │   ├── ManifestError          E-MANIFEST   manifests that do not load or validate
+    │   ├── NotFoundError          E-NOT-FOUND  a named resource does not exist
+    │   ├── ConflictError          E-CONFLICT   a concurrent change won; retry
+    │   ├── InUseError             E-IN-USE     a deletion would leave dangling references
+    │   └── ConfigError            E-CONFIG     bad settings, paths or database URL
+    └── StoreError                 E-STORE      the database failed (exit 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located problem in user input.
+
+    Attributes:
+        path: The file the problem is in, or ``"<input>"``.
+        line: The 1-based line, or 0 when unknown.
+        resource: ``Kind/name`` of the resource, or ``""`` when not known yet.
+        field: Dotted field path inside the resource (``spec.pools[0].count``), or ``""``.
+        message: What is wrong, with a "did you mean ...?" where one fits.
+    """
+
+    path: str
+    line: int
+    resource: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        parts = [where]
+        if self.resource:
+            parts.append(self.resource)
+        if self.field:
+            parts.append(self.field)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class KeelError(Exception):
+    """Root of every error Keel raises on purpose.
+
+    Attributes:
+        code: Stable error code, such as ``E-MANIFEST``.
+        hint: One line telling the user what to do next, or ``""``.
+        exit_code: Process exit status the CLI uses: 2 for user errors, 1 for internal ones.
+    """
+
+    code = "E-INTERNAL"
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UserError(KeelError):
+    """An error the caller can fix by changing the input or the command."""
+
+    code = "E-USER"
+    exit_code = 2
+
+
+class ManifestError(UserError):
+    """Manifests that cannot be read, parsed or validated.
+
+    Attributes:
+        problems: Every problem found, in file and line order.
+    """
+
+    code = "E-MANIFEST"
+
+    def __init__(self, problems: list[Problem], *, hint: str = "") -> None:
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{count} {noun} in the manifests",
+            hint=hint or "fix the lines above; nothing was changed",
+        )
+        self.problems = problems
+
+
+class NotFoundError(UserError):
+    """A named resource does not exist."""
+
+    code = "E-NOT-FOUND"
+
+
+class ConflictError(UserError):
+    """A concurrent change got there first; the operation changed nothing and may be retried."""
+
+    code = "E-CONFLICT"
+
+
+class InUseError(UserError):
+    """Deleting or pruning would leave other resources pointing at nothing.
+
+    Attributes:
+        problems: Each reference that would dangle.
+    """
+
+    code = "E-IN-USE"
+
+    def __init__(self, message: str, problems: list[Problem], *, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+
+class ConfigError(UserError):
+    """Settings, paths or the database URL are wrong."""
+
+    code = "E-CONFIG"
+
+
+class StoreError(KeelError):
+    """The database failed in a way the caller cannot fix by changing the input."""
+
+    code = "E-STORE"

@@ -1,0 +1,42 @@
+"""The estate: resource types, manifest loading, catalogs and the resolved estate.
+
+Pure computation over plain objects: nothing here touches a database, the network or the CLI.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as importlib_resources
+from pathlib import Path
+
+from keel.estate.estate import Estate, ResolvedPool, ResolvedSite
+from keel.estate.manifest import Limits, LocatedResource, load_manifests
+from keel.estate.references import build_estate
+from keel.estate.resources import KINDS, SPEC_TYPES, Resource
+
+__all__ = [
+    "KINDS",
+    "SPEC_TYPES",
+    "Estate",
+    "Limits",
+    "LocatedResource",
+    "ResolvedPool",
+    "ResolvedSite",
+    "Resource",
+    "build_estate",
+    "demo_manifest_files",
+    "load_manifests",
+]
+
+
+def demo_manifest_files() -> list[tuple[str, str]]:
+    """The bundled demo estate (Aurelia Bank) as ``(file name, text)`` pairs.
+
+    Returns:
+        One pair per manifest file, in name order.
+    """
+    folder = importlib_resources.files(__name__).joinpath("demo")
+    return sorted(
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if Path(entry.name).suffix == ".yaml"
+    )

@@ -1,0 +1,336 @@
+"""The estate's resource types, as declared in manifests.
+
+Each resource is a document with ``kind``, ``name``, optional ``labels`` and a ``spec``. The
+spec classes here validate one resource on its own (types, ranges, unknown keys); checks that
+span resources (references, residency of replicas, catalog names) live in
+:mod:`keel.estate.references`.
+
+Invariants:
+    * Unknown keys are errors (``extra="forbid"``); NaN and infinity are rejected.
+    * Numbers carry their unit in their name (``size_gb``, ``usd_per_hour``, ``latency_ms``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+"""Resource names: lowercase letters, digits, ``.``, ``_`` and ``-``; at most 63 characters."""
+
+Classification = Literal["public", "internal", "confidential", "restricted"]
+CLASSIFICATION_ORDER: tuple[Classification, ...] = (
+    "public",
+    "internal",
+    "confidential",
+    "restricted",
+)
+"""Classifications from least to most sensitive."""
+
+SiteKind = Literal["on_prem", "private_cloud", "public_cloud", "edge"]
+WorkloadKind = Literal["training", "fine_tuning", "batch_inference", "online_inference", "agent"]
+RiskTier = Literal["minimal", "limited", "high", "prohibited"]
+LifecycleState = Literal["draft", "validated", "approved", "deployed", "retired"]
+ObjectivePreset = Literal["cost", "carbon", "latency", "balanced"]
+Autonomy = Literal["suggest", "act_with_approval", "autonomous"]
+
+JOB_KINDS: frozenset[str] = frozenset({"training", "fine_tuning", "batch_inference"})
+SERVICE_KINDS: frozenset[str] = frozenset({"online_inference", "agent"})
+
+
+def _check_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use 1-63 lowercase letters, digits, '.', '_' or '-',"
+            " starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code such as 'DE'")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+CountryCode = Annotated[str, AfterValidator(_check_country)]
+Tag = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+
+class Spec(BaseModel):
+    """Base of every spec: strict types, unknown keys rejected, finite numbers only."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        frozen=True,
+        str_max_length=4096,
+    )
+
+
+class Location(Spec):
+    """A point on Earth in decimal degrees (WGS 84)."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class PoolSpec(Spec):
+    """Accelerators of one type at a site.
+
+    ``memory_gb`` and ``power_w`` default to the catalog's figures for the accelerator; at a
+    public-cloud site ``usd_per_hour`` defaults to the catalog's reference price. Owned hardware
+    (every other site kind) must state its amortised ``usd_per_hour``: it is never free.
+    """
+
+    name: Name
+    accelerator: str = Field(min_length=1, max_length=63)
+    count: int = Field(ge=1, le=1_000_000)
+    memory_gb: float | None = Field(default=None, gt=0, le=10_000)
+    usd_per_hour: float | None = Field(default=None, gt=0, le=10_000)
+    power_w: float | None = Field(default=None, gt=0, le=100_000)
+
+
+class SiteSpec(Spec):
+    """Where AI work can run.
+
+    A public-cloud site that names a catalog ``provider``/``region`` inherits its country,
+    location, grid carbon intensity, PUE and egress price; any value stated here wins.
+    """
+
+    kind: SiteKind
+    provider: str | None = Field(default=None, min_length=1, max_length=63)
+    region: str | None = Field(default=None, min_length=1, max_length=63)
+    country: CountryCode | None = None
+    location: Location | None = None
+    max_classification: Classification = "internal"
+    certifications: list[Tag] = Field(default_factory=list, max_length=64)
+    confidential_computing: bool = False
+    pue: float | None = Field(default=None, ge=1.0, le=3.0)
+    carbon_intensity_gco2e_per_kwh: float | None = Field(default=None, ge=0, le=2000)
+    egress_usd_per_gb: float | None = Field(default=None, ge=0, le=100)
+    available: bool = True
+    pools: list[PoolSpec] = Field(default_factory=list, max_length=256)
+
+
+class DatasetSpec(Spec):
+    """Data that workloads read, held at one or more sites (``replicas``).
+
+    ``residency`` lists jurisdictions (ISO country codes, ``EU`` or ``EEA``) the data may not
+    leave; ``collected_in`` is the country it was collected in, which some regulations (PIPL,
+    GDPR) key on.
+    """
+
+    classification: Classification
+    size_gb: float = Field(ge=0, le=1e9)
+    replicas: list[Name] = Field(min_length=1, max_length=256)
+    residency: list[str] = Field(default_factory=list, max_length=64)
+    collected_in: CountryCode | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=64)
+    owner: str | None = Field(default=None, max_length=253)
+
+
+class ModelVersionSpec(Spec):
+    """One version of a model.
+
+    ``memory_gb`` is the serving memory; when absent it is estimated as 2 bytes per parameter
+    (bf16 weights). Training memory is estimated at 18 bytes per parameter (weights, gradients
+    and Adam states in mixed precision) unless ``training_memory_gb`` says otherwise.
+    """
+
+    version: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+    parameters_billion: float = Field(gt=0, le=100_000)
+    memory_gb: float | None = Field(default=None, gt=0, le=1_000_000)
+    training_memory_gb: float | None = Field(default=None, gt=0, le=10_000_000)
+    state: LifecycleState = "draft"
+    trained_on: list[Name] = Field(default_factory=list, max_length=1024)
+    artifact_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    framework: str | None = Field(default=None, max_length=63)
+
+
+class ModelSpec(Spec):
+    """A model with its EU AI Act risk tier, governance facts and versions."""
+
+    risk_tier: RiskTier
+    purpose: str = Field(min_length=1, max_length=1024)
+    owner: str | None = Field(default=None, max_length=253)
+    oversight_contact: str | None = Field(default=None, max_length=253)
+    risk_assessment: Literal["none", "pending", "approved"] = "none"
+    logging_enabled: bool = False
+    versions: list[ModelVersionSpec] = Field(min_length=1, max_length=1024)
+
+
+class ComputeSpec(Spec):
+    """What a workload asks for.
+
+    ``count`` is devices per replica; a training or fine-tuning job needs all of them in one pool
+    (a gang). ``hours`` is the run length of a job; services (online inference, agents) run
+    continuously and are costed per month.
+    """
+
+    accelerators: list[str] = Field(min_length=1, max_length=32)
+    count: int = Field(default=1, ge=1, le=100_000)
+    hours: float | None = Field(default=None, gt=0, le=100_000)
+    replicas: int = Field(default=1, ge=1, le=10_000)
+    utilisation: float = Field(default=0.8, gt=0, le=1)
+
+
+class WindowSpec(Spec):
+    """When a job may run: not before ``earliest_start``, finished by ``deadline``."""
+
+    model_config = ConfigDict(strict=False)
+
+    earliest_start: AwareDatetime
+    deadline: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowSpec:
+        if self.deadline <= self.earliest_start:
+            raise ValueError("deadline must be after earliest_start")
+        return self
+
+
+class WorkloadSpec(Spec):
+    """AI work to place: a job (training, fine-tuning, batch inference) or a service."""
+
+    kind: WorkloadKind
+    model: str = Field(min_length=1, max_length=128)
+    inputs: list[Name] = Field(default_factory=list, max_length=1024)
+    compute: ComputeSpec
+    latency_slo_ms: float | None = Field(default=None, gt=0, le=600_000)
+    service_time_ms: float = Field(default=0, ge=0, le=600_000)
+    serves: list[Name] = Field(default_factory=list, max_length=256)
+    min_sites: int = Field(default=1, ge=1, le=256)
+    window: WindowSpec | None = None
+    objective: ObjectivePreset | None = None
+    agent: Name | None = None
+
+    @model_validator(mode="after")
+    def _profile(self) -> WorkloadSpec:
+        if self.kind in JOB_KINDS and self.compute.hours is None:
+            raise ValueError(f"a {self.kind} job needs compute.hours (its run length)")
+        if self.kind == "online_inference":
+            if self.latency_slo_ms is None:
+                raise ValueError("online_inference needs latency_slo_ms")
+            if not self.serves:
+                raise ValueError("online_inference needs serves: the user regions it serves")
+        if self.latency_slo_ms is not None and not self.serves:
+            raise ValueError("latency_slo_ms needs serves: the user regions it is measured from")
+        if self.kind == "agent" and self.agent is None:
+            raise ValueError("an agent workload needs agent: the Agent resource it runs")
+        if self.kind != "agent" and self.agent is not None:
+            raise ValueError("agent is only for workloads of kind agent")
+        if self.min_sites > self.compute.replicas:
+            raise ValueError(
+                f"min_sites ({self.min_sites}) exceeds compute.replicas ({self.compute.replicas})"
+            )
+        return self
+
+
+class AgentSpec(Spec):
+    """An AI agent under governance: its model, the data and tools it may use, its owner."""
+
+    model: str = Field(min_length=1, max_length=128)
+    owner: str = Field(min_length=1, max_length=253)
+    datasets: list[Name] = Field(default_factory=list, max_length=1024)
+    tools: list[Tag] = Field(default_factory=list, max_length=256)
+    autonomy: Autonomy = "suggest"
+    max_classification: Classification = "internal"
+
+
+class UserRegionSpec(Spec):
+    """Where the users of online services are, for latency."""
+
+    country: CountryCode
+    location: Location
+    users: int | None = Field(default=None, ge=0)
+
+
+class LinkSpec(Spec):
+    """A measured network path between two sites, or a site and a user region.
+
+    ``latency_ms`` is the round-trip time. Where no link is declared, Keel estimates the RTT
+    from the great-circle distance (:mod:`keel.estate.geo`).
+    """
+
+    between: list[Name] = Field(min_length=2, max_length=2)
+    latency_ms: float = Field(gt=0, le=10_000)
+    bandwidth_gbps: float | None = Field(default=None, gt=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LinkSpec:
+        if self.between[0] == self.between[1]:
+            raise ValueError("a link needs two different endpoints")
+        return self
+
+
+class AcceleratorSpec(Spec):
+    """Adds an accelerator to the catalog, or overrides a catalog entry of the same name."""
+
+    vendor: str = Field(min_length=1, max_length=63)
+    memory_gb: float = Field(gt=0, le=10_000)
+    power_w: float = Field(gt=0, le=100_000)
+
+
+SPEC_TYPES: dict[str, type[Spec]] = {
+    "Accelerator": AcceleratorSpec,
+    "Site": SiteSpec,
+    "UserRegion": UserRegionSpec,
+    "Link": LinkSpec,
+    "Dataset": DatasetSpec,
+    "Model": ModelSpec,
+    "Agent": AgentSpec,
+    "Workload": WorkloadSpec,
+}
+"""Every resource kind and its spec class, in dependency order (referenced kinds first)."""
+
+KINDS: tuple[str, ...] = tuple(SPEC_TYPES)
+
+
+class Resource(BaseModel):
+    """One declared resource: the envelope around a spec."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    spec: Spec
+
+    @property
+    def ref(self) -> str:
+        """``Kind/name``, the way errors and diffs name a resource."""
+        return f"{self.kind}/{self.name}"
+
+
+def kind_named(text: str) -> str | None:
+    """The resource kind a user meant: ``site``, ``Sites`` and ``Site`` all mean ``Site``.
+
+    Args:
+        text: What the user typed.
+
+    Returns:
+        The canonical kind, or ``None`` when it names none.
+    """
+    lowered = text.lower()
+    for kind in KINDS:
+        if lowered in (kind.lower(), kind.lower() + "s"):
+            return kind
+    return None
+
+
+def split_model_ref(ref: str) -> tuple[str, str | None]:
+    """Split ``name@version`` into its parts.
+
+    Args:
+        ref: A model reference, with or without ``@version``.
+
+    Returns:
+        The model name and the version, or ``None`` when no version is given.
+    """
+    name, sep, version = ref.partition("@")
+    return name, (version if sep else None)

@@ -1,0 +1,37 @@
+"""The application layer: one module per capability, sharing the workspace and its store.
+
+The CLI and the API call these functions; they compose the domain with the store.
+"""
+
+from keel.service.estate import (
+    ApplyResult,
+    Change,
+    EstateSummary,
+    apply_manifests,
+    delete_resource,
+    demo_manifests,
+    get_resources,
+    load_estate,
+    manifest_schema,
+    summarise,
+    validate_manifests,
+)
+from keel.service.workspace import Workspace, manifest_limits
+from keel.store import StoredResource
+
+__all__ = [
+    "ApplyResult",
+    "Change",
+    "EstateSummary",
+    "StoredResource",
+    "Workspace",
+    "apply_manifests",
+    "delete_resource",
+    "demo_manifests",
+    "get_resources",
+    "load_estate",
+    "manifest_limits",
+    "manifest_schema",
+    "summarise",
+    "validate_manifests",
+]

@@ -1,0 +1,507 @@
+"""Estate operations: validate, apply (with prune and dry run), get, delete, summarise.
+
+Invariants:
+    * An apply validates the whole resulting estate (stored resources plus the files) before it
+      writes anything, and writes all of its changes in one transaction, or none.
+    * Applies are optimistic: they read a snapshot, validate outside the lock, then write only
+      if the estate revision is still the one they read; otherwise they start again (a
+      concurrent apply is never overwritten silently).
+    * The generation of a resource grows by one exactly when its spec digest changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from keel.errors import ConflictError, InUseError, ManifestError, NotFoundError, Problem, UserError
+from keel.estate import (
+    SPEC_TYPES,
+    Estate,
+    Limits,
+    LocatedResource,
+    Resource,
+    build_estate,
+    demo_manifest_files,
+    load_manifests,
+)
+from keel.estate.digest import estate_digest, spec_digest, spec_json
+from keel.estate.resources import KINDS, kind_named
+from keel.estate.spelling import did_you_mean
+from keel.service.workspace import Workspace
+from keel.store import ResourceRepository, StoredResource
+from keel.store.resources import ResourceRow
+
+STORE_PATH = "<store>"
+APPLY_ATTEMPTS = 5
+
+Action = Literal["created", "configured", "unchanged", "deleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an apply does (or would do) to one resource.
+
+    Attributes:
+        action: ``created``, ``configured``, ``unchanged`` or ``deleted``.
+        kind: Resource kind.
+        name: Resource name.
+        generation: Generation after the change (before it, for deletions).
+        fields: Top-level spec fields (and ``labels``) that changed.
+    """
+
+    action: Action
+    kind: str
+    name: str
+    generation: int
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """The outcome of an apply.
+
+    Attributes:
+        changes: One entry per resource in the files, plus one per pruned resource.
+        revision: Estate revision after the apply (unchanged for a dry run or no change).
+        estate_digest: Digest of the estate after the apply.
+        dry_run: Whether nothing was written on purpose.
+    """
+
+    changes: list[Change]
+    revision: int
+    estate_digest: str
+    dry_run: bool
+
+    def count(self, action: Action) -> int:
+        """How many changes have an action.
+
+        Args:
+            action: The action to count.
+
+        Returns:
+            The count.
+        """
+        return sum(1 for change in self.changes if change.action == action)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    order = {path: index for index, path in enumerate(dict.fromkeys(p.path for p in problems))}
+    return sorted(problems, key=lambda p: (p.path == STORE_PATH, order[p.path], p.line))
+
+
+def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Estate:
+    """Validate manifests as a self-contained estate, without touching the store.
+
+    Args:
+        paths: Files and folders of manifests.
+        limits: Input limits; the defaults when ``None``.
+
+    Returns:
+        The valid estate.
+
+    Raises:
+        ManifestError: With every problem found, located by file and line.
+    """
+    located, problems = load_manifests(paths, limits)
+    estate, reference_problems = build_estate(located)
+    problems.extend(reference_problems)
+    if problems:
+        raise ManifestError(_sorted(problems))
+    return estate
+
+
+def _from_store(row: StoredResource, spec: dict[str, Any]) -> LocatedResource:
+    try:
+        parsed = SPEC_TYPES[row.kind].model_validate(spec)
+    except (KeyError, ValidationError) as exc:
+        raise UserError(
+            f"stored {row.kind}/{row.name} no longer validates: {exc}",
+            hint="apply a corrected manifest for it, or delete it",
+        ) from exc
+    resource = Resource(kind=row.kind, name=row.name, labels=row.labels, spec=parsed)
+    return LocatedResource(resource, STORE_PATH, 0)
+
+
+def _changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> tuple[str, ...]:
+    if old is None:
+        return ()
+    keys = sorted(set(old) | set(new))
+    return tuple(f"spec.{key}" for key in keys if old.get(key) != new.get(key))
+
+
+@dataclass
+class _Plan:
+    changes: list[Change] = field(default_factory=list)
+    inserts: list[ResourceRow] = field(default_factory=list)
+    updates: list[ResourceRow] = field(default_factory=list)
+    deletes: list[tuple[str, str]] = field(default_factory=list)
+    digest: str = ""
+
+
+def _plan_apply(
+    repo: ResourceRepository, incoming: list[LocatedResource], prune: bool
+) -> _Plan:
+    headers = {(row.kind, row.name): row for row in repo.headers()}
+    incoming_keys = {(item.resource.kind, item.resource.name) for item in incoming}
+    kept = [key for key in headers if key not in incoming_keys]
+    pruned = kept if prune else []
+    kept = [] if prune else kept
+    new_specs = {
+        (item.resource.kind, item.resource.name): spec_json(item.resource) for item in incoming
+    }
+    new_digests = {key: spec_digest(spec) for key, spec in new_specs.items()}
+    changed = [key for key in incoming_keys if key in headers and headers[key].spec_digest != new_digests[key]]
+    stored_specs = repo.specs([*kept, *changed])
+    merged = incoming + [_from_store(headers[key], stored_specs[key]) for key in kept]
+    estate, problems = build_estate(merged)
+    if problems:
+        hint = (
+            "--prune deletes every stored resource the files do not declare: declare the"
+            " referenced resources too, or drop the references"
+            if pruned
+            else ""
+        )
+        raise ManifestError(_sorted(problems), hint=hint)
+
+    plan = _Plan()
+    entries: list[tuple[str, str, dict[str, str], str]] = []
+    for item in incoming:
+        resource = item.resource
+        key = (resource.kind, resource.name)
+        spec, digest = new_specs[key], new_digests[key]
+        resolved = estate.resolved(resource.kind, resource.name)
+        entries.append((resource.kind, resource.name, resource.labels, digest))
+        old = headers.get(key)
+        if old is None:
+            plan.inserts.append(
+                ResourceRow(resource.kind, resource.name, resource.labels, spec, resolved, digest, 1)
+            )
+            plan.changes.append(Change("created", *key, 1))
+            continue
+        fields = _changed_fields(stored_specs.get(key), spec) if old.spec_digest != digest else ()
+        if old.labels != resource.labels:
+            fields = (*fields, "labels")
+        if not fields and old.resolved == resolved:
+            plan.changes.append(Change("unchanged", *key, old.generation))
+            continue
+        generation = old.generation + (1 if old.spec_digest != digest else 0)
+        plan.updates.append(
+            ResourceRow(resource.kind, resource.name, resource.labels, spec, resolved, digest, generation)
+        )
+        plan.changes.append(Change("configured", *key, generation, fields or ("resolved",)))
+    for key in kept:
+        old = headers[key]
+        resolved = estate.resolved(*key)
+        entries.append((*key, old.labels, old.spec_digest))
+        if resolved != old.resolved:
+            spec = stored_specs[key]
+            plan.updates.append(
+                ResourceRow(*key, old.labels, spec, resolved, old.spec_digest, old.generation)
+            )
+    for key in pruned:
+        plan.deletes.append(key)
+        plan.changes.append(Change("deleted", *key, headers[key].generation))
+    plan.digest = estate_digest(entries)
+    return plan
+
+
+def apply_manifests(
+    workspace: Workspace,
+    paths: Sequence[str],
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
+) -> ApplyResult:
+    """Upsert the resources in manifests, in one transaction.
+
+    Args:
+        workspace: The workspace to apply to.
+        paths: Files and folders of manifests.
+        prune: Delete stored resources that the manifests do not declare.
+        dry_run: Compute and return the changes without writing them.
+
+    Returns:
+        What changed, per resource.
+
+    Raises:
+        ManifestError: If the manifests, or the estate they would produce, are invalid.
+        InUseError: If pruning would leave dangling references.
+        ConflictError: If concurrent writers kept changing the estate.
+    """
+    located, problems = load_manifests(paths, workspace.limits)
+    if problems:
+        raise ManifestError(_sorted(problems))
+    db = workspace.database
+    for _attempt in range(APPLY_ATTEMPTS):
+        with db.read() as conn:
+            repo = ResourceRepository(conn)
+            revision, current_digest = repo.revision()
+            plan = _plan_apply(repo, located, prune)
+        nothing = not (plan.inserts or plan.updates or plan.deletes)
+        if dry_run or nothing:
+            digest = current_digest if dry_run else plan.digest
+            return ApplyResult(plan.changes, revision, digest, dry_run)
+        with db.write() as conn:
+            repo = ResourceRepository(conn)
+            if repo.revision()[0] != revision:
+                continue  # someone else applied in between: plan again on the new state
+            now = datetime.now(UTC)
+            repo.insert(plan.inserts, now)
+            repo.update(plan.updates, now)
+            repo.delete(plan.deletes)
+            repo.set_revision(revision + 1, plan.digest)
+        return ApplyResult(plan.changes, revision + 1, plan.digest, dry_run)
+    raise ConflictError(
+        f"the estate kept changing during {APPLY_ATTEMPTS} attempts; nothing was applied",
+        hint="retry the apply",
+    )
+
+
+def _kind(text: str) -> str:
+    kind = kind_named(text)
+    if kind is None:
+        raise UserError(
+            f"unknown kind '{text}'{did_you_mean(text, KINDS)}",
+            hint=f"kinds: {', '.join(KINDS)}",
+        )
+    return kind
+
+
+def get_resources(
+    workspace: Workspace, kind: str, name: str | None = None
+) -> list[StoredResource]:
+    """Read resources of one kind, or one resource.
+
+    Args:
+        workspace: The workspace.
+        kind: A kind, case-insensitive, singular or plural (``site``, ``Sites``).
+        name: One name, or ``None`` for all of the kind.
+
+    Returns:
+        The stored resources, ordered by name.
+
+    Raises:
+        UserError: If the kind is unknown.
+        NotFoundError: If a name is given and does not exist.
+    """
+    canonical = _kind(kind)
+    with workspace.database.read() as conn:
+        repo = ResourceRepository(conn)
+        rows = repo.list(canonical, name)
+        if name is not None and not rows:
+            names = [row.name for row in repo.list(canonical)]
+            raise NotFoundError(f"{canonical}/{name} does not exist{did_you_mean(name, names)}")
+    return rows
+
+
+def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
+    """Delete one resource, refusing if others still reference it.
+
+    Args:
+        workspace: The workspace.
+        kind: Resource kind (any spelling :func:`get_resources` accepts).
+        name: Resource name.
+
+    Returns:
+        The deletion.
+
+    Raises:
+        NotFoundError: If the resource does not exist.
+        InUseError: If other resources reference it.
+        ConflictError: If concurrent writers kept changing the estate.
+    """
+    canonical = _kind(kind)
+    key = (canonical, name)
+    db = workspace.database
+    for _attempt in range(APPLY_ATTEMPTS):
+        with db.read() as conn:
+            repo = ResourceRepository(conn)
+            revision, _digest = repo.revision()
+            headers = {(row.kind, row.name): row for row in repo.headers()}
+            if key not in headers:
+                names = [n for (k, n) in headers if k == canonical]
+                raise NotFoundError(f"{canonical}/{name} does not exist{did_you_mean(name, names)}")
+            rest = [k for k in headers if k != key]
+            specs = repo.specs(rest)
+        remaining = [_from_store(headers[k], specs[k]) for k in rest]
+        estate, problems = build_estate(remaining)
+        if problems:
+            raise InUseError(
+                f"{canonical}/{name} is still referenced; nothing was deleted",
+                _sorted(problems),
+                hint="change or delete the resources listed first",
+            )
+        digest = estate_digest(
+            [(k, n, headers[(k, n)].labels, headers[(k, n)].spec_digest) for k, n in rest]
+        )
+        with db.write() as conn:
+            repo = ResourceRepository(conn)
+            if repo.revision()[0] != revision:
+                continue
+            repo.delete([key])
+            for k, n in rest:
+                resolved = estate.resolved(k, n)
+                if resolved != headers[(k, n)].resolved:
+                    row = headers[(k, n)]
+                    repo.update(
+                        [ResourceRow(k, n, row.labels, specs[(k, n)], resolved, row.spec_digest, row.generation)],
+                        datetime.now(UTC),
+                    )
+            repo.set_revision(revision + 1, digest)
+        return Change("deleted", canonical, name, headers[key].generation)
+    raise ConflictError(
+        f"the estate kept changing during {APPLY_ATTEMPTS} attempts; nothing was deleted",
+        hint="retry the delete",
+    )
+
+
+def load_estate(workspace: Workspace) -> Estate:
+    """The stored estate as a domain object.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The estate.
+
+    Raises:
+        ManifestError: If the stored estate is inconsistent (it should never be).
+    """
+    with workspace.database.read() as conn:
+        rows = ResourceRepository(conn).list()
+    estate, problems = build_estate([_from_store(row, row.spec or {}) for row in rows])
+    if problems:
+        raise ManifestError(problems, hint="the stored estate is inconsistent; re-apply it")
+    return estate
+
+
+@dataclass(frozen=True, slots=True)
+class EstateSummary:
+    """Headline facts about an estate, for people.
+
+    Attributes:
+        counts: Resources per kind.
+        sites: ``(name, kind, country, devices, max_classification)`` per site.
+        devices_by_site_kind: Accelerator devices per site kind.
+        datasets_by_classification: Datasets per classification.
+        residency: ``(dataset, jurisdictions)`` for datasets with residency rules.
+        sensitive_tags: Datasets per sensitive tag (``personal``, ``phi``, ``pci``).
+        workloads_by_kind: Workloads per kind.
+        high_risk_models: Models in the ``high`` or ``prohibited`` tiers, with their tier.
+        revision: Estate revision.
+        digest: Estate digest.
+    """
+
+    counts: dict[str, int]
+    sites: list[tuple[str, str, str, int, str]]
+    devices_by_site_kind: dict[str, int]
+    datasets_by_classification: dict[str, int]
+    residency: list[tuple[str, str]]
+    sensitive_tags: dict[str, int]
+    workloads_by_kind: dict[str, int]
+    high_risk_models: list[tuple[str, str]]
+    revision: int
+    digest: str
+
+
+def summarise(workspace: Workspace) -> EstateSummary:
+    """Summarise the stored estate.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The summary.
+    """
+    estate = load_estate(workspace)
+    with workspace.database.read() as conn:
+        revision, digest = ResourceRepository(conn).revision()
+    devices: Counter[str] = Counter()
+    sites = []
+    for site in estate.sites.values():
+        count = sum(pool.count for pool in site.pools)
+        devices[site.kind] += count
+        sites.append((site.name, site.kind, site.country, count, site.max_classification))
+    classes: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    residency = []
+    for name, resource in estate.of_kind("Dataset").items():
+        spec = resource.spec
+        classes[getattr(spec, "classification", "")] += 1
+        tags.update(t for t in getattr(spec, "tags", []) if t in ("personal", "phi", "pci"))
+        if getattr(spec, "residency", None):
+            residency.append((name, ", ".join(spec.residency)))  # type: ignore[attr-defined]
+    workloads = Counter(getattr(r.spec, "kind", "") for r in estate.of_kind("Workload").values())
+    risky = [
+        (name, getattr(r.spec, "risk_tier", ""))
+        for name, r in estate.of_kind("Model").items()
+        if getattr(r.spec, "risk_tier", "") in ("high", "prohibited")
+    ]
+    return EstateSummary(
+        counts={kind: len(estate.of_kind(kind)) for kind in KINDS if estate.of_kind(kind)},
+        sites=sorted(sites),
+        devices_by_site_kind=dict(devices),
+        datasets_by_classification=dict(classes),
+        residency=sorted(residency),
+        sensitive_tags=dict(tags),
+        workloads_by_kind=dict(workloads),
+        high_risk_models=sorted(risky),
+        revision=revision,
+        digest=digest,
+    )
+
+
+def demo_manifests() -> list[tuple[str, str]]:
+    """The bundled demo estate as ``(file name, text)`` pairs.
+
+    Returns:
+        The manifest files, in name order.
+    """
+    return demo_manifest_files()
+
+
+def manifest_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of one manifest document, for editors.
+
+    Returns:
+        A schema whose ``oneOf`` has one branch per kind.
+    """
+    from pydantic.json_schema import models_json_schema
+
+    _, top = models_json_schema(
+        [(spec, "validation") for spec in SPEC_TYPES.values()],
+        ref_template="#/$defs/{model}",
+    )
+    defs = top.get("$defs", {})
+    branches = []
+    for kind, spec in SPEC_TYPES.items():
+        branches.append(
+            {
+                "type": "object",
+                "title": kind,
+                "additionalProperties": False,
+                "required": ["kind", "name", "spec"],
+                "properties": {
+                    "kind": {"const": kind},
+                    "name": {"type": "string", "pattern": r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "spec": {"$ref": f"#/$defs/{spec.__name__}"},
+                },
+            }
+        )
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://keel.example/schemas/manifest.json",
+        "title": "Keel manifest document",
+        "oneOf": branches,
+        "$defs": defs,
+    }
+    json.dumps(schema)  # fail here, not in the user's editor, if anything is not serialisable
+    return schema

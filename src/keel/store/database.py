@@ -1,0 +1,188 @@
+"""Engines, transactions and migrations for SQLite and PostgreSQL.
+
+Invariants:
+    * Opening a :class:`Database` brings its schema to the latest migration, once per process
+      and URL, under a lock (a file lock for SQLite, an advisory lock for PostgreSQL), so that
+      processes starting together do not race.
+    * :meth:`Database.write` runs one transaction that first locks the ``estate_meta`` row;
+      writers are serialised, readers are not blocked.
+    * Driver exceptions leave this module as :class:`~keel.errors.StoreError` or
+      :class:`~keel.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from keel.errors import ConfigError, StoreError
+from keel.store.schema import estate_meta
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+PG_MIGRATION_LOCK_KEY = 0x6B65656C  # "keel"
+
+_migrated: set[str] = set()
+
+
+def normalise_url(url: str) -> sa.URL:
+    """Parse a database URL, selecting psycopg 3 for PostgreSQL.
+
+    Args:
+        url: ``sqlite:///path``, ``postgresql://...`` or any SQLAlchemy URL of those dialects.
+
+    Returns:
+        The parsed URL.
+
+    Raises:
+        ConfigError: If the URL is malformed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"malformed database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise ConfigError(
+        f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://...",
+        hint="set KEEL_DATABASE_URL or database_url in keel.yaml",
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+class Database:
+    """One store: an engine plus transactions and migrations.
+
+    Args:
+        url: Database URL (see :func:`normalise_url`).
+        migrate: Bring the schema to the latest migration on open.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = normalise_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=self.dialect != "sqlite")
+        except (NoSuchModuleError, ArgumentError) as exc:
+            raise ConfigError(f"cannot use database URL: {exc}") from exc
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _lock_for_migration(self, conn: Connection) -> Iterator[None]:
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK_KEY})
+            yield
+            return
+        database = self.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the latest migration (idempotent, safe across processes).
+
+        Raises:
+            StoreError: If the database cannot be reached or a migration fails.
+        """
+        key = self.url.render_as_string(hide_password=False)
+        if key in _migrated:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option(
+            "script_location", str(importlib_resources.files("keel.store").joinpath("migrations"))
+        )
+        try:
+            with self.engine.begin() as conn, self._lock_for_migration(conn):
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot prepare the database at {self!r}: {exc.__class__.__name__}: {exc.orig or exc}"
+                if hasattr(exc, "orig")
+                else f"cannot prepare the database: {exc}",
+                hint="check that the database is running and the URL is right",
+            ) from exc
+        _migrated.add(key)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads, in one transaction.
+
+        Yields:
+            The connection.
+
+        Raises:
+            StoreError: If the database fails.
+        """
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction that holds the estate lock; commits on success.
+
+        The first statement updates the single ``estate_meta`` row, taking SQLite's write lock
+        or PostgreSQL's row lock, so concurrent writers queue instead of interleaving.
+
+        Yields:
+            The connection, inside the transaction.
+
+        Raises:
+            StoreError: If the database fails; nothing is committed then.
+        """
+        try:
+            with self.engine.begin() as conn:
+                locked = conn.execute(
+                    sa.update(estate_meta)
+                    .where(estate_meta.c.id == 1)
+                    .values(updated_at=datetime.now(UTC))
+                ).rowcount
+                if locked != 1:
+                    raise StoreError("the estate_meta row is missing: the schema is damaged")
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed, nothing was changed: {exc}") from exc
