@@ -10,7 +10,6 @@ The tree::
     ├── UserError                  E-USER       the caller can fix it (exit 2)
     │   ├── ManifestError          E-MANIFEST   manifests that do not load or validate
     │   ├── NotFoundError          E-NOT-FOUND  a named resource does not exist
-    │   ├── ConflictError          E-CONFLICT   a concurrent change won; retry
     │   ├── InUseError             E-IN-USE     a deletion would leave dangling references
     │   └── ConfigError            E-CONFIG     bad settings, paths or database URL
     └── StoreError                 E-STORE      the database failed (exit 1)
@@ -98,12 +97,6 @@ class NotFoundError(UserError):
     """A named resource does not exist."""
 
     code = "E-NOT-FOUND"
-
-
-class ConflictError(UserError):
-    """A concurrent change got there first; the operation changed nothing and may be retried."""
-
-    code = "E-CONFLICT"
 
 
 class InUseError(UserError):

@@ -97,7 +97,9 @@ def demo(
     started = time.perf_counter()
     root = keep or Path(tempfile.mkdtemp(prefix="keel-demo-"))
     manifests = root / "manifests"
-    typer.echo(f"Keel demo: Aurelia Bank, a European bank with a Chinese subsidiary\nworkspace {root}")
+    typer.echo(
+        f"Keel demo: Aurelia Bank, a European bank with a Chinese subsidiary\nworkspace {root}"
+    )
     write_demo(manifests, force=True)
     typer.echo(f"\n1. wrote the estate as manifests in {manifests}")
     estate = validate_manifests([str(manifests)])
@@ -106,11 +108,12 @@ def demo(
     try:
         typer.echo("3. applied them to the store (SQLite):")
         result = apply_manifests(workspace, [str(manifests)])
-        typer.echo(
-            f"   {result.count('created')} created in one transaction; estate revision {result.revision}"
-        )
+        created = result.count("created")
+        typer.echo(f"   {created} created in one transaction; estate revision {result.revision}")
         again = apply_manifests(workspace, [str(manifests)])
-        typer.echo(f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)")
+        typer.echo(
+            f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)"
+        )
         _print_summary(summarise(workspace))
     finally:
         workspace.close()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from keel.cli.context import state
 from keel.cli.output import dump_json, dump_yaml_documents, table
+from keel.cli.views import ResourceView
 from keel.service import (
     ApplyResult,
     apply_manifests,
@@ -17,7 +18,6 @@ from keel.service import (
     manifest_schema,
     validate_manifests,
 )
-from keel.cli.views import ResourceView
 
 Files = Annotated[
     list[str],
@@ -25,7 +25,7 @@ Files = Annotated[
 ]
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     """Output formats of ``keel get``."""
 
     table = "table"
@@ -78,7 +78,9 @@ def _summary_row(view: ResourceView) -> list[Any]:
 def get(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="Site, Dataset, Model, Workload, Agent, ...")],
-    name: Annotated[str | None, typer.Argument(help="One resource; all of the kind if absent.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="One resource; all of the kind if absent.")
+    ] = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] = Output.table,
 ) -> None:
     """Show stored resources."""

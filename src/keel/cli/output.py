@@ -27,7 +27,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """
     cells = [[str(h) for h in headers], *[[_cell(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     return "\n".join(lines)
 
 
@@ -85,5 +87,7 @@ def report_error(error: BaseException) -> int:
         return error.exit_code
     typer.echo(f"error[E-INTERNAL]: {type(error).__name__}: {error}", err=True)
     if not debug:
-        typer.echo("  hint: this is a bug in Keel; rerun with KEEL_DEBUG=1 for a traceback", err=True)
+        typer.echo(
+            "  hint: this is a bug in Keel; rerun with KEEL_DEBUG=1 for a traceback", err=True
+        )
     return 1

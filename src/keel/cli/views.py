@@ -32,7 +32,8 @@ def _model(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
 
 def _workload(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
     compute = spec["compute"]
-    demand = f"{compute.get('replicas', 1)}x{compute.get('count', 1)}x{'|'.join(compute['accelerators'])}"
+    options = "|".join(compute["accelerators"])
+    demand = f"{compute.get('replicas', 1)}x{compute.get('count', 1)}x{options}"
     return [spec["kind"], spec["model"], demand, spec.get("inputs", []), spec.get("latency_slo_ms")]
 
 
@@ -53,7 +54,9 @@ def _accelerator(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list
     return [spec["vendor"], spec["memory_gb"], spec["power_w"]]
 
 
-_COLUMNS: dict[str, tuple[list[str], Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]]] = {
+_COLUMNS: dict[
+    str, tuple[list[str], Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]]
+] = {
     "Site": (["KIND", "COUNTRY", "MAX CLASS", "POOLS"], _site),
     "Dataset": (["CLASS", "SIZE GB", "REPLICAS", "RESIDENCY", "TAGS"], _dataset),
     "Model": (["RISK", "VERSIONS"], _model),

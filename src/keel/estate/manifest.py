@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -40,12 +40,13 @@ try:  # libyaml makes parsing several times faster; fall back to pure Python wit
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-FieldPath = tuple[Union[str, int], ...]
+FieldPath = tuple[str | int, ...]
 STDIN = "-"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 ENVELOPE_KEYS = ("kind", "name", "labels", "spec")
 LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _STR_TAG = "tag:yaml.org,2002:str"
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 _BOOL_WORDS = frozenset({"yes", "no", "on", "off", "y", "n", "true", "false"})
 
 
@@ -107,7 +108,9 @@ class LocatedResource:
         Returns:
             The located problem.
         """
-        return Problem(self.path, self.line_of(path), self.resource.ref, format_field(path), message)
+        return Problem(
+            self.path, self.line_of(path), self.resource.ref, format_field(path), message
+        )
 
 
 @dataclass(slots=True)
@@ -119,7 +122,7 @@ class _Document:
     bools: dict[FieldPath, str]
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
@@ -191,14 +194,14 @@ def _read_bytes(path: str, limits: Limits) -> bytes:
     else:
         size = os.path.getsize(path)
         if size > limits.max_file_bytes:
-            raise _TooLarge(
+            raise _TooLargeError(
                 f"file is {size / 1_048_576:.1f} MiB, over the limit of"
                 f" {limits.max_file_bytes / 1_048_576:.1f} MiB; split it"
             )
         with open(path, "rb") as handle:
             data = handle.read(limits.max_file_bytes + 1)
     if len(data) > limits.max_file_bytes:
-        raise _TooLarge(
+        raise _TooLargeError(
             f"input is over the limit of {limits.max_file_bytes / 1_048_576:.1f} MiB; split it"
         )
     return data
@@ -218,14 +221,17 @@ class _Converter:
     def convert(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > self.limits.max_nodes_per_document:
-            raise _TooLarge(
+            raise _TooLargeError(
                 f"document expands to more than {self.limits.max_nodes_per_document} YAML nodes"
                 " (aliases included); split it or remove the aliases"
             )
         line = node.start_mark.line + 1
         self.lines[path] = line
         if depth > self.limits.max_depth:
-            raise _TooLarge(f"nesting deeper than {self.limits.max_depth} levels")
+            raise _TooLargeError(f"nesting deeper than {self.limits.max_depth} levels")
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+            self.problems.append((line, f"unsupported YAML tag {node.tag}", path))
+            return None
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -250,7 +256,8 @@ class _Converter:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [
-                self.convert(item, (*path, index), depth + 1) for index, item in enumerate(node.value)
+                self.convert(item, (*path, index), depth + 1)
+                for index, item in enumerate(node.value)
             ]
         build = SafeConstructor.yaml_constructors.get(node.tag)
         if build is None or node.tag == "tag:yaml.org,2002:binary":
@@ -290,7 +297,7 @@ def parse_bytes(
             converter = _Converter(limits)
             try:
                 value = converter.convert(node, (), 0)
-            except _TooLarge as exc:
+            except _TooLargeError as exc:
                 problems.append(Problem(path, node.start_mark.line + 1, "", "", str(exc)))
                 continue
             line = node.start_mark.line + 1
@@ -306,6 +313,9 @@ def parse_bytes(
         line = mark.line + 1 if mark is not None else 0
         message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
         problems.append(Problem(path, line, "", "", f"YAML syntax error: {message}"))
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        problems.append(Problem(path, line, "", "", f"unreadable character: {exc.reason}"))
     except yaml.YAMLError as exc:
         problems.append(Problem(path, 0, "", "", f"YAML error: {exc}"))
     except RecursionError:
@@ -382,7 +392,9 @@ def _envelope_problems(doc: _Document) -> tuple[str, list[Problem]]:
     value = doc.value
     if not isinstance(value, dict):
         shown = type(value).__name__
-        return "", [Problem(doc.path, doc.line, "", "", f"a document must be a mapping, not {shown}")]
+        return "", [
+            Problem(doc.path, doc.line, "", "", f"a document must be a mapping, not {shown}")
+        ]
     kind, name = value.get("kind"), value.get("name")
     ref = f"{kind}/{name}" if isinstance(kind, str) and isinstance(name, str) else ""
     problems: list[Problem] = []
@@ -471,7 +483,7 @@ def load_manifests(
     for path in files:
         try:
             data = _read_bytes(path, limits)
-        except _TooLarge as exc:
+        except _TooLargeError as exc:
             problems.append(Problem(path, 0, "", "", str(exc)))
             continue
         except OSError as exc:

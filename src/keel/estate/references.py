@@ -21,6 +21,7 @@ from keel.estate.catalog import (
     WORLD_CARBON_INTENSITY_GCO2E_PER_KWH,
     Accelerator,
     Catalog,
+    Region,
     jurisdiction_members,
     load_catalog,
 )
@@ -54,7 +55,9 @@ class _Checker:
             first = group.get(item.resource.name)
             if first is not None:
                 where = f"{first.path}:{first.line}" if first.line else first.path
-                self.problems.append(item.problem(("name",), f"duplicate: already declared at {where}"))
+                self.problems.append(
+                    item.problem(("name",), f"duplicate: already declared at {where}")
+                )
                 continue
             group[item.resource.name] = item
         self.accelerators: dict[str, Accelerator] = dict(catalog.accelerators)
@@ -108,19 +111,22 @@ class _Checker:
         region = None
         if spec.provider and spec.region:
             region = self.catalog.regions.get((spec.provider, spec.region))
-            if region is None and spec.kind == "public_cloud" and not (spec.country and spec.location):
+            if (
+                region is None
+                and spec.kind == "public_cloud"
+                and not (spec.country and spec.location)
+            ):
                 known = [r for (p, r) in self.catalog.regions if p == spec.provider]
-                self.problems.append(
-                    item.problem(
-                        ("spec", "region"),
-                        f"region '{spec.region}' of provider '{spec.provider}' is not in the"
-                        f" catalog{did_you_mean(spec.region, known)}; or state country and location",
-                    )
+                message = (
+                    f"region '{spec.region}' of provider '{spec.provider}' is not in the catalog"
+                    f"{did_you_mean(spec.region, known)}; or state country and location"
                 )
+                self.problems.append(item.problem(("spec", "region"), message))
         elif spec.kind == "public_cloud":
             self.problems.append(
                 item.problem(("spec",), "a public_cloud site needs provider and region")
             )
+        reported = len(self.problems) > problems_before
         source = f"catalog:regions {region.provider}/{region.region}" if region else ""
         country = spec.country
         if country is None and region is not None:
@@ -133,7 +139,7 @@ class _Checker:
                     f" is in {region.country}",
                 )
             )
-        if country is None:
+        if country is None and not reported:
             self.problems.append(
                 item.problem(("spec",), "missing country (or a catalog provider and region)")
             )
@@ -144,41 +150,15 @@ class _Checker:
         elif location is not None:
             lat, lon = location.latitude, location.longitude
         else:
-            self.problems.append(
-                item.problem(
-                    ("spec",), "missing location (or a catalog provider and region); latency needs it"
+            if not reported:
+                self.problems.append(
+                    item.problem(
+                        ("spec",),
+                        "missing location (or a catalog provider and region); latency needs it",
+                    )
                 )
-            )
             lat = lon = 0.0
-        country_row = self.catalog.countries.get(country or "")
-        if spec.pue is not None:
-            pue = spec.pue
-        elif region is not None:
-            pue, defaults["pue"] = region.pue, source
-        else:
-            pue, defaults["pue"] = SURVEY_PUE, "default: Uptime Institute 2023 survey average"
-        if spec.carbon_intensity_gco2e_per_kwh is not None:
-            carbon = spec.carbon_intensity_gco2e_per_kwh
-        elif region is not None:
-            carbon, defaults["carbon_intensity_gco2e_per_kwh"] = (
-                region.carbon_intensity_gco2e_per_kwh,
-                source,
-            )
-        elif country_row is not None and country_row.carbon_intensity_gco2e_per_kwh is not None:
-            carbon = country_row.carbon_intensity_gco2e_per_kwh
-            defaults["carbon_intensity_gco2e_per_kwh"] = f"catalog:countries {country}"
-        else:
-            carbon = WORLD_CARBON_INTENSITY_GCO2E_PER_KWH
-            defaults["carbon_intensity_gco2e_per_kwh"] = "default: world average (CodeCarbon)"
-        if spec.egress_usd_per_gb is not None:
-            egress = spec.egress_usd_per_gb
-        elif region is not None:
-            egress, defaults["egress_usd_per_gb"] = region.egress_usd_per_gb, source
-        elif spec.kind == "public_cloud":
-            egress = DEFAULT_PUBLIC_EGRESS_USD_PER_GB
-            defaults["egress_usd_per_gb"] = "default: AWS internet egress, first tier"
-        else:
-            egress, defaults["egress_usd_per_gb"] = 0.0, "default: owned network, no per-GB charge"
+        pue, carbon, egress = self.site_figures(spec, region, country, defaults)
         pools = self.pools(item, spec, defaults)
         if len(self.problems) > problems_before or country is None:
             return None
@@ -201,6 +181,44 @@ class _Checker:
             defaults=defaults,
         )
 
+    def site_figures(
+        self,
+        spec: SiteSpec,
+        region: Region | None,
+        country: str | None,
+        defaults: dict[str, str],
+    ) -> tuple[float, float, float]:
+        """PUE, grid carbon intensity and egress price: the manifest's, else the catalog's."""
+        source = f"catalog:regions {region.provider}/{region.region}" if region else ""
+        country_row = self.catalog.countries.get(country or "")
+        if spec.pue is not None:
+            pue = spec.pue
+        elif region is not None:
+            pue, defaults["pue"] = region.pue, source
+        else:
+            pue, defaults["pue"] = SURVEY_PUE, "default: Uptime Institute 2023 survey average"
+        if spec.carbon_intensity_gco2e_per_kwh is not None:
+            carbon = spec.carbon_intensity_gco2e_per_kwh
+        elif region is not None:
+            carbon = region.carbon_intensity_gco2e_per_kwh
+            defaults["carbon_intensity_gco2e_per_kwh"] = source
+        elif country_row is not None and country_row.carbon_intensity_gco2e_per_kwh is not None:
+            carbon = country_row.carbon_intensity_gco2e_per_kwh
+            defaults["carbon_intensity_gco2e_per_kwh"] = f"catalog:countries {country}"
+        else:
+            carbon = WORLD_CARBON_INTENSITY_GCO2E_PER_KWH
+            defaults["carbon_intensity_gco2e_per_kwh"] = "default: world average (CodeCarbon)"
+        if spec.egress_usd_per_gb is not None:
+            egress = spec.egress_usd_per_gb
+        elif region is not None:
+            egress, defaults["egress_usd_per_gb"] = region.egress_usd_per_gb, source
+        elif spec.kind == "public_cloud":
+            egress = DEFAULT_PUBLIC_EGRESS_USD_PER_GB
+            defaults["egress_usd_per_gb"] = "default: AWS internet egress, first tier"
+        else:
+            egress, defaults["egress_usd_per_gb"] = 0.0, "default: owned network, no per-GB charge"
+        return pue, carbon, egress
+
     def pools(
         self, item: LocatedResource, spec: SiteSpec, defaults: dict[str, str]
     ) -> list[ResolvedPool]:
@@ -209,7 +227,9 @@ class _Checker:
         for index, pool in enumerate(spec.pools):
             path: FieldPath = ("spec", "pools", index)
             if pool.name in seen:
-                self.problems.append(item.problem((*path, "name"), f"pool '{pool.name}' is listed twice"))
+                self.problems.append(
+                    item.problem((*path, "name"), f"pool '{pool.name}' is listed twice")
+                )
                 continue
             seen.add(pool.name)
             if not self.require_accelerator(item, (*path, "accelerator"), pool.accelerator):
@@ -243,16 +263,16 @@ class _Checker:
                     continue
                 if price is None:
                     self.problems.append(
-                        item.problem(path, f"the catalog has no price for {acc.name}: set usd_per_hour")
+                        item.problem(
+                            path, f"the catalog has no price for {acc.name}: set usd_per_hour"
+                        )
                     )
                     continue
                 usd = price.usd_per_hour
                 defaults[f"pools.{pool.name}.usd_per_hour"] = (
                     f"catalog:prices {acc.name}/{price.market} ({price.as_of})"
                 )
-            resolved.append(
-                ResolvedPool(pool.name, acc.name, pool.count, memory_gb, usd, power_w)
-            )
+            resolved.append(ResolvedPool(pool.name, acc.name, pool.count, memory_gb, usd, power_w))
         return resolved
 
     # -- the other kinds ---------------------------------------------------------------------
@@ -349,13 +369,16 @@ class _Checker:
                 self.problems.append(
                     item.problem(
                         ("spec", "between", index),
-                        f"'{name}' is neither a Site nor a UserRegion{did_you_mean(name, endpoints)}",
+                        f"'{name}' is neither a Site nor a UserRegion"
+                        + did_you_mean(name, endpoints),
                     )
                 )
         pair = frozenset(spec.between)
         if pair in seen:
             self.problems.append(
-                item.problem(("spec", "between"), f"the same pair is already linked by Link/{seen[pair]}")
+                item.problem(
+                    ("spec", "between"), f"the same pair is already linked by Link/{seen[pair]}"
+                )
             )
         seen[pair] = item.resource.name
 

@@ -3,9 +3,9 @@
 Invariants:
     * An apply validates the whole resulting estate (stored resources plus the files) before it
       writes anything, and writes all of its changes in one transaction, or none.
-    * Applies are optimistic: they read a snapshot, validate outside the lock, then write only
-      if the estate revision is still the one they read; otherwise they start again (a
-      concurrent apply is never overwritten silently).
+    * Applies plan on a snapshot without blocking anyone, then take the estate lock; if another
+      writer committed in between, they plan again under the lock before writing, so a
+      concurrent apply is never overwritten silently and every apply makes progress.
     * The generation of a resource grows by one exactly when its spec digest changes.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from keel.errors import ConflictError, InUseError, ManifestError, NotFoundError, Problem, UserError
+from keel.errors import InUseError, ManifestError, NotFoundError, Problem, UserError
 from keel.estate import (
     SPEC_TYPES,
     Estate,
@@ -39,7 +39,6 @@ from keel.store import ResourceRepository, StoredResource
 from keel.store.resources import ResourceRow
 
 STORE_PATH = "<store>"
-APPLY_ATTEMPTS = 5
 
 Action = Literal["created", "configured", "unchanged", "deleted"]
 
@@ -144,10 +143,12 @@ class _Plan:
     deletes: list[tuple[str, str]] = field(default_factory=list)
     digest: str = ""
 
+    @property
+    def writes(self) -> bool:
+        return bool(self.inserts or self.updates or self.deletes)
 
-def _plan_apply(
-    repo: ResourceRepository, incoming: list[LocatedResource], prune: bool
-) -> _Plan:
+
+def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune: bool) -> _Plan:
     headers = {(row.kind, row.name): row for row in repo.headers()}
     incoming_keys = {(item.resource.kind, item.resource.name) for item in incoming}
     kept = [key for key in headers if key not in incoming_keys]
@@ -157,7 +158,11 @@ def _plan_apply(
         (item.resource.kind, item.resource.name): spec_json(item.resource) for item in incoming
     }
     new_digests = {key: spec_digest(spec) for key, spec in new_specs.items()}
-    changed = [key for key in incoming_keys if key in headers and headers[key].spec_digest != new_digests[key]]
+    changed = [
+        key
+        for key in incoming_keys
+        if key in headers and headers[key].spec_digest != new_digests[key]
+    ]
     stored_specs = repo.specs([*kept, *changed])
     merged = incoming + [_from_store(headers[key], stored_specs[key]) for key in kept]
     estate, problems = build_estate(merged)
@@ -181,7 +186,9 @@ def _plan_apply(
         old = headers.get(key)
         if old is None:
             plan.inserts.append(
-                ResourceRow(resource.kind, resource.name, resource.labels, spec, resolved, digest, 1)
+                ResourceRow(
+                    resource.kind, resource.name, resource.labels, spec, resolved, digest, 1
+                )
             )
             plan.changes.append(Change("created", *key, 1))
             continue
@@ -193,7 +200,9 @@ def _plan_apply(
             continue
         generation = old.generation + (1 if old.spec_digest != digest else 0)
         plan.updates.append(
-            ResourceRow(resource.kind, resource.name, resource.labels, spec, resolved, digest, generation)
+            ResourceRow(
+                resource.kind, resource.name, resource.labels, spec, resolved, digest, generation
+            )
         )
         plan.changes.append(Change("configured", *key, generation, fields or ("resolved",)))
     for key in kept:
@@ -233,35 +242,34 @@ def apply_manifests(
     Raises:
         ManifestError: If the manifests, or the estate they would produce, are invalid.
         InUseError: If pruning would leave dangling references.
-        ConflictError: If concurrent writers kept changing the estate.
     """
     located, problems = load_manifests(paths, workspace.limits)
     if problems:
         raise ManifestError(_sorted(problems))
     db = workspace.database
-    for _attempt in range(APPLY_ATTEMPTS):
-        with db.read() as conn:
-            repo = ResourceRepository(conn)
-            revision, current_digest = repo.revision()
+    with db.read() as conn:
+        repo = ResourceRepository(conn)
+        revision, current_digest = repo.revision()
+        plan = _plan_apply(repo, located, prune)
+    if dry_run:
+        return ApplyResult(plan.changes, revision, current_digest, dry_run=True)
+    if not plan.writes:
+        return ApplyResult(plan.changes, revision, plan.digest, dry_run=False)
+    with db.write() as conn:
+        repo = ResourceRepository(conn)
+        if repo.revision()[0] != revision:
+            # Another writer committed since the snapshot: plan again under the lock, so the
+            # result reflects its changes instead of overwriting them.
+            revision, _ = repo.revision()
             plan = _plan_apply(repo, located, prune)
-        nothing = not (plan.inserts or plan.updates or plan.deletes)
-        if dry_run or nothing:
-            digest = current_digest if dry_run else plan.digest
-            return ApplyResult(plan.changes, revision, digest, dry_run)
-        with db.write() as conn:
-            repo = ResourceRepository(conn)
-            if repo.revision()[0] != revision:
-                continue  # someone else applied in between: plan again on the new state
+        if plan.writes:
             now = datetime.now(UTC)
             repo.insert(plan.inserts, now)
             repo.update(plan.updates, now)
             repo.delete(plan.deletes)
-            repo.set_revision(revision + 1, plan.digest)
-        return ApplyResult(plan.changes, revision + 1, plan.digest, dry_run)
-    raise ConflictError(
-        f"the estate kept changing during {APPLY_ATTEMPTS} attempts; nothing was applied",
-        hint="retry the apply",
-    )
+            revision += 1
+            repo.set_revision(revision, plan.digest)
+    return ApplyResult(plan.changes, revision, plan.digest, dry_run=False)
 
 
 def _kind(text: str) -> str:
@@ -274,9 +282,7 @@ def _kind(text: str) -> str:
     return kind
 
 
-def get_resources(
-    workspace: Workspace, kind: str, name: str | None = None
-) -> list[StoredResource]:
+def get_resources(workspace: Workspace, kind: str, name: str | None = None) -> list[StoredResource]:
     """Read resources of one kind, or one resource.
 
     Args:
@@ -315,51 +321,43 @@ def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
     Raises:
         NotFoundError: If the resource does not exist.
         InUseError: If other resources reference it.
-        ConflictError: If concurrent writers kept changing the estate.
     """
     canonical = _kind(kind)
-    key = (canonical, name)
-    db = workspace.database
-    for _attempt in range(APPLY_ATTEMPTS):
-        with db.read() as conn:
-            repo = ResourceRepository(conn)
-            revision, _digest = repo.revision()
-            headers = {(row.kind, row.name): row for row in repo.headers()}
-            if key not in headers:
-                names = [n for (k, n) in headers if k == canonical]
-                raise NotFoundError(f"{canonical}/{name} does not exist{did_you_mean(name, names)}")
-            rest = [k for k in headers if k != key]
-            specs = repo.specs(rest)
-        remaining = [_from_store(headers[k], specs[k]) for k in rest]
-        estate, problems = build_estate(remaining)
-        if problems:
-            raise InUseError(
-                f"{canonical}/{name} is still referenced; nothing was deleted",
-                _sorted(problems),
-                hint="change or delete the resources listed first",
-            )
-        digest = estate_digest(
-            [(k, n, headers[(k, n)].labels, headers[(k, n)].spec_digest) for k, n in rest]
+    with workspace.database.write() as conn:
+        repo = ResourceRepository(conn)
+        generation = _delete_locked(repo, canonical, name)
+    return Change("deleted", canonical, name, generation)
+
+
+def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> int:
+    revision, _digest = repo.revision()
+    headers = {(row.kind, row.name): row for row in repo.headers()}
+    key = (kind, name)
+    if key not in headers:
+        names = [n for (k, n) in headers if k == kind]
+        raise NotFoundError(f"{kind}/{name} does not exist{did_you_mean(name, names)}")
+    rest = [k for k in headers if k != key]
+    specs = repo.specs(rest)
+    estate, problems = build_estate([_from_store(headers[k], specs[k]) for k in rest])
+    if problems:
+        raise InUseError(
+            f"{kind}/{name} is still referenced; nothing was deleted",
+            _sorted(problems),
+            hint="change or delete the resources listed first",
         )
-        with db.write() as conn:
-            repo = ResourceRepository(conn)
-            if repo.revision()[0] != revision:
-                continue
-            repo.delete([key])
-            for k, n in rest:
-                resolved = estate.resolved(k, n)
-                if resolved != headers[(k, n)].resolved:
-                    row = headers[(k, n)]
-                    repo.update(
-                        [ResourceRow(k, n, row.labels, specs[(k, n)], resolved, row.spec_digest, row.generation)],
-                        datetime.now(UTC),
-                    )
-            repo.set_revision(revision + 1, digest)
-        return Change("deleted", canonical, name, headers[key].generation)
-    raise ConflictError(
-        f"the estate kept changing during {APPLY_ATTEMPTS} attempts; nothing was deleted",
-        hint="retry the delete",
-    )
+    repo.delete([key])
+    refreshed = []
+    for k in rest:
+        row = headers[k]
+        resolved = estate.resolved(*k)
+        if resolved != row.resolved:
+            refreshed.append(
+                ResourceRow(*k, row.labels, specs[k], resolved, row.spec_digest, row.generation)
+            )
+    repo.update(refreshed, datetime.now(UTC))
+    digest = estate_digest([(*k, headers[k].labels, headers[k].spec_digest) for k in rest])
+    repo.set_revision(revision + 1, digest)
+    return headers[key].generation
 
 
 def load_estate(workspace: Workspace) -> Estate:
@@ -490,7 +488,10 @@ def manifest_schema() -> dict[str, Any]:
                 "required": ["kind", "name", "spec"],
                 "properties": {
                     "kind": {"const": kind},
-                    "name": {"type": "string", "pattern": r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"},
+                    "name": {
+                        "type": "string",
+                        "pattern": r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$",
+                    },
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                     "spec": {"$ref": f"#/$defs/{spec.__name__}"},
                 },

@@ -101,7 +101,9 @@ class Database:
     @contextlib.contextmanager
     def _lock_for_migration(self, conn: Connection) -> Iterator[None]:
         if self.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK_KEY})
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK_KEY}
+            )
             yield
             return
         database = self.url.database
@@ -136,10 +138,9 @@ class Database:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
             raise StoreError(
-                f"cannot prepare the database at {self!r}: {exc.__class__.__name__}: {exc.orig or exc}"
-                if hasattr(exc, "orig")
-                else f"cannot prepare the database: {exc}",
+                f"cannot prepare the database at {self!r}: {type(cause).__name__}: {cause}",
                 hint="check that the database is running and the URL is right",
             ) from exc
         _migrated.add(key)

@@ -92,9 +92,7 @@ class ResourceRepository:
         Returns:
             All resources, ordered by kind and name, with ``spec=None``.
         """
-        rows = self.conn.execute(
-            sa.select(*_HEADER).order_by(resources.c.kind, resources.c.name)
-        )
+        rows = self.conn.execute(sa.select(*_HEADER).order_by(resources.c.kind, resources.c.name))
         return [StoredResource(spec=None, **row._asdict()) for row in rows]
 
     def specs(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -1,0 +1,81 @@
+"""Shared fixtures: store backends (SQLite always, PostgreSQL when configured) and helpers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from keel.service import Workspace
+from keel.store import Database
+
+PG_URL = os.environ.get("KEEL_TEST_DATABASE_URL")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _backends() -> list[object]:
+    pg = pytest.param("postgresql", marks=pytest.mark.postgres)
+    return ["sqlite", pg]
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each backend.
+
+    PostgreSQL tests get their own schema (``search_path``), dropped afterwards. When
+    ``CI=true`` a missing PostgreSQL fails the test instead of skipping it.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'keel.db'}"
+        return
+    if not PG_URL:
+        if IN_CI:
+            pytest.fail("CI=true but KEEL_TEST_DATABASE_URL is not set: PostgreSQL is required")
+        pytest.skip("KEEL_TEST_DATABASE_URL not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, database_url: str) -> Iterator[Workspace]:
+    """An open workspace on each backend."""
+    ws = Workspace.open(tmp_path, database_url=database_url)
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """An open, migrated database on each backend."""
+    db = Database(database_url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Path:
+    """The demo estate written as manifests into a temporary folder."""
+    from keel.estate import demo_manifest_files
+
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    for name, text in demo_manifest_files():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder

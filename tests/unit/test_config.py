@@ -1,0 +1,45 @@
+"""Settings precedence: argument > keel.yaml > KEEL_* environment > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keel.config import load_settings
+from keel.errors import ConfigError
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings(cwd=tmp_path, environ={})
+    assert settings.workspace == tmp_path.resolve()
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/.keel/keel.db"
+    assert settings.max_manifest_mb == 16
+
+
+def test_precedence(tmp_path: Path) -> None:
+    env = {"KEEL_HOME": str(tmp_path / "env"), "KEEL_DATABASE_URL": "sqlite:///env.db"}
+    assert load_settings(cwd=tmp_path, environ=env).database_url == "sqlite:///env.db"
+    assert load_settings(cwd=tmp_path, environ=env).workspace == (tmp_path / "env").resolve()
+    (tmp_path / "keel.yaml").write_text("database_url: sqlite:///file.db\nmax_manifest_mb: 2\n")
+    from_file = load_settings(cwd=tmp_path, environ=env)
+    assert from_file.database_url == "sqlite:///file.db"
+    assert from_file.max_manifest_mb == 2
+    explicit = load_settings(cwd=tmp_path, environ=env, database_url="sqlite:///arg.db")
+    assert explicit.database_url == "sqlite:///arg.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("databse_url: x\n", "unknown settings ['databse_url']"),
+        ("- a\n", "must be a mapping"),
+        ("max_manifest_mb: lots\n", "must be a number"),
+        ("max_manifest_mb: -1\n", "between 0 and 4096"),
+        ("a: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_file(tmp_path: Path, text: str, fragment: str) -> None:
+    (tmp_path / "keel.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(cwd=tmp_path, environ={})
