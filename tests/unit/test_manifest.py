@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keel.errors import Problem
 from keel.estate import Limits, load_manifests
-from keel.estate.manifest import format_field, parse_bytes, to_resources
+from keel.estate.manifest import _Loader, format_field, parse_bytes, to_resources
 
 SITE = """\
 kind: Site
@@ -223,3 +226,22 @@ def test_empty_documents_are_skipped() -> None:
 def test_format_field() -> None:
     assert format_field(("spec", "pools", 0, "count")) == "spec.pools[0].count"
     assert format_field(()) == ""
+
+
+@given(st.text(max_size=12), st.booleans(), st.booleans())
+def test_memoised_resolver_agrees_with_pyyaml(value: str, plain: bool, quoted: bool) -> None:
+    ours = _Loader("")
+    theirs = yaml.SafeLoader("")
+    for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode):
+        assert ours.resolve(kind, value, (plain, quoted)) == theirs.resolve(
+            kind, value, (plain, quoted)
+        )
+
+
+@pytest.mark.parametrize(
+    "text", ["yes", "1.5", "0x1F", "2026-01-01", "~", "null", ".inf", "012", "on"]
+)
+def test_memoised_resolver_known_values(text: str) -> None:
+    assert _Loader("").resolve(yaml.ScalarNode, text, (True, False)) == yaml.SafeLoader("").resolve(
+        yaml.ScalarNode, text, (True, False)
+    )

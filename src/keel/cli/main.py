@@ -58,18 +58,14 @@ app.command()(demo.demo)
 
 
 def run() -> None:
-    """Entry point of the console script: run the app, print errors, set the exit code."""
-    try:
-        app(standalone_mode=False)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as error:
-        import click
+    """Entry point of the console script: run the app, print errors, set the exit code.
 
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    Usage errors are Click's (exit 2); Keel's own errors are printed by
+    :func:`~keel.cli.output.report_error`.
+    """
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as error:
         sys.exit(report_error(error))

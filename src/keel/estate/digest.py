@@ -7,15 +7,16 @@ have the same digest wherever and whenever they are computed.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from keel.estate.resources import Resource
 
 
 def canonical_json(value: Any) -> str:
-    """Serialise to JSON with sorted keys and no insignificant whitespace.
+    """Serialise to JSON with sorted keys, no insignificant whitespace, UTF-8 unescaped.
 
     Args:
         value: A JSON-compatible value.
@@ -23,7 +24,7 @@ def canonical_json(value: Any) -> str:
     Returns:
         The canonical text.
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def spec_json(resource: Resource) -> dict[str, Any]:

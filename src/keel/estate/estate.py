@@ -7,7 +7,7 @@ defaulted value came from in ``defaults``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from keel.estate.catalog import Accelerator, Catalog
@@ -72,10 +72,19 @@ class ResolvedSite:
         Returns:
             A mapping with every effective value and the ``defaults`` provenance.
         """
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _SITE_SCALARS}
         data["certifications"] = list(self.certifications)
-        data["pools"] = [asdict(pool) for pool in self.pools]
+        data["pools"] = [
+            {name: getattr(pool, name) for name in _POOL_FIELDS} for pool in self.pools
+        ]
+        data["defaults"] = dict(self.defaults)
         return data
+
+
+_POOL_FIELDS = tuple(f.name for f in fields(ResolvedPool))
+_SITE_SCALARS = tuple(
+    f.name for f in fields(ResolvedSite) if f.name not in ("certifications", "pools", "defaults")
+)
 
 
 @dataclass(frozen=True, slots=True)

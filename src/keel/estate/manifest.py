@@ -34,19 +34,44 @@ from yaml.constructor import SafeConstructor
 from keel.errors import Problem
 from keel.estate.resources import KINDS, NAME_PATTERN, SPEC_TYPES, Resource
 from keel.estate.spelling import did_you_mean
+from keel.memory import paused_gc
 
-try:  # libyaml makes parsing several times faster; fall back to pure Python without it
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_PLAIN_TAGS = frozenset({_MAP_TAG, _SEQ_TAG})
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 65_536
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe loader, with tag resolution memoised.
+
+    Manifests repeat the same keys and values thousands of times. With no path resolvers (the
+    safe loader has none) a node's implicit tag depends only on its kind and, for plain
+    scalars, its text; so the regex work runs once per distinct text. The result is the same
+    as :meth:`yaml.resolver.BaseResolver.resolve`.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR_TAG
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
+
 
 FieldPath = tuple[str | int, ...]
 STDIN = "-"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 ENVELOPE_KEYS = ("kind", "name", "labels", "spec")
 LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
-_STR_TAG = "tag:yaml.org,2002:str"
-_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 _BOOL_WORDS = frozenset({"yes", "no", "on", "off", "y", "n", "true", "false"})
 
 
@@ -259,6 +284,8 @@ class _Converter:
                 self.convert(item, (*path, index), depth + 1)
                 for index, item in enumerate(node.value)
             ]
+        if node.tag == _STR_TAG:
+            return node.value
         build = SafeConstructor.yaml_constructors.get(node.tag)
         if build is None or node.tag == "tag:yaml.org,2002:binary":
             self.problems.append((line, f"unsupported YAML tag {node.tag}", path))
@@ -477,7 +504,11 @@ def load_manifests(
     Returns:
         The valid resources and the problems, each problem located by file and line.
     """
-    limits = limits or Limits()
+    with paused_gc():
+        return _load(paths, limits or Limits())
+
+
+def _load(paths: Sequence[str], limits: Limits) -> tuple[list[LocatedResource], list[Problem]]:
     files, problems = expand_paths(paths, limits)
     documents: list[_Document] = []
     for path in files:
@@ -494,4 +525,6 @@ def load_manifests(
         problems.extend(parse_problems)
     resources, resource_problems = to_resources(documents)
     problems.extend(resource_problems)
+    if not documents and not problems:
+        problems.append(Problem(", ".join(paths), 0, "", "", "no resources found in the input"))
     return resources, problems

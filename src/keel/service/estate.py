@@ -34,6 +34,7 @@ from keel.estate import (
 from keel.estate.digest import estate_digest, spec_digest, spec_json
 from keel.estate.resources import KINDS, kind_named
 from keel.estate.spelling import did_you_mean
+from keel.memory import paused_gc
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository, StoredResource
 from keel.store.resources import ResourceRow
@@ -148,6 +149,21 @@ class _Plan:
         return bool(self.inserts or self.updates or self.deletes)
 
 
+def _all_unchanged(
+    incoming: list[LocatedResource],
+    headers: dict[tuple[str, str], StoredResource],
+    digests: dict[tuple[str, str], str],
+) -> bool:
+    if len(digests) != len(incoming):
+        return False  # duplicates in the files: the full check reports them
+    for item in incoming:
+        key = (item.resource.kind, item.resource.name)
+        old = headers.get(key)
+        if old is None or old.spec_digest != digests[key] or old.labels != item.resource.labels:
+            return False
+    return True
+
+
 def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune: bool) -> _Plan:
     headers = {(row.kind, row.name): row for row in repo.headers()}
     incoming_keys = {(item.resource.kind, item.resource.name) for item in incoming}
@@ -158,6 +174,13 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         (item.resource.kind, item.resource.name): spec_json(item.resource) for item in incoming
     }
     new_digests = {key: spec_digest(spec) for key, spec in new_specs.items()}
+    if not pruned and _all_unchanged(incoming, headers, new_digests):
+        # The result is the stored estate, which was valid when stored: nothing to check.
+        unchanged = [
+            Change("unchanged", *key, headers[key].generation)
+            for key in ((i.resource.kind, i.resource.name) for i in incoming)
+        ]
+        return _Plan(changes=unchanged, digest=repo.revision()[1])
     changed = [
         key
         for key in incoming_keys
@@ -243,6 +266,13 @@ def apply_manifests(
         ManifestError: If the manifests, or the estate they would produce, are invalid.
         InUseError: If pruning would leave dangling references.
     """
+    with paused_gc():
+        return _apply(workspace, paths, prune=prune, dry_run=dry_run)
+
+
+def _apply(
+    workspace: Workspace, paths: Sequence[str], *, prune: bool, dry_run: bool
+) -> ApplyResult:
     located, problems = load_manifests(paths, workspace.limits)
     if problems:
         raise ManifestError(_sorted(problems))

@@ -20,12 +20,14 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from keel.errors import ConfigError, StoreError
+from keel.store.resources import json_text
 from keel.store.schema import estate_meta
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -83,7 +85,12 @@ class Database:
         if self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=self.dialect != "sqlite")
+            self.engine: Engine = sa.create_engine(
+                self.url,
+                pool_pre_ping=self.dialect != "sqlite",
+                json_serializer=json_text,
+                json_deserializer=orjson.loads,
+            )
         except (NoSuchModuleError, ArgumentError) as exc:
             raise ConfigError(f"cannot use database URL: {exc}") from exc
         if self.dialect == "sqlite":

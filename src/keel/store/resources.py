@@ -13,12 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel.store.schema import estate_meta, resources
 
 BATCH_ROWS = 5_000
+
+
+def json_text(value: Any) -> str:
+    """Serialise a value for a JSON column (compact, UTF-8 unescaped).
+
+    Args:
+        value: JSON-compatible data.
+
+    Returns:
+        The JSON text.
+    """
+    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +106,10 @@ class ResourceRepository:
             All resources, ordered by kind and name, with ``spec=None``.
         """
         rows = self.conn.execute(sa.select(*_HEADER).order_by(resources.c.kind, resources.c.name))
-        return [StoredResource(spec=None, **row._asdict()) for row in rows]
+        return [
+            StoredResource(kind, name, labels, None, resolved, digest, generation, created, updated)
+            for kind, name, labels, resolved, digest, generation, created, updated in rows
+        ]
 
     def specs(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """The specs of the named resources.
@@ -134,31 +150,48 @@ class ResourceRepository:
             query = query.where(resources.c.kind == kind)
         if name is not None:
             query = query.where(resources.c.name == name)
-        return [StoredResource(**row._asdict()) for row in self.conn.execute(query)]
+        return [
+            StoredResource(kind, name, labels, spec, resolved, digest, generation, created, updated)
+            for kind, name, labels, resolved, digest, generation, created, updated, spec in (
+                self.conn.execute(query)
+            )
+        ]
 
     # -- writes -------------------------------------------------------------------------------
     def insert(self, rows: Sequence[ResourceRow], now: datetime) -> None:
         """Insert new resources.
 
+        This is the bulk path of a first apply, so it hands the driver ready-made parameters
+        (JSON already serialised) in one ``executemany`` per batch, skipping SQLAlchemy's
+        per-row processing.
+
         Args:
             rows: Resources that do not exist yet.
             now: Creation time.
         """
+        dialect = self.conn.dialect
+        marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * 9)
+        statement = (
+            "INSERT INTO resources (kind, name, labels, spec, resolved, spec_digest, generation,"
+            f" created_at, updated_at) VALUES ({marks})"
+        )
+        to_time = resources.c.created_at.type.bind_processor(dialect)
+        stamp = to_time(now) if to_time else now
         for chunk in _batches(rows):
-            self.conn.execute(
-                sa.insert(resources),
+            self.conn.exec_driver_sql(
+                statement,
                 [
-                    {
-                        "kind": r.kind,
-                        "name": r.name,
-                        "labels": r.labels,
-                        "spec": r.spec,
-                        "resolved": r.resolved,
-                        "spec_digest": r.spec_digest,
-                        "generation": r.generation,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        r.kind,
+                        r.name,
+                        json_text(r.labels),
+                        json_text(r.spec),
+                        None if r.resolved is None else json_text(r.resolved),
+                        r.spec_digest,
+                        r.generation,
+                        stamp,
+                        stamp,
+                    )
                     for r in chunk
                 ],
             )

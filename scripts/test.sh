@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install Keel with its test tools, start PostgreSQL, run the linters and the whole test suite.
+# Used by the README's second command and by CI (.ci/run). With CI=true, a PostgreSQL that
+# cannot be started is a failure, not a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/pip install -q -c constraints.txt -e '.[dev]'
+
+if [ -z "${KEEL_TEST_DATABASE_URL:-}" ]; then
+  if source scripts/postgres.sh; then
+    export KEEL_TEST_DATABASE_URL
+  elif [ "${CI:-}" = "true" ]; then
+    echo "PostgreSQL could not be started and CI=true: failing" >&2
+    exit 1
+  else
+    echo "warning: no PostgreSQL; its tests will be skipped" >&2
+  fi
+fi
+
+echo "== ruff"; .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
+echo "== mypy"; .venv/bin/mypy
+echo "== import-linter"; .venv/bin/lint-imports
+echo "== pytest"; .venv/bin/pytest -n 2 -p no:cacheprovider "$@"

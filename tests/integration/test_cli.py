@@ -1,0 +1,169 @@
+"""The keel command, run as a user runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+
+
+def keel(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [KEEL, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
+
+
+def test_demo_runs_end_to_end_quickly(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    result = keel("demo", "--keep", str(tmp_path / "ws"), cwd=tmp_path)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    assert "validated 76 resources: no problems" in result.stdout
+    assert "76 created in one transaction" in result.stdout
+    assert "re-applied: 76 unchanged" in result.stdout
+    assert "cn-customer-profiles     CN" in result.stdout
+    assert elapsed < 10
+    listed = keel("--workspace", str(tmp_path / "ws"), "get", "sites", cwd=tmp_path)
+    assert listed.returncode == 0
+    assert "par-edge" in listed.stdout and "8xL4" in listed.stdout
+
+
+def test_init_then_validate_apply_get(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    again = keel("init", "estate", cwd=tmp_path)
+    assert again.returncode == 2 and "already has" in again.stderr
+    assert keel("validate", "-f", "estate", cwd=tmp_path).stdout.startswith("ok: 76 resources")
+    applied = keel("apply", "-f", "estate", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert (tmp_path / ".keel" / "keel.db").exists()  # default workspace: the current folder
+    got = json.loads(
+        keel("get", "dataset", "cn-customer-profiles", "-o", "json", cwd=tmp_path).stdout
+    )
+    assert got["spec"]["residency"] == ["CN"]
+    assert got["status"]["generation"] == 1
+    site = json.loads(keel("get", "site", "gcp-en1", "-o", "json", cwd=tmp_path).stdout)
+    assert site["status"]["resolved"]["carbon_intensity_gco2e_per_kwh"] == 46
+    listing = json.loads(keel("get", "workloads", "-o", "json", cwd=tmp_path).stdout)
+    assert len(listing["items"]) == 28
+
+
+def test_yaml_output_is_reapplicable(tmp_path: Path) -> None:
+    keel("init", "estate", cwd=tmp_path)
+    keel("apply", "-f", "estate", cwd=tmp_path)
+    exported = keel("get", "site", "-o", "yaml", cwd=tmp_path).stdout
+    assert len(list(yaml.safe_load_all(exported))) == 10
+    result = keel("apply", "-f", "-", cwd=tmp_path, stdin=exported)
+    assert result.returncode == 0, result.stderr
+    assert "10 unchanged" in result.stdout
+
+
+def test_errors_are_located_with_exit_code_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Site\nname: x\nspec:\n  kind: on_prem\n  countyr: DE\n")
+    result = keel("validate", "-f", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert f"{bad}:5: Site/x: spec.countyr: unknown key 'countyr'; did you mean 'country'?" in lines
+    assert lines[-2].startswith("error[E-MANIFEST]: ")
+    assert lines[-1].startswith("  hint: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    result = keel("get", "site", "nope", cwd=tmp_path, env={"KEEL_DEBUG": "1"})
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert "error[E-NOT-FOUND]: Site/nope does not exist" in result.stderr
+
+
+def test_internal_errors_exit_1(tmp_path: Path) -> None:
+    result = keel(
+        "get",
+        "site",
+        cwd=tmp_path,
+        env={"KEEL_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error[E-STORE]: cannot prepare the database")
+    assert "hint:" in result.stderr
+
+
+def test_bad_database_url_is_a_config_error(tmp_path: Path) -> None:
+    result = keel("get", "site", cwd=tmp_path, env={"KEEL_DATABASE_URL": "mysql://x/y"})
+    assert result.returncode == 2
+    assert "error[E-CONFIG]: unsupported database 'mysql'" in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    result = keel("get", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Missing argument" in result.stderr
+
+
+def test_schema_validates_the_demo_and_rejects_typos(tmp_path: Path) -> None:
+    schema = json.loads(keel("schema", cwd=tmp_path).stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    keel("init", "estate", cwd=tmp_path)
+    documents = [
+        d
+        for f in sorted((tmp_path / "estate").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+    ]
+    assert len(documents) == 76
+    for raw in documents:
+        document = json.loads(json.dumps(raw, default=str))
+        errors = list(validator.iter_errors(document))
+        assert errors == [], (document["name"], [e.message for e in errors])
+    typo = {
+        "kind": "Dataset",
+        "name": "x",
+        "spec": {"clasification": "public", "size_gb": 1, "replicas": ["a"]},
+    }
+    assert list(validator.iter_errors(typo))
+
+
+def test_thousands_of_files(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    site = "kind: Site\nname: s{i}\nspec: {{kind: edge, country: DE, location: {{latitude: 50, longitude: 8}}, pools: [{{name: p, accelerator: L4, count: 1, usd_per_hour: 0.5}}]}}\n"
+    for i in range(3000):
+        (folder / f"site-{i:04}.yaml").write_text(site.format(i=i))
+    applied = keel("apply", "-f", str(folder), cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr[-2000:]
+    assert "3000 created" in applied.stdout
+    for i in range(0, 3000, 7):
+        (folder / f"site-{i:04}.yaml").write_bytes(os.urandom(64))
+    broken = keel("apply", "-f", str(folder), cwd=tmp_path)
+    assert broken.returncode == 2
+    assert "error[E-MANIFEST]: 429 problems in the manifests" in broken.stderr
+    assert "site-0007.yaml" in broken.stderr
+    after = keel("get", "site", "s7", "-o", "json", cwd=tmp_path)
+    assert json.loads(after.stdout)["status"]["generation"] == 1
+
+
+@pytest.mark.parametrize("stdin", ["", "\x00\x01\x02", "kind: Site\n" * 3])
+def test_stdin_garbage(tmp_path: Path, stdin: str) -> None:
+    result = keel("apply", "-f", "-", cwd=tmp_path, stdin=stdin)
+    assert result.returncode == 2
+    assert "error[E-" in result.stderr
