@@ -11,7 +11,9 @@ The tree::
     │   ├── ManifestError          E-MANIFEST   manifests that do not load or validate
     │   ├── NotFoundError          E-NOT-FOUND  a named resource does not exist
     │   ├── InUseError             E-IN-USE     a deletion would leave dangling references
-    │   └── ConfigError            E-CONFIG     bad settings, paths or database URL
+    │   ├── ConfigError            E-CONFIG     bad settings, paths or database URL
+    │   └── LedgerError            E-LEDGER     malformed keys, notes, checkpoints or proofs
+    ├── IntegrityError             E-INTEGRITY  the ledger failed verification (exit 3)
     └── StoreError                 E-STORE      the database failed (exit 1)
 """
 
@@ -123,3 +125,25 @@ class StoreError(KeelError):
     """The database failed in a way the caller cannot fix by changing the input."""
 
     code = "E-STORE"
+
+
+class LedgerError(UserError):
+    """A key, signed note, checkpoint or proof is malformed or does not verify."""
+
+    code = "E-LEDGER"
+
+
+class IntegrityError(KeelError):
+    """The ledger does not verify: an entry, hash or checkpoint was altered, removed or added.
+
+    Attributes:
+        first_bad_index: The first log index found wrong, or ``None`` when the failure is not
+            tied to one entry (a bad checkpoint signature, say).
+    """
+
+    code = "E-INTEGRITY"
+    exit_code = 3
+
+    def __init__(self, message: str, *, first_bad_index: int | None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.first_bad_index = first_bad_index

@@ -17,6 +17,7 @@ from keel.service import (
     Workspace,
     apply_manifests,
     demo_manifests,
+    ledger,
     summarise,
     validate_manifests,
 )
@@ -115,11 +116,20 @@ def demo(
             f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)"
         )
         _print_summary(summarise(workspace))
+        report = ledger.verify(workspace)
+        typer.echo(
+            f"\n4. verified the ledger: {report.size} entries recomputed,"
+            f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
+        )
+        typer.echo(_indent(report.latest_note or "", 3))
+        typer.echo(f"   public key: {ledger.signer(workspace).verifier.encode()}")
     finally:
         workspace.close()
     typer.echo(f"\ndone in {time.perf_counter() - started:.1f} s. Explore it:")
     typer.echo(f"  keel --workspace {root} get sites")
     typer.echo(f"  keel --workspace {root} get dataset cn-customer-profiles -o json")
+    typer.echo(f"  keel --workspace {root} ledger show --from 0 --limit 5")
+    typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")
 
 
 __all__ = ["demo", "init", "print_apply", "write_demo"]

@@ -3,6 +3,7 @@
 The CLI and the API call these functions; they compose the domain with the store.
 """
 
+from keel.service import ledger
 from keel.service.estate import (
     ApplyResult,
     Change,
@@ -29,6 +30,7 @@ __all__ = [
     "delete_resource",
     "demo_manifests",
     "get_resources",
+    "ledger",
     "load_estate",
     "manifest_limits",
     "manifest_schema",

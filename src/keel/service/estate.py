@@ -35,6 +35,7 @@ from keel.estate.digest import estate_digest, spec_digest, spec_json
 from keel.estate.resources import KINDS, kind_named
 from keel.estate.spelling import did_you_mean
 from keel.memory import paused_gc
+from keel.service import ledger
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository, StoredResource
 from keel.store.resources import ResourceRow
@@ -54,6 +55,7 @@ class Change:
         name: Resource name.
         generation: Generation after the change (before it, for deletions).
         fields: Top-level spec fields (and ``labels``) that changed.
+        spec_digest: Digest of the spec after the change (``""`` for deletions).
     """
 
     action: Action
@@ -61,6 +63,27 @@ class Change:
     name: str
     generation: int
     fields: tuple[str, ...] = ()
+    spec_digest: str = ""
+
+    def ledger_entry(self, revision: int, estate_digest: str) -> dict[str, Any]:
+        """The ledger entry that records this change.
+
+        Args:
+            revision: Estate revision the change produced.
+            estate_digest: Estate digest at that revision.
+
+        Returns:
+            A JSON object.
+        """
+        return {
+            "type": f"estate.{self.action}",
+            "kind": self.kind,
+            "name": self.name,
+            "generation": self.generation,
+            "spec_digest": self.spec_digest,
+            "estate_revision": revision,
+            "estate_digest": estate_digest,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +236,7 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
                     resource.kind, resource.name, resource.labels, spec, resolved, digest, 1
                 )
             )
-            plan.changes.append(Change("created", *key, 1))
+            plan.changes.append(Change("created", *key, 1, spec_digest=digest))
             continue
         fields = _changed_fields(stored_specs.get(key), spec) if old.spec_digest != digest else ()
         if old.labels != resource.labels:
@@ -227,7 +250,9 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
                 resource.kind, resource.name, resource.labels, spec, resolved, digest, generation
             )
         )
-        plan.changes.append(Change("configured", *key, generation, fields or ("resolved",)))
+        plan.changes.append(
+            Change("configured", *key, generation, fields or ("resolved",), spec_digest=digest)
+        )
     for key in kept:
         old = headers[key]
         resolved = estate.resolved(*key)
@@ -299,6 +324,12 @@ def _apply(
             repo.delete(plan.deletes)
             revision += 1
             repo.set_revision(revision, plan.digest)
+            entries = [
+                change.ledger_entry(revision, plan.digest)
+                for change in plan.changes
+                if change.action != "unchanged"
+            ]
+            ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
     return ApplyResult(plan.changes, revision, plan.digest, dry_run=False)
 
 
@@ -356,7 +387,11 @@ def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
     with workspace.database.write() as conn:
         repo = ResourceRepository(conn)
         generation = _delete_locked(repo, canonical, name)
-    return Change("deleted", canonical, name, generation)
+        change = Change("deleted", canonical, name, generation)
+        revision, digest = repo.revision()
+        entry = change.ledger_entry(revision, digest)
+        ledger.record(conn, workspace, [entry], personal={"actor": ledger.current_actor()})
+    return change
 
 
 def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> int:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from keel.errors import ConfigError, StoreError
-from keel.store.resources import json_text
+from keel.store.bulk import json_text
 from keel.store.schema import estate_meta
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000

@@ -13,25 +13,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel.store.bulk import insert_rows, json_text, timestamp
 from keel.store.schema import estate_meta, resources
 
 BATCH_ROWS = 5_000
-
-
-def json_text(value: Any) -> str:
-    """Serialise a value for a JSON column (compact, UTF-8 unescaped).
-
-    Args:
-        value: JSON-compatible data.
-
-    Returns:
-        The JSON text.
-    """
-    return orjson.dumps(value).decode()
+_INSERT_COLUMNS = (
+    "kind",
+    "name",
+    "labels",
+    "spec",
+    "resolved",
+    "spec_digest",
+    "generation",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,42 +158,32 @@ class ResourceRepository:
 
     # -- writes -------------------------------------------------------------------------------
     def insert(self, rows: Sequence[ResourceRow], now: datetime) -> None:
-        """Insert new resources.
-
-        This is the bulk path of a first apply, so it hands the driver ready-made parameters
-        (JSON already serialised) in one ``executemany`` per batch, skipping SQLAlchemy's
-        per-row processing.
+        """Insert new resources (the bulk path of a first apply).
 
         Args:
             rows: Resources that do not exist yet.
             now: Creation time.
         """
-        dialect = self.conn.dialect
-        marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * 9)
-        statement = (
-            "INSERT INTO resources (kind, name, labels, spec, resolved, spec_digest, generation,"
-            f" created_at, updated_at) VALUES ({marks})"
+        stamp = timestamp(self.conn, resources.c.created_at, now)
+        insert_rows(
+            self.conn,
+            resources,
+            _INSERT_COLUMNS,
+            [
+                (
+                    r.kind,
+                    r.name,
+                    json_text(r.labels),
+                    json_text(r.spec),
+                    None if r.resolved is None else json_text(r.resolved),
+                    r.spec_digest,
+                    r.generation,
+                    stamp,
+                    stamp,
+                )
+                for r in rows
+            ],
         )
-        to_time = resources.c.created_at.type.bind_processor(dialect)
-        stamp = to_time(now) if to_time else now
-        for chunk in _batches(rows):
-            self.conn.exec_driver_sql(
-                statement,
-                [
-                    (
-                        r.kind,
-                        r.name,
-                        json_text(r.labels),
-                        json_text(r.spec),
-                        None if r.resolved is None else json_text(r.resolved),
-                        r.spec_digest,
-                        r.generation,
-                        stamp,
-                        stamp,
-                    )
-                    for r in chunk
-                ],
-            )
 
     def update(self, rows: Sequence[ResourceRow], now: datetime) -> None:
         """Replace labels, spec, resolved values and generation of existing resources.

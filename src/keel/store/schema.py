@@ -38,3 +38,45 @@ estate_meta = sa.Table(
     sa.Column("digest", sa.String(71), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+ledger_meta = sa.Table(
+    "ledger_meta",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+ledger_nodes = sa.Table(
+    "ledger_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+ledger_payloads = sa.Table(
+    "ledger_payloads",
+    metadata,
+    sa.Column("commitment", sa.String(71), primary_key=True),
+    sa.Column("salt", sa.LargeBinary(16), nullable=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("erasure_reason", sa.Text, nullable=True),
+)

@@ -1,0 +1,110 @@
+"""``keel ledger``: verify, show, checkpoint, pubkey, prove, verify-proof, rotate-key, erase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keel.cli.context import state
+from keel.errors import UserError
+from keel.service import ledger
+
+app = typer.Typer(help="The trust ledger: a verifiable record of every change and decision.")
+
+
+@app.command()
+def verify(ctx: typer.Context) -> None:
+    """Recompute the whole tree, check every checkpoint and consistency with the last run."""
+    report = ledger.verify(state(ctx).workspace())
+    since = (
+        f"; consistent with the checkpoint of size {report.previous_size} verified before"
+        if report.previous_size is not None
+        else ""
+    )
+    typer.echo(f"ok: {report.size} entries, {report.checkpoints} checkpoints verified{since}")
+    if report.latest_note:
+        typer.echo(report.latest_note, nl=False)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    start: Annotated[int, typer.Option("--from", min=0, help="First index.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most entries.")] = 50,
+) -> None:
+    """Print entries as JSON lines, personal values opened unless erased."""
+    for item in ledger.show(state(ctx).workspace(), start, limit):
+        line = {
+            "index": item.index,
+            "created_at": item.created_at.isoformat(),
+            "entry": item.entry,
+            "personal": item.personal,
+        }
+        typer.echo(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+
+
+@app.command()
+def checkpoint(ctx: typer.Context) -> None:
+    """Sign a checkpoint of the log as it is now and print it."""
+    typer.echo(ledger.checkpoint(state(ctx).workspace()), nl=False)
+
+
+@app.command()
+def pubkey(ctx: typer.Context) -> None:
+    """Print the log's public key (what an auditor needs to verify proofs offline)."""
+    typer.echo(ledger.signer(state(ctx).workspace()).verifier.encode())
+
+
+@app.command("rotate-key")
+def rotate_key(ctx: typer.Context) -> None:
+    """Replace the signing key; checkpoints signed with the old key keep verifying."""
+    typer.echo(ledger.rotate_key(state(ctx).workspace()).encode())
+
+
+@app.command()
+def prove(
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(min=0, help="Entry index.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the proof.")],
+) -> None:
+    """Write a C2SP tlog-proof that the entry is in the latest signed checkpoint."""
+    proof = ledger.prove(state(ctx).workspace(), index)
+    output.write_text(proof.encode(), encoding="utf-8")
+    typer.echo(f"wrote {output}: entry {index}, {len(proof.path)} hashes")
+
+
+@app.command("verify-proof")
+def verify_proof(
+    proof_file: Annotated[Path, typer.Argument(help="A .tlog-proof file.")],
+    key: Annotated[
+        list[str], typer.Option("--key", help="Trusted public key, or a file holding keys.")
+    ],
+) -> None:
+    """Check a proof offline, with nothing but the log's public key (no database)."""
+    keys: list[str] = []
+    for item in key:
+        path = Path(item)
+        keys += path.read_text().split() if path.is_file() else [item]
+    try:
+        text = proof_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {proof_file}: {exc}") from exc
+    checkpoint, proof = ledger.verify_proof(text, keys)
+    typer.echo(
+        f"ok: entry {proof.index} is in {checkpoint.origin} at size {checkpoint.size}\n"
+        f"{proof.entry.decode()}"
+    )
+
+
+@app.command()
+def erase(
+    ctx: typer.Context,
+    commitment: Annotated[str, typer.Argument(help="The sha256:... commitment to erase.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the ledger.")],
+) -> None:
+    """Erase a personal value; entries, checkpoints and proofs stay valid."""
+    ledger.erase(state(ctx).workspace(), commitment, reason)
+    typer.echo(f"erased {commitment}")

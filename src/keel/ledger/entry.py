@@ -1,0 +1,79 @@
+"""Ledger entries: canonical JSON (RFC 8785) and salted commitments for personal data.
+
+An entry is a JSON object. Its bytes in the log are its RFC 8785 canonical form, so anyone can
+recompute the leaf hash from the JSON. Personal values (who did something, a customer id) are
+not written into the entry: the entry holds a commitment ``sha256:<hex>`` of a random salt and
+the value, and the salt and value live in an erasable side table. Erasing them leaves the entry,
+its leaf hash and every proof intact, while the value can no longer be recovered or confirmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from keel.errors import LedgerError
+
+SALT_BYTES = 16
+MAX_ENTRY_BYTES = 64 * 1024
+
+
+def canonical_entry(entry: dict[str, Any]) -> bytes:
+    """The RFC 8785 canonical bytes of an entry.
+
+    Args:
+        entry: A JSON object (no floats that JSON cannot represent).
+
+    Returns:
+        The canonical UTF-8 bytes.
+
+    Raises:
+        LedgerError: If the entry is not canonicalisable or is larger than 64 KiB.
+    """
+    try:
+        data = rfc8785.dumps(entry)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise LedgerError(f"ledger entry is not canonical JSON: {exc}") from exc
+    if len(data) > MAX_ENTRY_BYTES:
+        raise LedgerError(f"ledger entry is {len(data)} bytes; the limit is {MAX_ENTRY_BYTES}")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """A salted commitment to a personal value, and the secret that opens it."""
+
+    digest: str
+    salt: bytes
+    value: bytes
+
+
+def commit(value: Any) -> Commitment:
+    """Commit to a personal value.
+
+    Args:
+        value: Any JSON value.
+
+    Returns:
+        The commitment (``sha256:<hex>`` of salt and canonical value) and its opening.
+    """
+    salt = os.urandom(SALT_BYTES)
+    canonical = rfc8785.dumps(value)
+    return Commitment(opening_digest(salt, canonical), salt, canonical)
+
+
+def opening_digest(salt: bytes, canonical_value: bytes) -> str:
+    """The commitment a salt and value open.
+
+    Args:
+        salt: The commitment's salt.
+        canonical_value: The value's canonical JSON.
+
+    Returns:
+        ``sha256:<hex>``.
+    """
+    return "sha256:" + hashlib.sha256(salt + canonical_value).hexdigest()

@@ -1,0 +1,491 @@
+"""The trust ledger as a service: record, checkpoint, verify, prove, show, erase.
+
+Every state change the service layer makes calls :func:`record` inside its own write
+transaction, so the change and its ledger entries commit together or not at all; the same
+transaction signs a checkpoint of the new tree.
+
+Keys live outside the database, in ``<workspace>/.keel/ledger/``: ``signing.key`` (mode 0600,
+created on first use) and ``verifiers`` (every public key the log has used, so checkpoints
+signed before a rotation keep verifying). ``verified-checkpoint`` remembers the last
+checkpoint this workspace verified; the next verification checks that the log still extends it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from keel.errors import IntegrityError, LedgerError, NotFoundError
+from keel.ledger import (
+    Checkpoint,
+    InclusionProof,
+    Signer,
+    Verifier,
+    canonical_entry,
+    commit,
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    node_hash,
+    opening_digest,
+    proof_keys,
+    range_hash,
+    verify_consistency,
+)
+from keel.service.workspace import Workspace
+from keel.store.ledger import LedgerRepository
+
+KEY_FILE = "signing.key"
+VERIFIERS_FILE = "verifiers"
+VERIFIED_FILE = "verified-checkpoint"
+
+
+# -- keys -------------------------------------------------------------------------------------
+def _key_dir(workspace: Workspace) -> Path:
+    return workspace.settings.state_dir / "ledger"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def _add_verifier(workspace: Workspace, verifier: Verifier) -> None:
+    path = _key_dir(workspace) / VERIFIERS_FILE
+    known = path.read_text().splitlines() if path.exists() else []
+    if verifier.encode() not in known:
+        path.write_text("\n".join([*known, verifier.encode()]) + "\n")
+
+
+def signer(workspace: Workspace) -> Signer:
+    """The log's signing key, created (mode 0600) on first use.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The signer; its name is the log's origin.
+    """
+    path = _key_dir(workspace) / KEY_FILE
+    if path.exists():
+        return Signer.parse(path.read_text())
+    created = Signer.generate(f"keel.local/ledger/{secrets.token_hex(8)}")
+    _write_private(path, created.encode() + "\n")
+    _add_verifier(workspace, created.verifier)
+    return created
+
+
+def verifiers(workspace: Workspace) -> list[Verifier]:
+    """Every public key this log has signed with (current and rotated-out).
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The verifiers.
+    """
+    current = signer(workspace).verifier
+    path = _key_dir(workspace) / VERIFIERS_FILE
+    known = [Verifier.parse(line) for line in path.read_text().splitlines() if line.strip()]
+    return known if current in known else [*known, current]
+
+
+def rotate_key(workspace: Workspace) -> Verifier:
+    """Replace the signing key; old checkpoints keep verifying with the old public key.
+
+    The new key keeps the log's name (its origin) and gets a new key ID. The new key signs a
+    checkpoint of the current tree at once.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The new public key.
+    """
+    old = signer(workspace)
+    _add_verifier(workspace, old.verifier)
+    new = Signer.generate(old.name)
+    _write_private(_key_dir(workspace) / KEY_FILE, new.encode() + "\n")
+    _add_verifier(workspace, new.verifier)
+    checkpoint(workspace)
+    return new.verifier
+
+
+# -- writing ----------------------------------------------------------------------------------
+def _sign_checkpoint(repo: LedgerRepository, key: Signer, size: int, now: datetime) -> str:
+    root = repo.root(size)
+    note = Checkpoint(key.name, size, root).sign(key)
+    repo.add_checkpoint(size, root, note, now)
+    return note
+
+
+def current_actor() -> str:
+    """Who is acting, for ledger entries made from this process (the OS user for now).
+
+    Returns:
+        The user name.
+    """
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def record(
+    conn: Connection,
+    workspace: Workspace,
+    entries: list[dict[str, Any]],
+    personal: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """Append entries inside the caller's write transaction and sign a checkpoint.
+
+    Args:
+        conn: The caller's connection, inside its write transaction.
+        workspace: The workspace (for the signing key).
+        entries: JSON objects to append, in order.
+        personal: Personal values to attach to every entry as salted commitments, under the
+            entry's ``personal`` key; their openings go to the erasable payload table.
+
+    Returns:
+        The index of the first new entry and the new tree size.
+    """
+    repo = LedgerRepository(conn)
+    now = datetime.now(UTC)
+    commitments: dict[str, str] = {}
+    payloads = []
+    for field, value in (personal or {}).items():
+        made = commit(value)
+        commitments[field] = made.digest
+        payloads.append((made.digest, made.salt, made.value))
+    encoded = [
+        canonical_entry({**entry, "personal": commitments} if commitments else entry)
+        for entry in entries
+    ]
+    repo.put_payloads(payloads)
+    first, size = repo.append(encoded, now)
+    _sign_checkpoint(repo, signer(workspace), size, now)
+    return first, size
+
+
+def append(
+    workspace: Workspace, entries: list[dict[str, Any]], personal: dict[str, Any] | None = None
+) -> tuple[int, int]:
+    """Append entries in a transaction of their own (a decision with no state change).
+
+    Args:
+        workspace: The workspace.
+        entries: JSON objects to append.
+        personal: Personal values to commit to (see :func:`record`).
+
+    Returns:
+        The index of the first new entry and the new tree size.
+    """
+    with workspace.database.write() as conn:
+        return record(conn, workspace, entries, personal)
+
+
+def checkpoint(workspace: Workspace) -> str:
+    """Sign a checkpoint of the log as it is now.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The signed checkpoint note.
+    """
+    key = signer(workspace)
+    with workspace.database.write() as conn:
+        repo = LedgerRepository(conn)
+        return _sign_checkpoint(repo, key, repo.size(), datetime.now(UTC))
+
+
+def erase(workspace: Workspace, commitment: str, reason: str) -> None:
+    """Erase a personal value; its commitment, the entries and every proof stay valid.
+
+    Args:
+        workspace: The workspace.
+        commitment: The ``sha256:<hex>`` commitment.
+        reason: Why (recorded in the ledger too).
+
+    Raises:
+        NotFoundError: If no opening of that commitment is stored.
+    """
+    with workspace.database.write() as conn:
+        if not LedgerRepository(conn).erase(commitment, reason, datetime.now(UTC)):
+            raise NotFoundError(f"no stored personal value for {commitment}")
+        record(
+            conn, workspace, [{"type": "ledger.erase", "commitment": commitment, "reason": reason}]
+        )
+
+
+# -- reading ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ShownEntry:
+    """An entry as ``keel ledger show`` prints it, personal values opened where not erased."""
+
+    index: int
+    created_at: datetime
+    entry: dict[str, Any]
+    personal: dict[str, Any]
+
+
+def show(workspace: Workspace, start: int = 0, limit: int = 50) -> list[ShownEntry]:
+    """Entries from an index on.
+
+    Args:
+        workspace: The workspace.
+        start: First index.
+        limit: Most entries to return.
+
+    Returns:
+        The entries.
+    """
+    import orjson
+
+    with workspace.database.read() as conn:
+        repo = LedgerRepository(conn)
+        rows = repo.entries(start, start + max(limit, 0))
+        decoded = [(i, t, orjson.loads(e)) for i, e, t in rows]
+        wanted = {c for _, _, e in decoded for c in (e.get("personal") or {}).values()}
+        openings = repo.payloads(wanted)
+    shown = []
+    for index, created, entry in decoded:
+        personal: dict[str, Any] = {}
+        for field, digest in (entry.get("personal") or {}).items():
+            salt, value, reason = openings.get(digest, (None, None, None))
+            if (
+                salt is not None
+                and value is not None
+                and opening_digest(salt, value.encode()) == digest
+            ):
+                personal[field] = orjson.loads(value)
+            else:
+                personal[field] = f"<erased: {reason}>" if reason else "<unavailable>"
+        shown.append(ShownEntry(index, created, entry, personal))
+    return shown
+
+
+def latest_checkpoint(workspace: Workspace) -> str:
+    """The most recent signed checkpoint.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The signed note.
+
+    Raises:
+        NotFoundError: If nothing was checkpointed yet.
+    """
+    with workspace.database.read() as conn:
+        latest = LedgerRepository(conn).latest_checkpoint()
+    if latest is None:
+        raise NotFoundError("the ledger has no checkpoint yet", hint="run keel ledger checkpoint")
+    return latest[2]
+
+
+def prove(workspace: Workspace, index: int) -> InclusionProof:
+    """An offline-verifiable proof that an entry is in the latest checkpoint.
+
+    Args:
+        workspace: The workspace.
+        index: The entry's index.
+
+    Returns:
+        The proof (entry, path and signed checkpoint).
+
+    Raises:
+        NotFoundError: If the entry is not covered by a checkpoint yet.
+    """
+    with workspace.database.read() as conn:
+        repo = LedgerRepository(conn)
+        latest = repo.latest_checkpoint()
+        if latest is None or not 0 <= index < latest[0]:
+            covered = latest[0] if latest else 0
+            raise NotFoundError(
+                f"entry {index} is not in the latest checkpoint (size {covered})",
+                hint="run keel ledger checkpoint first, or pick a smaller index",
+            )
+        size, _root, note = latest
+        ranges = inclusion_ranges(index, size)
+        nodes = repo.nodes(proof_keys(ranges))
+        [(_, entry, _)] = repo.entries(index, index + 1)
+    return InclusionProof(entry, index, [range_hash(s, e, nodes) for s, e in ranges], note)
+
+
+def verify_proof(text: str, verifier_keys: list[str]) -> tuple[Checkpoint, InclusionProof]:
+    """Check a ``tlog-proof`` file offline, with nothing but the log's public key.
+
+    Args:
+        text: The proof file's text.
+        verifier_keys: Trusted public keys (``name+id+base64``).
+
+    Returns:
+        The checkpoint the entry is proved in, and the parsed proof.
+
+    Raises:
+        LedgerError: If the key, the format, the signature or the proof is bad.
+    """
+    keys = [Verifier.parse(key) for key in verifier_keys]
+    proof = InclusionProof.parse(text)
+    return proof.verify(keys), proof
+
+
+# -- verification -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The outcome of a successful verification."""
+
+    size: int
+    checkpoints: int
+    latest_note: str | None
+    previous_size: int | None
+
+
+def _pairs(level: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes, bytes]]:
+    for left_index, left in level:
+        right = next(level, None)
+        if right is None:
+            return
+        yield left_index >> 1, left, right[1]
+
+
+def _verify_leaves(repo: LedgerRepository, size: int) -> None:
+    leaves = repo.scan_level(0)
+    expected = 0
+    for index, entry in repo.scan_entries():
+        if index >= size:
+            raise IntegrityError(
+                f"entry {index} lies beyond the log's recorded size of {size}",
+                first_bad_index=index,
+            )
+        if index != expected:
+            raise IntegrityError(f"entry {expected} is missing", first_bad_index=expected)
+        stored = next(leaves, None)
+        if stored is None or stored[0] != index or stored[1] != leaf_hash(entry):
+            raise IntegrityError(
+                f"entry {index} does not match its leaf hash", first_bad_index=index
+            )
+        expected += 1
+    if expected != size:
+        bad = min(expected, size)
+        raise IntegrityError(
+            f"the log holds {expected} entries but records a size of {size}", first_bad_index=bad
+        )
+    if next(leaves, None) is not None:
+        raise IntegrityError("a leaf hash exists beyond the last entry", first_bad_index=size)
+
+
+def _verify_level(repo: LedgerRepository, level: int, size: int) -> None:
+    stored = repo.scan_level(level)
+    count = 0
+    for index, left, right in _pairs(repo.scan_level(level - 1)):
+        node = next(stored, None)
+        if node is None or node[0] != index or node[1] != node_hash(left, right):
+            first = index << level
+            raise IntegrityError(
+                f"subtree hash at level {level}, index {index} is wrong", first_bad_index=first
+            )
+        count += 1
+    if count != size >> level or next(stored, None) is not None:
+        raise IntegrityError(
+            f"level {level} holds the wrong number of subtree hashes",
+            first_bad_index=count << level,
+        )
+
+
+def verify(workspace: Workspace) -> VerifyReport:
+    """Recompute the whole tree from the entries and check every checkpoint.
+
+    Steps: every entry hashes to its stored leaf, indices have no gap, every stored subtree
+    hash is the hash of its children, every checkpoint is signed by a known key and matches the
+    tree at its size, and the log is consistent with the checkpoint this workspace verified
+    last time (a consistency proof is built and checked). On success that checkpoint is
+    replaced by the newest one.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        What was verified.
+
+    Raises:
+        IntegrityError: Naming the first bad index where there is one.
+    """
+    keys = verifiers(workspace)
+    origin = signer(workspace).name
+    with workspace.database.read() as conn:
+        repo = LedgerRepository(conn)
+        size = repo.size()
+        _verify_leaves(repo, size)
+        for level in range(1, size.bit_length()):
+            _verify_level(repo, level, size)
+        checkpoints = repo.checkpoints()
+        good_size = 0
+        for tree_size, root, note in checkpoints:
+            if tree_size > size:
+                raise IntegrityError(
+                    f"a checkpoint covers {tree_size} entries but the log has {size}",
+                    first_bad_index=size,
+                )
+            try:
+                signed = Checkpoint.open(note, keys, origin)
+            except LedgerError as exc:
+                raise IntegrityError(
+                    f"checkpoint of size {tree_size}: {exc.message}", first_bad_index=None
+                ) from exc
+            if (signed.size, signed.root) != (tree_size, root) or repo.root(tree_size) != root:
+                raise IntegrityError(
+                    f"the tree at size {tree_size} does not match its signed checkpoint;"
+                    f" an entry at index {good_size} or later was altered",
+                    first_bad_index=good_size,
+                )
+            good_size = tree_size
+        previous = _check_previous(workspace, repo, keys, size)
+    latest = checkpoints[-1][2] if checkpoints else None
+    if latest is not None:
+        _write_private(_key_dir(workspace) / VERIFIED_FILE, latest)
+    return VerifyReport(size, len(checkpoints), latest, previous)
+
+
+def _check_previous(
+    workspace: Workspace, repo: LedgerRepository, keys: list[Verifier], size: int
+) -> int | None:
+    path = _key_dir(workspace) / VERIFIED_FILE
+    if not path.exists():
+        return None
+    try:
+        before = Checkpoint.open(path.read_text(), keys)
+    except LedgerError as exc:
+        raise IntegrityError(
+            f"the checkpoint verified last time no longer verifies: {exc.message}",
+            first_bad_index=None,
+        ) from exc
+    if before.size > size:
+        raise IntegrityError(
+            f"the log has {size} entries but {before.size} were verified before: it was truncated",
+            first_bad_index=size,
+        )
+    if before.size == 0:
+        return 0
+    ranges = consistency_ranges(before.size, size)
+    nodes = repo.nodes(proof_keys(ranges))
+    path_hashes = [range_hash(s, e, nodes) for s, e in ranges]
+    if not verify_consistency(before.size, size, before.root, repo.root(size), path_hashes):
+        raise IntegrityError(
+            f"the log is not consistent with the checkpoint of size {before.size} verified"
+            " before: history was rewritten",
+            first_bad_index=0,
+        )
+    return before.size

@@ -1,0 +1,66 @@
+"""Bulk inserts handed straight to the driver.
+
+SQLAlchemy's per-row parameter processing dominates large ``executemany`` inserts; the bulk
+paths (first apply of an estate, ledger appends) pass ready-made tuples to the DB-API driver
+in one ``executemany`` per batch instead. Values must already be in the driver's types:
+JSON as text (see :func:`json_text`), timestamps through :func:`timestamp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+BATCH_ROWS = 5_000
+
+
+def json_text(value: Any) -> str:
+    """Serialise a value for a JSON column (compact, UTF-8 unescaped).
+
+    Args:
+        value: JSON-compatible data.
+
+    Returns:
+        The JSON text.
+    """
+    return orjson.dumps(value).decode()
+
+
+def timestamp(conn: Connection, column: sa.Column[Any], value: datetime) -> Any:
+    """A datetime in the form the driver stores for a column (SQLite keeps text).
+
+    Args:
+        conn: The connection (its dialect decides the form).
+        column: A ``DateTime`` column.
+        value: The time.
+
+    Returns:
+        The driver-ready value.
+    """
+    process = column.type.bind_processor(conn.dialect)
+    return process(value) if process else value
+
+
+def insert_rows(
+    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert rows with the driver's ``executemany``, in batches.
+
+    Args:
+        conn: An open connection inside a transaction.
+        table: The table.
+        columns: Column names, in the order of each row's values.
+        rows: Driver-ready value tuples.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)})"
+        f" VALUES ({', '.join([mark] * len(columns))})"
+    )
+    for start in range(0, len(rows), BATCH_ROWS):
+        conn.exec_driver_sql(statement, list(rows[start : start + BATCH_ROWS]))

@@ -1,0 +1,296 @@
+"""The ledger on every store backend: appends, proofs, tamper detection, crashes, concurrency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from keel.errors import IntegrityError, LedgerError
+from keel.ledger import Checkpoint, leaf_hash
+from keel.service import Workspace, apply_manifests, ledger
+
+SITE = """\
+kind: Site
+name: fra-dc1
+spec:
+  kind: on_prem
+  country: DE
+  location: {latitude: 50.11, longitude: 8.68}
+  pools: [{name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.1}]
+"""
+
+
+def fill(workspace: Workspace, count: int, batch: int = 7) -> None:
+    for start in range(0, count, batch):
+        ledger.append(workspace, [{"type": "test", "n": n} for n in range(start, min(start + batch, count))])
+
+
+def sql(workspace: Workspace, statement: str, **params: object) -> None:
+    with workspace.database.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+
+
+def test_append_prove_and_verify_offline(workspace: Workspace, tmp_path: Path) -> None:
+    fill(workspace, 50)
+    report = ledger.verify(workspace)
+    assert (report.size, report.checkpoints) == (50, 8)
+    key = ledger.signer(workspace).verifier.encode()
+    for index in (0, 17, 49):
+        proof = ledger.prove(workspace, index)
+        checkpoint, parsed = ledger.verify_proof(proof.encode(), [key])
+        assert checkpoint.size == 50
+        assert parsed.entry == f'{{"n":{index},"type":"test"}}'.encode()
+
+
+def test_state_change_and_ledger_entry_commit_together(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ledger, "record", broken)
+    with pytest.raises(RuntimeError):
+        apply_manifests(workspace, [str(site)])
+    monkeypatch.undo()
+    from keel.service import get_resources
+
+    assert get_resources(workspace, "Site") == []  # neither the resource nor the entry landed
+    with workspace.database.read() as conn:
+        from keel.store.ledger import LedgerRepository
+
+        assert LedgerRepository(conn).size() == 0
+    result = apply_manifests(workspace, [str(site)])
+    assert result.count("created") == 1
+    [shown] = ledger.show(workspace)
+    assert shown.entry["type"] == "estate.created"
+    assert shown.entry["name"] == "fra-dc1"
+    assert shown.entry["spec_digest"] == get_resources(workspace, "Site")[0].spec_digest
+    assert shown.personal == {"actor": ledger.current_actor()}
+
+
+TAMPERS: dict[str, tuple[Callable[[Workspace], None], int | None]] = {
+    "entry changed": (
+        lambda ws: sql(ws, "UPDATE ledger_entries SET entry = :e WHERE idx = 13", e='{"n":999}'),
+        13,
+    ),
+    "leaf hash changed": (
+        lambda ws: sql(ws, "UPDATE ledger_nodes SET hash = :h WHERE level = 0 AND idx = 21", h=bytes(32)),
+        21,
+    ),
+    "inner hash changed": (
+        lambda ws: sql(ws, "UPDATE ledger_nodes SET hash = :h WHERE level = 2 AND idx = 3", h=bytes(32)),
+        12,
+    ),
+    "entry deleted": (lambda ws: sql(ws, "DELETE FROM ledger_entries WHERE idx = 30"), 30),
+    "entry inserted": (
+        lambda ws: sql(
+            ws,
+            "INSERT INTO ledger_entries (idx, entry, created_at) VALUES (40, '{}', CURRENT_TIMESTAMP)",
+        ),
+        40,
+    ),
+    "checkpoint re-rooted": (
+        lambda ws: sql(ws, "UPDATE ledger_checkpoints SET root = :r WHERE tree_size = 28", r=bytes(32)),
+        21,
+    ),
+}
+
+
+def rewrite_consistently(ws: Workspace, first: int, second: int) -> None:
+    """Swap two entries and recompute every hash, as an attacker without the key would."""
+    from keel.ledger import new_nodes
+    from keel.store.ledger import LedgerRepository
+
+    with ws.database.engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT idx, entry FROM ledger_entries ORDER BY idx")).all()
+        entries = {i: e for i, e in rows}
+        entries[first], entries[second] = entries[second], entries[first]
+        conn.execute(sa.text("DELETE FROM ledger_nodes"))
+        for i, e in entries.items():
+            conn.execute(sa.text("UPDATE ledger_entries SET entry = :e WHERE idx = :i"), {"e": e, "i": i})
+        created = new_nodes(0, {}, [leaf_hash(entries[i].encode()) for i in sorted(entries)])
+        conn.execute(
+            sa.text("INSERT INTO ledger_nodes (level, idx, hash) VALUES (:l, :i, :h)"),
+            [{"l": l, "i": i, "h": h} for l, i, h in created],
+        )
+        assert LedgerRepository(conn).size() == len(entries)
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERS))
+def test_tampering_is_detected_with_the_first_bad_index(workspace: Workspace, case: str) -> None:
+    fill(workspace, 35)
+    ledger.verify(workspace)
+    tamper, first_bad = TAMPERS[case]
+    tamper(workspace)
+    with pytest.raises(IntegrityError) as caught:
+        ledger.verify(workspace)
+    assert caught.value.first_bad_index == first_bad, caught.value.message
+
+
+def test_reordering_with_recomputed_hashes_is_caught_by_the_signed_checkpoints(workspace: Workspace) -> None:
+    fill(workspace, 35)
+    rewrite_consistently(workspace, 10, 11)
+    with pytest.raises(IntegrityError) as caught:
+        ledger.verify(workspace)
+    assert caught.value.first_bad_index == 7  # checkpoints every 7 entries: 7 matched, 14 did not
+    assert "does not match its signed checkpoint" in caught.value.message
+
+
+def test_truncation_is_caught_against_the_checkpoint_verified_before(workspace: Workspace) -> None:
+    fill(workspace, 20)
+    ledger.verify(workspace)
+    sql(workspace, "DELETE FROM ledger_entries")  # the whole history, wiped
+    sql(workspace, "DELETE FROM ledger_nodes")
+    sql(workspace, "DELETE FROM ledger_checkpoints")
+    sql(workspace, "UPDATE ledger_meta SET size = 0")
+    with pytest.raises(IntegrityError, match="truncated") as caught:
+        ledger.verify(workspace)
+    assert caught.value.first_bad_index == 0
+
+
+def test_forged_checkpoint_signature_is_rejected(workspace: Workspace) -> None:
+    fill(workspace, 5)
+    with workspace.database.read() as conn:
+        from keel.store.ledger import LedgerRepository
+
+        size, root, note = LedgerRepository(conn).latest_checkpoint()  # type: ignore[misc]
+    forged = note.replace(note.split(" ")[-1], "AAAA" + note.split(" ")[-1][4:])
+    sql(workspace, "UPDATE ledger_checkpoints SET note = :n WHERE tree_size = :s", n=forged, s=size)
+    with pytest.raises(IntegrityError, match="checkpoint of size 5"):
+        ledger.verify(workspace)
+
+
+def test_key_rotation_keeps_old_checkpoints_valid(workspace: Workspace) -> None:
+    fill(workspace, 10)
+    old = ledger.signer(workspace).verifier
+    new = ledger.rotate_key(workspace)
+    assert new.name == old.name and new.key_id != old.key_id
+    fill(workspace, 4)
+    report = ledger.verify(workspace)
+    assert report.size == 14
+    proof = ledger.prove(workspace, 3)
+    assert ledger.verify_proof(proof.encode(), [new.encode()])[0].size == 14
+    with pytest.raises(LedgerError):
+        ledger.verify_proof(proof.encode(), [old.encode()])
+
+
+def test_erasure_keeps_every_proof_valid(workspace: Workspace) -> None:
+    first, _ = ledger.append(workspace, [{"type": "decision", "what": "x"}], personal={"customer": "c-123"})
+    fill(workspace, 6)
+    [entry] = ledger.show(workspace, first, 1)
+    assert entry.personal == {"customer": "c-123"}
+    commitment = entry.entry["personal"]["customer"]
+    before = ledger.prove(workspace, first).encode()
+    ledger.erase(workspace, commitment, "GDPR art. 17 request 42")
+    [entry] = ledger.show(workspace, first, 1)
+    assert entry.personal == {"customer": "<erased: GDPR art. 17 request 42>"}
+    assert entry.entry["personal"]["customer"] == commitment
+    assert ledger.verify(workspace).size == 8  # the erasure itself is an entry
+    key = [ledger.signer(workspace).verifier.encode()]
+    assert ledger.verify_proof(before, key)[0].size == 7  # the proof made before still holds
+    assert ledger.verify_proof(ledger.prove(workspace, first).encode(), key)[0].size == 8
+
+
+def test_threads_append_gap_free(workspace: Workspace) -> None:
+    errors: list[BaseException] = []
+
+    def worker(name: int) -> None:
+        try:
+            for n in range(10):
+                ledger.append(workspace, [{"thread": name, "n": n}, {"thread": name, "n": n, "b": 1}])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    report = ledger.verify(workspace)
+    assert report.size == 80
+    indices = [e.index for e in ledger.show(workspace, 0, 100)]
+    assert indices == list(range(80))
+
+
+APPENDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from keel.service import Workspace, ledger
+    url, folder, name, rounds = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    ws = Workspace.open(folder, database_url=url)
+    for n in range(rounds):
+        first, size = ledger.append(ws, [{"writer": name, "n": n, "pad": "x" * 200}])
+        print(first, flush=True)
+    ws.close()
+    """
+)
+
+
+def spawn(url: str, folder: Path, name: str, rounds: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", APPENDER, url, str(folder), name, str(rounds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_processes_append_gap_free(workspace: Workspace, database_url: str, tmp_path: Path) -> None:
+    ledger.signer(workspace)  # the processes share the workspace's key
+    procs = [spawn(database_url, tmp_path, f"p{i}", 25) for i in range(3)]
+    printed = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        printed += [int(x) for x in out.split()]
+    assert sorted(printed) == list(range(75))
+    assert ledger.verify(workspace).size == 75
+
+
+def test_sigkill_mid_stream_loses_nothing_that_returned(
+    workspace: Workspace, database_url: str, tmp_path: Path
+) -> None:
+    ledger.signer(workspace)
+    proc = spawn(database_url, tmp_path, "victim", 100_000)
+    assert proc.stdout is not None
+    returned = []
+    deadline = time.monotonic() + 60
+    while len(returned) < 40 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            returned.append(int(line))
+    os.kill(proc.pid, signal.SIGKILL)
+    rest, _ = proc.communicate(timeout=60)
+    returned += [int(x) for x in rest.split()]
+    assert len(returned) >= 40
+    report = ledger.verify(workspace)  # after the crash the log is whole
+    assert report.size >= max(returned) + 1
+    shown = {e.index for e in ledger.show(workspace, 0, 10_000)}
+    assert set(returned) <= shown
+    again = ledger.append(workspace, [{"after": "crash"}])
+    assert again == (report.size, report.size + 1)
+
+
+def test_checkpoint_text_is_a_c2sp_checkpoint(workspace: Workspace) -> None:
+    fill(workspace, 3)
+    note = ledger.latest_checkpoint(workspace)
+    checkpoint = Checkpoint.open(note, [ledger.signer(workspace).verifier])
+    assert checkpoint.size == 3
+    assert checkpoint.origin == ledger.signer(workspace).name
+    mode = (workspace.settings.state_dir / "ledger" / "signing.key").stat().st_mode & 0o777
+    assert mode == 0o600
