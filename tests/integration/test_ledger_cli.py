@@ -36,7 +36,10 @@ def test_tampering_exits_3_and_names_the_index(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     assert keel("demo", "--keep", str(ws), cwd=tmp_path).returncode == 0
     db = sqlite3.connect(ws / ".keel" / "keel.db")
-    db.execute("UPDATE ledger_entries SET entry = replace(entry, '"generation":1', '"generation":2') WHERE idx = 57")
+    db.execute(
+        "UPDATE ledger_entries SET entry = replace(entry, ?, ?) WHERE idx = 57",
+        ('"generation":1', '"generation":2'),
+    )
     db.commit()
     db.close()
     result = keel("-w", str(ws), "ledger", "verify", cwd=tmp_path)
