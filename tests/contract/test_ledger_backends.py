@@ -32,7 +32,9 @@ spec:
 
 def fill(workspace: Workspace, count: int, batch: int = 7) -> None:
     for start in range(0, count, batch):
-        ledger.append(workspace, [{"type": "test", "n": n} for n in range(start, min(start + batch, count))])
+        ledger.append(
+            workspace, [{"type": "test", "n": n} for n in range(start, min(start + batch, count))]
+        )
 
 
 def sql(workspace: Workspace, statement: str, **params: object) -> None:
@@ -87,11 +89,15 @@ TAMPERS: dict[str, tuple[Callable[[Workspace], None], int | None]] = {
         13,
     ),
     "leaf hash changed": (
-        lambda ws: sql(ws, "UPDATE ledger_nodes SET hash = :h WHERE level = 0 AND idx = 21", h=bytes(32)),
+        lambda ws: sql(
+            ws, "UPDATE ledger_nodes SET hash = :h WHERE level = 0 AND idx = 21", h=bytes(32)
+        ),
         21,
     ),
     "inner hash changed": (
-        lambda ws: sql(ws, "UPDATE ledger_nodes SET hash = :h WHERE level = 2 AND idx = 3", h=bytes(32)),
+        lambda ws: sql(
+            ws, "UPDATE ledger_nodes SET hash = :h WHERE level = 2 AND idx = 3", h=bytes(32)
+        ),
         12,
     ),
     "entry deleted": (lambda ws: sql(ws, "DELETE FROM ledger_entries WHERE idx = 30"), 30),
@@ -103,7 +109,9 @@ TAMPERS: dict[str, tuple[Callable[[Workspace], None], int | None]] = {
         40,
     ),
     "checkpoint re-rooted": (
-        lambda ws: sql(ws, "UPDATE ledger_checkpoints SET root = :r WHERE tree_size = 28", r=bytes(32)),
+        lambda ws: sql(
+            ws, "UPDATE ledger_checkpoints SET root = :r WHERE tree_size = 28", r=bytes(32)
+        ),
         21,
     ),
 }
@@ -116,15 +124,17 @@ def rewrite_consistently(ws: Workspace, first: int, second: int) -> None:
 
     with ws.database.engine.begin() as conn:
         rows = conn.execute(sa.text("SELECT idx, entry FROM ledger_entries ORDER BY idx")).all()
-        entries = {i: e for i, e in rows}
+        entries = dict(rows)
         entries[first], entries[second] = entries[second], entries[first]
         conn.execute(sa.text("DELETE FROM ledger_nodes"))
         for i, e in entries.items():
-            conn.execute(sa.text("UPDATE ledger_entries SET entry = :e WHERE idx = :i"), {"e": e, "i": i})
+            conn.execute(
+                sa.text("UPDATE ledger_entries SET entry = :e WHERE idx = :i"), {"e": e, "i": i}
+            )
         created = new_nodes(0, {}, [leaf_hash(entries[i].encode()) for i in sorted(entries)])
         conn.execute(
             sa.text("INSERT INTO ledger_nodes (level, idx, hash) VALUES (:l, :i, :h)"),
-            [{"l": l, "i": i, "h": h} for l, i, h in created],
+            [{"l": level, "i": i, "h": h} for level, i, h in created],
         )
         assert LedgerRepository(conn).size() == len(entries)
 
@@ -140,7 +150,9 @@ def test_tampering_is_detected_with_the_first_bad_index(workspace: Workspace, ca
     assert caught.value.first_bad_index == first_bad, caught.value.message
 
 
-def test_reordering_with_recomputed_hashes_is_caught_by_the_signed_checkpoints(workspace: Workspace) -> None:
+def test_reordering_with_recomputed_hashes_is_caught_by_the_signed_checkpoints(
+    workspace: Workspace,
+) -> None:
     fill(workspace, 35)
     rewrite_consistently(workspace, 10, 11)
     with pytest.raises(IntegrityError) as caught:
@@ -166,7 +178,7 @@ def test_forged_checkpoint_signature_is_rejected(workspace: Workspace) -> None:
     with workspace.database.read() as conn:
         from keel.store.ledger import LedgerRepository
 
-        size, root, note = LedgerRepository(conn).latest_checkpoint()  # type: ignore[misc]
+        size, _root, note = LedgerRepository(conn).latest_checkpoint()  # type: ignore[misc]
     forged = note.replace(note.split(" ")[-1], "AAAA" + note.split(" ")[-1][4:])
     sql(workspace, "UPDATE ledger_checkpoints SET note = :n WHERE tree_size = :s", n=forged, s=size)
     with pytest.raises(IntegrityError, match="checkpoint of size 5"):
@@ -188,7 +200,9 @@ def test_key_rotation_keeps_old_checkpoints_valid(workspace: Workspace) -> None:
 
 
 def test_erasure_keeps_every_proof_valid(workspace: Workspace) -> None:
-    first, _ = ledger.append(workspace, [{"type": "decision", "what": "x"}], personal={"customer": "c-123"})
+    first, _ = ledger.append(
+        workspace, [{"type": "decision", "what": "x"}], personal={"customer": "c-123"}
+    )
     fill(workspace, 6)
     [entry] = ledger.show(workspace, first, 1)
     assert entry.personal == {"customer": "c-123"}
@@ -210,7 +224,9 @@ def test_threads_append_gap_free(workspace: Workspace) -> None:
     def worker(name: int) -> None:
         try:
             for n in range(10):
-                ledger.append(workspace, [{"thread": name, "n": n}, {"thread": name, "n": n, "b": 1}])
+                ledger.append(
+                    workspace, [{"thread": name, "n": n}, {"thread": name, "n": n, "b": 1}]
+                )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

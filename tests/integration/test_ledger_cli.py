@@ -17,17 +17,23 @@ def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:
     assert verified.returncode == 0
     assert verified.stdout.startswith("ok: 76 entries, 1 checkpoints verified; consistent with")
     pubkey = keel("-w", str(ws), "ledger", "pubkey", cwd=tmp_path).stdout.strip()
-    proved = keel("-w", str(ws), "ledger", "prove", "41", "-o", str(tmp_path / "e.tlog-proof"), cwd=tmp_path)
+    proved = keel(
+        "-w", str(ws), "ledger", "prove", "41", "-o", str(tmp_path / "e.tlog-proof"), cwd=tmp_path
+    )
     assert proved.returncode == 0, proved.stderr
     auditor = tmp_path / "auditor"
     auditor.mkdir()
-    checked = keel("ledger", "verify-proof", str(tmp_path / "e.tlog-proof"), "--key", pubkey, cwd=auditor)
+    checked = keel(
+        "ledger", "verify-proof", str(tmp_path / "e.tlog-proof"), "--key", pubkey, cwd=auditor
+    )
     assert checked.returncode == 0, checked.stderr
     assert "ok: entry 41 is in keel.local/ledger/" in checked.stdout
     assert not (auditor / ".keel").exists()  # offline: no workspace, no database
     forged = (tmp_path / "e.tlog-proof").read_text().replace("index 41", "index 42")
     (tmp_path / "f.tlog-proof").write_text(forged)
-    rejected = keel("ledger", "verify-proof", str(tmp_path / "f.tlog-proof"), "--key", pubkey, cwd=auditor)
+    rejected = keel(
+        "ledger", "verify-proof", str(tmp_path / "f.tlog-proof"), "--key", pubkey, cwd=auditor
+    )
     assert rejected.returncode == 2
     assert "error[E-LEDGER]: entry 42 is not proved" in rejected.stderr
 
@@ -57,6 +63,8 @@ def test_show_and_erase(tmp_path: Path) -> None:
     commitment = lines[0].split('"actor":"')[1].split('"')[0]
     erased = keel("-w", str(ws), "ledger", "erase", commitment, "--reason", "test", cwd=tmp_path)
     assert erased.returncode == 0, erased.stderr
-    again = keel("-w", str(ws), "ledger", "show", "--from", "5", "--limit", "1", cwd=tmp_path).stdout
+    again = keel(
+        "-w", str(ws), "ledger", "show", "--from", "5", "--limit", "1", cwd=tmp_path
+    ).stdout
     assert '"personal":{"actor":"<erased: test>"}' in again
     assert keel("-w", str(ws), "ledger", "verify", cwd=tmp_path).returncode == 0

@@ -37,8 +37,8 @@ def ref_path(m: int, leaves: list[bytes]) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m < k:
-        return ref_path(m, leaves[:k]) + [ref_mth(leaves[k:])]
-    return ref_path(m - k, leaves[k:]) + [ref_mth(leaves[:k])]
+        return [*ref_path(m, leaves[:k]), ref_mth(leaves[k:])]
+    return [*ref_path(m - k, leaves[k:]), ref_mth(leaves[:k])]
 
 
 def ref_subproof(m: int, leaves: list[bytes], b: bool) -> list[bytes]:
@@ -49,8 +49,8 @@ def ref_subproof(m: int, leaves: list[bytes], b: bool) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m <= k:
-        return ref_subproof(m, leaves[:k], b) + [ref_mth(leaves[k:])]
-    return ref_subproof(m - k, leaves[k:], False) + [ref_mth(leaves[:k])]
+        return [*ref_subproof(m, leaves[:k], b), ref_mth(leaves[k:])]
+    return [*ref_subproof(m - k, leaves[k:], False), ref_mth(leaves[:k])]
 
 
 def ref_proof(m: int, leaves: list[bytes]) -> list[bytes]:
@@ -64,7 +64,9 @@ def build(leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
     for chunk_start in range(0, len(leaves), 3):  # appends in uneven batches
         chunk = leaves[chunk_start : chunk_start + 3]
         edge = {k: nodes[k] for k in merkle.right_edge(size)}
-        for level, index, digest in merkle.new_nodes(size, edge, [merkle.leaf_hash(x) for x in chunk]):
+        for level, index, digest in merkle.new_nodes(
+            size, edge, [merkle.leaf_hash(x) for x in chunk]
+        ):
             nodes[(level, index)] = digest
         size += len(chunk)
     return nodes
@@ -128,7 +130,9 @@ def test_tampered_proofs_fail(n: int, draw: st.DataObject) -> None:
         i = draw.draw(st.integers(0, len(path) - 1))
         bad = bytearray(path[i])
         bad[draw.draw(st.integers(0, 31))] ^= 1 << draw.draw(st.integers(0, 7))
-        assert not merkle.verify_inclusion(m, n, leaf, [*path[:i], bytes(bad), *path[i + 1 :]], root)
+        assert not merkle.verify_inclusion(
+            m, n, leaf, [*path[:i], bytes(bad), *path[i + 1 :]], root
+        )
         assert not merkle.verify_inclusion(m, n, leaf, path[:-1], root)
         if m > 0:
             assert not merkle.verify_inclusion(m - 1, n, leaf, path, root)
@@ -139,7 +143,16 @@ def test_tampered_proofs_fail(n: int, draw: st.DataObject) -> None:
 # the C++ CT implementation: eight leaves and the root at each size.
 RFC6962_LEAVES = [
     bytes.fromhex(h)
-    for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
+    for h in [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
 ]
 RFC6962_ROOTS = {
     1: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -165,32 +178,93 @@ def b64(text: str) -> bytes:
 
 # Happy paths from transparency-dev/merkle testdata/inclusion/{1,2,3,4}/happy-path.json.
 INCLUSION_VECTORS = [
-    (0, 8, "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=", "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=",
-     ["lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=", "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
-      "a0eq8p7jwq+a+Im8H7klTavTEXfxYjLdaqsDXKOb9uQ="]),
-    (5, 8, "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=", "QnGia+DYqE8L1UyMMC58s6O10fpngKQLzOKHNHfatlg=",
-     ["vBoGQ7EuTS18d5GPROD095qDi2z57FtcKD4fTYhZnms=", "yoVOoSjtBQtBs1/8G4e46yveRh6eO1WW7Oa51ZdaCuA=",
-      "037kGJdt2VdTwcc4Yrk5j6Kiz5tP8P3+izDNlSCWFLc="]),
-    (2, 3, "rra8/idLcKFPsGel5VeCZNsPqbUa9eC6FZFY8yngbnc=", "ApjRIpBtz8EIkstTpzmS/FufST6kybrbJ7eRtBJ6f+c=",
-     ["+sVCA+fMaWzw38tCySodnbr3CtnmIfS9jZhmLwDjwSU="]),
-    (1, 5, "Tju7H3tHjc/nH7YxYxUZo7yhLJrvyhYSv85ME6hiZNQ=", "lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=",
-     ["bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=", "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
-      "vBoGQ7EuTS18d5GPROD095qDi2z57FtcKD4fTYhZnms="]),
+    (
+        0,
+        8,
+        "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
+        "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=",
+        [
+            "lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=",
+            "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
+            "a0eq8p7jwq+a+Im8H7klTavTEXfxYjLdaqsDXKOb9uQ=",
+        ],
+    ),
+    (
+        5,
+        8,
+        "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
+        "QnGia+DYqE8L1UyMMC58s6O10fpngKQLzOKHNHfatlg=",
+        [
+            "vBoGQ7EuTS18d5GPROD095qDi2z57FtcKD4fTYhZnms=",
+            "yoVOoSjtBQtBs1/8G4e46yveRh6eO1WW7Oa51ZdaCuA=",
+            "037kGJdt2VdTwcc4Yrk5j6Kiz5tP8P3+izDNlSCWFLc=",
+        ],
+    ),
+    (
+        2,
+        3,
+        "rra8/idLcKFPsGel5VeCZNsPqbUa9eC6FZFY8yngbnc=",
+        "ApjRIpBtz8EIkstTpzmS/FufST6kybrbJ7eRtBJ6f+c=",
+        ["+sVCA+fMaWzw38tCySodnbr3CtnmIfS9jZhmLwDjwSU="],
+    ),
+    (
+        1,
+        5,
+        "Tju7H3tHjc/nH7YxYxUZo7yhLJrvyhYSv85ME6hiZNQ=",
+        "lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=",
+        [
+            "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=",
+            "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
+            "vBoGQ7EuTS18d5GPROD095qDi2z57FtcKD4fTYhZnms=",
+        ],
+    ),
 ]
 
 # Happy paths from transparency-dev/merkle testdata/consistency/{1,2,3,4}/happy-path.json.
 CONSISTENCY_VECTORS = [
-    (1, 8, "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=", "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
-     ["lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=", "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
-      "a0eq8p7jwq+a+Im8H7klTavTEXfxYjLdaqsDXKOb9uQ="]),
-    (6, 8, "duZ9rbzfHhDht03cYIq9L5jfsW+851J3tSMqEn8gh+8=", "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
-     ["DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=", "yoVOoSjtBQtBs1/8G4e46yveRh6eO1WW7Oa51ZdaCuA=",
-      "037kGJdt2VdTwcc4Yrk5j6Kiz5tP8P3+izDNlSCWFLc="]),
-    (2, 5, "+sVCA+fMaWzw38tCySodnbr3CtnmIfS9jZhmLwDjwSU=", "Tju7H3tHjc/nH7YxYxUZo7yhLJrvyhYSv85ME6hiZNQ=",
-     ["Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=", "vBoGQ7EuTS18d5GPROD095qDi2z57FtcKD4fTYhZnms="]),
-    (6, 7, "duZ9rbzfHhDht03cYIq9L5jfsW+851J3tSMqEn8gh+8=", "3bib5AOAnjJXUNPSY814kpwpQreUKjS3fhIslZSnTIw=",
-     ["DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=", "sIaT7C5yFZcTBkHoIR5+7cy0wmQTlj7ubB4u0W/7Gl8=",
-      "037kGJdt2VdTwcc4Yrk5j6Kiz5tP8P3+izDNlSCWFLc="]),
+    (
+        1,
+        8,
+        "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=",
+        "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
+        [
+            "lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=",
+            "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
+            "a0eq8p7jwq+a+Im8H7klTavTEXfxYjLdaqsDXKOb9uQ=",
+        ],
+    ),
+    (
+        6,
+        8,
+        "duZ9rbzfHhDht03cYIq9L5jfsW+851J3tSMqEn8gh+8=",
+        "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
+        [
+            "DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=",
+            "yoVOoSjtBQtBs1/8G4e46yveRh6eO1WW7Oa51ZdaCuA=",
+            "037kGJdt2VdTwcc4Yrk5j6Kiz5tP8P3+izDNlSCWFLc=",
+        ],
+    ),
+    (
+        2,
+        5,
+        "+sVCA+fMaWzw38tCySodnbr3CtnmIfS9jZhmLwDjwSU=",
+        "Tju7H3tHjc/nH7YxYxUZo7yhLJrvyhYSv85ME6hiZNQ=",
+        [
+            "Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=",
+            "vBoGQ7EuTS18d5GPROD095qDi2z57FtcKD4fTYhZnms=",
+        ],
+    ),
+    (
+        6,
+        7,
+        "duZ9rbzfHhDht03cYIq9L5jfsW+851J3tSMqEn8gh+8=",
+        "3bib5AOAnjJXUNPSY814kpwpQreUKjS3fhIslZSnTIw=",
+        [
+            "DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=",
+            "sIaT7C5yFZcTBkHoIR5+7cy0wmQTlj7ubB4u0W/7Gl8=",
+            "037kGJdt2VdTwcc4Yrk5j6Kiz5tP8P3+izDNlSCWFLc=",
+        ],
+    ),
 ]
 
 
@@ -210,7 +284,9 @@ def test_inclusion_vectors(index: int, size: int, root: str, leaf: str, proof: l
 
 
 @pytest.mark.parametrize(("old", "new", "old_root", "new_root", "proof"), CONSISTENCY_VECTORS)
-def test_consistency_vectors(old: int, new: int, old_root: str, new_root: str, proof: list[str]) -> None:
+def test_consistency_vectors(
+    old: int, new: int, old_root: str, new_root: str, proof: list[str]
+) -> None:
     path = [b64(p) for p in proof]
     assert merkle.verify_consistency(old, new, b64(old_root), b64(new_root), path)
     nodes = build(RFC6962_LEAVES[:new])

@@ -6,10 +6,13 @@ import base64
 import hashlib
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keel.errors import LedgerError
-from keel.ledger import Checkpoint, InclusionProof, Signer, Verifier, open_note
+from keel.ledger import Checkpoint, InclusionProof, Signer, Verifier, canonical_entry, open_note
 from keel.ledger.merkle import leaf_hash
 
 
@@ -43,7 +46,9 @@ def test_the_spec_example_key_id_rule() -> None:
     private = Ed25519PrivateKey.generate()
     public = private.public_key().public_bytes_raw()
     verifier = Verifier("witness.example/w1", public)
-    expected = int.from_bytes(hashlib.sha256(b"witness.example/w1\n\x01" + public).digest()[:4], "big")
+    expected = int.from_bytes(
+        hashlib.sha256(b"witness.example/w1\n\x01" + public).digest()[:4], "big"
+    )
     assert verifier.key_id == expected
     assert Verifier.parse(verifier.encode()) == verifier
     signature = private.sign(b"hello\n")
@@ -93,8 +98,8 @@ def test_keys_round_trip_and_reject_garbage() -> None:
     for bad in ["", "a+b", "PRIVATE+KEY+x+00000000+!!!", "name+zz+AAAA", "na me+00+AAAA"]:
         with pytest.raises(LedgerError):
             Verifier.parse(bad) if not bad.startswith("PRIVATE") else Signer.parse(bad)
+    text = signer.verifier.encode()
     with pytest.raises(LedgerError, match="key ID does not match"):
-        text = signer.verifier.encode()
         Verifier.parse(text.replace(text.split("+")[1], "00000000"))
 
 
@@ -125,3 +130,28 @@ def test_tlog_proof_round_trip_and_tampering() -> None:
         InclusionProof.parse("garbage\n\n" + note)
     with pytest.raises(LedgerError, match="bad index"):
         InclusionProof.parse(text.replace("index 0", "index -1"))
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.text(max_size=30)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_canonical_entries_are_rfc8785(entry: dict[str, object]) -> None:
+    try:
+        expected = rfc8785.dumps(entry)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(LedgerError):
+            canonical_entry(entry)
+        return
+    assert canonical_entry(entry) == expected

@@ -11,19 +11,51 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import rfc8785
 
 from keel.errors import LedgerError
 
 SALT_BYTES = 16
 MAX_ENTRY_BYTES = 64 * 1024
+_SAFE_INT = 1 << 53
+_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _plain(value: Any) -> bool:
+    """Whether orjson's sorted output is already the RFC 8785 form of a value.
+
+    True for null, booleans, integers that JavaScript represents exactly, ASCII strings
+    with nothing to escape, and lists and objects of those (with ASCII keys, so that sorting
+    by UTF-8 bytes equals sorting by UTF-16 code units). Floats and other strings go the
+    slow, general way.
+    """
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return text.isascii() and _ESCAPED.search(text) is None
+    if kind is int:
+        number: int = value
+        return -_SAFE_INT < number < _SAFE_INT
+    if value is None or kind is bool:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _plain(k) and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
 
 
 def canonical_entry(entry: dict[str, Any]) -> bytes:
     """The RFC 8785 canonical bytes of an entry.
+
+    Plain entries (see :func:`_plain`) are serialised by orjson, whose sorted output is
+    byte-identical to RFC 8785 for them (property-tested against the ``rfc8785`` package);
+    everything else goes through ``rfc8785``.
 
     Args:
         entry: A JSON object (no floats that JSON cannot represent).
@@ -35,7 +67,11 @@ def canonical_entry(entry: dict[str, Any]) -> bytes:
         LedgerError: If the entry is not canonicalisable or is larger than 64 KiB.
     """
     try:
-        data = rfc8785.dumps(entry)
+        data = (
+            orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+            if _plain(entry)
+            else rfc8785.dumps(entry)
+        )
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise LedgerError(f"ledger entry is not canonical JSON: {exc}") from exc
     if len(data) > MAX_ENTRY_BYTES:

@@ -308,20 +308,41 @@ def prove(workspace: Workspace, index: int) -> InclusionProof:
     Raises:
         NotFoundError: If the entry is not covered by a checkpoint yet.
     """
+    return prove_many(workspace, [index])[0]
+
+
+def prove_many(workspace: Workspace, indices: list[int]) -> list[InclusionProof]:
+    """Proofs for many entries against the latest checkpoint, reading the tree once.
+
+    Args:
+        workspace: The workspace.
+        indices: Entry indices.
+
+    Returns:
+        One proof per index, in the same order.
+
+    Raises:
+        NotFoundError: If an entry is not covered by a checkpoint yet.
+    """
     with workspace.database.read() as conn:
         repo = LedgerRepository(conn)
         latest = repo.latest_checkpoint()
-        if latest is None or not 0 <= index < latest[0]:
-            covered = latest[0] if latest else 0
-            raise NotFoundError(
-                f"entry {index} is not in the latest checkpoint (size {covered})",
-                hint="run keel ledger checkpoint first, or pick a smaller index",
-            )
+        covered = latest[0] if latest else 0
+        for index in indices:
+            if not 0 <= index < covered:
+                raise NotFoundError(
+                    f"entry {index} is not in the latest checkpoint (size {covered})",
+                    hint="run keel ledger checkpoint first, or pick a smaller index",
+                )
+        assert latest is not None
         size, _root, note = latest
-        ranges = inclusion_ranges(index, size)
-        nodes = repo.nodes(proof_keys(ranges))
-        [(_, entry, _)] = repo.entries(index, index + 1)
-    return InclusionProof(entry, index, [range_hash(s, e, nodes) for s, e in ranges], note)
+        ranges = {index: inclusion_ranges(index, size) for index in indices}
+        nodes = repo.nodes(proof_keys(r for rs in ranges.values() for r in rs))
+        entries = repo.entries_at(indices)
+    return [
+        InclusionProof(entries[i], i, [range_hash(s, e, nodes) for s, e in ranges[i]], note)
+        for i in indices
+    ]
 
 
 def verify_proof(text: str, verifier_keys: list[str]) -> tuple[Checkpoint, InclusionProof]:

@@ -68,13 +68,20 @@ class LedgerRepository:
         Returns:
             Hashes by key; missing keys are absent.
         """
-        wanted = sorted(set(keys))
+        by_level: dict[int, list[int]] = {}
+        for level, index in set(keys):
+            by_level.setdefault(level, []).append(index)
         found: dict[NodeKey, bytes] = {}
-        for start in range(0, len(wanted), KEY_BATCH):
-            chunk = wanted[start : start + KEY_BATCH]
+        # One statement, one primary-key lookup per level: "level = ? AND idx IN (...)" terms
+        # joined by OR use the index on both databases (a row-value IN does not on SQLite).
+        terms = [
+            sa.and_(ledger_nodes.c.level == level, ledger_nodes.c.idx.in_(indices))
+            for level, indices in sorted(by_level.items())
+        ]
+        for start in range(0, len(terms), KEY_BATCH):
             rows = self.conn.execute(
                 sa.select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    sa.tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(chunk)
+                    sa.or_(*terms[start : start + KEY_BATCH])
                 )
             )
             for level, index, digest in rows:
@@ -136,6 +143,26 @@ class LedgerRepository:
             .order_by(ledger_entries.c.idx)
         )
         return [(int(i), e.encode(), t) for i, e, t in rows]
+
+    def entries_at(self, indices: Iterable[int]) -> dict[int, bytes]:
+        """Entries by index.
+
+        Args:
+            indices: Entry indices.
+
+        Returns:
+            Entry bytes by index; missing indices are absent.
+        """
+        wanted = sorted(set(indices))
+        found: dict[int, bytes] = {}
+        for start in range(0, len(wanted), KEY_BATCH):
+            rows = self.conn.execute(
+                sa.select(ledger_entries.c.idx, ledger_entries.c.entry).where(
+                    ledger_entries.c.idx.in_(wanted[start : start + KEY_BATCH])
+                )
+            )
+            found.update({int(i): e.encode() for i, e in rows})
+        return found
 
     def scan_entries(self) -> Iterator[tuple[int, bytes]]:
         """Every entry in index order, read in batches.
