@@ -47,6 +47,9 @@ KEY_FILE = "signing.key"
 VERIFIERS_FILE = "verifiers"
 VERIFIED_FILE = "verified-checkpoint"
 
+_SIGNERS: dict[Path, tuple[int, Signer]] = {}
+"""Parsed signing keys by file, with the file's modification time (rotation replaces it)."""
+
 
 # -- keys -------------------------------------------------------------------------------------
 def _key_dir(workspace: Workspace) -> Path:
@@ -78,8 +81,17 @@ def signer(workspace: Workspace) -> Signer:
         The signer; its name is the log's origin.
     """
     path = _key_dir(workspace) / KEY_FILE
-    if path.exists():
-        return Signer.parse(path.read_text())
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = None
+    if stamp is not None:
+        cached = _SIGNERS.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        loaded = Signer.parse(path.read_text())
+        _SIGNERS[path] = (stamp, loaded)
+        return loaded
     created = Signer.generate(f"keel.local/ledger/{secrets.token_hex(8)}")
     _write_private(path, created.encode() + "\n")
     _add_verifier(workspace, created.verifier)
@@ -123,8 +135,10 @@ def rotate_key(workspace: Workspace) -> Verifier:
 
 
 # -- writing ----------------------------------------------------------------------------------
-def _sign_checkpoint(repo: LedgerRepository, key: Signer, size: int, now: datetime) -> str:
-    root = repo.root(size)
+def _sign_checkpoint(
+    repo: LedgerRepository, key: Signer, size: int, now: datetime, root: bytes | None = None
+) -> str:
+    root = repo.root(size) if root is None else root
     note = Checkpoint(key.name, size, root).sign(key)
     repo.add_checkpoint(size, root, note, now)
     return note
@@ -173,8 +187,8 @@ def record(
         for entry in entries
     ]
     repo.put_payloads(payloads)
-    first, size = repo.append(encoded, now)
-    _sign_checkpoint(repo, signer(workspace), size, now)
+    first, size, root = repo.append(encoded, now)
+    _sign_checkpoint(repo, signer(workspace), size, now, root)
     return first, size
 
 

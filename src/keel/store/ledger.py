@@ -100,7 +100,7 @@ class LedgerRepository:
         """
         return range_hash(0, size, self.nodes(subtrees(0, size)))
 
-    def append(self, entries: Sequence[bytes], now: datetime) -> tuple[int, int]:
+    def append(self, entries: Sequence[bytes], now: datetime) -> tuple[int, int, bytes]:
         """Append entries, with their leaf and parent hashes, under the ledger lock.
 
         Args:
@@ -108,12 +108,12 @@ class LedgerRepository:
             now: Append time.
 
         Returns:
-            The index of the first new entry and the new tree size.
+            The index of the first new entry, the new tree size and the new root hash.
         """
         size = self._lock_size()
-        if not entries:
-            return size, size
         edge = self.nodes(right_edge(size))
+        if not entries:
+            return size, size, range_hash(0, size, edge)
         created = new_nodes(size, edge, [leaf_hash(entry) for entry in entries])
         stamp = timestamp(self.conn, ledger_entries.c.created_at, now)
         insert_rows(
@@ -125,7 +125,8 @@ class LedgerRepository:
         insert_rows(self.conn, ledger_nodes, ("level", "idx", "hash"), created)
         new_size = size + len(entries)
         self.conn.execute(sa.update(ledger_meta).where(ledger_meta.c.id == 1).values(size=new_size))
-        return size, new_size
+        known = {**edge, **{(level, index): digest for level, index, digest in created}}
+        return size, new_size, range_hash(0, new_size, known)
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes, datetime]]:
         """Entries with indices in ``[start, end)``.
