@@ -6,6 +6,42 @@ clouds and edge sites, enforces the rules on data and models, and records every 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from keel.placement.plan import Plan
+
+__all__ = ["__version__", "plan"]
+
+
+def plan(
+    workspace: str | Path | None = None,
+    *,
+    objective: str = "balanced",
+    solver: str = "fast",
+    commit: bool = False,
+) -> Plan:
+    """Plan where every workload of a workspace's estate runs.
+
+    Args:
+        workspace: Workspace folder; the configured one when ``None``.
+        objective: ``cost``, ``carbon``, ``latency`` or ``balanced``.
+        solver: ``fast`` or ``exact``.
+        commit: Store the plan and record it in the ledger.
+
+    Returns:
+        The plan (``plan.to_json()`` is what ``keel plan -o json`` prints).
+    """
+    from keel.service import Workspace, planning
+
+    ws = Workspace.open(workspace)
+    try:
+        result = planning.compute_plan(ws, objective=objective, solver=solver)
+        if commit:
+            planning.commit_plan(ws, result)
+        return result.plan
+    finally:
+        ws.close()

@@ -18,16 +18,7 @@ import sqlalchemy as sa
 from keel.errors import IntegrityError, LedgerError
 from keel.ledger import Checkpoint, leaf_hash
 from keel.service import Workspace, apply_manifests, ledger
-
-SITE = """\
-kind: Site
-name: fra-dc1
-spec:
-  kind: on_prem
-  country: DE
-  location: {latitude: 50.11, longitude: 8.68}
-  pools: [{name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.1}]
-"""
+from sample_manifests import SITE
 
 
 def fill(workspace: Workspace, count: int, batch: int = 7) -> None:

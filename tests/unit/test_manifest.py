@@ -12,18 +12,7 @@ from hypothesis import strategies as st
 from keel.errors import Problem
 from keel.estate import Limits, load_manifests
 from keel.estate.manifest import _Loader, format_field, parse_bytes, to_resources
-
-SITE = """\
-kind: Site
-name: fra-dc1
-spec:
-  kind: on_prem
-  country: DE
-  location: {latitude: 50.1, longitude: 8.7}
-  max_classification: restricted
-  pools:
-    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.1}
-"""
+from sample_manifests import SITE
 
 
 def load_text(text: str, path: str = "m.yaml") -> tuple[list[object], list[Problem]]:
@@ -87,7 +76,7 @@ def test_unknown_kind_and_envelope_key() -> None:
     [
         ("usd_per_hour: 2.1", "spec.pools[0].usd_per_hour", "finite number"),
         ("count: 8", "spec.pools[0].count", "valid integer"),
-        ("latitude: 50.1", "spec.location.latitude", "less than or equal to 90"),
+        ("latitude: 50.11", "spec.location.latitude", "less than or equal to 90"),
     ],
     ids=["nan", "string-for-int", "out-of-range"],
 )
@@ -95,7 +84,7 @@ def test_bad_values_are_located(replace: str, field: str, fragment: str) -> None
     bad = {
         "usd_per_hour: 2.1": "usd_per_hour: .nan",
         "count: 8": 'count: "8"',
-        "latitude: 50.1": "latitude: 91",
+        "latitude: 50.11": "latitude: 91",
     }
     _, problems = load_text(SITE.replace(replace, bad[replace]))
     [problem] = problems

@@ -9,17 +9,11 @@ import pytest
 from keel.errors import Problem
 from keel.estate import Estate, build_estate, load_manifests
 from keel.estate.manifest import parse_bytes, to_resources
+from sample_manifests import SITE
 
-BASE = """\
-kind: Site
-name: fra-dc1
-spec:
-  kind: on_prem
-  country: DE
-  location: {latitude: 50.11, longitude: 8.68}
-  max_classification: restricted
-  pools:
-    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.1}
+BASE = (
+    SITE
+    + """\
 ---
 kind: Site
 name: aws-use1
@@ -55,6 +49,7 @@ spec:
   latency_slo_ms: 20
   serves: [eu-users]
 """
+)
 
 
 def build(text: str) -> tuple[Estate, list[Problem]]:

@@ -11,6 +11,7 @@ import typer
 
 from keel.cli.estate import print_apply
 from keel.cli.output import table
+from keel.cli.plan import print_plan
 from keel.errors import UserError
 from keel.service import (
     EstateSummary,
@@ -18,6 +19,7 @@ from keel.service import (
     apply_manifests,
     demo_manifests,
     ledger,
+    planning,
     summarise,
     validate_manifests,
 )
@@ -116,9 +118,14 @@ def demo(
             f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)"
         )
         _print_summary(summarise(workspace))
+        typer.echo("\n4. planned where every workload runs (objective: balanced, solver: fast):")
+        planned = planning.compute_plan(workspace)
+        plan_id, index = planning.commit_plan(workspace, planned)
+        print_plan(planned)
+        typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
         report = ledger.verify(workspace)
         typer.echo(
-            f"\n4. verified the ledger: {report.size} entries recomputed,"
+            f"\n5. verified the ledger: {report.size} entries recomputed,"
             f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
         )
         typer.echo(_indent(report.latest_note or "", 3))
@@ -128,6 +135,7 @@ def demo(
     typer.echo(f"\ndone in {time.perf_counter() - started:.1f} s. Explore it:")
     typer.echo(f"  keel --workspace {root} get sites")
     typer.echo(f"  keel --workspace {root} get dataset cn-customer-profiles -o json")
+    typer.echo(f"  keel --workspace {root} plan --explain trading-desk-copilot")
     typer.echo(f"  keel --workspace {root} ledger show --from 0 --limit 5")
     typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel import __version__
-from keel.cli import demo, estate, ledger
+from keel.cli import demo, estate, ledger, plan
 from keel.cli.context import CliState
 from keel.cli.output import report_error
 
@@ -55,6 +55,7 @@ app.command()(estate.delete)
 app.command()(estate.schema)
 app.command()(demo.init)
 app.command()(demo.demo)
+app.command()(plan.plan)
 app.add_typer(ledger.app, name="ledger")
 
 

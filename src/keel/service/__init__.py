@@ -3,7 +3,7 @@
 The CLI and the API call these functions; they compose the domain with the store.
 """
 
-from keel.service import ledger
+from keel.service import ledger, planning
 from keel.service.estate import (
     ApplyResult,
     Change,
@@ -34,6 +34,7 @@ __all__ = [
     "load_estate",
     "manifest_limits",
     "manifest_schema",
+    "planning",
     "summarise",
     "validate_manifests",
 ]

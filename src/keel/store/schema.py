@@ -80,3 +80,16 @@ ledger_payloads = sa.Table(
     sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("erasure_reason", sa.Text, nullable=True),
 )
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("solver", sa.String(16), nullable=False),
+    sa.Column("objective", sa.String(16), nullable=False),
+    sa.Column("estate_digest", sa.String(71), nullable=False),
+    sa.Column("policy_digest", sa.String(71), nullable=False),
+    sa.Column("plan_digest", sa.String(71), nullable=False),
+    sa.Column("plan", JSONType, nullable=False),
+)

@@ -1,0 +1,113 @@
+"""``keel plan``: compute, commit and show a placement plan, with baselines and explanations."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from keel.cli.context import state
+from keel.cli.output import dump_json, table
+from keel.service import planning
+
+OBJECTIVES = ("cost", "carbon", "latency", "balanced")
+
+
+class Format(StrEnum):
+    """Output formats of ``keel plan``."""
+
+    table = "table"
+    json = "json"
+
+
+def print_plan(result: planning.PlanResult, *, with_baselines: bool = True) -> None:
+    """Print a plan as tables: placements, unplaced, totals and the two baselines.
+
+    Args:
+        result: A computed plan.
+        with_baselines: Also compute and print the naive baselines.
+    """
+    plan = result.plan
+    rows = [
+        [
+            p.workload,
+            p.site,
+            p.pool,
+            p.devices,
+            p.cost_usd,
+            p.energy_kwh,
+            p.carbon_kgco2e,
+            p.latency_ms or "-",
+            p.egress_gb,
+        ]
+        for p in plan.placements
+    ]
+    typer.echo(
+        table(
+            [
+                "WORKLOAD",
+                "SITE",
+                "POOL",
+                "DEVICES",
+                "COST USD",
+                "KWH",
+                "KGCO2E",
+                "RTT MS",
+                "EGRESS GB",
+            ],
+            rows,
+        )
+    )
+    for u in plan.unplaced:
+        tries = "; ".join(u.relaxations) or "-"
+        typer.echo(f"unplaced: {u.workload} x{u.replicas}: {', '.join(u.reasons)}; try: {tries}")
+    totals = plan.totals
+    typer.echo(
+        f"totals: {totals['cost_usd']:,.0f} USD, {totals['energy_kwh']:,.0f} kWh,"
+        f" {totals['carbon_kgco2e']:,.0f} kgCO2e; objective {plan.objective_usd:,.0f} USD"
+        f" ({plan.objective_preset}); solver {plan.solver}, gap to LP bound {plan.gap:.2%},"
+        f" {plan.solve_s * 1000:.1f} ms"
+    )
+    if with_baselines:
+        placed = planning.placed_items(result)
+        base_rows = [["keel", placed, plan.objective_usd, 0]]
+        base_rows += [
+            [b.name, b.placed, b.objective_usd, b.capacity_violations]
+            for b in planning.baselines(result)
+        ]
+        typer.echo("\nbaselines (same objective):")
+        typer.echo(
+            table(["PLAN", "REPLICAS PLACED", "OBJECTIVE USD", "CAPACITY VIOLATIONS"], base_rows)
+        )
+
+
+def plan(
+    ctx: typer.Context,
+    *,
+    objective: Annotated[str, typer.Option(help=f"One of {', '.join(OBJECTIVES)}.")] = "balanced",
+    solver: Annotated[
+        str, typer.Option(help="fast (greedy + local search) or exact (MILP).")
+    ] = "fast",
+    explain: Annotated[str | None, typer.Option(help="Explain one workload's placement.")] = None,
+    output: Annotated[Format, typer.Option("--output", "-o")] = Format.table,
+    commit: Annotated[
+        bool, typer.Option(help="Store the plan and record it in the ledger.")
+    ] = True,
+) -> None:
+    """Decide where every workload runs: four dimensions, shared capacity, cost and carbon."""
+    workspace = state(ctx).workspace()
+    result = planning.compute_plan(workspace, objective=objective, solver=solver)
+    if explain is not None:
+        typer.echo(dump_json(planning.explain_workload(result, explain)))
+        return
+    data = result.plan.to_json()
+    if commit:
+        plan_id, index = planning.commit_plan(workspace, result)
+        data["plan_id"], data["ledger_index"] = plan_id, index
+    if output is Format.json:
+        typer.echo(dump_json(data))
+        return
+    print_plan(result)
+    if commit:
+        typer.echo(f"committed plan {data['plan_id']} (ledger entry {data['ledger_index']})")

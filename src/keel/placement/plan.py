@@ -1,0 +1,326 @@
+"""Plans: placements with their costs, the unplaced with reasons and relaxations, explanations.
+
+A plan is plain data (JSON-compatible via :meth:`Plan.to_json`). For every workload it can say
+which option was chosen and what it costs, the next best alternatives with the deltas, every
+rejected site with the reason codes that removed it, and for a workload that cannot be placed
+the smallest relaxation that would place it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from keel.placement.problem import Problem
+from keel.placement.reasons import Reason, reason_codes
+from keel.placement.solver import UNPLACED, Solution
+
+ALTERNATIVES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One replica group of a workload on one pool."""
+
+    workload: str
+    site: str
+    pool: str
+    devices: int
+    replicas: int
+    cost_usd: float
+    compute_usd: float
+    egress_usd: float
+    egress_gb: float
+    transfer_h: float
+    energy_kwh: float
+    carbon_kgco2e: float
+    latency_ms: float
+    objective_usd: float
+    reasons: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``reasons`` says why this option won)."""
+        return {
+            "workload": self.workload,
+            "site": self.site,
+            "pool": self.pool,
+            "devices": self.devices,
+            "replicas": self.replicas,
+            "cost_usd": round(self.cost_usd, 4),
+            "compute_usd": round(self.compute_usd, 4),
+            "egress_usd": round(self.egress_usd, 4),
+            "egress_gb": round(self.egress_gb, 3),
+            "transfer_h": round(self.transfer_h, 4),
+            "energy_kwh": round(self.energy_kwh, 4),
+            "carbon_kgco2e": round(self.carbon_kgco2e, 4),
+            "latency_ms": round(self.latency_ms, 3),
+            "objective_usd": round(self.objective_usd, 4),
+            "reasons": self.reasons,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """A workload (or some of its replicas) that no option could take."""
+
+    workload: str
+    replicas: int
+    reasons: list[str]
+    relaxations: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "workload": self.workload,
+            "replicas": self.replicas,
+            "reasons": self.reasons,
+            "relaxations": self.relaxations,
+        }
+
+
+@dataclass
+class Plan:
+    """Placements for a set of workloads, with totals, solver, bound and gap."""
+
+    placements: list[Placement]
+    unplaced: list[Unplaced]
+    solver: str
+    objective_preset: str
+    objective_usd: float
+    bound_usd: float
+    gap: float
+    solve_s: float
+    estate_digest: str = ""
+    policy_digest: str = ""
+    totals: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as ``keel plan -o json`` prints it."""
+        return {
+            "placements": [p.to_json() for p in self.placements],
+            "unplaced": [u.to_json() for u in self.unplaced],
+            "totals": {k: round(v, 4) for k, v in self.totals.items()},
+            "solver": self.solver,
+            "objective": self.objective_preset,
+            "objective_usd": round(self.objective_usd, 4),
+            "bound": round(self.bound_usd, 4) if np.isfinite(self.bound_usd) else None,
+            "gap": round(self.gap, 6),
+            "solve_s": round(self.solve_s, 4),
+            "estate_digest": self.estate_digest,
+            "policy_digest": self.policy_digest,
+        }
+
+
+def _why_chosen(problem: Problem, w: int, o: int) -> list[str]:
+    costs = problem.objective[w]
+    feasible = np.flatnonzero(np.isfinite(costs))
+    rank = int((costs[feasible] < costs[o] - 1e-9).sum())
+    why = [
+        "cheapest feasible option"
+        if rank == 0
+        else f"cheapest with capacity left (rank {rank + 1})"
+    ]
+    if problem.egress_gb[w, o] == 0 and problem.egress_gb[w].max() > 0:
+        why.append("data already there")
+    return why
+
+
+def build_plan(problem: Problem, solution: Solution, objective_preset: str) -> Plan:
+    """Turn a solution into a plan with costs, unplaced workloads and relaxations.
+
+    Args:
+        problem: The problem that was solved.
+        solution: The solver's result.
+        objective_preset: The default objective preset used.
+
+    Returns:
+        The plan.
+    """
+    groups: dict[tuple[int, int], int] = defaultdict(int)
+    missing: dict[int, int] = defaultdict(int)
+    for item, option in enumerate(solution.assignment):
+        w = int(problem.item_workload[item])
+        if option == UNPLACED:
+            missing[w] += 1
+        else:
+            groups[(w, int(option))] += 1
+    placements = []
+    for (w, o), n in sorted(groups.items()):
+        compute = float(problem.compute_usd[w, o]) * n
+        egress = float(problem.egress_usd[w, o]) * n
+        placements.append(
+            Placement(
+                workload=problem.workloads[w],
+                site=problem.sites[problem.option_site[o]],
+                pool=problem.option_pool[o],
+                devices=int(problem.demand[w]) * n,
+                replicas=n,
+                cost_usd=compute + egress,
+                compute_usd=compute,
+                egress_usd=egress,
+                egress_gb=float(problem.egress_gb[w, o]) * n,
+                transfer_h=float(problem.transfer_h[w, o]),
+                energy_kwh=float(problem.energy_kwh[w, o]) * n,
+                carbon_kgco2e=float(problem.carbon_kgco2e[w, o]) * n,
+                latency_ms=float(problem.latency_ms[w, o]),
+                objective_usd=float(problem.objective[w, o]) * n,
+                reasons=_why_chosen(problem, w, o),
+            )
+        )
+    unplaced = [
+        Unplaced(
+            problem.workloads[w],
+            n,
+            reason_codes(_blocking(problem, w)) or ["capacity"],
+            relaxations(problem, w),
+        )
+        for w, n in sorted(missing.items())
+    ]
+    totals = {
+        "cost_usd": sum(p.cost_usd for p in placements),
+        "energy_kwh": sum(p.energy_kwh for p in placements),
+        "carbon_kgco2e": sum(p.carbon_kgco2e for p in placements),
+        "egress_gb": sum(p.egress_gb for p in placements),
+    }
+    return Plan(
+        placements,
+        unplaced,
+        solution.solver,
+        objective_preset,
+        solution.objective,
+        solution.bound,
+        solution.gap,
+        solution.seconds,
+        totals=totals,
+    )
+
+
+def _blocking(problem: Problem, w: int) -> int:
+    """Reasons present on every option (what a single option change cannot fix)."""
+    row = problem.reasons[w]
+    if row.size == 0 or (row == 0).any():
+        return 0
+    return int(np.bitwise_or.reduce(row))
+
+
+def site_rejections(problem: Problem, w: int) -> dict[str, list[str]]:
+    """Every site none of whose options is feasible for a workload, with the reasons.
+
+    Args:
+        problem: The problem.
+        w: Workload index.
+
+    Returns:
+        Reason codes by site name; the codes common to all of the site's options first.
+    """
+    result: dict[str, list[str]] = {}
+    for s, site in enumerate(problem.sites):
+        options = np.flatnonzero(problem.option_site == s)
+        if options.size == 0:
+            result[site] = ["capacity"]
+            continue
+        masks = problem.reasons[w, options]
+        if (masks == 0).any():
+            continue
+        common = int(np.bitwise_and.reduce(masks))
+        every = int(np.bitwise_or.reduce(masks))
+        result[site] = reason_codes(common) + [
+            c for c in reason_codes(every) if c not in reason_codes(common)
+        ]
+    return result
+
+
+def relaxations(problem: Problem, w: int) -> list[str]:
+    """The smallest changes that would make a workload placeable, cheapest site first.
+
+    An option blocked by exactly one reason suggests the matching relaxation: more devices,
+    a looser SLO, a dataset allowed at the site, and so on.
+
+    Args:
+        problem: The problem.
+        w: Workload index.
+
+    Returns:
+        Human-readable suggestions (at most three).
+    """
+    suggestions: list[tuple[float, str]] = []
+    for o in range(len(problem.option_site)):
+        mask = int(problem.reasons[w, o])
+        site = problem.sites[problem.option_site[o]]
+        cost = float(problem.compute_usd[w, o] + problem.egress_usd[w, o])
+        if mask == 0:
+            accelerator = problem.option_accelerator[o]
+            text = f"free capacity: {int(problem.demand[w])} {accelerator} at site {site}"
+        elif mask == Reason.CAPACITY:
+            more = int(problem.demand[w] - problem.capacity[o])
+            text = f"add {more} {problem.option_accelerator[o]} at site {site}"
+        elif mask == Reason.LATENCY:
+            text = f"raise the SLO to {problem.latency_ms[w, o]:.0f} ms (site {site})"
+        elif mask == Reason.RESIDENCY:
+            text = f"allow the inputs' data at site {site} (residency)"
+        elif mask == Reason.CLASSIFICATION:
+            text = f"raise max_classification of site {site}"
+        elif mask == Reason.CERTIFICATION:
+            text = f"certify site {site} for the inputs' tags (hipaa / pci-dss)"
+        elif mask == Reason.ACCELERATOR:
+            text = f"accept {problem.option_accelerator[o]} (available at site {site})"
+        elif mask == Reason.SITE_DOWN:
+            text = f"bring site {site} back up"
+        else:
+            continue
+        suggestions.append((cost, text))
+    seen: list[str] = []
+    for _, text in sorted(suggestions):
+        if text not in seen:
+            seen.append(text)
+    return seen[:ALTERNATIVES]
+
+
+def explain(problem: Problem, solution: Solution, workload: str) -> dict[str, Any]:
+    """Why a workload is where it is: chosen options, alternatives, rejected sites.
+
+    Args:
+        problem: The problem.
+        solution: The solution.
+        workload: The workload's name.
+
+    Returns:
+        ``chosen`` (options with cost terms), ``alternatives`` (next best options with the
+        delta in USD), ``rejected`` (sites with reason codes) and ``relaxations``.
+
+    Raises:
+        KeyError: If the workload is not in the problem.
+    """
+    w = problem.workloads.index(workload)
+    items = np.flatnonzero(problem.item_workload == w)
+    chosen = sorted({int(o) for o in solution.assignment[items] if o != UNPLACED})
+    best = min((float(problem.objective[w, o]) for o in chosen), default=float("inf"))
+    feasible = [
+        int(o) for o in np.flatnonzero(np.isfinite(problem.objective[w])) if int(o) not in chosen
+    ]
+    feasible.sort(key=lambda o: float(problem.objective[w, o]))
+
+    def option(o: int) -> dict[str, Any]:
+        return {
+            "site": problem.sites[problem.option_site[o]],
+            "pool": problem.option_pool[o],
+            "objective_usd": round(float(problem.objective[w, o]), 4),
+            "compute_usd": round(float(problem.compute_usd[w, o]), 4),
+            "egress_usd": round(float(problem.egress_usd[w, o]), 4),
+            "carbon_kgco2e": round(float(problem.carbon_kgco2e[w, o]), 4),
+            "latency_ms": round(float(problem.latency_ms[w, o]), 3),
+        }
+
+    return {
+        "workload": workload,
+        "chosen": [option(o) for o in chosen],
+        "alternatives": [
+            {**option(o), "delta_usd": round(float(problem.objective[w, o]) - best, 4)}
+            for o in feasible[:ALTERNATIVES]
+        ],
+        "rejected": site_rejections(problem, w),
+        "relaxations": relaxations(problem, w) if len(chosen) == 0 else [],
+    }

@@ -1,0 +1,412 @@
+"""Compiling an estate and its workloads into arrays: options, items, masks and costs.
+
+An **option** is a (site, pool) pair at an available site. An **item** is one replica of a
+workload; a training job is one item that needs all of its devices in one pool (a gang). Every
+hard constraint and every cost term is computed with numpy over workloads x options (or x
+sites), never in a Python loop over pairs.
+
+Cost terms, per item (one replica):
+
+* ``compute_usd = devices x usd_per_hour x hours`` (jobs: their run length; services: a month
+  of 730 hours); owned hardware is priced at its amortised rate, never 0;
+* ``egress_usd``, ``egress_gb`` and ``transfer_h`` for every input not replicated at the site,
+  moved from its cheapest replica at ``DEFAULT_BANDWIDTH_GBPS`` ("compute goes to data");
+* ``energy_kwh = power_w x devices x hours x utilisation x pue / 1000`` and
+  ``carbon_kgco2e = energy_kwh x grid intensity / 1000``;
+* ``latency_ms``: for services, the worst round trip to a served user region plus service time.
+
+The objective is ``cost_usd + carbon_usd_per_t x tCO2e + latency_usd_per_ms x latency_ms``,
+with the weights of the workload's objective preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from keel.estate.catalog import jurisdiction_members
+from keel.estate.estate import Estate, ResolvedSite, resolve_model_versions
+from keel.estate.resources import (
+    CLASSIFICATION_ORDER,
+    SERVICE_KINDS,
+    DatasetSpec,
+    ModelSpec,
+    WorkloadSpec,
+    split_model_ref,
+)
+from keel.placement.reasons import Reason
+
+HOURS_PER_MONTH = 730.0
+DEFAULT_BANDWIDTH_GBPS = 10.0
+CERTIFICATION_FOR_TAG = {"phi": "hipaa", "pci": "pci-dss"}
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+PolicyDenials = Callable[[list[str], list[str]], Bools]
+"""Compliance denials: given workload and site names, a workloads x sites mask of denials."""
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """Weights that turn carbon and latency into dollars."""
+
+    carbon_usd_per_t: float
+    latency_usd_per_ms: float
+
+
+PRESETS: dict[str, Objective] = {
+    "cost": Objective(0.0, 0.0),
+    "balanced": Objective(100.0, 1.0),
+    "carbon": Objective(1000.0, 0.0),
+    "latency": Objective(0.0, 100.0),
+}
+"""Objective presets; a workload may name its own with ``objective``."""
+
+
+@dataclass
+class Problem:
+    """The compiled placement problem.
+
+    Attributes:
+        workloads: Workload names (rows of the W x O matrices).
+        sites: Site names.
+        site_kind: Site kind (``on_prem``, ...) per site.
+        option_site: Site index of each option.
+        option_pool: Pool name of each option.
+        option_accelerator: Accelerator of each option.
+        capacity: Devices per option.
+        item_workload: Workload index of each item.
+        item_replica: Replica number of each item within its workload.
+        demand: Devices each item needs (per workload).
+        min_sites: Distinct sites the first replicas of each workload must use.
+        reasons: Bitmask of :class:`Reason` per workload x option; 0 means feasible.
+        compute_usd, egress_usd, egress_gb, transfer_h, energy_kwh, carbon_kgco2e, latency_ms:
+            Cost terms per workload x option, for one replica.
+        objective: The weighted objective per workload x option (``inf`` where infeasible).
+        latency_estimated: Whether a workload x site latency used the distance estimate.
+    """
+
+    workloads: list[str]
+    sites: list[str]
+    site_kind: list[str]
+    option_site: Ints
+    option_pool: list[str]
+    option_accelerator: list[str]
+    capacity: Ints
+    item_workload: Ints
+    item_replica: Ints
+    demand: Ints
+    min_sites: Ints
+    reasons: npt.NDArray[np.int64]
+    compute_usd: Floats
+    egress_usd: Floats
+    egress_gb: Floats
+    transfer_h: Floats
+    energy_kwh: Floats
+    carbon_kgco2e: Floats
+    latency_ms: Floats
+    objective: Floats
+    latency_estimated: Bools
+
+    @property
+    def feasible(self) -> Bools:
+        """Workloads x options that pass every hard constraint."""
+        return np.asarray(self.reasons == 0, dtype=bool)
+
+    def item_costs(self) -> Floats:
+        """Objective per item x option (``inf`` where infeasible)."""
+        return self.objective[self.item_workload]
+
+
+def _rank(classification: str) -> int:
+    return CLASSIFICATION_ORDER.index(classification)  # type: ignore[arg-type,unused-ignore]
+
+
+@dataclass
+class _Options:
+    site: Ints
+    pool: list[str]
+    accelerator: list[str]
+    capacity: Ints
+    usd_per_hour: Floats
+    power_w: Floats
+    memory_gb: Floats
+
+
+def _options(sites: list[ResolvedSite]) -> _Options:
+    rows = [(s, pool) for s, site in enumerate(sites) for pool in site.pools]
+    return _Options(
+        site=np.array([s for s, _ in rows], dtype=np.int64),
+        pool=[pool.name for _, pool in rows],
+        accelerator=[pool.accelerator for _, pool in rows],
+        capacity=np.array([pool.count for _, pool in rows], dtype=np.int64),
+        usd_per_hour=np.array([pool.usd_per_hour for _, pool in rows], dtype=np.float64),
+        power_w=np.array([pool.power_w for _, pool in rows], dtype=np.float64),
+        memory_gb=np.array([pool.memory_gb for _, pool in rows], dtype=np.float64),
+    )
+
+
+@dataclass
+class _Data:
+    index: dict[str, int]
+    specs: list[DatasetSpec]
+    replicated: Bools
+    resident_ok: Bools
+    size_gb: Floats
+    source_price: Floats
+
+
+def _data(estate: Estate, sites: list[ResolvedSite]) -> _Data:
+    names = sorted(estate.of_kind("Dataset"))
+    site_index = {site.name: i for i, site in enumerate(sites)}
+    specs: list[DatasetSpec] = []
+    replicated = np.zeros((len(names), len(sites)), dtype=bool)
+    resident_ok = np.ones((len(names), len(sites)), dtype=bool)
+    size_gb = np.zeros(len(names))
+    source_price = np.zeros(len(names))
+    for d, name in enumerate(names):
+        spec = estate.of_kind("Dataset")[name].spec
+        assert isinstance(spec, DatasetSpec)
+        specs.append(spec)
+        size_gb[d] = spec.size_gb
+        holders = [site_index[r] for r in spec.replicas if r in site_index]
+        replicated[d, holders] = True
+        source_price[d] = min((sites[h].egress_usd_per_gb for h in holders), default=0.0)
+        if spec.residency:
+            allowed: set[str] = set()
+            for jurisdiction in spec.residency:
+                allowed |= jurisdiction_members(estate.catalog, jurisdiction)
+            resident_ok[d] = [site.country in allowed for site in sites]
+    index = {name: i for i, name in enumerate(names)}
+    return _Data(index, specs, replicated, resident_ok, size_gb, source_price)
+
+
+@dataclass
+class _Demands:
+    uses: Ints
+    need_rank: Ints
+    count: Ints
+    replicas: Ints
+    min_sites: Ints
+    hours: Floats
+    utilisation: Floats
+    model_memory: Floats
+    slo: Floats
+    service_ms: Floats
+    carbon_weight: Floats
+    latency_weight: Floats
+    wants: Bools
+    certs_missing: Bools
+    served: dict[tuple[str, ...], list[int]]
+
+
+def _model_memory(estate: Estate, spec: WorkloadSpec) -> float:
+    model_name, version = split_model_ref(spec.model)
+    model = estate.of_kind("Model").get(model_name)
+    if model is None:
+        return 0.0
+    assert isinstance(model.spec, ModelSpec)
+    versions = resolve_model_versions(model.spec)
+    chosen = next((v for v in versions if v.version == version), versions[-1])
+    training = spec.kind in ("training", "fine_tuning")
+    return chosen.training_memory_gb if training else chosen.memory_gb
+
+
+def _demands(
+    estate: Estate,
+    specs: list[WorkloadSpec],
+    data: _Data,
+    sites: list[ResolvedSite],
+    *,
+    accelerators: dict[str, int],
+    objective: str,
+) -> _Demands:
+    n_w = len(specs)
+    out = _Demands(
+        uses=np.zeros((n_w, len(data.specs)), dtype=np.int64),
+        need_rank=np.zeros(n_w, dtype=np.int64),
+        count=np.array([s.compute.count for s in specs], dtype=np.int64),
+        replicas=np.array([s.compute.replicas for s in specs], dtype=np.int64),
+        min_sites=np.array([s.min_sites for s in specs], dtype=np.int64),
+        hours=np.zeros(n_w),
+        utilisation=np.array([s.compute.utilisation for s in specs], dtype=np.float64),
+        model_memory=np.array([_model_memory(estate, s) for s in specs], dtype=np.float64),
+        slo=np.full(n_w, np.inf),
+        service_ms=np.zeros(n_w),
+        carbon_weight=np.zeros(n_w),
+        latency_weight=np.zeros(n_w),
+        wants=np.zeros((n_w, len(accelerators)), dtype=bool),
+        certs_missing=np.zeros((n_w, len(sites)), dtype=bool),
+        served={},
+    )
+    for w, spec in enumerate(specs):
+        inputs = [data.index[i] for i in spec.inputs if i in data.index]
+        out.uses[w, inputs] = 1
+        out.need_rank[w] = max((_rank(data.specs[i].classification) for i in inputs), default=0)
+        service = spec.kind in SERVICE_KINDS
+        out.hours[w] = HOURS_PER_MONTH if service else (spec.compute.hours or 0.0)
+        weights = PRESETS[spec.objective or objective]
+        out.carbon_weight[w] = weights.carbon_usd_per_t
+        out.latency_weight[w] = weights.latency_usd_per_ms if service else 0.0
+        out.wants[w, [accelerators[a] for a in spec.compute.accelerators]] = True
+        tags = {t for i in inputs for t in data.specs[i].tags}
+        required = {CERTIFICATION_FOR_TAG[t] for t in tags if t in CERTIFICATION_FOR_TAG}
+        if required:
+            out.certs_missing[w] = [not required <= set(s.certifications) for s in sites]
+        if spec.latency_slo_ms is not None:
+            out.slo[w] = spec.latency_slo_ms
+            out.service_ms[w] = spec.service_time_ms
+            out.served.setdefault(tuple(sorted(spec.serves)), []).append(w)
+    return out
+
+
+def _latency(estate: Estate, sites: list[ResolvedSite], demands: _Demands) -> tuple[Floats, Bools]:
+    """Worst RTT from a served region plus service time, per group serving the same regions."""
+    n_w, n_s = len(demands.slo), len(sites)
+    latency = np.zeros((n_w, n_s))
+    estimated = np.zeros((n_w, n_s), dtype=bool)
+    for regions, rows in demands.served.items():
+        worst = np.zeros(n_s)
+        guessed = np.zeros(n_s, dtype=bool)
+        for s, site in enumerate(sites):
+            for region in regions:
+                rtt, was_estimated = estate.rtt_ms(site.name, region)
+                if rtt > worst[s]:
+                    worst[s], guessed[s] = rtt, was_estimated
+        latency[rows] = worst
+        estimated[rows] = guessed
+    slo_set = np.isfinite(demands.slo)[:, None]
+    return np.where(slo_set, latency + demands.service_ms[:, None], 0.0), estimated
+
+
+def compile_problem(
+    estate: Estate,
+    workloads: list[str] | None = None,
+    *,
+    objective: str = "balanced",
+    policy: PolicyDenials | None = None,
+) -> Problem:
+    """Compile an estate into a placement problem.
+
+    Args:
+        estate: A valid estate.
+        workloads: Names of the workloads to place; all of them when ``None``.
+        objective: Default objective preset (a workload's own ``objective`` wins).
+        policy: Compliance denials (the policy engine plugs in here); none when ``None``.
+
+    Returns:
+        The problem.
+
+    Raises:
+        KeyError: If an objective preset is unknown.
+    """
+    chosen = {
+        name: resource.spec
+        for name, resource in sorted(estate.of_kind("Workload").items())
+        if workloads is None or name in workloads
+    }
+    names = list(chosen)
+    specs = [spec for spec in chosen.values() if isinstance(spec, WorkloadSpec)]
+    sites = list(estate.sites.values())
+    options = _options(sites)
+    data = _data(estate, sites)
+    acc_names = sorted(
+        set(options.accelerator) | {a for s in specs for a in s.compute.accelerators}
+    )
+    acc_index = {a: i for i, a in enumerate(acc_names)}
+    demands = _demands(estate, specs, data, sites, accelerators=acc_index, objective=objective)
+    latency_site, estimated = _latency(estate, sites, demands)
+    site_rank = np.array([_rank(s.max_classification) for s in sites], dtype=np.int64)
+    available = np.array([s.available for s in sites], dtype=bool)
+    n_w, n_s = len(specs), len(sites)
+
+    # Hard constraints, workloads x sites, then workloads x options.
+    by_site = np.zeros((n_w, n_s), dtype=np.int64)
+    by_site |= np.where(demands.need_rank[:, None] > site_rank[None, :], Reason.CLASSIFICATION, 0)
+    by_site |= np.where(demands.certs_missing, Reason.CERTIFICATION, 0)
+    outside = (demands.uses @ (~data.resident_ok).astype(np.int64)) > 0
+    by_site |= np.where(outside, Reason.RESIDENCY, 0)
+    by_site |= np.where(latency_site > demands.slo[:, None], Reason.LATENCY, 0)
+    by_site |= np.where(~available[None, :], Reason.SITE_DOWN, 0)
+    if policy is not None and n_w and n_s:
+        by_site |= np.where(policy(names, [s.name for s in sites]), Reason.POLICY, 0)
+    reasons = by_site[:, options.site]
+    option_acc = np.array([acc_index[a] for a in options.accelerator], dtype=np.int64)
+    reasons |= np.where(~demands.wants[:, option_acc], Reason.ACCELERATOR, 0)
+    per_device = demands.model_memory / np.maximum(demands.count, 1)
+    reasons |= np.where(per_device[:, None] > options.memory_gb[None, :], Reason.MEMORY, 0)
+    reasons |= np.where(demands.count[:, None] > options.capacity[None, :], Reason.CAPACITY, 0)
+
+    # Costs per replica, workloads x options.
+    pue = np.array([s.pue for s in sites])[options.site]
+    carbon = np.array([s.carbon_intensity_gco2e_per_kwh for s in sites])[options.site]
+    device_hours = (demands.count * demands.hours)[:, None]
+    compute_usd = device_hours * options.usd_per_hour[None, :]
+    missing = (~data.replicated).astype(np.float64)
+    uses = demands.uses.astype(np.float64)
+    egress_usd = (uses @ (missing * (data.size_gb * data.source_price)[:, None]))[:, options.site]
+    egress_gb = (uses @ (missing * data.size_gb[:, None]))[:, options.site]
+    transfer_h = egress_gb * 8.0 / DEFAULT_BANDWIDTH_GBPS / 3600.0
+    energy_kwh = (
+        device_hours * demands.utilisation[:, None] * (options.power_w * pue)[None, :] / 1000
+    )
+    carbon_kg = energy_kwh * carbon[None, :] / 1000.0
+    latency_ms = latency_site[:, options.site]
+    objective_usd = (
+        compute_usd
+        + egress_usd
+        + demands.carbon_weight[:, None] * carbon_kg / 1000.0
+        + demands.latency_weight[:, None] * latency_ms
+    )
+    objective_usd = np.where(reasons == 0, objective_usd, np.inf)
+    item_workload = np.repeat(np.arange(n_w, dtype=np.int64), demands.replicas)
+    starts = np.cumsum(demands.replicas) - demands.replicas
+    item_replica = np.arange(len(item_workload), dtype=np.int64) - np.repeat(
+        starts, demands.replicas
+    )
+    return Problem(
+        workloads=names,
+        sites=[s.name for s in sites],
+        site_kind=[s.kind for s in sites],
+        option_site=options.site,
+        option_pool=options.pool,
+        option_accelerator=options.accelerator,
+        capacity=options.capacity,
+        item_workload=item_workload,
+        item_replica=item_replica,
+        demand=demands.count,
+        min_sites=demands.min_sites,
+        reasons=reasons,
+        compute_usd=compute_usd,
+        egress_usd=egress_usd,
+        egress_gb=egress_gb,
+        transfer_h=transfer_h,
+        energy_kwh=energy_kwh,
+        carbon_kgco2e=carbon_kg,
+        latency_ms=latency_ms,
+        objective=objective_usd,
+        latency_estimated=estimated[:, options.site],
+    )
+
+
+def describe(problem: Problem) -> dict[str, Any]:
+    """Sizes of a problem, for logs and benchmarks.
+
+    Args:
+        problem: The problem.
+
+    Returns:
+        Counts of workloads, items, options and feasible pairs.
+    """
+    return {
+        "workloads": len(problem.workloads),
+        "items": len(problem.item_workload),
+        "options": len(problem.option_site),
+        "feasible_pairs": int(problem.feasible.sum()),
+    }

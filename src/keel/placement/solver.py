@@ -1,0 +1,464 @@
+"""Solvers: regret-greedy with local search (``fast``) and a MILP (``exact``), plus the LP bound.
+
+Both solve the same problem: assign each item (a workload replica) to at most one feasible
+option so that the devices used never exceed an option's capacity, the first ``min_sites``
+replicas of a workload use distinct sites, and the total objective plus a penalty for every
+unplaced item is as small as possible. The penalty exceeds any placement's cost, so placing
+more items always wins over placing them more cheaply.
+
+Invariants:
+    * Deterministic: ties are broken by index, never by chance; ``seed`` only orders the local
+      search passes.
+    * ``scipy.optimize.milp`` (HiGHS inside SciPy) is used; ``highspy`` is never imported.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize, sparse
+
+from keel.placement.problem import Problem
+
+UNPLACED = -1
+LOCAL_SEARCH_PASSES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """An assignment and how it was found.
+
+    Attributes:
+        assignment: Option index per item, or ``UNPLACED``.
+        objective: Total objective of placed items, in USD.
+        penalised: Objective plus the penalty for unplaced items (what the solvers minimise).
+        bound: LP-relaxation lower bound of ``penalised``.
+        gap: ``(penalised - bound) / penalised``, both without the penalty of items that have
+            no feasible option at all; 0 when provably optimal.
+        solver: ``fast`` or ``exact``.
+        seconds: Wall time of the solve (bound excluded).
+    """
+
+    assignment: npt.NDArray[np.int64]
+    objective: float
+    penalised: float
+    bound: float
+    gap: float
+    solver: str
+    seconds: float
+
+
+def unplaced_penalty(problem: Problem) -> float:
+    """A cost larger than any single placement: leaving an item unplaced never pays.
+
+    Args:
+        problem: The problem.
+
+    Returns:
+        The penalty in USD.
+    """
+    finite = problem.objective[np.isfinite(problem.objective)]
+    top = float(finite.max()) if finite.size else 0.0
+    return 10.0 * top * max(1, len(problem.item_workload)) + 1e6
+
+
+def _totals(problem: Problem, assignment: npt.NDArray[np.int64]) -> tuple[float, float]:
+    placed = assignment != UNPLACED
+    rows = problem.item_workload[placed]
+    cost = float(problem.objective[rows, assignment[placed]].sum())
+    return cost, cost + unplaced_penalty(problem) * int((~placed).sum())
+
+
+def check_capacity(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
+    """Whether an assignment keeps every option within its capacity.
+
+    Args:
+        problem: The problem.
+        assignment: Option per item.
+
+    Returns:
+        True if no option is over capacity.
+    """
+    placed = assignment != UNPLACED
+    used = np.bincount(
+        assignment[placed],
+        weights=problem.demand[problem.item_workload[placed]],
+        minlength=len(problem.capacity),
+    )
+    return bool(np.all(used <= problem.capacity))
+
+
+# -- fast ---------------------------------------------------------------------------------------
+def _spread_mask(
+    problem: Problem, item: int, assignment: npt.NDArray[np.int64], skip: int = -1
+) -> npt.NDArray[np.bool_] | None:
+    """Options barred for an item because an earlier replica of its workload uses the site."""
+    w = problem.item_workload[item]
+    if problem.item_replica[item] >= problem.min_sites[w] or problem.min_sites[w] <= 1:
+        return None
+    siblings = np.flatnonzero(
+        (problem.item_workload == w)
+        & (problem.item_replica < problem.min_sites[w])
+        & (assignment != UNPLACED)
+    )
+    siblings = siblings[siblings != item]
+    if skip >= 0:
+        siblings = siblings[siblings != skip]
+    if siblings.size == 0:
+        return None
+    used_sites = problem.option_site[assignment[siblings]]
+    return np.isin(problem.option_site, used_sites)
+
+
+def solve_fast(problem: Problem, seed: int = 0) -> npt.NDArray[np.int64]:
+    """Regret-greedy construction, then local search by moves and swaps under shared capacity.
+
+    Items with the most to lose if they miss their best option (largest regret: second-best
+    minus best cost; items with a single option first) are placed first, each on its cheapest
+    option with capacity left; a second construction places the biggest items first, and the
+    better of the two is kept. Local search then moves single items to cheaper options with
+    room, swaps pairs of items between options, and places unplaced items by moving items out
+    of their way, until no step helps.
+
+    Args:
+        problem: The problem.
+        seed: Orders the local-search passes (deterministic for a given seed).
+
+    Returns:
+        Option per item, or ``UNPLACED``.
+    """
+    costs = problem.item_costs()
+    n_items, n_options = costs.shape
+    if n_items == 0 or n_options == 0:
+        return np.full(n_items, UNPLACED, dtype=np.int64)
+    demand = problem.demand[problem.item_workload]
+    if n_options >= 2:
+        two = np.partition(costs, 1, axis=1)[:, :2]
+        best, second = two[:, 0], two[:, 1]
+    else:
+        best, second = costs[:, 0], np.full(n_items, np.inf)
+    with np.errstate(invalid="ignore"):
+        regret = np.where(
+            np.isfinite(second), second - best, np.where(np.isfinite(best), 1e30, -1.0)
+        )
+    index = np.arange(n_items)
+    orders = [
+        np.lexsort((index, -demand, problem.item_replica, -regret)),  # most to lose first
+        np.lexsort((index, -regret, problem.item_replica, -demand)),  # biggest first
+    ]
+    best_assignment, best_total = np.full(n_items, UNPLACED, dtype=np.int64), np.inf
+    for order in orders:
+        search = _Search(problem, costs, demand)
+        search.greedy(order.tolist())
+        search.improve(seed)
+        total = _totals(problem, search.assignment)[1]
+        if total < best_total - 1e-9:
+            best_assignment, best_total = search.assignment, total
+    return best_assignment
+
+
+class _Search:
+    """One assignment under construction, with the capacity left on every option."""
+
+    def __init__(
+        self, problem: Problem, costs: npt.NDArray[np.float64], demand: npt.NDArray[np.int64]
+    ) -> None:
+        self.problem = problem
+        self.costs = costs
+        self.demand = demand
+        self.left = problem.capacity.astype(np.int64).copy()
+        self.assignment = np.full(costs.shape[0], UNPLACED, dtype=np.int64)
+
+    def allowed(self, item: int, exclude: int = UNPLACED) -> npt.NDArray[np.bool_]:
+        ok = (self.left >= self.demand[item]) & np.isfinite(self.costs[item])
+        barred = _spread_mask(self.problem, item, self.assignment)
+        if barred is not None:
+            ok &= ~barred
+        if exclude != UNPLACED:
+            ok[exclude] = False
+        return np.asarray(ok, dtype=bool)
+
+    def place(self, item: int, option: int) -> None:
+        current = int(self.assignment[item])
+        if current != UNPLACED:
+            self.left[current] += self.demand[item]
+        if option != UNPLACED:
+            self.left[option] -= self.demand[item]
+        self.assignment[item] = option
+
+    def greedy(self, order: list[int]) -> None:
+        for item in order:
+            candidate = np.where(self.allowed(item), self.costs[item], np.inf)
+            choice = int(np.argmin(candidate))
+            if np.isfinite(candidate[choice]):
+                self.place(item, choice)
+
+    def improve(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(LOCAL_SEARCH_PASSES):
+            improved = self.move_pass(rng.permutation(len(self.assignment)).tolist())
+            improved |= self.swap_pass()
+            improved |= self.insert_pass()
+            if not improved:
+                return
+
+    def move_pass(self, order: list[int]) -> bool:
+        improved = False
+        for item in order:
+            current = int(self.assignment[item])
+            here = self.costs[item, current] if current != UNPLACED else np.inf
+            candidate = np.where(self.allowed(item, exclude=current), self.costs[item], np.inf)
+            choice = int(np.argmin(candidate))
+            if candidate[choice] < here - 1e-9:
+                self.place(item, choice)
+                improved = True
+        return improved
+
+    def swap_pass(self) -> bool:
+        """Swap two placed items between their options when both fit and the total drops.
+
+        Only items on a full option are considered (elsewhere a plain move would do), with
+        partners among items whose option is cheaper for the first item.
+        """
+        improved = False
+        costs, demand, left, assignment = self.costs, self.demand, self.left, self.assignment
+        placed = np.flatnonzero(assignment != UNPLACED)
+        for a in placed.tolist():
+            oa = int(assignment[a])
+            if left[oa] >= demand[a]:
+                continue
+            better = np.flatnonzero(costs[a] < costs[a, oa] - 1e-9)
+            if better.size == 0:
+                continue
+            for b in placed[np.isin(assignment[placed], better)].tolist():
+                ob = int(assignment[b])
+                if ob == oa or not np.isfinite(costs[b, oa]):
+                    continue
+                delta = costs[a, ob] + costs[b, oa] - costs[a, oa] - costs[b, ob]
+                if delta >= -1e-9:
+                    continue
+                if left[ob] + demand[b] < demand[a] or left[oa] + demand[a] < demand[b]:
+                    continue
+                assignment[a], assignment[b] = ob, oa
+                barred_a = _spread_mask(self.problem, a, assignment)
+                barred_b = _spread_mask(self.problem, b, assignment)
+                if (barred_a is not None and barred_a[ob]) or (
+                    barred_b is not None and barred_b[oa]
+                ):
+                    assignment[a], assignment[b] = oa, ob
+                    continue
+                left[ob] += demand[b] - demand[a]
+                left[oa] += demand[a] - demand[b]
+                improved = True
+                break
+        return improved
+
+    def insert_pass(self) -> bool:
+        """Place unplaced items by moving items out of their way (an ejection chain).
+
+        For each unplaced item and each of its options, cheapest first, items on that option
+        move to their cheapest other option with room, least extra cost first, until the item
+        fits; if it cannot be made to fit, the moves are undone.
+        """
+        improved = False
+        for item in np.flatnonzero(self.assignment == UNPLACED).tolist():
+            barred = _spread_mask(self.problem, item, self.assignment)
+            targets = np.flatnonzero(np.isfinite(self.costs[item]))
+            if barred is not None:
+                targets = targets[~barred[targets]]
+            order = targets[np.argsort(self.costs[item, targets], kind="stable")]
+            for target in order.tolist():
+                if self.make_room(target, int(self.demand[item])):
+                    self.place(item, target)
+                    improved = True
+                    break
+        return improved
+
+    def make_room(self, target: int, needed: int) -> bool:
+        moves: list[tuple[int, int]] = []
+        blockers = np.flatnonzero(self.assignment == target)
+        extra = np.empty(len(blockers))
+        for k, b in enumerate(blockers.tolist()):
+            others = self.costs[b].copy()
+            others[target] = np.inf
+            extra[k] = others.min() - self.costs[b, target]
+        for k in np.argsort(extra, kind="stable").tolist():
+            if self.left[target] >= needed:
+                break
+            b = int(blockers[k])
+            options = np.flatnonzero(self.allowed(b, exclude=target))
+            if options.size == 0:
+                continue
+            moves.append((b, target))
+            self.place(b, int(options[np.argmin(self.costs[b, options])]))
+        if self.left[target] >= needed:
+            return True
+        for b, old in reversed(moves):
+            self.place(b, old)
+        return False
+
+
+# -- exact and bound --------------------------------------------------------------------------
+@dataclass
+class _Model:
+    c: npt.NDArray[np.float64]
+    a: sparse.csr_matrix
+    lower: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+    pairs: npt.NDArray[np.int64]
+    n_pairs: int
+    n_items: int
+
+
+def _model(problem: Problem) -> _Model:
+    """Variables: x[item, option] for feasible pairs, u[item] (unplaced), y[workload, site]."""
+    costs = problem.item_costs()
+    item_idx, option_idx = np.nonzero(np.isfinite(costs))
+    n_pairs, n_items = len(item_idx), costs.shape[0]
+    spread = [w for w in range(len(problem.workloads)) if problem.min_sites[w] > 1]
+    n_sites = len(problem.sites)
+    n_y = len(spread) * n_sites
+    penalty = unplaced_penalty(problem)
+    c = np.concatenate([costs[item_idx, option_idx], np.full(n_items, penalty), np.zeros(n_y)])
+    rows: list[npt.NDArray[np.int64]] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    vals: list[npt.NDArray[np.float64]] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    row = 0
+    # Each item is placed once or counted unplaced.
+    rows += [item_idx, np.arange(n_items)]
+    cols += [np.arange(n_pairs), n_pairs + np.arange(n_items)]
+    vals += [np.ones(n_pairs), np.ones(n_items)]
+    lower += [1.0] * n_items
+    upper += [1.0] * n_items
+    row += n_items
+    # Capacity per option.
+    demand = problem.demand[problem.item_workload[item_idx]].astype(np.float64)
+    rows.append(row + option_idx)
+    cols.append(np.arange(n_pairs))
+    vals.append(demand)
+    lower += [-np.inf] * len(problem.capacity)
+    upper += problem.capacity.astype(np.float64).tolist()
+    row += len(problem.capacity)
+    # Spread: y[w,s] <= sum of x of w's items at s; sum_s y[w,s] >= k (1 - u[first item]).
+    for k, w in enumerate(spread):
+        base = n_pairs + n_items + k * n_sites
+        mine = np.flatnonzero(problem.item_workload[item_idx] == w)
+        sites_of = problem.option_site[option_idx[mine]]
+        for s in range(n_sites):
+            at = mine[sites_of == s]
+            rows += [np.full(len(at) + 1, row)]
+            cols += [np.concatenate([[base + s], at])]
+            vals += [np.concatenate([[1.0], -np.ones(len(at))])]
+            lower.append(-np.inf)
+            upper.append(0.0)
+            row += 1
+        first = int(np.flatnonzero(problem.item_workload == w)[0])
+        need = float(problem.min_sites[w])
+        rows += [np.full(n_sites + 1, row)]
+        cols += [np.concatenate([base + np.arange(n_sites), [n_pairs + first]])]
+        vals += [np.concatenate([np.ones(n_sites), [need]])]
+        lower.append(need)
+        upper.append(np.inf)
+        row += 1
+    a = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(row, len(c)),
+    )
+    return _Model(c, a, np.array(lower), np.array(upper), option_idx, n_pairs, n_items)
+
+
+def _run(model: _Model, integral: bool, time_limit_s: float) -> optimize.OptimizeResult:
+    integrality = np.full(len(model.c), 1 if integral else 0, dtype=np.int64)
+    return optimize.milp(
+        model.c,
+        constraints=optimize.LinearConstraint(model.a, model.lower, model.upper),
+        integrality=integrality,
+        bounds=optimize.Bounds(0, 1),
+        options={"time_limit": time_limit_s, "disp": False},
+    )
+
+
+def lp_bound(problem: Problem, time_limit_s: float = 60.0) -> float:
+    """The LP-relaxation lower bound of the penalised objective.
+
+    Args:
+        problem: The problem.
+        time_limit_s: Time limit for the LP.
+
+    Returns:
+        The bound (``-inf`` if the LP did not finish).
+    """
+    if len(problem.item_workload) == 0:
+        return 0.0
+    result = _run(_model(problem), integral=False, time_limit_s=time_limit_s)
+    return float(result.fun) if result.status == 0 else float("-inf")
+
+
+def solve_exact(problem: Problem, time_limit_s: float = 120.0) -> npt.NDArray[np.int64] | None:
+    """Solve the MILP with HiGHS (through SciPy).
+
+    Args:
+        problem: The problem.
+        time_limit_s: Time limit; the best solution found by then is returned.
+
+    Returns:
+        Option per item, or ``None`` if no solution was found in time.
+    """
+    assignment = np.full(len(problem.item_workload), UNPLACED, dtype=np.int64)
+    if len(assignment) == 0:
+        return assignment
+    model = _model(problem)
+    result = _run(model, integral=True, time_limit_s=time_limit_s)
+    if result.x is None:
+        return None
+    x = np.round(result.x[: model.n_pairs]).astype(bool)
+    item_idx, _ = np.nonzero(np.isfinite(problem.item_costs()))
+    assignment[item_idx[x]] = model.pairs[x]
+    return assignment
+
+
+def solve(
+    problem: Problem,
+    solver: str = "fast",
+    *,
+    seed: int = 0,
+    time_limit_s: float = 120.0,
+    with_bound: bool = True,
+) -> Solution:
+    """Solve a problem and compute its bound and gap.
+
+    Args:
+        problem: The problem.
+        solver: ``fast`` or ``exact``.
+        seed: Seed of the fast solver's local search.
+        time_limit_s: Time limit of the exact solver.
+        with_bound: Compute the LP bound (skip for speed-only measurements).
+
+    Returns:
+        The solution.
+
+    Raises:
+        ValueError: If the solver name is unknown.
+    """
+    started = time.perf_counter()
+    if solver == "fast":
+        assignment = solve_fast(problem, seed)
+    elif solver == "exact":
+        found = solve_exact(problem, time_limit_s)
+        assignment = found if found is not None else solve_fast(problem, seed)
+    else:
+        raise ValueError(f"unknown solver {solver!r}: use fast or exact")
+    seconds = time.perf_counter() - started
+    cost, penalised = _totals(problem, assignment)
+    bound = lp_bound(problem) if with_bound else float("-inf")
+    # Items with no feasible option pay the penalty in every solution, bound included: leave
+    # that constant out so the gap speaks about what the solver could influence.
+    forced = unplaced_penalty(problem) * int((~np.isfinite(problem.item_costs())).all(axis=1).sum())
+    free, floor = penalised - forced, bound - forced
+    gap = max(0.0, (free - floor) / free) if free > 0 and np.isfinite(bound) else 0.0
+    return Solution(assignment, cost, penalised, bound, gap, solver, seconds)

@@ -1,0 +1,161 @@
+"""Planning as a service: compile the stored estate, solve, explain, commit and record.
+
+A committed plan is stored with the digests of the estate and policy set it was computed from,
+and a ``plan.committed`` entry with the plan's digest goes into the ledger in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from keel.errors import NotFoundError, UserError
+from keel.estate.digest import canonical_json
+from keel.estate.spelling import did_you_mean
+from keel.placement.baselines import Baseline, cheapest_ignoring_capacity, on_prem_first
+from keel.placement.plan import Plan, build_plan, explain
+from keel.placement.problem import PRESETS, Problem, compile_problem
+from keel.placement.solver import Solution, solve
+from keel.service import ledger
+from keel.service.estate import load_estate
+from keel.service.workspace import Workspace
+from keel.store import ResourceRepository
+from keel.store.plans import PlanRepository
+
+NO_POLICY_DIGEST = "sha256:" + hashlib.sha256(b"no policy set").hexdigest()
+"""Digest recorded until the policy engine supplies a policy set."""
+
+
+@dataclass
+class PlanResult:
+    """A computed plan with the problem and solution behind it."""
+
+    plan: Plan
+    problem: Problem
+    solution: Solution
+
+
+def compute_plan(
+    workspace: Workspace,
+    *,
+    objective: str = "balanced",
+    solver: str = "fast",
+    seed: int = 0,
+    time_limit_s: float = 120.0,
+) -> PlanResult:
+    """Compute a plan for every workload of the stored estate (nothing is stored).
+
+    Args:
+        workspace: The workspace.
+        objective: Objective preset (``cost``, ``carbon``, ``latency``, ``balanced``).
+        solver: ``fast`` or ``exact``.
+        seed: Seed of the fast solver.
+        time_limit_s: Time limit of the exact solver.
+
+    Returns:
+        The plan, problem and solution.
+
+    Raises:
+        UserError: If the objective or solver is unknown.
+    """
+    if objective not in PRESETS:
+        raise UserError(f"unknown objective '{objective}'{did_you_mean(objective, PRESETS)}")
+    if solver not in ("fast", "exact"):
+        raise UserError(f"unknown solver '{solver}': use fast or exact")
+    estate = load_estate(workspace)
+    with workspace.database.read() as conn:
+        _revision, digest = ResourceRepository(conn).revision()
+    problem = compile_problem(estate, objective=objective)
+    solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
+    plan = build_plan(problem, solution, objective)
+    plan.estate_digest = digest
+    plan.policy_digest = NO_POLICY_DIGEST
+    return PlanResult(plan, problem, solution)
+
+
+def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
+    """Store a plan and record it in the ledger, in one transaction.
+
+    Args:
+        workspace: The workspace.
+        result: A computed plan.
+
+    Returns:
+        The plan's id and its ledger index.
+    """
+    data = result.plan.to_json()
+    digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    with workspace.database.write() as conn:
+        plan_id = PlanRepository(conn).add(data, digest, datetime.now(UTC))
+        entry = {
+            "type": "plan.committed",
+            "plan_id": plan_id,
+            "plan_digest": digest,
+            "estate_digest": data["estate_digest"],
+            "policy_digest": data["policy_digest"],
+            "solver": data["solver"],
+            "objective": data["objective"],
+            "placements": len(data["placements"]),
+            "unplaced": len(data["unplaced"]),
+        }
+        first, _ = ledger.record(
+            conn, workspace, [entry], personal={"actor": ledger.current_actor()}
+        )
+    return plan_id, first
+
+
+def explain_workload(result: PlanResult, workload: str) -> dict[str, Any]:
+    """Why a workload is placed where it is.
+
+    Args:
+        result: A computed plan.
+        workload: Workload name.
+
+    Returns:
+        Chosen options, alternatives with deltas, rejected sites with reasons, relaxations.
+
+    Raises:
+        NotFoundError: If the workload does not exist.
+    """
+    if workload not in result.problem.workloads:
+        names = result.problem.workloads
+        raise NotFoundError(f"Workload/{workload} does not exist{did_you_mean(workload, names)}")
+    return explain(result.problem, result.solution, workload)
+
+
+def baselines(result: PlanResult) -> list[Baseline]:
+    """The two naive baselines, computed on the same problem.
+
+    Args:
+        result: A computed plan.
+
+    Returns:
+        SkyPilot-like (cheapest per workload, capacity ignored) and Karmada-like (on-premises
+        first, then cloud, in a fixed order).
+    """
+    return [cheapest_ignoring_capacity(result.problem), on_prem_first(result.problem)]
+
+
+def placed_items(result: PlanResult) -> int:
+    """How many workload replicas the plan places.
+
+    Args:
+        result: A computed plan.
+
+    Returns:
+        The count.
+    """
+    return int((result.solution.assignment >= 0).sum())
+
+
+__all__ = [
+    "PlanResult",
+    "baselines",
+    "commit_plan",
+    "compute_plan",
+    "explain_workload",
+    "placed_items",
+]

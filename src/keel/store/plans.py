@@ -1,0 +1,57 @@
+"""Committed plans: each with the digests of the estate and policy set it was computed from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.store.schema import plans
+
+
+class PlanRepository:
+    """Reads and writes plans on one connection.
+
+    Args:
+        conn: An open connection (inside a write transaction for :meth:`add`).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, plan: dict[str, Any], digest: str, now: datetime) -> int:
+        """Store a plan.
+
+        Args:
+            plan: The plan's JSON form (with ``solver``, ``objective``, digests).
+            digest: Digest of the plan's canonical JSON.
+            now: Commit time.
+
+        Returns:
+            The plan's id.
+        """
+        result = self.conn.execute(
+            sa.insert(plans).values(
+                created_at=now,
+                solver=plan["solver"],
+                objective=plan["objective"],
+                estate_digest=plan["estate_digest"],
+                policy_digest=plan["policy_digest"],
+                plan_digest=digest,
+                plan=plan,
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def latest(self) -> tuple[int, dict[str, Any]] | None:
+        """The most recently committed plan.
+
+        Returns:
+            ``(id, plan)``, or ``None`` when none was committed.
+        """
+        row = self.conn.execute(
+            sa.select(plans.c.id, plans.c.plan).order_by(plans.c.id.desc()).limit(1)
+        ).first()
+        return None if row is None else (int(row[0]), dict(row[1]))
