@@ -199,11 +199,13 @@ def estates(draw: st.DrawFn, max_sites: int = 4, max_workloads: int = 6) -> str:
                     "kind": "on_prem",
                     "country": country,
                     "location": {"latitude": lat, "longitude": lon},
-                    "max_classification": draw(st.sampled_from(CLASSIFICATION_ORDER)),
-                    "certifications": draw(
-                        st.lists(st.sampled_from(["hipaa", "pci-dss"]), unique=True)
+                    "max_classification": draw(
+                        st.sampled_from(["internal", "confidential", "restricted", "restricted"])
                     ),
-                    "available": draw(st.booleans()) or s == 0,
+                    "certifications": draw(
+                        st.sampled_from([[], ["hipaa", "pci-dss"], ["hipaa", "pci-dss"], ["hipaa"]])
+                    ),
+                    "available": draw(st.sampled_from([True, True, True, False])) or s == 0,
                     "pools": pools,
                 },
             }
@@ -239,7 +241,7 @@ def estates(draw: st.DrawFn, max_sites: int = 4, max_workloads: int = 6) -> str:
                 "risk_tier": "minimal",
                 "purpose": "x",
                 "versions": [
-                    {"version": "1", "parameters_billion": draw(st.sampled_from([0.5, 7, 40]))}
+                    {"version": "1", "parameters_billion": draw(st.sampled_from([0.5, 0.5, 7]))}
                 ],
             },
         }
@@ -251,13 +253,13 @@ def estates(draw: st.DrawFn, max_sites: int = 4, max_workloads: int = 6) -> str:
             "model": "m",
             "inputs": [f"d{draw(st.integers(0, n_data - 1))}"],
             "compute": {
-                "accelerators": draw(st.lists(st.sampled_from(ACCS), min_size=1, unique=True)),
+                "accelerators": draw(st.lists(st.sampled_from(ACCS), min_size=2, unique=True)),
                 "count": draw(st.integers(1, 4)),
                 "replicas": draw(st.integers(1, 2)) if service else 1,
             },
         }
         if service:
-            spec["latency_slo_ms"] = draw(st.sampled_from([5, 30, 400]))
+            spec["latency_slo_ms"] = draw(st.sampled_from([5, 30, 400, 400]))
             spec["serves"] = ["users"]
             spec["min_sites"] = draw(st.integers(1, spec["compute"]["replicas"]))
         else:

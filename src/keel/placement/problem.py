@@ -330,7 +330,8 @@ def compile_problem(
     by_site = np.zeros((n_w, n_s), dtype=np.int64)
     by_site |= np.where(demands.need_rank[:, None] > site_rank[None, :], Reason.CLASSIFICATION, 0)
     by_site |= np.where(demands.certs_missing, Reason.CERTIFICATION, 0)
-    outside = (demands.uses @ (~data.resident_ok).astype(np.int64)) > 0
+    uses = demands.uses.astype(np.float64)  # float matrices multiply through BLAS
+    outside = (uses @ (~data.resident_ok).astype(np.float64)) > 0
     by_site |= np.where(outside, Reason.RESIDENCY, 0)
     by_site |= np.where(latency_site > demands.slo[:, None], Reason.LATENCY, 0)
     by_site |= np.where(~available[None, :], Reason.SITE_DOWN, 0)
@@ -349,7 +350,6 @@ def compile_problem(
     device_hours = (demands.count * demands.hours)[:, None]
     compute_usd = device_hours * options.usd_per_hour[None, :]
     missing = (~data.replicated).astype(np.float64)
-    uses = demands.uses.astype(np.float64)
     egress_usd = (uses @ (missing * (data.size_gb * data.source_price)[:, None]))[:, options.site]
     egress_gb = (uses @ (missing * data.size_gb[:, None]))[:, options.site]
     transfer_h = egress_gb * 8.0 / DEFAULT_BANDWIDTH_GBPS / 3600.0

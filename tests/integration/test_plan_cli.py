@@ -1,0 +1,78 @@
+"""keel plan as a user runs it: JSON fields, explanations, the ledger entry, bad options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli import keel
+
+
+def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    result = keel("plan", "-o", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    for key in (
+        "placements",
+        "unplaced",
+        "totals",
+        "solver",
+        "bound",
+        "gap",
+        "estate_digest",
+        "policy_digest",
+    ):
+        assert key in plan
+    first = plan["placements"][0]
+    for key in (
+        "workload",
+        "site",
+        "pool",
+        "devices",
+        "cost_usd",
+        "energy_kwh",
+        "carbon_kgco2e",
+        "latency_ms",
+        "egress_gb",
+        "reasons",
+    ):
+        assert key in first
+    assert (
+        plan["totals"]["cost_usd"] == round(sum(p["cost_usd"] for p in plan["placements"]), 4)
+        or abs(plan["totals"]["cost_usd"] - sum(p["cost_usd"] for p in plan["placements"])) < 0.01
+    )
+    assert plan["unplaced"][0]["workload"] == "doc-search-api"
+    assert plan["unplaced"][0]["relaxations"]
+    estate_digest = json.loads(keel("get", "site", "fra-dc1", "-o", "json", cwd=tmp_path).stdout)
+    assert estate_digest["kind"] == "Site"
+    shown = keel("ledger", "show", "--from", "76", cwd=tmp_path).stdout
+    entry = json.loads(shown.splitlines()[0])["entry"]
+    assert entry["type"] == "plan.committed"
+    assert entry["plan_id"] == plan["plan_id"]
+    assert entry["estate_digest"] == plan["estate_digest"]
+
+    why = json.loads(keel("plan", "--explain", "trading-desk-copilot", cwd=tmp_path).stdout)
+    assert [c["site"] for c in why["chosen"]] == ["par-edge"]
+    assert "latency" in why["rejected"]["fra-dc1"]
+
+    exact = json.loads(
+        keel(
+            "plan", "--solver", "exact", "--objective", "carbon", "-o", "json", cwd=tmp_path
+        ).stdout
+    )
+    assert exact["solver"] == "exact"
+    assert exact["objective"] == "carbon"
+    assert exact["gap"] < 0.001
+
+
+def test_plan_rejects_bad_options(tmp_path: Path) -> None:
+    keel("init", "estate", cwd=tmp_path)
+    keel("apply", "-f", "estate", cwd=tmp_path)
+    bad = keel("plan", "--objective", "cheap", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "error[E-USER]: unknown objective 'cheap'" in bad.stderr
+    missing = keel("plan", "--explain", "trading-desk-copilo", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "did you mean 'trading-desk-copilot'" in missing.stderr
