@@ -397,3 +397,55 @@ def test_an_infeasible_problem_gives_a_plan_not_an_exception() -> None:
     assert by_name["big"].relaxations == ["add 6 L4 at site s0"]
     assert by_name["wrong-acc"].reasons == ["accelerator"]
     assert by_name["wrong-acc"].relaxations == ["accept L4 (available at site s0)"]
+
+
+def demo_with(edit: dict[str, str]) -> Estate:
+    folder = Path(__file__).parents[2] / "src/keel/estate/demo"
+    docs = []
+    for path in sorted(folder.glob("*.yaml")):
+        text = path.read_text()
+        for old, new in edit.items():
+            text = text.replace(old, new)
+        found, problems = parse_bytes(text.encode(), path.name)
+        assert problems == []
+        docs += found
+    resources, more = to_resources(docs)
+    estate, refs = build_estate(resources)
+    assert more == refs == []
+    return estate
+
+
+def test_replanning_moves_only_what_must_move() -> None:
+    from keel.placement.replan import add_churn_penalty, diff
+
+    before_problem = compile_problem(demo_estate())
+    before = build_plan(
+        before_problem, solve(before_problem, "fast", with_bound=False), "balanced"
+    ).to_json()
+    # A small price change: churn keeps everything where it is.
+    cheaper = demo_with({"usd_per_hour: 3.90": "usd_per_hour: 3.80"})
+    problem = compile_problem(cheaper)
+    add_churn_penalty(problem, before)
+    after = build_plan(problem, solve(problem, "fast", with_bound=False), "balanced").to_json()
+    assert diff(problem, before, after) == []
+    # A site going down: its workloads move, and the reason says so.
+    down = demo_with(
+        {
+            "name: ams-private\nlabels: {owner: group-it, tier: core}\nspec:\n": "name: ams-private\nlabels: {owner: group-it, tier: core}\nspec:\n  available: false\n"
+        }
+    )
+    problem = compile_problem(down)
+    add_churn_penalty(problem, before)
+    after = build_plan(problem, solve(problem, "fast", with_bound=False), "balanced").to_json()
+    moves = diff(problem, before, after)
+    on_ams = {p["workload"] for p in before["placements"] if p["site"] == "ams-private"}
+    assert on_ams
+    assert on_ams <= {m.workload for m in moves}
+    for move in moves:
+        if move.workload in on_ams:
+            assert "site_down" in move.why
+        assert not any(a.startswith("ams-private/") for a in move.after)
+    assert (
+        violations(down, build_plan(problem, solve(problem, "fast", with_bound=False), "balanced"))
+        == []
+    )

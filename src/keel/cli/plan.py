@@ -82,6 +82,26 @@ def print_plan(result: planning.PlanResult, *, with_baselines: bool = True) -> N
         )
 
 
+def print_moves(result: planning.PlanResult) -> None:
+    """Print what changed against the previous plan, and why.
+
+    Args:
+        result: A plan computed with ``replan``.
+    """
+    if result.previous_id is None:
+        typer.echo("no committed plan to compare with: this plan becomes the baseline")
+        return
+    if not result.moves:
+        typer.echo(f"no moves against plan {result.previous_id}")
+        return
+    rows = [
+        [m.workload, m.change, ", ".join(m.before) or "-", ", ".join(m.after) or "-", m.why]
+        for m in result.moves
+    ]
+    typer.echo(f"against plan {result.previous_id}:")
+    typer.echo(table(["WORKLOAD", "CHANGE", "BEFORE", "AFTER", "WHY"], rows))
+
+
 def plan(
     ctx: typer.Context,
     *,
@@ -94,10 +114,13 @@ def plan(
     commit: Annotated[
         bool, typer.Option(help="Store the plan and record it in the ledger.")
     ] = True,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Re-plan against the last committed plan; show moves.")
+    ] = False,
 ) -> None:
     """Decide where every workload runs: four dimensions, shared capacity, cost and carbon."""
     workspace = state(ctx).workspace()
-    result = planning.compute_plan(workspace, objective=objective, solver=solver)
+    result = planning.compute_plan(workspace, objective=objective, solver=solver, replan=diff)
     if explain is not None:
         typer.echo(dump_json(planning.explain_workload(result, explain)))
         return
@@ -105,8 +128,14 @@ def plan(
     if commit:
         plan_id, index = planning.commit_plan(workspace, result)
         data["plan_id"], data["ledger_index"] = plan_id, index
+    if diff:
+        data["previous_plan_id"] = result.previous_id
+        data["moves"] = [move.to_json() for move in result.moves]
     if output is Format.json:
         typer.echo(dump_json(data))
+        return
+    if diff:
+        print_moves(result)
         return
     print_plan(result)
     if commit:

@@ -8,7 +8,7 @@ transaction.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from keel.estate.spelling import did_you_mean
 from keel.placement.baselines import Baseline, cheapest_ignoring_capacity, on_prem_first
 from keel.placement.plan import Plan, build_plan, explain
 from keel.placement.problem import PRESETS, Problem, compile_problem
+from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.service import ledger
 from keel.service.estate import load_estate
@@ -31,11 +32,21 @@ NO_POLICY_DIGEST = "sha256:" + hashlib.sha256(b"no policy set").hexdigest()
 
 @dataclass
 class PlanResult:
-    """A computed plan with the problem and solution behind it."""
+    """A computed plan with the problem and solution behind it.
+
+    Attributes:
+        plan: The plan.
+        problem: The compiled problem.
+        solution: The solver's assignment.
+        moves: With ``replan``, what changed against the previous committed plan, and why.
+        previous_id: With ``replan``, the id of that plan (``None`` if there was none).
+    """
 
     plan: Plan
     problem: Problem
     solution: Solution
+    moves: list[Move] = field(default_factory=list)
+    previous_id: int | None = None
 
 
 def compute_plan(
@@ -45,6 +56,7 @@ def compute_plan(
     solver: str = "fast",
     seed: int = 0,
     time_limit_s: float = 120.0,
+    replan: bool = False,
 ) -> PlanResult:
     """Compute a plan for every workload of the stored estate (nothing is stored).
 
@@ -54,6 +66,8 @@ def compute_plan(
         solver: ``fast`` or ``exact``.
         seed: Seed of the fast solver.
         time_limit_s: Time limit of the exact solver.
+        replan: Re-plan against the last committed plan: moving a workload costs a churn
+            penalty, and the result lists what moved and why.
 
     Returns:
         The plan, problem and solution.
@@ -68,12 +82,19 @@ def compute_plan(
     estate = load_estate(workspace)
     with workspace.database.read() as conn:
         _revision, digest = ResourceRepository(conn).revision()
+        previous = PlanRepository(conn).latest() if replan else None
     problem = compile_problem(estate, objective=objective)
+    if previous is not None:
+        add_churn_penalty(problem, previous[1])
     solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
     plan = build_plan(problem, solution, objective)
     plan.estate_digest = digest
     plan.policy_digest = NO_POLICY_DIGEST
-    return PlanResult(plan, problem, solution)
+    result = PlanResult(plan, problem, solution)
+    if previous is not None:
+        result.previous_id = previous[0]
+        result.moves = diff(problem, previous[1], plan.to_json())
+    return result
 
 
 def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
