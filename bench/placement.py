@@ -13,6 +13,10 @@ finishes; the LP-relaxation bound; fast versus exact and versus the bound. Then 
 ``fast`` against workloads and against options, with the fitted exponent (slope of log time
 against log size).
 
+The lower bound is the LP relaxation (HiGHS, 120 s limit) and, beside it, the Lagrangian bound
+from relaxing capacity (what a plan reports above 4 million items x options, where the LP is
+slow).
+
 Targets (issue 3): within 1% of exact at 2,000 x 200; within 2% of the bound at 10,000 x
 1,000; at least 5,000 workloads/s at 10,000 x 1,000 (kube-scheduler's CI floor is 680 pods/s
 at 5,000 nodes).
@@ -40,6 +44,7 @@ from keel.estate.resources import SPEC_TYPES
 from keel.placement.problem import compile_problem
 from keel.placement.solver import (
     UNPLACED,
+    lagrangian_bound,
     lp_bound,
     solve_exact,
     solve_fast,
@@ -85,7 +90,13 @@ def generate(n_workloads: int, n_options: int, seed: int = 7) -> list[LocatedRes
             spec["provider"], spec["region"] = "bench", f"r{s}"
         docs.append(("Site", f"site-{s}", spec))
     for u, (country, lat, lon) in enumerate(COUNTRIES):
-        docs.append(("UserRegion", f"users-{u}", {"country": country, "location": {"latitude": lat, "longitude": lon}}))
+        docs.append(
+            (
+                "UserRegion",
+                f"users-{u}",
+                {"country": country, "location": {"latitude": lat, "longitude": lon}},
+            )
+        )
     n_data = max(4, n_workloads // 5)
     for d in range(n_data):
         holder = int(rng.integers(0, n_sites))
@@ -100,11 +111,23 @@ def generate(n_workloads: int, n_options: int, seed: int = 7) -> list[LocatedRes
                     "size_gb": float(rng.uniform(1, 2000)),
                     "replicas": [f"site-{holder}"],
                     "residency": [HOME[site["country"]]] if rng.random() < 0.3 else [],
-                    "tags": ["phi"] if rng.random() < 0.05 and "hipaa" in site["certifications"] else [],
+                    "tags": ["phi"]
+                    if rng.random() < 0.05 and "hipaa" in site["certifications"]
+                    else [],
                 },
             )
         )
-    docs.append(("Model", "m", {"risk_tier": "minimal", "purpose": "bench", "versions": [{"version": "1", "parameters_billion": 7}]}))
+    docs.append(
+        (
+            "Model",
+            "m",
+            {
+                "risk_tier": "minimal",
+                "purpose": "bench",
+                "versions": [{"version": "1", "parameters_billion": 7}],
+            },
+        )
+    )
     for w in range(n_workloads):
         service = rng.random() < 0.4
         accs = list(rng.choice(ACCS, size=int(rng.integers(1, 3)), replace=False))
@@ -121,7 +144,9 @@ def generate(n_workloads: int, n_options: int, seed: int = 7) -> list[LocatedRes
             spec["compute"]["hours"] = float(rng.uniform(1, 48))
         docs.append(("Workload", f"work-{w}", spec))
     return [
-        LocatedResource(Resource(kind=k, name=n, spec=SPEC_TYPES[k].model_validate(s)), "<bench>", 0)
+        LocatedResource(
+            Resource(kind=k, name=n, spec=SPEC_TYPES[k].model_validate(s)), "<bench>", 0
+        )
         for k, n, s in docs
     ]
 
@@ -157,11 +182,15 @@ def run_size(n_workloads: int, n_options: int, exact_limit_s: float) -> dict[str
         "fast_placed": int((fast != UNPLACED).sum()),
         "items": len(fast),
     }
-    bound_s, bound = timed(lambda: lp_bound(problem, time_limit_s=max(exact_limit_s, 60)))
+    bound_s, bound = timed(lambda: lp_bound(problem, time_limit_s=120))
     row["bound_s"] = bound_s
     row["bound"] = bound - forced if math.isfinite(bound) else None
     if row["bound"]:
         row["fast_vs_bound"] = fast_value / row["bound"] - 1
+    lagrange_s, lagrange = timed(lambda: lagrangian_bound(problem))
+    row["lagrange_s"] = lagrange_s
+    row["lagrange_bound"] = lagrange - forced
+    row["fast_vs_lagrange"] = fast_value / row["lagrange_bound"] - 1
     if exact_limit_s > 0:
         exact_s, exact = timed(lambda: solve_exact(problem, exact_limit_s))
         row["exact_s"] = exact_s
@@ -200,7 +229,7 @@ def main() -> None:
         rows.append(run_size(n_w, n_o, limit))
     print(
         f"{'size':>13} {'pairs':>9} {'compile s':>9} {'fast s':>7} {'wl/s':>8} {'placed':>13}"
-        f" {'exact s':>8} {'fast/exact':>10} {'bound s':>8} {'fast/bound':>10}"
+        f" {'exact s':>8} {'fast/exact':>10} {'LP s':>6} {'fast/LP':>9} {'lagr. s':>7} {'fast/lagr.':>10}"
     )
     for r in rows:
         exact_s = f"{r['exact_s']:.1f}" if "exact_s" in r else "-"
@@ -209,19 +238,32 @@ def main() -> None:
         print(
             f"{r['workloads']:>6} x {r['options']:>4} {r['feasible_pairs']:>9,} {r['compile_s']:>9.2f}"
             f" {r['fast_s']:>7.2f} {r['fast_per_s']:>8,.0f} {r['fast_placed']:>6}/{r['items']:<6}"
-            f" {exact_s:>8} {vs_exact:>10} {r['bound_s']:>8.1f} {vs_bound:>10}"
+            f" {exact_s:>8} {vs_exact:>10} {r['bound_s']:>6.1f} {vs_bound:>9}"
+            f" {r['lagrange_s']:>7.1f} {r['fast_vs_lagrange']:>+10.3%}"
         )
     base_w, base_o = (2_000, 200) if not args.quick else (200, 20)
-    by_w = scaling([(base_w // 4, base_o), (base_w // 2, base_o), (base_w, base_o), (base_w * 2, base_o)])
-    by_o = scaling([(base_w, base_o // 4), (base_w, base_o // 2), (base_w, base_o), (base_w, base_o * 2)])
+    by_w = scaling(
+        [(base_w // 4, base_o), (base_w // 2, base_o), (base_w, base_o), (base_w * 2, base_o)]
+    )
+    by_o = scaling(
+        [(base_w, base_o // 4), (base_w, base_o // 2), (base_w, base_o), (base_w, base_o * 2)]
+    )
     print("\nscaling of fast (seconds):")
-    print("  workloads: " + ", ".join(f"{w}: {s:.3f}" for w, _, s in by_w)
-          + f"  -> exponent {slope([w for w, _, _ in by_w], [s for _, _, s in by_w]):.2f}")
-    print("  options:   " + ", ".join(f"{o}: {s:.3f}" for _, o, s in by_o)
-          + f"  -> exponent {slope([o for _, o, _ in by_o], [s for _, _, s in by_o]):.2f}")
+    print(
+        "  workloads: "
+        + ", ".join(f"{w}: {s:.3f}" for w, _, s in by_w)
+        + f"  -> exponent {slope([w for w, _, _ in by_w], [s for _, _, s in by_w]):.2f}"
+    )
+    print(
+        "  options:   "
+        + ", ".join(f"{o}: {s:.3f}" for _, o, s in by_o)
+        + f"  -> exponent {slope([o for _, o, _ in by_o], [s for _, _, s in by_o]):.2f}"
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"sizes": rows, "scaling_workloads": by_w, "scaling_options": by_o}, indent=2))
+    out.write_text(
+        json.dumps({"sizes": rows, "scaling_workloads": by_w, "scaling_options": by_o}, indent=2)
+    )
 
 
 if __name__ == "__main__":

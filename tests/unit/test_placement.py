@@ -23,7 +23,13 @@ from keel.estate.resources import CLASSIFICATION_ORDER
 from keel.placement.baselines import cheapest_ignoring_capacity, on_prem_first
 from keel.placement.plan import Plan, build_plan, explain
 from keel.placement.problem import compile_problem
-from keel.placement.solver import UNPLACED, check_capacity, solve, unplaced_penalty
+from keel.placement.solver import (
+    UNPLACED,
+    check_capacity,
+    lagrangian_bound,
+    solve,
+    unplaced_penalty,
+)
 
 NEEDS = {"phi": "hipaa", "pci": "pci-dss"}
 
@@ -326,6 +332,7 @@ def test_exact_matches_brute_force_on_tiny_instances(text: str) -> None:
     exact = solve(problem, "exact")
     assert exact.penalised == pytest.approx(brute_force(problem), rel=1e-9, abs=1e-6)
     assert exact.bound <= exact.penalised + 1e-6
+    assert lagrangian_bound(problem) <= exact.penalised * (1 + 1e-9) + 1e-6
     fast = solve(problem, "fast", with_bound=False)
     assert fast.penalised >= exact.penalised - 1e-6
 
