@@ -508,16 +508,16 @@ def lp_bound(problem: Problem, time_limit_s: float = 60.0) -> float:
     return float(result.fun) if result.status == 0 else float("-inf")
 
 
-def lagrangian_bound(problem: Problem, rounds: int = 60) -> float:
-    """A lower bound from relaxing the capacity constraints (subgradient ascent).
+def lagrangian_bound(problem: Problem, upper: float | None = None, rounds: int = 150) -> float:
+    """A lower bound from relaxing the capacity constraints (subgradient ascent, Polyak steps).
 
     For any prices ``p >= 0`` on devices, ``sum over items of min(penalty, min over options of
     cost + p x demand) - sum over options of p x capacity`` is at most the optimum, because every
-    feasible assignment pays at least that. Far cheaper than the LP on large problems, and
-    usually close to it.
+    feasible assignment pays at least that. Far cheaper than the LP on large problems.
 
     Args:
         problem: The problem.
+        upper: The value of a known solution (steers the step size); found greedily if absent.
         rounds: Subgradient steps.
 
     Returns:
@@ -526,22 +526,34 @@ def lagrangian_bound(problem: Problem, rounds: int = 60) -> float:
     costs = problem.item_costs()
     if costs.size == 0:
         return float(unplaced_penalty(problem) * costs.shape[0])
+    if upper is None:
+        upper = _totals(problem, solve_fast(problem))[1]
     demand = problem.demand[problem.item_workload].astype(np.float64)
     capacity = problem.capacity.astype(np.float64)
     penalty = unplaced_penalty(problem)
+    rows = np.arange(costs.shape[0])
     prices = np.zeros(costs.shape[1])
-    finite = costs[np.isfinite(costs)]
-    step0 = float(np.median(finite)) / max(1.0, float(demand.mean())) if finite.size else 1.0
-    best = -np.inf
-    for k in range(rounds):
+    best, theta, stale = -np.inf, 2.0, 0
+    for _ in range(rounds):
         priced = costs + np.outer(demand, prices)
         choice = np.argmin(priced, axis=1)
-        value = np.minimum(priced[np.arange(len(choice)), choice], penalty)
-        best = max(best, float(value.sum() - prices @ capacity))
+        value = np.minimum(priced[rows, choice], penalty)
+        bound = float(value.sum() - prices @ capacity)
+        if bound > best + 1e-9 * abs(best if np.isfinite(best) else 1.0):
+            best, stale = bound, 0
+        else:
+            stale += 1
+            if stale >= 5:
+                theta, stale = theta / 2, 0
         used = value < penalty
         load = np.bincount(choice[used], weights=demand[used], minlength=len(prices))
-        prices = np.maximum(0.0, prices + step0 * (load - capacity) / capacity / (1 + k) ** 0.5)
-    return best
+        gradient = load - capacity
+        gradient[(prices <= 0) & (gradient < 0)] = 0.0
+        norm = float(gradient @ gradient)
+        if norm == 0.0 or theta < 1e-6:
+            break
+        prices = np.maximum(0.0, prices + theta * max(upper - bound, 0.0) / norm * gradient)
+    return min(best, upper)
 
 
 LP_BOUND_CELLS = 4_000_000
@@ -607,7 +619,9 @@ def solve(
     bound = float("-inf")
     if with_bound:
         cells = problem.item_costs().size
-        bound = lp_bound(problem) if cells <= LP_BOUND_CELLS else lagrangian_bound(problem)
+        bound = (
+            lp_bound(problem) if cells <= LP_BOUND_CELLS else lagrangian_bound(problem, penalised)
+        )
     # Items with no feasible option pay the penalty in every solution, bound included: leave
     # that constant out so the gap speaks about what the solver could influence.
     forced = unplaced_penalty(problem) * int((~np.isfinite(problem.item_costs())).all(axis=1).sum())
