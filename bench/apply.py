@@ -33,9 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ import psycopg
 import sqlalchemy as sa
 
 from keel.service import Workspace, apply_manifests, get_resources, validate_manifests
+from pgschema import postgres_schema, postgres_url
 
 ACCELERATORS = ["H100-SXM", "A100-SXM-80GB", "L40S", "L4"]
 KINDS = ["on_prem", "private_cloud", "public_cloud", "edge"]
@@ -153,18 +152,6 @@ def postgres_floor(url: str, schema: str, rows: list[tuple[Any, ...]]) -> float:
         return time.perf_counter() - started
 
 
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def run_backend(
     name: str, url: str, folder: Path, floor: Callable[[list[Any]], float], probe: str
 ) -> dict[str, Any]:
@@ -209,11 +196,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL")
     parser.add_argument("--out", default="bench/results/apply.json")
     args = parser.parse_args()
-    pg_url = (
-        args.postgres
-        or os.environ.get("KEEL_BENCH_DATABASE_URL")
-        or os.environ.get("KEEL_TEST_DATABASE_URL")
-    )
+    pg_url = postgres_url(args.postgres)
     sites, datasets, workloads = (int(n * args.scale) for n in (1_000, 10_000, 50_000))
     root = Path(tempfile.mkdtemp(prefix="keel-bench-apply-"))
     results = []
@@ -238,9 +221,7 @@ def main() -> None:
             )
         )
         if pg_url:
-            with postgres_schema(pg_url) as schema:
-                sep = "&" if "?" in pg_url else "?"
-                url = f"{pg_url}{sep}options=-csearch_path%3D{schema}"
+            with postgres_schema(pg_url) as (schema, url):
                 results.append(
                     run_backend(
                         "postgresql",

@@ -23,19 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from pymerkle import InmemoryTree
 from pymerkle import verify_inclusion as pymerkle_verify
 
@@ -50,6 +45,7 @@ from keel.ledger import (
 )
 from keel.service import Workspace, ledger
 from keel.store.ledger import LedgerRepository
+from pgschema import postgres_schema, postgres_url
 
 PAD = "x" * 900
 
@@ -143,19 +139,6 @@ def signing_per_second(count: int = 2000) -> float:
     return count / (time.perf_counter() - started)
 
 
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        sep = "&" if "?" in url else "?"
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def run_backend(name: str, url: str, root: Path, proof_size: int, seconds: float) -> dict[str, Any]:
     ws_dir = root / name
     ws_dir.mkdir()
@@ -187,11 +170,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--out", default="bench/results/ledger.json")
     args = parser.parse_args()
-    pg_url = (
-        args.postgres
-        or os.environ.get("KEEL_BENCH_DATABASE_URL")
-        or os.environ.get("KEEL_TEST_DATABASE_URL")
-    )
+    pg_url = postgres_url(args.postgres)
     root = Path(tempfile.mkdtemp(prefix="keel-bench-ledger-"))
     results: list[dict[str, Any]] = []
     try:
@@ -201,7 +180,7 @@ def main() -> None:
             )
         )
         if pg_url:
-            with postgres_schema(pg_url) as url:
+            with postgres_schema(pg_url) as (_schema, url):
                 pg_size = args.proof_size if args.pg_proof_size is None else args.pg_proof_size
                 results.append(run_backend("postgresql", url, root, pg_size, args.seconds))
     finally:

@@ -12,19 +12,9 @@ import pytest
 
 from keel.errors import InUseError, ManifestError, NotFoundError
 from keel.service import Workspace, apply_manifests, delete_resource, get_resources
+from sample_manifests import SITE as SAMPLE_SITE
 
-SITE = """\
-kind: Site
-name: fra-dc1
-labels: {tier: core}
-spec:
-  kind: on_prem
-  country: DE
-  location: {latitude: 50.11, longitude: 8.68}
-  max_classification: restricted
-  pools:
-    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.1}
-"""
+SITE = SAMPLE_SITE.replace("name: fra-dc1\n", "name: fra-dc1\nlabels: {tier: core}\n")
 
 DATASET = """\
 kind: Dataset
