@@ -32,7 +32,14 @@ from keel.estate import (
     load_manifests,
 )
 from keel.estate.digest import estate_digest, spec_digest, spec_json
-from keel.estate.resources import KINDS, kind_named
+from keel.estate.resources import (
+    CLASSIFICATION_ORDER,
+    KINDS,
+    DatasetSpec,
+    ModelSpec,
+    WorkloadSpec,
+    kind_named,
+)
 from keel.estate.spelling import did_you_mean
 from keel.memory import paused_gc
 from keel.service import ledger
@@ -492,26 +499,31 @@ def summarise(workspace: Workspace) -> EstateSummary:
         count = sum(pool.count for pool in site.pools)
         devices[site.kind] += count
         sites.append((site.name, site.kind, site.country, count, site.max_classification))
-    classes: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    residency = []
-    for name, resource in estate.of_kind("Dataset").items():
-        spec = resource.spec
-        classes[getattr(spec, "classification", "")] += 1
-        tags.update(t for t in getattr(spec, "tags", []) if t in ("personal", "phi", "pci"))
-        if getattr(spec, "residency", None):
-            residency.append((name, ", ".join(spec.residency)))  # type: ignore[attr-defined]
-    workloads = Counter(getattr(r.spec, "kind", "") for r in estate.of_kind("Workload").values())
+    datasets = [r.spec for r in estate.of_kind("Dataset").values()]
+    specs = [d for d in datasets if isinstance(d, DatasetSpec)]
+    by_class = Counter(d.classification for d in specs)
+    classes: dict[str, int] = {c: by_class[c] for c in CLASSIFICATION_ORDER if by_class[c]}
+    tags = Counter(t for d in specs for t in d.tags if t in ("personal", "phi", "pci"))
+    residency = [
+        (name, ", ".join(r.spec.residency))
+        for name, r in estate.of_kind("Dataset").items()
+        if isinstance(r.spec, DatasetSpec) and r.spec.residency
+    ]
+    workloads: Counter[str] = Counter(
+        str(r.spec.kind)
+        for r in estate.of_kind("Workload").values()
+        if isinstance(r.spec, WorkloadSpec)
+    )
     risky = [
-        (name, getattr(r.spec, "risk_tier", ""))
+        (name, r.spec.risk_tier)
         for name, r in estate.of_kind("Model").items()
-        if getattr(r.spec, "risk_tier", "") in ("high", "prohibited")
+        if isinstance(r.spec, ModelSpec) and r.spec.risk_tier in ("high", "prohibited")
     ]
     return EstateSummary(
         counts={kind: len(estate.of_kind(kind)) for kind in KINDS if estate.of_kind(kind)},
         sites=sorted(sites),
         devices_by_site_kind=dict(devices),
-        datasets_by_classification=dict(classes),
+        datasets_by_classification=classes,
         residency=sorted(residency),
         sensitive_tags=dict(tags),
         workloads_by_kind=dict(workloads),
