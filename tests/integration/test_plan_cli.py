@@ -43,8 +43,9 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
         plan["totals"]["cost_usd"] == round(sum(p["cost_usd"] for p in plan["placements"]), 4)
         or abs(plan["totals"]["cost_usd"] - sum(p["cost_usd"] for p in plan["placements"])) < 0.01
     )
-    assert plan["unplaced"][0]["workload"] == "doc-search-api"
-    assert plan["unplaced"][0]["relaxations"]
+    assert plan["unplaced"] == []
+    search = [p for p in plan["placements"] if p["workload"] == "doc-search-api"]
+    assert len({p["site"] for p in search}) >= 2  # replicas split Paris, New York, Singapore
     estate_digest = json.loads(keel("get", "site", "fra-dc1", "-o", "json", cwd=tmp_path).stdout)
     assert estate_digest["kind"] == "Site"
     shown = keel("ledger", "show", "--from", "76", cwd=tmp_path).stdout

@@ -13,7 +13,9 @@ Cost terms, per item (one replica):
   moved from its cheapest replica at ``DEFAULT_BANDWIDTH_GBPS`` ("compute goes to data");
 * ``energy_kwh = power_w x devices x hours x utilisation x pue / 1000`` and
   ``carbon_kgco2e = energy_kwh x grid intensity / 1000``;
-* ``latency_ms``: for services, the worst round trip to a served user region plus service time.
+* ``latency_ms``: for services, the round trip to the nearest served user region plus service
+  time. A service serving several regions must have, for every region, a replica whose site
+  meets the SLO from there.
 
 The objective is ``cost_usd + carbon_usd_per_t x tCO2e + latency_usd_per_ms x latency_ms``,
 with the weights of the workload's objective preset.
@@ -90,6 +92,9 @@ class Problem:
             Cost terms per workload x option, for one replica.
         objective: The weighted objective per workload x option (``inf`` where infeasible).
         latency_estimated: Whether a workload x site latency used the distance estimate.
+        coverage: For services with several user regions: regions x sites meeting the SLO.
+            Each region needs a replica at a site that covers it; every replica's site must
+            cover at least one region (else its reason is ``latency``).
     """
 
     workloads: list[str]
@@ -113,6 +118,7 @@ class Problem:
     latency_ms: Floats
     objective: Floats
     latency_estimated: Bools
+    coverage: dict[int, Bools]
 
     @property
     def feasible(self) -> Bools:
@@ -266,23 +272,32 @@ def _demands(
     return out
 
 
-def _latency(estate: Estate, sites: list[ResolvedSite], demands: _Demands) -> tuple[Floats, Bools]:
-    """Worst RTT from a served region plus service time, per group serving the same regions."""
+def _latency(
+    estate: Estate, sites: list[ResolvedSite], demands: _Demands
+) -> tuple[Floats, Bools, dict[int, Bools]]:
+    """Round trip plus service time to the nearest served region, per workload x site.
+
+    Returns the latency, whether it was estimated from distance, and for workloads serving
+    several regions which sites meet the SLO for each region (regions x sites).
+    """
     n_w, n_s = len(demands.slo), len(sites)
     latency = np.zeros((n_w, n_s))
     estimated = np.zeros((n_w, n_s), dtype=bool)
+    coverage: dict[int, Bools] = {}
     for regions, rows in demands.served.items():
-        worst = np.zeros(n_s)
-        guessed = np.zeros(n_s, dtype=bool)
+        rtt = np.zeros((len(regions), n_s))
+        guessed = np.zeros((len(regions), n_s), dtype=bool)
         for s, site in enumerate(sites):
-            for region in regions:
-                rtt, was_estimated = estate.rtt_ms(site.name, region)
-                if rtt > worst[s]:
-                    worst[s], guessed[s] = rtt, was_estimated
-        latency[rows] = worst
-        estimated[rows] = guessed
+            for r, region in enumerate(regions):
+                rtt[r, s], guessed[r, s] = estate.rtt_ms(site.name, region)
+        nearest = rtt.argmin(axis=0)
+        latency[rows] = rtt.min(axis=0)
+        estimated[rows] = guessed[nearest, np.arange(n_s)]
+        if len(regions) > 1:
+            for w in rows:
+                coverage[w] = rtt + demands.service_ms[w] <= demands.slo[w]
     slo_set = np.isfinite(demands.slo)[:, None]
-    return np.where(slo_set, latency + demands.service_ms[:, None], 0.0), estimated
+    return np.where(slo_set, latency + demands.service_ms[:, None], 0.0), estimated, coverage
 
 
 def compile_problem(
@@ -321,7 +336,7 @@ def compile_problem(
     )
     acc_index = {a: i for i, a in enumerate(acc_names)}
     demands = _demands(estate, specs, data, sites, accelerators=acc_index, objective=objective)
-    latency_site, estimated = _latency(estate, sites, demands)
+    latency_site, estimated, coverage = _latency(estate, sites, demands)
     site_rank = np.array([_rank(s.max_classification) for s in sites], dtype=np.int64)
     available = np.array([s.available for s in sites], dtype=bool)
     n_w, n_s = len(specs), len(sites)
@@ -392,6 +407,7 @@ def compile_problem(
         latency_ms=latency_ms,
         objective=objective_usd,
         latency_estimated=estimated[:, options.site],
+        coverage=coverage,
     )
 
 

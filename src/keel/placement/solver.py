@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -144,6 +144,37 @@ def _spread_mask(
     return np.isin(problem.option_site, used_sites)
 
 
+def workload_ok(problem: Problem, workload: int, assignment: npt.NDArray[np.int64]) -> bool:
+    """Whether a workload's placed replicas satisfy its spread and region-coverage rules.
+
+    A workload with any replica placed must use at least ``min_sites`` distinct sites, and a
+    service serving several regions must have, for every region, a replica at a site meeting
+    the SLO from there. A workload with nothing placed satisfies both.
+
+    Args:
+        problem: The problem.
+        workload: Workload index.
+        assignment: Option per item.
+
+    Returns:
+        True if both rules hold.
+    """
+    options = assignment[(problem.item_workload == workload) & (assignment != UNPLACED)]
+    if options.size == 0:
+        return True
+    sites = problem.option_site[options]
+    if len(set(sites.tolist())) < problem.min_sites[workload]:
+        return False
+    regions = problem.coverage.get(workload)
+    return regions is None or bool(regions[:, sites].any(axis=1).all())
+
+
+def _all_or_nothing(problem: Problem) -> set[int]:
+    """Workloads whose rules make a partial placement invalid (spread or several regions)."""
+    spread = {w for w in range(len(problem.workloads)) if problem.min_sites[w] > 1}
+    return spread | set(problem.coverage)
+
+
 def solve_fast(problem: Problem, seed: int = 0) -> npt.NDArray[np.int64]:
     """Regret-greedy construction, then local search by moves and swaps under shared capacity.
 
@@ -240,6 +271,7 @@ class _Search:
         self.demand = demand
         self.left = problem.capacity.astype(np.int64).copy()
         self.assignment = np.full(costs.shape[0], UNPLACED, dtype=np.int64)
+        self.guarded = _all_or_nothing(problem)
 
     def allowed(self, item: int, exclude: int = UNPLACED) -> npt.NDArray[np.bool_]:
         ok = (self.left >= self.demand[item]) & np.isfinite(self.costs[item])
@@ -260,10 +292,40 @@ class _Search:
 
     def greedy(self, order: list[int], guide: npt.NDArray[np.float64]) -> None:
         for item in order:
-            candidate = np.where(self.allowed(item), guide[item], np.inf)
+            allowed = self.allowed(item)
+            wanted = self.uncovered_sites(item)
+            if wanted is not None and (allowed & wanted).any():
+                allowed &= wanted  # cover a region nobody serves yet, if possible
+            candidate = np.where(allowed, guide[item], np.inf)
             choice = int(np.argmin(candidate))
             if np.isfinite(candidate[choice]):
                 self.place(item, choice)
+        for w in self.guarded:
+            if not workload_ok(self.problem, w, self.assignment):
+                for item in np.flatnonzero(self.problem.item_workload == w).tolist():
+                    self.place(item, UNPLACED)
+
+    def uncovered_sites(self, item: int) -> npt.NDArray[np.bool_] | None:
+        """Options at sites covering a region the item's workload does not cover yet."""
+        w = int(self.problem.item_workload[item])
+        regions = self.problem.coverage.get(w)
+        if regions is None:
+            return None
+        mine = (self.problem.item_workload == w) & (self.assignment != UNPLACED)
+        used = self.problem.option_site[self.assignment[mine]]
+        served = np.asarray(regions[:, used].any(axis=1), dtype=bool)
+        missing = ~served if used.size else np.ones(len(regions), dtype=bool)
+        if not missing.any():
+            return None
+        reachable = np.asarray(regions[missing].any(axis=0), dtype=bool)
+        return np.asarray(reachable[self.problem.option_site], dtype=bool)
+
+    def keeps_rules(self, *items: int) -> bool:
+        workloads = {int(self.problem.item_workload[i]) for i in items} & self.guarded
+        return all(workload_ok(self.problem, w, self.assignment) for w in workloads)
+
+    def guarded_item(self, item: int) -> bool:
+        return int(self.problem.item_workload[item]) in self.guarded
 
     def improve(self, seed: int, effort: Effort) -> None:
         rng = np.random.default_rng(seed)
@@ -295,12 +357,17 @@ class _Search:
         improved = False
         for item in sorted(gaining.tolist(), key=rank.__getitem__):
             current = int(self.assignment[item])
+            if current == UNPLACED and self.guarded_item(item):
+                continue  # one more replica alone could break the workload's coverage
             now = self.costs[item, current] if current != UNPLACED else np.inf
             candidate = np.where(self.allowed(item, exclude=current), self.costs[item], np.inf)
             choice = int(np.argmin(candidate))
             if candidate[choice] < now - 1e-9:
                 self.place(item, choice)
-                improved = True
+                if self.keeps_rules(item):
+                    improved = True
+                else:
+                    self.place(item, current)
         return improved
 
     def swap_pass(self, swap_options: int) -> bool:
@@ -342,8 +409,10 @@ class _Search:
                 assignment[a], assignment[b] = new_a, oa
                 barred_a = _spread_mask(self.problem, a, assignment)
                 barred_b = _spread_mask(self.problem, b, assignment)
-                if (barred_a is not None and barred_a[new_a]) or (
-                    barred_b is not None and barred_b[oa]
+                if (
+                    (barred_a is not None and barred_a[new_a])
+                    or (barred_b is not None and barred_b[oa])
+                    or not self.keeps_rules(a, b)
                 ):
                     assignment[a], assignment[b] = oa, new_a
                     continue
@@ -366,7 +435,7 @@ class _Search:
         """
         improved = False
         for item in np.flatnonzero(self.assignment == UNPLACED)[:INSERT_BUDGET].tolist():
-            if not np.isfinite(self.costs[item]).any():
+            if not np.isfinite(self.costs[item]).any() or self.guarded_item(item):
                 continue
             barred = _spread_mask(self.problem, item, self.assignment)
             targets = np.flatnonzero(np.isfinite(self.costs[item]))
@@ -397,8 +466,11 @@ class _Search:
             options = np.flatnonzero(self.allowed(b, exclude=target))
             if options.size == 0:
                 continue
-            moves.append((b, target))
             self.place(b, int(options[np.argmin(self.costs[b, options])]))
+            if not self.keeps_rules(b):
+                self.place(b, target)
+                continue
+            moves.append((b, target))
         if self.left[target] >= needed:
             return True
         for b, old in reversed(moves):
@@ -418,65 +490,129 @@ class _Model:
     n_items: int
 
 
+class _Rows:
+    """Sparse constraint rows under construction: ``lower <= sum(vals x cols) <= upper``."""
+
+    def __init__(self) -> None:
+        self.rows: list[npt.NDArray[np.int64]] = []
+        self.cols: list[npt.NDArray[np.int64]] = []
+        self.vals: list[npt.NDArray[np.float64]] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+
+    def add(self, cols: Any, vals: Any, lower: float, upper: float) -> None:
+        cols = np.asarray(cols, dtype=np.int64)
+        self.rows.append(np.full(len(cols), len(self.lower), dtype=np.int64))
+        self.cols.append(cols)
+        self.vals.append(np.asarray(vals, dtype=np.float64))
+        self.lower.append(lower)
+        self.upper.append(upper)
+
+    def add_block(
+        self, rows: Any, cols: Any, vals: Any, lower: list[float], upper: list[float]
+    ) -> None:
+        """Several rows at once; ``rows`` counts from the next free row."""
+        self.rows.append(np.asarray(rows, dtype=np.int64) + len(self.lower))
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.asarray(vals, dtype=np.float64))
+        self.lower += lower
+        self.upper += upper
+
+
 def _model(problem: Problem) -> _Model:
     """Variables: x[item, option] for feasible pairs, u[item] (unplaced), y[workload, site]."""
+    from scipy import sparse  # imported on use: SciPy adds ~0.3 s to every CLI start
+
     costs = problem.item_costs()
     item_idx, option_idx = np.nonzero(np.isfinite(costs))
     n_pairs, n_items = len(item_idx), costs.shape[0]
     spread = [w for w in range(len(problem.workloads)) if problem.min_sites[w] > 1]
-    n_sites = len(problem.sites)
-    n_y = len(spread) * n_sites
+    n_y = len(spread) * len(problem.sites)
     penalty = unplaced_penalty(problem)
     c = np.concatenate([costs[item_idx, option_idx], np.full(n_items, penalty), np.zeros(n_y)])
-    rows: list[npt.NDArray[np.int64]] = []
-    cols: list[npt.NDArray[np.int64]] = []
-    vals: list[npt.NDArray[np.float64]] = []
-    lower: list[float] = []
-    upper: list[float] = []
-    row = 0
+    rows = _Rows()
     # Each item is placed once or counted unplaced.
-    rows += [item_idx, np.arange(n_items)]
-    cols += [np.arange(n_pairs), n_pairs + np.arange(n_items)]
-    vals += [np.ones(n_pairs), np.ones(n_items)]
-    lower += [1.0] * n_items
-    upper += [1.0] * n_items
-    row += n_items
+    rows.add_block(
+        np.concatenate([item_idx, np.arange(n_items)]),
+        np.concatenate([np.arange(n_pairs), n_pairs + np.arange(n_items)]),
+        np.ones(n_pairs + n_items),
+        [1.0] * n_items,
+        [1.0] * n_items,
+    )
     # Capacity per option.
-    demand = problem.demand[problem.item_workload[item_idx]].astype(np.float64)
-    rows.append(row + option_idx)
-    cols.append(np.arange(n_pairs))
-    vals.append(demand)
-    lower += [-np.inf] * len(problem.capacity)
-    upper += problem.capacity.astype(np.float64).tolist()
-    row += len(problem.capacity)
-    # Spread: y[w,s] <= sum of x of w's items at s; sum_s y[w,s] >= k (1 - u[first item]).
+    rows.add_block(
+        option_idx,
+        np.arange(n_pairs),
+        problem.demand[problem.item_workload[item_idx]],
+        [-np.inf] * len(problem.capacity),
+        problem.capacity.astype(np.float64).tolist(),
+    )
+    _spread_rows(problem, rows, item_idx, option_idx, spread=spread, y_base=n_pairs + n_items)
+    _coverage_rows(problem, rows, item_idx, option_idx, n_pairs)
+    # All replicas or none for workloads with spread or coverage rules: u[item] >= u[first].
+    for w in sorted(_all_or_nothing(problem)):
+        items_of_w = np.flatnonzero(problem.item_workload == w)
+        for item in items_of_w[1:].tolist():
+            rows.add([n_pairs + item, n_pairs + int(items_of_w[0])], [1.0, -1.0], 0.0, np.inf)
+    a = sparse.csr_matrix(
+        (np.concatenate(rows.vals), (np.concatenate(rows.rows), np.concatenate(rows.cols))),
+        shape=(len(rows.lower), len(c)),
+    )
+    return _Model(c, a, np.array(rows.lower), np.array(rows.upper), option_idx, n_pairs, n_items)
+
+
+def _spread_rows(
+    problem: Problem,
+    rows: _Rows,
+    item_idx: npt.NDArray[np.int64],
+    option_idx: npt.NDArray[np.int64],
+    *,
+    spread: list[int],
+    y_base: int,
+) -> None:
+    """y[w,s] <= sum of x of w's items at s; sum over s of y[w,s] >= k (1 - u[first item])."""
+    n_pairs, n_sites = len(item_idx), len(problem.sites)
     for k, w in enumerate(spread):
-        base = n_pairs + n_items + k * n_sites
+        base = y_base + k * n_sites
         mine = np.flatnonzero(problem.item_workload[item_idx] == w)
         sites_of = problem.option_site[option_idx[mine]]
         for s in range(n_sites):
             at = mine[sites_of == s]
-            rows += [np.full(len(at) + 1, row)]
-            cols += [np.concatenate([[base + s], at])]
-            vals += [np.concatenate([[1.0], -np.ones(len(at))])]
-            lower.append(-np.inf)
-            upper.append(0.0)
-            row += 1
+            rows.add(
+                np.concatenate([[base + s], at]),
+                np.concatenate([[1.0], -np.ones(len(at))]),
+                -np.inf,
+                0.0,
+            )
         first = int(np.flatnonzero(problem.item_workload == w)[0])
         need = float(problem.min_sites[w])
-        rows += [np.full(n_sites + 1, row)]
-        cols += [np.concatenate([base + np.arange(n_sites), [n_pairs + first]])]
-        vals += [np.concatenate([np.ones(n_sites), [need]])]
-        lower.append(need)
-        upper.append(np.inf)
-        row += 1
-    from scipy import sparse  # imported on use: SciPy adds ~0.3 s to every CLI start
+        rows.add(
+            np.concatenate([base + np.arange(n_sites), [n_pairs + first]]),
+            np.concatenate([np.ones(n_sites), [need]]),
+            need,
+            np.inf,
+        )
 
-    a = sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(row, len(c)),
-    )
-    return _Model(c, a, np.array(lower), np.array(upper), option_idx, n_pairs, n_items)
+
+def _coverage_rows(
+    problem: Problem,
+    rows: _Rows,
+    item_idx: npt.NDArray[np.int64],
+    option_idx: npt.NDArray[np.int64],
+    n_pairs: int,
+) -> None:
+    """Every region of a multi-region service has a replica covering it, if any is placed.
+
+    ``sum of x at sites covering the region + u[first] >= 1``.
+    """
+    for w, regions in problem.coverage.items():
+        items_of_w = np.flatnonzero(problem.item_workload == w)
+        first = int(items_of_w[0])
+        mine = np.flatnonzero(problem.item_workload[item_idx] == w)
+        sites_of = problem.option_site[option_idx[mine]]
+        for region in regions:
+            at = mine[region[sites_of]]
+            rows.add(np.concatenate([at, [n_pairs + first]]), np.ones(len(at) + 1), 1.0, np.inf)
 
 
 def _run(model: _Model, integral: bool, time_limit_s: float) -> optimize.OptimizeResult:
