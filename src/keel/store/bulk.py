@@ -42,7 +42,7 @@ def timestamp(conn: Connection, column: sa.Column[Any], value: datetime) -> Any:
     Returns:
         The driver-ready value.
     """
-    process = column.type.bind_processor(conn.dialect)
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process(value) if process else value
 
 
