@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import orjson
 from test_cli import keel
 
 
@@ -57,6 +59,14 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     why = json.loads(keel("plan", "--explain", "trading-desk-copilot", cwd=tmp_path).stdout)
     assert [c["site"] for c in why["chosen"]] == ["par-edge"]
     assert "latency" in why["rejected"]["fra-dc1"]
+    # The ledger holds one decision per workload, with the digest of this very explanation.
+    decisions = [json.loads(line)["entry"] for line in shown.splitlines()[1:]]
+    assert len(decisions) == 28
+    assert {d["type"] for d in decisions} == {"placement.decided"}
+    [copilot] = [d for d in decisions if d["workload"] == "trading-desk-copilot"]
+    assert copilot["placed_at"] == ["par-edge/l4"]
+    digest = "sha256:" + hashlib.sha256(orjson.dumps(why, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    assert copilot["explanation_digest"] == digest
 
     exact = json.loads(
         keel(

@@ -100,12 +100,15 @@ def compute_plan(
 def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
     """Store a plan and record it in the ledger, in one transaction.
 
+    The ledger gets a ``plan.committed`` entry with the plan's digest, then one
+    ``placement.decided`` entry per workload with the digest of its explanation.
+
     Args:
         workspace: The workspace.
         result: A computed plan.
 
     Returns:
-        The plan's id and its ledger index.
+        The plan's id and the ledger index of its ``plan.committed`` entry.
     """
     data = result.plan.to_json()
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
@@ -122,10 +125,47 @@ def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
             "placements": len(data["placements"]),
             "unplaced": len(data["unplaced"]),
         }
+        decisions = [
+            {
+                "type": "placement.decided",
+                "plan_id": plan_id,
+                "estate_digest": data["estate_digest"],
+                "policy_digest": data["policy_digest"],
+                **record,
+            }
+            for record in decision_records(result)
+        ]
         first, _ = ledger.record(
-            conn, workspace, [entry], personal={"actor": ledger.current_actor()}
+            conn, workspace, [entry, *decisions], personal={"actor": ledger.current_actor()}
         )
     return plan_id, first
+
+
+def decision_records(result: PlanResult) -> list[dict[str, Any]]:
+    """One decision record per workload: where it went and the digest of its explanation.
+
+    The explanation (chosen options with costs, alternatives, rejected sites with reason codes,
+    relaxations) is what ``keel plan --explain`` prints; its digest in the ledger lets anyone
+    show later that an explanation is the one the decision was made with.
+
+    Args:
+        result: A computed plan.
+
+    Returns:
+        JSON objects, in workload order.
+    """
+    records = []
+    for workload in result.problem.workloads:
+        why = explain(result.problem, result.solution, workload)
+        records.append(
+            {
+                "workload": workload,
+                "placed_at": sorted(f"{c['site']}/{c['pool']}" for c in why["chosen"]),
+                "explanation_digest": "sha256:"
+                + hashlib.sha256(canonical_json(why).encode()).hexdigest(),
+            }
+        )
+    return records
 
 
 def explain_workload(result: PlanResult, workload: str) -> dict[str, Any]:
