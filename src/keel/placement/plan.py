@@ -217,19 +217,22 @@ def site_rejections(problem: Problem, w: int) -> dict[str, list[str]]:
         Reason codes by site name; the codes common to all of the site's options first.
     """
     result: dict[str, list[str]] = {}
+    row = problem.reasons[w]
+    sites_with = problem.option_site
+    if row.size:
+        # Options are laid out site by site, so per-site reductions are one reduceat each.
+        starts = np.flatnonzero(np.r_[True, sites_with[1:] != sites_with[:-1]])
+        blocked = np.minimum.reduceat(row, starts) > 0
+        common = np.bitwise_and.reduceat(row, starts)
+        every = np.bitwise_or.reduceat(row, starts)
+        for k in np.flatnonzero(blocked).tolist():
+            first = reason_codes(int(common[k]))
+            rest = [c for c in reason_codes(int(every[k])) if c not in first]
+            result[problem.sites[int(sites_with[starts[k]])]] = first + rest
+    with_options = set(sites_with.tolist())
     for s, site in enumerate(problem.sites):
-        options = np.flatnonzero(problem.option_site == s)
-        if options.size == 0:
+        if s not in with_options:
             result[site] = ["capacity"]
-            continue
-        masks = problem.reasons[w, options]
-        if (masks == 0).any():
-            continue
-        common = int(np.bitwise_and.reduce(masks))
-        every = int(np.bitwise_or.reduce(masks))
-        result[site] = reason_codes(common) + [
-            c for c in reason_codes(every) if c not in reason_codes(common)
-        ]
     return result
 
 
@@ -298,10 +301,12 @@ def explain(problem: Problem, solution: Solution, workload: str) -> dict[str, An
     items = np.flatnonzero(problem.item_workload == w)
     chosen = sorted({int(o) for o in solution.assignment[items] if o != UNPLACED})
     best = min((float(problem.objective[w, o]) for o in chosen), default=float("inf"))
-    feasible = [
-        int(o) for o in np.flatnonzero(np.isfinite(problem.objective[w])) if int(o) not in chosen
-    ]
-    feasible.sort(key=lambda o: float(problem.objective[w, o]))
+    row = problem.objective[w]
+    candidates = np.flatnonzero(np.isfinite(row))
+    if chosen:
+        candidates = candidates[~np.isin(candidates, chosen)]
+    nearest = candidates[np.argsort(row[candidates], kind="stable")[:ALTERNATIVES]]
+    feasible = [int(o) for o in nearest]
 
     def option(o: int) -> dict[str, Any]:
         return {

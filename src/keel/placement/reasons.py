@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 
 
 class Reason(enum.IntFlag):
@@ -35,6 +36,11 @@ def reason_codes(mask: int) -> list[str]:
         mask: An integer of :class:`Reason` bits.
 
     Returns:
-        Lowercase codes such as ``["residency", "latency"]``.
+        Lowercase codes such as ``["residency", "latency"]`` (a new list on every call).
     """
-    return [r.name.lower() for r in Reason if r.name is not None and mask & r]
+    return list(_codes(mask))
+
+
+@functools.cache
+def _codes(mask: int) -> tuple[str, ...]:
+    return tuple(r.name.lower() for r in Reason if r.name is not None and mask & r)
