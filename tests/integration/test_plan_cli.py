@@ -56,7 +56,12 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert entry["plan_id"] == plan["plan_id"]
     assert entry["estate_digest"] == plan["estate_digest"]
 
-    why = json.loads(keel("plan", "--explain", "trading-desk-copilot", cwd=tmp_path).stdout)
+    why = json.loads(
+        keel("plan", "--explain", "trading-desk-copilot", "-o", "json", cwd=tmp_path).stdout
+    )
+    text = keel("plan", "--explain", "trading-desk-copilot", cwd=tmp_path).stdout
+    assert "chosen:" in text and "par-edge" in text
+    assert "rejected sites:" in text and "latency" in text
     assert [c["site"] for c in why["chosen"]] == ["par-edge"]
     assert "latency" in why["rejected"]["fra-dc1"]
     # The ledger holds one decision per workload, with the digest of this very explanation.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -82,6 +82,44 @@ def print_plan(result: planning.PlanResult, *, with_baselines: bool = True) -> N
         )
 
 
+def explanation_text(why: dict[str, Any]) -> str:
+    """An explanation for people: chosen options, alternatives, rejected sites, relaxations.
+
+    Args:
+        why: What :func:`keel.service.planning.explain_workload` returns.
+
+    Returns:
+        The text.
+    """
+    lines = [f"{why['workload']}:"]
+    columns = ["SITE", "POOL", "OBJECTIVE USD", "COMPUTE USD", "EGRESS USD", "KGCO2E", "RTT MS"]
+
+    def row(option: dict[str, Any]) -> list[Any]:
+        return [
+            option["site"],
+            option["pool"],
+            option["objective_usd"],
+            option["compute_usd"],
+            option["egress_usd"],
+            option["carbon_kgco2e"],
+            option["latency_ms"] or "-",
+        ]
+
+    if why["chosen"]:
+        lines += ["chosen:", table(columns, [row(o) for o in why["chosen"]])]
+    else:
+        lines.append("not placed")
+    if why["alternatives"]:
+        alternatives = [[*row(o), f"+{o['delta_usd']:,.2f}"] for o in why["alternatives"]]
+        lines += ["next best:", table([*columns, "DELTA USD"], alternatives)]
+    if why["rejected"]:
+        rejected = [[site, ", ".join(codes)] for site, codes in why["rejected"].items()]
+        lines += ["rejected sites:", table(["SITE", "REASONS"], rejected)]
+    for relaxation in why["relaxations"]:
+        lines.append(f"to place it: {relaxation}")
+    return "\n".join(lines)
+
+
 def print_moves(result: planning.PlanResult) -> None:
     """Print what changed against the previous plan, and why.
 
@@ -122,7 +160,8 @@ def plan(
     workspace = state(ctx).workspace()
     result = planning.compute_plan(workspace, objective=objective, solver=solver, replan=diff)
     if explain is not None:
-        typer.echo(dump_json(planning.explain_workload(result, explain)))
+        why = planning.explain_workload(result, explain)
+        typer.echo(dump_json(why) if output is Format.json else explanation_text(why))
         return
     data = result.plan.to_json()
     if commit:
