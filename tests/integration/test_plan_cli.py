@@ -92,3 +92,27 @@ def test_plan_rejects_bad_options(tmp_path: Path) -> None:
     missing = keel("plan", "--explain", "trading-desk-copilo", cwd=tmp_path)
     assert missing.returncode == 2
     assert "did you mean 'trading-desk-copilot'" in missing.stderr
+
+
+def test_plan_diff_after_a_site_goes_down(tmp_path: Path) -> None:
+    keel("init", "estate", cwd=tmp_path)
+    keel("apply", "-f", "estate", cwd=tmp_path)
+    first = json.loads(keel("plan", "-o", "json", cwd=tmp_path).stdout)
+    sites = tmp_path / "estate" / "sites.yaml"
+    text = sites.read_text()
+    marker = "name: ams-private\nlabels: {owner: group-it, tier: core}\nspec:\n"
+    assert marker in text
+    sites.write_text(text.replace(marker, marker + "  available: false\n"))
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    result = keel("plan", "--diff", "-o", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    replanned = json.loads(result.stdout)
+    assert replanned["previous_plan_id"] == first["plan_id"]
+    moved = {m["workload"]: m for m in replanned["moves"]}
+    on_ams = {p["workload"] for p in first["placements"] if p["site"] == "ams-private"}
+    assert on_ams
+    assert on_ams <= set(moved)
+    for name in on_ams:
+        assert "site_down" in moved[name]["why"]
+    table = keel("plan", "--diff", cwd=tmp_path).stdout
+    assert table.startswith(f"no moves against plan {replanned['plan_id']}")
