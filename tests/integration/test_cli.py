@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -33,16 +32,13 @@ def keel(
     )
 
 
-def test_demo_runs_end_to_end_quickly(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = keel("demo", "--keep", str(tmp_path / "ws"), cwd=tmp_path)
-    elapsed = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     assert "validated 76 resources: no problems" in result.stdout
     assert "76 created in one transaction" in result.stdout
     assert "re-applied: 76 unchanged" in result.stdout
     assert "cn-customer-profiles     CN" in result.stdout
-    assert elapsed < 10
     listed = keel("--workspace", str(tmp_path / "ws"), "get", "sites", cwd=tmp_path)
     assert listed.returncode == 0
     assert "par-edge" in listed.stdout and "8xL4" in listed.stdout

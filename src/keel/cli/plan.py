@@ -11,8 +11,6 @@ from keel.cli.context import state
 from keel.cli.output import dump_json, table
 from keel.service import planning
 
-OBJECTIVES = ("cost", "carbon", "latency", "balanced")
-
 
 class Format(StrEnum):
     """Output formats of ``keel plan``."""
@@ -143,7 +141,9 @@ def print_moves(result: planning.PlanResult) -> None:
 def plan(
     ctx: typer.Context,
     *,
-    objective: Annotated[str, typer.Option(help=f"One of {', '.join(OBJECTIVES)}.")] = "balanced",
+    objective: Annotated[
+        str, typer.Option(help=f"One of {', '.join(planning.OBJECTIVES)}.")
+    ] = "balanced",
     solver: Annotated[
         str, typer.Option(help="fast (greedy + local search) or exact (MILP).")
     ] = "fast",
@@ -152,13 +152,16 @@ def plan(
     commit: Annotated[
         bool, typer.Option(help="Store the plan and record it in the ledger.")
     ] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the fast solver's local search.")] = 0,
     diff: Annotated[
         bool, typer.Option("--diff", help="Re-plan against the last committed plan; show moves.")
     ] = False,
 ) -> None:
     """Decide where every workload runs: four dimensions, shared capacity, cost and carbon."""
     workspace = state(ctx).workspace()
-    result = planning.compute_plan(workspace, objective=objective, solver=solver, replan=diff)
+    result = planning.compute_plan(
+        workspace, objective=objective, solver=solver, seed=seed, replan=diff
+    )
     if explain is not None:
         why = planning.explain_workload(result, explain)
         typer.echo(dump_json(why) if output is Format.json else explanation_text(why))

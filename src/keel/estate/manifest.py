@@ -117,11 +117,7 @@ class LocatedResource:
         Returns:
             A 1-based line, or 0 when the resource has no location.
         """
-        for end in range(len(path), -1, -1):
-            hit = self.lines.get(path[:end])
-            if hit is not None:
-                return hit
-        return self.line
+        return nearest_line(self.lines, path, self.line)
 
     def problem(self, path: FieldPath, message: str) -> Problem:
         """A problem located at one of this resource's fields.
@@ -149,6 +145,24 @@ class _Document:
 
 class _TooLargeError(Exception):
     pass
+
+
+def nearest_line(lines: dict[FieldPath, int], path: FieldPath, default: int) -> int:
+    """The line of a field, or of its nearest ancestor that has one.
+
+    Args:
+        lines: Line of every field, by field path.
+        path: Field path inside the document.
+        default: Line to use when neither the field nor an ancestor has one.
+
+    Returns:
+        A 1-based line, or ``default``.
+    """
+    for end in range(len(path), -1, -1):
+        hit = lines.get(path[:end])
+        if hit is not None:
+            return hit
+    return default
 
 
 def format_field(path: FieldPath) -> str:
@@ -408,11 +422,7 @@ def _spec_problems(
 
 
 def _line_of(doc: _Document, path: FieldPath) -> int:
-    for end in range(len(path), -1, -1):
-        hit = doc.lines.get(path[:end])
-        if hit is not None:
-            return hit
-    return doc.line
+    return nearest_line(doc.lines, path, doc.line)
 
 
 def _envelope_problems(doc: _Document) -> tuple[str, list[Problem]]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -409,20 +408,3 @@ def compile_problem(
         latency_estimated=estimated[:, options.site],
         coverage=coverage,
     )
-
-
-def describe(problem: Problem) -> dict[str, Any]:
-    """Sizes of a problem, for logs and benchmarks.
-
-    Args:
-        problem: The problem.
-
-    Returns:
-        Counts of workloads, items, options and feasible pairs.
-    """
-    return {
-        "workloads": len(problem.workloads),
-        "items": len(problem.item_workload),
-        "options": len(problem.option_site),
-        "feasible_pairs": int(problem.feasible.sum()),
-    }

@@ -26,6 +26,9 @@ from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
 from keel.store.plans import PlanRepository
 
+OBJECTIVES: tuple[str, ...] = tuple(PRESETS)
+"""Objective preset names, for front ends."""
+
 NO_POLICY_DIGEST = "sha256:" + hashlib.sha256(b"no policy set").hexdigest()
 """Digest recorded until the policy engine supplies a policy set."""
 
