@@ -241,3 +241,26 @@ def test_concurrent_applies_from_processes_lose_nothing(database_url: str, tmp_p
         revision, _ = ResourceRepository(conn).revision()
     assert revision == 1 + rounds * writers
     ws.close()
+
+
+def test_resolved_values_refreshed_by_another_change_are_recorded(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from keel.service import ledger
+
+    accelerator = (
+        "kind: Accelerator\nname: acme-npu\nspec: {{vendor: acme, memory_gb: {gb}, power_w: 300}}\n"
+    )
+    site = SITE.replace("accelerator: H100-SXM", "accelerator: acme-npu")
+    write(tmp_path / "a", "acc.yaml", accelerator.format(gb=64))
+    write(tmp_path / "a", "site.yaml", site)
+    apply_manifests(workspace, [str(tmp_path / "a")])
+    write(tmp_path / "b", "acc.yaml", accelerator.format(gb=128))
+    result = apply_manifests(workspace, [str(tmp_path / "b")])
+    changed = {(c.kind, c.name): c for c in result.changes}
+    assert changed[("Site", "fra-dc1")].fields == ("resolved",)
+    assert changed[("Site", "fra-dc1")].generation == 1  # the spec did not change
+    [stored] = get_resources(workspace, "Site", "fra-dc1")
+    assert stored.resolved is not None and stored.resolved["pools"][0]["memory_gb"] == 128
+    types = [(e.entry["type"], e.entry["kind"]) for e in ledger.show(workspace, 0, 100)]
+    assert types[-2:] == [("estate.configured", "Accelerator"), ("estate.configured", "Site")]

@@ -194,6 +194,30 @@ def _all_unchanged(
     return True
 
 
+def _refreshed(
+    estate: Estate,
+    keys: Sequence[tuple[str, str]],
+    headers: dict[tuple[str, str], StoredResource],
+    specs: dict[tuple[str, str], dict[str, Any]],
+) -> list[tuple[ResourceRow, Change]]:
+    """Stored resources whose resolved values changed because of another resource's change.
+
+    Their spec and generation stay; the new resolved values are written and, like every state
+    change, recorded (as ``configured`` with the field ``resolved``).
+    """
+    out = []
+    for key in keys:
+        old = headers[key]
+        resolved = estate.resolved(*key)
+        if resolved != old.resolved:
+            row = ResourceRow(
+                *key, old.labels, specs[key], resolved, old.spec_digest, old.generation
+            )
+            change = Change("configured", *key, old.generation, ("resolved",), old.spec_digest)
+            out.append((row, change))
+    return out
+
+
 def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune: bool) -> _Plan:
     headers = {(row.kind, row.name): row for row in repo.headers()}
     incoming_keys = {(item.resource.kind, item.resource.name) for item in incoming}
@@ -262,13 +286,10 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         )
     for key in kept:
         old = headers[key]
-        resolved = estate.resolved(*key)
         entries.append((*key, old.labels, old.spec_digest))
-        if resolved != old.resolved:
-            spec = stored_specs[key]
-            plan.updates.append(
-                ResourceRow(*key, old.labels, spec, resolved, old.spec_digest, old.generation)
-            )
+    for row, change in _refreshed(estate, kept, headers, stored_specs):
+        plan.updates.append(row)
+        plan.changes.append(change)
     for key in pruned:
         plan.deletes.append(key)
         plan.changes.append(Change("deleted", *key, headers[key].generation))
@@ -393,15 +414,15 @@ def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
     canonical = _kind(kind)
     with workspace.database.write() as conn:
         repo = ResourceRepository(conn)
-        generation = _delete_locked(repo, canonical, name)
+        generation, refreshed = _delete_locked(repo, canonical, name)
         change = Change("deleted", canonical, name, generation)
         revision, digest = repo.revision()
-        entry = change.ledger_entry(revision, digest)
-        ledger.record(conn, workspace, [entry], personal={"actor": ledger.current_actor()})
+        entries = [c.ledger_entry(revision, digest) for c in [change, *refreshed]]
+        ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
     return change
 
 
-def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> int:
+def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> tuple[int, list[Change]]:
     revision, _digest = repo.revision()
     headers = {(row.kind, row.name): row for row in repo.headers()}
     key = (kind, name)
@@ -418,18 +439,11 @@ def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> int:
             hint="change or delete the resources listed first",
         )
     repo.delete([key])
-    refreshed = []
-    for k in rest:
-        row = headers[k]
-        resolved = estate.resolved(*k)
-        if resolved != row.resolved:
-            refreshed.append(
-                ResourceRow(*k, row.labels, specs[k], resolved, row.spec_digest, row.generation)
-            )
-    repo.update(refreshed, datetime.now(UTC))
+    refreshed = _refreshed(estate, rest, headers, specs)
+    repo.update([row for row, _ in refreshed], datetime.now(UTC))
     digest = estate_digest([(*k, headers[k].labels, headers[k].spec_digest) for k in rest])
     repo.set_revision(revision + 1, digest)
-    return headers[key].generation
+    return headers[key].generation, [change for _, change in refreshed]
 
 
 def load_estate(workspace: Workspace) -> Estate:
