@@ -252,12 +252,30 @@ def _capacity_prices(
         return prices
     scale = float(np.median(finite)) / max(1.0, float(demand.mean()))
     capacity = problem.capacity.astype(np.float64)
-    placeable = np.isfinite(costs).any(axis=1)
+    penalty = unplaced_penalty(problem)
     for step in range(PRICE_ROUNDS):
-        choice = np.argmin(costs + np.outer(demand, prices), axis=1)[placeable]
-        load = np.bincount(choice, weights=demand[placeable], minlength=n_options)
+        _value, load = _priced_choice(costs, demand, prices, penalty)
         prices = np.maximum(0.0, prices + scale * (load - capacity) / capacity / (1 + step) ** 0.5)
     return prices
+
+
+def _priced_choice(
+    costs: npt.NDArray[np.float64],
+    demand: npt.NDArray[Any],
+    prices: npt.NDArray[np.float64],
+    penalty: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Every item on its cheapest option at cost plus price x demand (or unplaced at the penalty).
+
+    Returns:
+        Each item's priced value, and the devices asked of each option by the placed items.
+    """
+    priced = costs + np.outer(demand, prices)
+    choice = np.argmin(priced, axis=1)
+    value = np.minimum(priced[np.arange(len(choice)), choice], penalty)
+    used = value < penalty
+    load = np.bincount(choice[used], weights=demand[used], minlength=len(prices))
+    return value, load.astype(np.float64)
 
 
 class _Search:
@@ -667,13 +685,10 @@ def lagrangian_bound(problem: Problem, upper: float | None = None, rounds: int =
     demand = problem.demand[problem.item_workload].astype(np.float64)
     capacity = problem.capacity.astype(np.float64)
     penalty = unplaced_penalty(problem)
-    rows = np.arange(costs.shape[0])
     prices = np.zeros(costs.shape[1])
     best, theta, stale = -np.inf, 2.0, 0
     for _ in range(rounds):
-        priced = costs + np.outer(demand, prices)
-        choice = np.argmin(priced, axis=1)
-        value = np.minimum(priced[rows, choice], penalty)
+        value, load = _priced_choice(costs, demand, prices, penalty)
         bound = float(value.sum() - prices @ capacity)
         if bound > best + 1e-9 * abs(best if np.isfinite(best) else 1.0):
             best, stale = bound, 0
@@ -681,8 +696,6 @@ def lagrangian_bound(problem: Problem, upper: float | None = None, rounds: int =
             stale += 1
             if stale >= 5:
                 theta, stale = theta / 2, 0
-        used = value < penalty
-        load = np.bincount(choice[used], weights=demand[used], minlength=len(prices))
         gradient = load - capacity
         gradient[(prices <= 0) & (gradient < 0)] = 0.0
         norm = float(gradient @ gradient)
