@@ -12,6 +12,8 @@ The tree::
     │   ├── NotFoundError          E-NOT-FOUND  a named resource does not exist
     │   ├── InUseError             E-IN-USE     a deletion would leave dangling references
     │   ├── ConfigError            E-CONFIG     bad settings, paths or database URL
+    │   ├── PolicyError            E-POLICY     a policy module that does not load
+    │   ├── DeniedError            E-DENIED     a compliance policy denies the change
     │   └── LedgerError            E-LEDGER     malformed keys, notes, checkpoints or proofs
     ├── IntegrityError             E-INTEGRITY  the ledger failed verification (exit 3)
     └── StoreError                 E-STORE      the database failed (exit 1)
@@ -119,6 +121,41 @@ class ConfigError(UserError):
     """Settings, paths or the database URL are wrong."""
 
     code = "E-CONFIG"
+
+
+class PolicyError(UserError):
+    """A Rego module does not load: a syntax error, a forbidden built-in, a reserved package.
+
+    Attributes:
+        problems: Each problem, located by file and line.
+    """
+
+    code = "E-POLICY"
+
+    def __init__(self, problems: list[Problem], *, hint: str = "") -> None:
+        super().__init__(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the policies",
+            hint=hint or "fix the lines above; no policy was changed",
+        )
+        self.problems = problems
+
+
+class DeniedError(UserError):
+    """A compliance policy denies a change (admission): the workload may run nowhere.
+
+    Attributes:
+        problems: Each denial, with the rule that made it.
+    """
+
+    code = "E-DENIED"
+
+    def __init__(self, problems: list[Problem], *, hint: str = "") -> None:
+        count = len(problems)
+        super().__init__(
+            f"{count} denial{'s' if count != 1 else ''} by the policy in force",
+            hint=hint or "nothing was changed; `keel policy eval --workload NAME` shows why",
+        )
+        self.problems = problems
 
 
 class StoreError(KeelError):

@@ -60,7 +60,7 @@ def test_init_then_validate_apply_get(tmp_path: Path) -> None:
     site = json.loads(keel("get", "site", "gcp-en1", "-o", "json", cwd=tmp_path).stdout)
     assert site["status"]["resolved"]["carbon_intensity_gco2e_per_kwh"] == 46
     listing = json.loads(keel("get", "workloads", "-o", "json", cwd=tmp_path).stdout)
-    assert len(listing["items"]) == 28
+    assert len(listing["items"]) == 27
 
 
 def test_yaml_output_is_reapplicable(tmp_path: Path) -> None:

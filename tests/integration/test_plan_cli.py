@@ -64,7 +64,7 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert "latency" in why["rejected"]["fra-dc1"]
     # The ledger holds one decision per workload, with the digest of this very explanation.
     decisions = [json.loads(line)["entry"] for line in shown.splitlines()[1:]]
-    assert len(decisions) == 28
+    assert len(decisions) == 27
     assert {d["type"] for d in decisions} == {"placement.decided"}
     [copilot] = [d for d in decisions if d["workload"] == "trading-desk-copilot"]
     assert copilot["placed_at"] == ["par-edge/l4"]

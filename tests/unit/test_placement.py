@@ -31,8 +31,6 @@ from keel.placement.solver import (
     unplaced_penalty,
 )
 
-NEEDS = {"phi": "hipaa", "pci": "pci-dss"}
-
 
 def violations(estate: Estate, plan: Plan) -> list[str]:
     """Every hard-constraint violation in a plan, found without the engine's code."""
@@ -51,9 +49,6 @@ def violations(estate: Estate, plan: Plan) -> list[str]:
                 site.max_classification
             ):
                 found.append(f"{p.workload}@{p.site}: classification")
-            for tag in d.tags:
-                if tag in NEEDS and NEEDS[tag] not in site.certifications:
-                    found.append(f"{p.workload}@{p.site}: certification")
             for jurisdiction in d.residency:
                 if site.country not in jurisdiction_members(estate.catalog, jurisdiction):
                     found.append(f"{p.workload}@{p.site}: residency")
@@ -173,10 +168,7 @@ def test_explanations_name_the_rules() -> None:
     assert copilot["rejected"]["fra-dc1"][0] in ("latency", "accelerator")
     assert "latency" in copilot["rejected"]["ams-private"]
     benefits = explain(problem, solution, "us-benefits-claims-triage")
-    assert (
-        "certification" in benefits["rejected"]["fra-dc1"]
-        or "residency" in benefits["rejected"]["fra-dc1"]
-    )
+    assert "residency" in benefits["rejected"]["fra-dc1"]
     for alternative in explain(problem, solution, "market-signal-backtest")["alternatives"]:
         assert alternative["delta_usd"] >= 0
 

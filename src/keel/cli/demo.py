@@ -12,7 +12,7 @@ import typer
 from keel.cli.estate import print_apply
 from keel.cli.output import table
 from keel.cli.plan import print_plan
-from keel.errors import UserError
+from keel.errors import DeniedError, KeelError, UserError
 from keel.service import (
     EstateSummary,
     Workspace,
@@ -90,6 +90,22 @@ def _indent(text: str, spaces: int = 2) -> str:
     return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
+def _refuse(workspace: Workspace, folder: Path) -> None:
+    """Apply what the demo's policy refuses, and show the refusal (nothing is stored)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in demo_manifests(refused=True):
+        (folder / name).write_text(text, encoding="utf-8")
+    typer.echo(f"\npolicy admission: applying {folder}")
+    try:
+        apply_manifests(workspace, [str(folder)])
+    except DeniedError as error:
+        for problem in error.problems:
+            typer.echo(f"   refused {problem.resource}: {problem.message}")
+        typer.echo(f"   {error.code}: nothing was stored")
+    else:
+        raise KeelError("the demo policy let a prohibited model through")
+
+
 def demo(
     keep: Annotated[
         Path | None,
@@ -118,6 +134,7 @@ def demo(
             f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)"
         )
         _print_summary(summarise(workspace))
+        _refuse(workspace, root / "refused")
         typer.echo("\n4. planned where every workload runs (objective: balanced, solver: fast):")
         planned = planning.compute_plan(workspace)
         plan_id, index = planning.commit_plan(workspace, planned)

@@ -56,6 +56,8 @@ def print_apply(result: ApplyResult) -> None:
         f" {result.count('deleted')} deleted, {result.count('unchanged')} unchanged"
         f" ({verb} applied; estate revision {result.revision}, {result.estate_digest[:19]})"
     )
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def apply(

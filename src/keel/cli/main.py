@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel import __version__
-from keel.cli import demo, estate, ledger, plan
+from keel.cli import demo, estate, ledger, plan, policy
 from keel.cli.context import CliState
 from keel.cli.output import report_error
 
@@ -57,6 +57,7 @@ app.command()(demo.init)
 app.command()(demo.demo)
 app.command()(plan.plan)
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(policy.app, name="policy")
 
 
 def run() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 import yaml
 
-from keel.errors import InUseError, KeelError, ManifestError
+from keel.errors import KeelError
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -78,7 +78,7 @@ def report_error(error: BaseException) -> int:
     if debug:
         traceback.print_exception(error, file=sys.stderr)
     if isinstance(error, KeelError):
-        problems = error.problems if isinstance(error, ManifestError | InUseError) else []
+        problems = getattr(error, "problems", [])
         for problem in problems:
             typer.echo(str(problem), err=True)
         typer.echo(f"error[{error.code}]: {error.message}", err=True)

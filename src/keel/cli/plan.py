@@ -113,9 +113,36 @@ def explanation_text(why: dict[str, Any]) -> str:
     if why["rejected"]:
         rejected = [[site, ", ".join(codes)] for site, codes in why["rejected"].items()]
         lines += ["rejected sites:", table(["SITE", "REASONS"], rejected)]
+    decision = why.get("policy")
+    if decision is not None:
+        lines += policy_lines(decision)
     for relaxation in why["relaxations"]:
         lines.append(f"to place it: {relaxation}")
     return "\n".join(lines)
+
+
+def policy_lines(decision: dict[str, Any]) -> list[str]:
+    """A compliance decision for people: each rule once, with its message, then warnings.
+
+    Args:
+        decision: A decision's JSON (``deny`` and ``warn`` entries, ``policy_digest``).
+
+    Returns:
+        Lines of text.
+    """
+    lines = [f"policy {decision['policy_digest'][:19]}:"]
+    seen: dict[str, list[str]] = {}
+    for entry in decision["deny"]:
+        message = entry["message"].split(" (here ")[0]
+        sites = seen.setdefault(f"  deny {entry['rule']}: {message}", [])
+        if "site" in entry:
+            sites.append(entry["site"])
+    for line, sites in seen.items():
+        lines.append(line + (f" [{', '.join(sites)}]" if sites else " [everywhere]"))
+    lines += [f"  warn {entry['rule']}: {entry['message']}" for entry in decision["warn"]]
+    if len(lines) == 1:
+        lines.append("  no rule fired")
+    return lines
 
 
 def print_moves(result: planning.PlanResult) -> None:

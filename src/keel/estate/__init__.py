@@ -28,13 +28,17 @@ __all__ = [
 ]
 
 
-def demo_manifest_files() -> list[tuple[str, str]]:
+def demo_manifest_files(folder_name: str = "demo") -> list[tuple[str, str]]:
     """The bundled demo estate (Aurelia Bank) as ``(file name, text)`` pairs.
+
+    Args:
+        folder_name: ``demo`` for the estate, ``demo_refused`` for the changes its policy
+            refuses at apply.
 
     Returns:
         One pair per manifest file, in name order.
     """
-    folder = importlib_resources.files(__name__).joinpath("demo")
+    folder = importlib_resources.files(__name__).joinpath(folder_name)
     return sorted(
         (entry.name, entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()

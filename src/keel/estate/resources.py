@@ -15,7 +15,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    model_validator,
+)
+
+MAX_REGO_CHARS = 262_144
+"""Longest custom Rego module, in characters."""
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 """Resource names: lowercase letters, digits, ``.``, ``_`` and ``-``; at most 63 characters."""
@@ -276,6 +287,33 @@ class AcceleratorSpec(Spec):
     power_w: float = Field(gt=0, le=100_000)
 
 
+class PackSpec(Spec):
+    """A regulation pack shipped with Keel, enabled with optional parameter overrides."""
+
+    name: str = Field(min_length=1, max_length=63)
+    parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=64)
+
+
+class RegoModuleSpec(Spec):
+    """A custom Rego v1 module (at most 256 KiB of source)."""
+
+    model_config = ConfigDict(str_max_length=MAX_REGO_CHARS)
+
+    name: Name
+    rego: str = Field(min_length=1)
+
+
+class PolicySetSpec(Spec):
+    """Compliance policies: packs shipped with Keel and custom Rego modules.
+
+    Every applied policy set is in force at once; their content digest is recorded with every
+    decision they take part in.
+    """
+
+    packs: list[PackSpec] = Field(default_factory=list, max_length=64)
+    modules: list[RegoModuleSpec] = Field(default_factory=list, max_length=256)
+
+
 SPEC_TYPES: dict[str, type[Spec]] = {
     "Accelerator": AcceleratorSpec,
     "Site": SiteSpec,
@@ -285,6 +323,7 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "Model": ModelSpec,
     "Agent": AgentSpec,
     "Workload": WorkloadSpec,
+    "PolicySet": PolicySetSpec,
 }
 """Every resource kind and its spec class, in dependency order (referenced kinds first)."""
 

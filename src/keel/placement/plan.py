@@ -266,8 +266,6 @@ def relaxations(problem: Problem, w: int) -> list[str]:
             text = f"allow the inputs' data at site {site} (residency)"
         elif mask == Reason.CLASSIFICATION:
             text = f"raise max_classification of site {site}"
-        elif mask == Reason.CERTIFICATION:
-            text = f"certify site {site} for the inputs' tags (hipaa / pci-dss)"
         elif mask == Reason.ACCELERATOR:
             text = f"accept {problem.option_accelerator[o]} (available at site {site})"
         elif mask == Reason.SITE_DOWN:

@@ -43,7 +43,6 @@ from keel.placement.reasons import Reason
 
 HOURS_PER_MONTH = 730.0
 DEFAULT_BANDWIDTH_GBPS = 10.0
-CERTIFICATION_FOR_TAG = {"phi": "hipaa", "pci": "pci-dss"}
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -207,7 +206,6 @@ class _Demands:
     carbon_weight: Floats
     latency_weight: Floats
     wants: Bools
-    certs_missing: Bools
     served: dict[tuple[str, ...], list[int]]
 
 
@@ -227,7 +225,6 @@ def _demands(
     estate: Estate,
     specs: list[WorkloadSpec],
     data: _Data,
-    sites: list[ResolvedSite],
     *,
     accelerators: dict[str, int],
     objective: str,
@@ -247,7 +244,6 @@ def _demands(
         carbon_weight=np.zeros(n_w),
         latency_weight=np.zeros(n_w),
         wants=np.zeros((n_w, len(accelerators)), dtype=bool),
-        certs_missing=np.zeros((n_w, len(sites)), dtype=bool),
         served={},
     )
     for w, spec in enumerate(specs):
@@ -260,10 +256,6 @@ def _demands(
         out.carbon_weight[w] = weights.carbon_usd_per_t
         out.latency_weight[w] = weights.latency_usd_per_ms if service else 0.0
         out.wants[w, [accelerators[a] for a in spec.compute.accelerators]] = True
-        tags = {t for i in inputs for t in data.specs[i].tags}
-        required = {CERTIFICATION_FOR_TAG[t] for t in tags if t in CERTIFICATION_FOR_TAG}
-        if required:
-            out.certs_missing[w] = [not required <= set(s.certifications) for s in sites]
         if spec.latency_slo_ms is not None:
             out.slo[w] = spec.latency_slo_ms
             out.service_ms[w] = spec.service_time_ms
@@ -334,7 +326,7 @@ def compile_problem(
         set(options.accelerator) | {a for s in specs for a in s.compute.accelerators}
     )
     acc_index = {a: i for i, a in enumerate(acc_names)}
-    demands = _demands(estate, specs, data, sites, accelerators=acc_index, objective=objective)
+    demands = _demands(estate, specs, data, accelerators=acc_index, objective=objective)
     latency_site, estimated, coverage = _latency(estate, sites, demands)
     site_rank = np.array([_rank(s.max_classification) for s in sites], dtype=np.int64)
     available = np.array([s.available for s in sites], dtype=bool)
@@ -343,7 +335,6 @@ def compile_problem(
     # Hard constraints, workloads x sites, then workloads x options.
     by_site = np.zeros((n_w, n_s), dtype=np.int64)
     by_site |= np.where(demands.need_rank[:, None] > site_rank[None, :], Reason.CLASSIFICATION, 0)
-    by_site |= np.where(demands.certs_missing, Reason.CERTIFICATION, 0)
     uses = demands.uses.astype(np.float64)  # float matrices multiply through BLAS
     outside = (uses @ (~data.resident_ok).astype(np.float64)) > 0
     by_site |= np.where(outside, Reason.RESIDENCY, 0)

@@ -7,12 +7,14 @@ import functools
 
 
 class Reason(enum.IntFlag):
-    """Hard-constraint violations. The names are the stable codes used in explanations."""
+    """Hard-constraint violations. The names are the stable codes used in explanations.
+
+    Bit 2 is retired: certifications for tagged data (``hipaa``, ``pci-dss``) are regulation,
+    enforced by the compliance packs (``policy``), no longer built in.
+    """
 
     CLASSIFICATION = 1
     """An input is classified above the site's ``max_classification``."""
-    CERTIFICATION = 2
-    """An input needs a certification the site lacks (``hipaa`` for phi, ``pci-dss`` for pci)."""
     RESIDENCY = 4
     """An input may not leave jurisdictions the site is outside of."""
     ACCELERATOR = 8

@@ -102,12 +102,15 @@ class ApplyResult:
         revision: Estate revision after the apply (unchanged for a dry run or no change).
         estate_digest: Digest of the estate after the apply.
         dry_run: Whether nothing was written on purpose.
+        warnings: Compliance warnings: ``warn`` rules that fired for the applied workloads,
+            and workloads already stored that the new policy, model or data would deny.
     """
 
     changes: list[Change]
     revision: int
     estate_digest: str
     dry_run: bool
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, action: Action) -> int:
         """How many changes have an action.
@@ -173,6 +176,7 @@ class _Plan:
     updates: list[ResourceRow] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
     digest: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def writes(self) -> bool:
@@ -294,7 +298,45 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         plan.deletes.append(key)
         plan.changes.append(Change("deleted", *key, headers[key].generation))
     plan.digest = estate_digest(entries)
+    plan.warnings = _admit(estate, merged, plan.changes)
     return plan
+
+
+POLICY_INPUT_KINDS = frozenset({"PolicySet", "Model", "Dataset", "Agent", "Site"})
+"""Kinds whose change can change a compliance decision about a workload that did not change."""
+
+
+def _admit(estate: Estate, merged: list[LocatedResource], changes: list[Change]) -> list[str]:
+    """Admission: compile the policy in force, deny changed workloads it forbids outright.
+
+    Returns:
+        Warnings: ``warn`` rules for the changed workloads, and stored workloads that the
+        change makes denied (an audit; they are not blocked, the next plan leaves them out).
+    """
+    from keel.service import policy  # the policy service reads the stored estate through us
+
+    touched = {(c.kind, c.name) for c in changes if c.action != "unchanged"}
+    if not estate.of_kind("PolicySet") or not touched:
+        return []
+    located = {(i.resource.kind, i.resource.name): i for i in merged}
+    sets = {name: item for (kind, name), item in located.items() if kind == "PolicySet"}
+    policy.engine_for(estate, sets)  # a policy that does not compile is an error here
+    changed = sorted(name for kind, name in touched if kind == "Workload")
+    workloads = {name: item for (kind, name), item in located.items() if kind == "Workload"}
+    decisions = policy.admit(estate, changed, workloads)
+    warnings = [
+        f"Workload/{name}: {finding.rule}: {finding.message}"
+        for name, decision in decisions.items()
+        for finding in decision.warnings
+    ]
+    if any(kind in POLICY_INPUT_KINDS for kind, _ in touched):
+        others = sorted(set(estate.of_kind("Workload")) - set(changed))
+        for name, decision in policy.decide(estate, others).items():
+            warnings += [
+                f"Workload/{name}: now denied by {finding.rule}: {finding.message}"
+                for finding in decision.denied
+            ]
+    return warnings
 
 
 def apply_manifests(
@@ -335,9 +377,9 @@ def _apply(
         revision, current_digest = repo.revision()
         plan = _plan_apply(repo, located, prune)
     if dry_run:
-        return ApplyResult(plan.changes, revision, current_digest, dry_run=True)
+        return ApplyResult(plan.changes, revision, current_digest, True, plan.warnings)
     if not plan.writes:
-        return ApplyResult(plan.changes, revision, plan.digest, dry_run=False)
+        return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
     with db.write() as conn:
         repo = ResourceRepository(conn)
         if repo.revision()[0] != revision:
@@ -358,7 +400,7 @@ def _apply(
                 if change.action != "unchanged"
             ]
             ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
-    return ApplyResult(plan.changes, revision, plan.digest, dry_run=False)
+    return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
 
 
 def _kind(text: str) -> str:
@@ -547,13 +589,16 @@ def summarise(workspace: Workspace) -> EstateSummary:
     )
 
 
-def demo_manifests() -> list[tuple[str, str]]:
+def demo_manifests(*, refused: bool = False) -> list[tuple[str, str]]:
     """The bundled demo estate as ``(file name, text)`` pairs.
+
+    Args:
+        refused: The manifests the demo's policy refuses at apply, instead of the estate.
 
     Returns:
         The manifest files, in name order.
     """
-    return demo_manifest_files()
+    return demo_manifest_files("demo_refused" if refused else "demo")
 
 
 def manifest_schema() -> dict[str, Any]:

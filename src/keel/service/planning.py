@@ -20,7 +20,8 @@ from keel.placement.plan import Plan, build_plan, explain
 from keel.placement.problem import PRESETS, Problem, compile_problem
 from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
-from keel.service import ledger
+from keel.policy.compliance.decision import Decision
+from keel.service import ledger, policy
 from keel.service.estate import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
@@ -28,9 +29,6 @@ from keel.store.plans import PlanRepository
 
 OBJECTIVES: tuple[str, ...] = tuple(PRESETS)
 """Objective preset names, for front ends."""
-
-NO_POLICY_DIGEST = "sha256:" + hashlib.sha256(b"no policy set").hexdigest()
-"""Digest recorded until the policy engine supplies a policy set."""
 
 
 @dataclass
@@ -43,6 +41,8 @@ class PlanResult:
         solution: The solver's assignment.
         moves: With ``replan``, what changed against the previous committed plan, and why.
         previous_id: With ``replan``, the id of that plan (``None`` if there was none).
+        decisions: The compliance decision per workload (the policy's site denials are
+            placement constraints; a workload denied outright is unplaced).
     """
 
     plan: Plan
@@ -50,6 +50,7 @@ class PlanResult:
     solution: Solution
     moves: list[Move] = field(default_factory=list)
     previous_id: int | None = None
+    decisions: dict[str, Decision] = field(default_factory=dict)
 
 
 def compute_plan(
@@ -86,14 +87,15 @@ def compute_plan(
     with workspace.database.read() as conn:
         _revision, digest = ResourceRepository(conn).revision()
         previous = PlanRepository(conn).latest() if replan else None
-    problem = compile_problem(estate, objective=objective)
+    decisions = policy.decide(estate)
+    problem = compile_problem(estate, objective=objective, policy=policy.denial_mask(decisions))
     if previous is not None:
         add_churn_penalty(problem, previous[1])
     solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
     plan = build_plan(problem, solution, objective)
     plan.estate_digest = digest
-    plan.policy_digest = NO_POLICY_DIGEST
-    result = PlanResult(plan, problem, solution)
+    plan.policy_digest = policy.policy_digest(estate)
+    result = PlanResult(plan, problem, solution, decisions=decisions)
     if previous is not None:
         result.previous_id = previous[0]
         result.moves = diff(problem, previous[1], plan.to_json())
@@ -159,7 +161,7 @@ def decision_records(result: PlanResult) -> list[dict[str, Any]]:
     """
     records = []
     for workload in result.problem.workloads:
-        why = explain(result.problem, result.solution, workload)
+        why = explain_workload(result, workload)
         records.append(
             {
                 "workload": workload,
@@ -179,7 +181,9 @@ def explain_workload(result: PlanResult, workload: str) -> dict[str, Any]:
         workload: Workload name.
 
     Returns:
-        Chosen options, alternatives with deltas, rejected sites with reasons, relaxations.
+        Chosen options, alternatives with deltas, rejected sites with reasons (a site the
+        policy denies lists ``policy:<rule>`` for each rule that denied it), relaxations, and
+        ``policy``: the compliance decision (every rule that fired, with its message).
 
     Raises:
         NotFoundError: If the workload does not exist.
@@ -187,7 +191,18 @@ def explain_workload(result: PlanResult, workload: str) -> dict[str, Any]:
     if workload not in result.problem.workloads:
         names = result.problem.workloads
         raise NotFoundError(f"Workload/{workload} does not exist{did_you_mean(workload, names)}")
-    return explain(result.problem, result.solution, workload)
+    why = explain(result.problem, result.solution, workload)
+    decision = result.decisions.get(workload)
+    if decision is not None:
+        for site, codes in why["rejected"].items():
+            if "policy" in codes:
+                at = codes.index("policy")
+                rules = [f"policy:{rule}" for rule in decision.rules_at(site)]
+                codes[at : at + 1] = rules
+        why["policy"] = decision.to_json()
+        why["policy"].pop("elapsed_ms")
+        why["policy"].pop("workload")
+    return why
 
 
 def baselines(result: PlanResult) -> list[Baseline]:

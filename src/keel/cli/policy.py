@@ -1,0 +1,63 @@
+"""``keel policy``: run Rego unit tests, show one workload's decision, list the packs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from keel.cli.context import state
+from keel.cli.output import table
+from keel.cli.plan import policy_lines
+from keel.service import policy
+
+app = typer.Typer(help="Compliance policies (Rego) and their tests.")
+
+
+@app.command("test")
+def run_tests_command(
+    directory: Annotated[
+        str | None,
+        typer.Argument(help="Folder (or file) of .rego modules; the shipped packs when absent."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test.")] = False,
+) -> None:
+    """Run Rego unit tests (``test_`` rules) like ``opa test``; exit 1 if any fails."""
+    results = policy.run_policy_tests(directory)
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if result.passed and not verbose:
+            continue
+        status = "PASS" if result.passed else ("ERROR" if result.error else "FAIL")
+        detail = f": {result.error}" if result.error else ""
+        typer.echo(f"{status}: {result.rule} ({result.elapsed_ns / 1e6:.2f} ms){detail}")
+    typer.echo(f"{'FAIL' if failed else 'PASS'}: {len(results) - len(failed)}/{len(results)}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_command(
+    ctx: typer.Context,
+    workload: Annotated[str, typer.Option("--workload", help="The stored workload to decide.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="text or json.")] = "text",
+) -> None:
+    """Show the compliance decision for one workload, with every rule that fired."""
+    decision = policy.evaluate(state(ctx).workspace(), workload).to_json()
+    if output == "json":
+        typer.echo(json.dumps(decision, indent=2))
+        return
+    verdict = "allowed" if decision["allowed"] else "denied everywhere"
+    typer.echo(f"Workload/{workload}: {verdict} ({decision['elapsed_ms']} ms)")
+    typer.echo("\n".join(policy_lines(decision)))
+
+
+@app.command("packs")
+def packs_command() -> None:
+    """List the regulation packs Keel ships, with their default parameters."""
+    rows = [
+        [name, title, json.dumps(defaults, separators=(",", ":"))[:60]]
+        for name, title, defaults in policy.shipped_packs()
+    ]
+    typer.echo(table(["PACK", "ENFORCES", "DEFAULT PARAMETERS"], rows))

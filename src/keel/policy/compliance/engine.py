@@ -1,0 +1,182 @@
+"""The compliance engine: one Rego evaluation per workload, site selectors matched in Python.
+
+The engine compiles the policy in force once (in a Rego worker process, see
+:mod:`keel.policy.compliance.process`) and reuses it for every decision until the policy or
+the sites change. A decision is fail-closed: an evaluation error, a malformed rule result or a
+policy past its deadline denies the workload, and the reason is part of the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from keel.estate.catalog import Catalog, load_catalog
+from keel.policy.compliance.decision import ERROR_RULE, Decision, Finding
+from keel.policy.compliance.module import RegoModule
+from keel.policy.compliance.policyset import CompiledPolicy, Source
+from keel.policy.compliance.process import DEFAULT_TIMEOUT_MS, RegoProcess
+from keel.policy.compliance.selector import SelectorError, mismatch
+
+
+@dataclass(frozen=True, slots=True)
+class CompileProblem:
+    """A module the Rego compiler rejected.
+
+    Attributes:
+        source: Where the module came from (``None`` for Keel's generated module).
+        line: The line in the file that holds the module.
+        message: The compiler's message.
+    """
+
+    source: Source | None
+    line: int
+    message: str
+
+
+class PolicyCompileError(Exception):
+    """The policy set does not compile; nothing of it is in force.
+
+    Attributes:
+        problem: Where and why.
+    """
+
+    def __init__(self, problem: CompileProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+class ComplianceEngine:
+    """Decides, per workload, where it may run under the policy in force.
+
+    Args:
+        policy: The compiled policy (without problems).
+        sites: ``data.keel.sites``: site attributes by name.
+        catalog: Catalog for jurisdictions; the bundled one when ``None``.
+        timeout_ms: Deadline for one workload's evaluation.
+
+    Raises:
+        PolicyCompileError: If the modules do not compile.
+    """
+
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        sites: dict[str, dict[str, Any]],
+        *,
+        catalog: Catalog | None = None,
+        timeout_ms: float = DEFAULT_TIMEOUT_MS,
+    ) -> None:
+        assert not policy.problems, "compile_policy() reported problems"
+        self.policy = policy
+        self.digest = policy.digest
+        self.sites = sites
+        self._selected: dict[bytes, dict[str, str]] = {}
+        self._process: RegoProcess | None = None
+        if policy.empty:
+            return
+        modules = [*policy.modules, policy.wrapper()]
+        self._process = RegoProcess(timeout_ms)
+        failure = self._process.load(
+            [(f"m{i}.rego", m.source) for i, m in enumerate(modules)],
+            policy.data(catalog or load_catalog(), sites),
+            policy.query(),
+        )
+        if failure is not None:
+            self.close()
+            index = int(failure.module[1:-5]) if failure.module.startswith("m") else -1
+            source = policy.sources[index] if 0 <= index < len(policy.sources) else None
+            module: RegoModule | None = source.module if source else None
+            line = module.line_at(failure.offset) if module else 0
+            raise PolicyCompileError(CompileProblem(source, line, failure.message))
+
+    def close(self) -> None:
+        """Stop the Rego worker."""
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+
+    def __enter__(self) -> ComplianceEngine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def decide(self, documents: list[dict[str, Any]]) -> list[Decision]:
+        """Decide for many workloads, one Rego evaluation each.
+
+        Args:
+            documents: ``input`` documents (see :mod:`keel.policy.compliance.inputs`).
+
+        Returns:
+            One decision per document, in order.
+        """
+        names = [str(d.get("workload", {}).get("name", "")) for d in documents]
+        if self._process is None:
+            return [Decision(name, self.digest) for name in names]
+        outcomes = self._process.evaluate(documents)
+        decisions = []
+        for name, document, outcome in zip(names, documents, outcomes, strict=True):
+            decision = Decision(name, self.digest, elapsed_ns=outcome.elapsed_ns)
+            if outcome.error is not None:
+                decision.denied.append(Finding(ERROR_RULE, f"evaluation failed: {outcome.error}"))
+            else:
+                try:
+                    self._read(decision, outcome.value, document.get("sites", []))
+                except (SelectorError, ValueError, TypeError, KeyError) as error:
+                    decision.denied = [Finding(ERROR_RULE, f"malformed policy result: {error}")]
+                    decision.site_denials, decision.warnings = {}, []
+            decisions.append(decision)
+        return decisions
+
+    def _read(self, decision: Decision, value: Any, candidates: list[str]) -> None:
+        if not isinstance(value, list) or len(value) != len(self.policy.outputs):
+            raise ValueError("the decision query returned no result")
+        for (package, rule), entries in zip(self.policy.outputs, value, strict=True):
+            if not isinstance(entries, list):
+                raise ValueError(f"data.{package}.{rule} must be a set of objects")
+            for entry in entries:
+                finding = _finding(entry, package, rule)
+                if rule == "warn":
+                    decision.warnings.append(finding)
+                elif rule == "deny":
+                    if finding.site is None:
+                        decision.denied.append(finding)
+                    else:
+                        decision.site_denials.setdefault(finding.site, []).append(finding)
+                else:
+                    for site, why in self._excluded(entry.get("sites"), candidates).items():
+                        detailed = Finding(finding.rule, f"{finding.message} (here {why})", site)
+                        decision.site_denials.setdefault(site, []).append(detailed)
+
+    def _excluded(self, selector: Any, candidates: list[str]) -> dict[str, str]:
+        """Candidate sites a selector excludes, with why (cached per distinct selector)."""
+        if selector is None:
+            raise ValueError("a restrict entry needs sites: a site selector")
+        key = orjson.dumps(selector, option=orjson.OPT_SORT_KEYS)
+        excluded = self._selected.get(key)
+        if excluded is None:
+            excluded = {}
+            for name, site in self.sites.items():
+                why = mismatch(selector, site)
+                if why is not None:
+                    excluded[name] = why
+            self._selected[key] = excluded
+        return {site: excluded[site] for site in candidates if site in excluded}
+
+
+def _finding(entry: Any, package: str, rule: str) -> Finding:
+    if not isinstance(entry, dict):
+        raise ValueError(f"data.{package}.{rule} must hold objects, not {type(entry).__name__}")
+    name = entry.get("rule", package)
+    message = entry.get("message", "")
+    site = entry.get("site")
+    if not isinstance(name, str) or not isinstance(message, str):
+        raise ValueError(f"data.{package}.{rule}: rule and message must be strings")
+    if site is not None and not isinstance(site, str):
+        raise ValueError(f"data.{package}.{rule}: site must be a site name")
+    if rule == "restrict" and site is not None:
+        raise ValueError(f"data.{package}.restrict entries select sites with 'sites', not 'site'")
+    return Finding(name, message or name, site)

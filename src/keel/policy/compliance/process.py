@@ -1,0 +1,182 @@
+"""The parent's handle on a Rego worker process, with deadlines.
+
+A policy that runs too long is stopped: the worker is killed, the input it was on fails closed
+with an error, and a fresh worker (same modules, same data) takes the remaining inputs.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+DEFAULT_TIMEOUT_MS = 250.0
+"""How long one evaluation may take before it is stopped and fails closed."""
+
+START_TIMEOUT_S = 60.0
+"""How long starting a worker and compiling a policy set may take."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompileFailure:
+    """Where and why a policy set failed to compile.
+
+    Attributes:
+        module: The module's name as given to :meth:`RegoProcess.load`, or ``""``.
+        offset: Character offset of the error in that module's source, or -1.
+        message: rego-cpp's message.
+    """
+
+    module: str
+    offset: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One evaluation's result.
+
+    Attributes:
+        value: The query's value (``None`` when undefined or failed).
+        error: Why it failed (an evaluation error or the deadline), or ``None``.
+        elapsed_ns: Time spent in the worker (the deadline when it was stopped).
+    """
+
+    value: Any
+    error: str | None
+    elapsed_ns: int
+
+
+class RegoProcess:
+    """A worker process holding compiled Rego modules.
+
+    Args:
+        timeout_ms: Deadline for one evaluation.
+    """
+
+    def __init__(self, timeout_ms: float = DEFAULT_TIMEOUT_MS) -> None:
+        self.timeout_ms = timeout_ms
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._loaded: tuple[list[tuple[str, str]], Any, str | None] | None = None
+
+    def _start(self) -> Connection:
+        if self._conn is None:
+            parent, child = socket.socketpair()
+            fd = child.fileno()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "keel.policy.compliance.worker", str(fd)],
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            child.close()
+            self._conn = Connection(parent.detach())
+        return self._conn
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        if self._conn is not None:
+            self._conn.close()
+        self._process, self._conn = None, None
+
+    def close(self) -> None:
+        """Stop the worker (a later call starts a new one)."""
+        self._kill()
+
+    def __enter__(self) -> RegoProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _receive(self, timeout_s: float) -> Any:
+        conn = self._start()
+        if not conn.poll(timeout_s):
+            raise TimeoutError
+        return conn.recv()
+
+    def load(
+        self, modules: list[tuple[str, str]], data: Any, query: str | None = None
+    ) -> CompileFailure | None:
+        """Compile modules and data (and a query to evaluate) in the worker.
+
+        Args:
+            modules: ``(name, source)`` of every Rego module.
+            data: The base document (``data``), JSON-encodable.
+            query: The query :meth:`evaluate` runs, binding its result to ``x``.
+
+        Returns:
+            ``None`` when everything compiled, else where and why it did not.
+        """
+        self._start().send(("load", modules, data, query))
+        try:
+            status, detail = self._receive(START_TIMEOUT_S)
+        except (TimeoutError, EOFError):
+            self._kill()
+            return CompileFailure("", -1, "the Rego worker did not answer while compiling")
+        if status == "error":
+            return CompileFailure(detail["file"], detail["offset"], detail["message"])
+        self._loaded = (modules, data, query)
+        return None
+
+    def _reload(self) -> None:
+        assert self._loaded is not None, "load() first"
+        modules, data, query = self._loaded
+        failure = self.load(modules, data, query)
+        assert failure is None, failure
+
+    def evaluate(self, inputs: list[Any]) -> list[Outcome]:
+        """Evaluate the loaded query once per input.
+
+        Args:
+            inputs: Input documents, JSON-encodable.
+
+        Returns:
+            One outcome per input, in order. An input that runs past the deadline gets an
+            error outcome; the worker is restarted for the rest.
+        """
+        return self._run(("eval",), inputs)
+
+    def query(self, queries: list[str], document: Any = None) -> list[Outcome]:
+        """Run ad-hoc queries (binding ``x``) against the loaded modules.
+
+        Args:
+            queries: Queries such as ``x := data.pkg.test_rule``.
+            document: The input document for every query.
+
+        Returns:
+            One outcome per query, in order; a query past the deadline fails and the rest run
+            in a fresh worker.
+        """
+        return self._run(("query",), queries, document)
+
+    def _run(self, command: tuple[str], items: list[Any], *extra: Any) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        timeout_s = self.timeout_ms / 1000.0
+        while len(outcomes) < len(items):
+            if self._conn is None:
+                self._reload()
+            batch = items[len(outcomes) :]
+            assert self._conn is not None
+            self._conn.send((*command, batch, *extra))
+            for _ in batch:
+                try:
+                    _, _, value, error, elapsed_ns = self._receive(timeout_s)
+                except (TimeoutError, EOFError) as failure:
+                    self._kill()
+                    why = (
+                        f"stopped after {self.timeout_ms:g} ms (the policy took too long)"
+                        if isinstance(failure, TimeoutError)
+                        else "the Rego worker died"
+                    )
+                    outcomes.append(Outcome(None, why, int(self.timeout_ms * 1e6)))
+                    break
+                outcomes.append(Outcome(value, error, elapsed_ns))
+        return outcomes
