@@ -3,7 +3,7 @@
 The CLI and the API call these functions; they compose the domain with the store.
 """
 
-from keel.service import ledger, planning
+from keel.service import ledger, planning, policy
 from keel.service.estate import (
     ApplyResult,
     Change,
@@ -35,6 +35,7 @@ __all__ = [
     "manifest_limits",
     "manifest_schema",
     "planning",
+    "policy",
     "summarise",
     "validate_manifests",
 ]

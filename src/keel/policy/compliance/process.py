@@ -86,6 +86,12 @@ class RegoProcess:
             self._conn.close()
         self._process, self._conn = None, None
 
+    def _exit_status(self) -> str:
+        code = self._process.wait(5) if self._process is not None else None
+        if code is not None and code < 0:
+            return f"signal {-code}"
+        return f"exit status {code}"
+
     def close(self) -> None:
         """Stop the worker (a later call starts a new one)."""
         self._kill()
@@ -170,12 +176,12 @@ class RegoProcess:
                 try:
                     _, _, value, error, elapsed_ns = self._receive(timeout_s)
                 except (TimeoutError, EOFError) as failure:
-                    self._kill()
                     why = (
                         f"stopped after {self.timeout_ms:g} ms (the policy took too long)"
                         if isinstance(failure, TimeoutError)
-                        else "the Rego worker died"
+                        else f"the Rego worker crashed ({self._exit_status()})"
                     )
+                    self._kill()
                     outcomes.append(Outcome(None, why, int(self.timeout_ms * 1e6)))
                     break
                 outcomes.append(Outcome(value, error, elapsed_ns))

@@ -60,6 +60,7 @@ def run_tests(
     *,
     catalog: Catalog | None = None,
     timeout_ms: float = 5000.0,
+    pack_sources: dict[str, str] | None = None,
 ) -> list[TestResult]:
     """Run every ``test_`` rule in ``modules``.
 
@@ -67,6 +68,8 @@ def run_tests(
         modules: Modules with tests (and the modules they test, unless they are packs).
         catalog: Catalog for pack defaults; the bundled one when ``None``.
         timeout_ms: Deadline per test; a test past it fails.
+        pack_sources: Sources to load instead of some shipped packs', by pack name (to check
+            that a pack's tests fail when one of its rules is removed).
 
     Returns:
         One result per test rule, in module order.
@@ -77,7 +80,10 @@ def run_tests(
     catalog = catalog or load_catalog()
     shipped = packs(catalog)
     base = CompiledPolicy(params={name: dict(p.defaults) for name, p in shipped.items()})
-    pack_modules = [RegoModule(f"pack {p.name}", p.source()) for p in shipped.values()]
+    replaced = pack_sources or {}
+    pack_modules = [
+        RegoModule(f"pack {p.name}", replaced.get(p.name) or p.source()) for p in shipped.values()
+    ]
     everything = [*pack_modules, *modules]
     for module in modules:
         for line, message in module.problems():
