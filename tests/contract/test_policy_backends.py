@@ -8,7 +8,7 @@ import pytest
 
 from keel.errors import DeniedError, ManifestError
 from keel.estate import demo_manifest_files
-from keel.service import Workspace, apply_manifests, ledger, load_estate, planning, policy
+from keel.service import Workspace, access, apply_manifests, ledger, load_estate, planning, policy
 
 CUSTOM = """\
 kind: PolicySet
@@ -133,3 +133,35 @@ def test_a_change_that_makes_stored_workloads_denied_warns(
     assert any("Workload/credit-decision-api" in w for w in denied)
     plan = planning.compute_plan(workspace).plan
     assert "credit-decision-api" in {u.workload for u in plan.unplaced}
+
+
+FREEZE = """\
+kind: PolicySet
+name: change-freeze
+spec:
+  access:
+    - name: freeze
+      cedar: |
+        @id("freeze.no_site_changes")
+        forbid (principal, action == Keel::Action::"apply", resource is Keel::Site);
+"""
+
+
+def test_custom_access_policy_takes_effect_and_a_broken_one_is_refused(
+    workspace: Workspace, demo_dir: Path, tmp_path: Path
+) -> None:
+    apply_manifests(workspace, [str(demo_dir)])
+    assert access.check(workspace, "user:bob", "apply", "Site/fra-dc1").allowed
+    apply_manifests(workspace, [str(write(tmp_path / "a", "freeze.yaml", FREEZE))])
+    decision = access.check(workspace, "user:bob", "apply", "Site/fra-dc1")
+    assert not decision.allowed and decision.policies == ("freeze.no_site_changes",)
+    broken = write(
+        tmp_path / "b", "freeze.yaml", FREEZE.replace("is Keel::Site", "is Keel::Planet")
+    )
+    with pytest.raises(ManifestError) as caught:
+        apply_manifests(workspace, [str(broken)])
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line) == (str(broken), 6)
+    assert problem.field == "spec.access[0].cedar"
+    assert "freeze.no_site_changes" in problem.message and "Keel::Planet" in problem.message
+    assert not access.check(workspace, "user:bob", "apply", "Site/fra-dc1").allowed

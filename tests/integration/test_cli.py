@@ -13,6 +13,17 @@ import jsonschema
 import pytest
 import yaml
 
+from keel.estate import demo_manifest_files
+
+DEMO_DOCUMENTS = [
+    document
+    for _, text in demo_manifest_files()
+    for document in yaml.safe_load_all(text)
+    if document
+]
+DEMO_RESOURCES = len(DEMO_DOCUMENTS)
+DEMO_WORKLOADS = sum(1 for d in DEMO_DOCUMENTS if d["kind"] == "Workload")
+
 KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 
 
@@ -35,9 +46,9 @@ def keel(
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = keel("demo", "--keep", str(tmp_path / "ws"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "validated 76 resources: no problems" in result.stdout
-    assert "76 created in one transaction" in result.stdout
-    assert "re-applied: 76 unchanged" in result.stdout
+    assert f"validated {DEMO_RESOURCES} resources: no problems" in result.stdout
+    assert f"{DEMO_RESOURCES} created in one transaction" in result.stdout
+    assert f"re-applied: {DEMO_RESOURCES} unchanged" in result.stdout
     assert "cn-customer-profiles     CN" in result.stdout
     listed = keel("--workspace", str(tmp_path / "ws"), "get", "sites", cwd=tmp_path)
     assert listed.returncode == 0
@@ -48,7 +59,9 @@ def test_init_then_validate_apply_get(tmp_path: Path) -> None:
     assert keel("init", "estate", cwd=tmp_path).returncode == 0
     again = keel("init", "estate", cwd=tmp_path)
     assert again.returncode == 2 and "already has" in again.stderr
-    assert keel("validate", "-f", "estate", cwd=tmp_path).stdout.startswith("ok: 76 resources")
+    assert keel("validate", "-f", "estate", cwd=tmp_path).stdout.startswith(
+        f"ok: {DEMO_RESOURCES} resources"
+    )
     applied = keel("apply", "-f", "estate", cwd=tmp_path)
     assert applied.returncode == 0, applied.stderr
     assert (tmp_path / ".keel" / "keel.db").exists()  # default workspace: the current folder
@@ -60,7 +73,7 @@ def test_init_then_validate_apply_get(tmp_path: Path) -> None:
     site = json.loads(keel("get", "site", "gcp-en1", "-o", "json", cwd=tmp_path).stdout)
     assert site["status"]["resolved"]["carbon_intensity_gco2e_per_kwh"] == 46
     listing = json.loads(keel("get", "workloads", "-o", "json", cwd=tmp_path).stdout)
-    assert len(listing["items"]) == 27
+    assert len(listing["items"]) == DEMO_WORKLOADS
 
 
 def test_yaml_output_is_reapplicable(tmp_path: Path) -> None:
@@ -126,7 +139,7 @@ def test_schema_validates_the_demo_and_rejects_typos(tmp_path: Path) -> None:
         for f in sorted((tmp_path / "estate").glob("*.yaml"))
         for d in yaml.safe_load_all(f.read_text())
     ]
-    assert len(documents) == 76
+    assert len(documents) == DEMO_RESOURCES
     for raw in documents:
         document = json.loads(json.dumps(raw, default=str))
         errors = list(validator.iter_errors(document))

@@ -5,17 +5,21 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from test_cli import keel
+from test_cli import DEMO_RESOURCES, DEMO_WORKLOADS, keel
+
+DEMO_ENTRIES = DEMO_RESOURCES + 1 + DEMO_WORKLOADS  # resources, the plan, one per decision
 
 
 def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     demo = keel("demo", "--keep", str(ws), cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    assert "verified the ledger: 104 entries recomputed" in demo.stdout
+    assert f"verified the ledger: {DEMO_ENTRIES} entries recomputed" in demo.stdout
     verified = keel("-w", str(ws), "ledger", "verify", cwd=tmp_path)
     assert verified.returncode == 0
-    assert verified.stdout.startswith("ok: 104 entries, 2 checkpoints verified; consistent with")
+    assert verified.stdout.startswith(
+        f"ok: {DEMO_ENTRIES} entries, 2 checkpoints verified; consistent with"
+    )
     pubkey = keel("-w", str(ws), "ledger", "pubkey", cwd=tmp_path).stdout.strip()
     proved = keel(
         "-w", str(ws), "ledger", "prove", "41", "-o", str(tmp_path / "e.tlog-proof"), cwd=tmp_path

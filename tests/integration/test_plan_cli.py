@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import orjson
-from test_cli import keel
+from test_cli import DEMO_RESOURCES, DEMO_WORKLOADS, keel
 
 
 def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert len({p["site"] for p in search}) >= 2  # replicas split Paris, New York, Singapore
     estate_digest = json.loads(keel("get", "site", "fra-dc1", "-o", "json", cwd=tmp_path).stdout)
     assert estate_digest["kind"] == "Site"
-    shown = keel("ledger", "show", "--from", "76", cwd=tmp_path).stdout
+    shown = keel("ledger", "show", "--from", str(DEMO_RESOURCES), cwd=tmp_path).stdout
     entry = json.loads(shown.splitlines()[0])["entry"]
     assert entry["type"] == "plan.committed"
     assert entry["plan_id"] == plan["plan_id"]
@@ -64,7 +64,7 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert "latency" in why["rejected"]["fra-dc1"]
     # The ledger holds one decision per workload, with the digest of this very explanation.
     decisions = [json.loads(line)["entry"] for line in shown.splitlines()[1:]]
-    assert len(decisions) == 27
+    assert len(decisions) == DEMO_WORKLOADS
     assert {d["type"] for d in decisions} == {"placement.decided"}
     [copilot] = [d for d in decisions if d["workload"] == "trading-desk-copilot"]
     assert copilot["placed_at"] == ["par-edge/l4"]

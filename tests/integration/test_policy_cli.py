@@ -108,3 +108,27 @@ def test_policy_packs_lists_every_pack(tmp_path: Path) -> None:
     assert done.returncode == 0
     for pack in ("gdpr", "pipl", "hipaa", "pci_dss", "classification", "eu_ai_act"):
         assert f"\n{pack} " in done.stdout
+
+
+def test_access_check_exits_0_when_allowed_and_1_when_denied(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert keel("demo", "--keep", str(ws), cwd=tmp_path).returncode == 0
+    base = ["-w", str(ws), "access", "check", "--action", "approve"]
+    version = ["--resource", "ModelVersion/credit-scoring@3.2"]
+    denied = keel(*base, "--as", "user:alice", *version, cwd=tmp_path)
+    assert denied.returncode == 1
+    assert (
+        "denied: user:alice approve ModelVersion/credit-scoring@3.2 (by sod.no_self_approval)"
+        in denied.stdout
+    )
+    allowed = keel(*base, "--as", "user:erin", *version, "-o", "json", cwd=tmp_path)
+    assert allowed.returncode == 0
+    assert json.loads(allowed.stdout) == {
+        "allowed": True,
+        "policies": ["approver.approve"],
+        "errors": [],
+    }
+    missing = keel(
+        *base, "--as", "user:erin", "--resource", "ModelVersion/credit-scoring@9", cwd=tmp_path
+    )
+    assert missing.returncode == 2 and "E-NOT-FOUND" in missing.stderr

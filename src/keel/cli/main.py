@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel import __version__
-from keel.cli import demo, estate, ledger, plan, policy
+from keel.cli import access, demo, estate, ledger, plan, policy
 from keel.cli.context import CliState
 from keel.cli.output import report_error
 
@@ -58,6 +58,7 @@ app.command()(demo.demo)
 app.command()(plan.plan)
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(policy.app, name="policy")
+app.add_typer(access.app, name="access")
 
 
 def run() -> None:

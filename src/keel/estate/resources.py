@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 MAX_REGO_CHARS = 262_144
-"""Longest custom Rego module, in characters."""
+"""Longest custom policy text (Rego module or Cedar policies), in characters."""
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 """Resource names: lowercase letters, digits, ``.``, ``_`` and ``-``; at most 63 characters."""
@@ -161,6 +161,7 @@ class ModelVersionSpec(Spec):
     trained_on: list[Name] = Field(default_factory=list, max_length=1024)
     artifact_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
     framework: str | None = Field(default=None, max_length=63)
+    registered_by: str | None = Field(default=None, min_length=1, max_length=253)
 
 
 class ModelSpec(Spec):
@@ -279,6 +280,27 @@ class LinkSpec(Spec):
         return self
 
 
+class PrincipalSpec(Spec):
+    """Someone or something that acts on Keel: a person or a service account, with roles.
+
+    The baseline access policy knows the roles ``viewer``, ``operator``, ``approver`` and
+    ``admin``; custom Cedar policies may use others. Agents are principals too: each ``Agent``
+    resource is one, under its own name.
+    """
+
+    type: Literal["user", "service_account"]
+    roles: list[Tag] = Field(min_length=1, max_length=64)
+
+
+class AccessPolicySpec(Spec):
+    """A custom Cedar access policy text (at most 256 KiB); give each policy an ``@id``."""
+
+    model_config = ConfigDict(str_max_length=MAX_REGO_CHARS)
+
+    name: Name
+    cedar: str = Field(min_length=1)
+
+
 class AcceleratorSpec(Spec):
     """Adds an accelerator to the catalog, or overrides a catalog entry of the same name."""
 
@@ -304,7 +326,7 @@ class RegoModuleSpec(Spec):
 
 
 class PolicySetSpec(Spec):
-    """Compliance policies: packs shipped with Keel and custom Rego modules.
+    """Policies: compliance packs shipped with Keel, custom Rego modules, custom Cedar access.
 
     Every applied policy set is in force at once; their content digest is recorded with every
     decision they take part in.
@@ -312,6 +334,7 @@ class PolicySetSpec(Spec):
 
     packs: list[PackSpec] = Field(default_factory=list, max_length=64)
     modules: list[RegoModuleSpec] = Field(default_factory=list, max_length=256)
+    access: list[AccessPolicySpec] = Field(default_factory=list, max_length=256)
 
 
 SPEC_TYPES: dict[str, type[Spec]] = {
@@ -324,6 +347,7 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "Agent": AgentSpec,
     "Workload": WorkloadSpec,
     "PolicySet": PolicySetSpec,
+    "Principal": PrincipalSpec,
 }
 """Every resource kind and its spec class, in dependency order (referenced kinds first)."""
 

@@ -3,7 +3,7 @@
 The CLI and the API call these functions; they compose the domain with the store.
 """
 
-from keel.service import ledger, planning, policy
+from keel.service import access, ledger, planning, policy
 from keel.service.estate import (
     ApplyResult,
     Change,
@@ -26,6 +26,7 @@ __all__ = [
     "EstateSummary",
     "StoredResource",
     "Workspace",
+    "access",
     "apply_manifests",
     "delete_resource",
     "demo_manifests",

@@ -313,7 +313,7 @@ def _admit(estate: Estate, merged: list[LocatedResource], changes: list[Change])
         Warnings: ``warn`` rules for the changed workloads, and stored workloads that the
         change makes denied (an audit; they are not blocked, the next plan leaves them out).
     """
-    from keel.service import policy  # the policy service reads the stored estate through us
+    from keel.service import access, policy  # they read the stored estate through us
 
     touched = {(c.kind, c.name) for c in changes if c.action != "unchanged"}
     if not estate.of_kind("PolicySet") or not touched:
@@ -321,6 +321,8 @@ def _admit(estate: Estate, merged: list[LocatedResource], changes: list[Change])
     located = {(i.resource.kind, i.resource.name): i for i in merged}
     sets = {name: item for (kind, name), item in located.items() if kind == "PolicySet"}
     policy.engine_for(estate, sets)  # a policy that does not compile is an error here
+    if access.custom_policies(estate):
+        access.engine_for(estate, sets)
     changed = sorted(name for kind, name in touched if kind == "Workload")
     workloads = {name: item for (kind, name), item in located.items() if kind == "Workload"}
     decisions = policy.admit(estate, changed, workloads)

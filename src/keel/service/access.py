@@ -1,0 +1,176 @@
+"""Access as a service: who may do what, decided by Cedar over the stored estate.
+
+The engine (baseline plus every ``PolicySet``'s ``access`` policies, and the estate's entities)
+is built once per (policies, entities) digest and reused; a change to either takes effect on
+the next decision, without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from keel.errors import ManifestError, NotFoundError, Problem, UserError
+from keel.estate import Estate, LocatedResource
+from keel.estate.resources import PolicySetSpec
+from keel.estate.spelling import did_you_mean
+from keel.policy.access.engine import ACTIONS, AccessDecision, AccessEngine, AccessPolicyError
+from keel.policy.access.entities import entities, request
+from keel.service.estate import load_estate
+from keel.service.workspace import Workspace
+
+
+class _EngineCache:
+    def __init__(self) -> None:
+        self.key = ""
+        self.engine: AccessEngine | None = None
+
+
+_CACHE = _EngineCache()
+
+
+def custom_policies(estate: Estate) -> dict[tuple[str, int], tuple[str, str]]:
+    """Every custom Cedar text of the applied policy sets.
+
+    Args:
+        estate: The estate.
+
+    Returns:
+        ``(set name, index) -> (policy name, Cedar text)``, in a stable order.
+    """
+    found = {}
+    for set_name, resource in sorted(estate.of_kind("PolicySet").items()):
+        assert isinstance(resource.spec, PolicySetSpec)
+        for index, policy in enumerate(resource.spec.access):
+            found[(set_name, index)] = (policy.name, policy.cedar)
+    return found
+
+
+def engine_for(estate: Estate, located: dict[str, LocatedResource] | None = None) -> AccessEngine:
+    """The access engine for an estate (built once per policies and entities).
+
+    Args:
+        estate: The estate.
+        located: Where each ``PolicySet`` was declared, for error locations.
+
+    Returns:
+        The engine.
+
+    Raises:
+        ManifestError: If a custom policy does not parse or validate; the engine in force stays.
+    """
+    custom = custom_policies(estate)
+    found = entities(estate)
+    key = hashlib.sha256(orjson.dumps([sorted(custom.items()), found])).hexdigest()
+    if _CACHE.engine is not None and _CACHE.key == key:
+        return _CACHE.engine
+    texts = {f"PolicySet/{s}: {name}": text for (s, _), (name, text) in custom.items()}
+    try:
+        engine = AccessEngine(found, texts)
+    except AccessPolicyError as error:
+        raise ManifestError(_problems(custom, error, located or {})) from None
+    _CACHE.key, _CACHE.engine = key, engine
+    return engine
+
+
+def _problems(
+    custom: dict[tuple[str, int], tuple[str, str]],
+    error: AccessPolicyError,
+    located: dict[str, LocatedResource],
+) -> list[Problem]:
+    problems = []
+    for message in error.messages:
+        where = next(
+            (
+                (s, i)
+                for (s, i), (name, _) in custom.items()
+                if message.startswith(f"PolicySet/{s}: {name}:")
+            ),
+            None,
+        )
+        if where is None:
+            problems.append(Problem("<policy>", 0, "", "", message))
+            continue
+        set_name, index = where
+        item = located.get(set_name)
+        field = ("spec", "access", index, "cedar")
+        text = message.split(": ", 2)[-1]
+        problems.append(
+            Problem(
+                item.path if item else "<store>",
+                item.line_of(field) if item else 0,
+                f"PolicySet/{set_name}",
+                f"spec.access[{index}].cedar",
+                text,
+            )
+        )
+    return problems
+
+
+def _known(estate: Estate, principal: tuple[str, str], resource: tuple[str, str]) -> None:
+    kind, name = principal
+    pool = estate.of_kind("Agent") if kind == "Agent" else estate.of_kind("Principal")
+    if name not in pool:
+        what = "Agent" if kind == "Agent" else "Principal"
+        raise NotFoundError(f"{what}/{name} does not exist{did_you_mean(name, pool)}")
+    kind, name = resource
+    if kind == "Ledger":
+        return
+    if kind == "ModelVersion":
+        model, _, version = name.partition("@")
+        spec = estate.of_kind("Model").get(model)
+        versions = [v.version for v in spec.spec.versions] if spec else []  # type: ignore[attr-defined]
+        if version not in versions:
+            raise NotFoundError(f"ModelVersion/{name} does not exist")
+        return
+    if kind == "Resource":
+        kind, _, name = name.partition("/")
+    known = estate.of_kind(kind)
+    if name not in known:
+        raise NotFoundError(f"{kind}/{name} does not exist{did_you_mean(name, known)}")
+
+
+def check(workspace: Workspace, principal: str, action: str, resource: str) -> AccessDecision:
+    """May a principal do an action to a resource?
+
+    Args:
+        workspace: The workspace.
+        principal: ``user:NAME``, ``service_account:NAME`` or ``agent:NAME``.
+        action: One of ``read``, ``apply``, ``delete``, ``plan``, ``deploy``, ``approve``,
+            ``admin``.
+        resource: ``Kind/name`` (``ModelVersion/model@version``, or ``Ledger``).
+
+    Returns:
+        The decision, with the policies that made it.
+
+    Raises:
+        UserError: If the principal, action or resource is malformed.
+        NotFoundError: If the principal or resource does not exist.
+    """
+    if action not in ACTIONS:
+        raise UserError(f"unknown action '{action}'{did_you_mean(action, ACTIONS)}")
+    try:
+        asked = request(principal, action, resource)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    estate = load_estate(workspace)
+    _known(estate, asked.principal, asked.resource)
+    return engine_for(estate).authorize(asked)
+
+
+def decision_json(decision: AccessDecision) -> dict[str, Any]:
+    """A decision as JSON.
+
+    Args:
+        decision: The decision.
+
+    Returns:
+        ``{"allowed", "policies", "errors"}``.
+    """
+    return {
+        "allowed": decision.allowed,
+        "policies": list(decision.policies),
+        "errors": list(decision.errors),
+    }
