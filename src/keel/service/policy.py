@@ -159,8 +159,7 @@ def decide(estate: Estate, workloads: Iterable[str] | None = None) -> dict[str, 
     engine = engine_for(estate)
     names = sorted(estate.of_kind("Workload")) if workloads is None else list(workloads)
     builder = InputBuilder(estate)
-    sites = sorted(estate.sites)
-    decisions = engine.decide([builder.document(name, sites) for name in names])
+    decisions = engine.decide([builder.document(name) for name in names])
     return dict(zip(names, decisions, strict=True))
 
 

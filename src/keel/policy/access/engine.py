@@ -63,12 +63,16 @@ class Request:
     resource: tuple[str, str]
 
     def to_cedar(self) -> dict[str, Any]:
-        """The request in cedarpy's structured form (no string parsing per call)."""
+        """The request in cedarpy's structured form.
+
+        Entity references are dicts, not strings, so Cedar parses nothing per call; there is no
+        ``context`` key, which spares cedarpy a copy and a JSON dump per call (half the
+        overhead; no baseline policy reads a context).
+        """
         return {
             "principal": {"type": f"{NAMESPACE}::{self.principal[0]}", "id": self.principal[1]},
             "action": {"type": f"{NAMESPACE}::Action", "id": self.action},
             "resource": {"type": f"{NAMESPACE}::{self.resource[0]}", "id": self.resource[1]},
-            "context": {},
         }
 
 

@@ -124,14 +124,14 @@ class ComplianceEngine:
                 decision.denied.append(Finding(ERROR_RULE, f"evaluation failed: {outcome.error}"))
             else:
                 try:
-                    self._read(decision, outcome.value, document.get("sites", []))
+                    self._read(decision, outcome.value, document.get("sites"))
                 except (SelectorError, ValueError, TypeError, KeyError) as error:
                     decision.denied = [Finding(ERROR_RULE, f"malformed policy result: {error}")]
                     decision.site_denials, decision.warnings = {}, []
             decisions.append(decision)
         return decisions
 
-    def _read(self, decision: Decision, value: Any, candidates: list[str]) -> None:
+    def _read(self, decision: Decision, value: Any, candidates: list[str] | None) -> None:
         if not isinstance(value, list) or len(value) != len(self.policy.outputs):
             raise ValueError("the decision query returned no result")
         for (package, rule), entries in zip(self.policy.outputs, value, strict=True):
@@ -151,8 +151,8 @@ class ComplianceEngine:
                         detailed = Finding(finding.rule, f"{finding.message} (here {why})", site)
                         decision.site_denials.setdefault(site, []).append(detailed)
 
-    def _excluded(self, selector: Any, candidates: list[str]) -> dict[str, str]:
-        """Candidate sites a selector excludes, with why (cached per distinct selector)."""
+    def _excluded(self, selector: Any, candidates: list[str] | None) -> dict[str, str]:
+        """Candidate sites (all when ``None``) a selector excludes, with why (cached)."""
         if selector is None:
             raise ValueError("a restrict entry needs sites: a site selector")
         key = orjson.dumps(selector, option=orjson.OPT_SORT_KEYS)
@@ -164,6 +164,8 @@ class ComplianceEngine:
                 if why is not None:
                     excluded[name] = why
             self._selected[key] = excluded
+        if candidates is None:
+            return excluded
         return {site: excluded[site] for site in candidates if site in excluded}
 
 
