@@ -165,3 +165,27 @@ def test_custom_access_policy_takes_effect_and_a_broken_one_is_refused(
     assert problem.field == "spec.access[0].cedar"
     assert "freeze.no_site_changes" in problem.message and "Keel::Planet" in problem.message
     assert not access.check(workspace, "user:bob", "apply", "Site/fra-dc1").allowed
+
+
+def test_a_module_from_a_file_is_stored_inline_and_errors_point_into_the_file(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "team"
+    manifest = write(
+        folder,
+        "set.yaml",
+        "kind: PolicySet\nname: team\nspec:\n  modules:\n    - {name: gpu, file: gpu.rego}\n",
+    )
+    module = write(folder, "gpu.rego", "package team.gpu\n\nimport rego.v1\n\nx := time.now_ns()\n")
+    with pytest.raises(ManifestError) as caught:
+        apply_manifests(workspace, [str(manifest)])
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == (str(module), 5) and "time.now_ns" in problem.message
+    module.write_text("package team.gpu\n\nimport rego.v1\n\nx := 1\n")
+    apply_manifests(workspace, [str(manifest)])
+    module.unlink()  # the stored policy does not depend on the file any more
+    stored = load_estate(workspace).of_kind("PolicySet")["team"].spec
+    assert stored.modules[0].rego.endswith("x := 1\n")  # type: ignore[attr-defined]
+    with pytest.raises(ManifestError, match="1 problem") as missing:
+        apply_manifests(workspace, [str(manifest)])
+    assert "cannot read" in missing.value.problems[0].message

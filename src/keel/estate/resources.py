@@ -317,12 +317,24 @@ class PackSpec(Spec):
 
 
 class RegoModuleSpec(Spec):
-    """A custom Rego v1 module (at most 256 KiB of source)."""
+    """A custom Rego v1 module (at most 256 KiB of source).
+
+    Give the text in ``rego``, or a ``file`` relative to the manifest: Keel reads it at validate
+    and apply time and stores its text in ``rego`` (the file name stays, for error locations),
+    so the policy digest covers what runs.
+    """
 
     model_config = ConfigDict(str_max_length=MAX_REGO_CHARS)
 
     name: Name
-    rego: str = Field(min_length=1)
+    rego: str | None = Field(default=None, min_length=1)
+    file: str | None = Field(default=None, min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RegoModuleSpec:
+        if self.rego is None and self.file is None:
+            raise ValueError("give the module's text in rego, or a path in file")
+        return self
 
 
 class PolicySetSpec(Spec):

@@ -11,11 +11,13 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -35,8 +37,11 @@ from keel.estate.digest import estate_digest, spec_digest, spec_json
 from keel.estate.resources import (
     CLASSIFICATION_ORDER,
     KINDS,
+    MAX_REGO_CHARS,
     DatasetSpec,
     ModelSpec,
+    PolicySetSpec,
+    RegoModuleSpec,
     WorkloadSpec,
     kind_named,
 )
@@ -140,14 +145,71 @@ def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Es
         The valid estate.
 
     Raises:
-        ManifestError: With every problem found, located by file and line.
+        ManifestError: With every problem found, located by file and line (policy modules
+            that do not compile included).
     """
     located, problems = load_manifests(paths, limits)
+    located, file_problems = _inline_policy_files(located)
     estate, reference_problems = build_estate(located)
-    problems.extend(reference_problems)
+    problems.extend(file_problems + reference_problems)
     if problems:
         raise ManifestError(_sorted(problems))
+    _check_policies(estate, located)
     return estate
+
+
+def _inline_policy_files(
+    located: list[LocatedResource],
+) -> tuple[list[LocatedResource], list[Problem]]:
+    """Read each ``PolicySet`` module's ``file`` into its ``rego``.
+
+    The stored spec holds the text, so the policy digest covers what runs; ``file`` keeps the
+    absolute path, for error locations.
+
+    Returns:
+        The resources, and a problem for each file that cannot be read.
+    """
+    out: list[LocatedResource] = []
+    problems: list[Problem] = []
+    for item in located:
+        spec = item.resource.spec
+        if not isinstance(spec, PolicySetSpec) or all(m.file is None for m in spec.modules):
+            out.append(item)
+            continue
+        modules = []
+        for index, module in enumerate(spec.modules):
+            if module.file is None:
+                modules.append(module)
+                continue
+            path = (Path(item.path).parent / module.file).resolve()
+            try:
+                text = path.read_text("utf-8")[: MAX_REGO_CHARS + 1]
+            except (OSError, UnicodeDecodeError) as error:
+                where = ("spec", "modules", index, "file")
+                problems.append(item.problem(where, f"cannot read {path}: {error}"))
+                modules.append(module)
+                continue
+            if len(text) > MAX_REGO_CHARS:
+                where = ("spec", "modules", index, "file")
+                problems.append(item.problem(where, f"{path} is over {MAX_REGO_CHARS} characters"))
+            modules.append(RegoModuleSpec(name=module.name, rego=text, file=str(path)))
+        resource = item.resource.model_copy(
+            update={"spec": spec.model_copy(update={"modules": modules})}
+        )
+        out.append(dataclasses.replace(item, resource=resource))
+    return out, problems
+
+
+def _check_policies(estate: Estate, located: list[LocatedResource]) -> None:
+    """Compile the compliance and access policies of an estate (errors located by file)."""
+    from keel.service import access, policy  # they read the stored estate through us
+
+    if not estate.of_kind("PolicySet"):
+        return
+    sets = {i.resource.name: i for i in located if i.resource.kind == "PolicySet"}
+    policy.engine_for(estate, sets)
+    if access.custom_policies(estate):
+        access.engine_for(estate, sets)
 
 
 def _from_store(row: StoredResource, spec: dict[str, Any]) -> LocatedResource:
@@ -313,16 +375,13 @@ def _admit(estate: Estate, merged: list[LocatedResource], changes: list[Change])
         Warnings: ``warn`` rules for the changed workloads, and stored workloads that the
         change makes denied (an audit; they are not blocked, the next plan leaves them out).
     """
-    from keel.service import access, policy  # they read the stored estate through us
+    from keel.service import policy  # it reads the stored estate through us
 
     touched = {(c.kind, c.name) for c in changes if c.action != "unchanged"}
     if not estate.of_kind("PolicySet") or not touched:
         return []
+    _check_policies(estate, merged)  # a policy that does not compile is an error here
     located = {(i.resource.kind, i.resource.name): i for i in merged}
-    sets = {name: item for (kind, name), item in located.items() if kind == "PolicySet"}
-    policy.engine_for(estate, sets)  # a policy that does not compile is an error here
-    if access.custom_policies(estate):
-        access.engine_for(estate, sets)
     changed = sorted(name for kind, name in touched if kind == "Workload")
     workloads = {name: item for (kind, name), item in located.items() if kind == "Workload"}
     decisions = policy.admit(estate, changed, workloads)
@@ -371,6 +430,8 @@ def _apply(
     workspace: Workspace, paths: Sequence[str], *, prune: bool, dry_run: bool
 ) -> ApplyResult:
     located, problems = load_manifests(paths, workspace.limits)
+    located, file_problems = _inline_policy_files(located)
+    problems += file_problems
     if problems:
         raise ManifestError(_sorted(problems))
     db = workspace.database

@@ -72,6 +72,12 @@ def _located_problem(
 ) -> tuple[str, int, str]:
     item = located.get(set_name)
     path = ("spec", *field)
+    if item is not None and field[:1] == ("modules",) and len(field) > 1:
+        spec = item.resource.spec
+        assert isinstance(spec, PolicySetSpec)
+        source_file = spec.modules[int(field[1])].file
+        if source_file is not None:  # the module came from its own file: point into it
+            return source_file, line, format_field(path)
     if item is None:
         return "<store>", 0, format_field(path)
     base = item.line_of(path)

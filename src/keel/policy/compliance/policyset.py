@@ -207,6 +207,10 @@ def compile_policy(
                 result.outputs += [(pack.package, rule) for rule in module.rules]
         for index, custom in enumerate(spec.modules):
             at = ("modules", index, "rego")
+            if custom.rego is None:
+                message = f"module file {custom.file} was not read"
+                result.problems.append(PolicyProblem(set_name, at, message))
+                continue
             module = RegoModule(f"PolicySet/{set_name}: {custom.name}", custom.rego)
             for line, message in module.problems():
                 result.problems.append(PolicyProblem(set_name, at, message, line))
