@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from keel.estate import demo_manifest_files
+from keel.estate.resources import KINDS
 
 DEMO_DOCUMENTS = [
     document
@@ -74,6 +75,12 @@ def test_init_then_validate_apply_get(tmp_path: Path) -> None:
     assert site["status"]["resolved"]["carbon_intensity_gco2e_per_kwh"] == 46
     listing = json.loads(keel("get", "workloads", "-o", "json", cwd=tmp_path).stdout)
     assert len(listing["items"]) == DEMO_WORKLOADS
+    # Every kind has a table view.
+    for kind in KINDS:
+        table = keel("get", kind, cwd=tmp_path)
+        assert table.returncode == 0, (kind, table.stderr)
+        names = {d["name"] for d in DEMO_DOCUMENTS if d["kind"] == kind}
+        assert all(name in table.stdout for name in names), kind
 
 
 def test_yaml_output_is_reapplicable(tmp_path: Path) -> None:

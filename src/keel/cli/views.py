@@ -54,6 +54,17 @@ def _accelerator(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list
     return [spec["vendor"], spec["memory_gb"], spec["power_w"]]
 
 
+def _policy_set(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+    packs = ", ".join(p["name"] for p in spec.get("packs", []))
+    modules = ", ".join(m["name"] for m in spec.get("modules", []))
+    access = ", ".join(a["name"] for a in spec.get("access", []))
+    return [packs or "-", modules or "-", access or "-"]
+
+
+def _principal(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+    return [spec["type"], ", ".join(spec["roles"])]
+
+
 _COLUMNS: dict[
     str, tuple[list[str], Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]]
 ] = {
@@ -65,6 +76,8 @@ _COLUMNS: dict[
     "Link": (["BETWEEN", "RTT MS", "GBPS"], _link),
     "UserRegion": (["COUNTRY", "LOCATION", "USERS"], _user_region),
     "Accelerator": (["VENDOR", "MEMORY GB", "POWER W"], _accelerator),
+    "PolicySet": (["PACKS", "MODULES", "ACCESS"], _policy_set),
+    "Principal": (["TYPE", "ROLES"], _principal),
 }
 
 
