@@ -1,0 +1,379 @@
+"""Column sketches: what a drift test needs to know about a column, built chunk by chunk.
+
+A **numeric** sketch keeps the exact count, mean and variance (Welford), minimum and maximum,
+the distinct values while there are at most :data:`DISTINCT_LIMIT`, and either the raw values
+(up to :data:`RAW_LIMIT` of them: every test on them is exact) or, beyond that, a weighted
+quantile summary of :data:`SUMMARY_POINTS` points. Merging chunk summaries and compacting them
+costs rank accuracy: each compaction moves a quantile by at most ``1 / (2 x SUMMARY_POINTS)``
+of the rank (0.024%); ``docs/monitors.md`` shows what that does to each test.
+
+A **categorical** sketch keeps the count of every category (exact), up to
+:data:`CATEGORY_LIMIT` categories.
+
+Values that are null, NaN or infinite are counted and left out of every test, as Evidently does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+RAW_LIMIT = 10_000
+"""Raw values kept per numeric column before switching to a quantile summary."""
+SUMMARY_POINTS = 2048
+"""Points in a quantile summary."""
+DISTINCT_LIMIT = 20
+"""Distinct numeric values tracked (tests switch method at 2, 5 and 20 distinct values)."""
+CATEGORY_LIMIT = 100_000
+"""Most categories a categorical column may have."""
+INTEGER_CARDINALITY_LIMIT = 10
+"""An integer column with at most this many distinct values is categorical (as in Evidently)."""
+
+Floats = npt.NDArray[np.float64]
+ColumnKind = Literal["numerical", "categorical"]
+
+
+class SketchError(ValueError):
+    """A column that cannot be sketched (too many categories, an unsupported type)."""
+
+
+def _weighted_quantiles(values: Floats, weights: Floats, points: int) -> tuple[Floats, Floats]:
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    total = weights.sum()
+    centres = (np.cumsum(weights) - weights / 2) / total
+    targets = (np.arange(points) + 0.5) / points
+    picked = np.interp(targets, centres, values)
+    return picked, np.full(points, total / points)
+
+
+@dataclass
+class NumericSketch:
+    """A numeric column (see the module docstring)."""
+
+    n: int = 0
+    missing: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    distinct: dict[float, int] | None = field(default_factory=dict)
+    raw: list[Floats] | None = field(default_factory=list)
+    summary: tuple[Floats, Floats] | None = None
+    _sorted: Floats | None = field(default=None, repr=False)
+
+    kind: ColumnKind = "numerical"
+
+    def update(self, values: Floats) -> None:
+        """Add a chunk of values (NaN and infinities are counted as missing).
+
+        Args:
+            values: The chunk, as float64.
+        """
+        finite = values[np.isfinite(values)]
+        self.missing += int(values.size - finite.size)
+        if finite.size == 0:
+            return
+        self._sorted = None
+        count = finite.size
+        chunk_mean = float(finite.mean())
+        chunk_m2 = float(((finite - chunk_mean) ** 2).sum())
+        delta = chunk_mean - self.mean
+        total = self.n + count
+        self.mean += delta * count / total
+        self.m2 += chunk_m2 + delta * delta * self.n * count / total
+        self.n = total
+        self.minimum = min(self.minimum, float(finite.min()))
+        self.maximum = max(self.maximum, float(finite.max()))
+        if self.distinct is not None:
+            uniques, counts = np.unique(finite, return_counts=True)
+            for value, c in zip(uniques.tolist(), counts.tolist(), strict=True):
+                self.distinct[value] = self.distinct.get(value, 0) + c
+            if len(self.distinct) > DISTINCT_LIMIT:
+                self.distinct = None
+        if self.raw is not None:
+            self.raw.append(finite.astype(np.float64, copy=True))
+            if self.n > RAW_LIMIT:
+                every = np.concatenate(self.raw)
+                self.raw = None
+                self.summary = _weighted_quantiles(every, np.ones(every.size), SUMMARY_POINTS)
+            return
+        assert self.summary is not None
+        part = _weighted_quantiles(finite, np.ones(finite.size), min(SUMMARY_POINTS, finite.size))
+        values_, weights = self.summary
+        merged_v = np.concatenate([values_, part[0]])
+        merged_w = np.concatenate([weights, part[1]])
+        if merged_v.size > 4 * SUMMARY_POINTS:
+            self.summary = _weighted_quantiles(merged_v, merged_w, SUMMARY_POINTS)
+        else:
+            self.summary = (merged_v, merged_w)
+
+    @property
+    def exact(self) -> bool:
+        """Whether the raw values are kept (every test on them is exact)."""
+        return self.raw is not None
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (``np.std``, ``ddof=0``)."""
+        return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+    @property
+    def nunique(self) -> int | None:
+        """Distinct values, or ``None`` when more than :data:`DISTINCT_LIMIT`."""
+        return None if self.distinct is None else len(self.distinct)
+
+    def values(self) -> Floats:
+        """The raw values, sorted (only while :attr:`exact`)."""
+        assert self.raw is not None
+        if self._sorted is None:
+            self._sorted = np.sort(np.concatenate(self.raw)) if self.raw else np.empty(0)
+            self.raw = [self._sorted]
+        return self._sorted
+
+    def quantiles(self, ranks: Floats) -> Floats:
+        """The quantile function at ranks in [0, 1].
+
+        Args:
+            ranks: Ranks.
+
+        Returns:
+            Values (exact from raw values, interpolated from the summary otherwise).
+        """
+        if self.raw is not None:
+            data = self.values()
+            index = np.clip(np.floor(ranks * data.size).astype(np.int64), 0, data.size - 1)
+            return data[index]
+        assert self.summary is not None
+        values, weights = self.summary
+        order = np.argsort(values, kind="stable")
+        values, weights = values[order], weights[order]
+        centres = (np.cumsum(weights) - weights / 2) / weights.sum()
+        inner = np.interp(ranks, centres, values)
+        return np.clip(inner, self.minimum, self.maximum)
+
+    def cdf(self, points: Floats) -> Floats:
+        """Share of values at or below each point.
+
+        Args:
+            points: Where to evaluate.
+
+        Returns:
+            Shares in [0, 1].
+        """
+        if self.raw is not None:
+            data = self.values()
+            return np.searchsorted(data, points, side="right") / data.size
+        assert self.summary is not None
+        values, weights = self.summary
+        order = np.argsort(values, kind="stable")
+        values, weights = values[order], weights[order]
+        grid = np.concatenate([[self.minimum], values, [self.maximum]])
+        total = weights.sum()
+        ranks = np.concatenate([[0.0], (np.cumsum(weights) - weights / 2) / total, [1.0]])
+        shares = np.interp(points, grid, ranks, left=0.0, right=1.0)
+        return np.where(points >= self.maximum, 1.0, shares)
+
+    def to_json(self) -> dict[str, Any]:
+        """The sketch as JSON."""
+        data: dict[str, Any] = {
+            "kind": self.kind,
+            "n": self.n,
+            "missing": self.missing,
+            "mean": self.mean,
+            "m2": self.m2,
+            "min": self.minimum if self.n else None,
+            "max": self.maximum if self.n else None,
+            "distinct": None
+            if self.distinct is None
+            else [[k, v] for k, v in sorted(self.distinct.items())],
+        }
+        if self.raw is not None:
+            data["raw"] = self.values().tolist()
+        else:
+            assert self.summary is not None
+            data["summary"] = [self.summary[0].tolist(), self.summary[1].tolist()]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NumericSketch:
+        """Read a sketch written by :meth:`to_json`.
+
+        Args:
+            data: The JSON object.
+
+        Returns:
+            The sketch.
+        """
+        sketch = cls(
+            n=int(data["n"]),
+            missing=int(data["missing"]),
+            mean=float(data["mean"]),
+            m2=float(data["m2"]),
+            minimum=math.inf if data["min"] is None else float(data["min"]),
+            maximum=-math.inf if data["max"] is None else float(data["max"]),
+            distinct=None
+            if data["distinct"] is None
+            else {float(k): int(v) for k, v in data["distinct"]},
+        )
+        if "raw" in data:
+            sketch.raw = [np.asarray(data["raw"], dtype=np.float64)]
+        else:
+            sketch.raw = None
+            values, weights = data["summary"]
+            sketch.summary = (np.asarray(values, np.float64), np.asarray(weights, np.float64))
+        return sketch
+
+
+@dataclass
+class CategoricalSketch:
+    """A categorical column: the count of every category."""
+
+    n: int = 0
+    missing: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    kind: ColumnKind = "categorical"
+
+    def update(self, values: list[Any], counts: list[int], missing: int) -> None:
+        """Add a chunk's value counts.
+
+        Args:
+            values: Distinct values of the chunk (``None`` and NaN are counted as missing).
+            counts: How often each occurs.
+            missing: Nulls in the chunk.
+
+        Raises:
+            SketchError: If the column passes :data:`CATEGORY_LIMIT` categories.
+        """
+        self.missing += missing
+        for value, count in zip(values, counts, strict=True):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                self.missing += count
+                continue
+            self.n += count
+            self.counts[_category(value)] += count
+        if len(self.counts) > CATEGORY_LIMIT:
+            raise SketchError(f"more than {CATEGORY_LIMIT:,} categories (an identifier or text?)")
+
+    @property
+    def nunique(self) -> int:
+        """Distinct categories."""
+        return len(self.counts)
+
+    def to_json(self) -> dict[str, Any]:
+        """The sketch as JSON."""
+        return {
+            "kind": self.kind,
+            "n": self.n,
+            "missing": self.missing,
+            "counts": sorted(self.counts.items()),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CategoricalSketch:
+        """Read a sketch written by :meth:`to_json`.
+
+        Args:
+            data: The JSON object.
+
+        Returns:
+            The sketch.
+        """
+        return cls(
+            n=int(data["n"]),
+            missing=int(data["missing"]),
+            counts=Counter({str(k): int(v) for k, v in data["counts"]}),
+        )
+
+
+def _category(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+ColumnSketch = NumericSketch | CategoricalSketch
+
+
+def as_categorical(sketch: NumericSketch) -> CategoricalSketch:
+    """A numeric sketch with few distinct values, as categories (integer codes, flags).
+
+    Args:
+        sketch: A sketch whose distinct values are known.
+
+    Returns:
+        The categorical sketch.
+    """
+    assert sketch.distinct is not None
+    counts = Counter({_category(k): v for k, v in sketch.distinct.items()})
+    return CategoricalSketch(n=sketch.n, missing=sketch.missing, counts=counts)
+
+
+@dataclass
+class DatasetSketch:
+    """Every column of a window.
+
+    Attributes:
+        rows: Rows read.
+        columns: Sketch per column, in the data's column order.
+        skipped: Columns left out, with why (text, unsupported types).
+    """
+
+    rows: int
+    columns: dict[str, ColumnSketch]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The sketch as JSON, with its digest."""
+        body = {
+            "format": "keel.sketch/1",
+            "rows": self.rows,
+            "columns": {name: s.to_json() for name, s in self.columns.items()},
+            "skipped": self.skipped,
+        }
+        return {**body, "digest": _digest(body)}
+
+    @property
+    def digest(self) -> str:
+        """``sha256:`` of the canonical JSON (what check results record)."""
+        return str(self.to_json()["digest"])
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatasetSketch:
+        """Read a sketch written by :meth:`to_json`, checking its digest.
+
+        Args:
+            data: The JSON object.
+
+        Returns:
+            The sketch.
+
+        Raises:
+            SketchError: If it is not a Keel sketch or its digest does not match.
+        """
+        if data.get("format") != "keel.sketch/1":
+            raise SketchError("not a Keel sketch (format keel.sketch/1)")
+        body = {k: v for k, v in data.items() if k != "digest"}
+        if _digest(body) != data.get("digest"):
+            raise SketchError("the sketch's digest does not match its content (edited?)")
+        columns: dict[str, ColumnSketch] = {}
+        for name, column in data["columns"].items():
+            kind = column.get("kind")
+            columns[name] = (
+                NumericSketch.from_json(column)
+                if kind == "numerical"
+                else CategoricalSketch.from_json(column)
+            )
+        return cls(int(data["rows"]), columns, dict(data.get("skipped", {})))
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
