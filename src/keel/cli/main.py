@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel import __version__
-from keel.cli import access, demo, estate, ledger, plan, policy
+from keel.cli import access, demo, estate, ledger, monitor, plan, policy
 from keel.cli.context import CliState
 from keel.cli.output import report_error
 
@@ -59,6 +59,9 @@ app.command()(plan.plan)
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(policy.app, name="policy")
 app.add_typer(access.app, name="access")
+app.command()(monitor.sketch)
+app.command()(monitor.drift)
+app.add_typer(monitor.app, name="monitor")
 
 
 def run() -> None:

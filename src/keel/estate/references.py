@@ -34,6 +34,7 @@ from keel.estate.resources import (
     DatasetSpec,
     LinkSpec,
     ModelSpec,
+    MonitorSpec,
     Resource,
     SiteSpec,
     WorkloadSpec,
@@ -360,6 +361,22 @@ class _Checker:
         self.model_ref(item, ("spec", "model"), spec.model)
         self.require_all(item, ("spec", "datasets"), "Dataset", spec.datasets)
 
+    def monitor(self, item: LocatedResource) -> None:
+        spec = item.resource.spec
+        assert isinstance(spec, MonitorSpec)
+        self.require(item, ("spec", "workload"), "Workload", spec.workload)
+        workload = self.names("Workload").get(spec.workload)
+        if spec.latency is not None and workload is not None:
+            target = workload.resource.spec
+            assert isinstance(target, WorkloadSpec)
+            if target.latency_slo_ms is None:
+                self.problems.append(
+                    item.problem(
+                        ("spec", "latency"),
+                        f"Workload '{spec.workload}' has no latency_slo_ms to check against",
+                    )
+                )
+
     def link(self, item: LocatedResource, seen: dict[frozenset[str], str]) -> None:
         spec = item.resource.spec
         assert isinstance(spec, LinkSpec)
@@ -411,6 +428,8 @@ def build_estate(
         checker.agent(item)
     for item in checker.names("Workload").values():
         checker.workload(item)
+    for item in checker.names("Monitor").values():
+        checker.monitor(item)
     linked: dict[frozenset[str], str] = {}
     for item in checker.names("Link").values():
         checker.link(item, linked)

@@ -301,6 +301,79 @@ class AccessPolicySpec(Spec):
     cedar: str = Field(min_length=1)
 
 
+DriftMethod = Literal["ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", "hellinger"]
+
+
+class ColumnTestSpec(Spec):
+    """A per-column override of the drift test or its threshold."""
+
+    method: DriftMethod | None = None
+    threshold: float | None = Field(default=None, gt=0, le=1000)
+
+
+class DriftCheckSpec(Spec):
+    """Data drift against the reference: Evidently's defaults unless overridden per column."""
+
+    share: float = Field(default=0.5, gt=0, le=1)
+    columns: dict[str, ColumnTestSpec] = Field(default_factory=dict, max_length=10_000)
+
+
+class PerformanceCheckSpec(Spec):
+    """Model quality on labelled rows.
+
+    Lower bounds (``min``) on accuracy, F1 and ROC AUC for classification; upper bounds
+    (``max``) on MAE and RMSE for regression.
+    """
+
+    task: Literal["classification", "regression"]
+    label: str = Field(min_length=1, max_length=253)
+    prediction: str = Field(min_length=1, max_length=253)
+    min: dict[Literal["accuracy", "f1", "roc_auc"], float] = Field(default_factory=dict)
+    max: dict[Literal["mae", "rmse"], float] = Field(default_factory=dict)
+
+
+class LatencyCheckSpec(Spec):
+    """Serving: a latency percentile against the workload's SLO, and an error-rate bound."""
+
+    column: str = Field(min_length=1, max_length=253)
+    percentile: Literal["p50", "p95", "p99"] = "p99"
+    error_column: str | None = Field(default=None, min_length=1, max_length=253)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    timestamp_column: str | None = Field(default=None, min_length=1, max_length=253)
+
+
+class AlertRouteSpec(Spec):
+    """Where alerts go: ``log`` (the workspace's alert log) or a ``webhook`` (JSON POST)."""
+
+    type: Literal["log", "webhook"]
+    url: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+
+    @model_validator(mode="after")
+    def _url(self) -> AlertRouteSpec:
+        if (self.type == "webhook") != (self.url is not None):
+            raise ValueError("a webhook route needs url; a log route takes none")
+        return self
+
+
+class MonitorSpec(Spec):
+    """Checks on a deployed workload's data and behaviour, with alert routes.
+
+    ``reference`` and ``current`` are data files (Parquet, CSV, Arrow) or, for ``reference``,
+    a saved sketch (``.sketch.json``); relative paths are relative to the manifest.
+    """
+
+    workload: Name
+    reference: str = Field(min_length=1, max_length=4096)
+    current: str = Field(min_length=1, max_length=4096)
+    drift: DriftCheckSpec | None = Field(default_factory=DriftCheckSpec)
+    performance: PerformanceCheckSpec | None = None
+    latency: LatencyCheckSpec | None = None
+    every_minutes: int = Field(default=60, ge=1, le=525_600)
+    alerts: list[AlertRouteSpec] = Field(
+        default_factory=lambda: [AlertRouteSpec(type="log")], max_length=16
+    )
+
+
 class AcceleratorSpec(Spec):
     """Adds an accelerator to the catalog, or overrides a catalog entry of the same name."""
 
@@ -360,6 +433,7 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "Workload": WorkloadSpec,
     "PolicySet": PolicySetSpec,
     "Principal": PrincipalSpec,
+    "Monitor": MonitorSpec,
 }
 """Every resource kind and its spec class, in dependency order (referenced kinds first)."""
 

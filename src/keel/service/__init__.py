@@ -3,7 +3,7 @@
 The CLI and the API call these functions; they compose the domain with the store.
 """
 
-from keel.service import access, ledger, planning, policy
+from keel.service import access, ledger, monitoring, planning, policy
 from keel.service.estate import (
     ApplyResult,
     Change,
@@ -35,6 +35,7 @@ __all__ = [
     "load_estate",
     "manifest_limits",
     "manifest_schema",
+    "monitoring",
     "planning",
     "policy",
     "summarise",

@@ -40,6 +40,7 @@ from keel.estate.resources import (
     MAX_REGO_CHARS,
     DatasetSpec,
     ModelSpec,
+    MonitorSpec,
     PolicySetSpec,
     RegoModuleSpec,
     WorkloadSpec,
@@ -149,7 +150,7 @@ def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Es
             that do not compile included).
     """
     located, problems = load_manifests(paths, limits)
-    located, file_problems = _inline_policy_files(located)
+    located, file_problems = _resolve_files(located)
     estate, reference_problems = build_estate(located)
     problems.extend(file_problems + reference_problems)
     if problems:
@@ -158,13 +159,14 @@ def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Es
     return estate
 
 
-def _inline_policy_files(
+def _resolve_files(
     located: list[LocatedResource],
 ) -> tuple[list[LocatedResource], list[Problem]]:
-    """Read each ``PolicySet`` module's ``file`` into its ``rego``.
+    """Read each ``PolicySet`` module's ``file`` into its ``rego``; make monitor paths absolute.
 
-    The stored spec holds the text, so the policy digest covers what runs; ``file`` keeps the
-    absolute path, for error locations.
+    The stored spec holds the module's text, so the policy digest covers what runs; ``file``
+    keeps the absolute path, for error locations. A ``Monitor``'s data paths are resolved against
+    its manifest's folder.
 
     Returns:
         The resources, and a problem for each file that cannot be read.
@@ -173,6 +175,9 @@ def _inline_policy_files(
     problems: list[Problem] = []
     for item in located:
         spec = item.resource.spec
+        if isinstance(spec, MonitorSpec):
+            out.append(_absolute_monitor_paths(item, spec))
+            continue
         if not isinstance(spec, PolicySetSpec) or all(m.file is None for m in spec.modules):
             out.append(item)
             continue
@@ -198,6 +203,16 @@ def _inline_policy_files(
         )
         out.append(dataclasses.replace(item, resource=resource))
     return out, problems
+
+
+def _absolute_monitor_paths(item: LocatedResource, spec: MonitorSpec) -> LocatedResource:
+    """A monitor's data paths, made absolute against its manifest's folder."""
+    if item.path == STORE_PATH:
+        return item
+    base = Path(item.path).parent
+    paths = {k: str((base / getattr(spec, k)).resolve()) for k in ("reference", "current")}
+    resource = item.resource.model_copy(update={"spec": spec.model_copy(update=paths)})
+    return dataclasses.replace(item, resource=resource)
 
 
 def _check_policies(estate: Estate, located: list[LocatedResource]) -> None:
@@ -430,7 +445,7 @@ def _apply(
     workspace: Workspace, paths: Sequence[str], *, prune: bool, dry_run: bool
 ) -> ApplyResult:
     located, problems = load_manifests(paths, workspace.limits)
-    located, file_problems = _inline_policy_files(located)
+    located, file_problems = _resolve_files(located)
     problems += file_problems
     if problems:
         raise ManifestError(_sorted(problems))

@@ -93,3 +93,39 @@ plans = sa.Table(
     sa.Column("plan_digest", sa.String(71), nullable=False),
     sa.Column("plan", JSONType, nullable=False),
 )
+
+monitor_sketches = sa.Table(
+    "monitor_sketches",
+    metadata,
+    sa.Column("monitor", sa.String(63), primary_key=True),
+    sa.Column("source_key", sa.Text, nullable=False),
+    sa.Column("sketch_digest", sa.String(71), nullable=False),
+    sa.Column("sketch", JSONType, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+monitor_checks = sa.Table(
+    "monitor_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(63), nullable=False, index=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reference_digest", sa.String(71), nullable=False),
+    sa.Column("result_digest", sa.String(71), nullable=False),
+    sa.Column("result", JSONType, nullable=False),
+)
+
+monitor_alerts = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(63), nullable=False, index=True),
+    sa.Column("condition", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("checks", sa.Integer, nullable=False),
+)

@@ -1,0 +1,150 @@
+"""``keel sketch``, ``keel drift`` and ``keel monitor``: drift reports, monitors and alerts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keel.cli.context import state
+from keel.cli.output import table
+from keel.errors import UserError
+from keel.monitor.report import render
+from keel.service import monitoring
+
+app = typer.Typer(help="Monitors: scheduled drift, quality and SLO checks with alerts.")
+
+
+def sketch(
+    data: Annotated[str, typer.Argument(help="Reference data: Parquet, CSV or Arrow.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Where to write the sketch.")],
+) -> None:
+    """Save a reference window as a compact sketch (what monitors keep instead of raw data)."""
+    saved = monitoring.save_sketch(data, output)
+    size_kb = Path(output).stat().st_size / 1024
+    typer.echo(
+        f"wrote {output}: {saved.rows:,} rows, {len(saved.columns)} columns, {size_kb:,.0f} KiB,"
+        f" {saved.digest}"
+    )
+
+
+def _overrides(values: list[str]) -> dict[str, tuple[str | None, float | None]]:
+    found: dict[str, tuple[str | None, float | None]] = {}
+    for value in values:
+        column, sep, rest = value.partition("=")
+        method, _, threshold = rest.partition(":")
+        try:
+            found[column] = (method or None, float(threshold) if threshold else None)
+        except ValueError:
+            raise UserError(f"--column {value!r}: write COLUMN=METHOD[:THRESHOLD]") from None
+        if not sep or not column:
+            raise UserError(f"--column {value!r}: write COLUMN=METHOD[:THRESHOLD]")
+    return found
+
+
+def drift(
+    *,
+    reference: Annotated[str, typer.Option(help="Reference data, or a .sketch.json.")],
+    current: Annotated[str, typer.Option(help="Current data: Parquet, CSV or Arrow.")],
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="Override a column's test: COLUMN=METHOD[:THRESHOLD] (repeatable)."),
+    ] = None,
+    share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Drifted share that makes dataset drift.")
+    ] = 0.5,
+    output: Annotated[str, typer.Option("-o", "--output", help="table, json or html.")] = "table",
+    html_file: Annotated[
+        str | None, typer.Option("--html", help="Also write the HTML report here.")
+    ] = None,
+) -> None:
+    """Compare a window with a reference, column by column (Evidently's default tests)."""
+    report, ref, window = monitoring.drift(
+        reference, current, overrides=_overrides(column or []), drift_share=share
+    )
+    if html_file:
+        Path(html_file).write_text(render(report, ref, window), encoding="utf-8")
+    if output == "json":
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    elif output == "html":
+        typer.echo(render(report, ref, window))
+    else:
+        rows = [
+            [
+                c.column,
+                c.type,
+                c.method,
+                f"{c.statistic:.4g}",
+                f"{c.threshold:g}",
+                "DRIFT" if c.drifted else "-",
+                "exact" if c.exact else "sketch",
+            ]
+            for c in report.columns
+        ]
+        typer.echo(
+            table(["COLUMN", "TYPE", "METHOD", "STATISTIC", "THRESHOLD", "DRIFT", "FROM"], rows)
+        )
+        for name, problem in sorted(report.problems.items()):
+            typer.echo(f"not tested: {name}: {problem}")
+        verdict = "DATASET DRIFT" if report.dataset_drift else "no dataset drift"
+        typer.echo(
+            f"{verdict}: {sum(c.drifted for c in report.columns)} of {len(report.columns)} columns"
+            f" (share {report.drifted_share:.2f}, threshold {report.drift_share:.2f})"
+        )
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="One monitor; all when absent.")] = None,
+    due: Annotated[bool, typer.Option(help="Only monitors whose interval has passed.")] = False,
+) -> None:
+    """Run monitors now: check, store, alert (deduplicated), record in the ledger."""
+    runs = monitoring.run_monitors(
+        state(ctx).workspace(), None if name is None else [name], due_only=due
+    )
+    for run in runs:
+        result = run.result
+        typer.echo(
+            f"Monitor/{result.monitor} ({result.workload}): {result.status}, {result.rows:,} rows"
+        )
+        for condition in result.conditions:
+            mark = "FIRING" if condition.firing else "ok"
+            typer.echo(f"  {mark:6} {condition.key}: {condition.message}")
+        for key in run.raised:
+            typer.echo(f"  alert raised: {key}")
+        for key in run.resolved:
+            typer.echo(f"  alert resolved: {key}")
+        for error in run.delivery_errors:
+            typer.echo(f"  delivery failed: {error}", err=True)
+    if not runs:
+        typer.echo("no monitor is due")
+
+
+@app.command("alerts")
+def alerts_command(
+    ctx: typer.Context,
+    every: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
+) -> None:
+    """List alerts (firing ones unless --all)."""
+    found = monitoring.alerts(state(ctx).workspace(), firing_only=not every)
+    rows = [
+        [
+            a.monitor,
+            a.condition,
+            a.state,
+            a.raised_at.isoformat(timespec="seconds"),
+            a.checks,
+            a.message,
+        ]
+        for a in found
+    ]
+    typer.echo(table(["MONITOR", "CONDITION", "STATE", "RAISED", "CHECKS", "MESSAGE"], rows))
+
+
+@app.command("metrics")
+def metrics_command(ctx: typer.Context) -> None:
+    """Print the latest results in the Prometheus text format (what /metrics serves)."""
+    typer.echo(monitoring.metrics_text(state(ctx).workspace()), nl=False)

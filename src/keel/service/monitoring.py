@@ -1,0 +1,396 @@
+"""Monitoring as a service: run monitors, keep their reference sketches, alert, export metrics.
+
+A run checks each monitor's current window against its stored reference sketch (rebuilt when
+the reference file changes), stores the result, turns firing conditions into alerts, and records
+``monitor.checked`` (with the digests of the sketch and of the result), ``alert.raised`` and
+``alert.resolved`` in the ledger, all in one transaction. Alerts are deduplicated: a condition
+that keeps firing updates its alert without notifying again; one that clears resolves it and
+notifies once. Notifications go out after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from keel.errors import NotFoundError, UserError
+from keel.estate import Estate
+from keel.estate.resources import MonitorSpec, WorkloadSpec
+from keel.estate.spelling import did_you_mean
+from keel.monitor.check import CheckResult, run_check
+from keel.monitor.drift import DRIFT_SHARE, METHODS, DriftReport, compare
+from keel.monitor.sketch import DatasetSketch, SketchError
+from keel.monitor.window import WindowError, sketch_reference, sketch_window
+from keel.service import ledger
+from keel.service.estate import load_estate
+from keel.service.workspace import Workspace
+from keel.store.monitors import MonitorRepository, StoredAlert
+
+SKETCH_SUFFIX = ".sketch.json"
+WEBHOOK_TIMEOUT_S = 5.0
+
+
+@dataclass
+class MonitorRun:
+    """What one monitor's run did.
+
+    Attributes:
+        result: The check's result.
+        check_id: The stored check's id.
+        raised: Conditions that started firing (notified).
+        resolved: Conditions that cleared (notified).
+        still_firing: Conditions that keep firing (not notified again).
+        delivery_errors: Notifications that failed, with why.
+    """
+
+    result: CheckResult
+    check_id: int
+    raised: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    still_firing: list[str] = field(default_factory=list)
+    delivery_errors: list[str] = field(default_factory=list)
+
+
+def _monitors(estate: Estate) -> dict[str, MonitorSpec]:
+    found = {}
+    for name, resource in sorted(estate.of_kind("Monitor").items()):
+        assert isinstance(resource.spec, MonitorSpec)
+        found[name] = resource.spec
+    return found
+
+
+def load_sketch(path: str | Path) -> DatasetSketch:
+    """Read a saved reference sketch.
+
+    Args:
+        path: A ``.sketch.json`` file.
+
+    Returns:
+        The sketch.
+
+    Raises:
+        UserError: If it cannot be read, is not a sketch, or its digest does not match.
+    """
+    try:
+        return DatasetSketch.from_json(json.loads(Path(path).read_text("utf-8")))
+    except (OSError, ValueError, KeyError, SketchError) as error:
+        raise UserError(f"{path}: not a readable Keel sketch: {error}") from None
+
+
+def reference_for(source: str | Path) -> DatasetSketch:
+    """A reference sketch from a data file or a saved sketch.
+
+    Args:
+        source: A ``.sketch.json`` file, or data (Parquet, CSV, Arrow).
+
+    Returns:
+        The sketch.
+
+    Raises:
+        UserError: If it cannot be read.
+    """
+    if str(source).endswith(SKETCH_SUFFIX):
+        return load_sketch(source)
+    try:
+        return sketch_reference(source)
+    except WindowError as error:
+        raise UserError(str(error)) from None
+
+
+def _stored_reference(workspace: Workspace, name: str, spec: MonitorSpec) -> DatasetSketch:
+    path = Path(spec.reference)
+    if spec.reference.endswith(SKETCH_SUFFIX):
+        return load_sketch(path)
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise UserError(f"Monitor/{name}: reference {path}: {error.strerror}") from None
+    key = f"{path}|{info.st_size}|{info.st_mtime_ns}"
+    with workspace.database.read() as conn:
+        stored = MonitorRepository(conn).sketch(name)
+    if stored is not None and stored[0] == key:
+        return DatasetSketch.from_json(stored[1])
+    sketch = reference_for(path)
+    with workspace.database.write() as conn:
+        MonitorRepository(conn).save_sketch(name, key, sketch.to_json(), datetime.now(UTC))
+    return sketch
+
+
+def _due(last: datetime | None, spec: MonitorSpec, now: datetime) -> bool:
+    if last is None:
+        return True
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return now - last >= timedelta(minutes=spec.every_minutes)
+
+
+def run_monitors(
+    workspace: Workspace,
+    names: Iterable[str] | None = None,
+    *,
+    due_only: bool = False,
+    now: datetime | None = None,
+) -> list[MonitorRun]:
+    """Run monitors now.
+
+    Args:
+        workspace: The workspace.
+        names: Monitors to run; all of them when ``None``.
+        due_only: Only those whose ``every_minutes`` has passed since their last check.
+        now: The time to record (tests pass one).
+
+    Returns:
+        One run per monitor that ran.
+
+    Raises:
+        NotFoundError: If a named monitor does not exist.
+        UserError: If a reference cannot be read.
+    """
+    estate = load_estate(workspace)
+    monitors = _monitors(estate)
+    chosen = list(monitors) if names is None else list(names)
+    for name in chosen:
+        if name not in monitors:
+            raise NotFoundError(f"Monitor/{name} does not exist{did_you_mean(name, monitors)}")
+    now = now or datetime.now(UTC)
+    with workspace.database.read() as conn:
+        latest = MonitorRepository(conn).latest_checks()
+    runs = []
+    for name in chosen:
+        spec = monitors[name]
+        if due_only and not _due(latest.get(name, (None, {}))[0], spec, now):
+            continue
+        workload = estate.of_kind("Workload")[spec.workload].spec
+        assert isinstance(workload, WorkloadSpec)
+        reference = _stored_reference(workspace, name, spec)
+        result = run_check(name, spec, reference, spec.current, workload.latency_slo_ms)
+        run = _record(workspace, result, now)
+        _notify(workspace, spec, run)
+        runs.append(run)
+    return runs
+
+
+def _record(workspace: Workspace, result: CheckResult, now: datetime) -> MonitorRun:
+    firing = {c.key: c.message for c in result.firing}
+    with workspace.database.write() as conn:
+        repo = MonitorRepository(conn)
+        check_id = repo.add_check(
+            result.monitor,
+            result.status,
+            result.to_json(),
+            digests=(result.reference_digest, result.digest),
+            now=now,
+        )
+        run = MonitorRun(result, check_id)
+        open_alerts = {a.condition: a for a in repo.alerts(result.monitor, firing_only=True)}
+        entries: list[dict[str, Any]] = [
+            {
+                "type": "monitor.checked",
+                "monitor": result.monitor,
+                "workload": result.workload,
+                "check_id": check_id,
+                "status": result.status,
+                "reference_digest": result.reference_digest,
+                "result_digest": result.digest,
+            }
+        ]
+        for condition, message in firing.items():
+            alert = open_alerts.get(condition)
+            if alert is None:
+                alert_id = repo.raise_alert(result.monitor, condition, message, now)
+                run.raised.append(condition)
+                entries.append(_alert_entry("alert.raised", result, condition, alert_id, message))
+            else:
+                repo.touch_alert(alert.id, message, now)
+                run.still_firing.append(condition)
+        for condition, alert in open_alerts.items():
+            if condition not in firing:
+                repo.resolve_alert(alert.id, now)
+                run.resolved.append(condition)
+                entries.append(_alert_entry("alert.resolved", result, condition, alert.id, ""))
+        ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
+    return run
+
+
+def _alert_entry(
+    kind: str, result: CheckResult, condition: str, alert_id: int, message: str
+) -> dict[str, Any]:
+    entry = {
+        "type": kind,
+        "monitor": result.monitor,
+        "workload": result.workload,
+        "condition": condition,
+        "alert_id": alert_id,
+        "reference_digest": result.reference_digest,
+        "result_digest": result.digest,
+    }
+    return {**entry, "message": message} if message else entry
+
+
+def _notify(workspace: Workspace, spec: MonitorSpec, run: MonitorRun) -> None:
+    if not run.raised and not run.resolved:
+        return
+    messages = {c.key: c.message for c in run.result.conditions}
+    payload = {
+        "monitor": run.result.monitor,
+        "workload": run.result.workload,
+        "check_id": run.check_id,
+        "raised": [{"condition": c, "message": messages.get(c, "")} for c in run.raised],
+        "resolved": run.resolved,
+        "result_digest": run.result.digest,
+    }
+    body = json.dumps(payload).encode()
+    for route in spec.alerts:
+        if route.type == "log":
+            log = workspace.settings.state_dir / "alerts.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"at": datetime.now(UTC).isoformat(), **payload}) + "\n")
+            continue
+        assert route.url is not None
+        request = urllib.request.Request(
+            route.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:  # the spec allows http(s) URLs only
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+                response.read()
+        except OSError as error:
+            run.delivery_errors.append(f"webhook {route.url}: {error}")
+
+
+def alerts(workspace: Workspace, *, firing_only: bool = True) -> list[StoredAlert]:
+    """Alerts, newest first.
+
+    Args:
+        workspace: The workspace.
+        firing_only: Only those still firing.
+
+    Returns:
+        The alerts.
+    """
+    with workspace.database.read() as conn:
+        return MonitorRepository(conn).alerts(firing_only=firing_only)
+
+
+def metrics_text(workspace: Workspace) -> str:
+    """The latest monitor results in the Prometheus text exposition format.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The exposition (what a ``/metrics`` endpoint serves).
+    """
+    with workspace.database.read() as conn:
+        repo = MonitorRepository(conn)
+        latest = repo.latest_checks()
+        firing = repo.alerts(firing_only=True)
+    registry = CollectorRegistry()
+    checked = Gauge(
+        "keel_monitor_last_check_timestamp_seconds",
+        "Time of the latest check.",
+        ["monitor"],
+        registry=registry,
+    )
+    status = Gauge(
+        "keel_monitor_firing", "1 when any condition fires.", ["monitor"], registry=registry
+    )
+    share = Gauge(
+        "keel_monitor_drift_share", "Share of drifted columns.", ["monitor"], registry=registry
+    )
+    column = Gauge(
+        "keel_monitor_column_drift",
+        "Per-column drift statistic (p-value or distance).",
+        ["monitor", "column", "method"],
+        registry=registry,
+    )
+    metric = Gauge(
+        "keel_monitor_metric",
+        "Model quality and serving metrics.",
+        ["monitor", "metric"],
+        registry=registry,
+    )
+    alert = Gauge(
+        "keel_monitor_alert_firing", "Firing alerts.", ["monitor", "condition"], registry=registry
+    )
+    for name, (at, result) in sorted(latest.items()):
+        stamp = at if at.tzinfo else at.replace(tzinfo=UTC)
+        checked.labels(name).set(stamp.timestamp())
+        status.labels(name).set(1 if result["status"] == "firing" else 0)
+        drift = result.get("drift")
+        if drift:
+            share.labels(name).set(drift["drifted_share"])
+            for c in drift["columns"]:
+                column.labels(name, c["column"], c["method"]).set(c["statistic"])
+        for section in ("model", "serving"):
+            for key, value in (result.get(section) or {}).items():
+                metric.labels(name, f"{section}_{key}").set(value)
+    for a in firing:
+        alert.labels(a.monitor, a.condition).set(1)
+    return generate_latest(registry).decode()
+
+
+def save_sketch(source: str, output: str) -> DatasetSketch:
+    """Sketch a reference window and write the sketch to a file.
+
+    Args:
+        source: Data (Parquet, CSV, Arrow).
+        output: Where to write it (``.sketch.json`` by convention).
+
+    Returns:
+        The sketch.
+
+    Raises:
+        UserError: If the data cannot be read or the file written.
+    """
+    sketch = reference_for(source)
+    try:
+        Path(output).write_text(json.dumps(sketch.to_json()), encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"{output}: {error.strerror}") from None
+    return sketch
+
+
+def drift(
+    reference: str,
+    current: str,
+    *,
+    overrides: dict[str, tuple[str | None, float | None]] | None = None,
+    drift_share: float = DRIFT_SHARE,
+) -> tuple[DriftReport, DatasetSketch, DatasetSketch]:
+    """Compare a window with a reference (data or a saved sketch), column by column.
+
+    Args:
+        reference: Reference data, or a ``.sketch.json``.
+        current: Current data.
+        overrides: ``column -> (method, threshold)``.
+        drift_share: Share of drifted columns at which the dataset drifts.
+
+    Returns:
+        The report and both sketches.
+
+    Raises:
+        UserError: If a file cannot be read, or an override names an unknown column or method.
+    """
+    ref = reference_for(reference)
+    for column, (method, _) in (overrides or {}).items():
+        if column not in ref.columns:
+            known = list(ref.columns)
+            raise UserError(f"no column '{column}' in the reference{did_you_mean(column, known)}")
+        if method is not None and method not in METHODS:
+            raise UserError(f"unknown method '{method}'{did_you_mean(method, METHODS)}")
+    try:
+        window, problems = sketch_window(current, ref)
+    except WindowError as error:
+        raise UserError(str(error)) from None
+    if window.rows == 0:
+        raise UserError(f"{current}: the current window is empty")
+    report = compare(ref, window, problems=problems, overrides=overrides, drift_share=drift_share)
+    return report, ref, window
