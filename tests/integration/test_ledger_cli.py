@@ -7,7 +7,9 @@ from pathlib import Path
 
 from test_cli import DEMO_RESOURCES, DEMO_WORKLOADS, keel
 
-DEMO_ENTRIES = DEMO_RESOURCES + 1 + DEMO_WORKLOADS  # resources, the plan, one per decision
+# Resources, the plan, one decision per workload, then the monitor: three checks, four alerts
+# raised on the drifted window and resolved on the next.
+DEMO_ENTRIES = DEMO_RESOURCES + 1 + DEMO_WORKLOADS + 3 + 4 + 4
 
 
 def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:

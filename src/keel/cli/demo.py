@@ -19,6 +19,7 @@ from keel.service import (
     apply_manifests,
     demo_manifests,
     ledger,
+    monitoring,
     planning,
     summarise,
     validate_manifests,
@@ -50,6 +51,7 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     for name, text in files:
         (folder / name).write_text(text, encoding="utf-8")
         written.append(folder / name)
+    written += monitoring.write_demo_windows(folder / "data")
     return written
 
 
@@ -90,6 +92,27 @@ def _indent(text: str, spaces: int = 2) -> str:
     return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
+def _monitor(workspace: Workspace, data: Path) -> None:
+    """Run the demo monitor on a normal window, a drifted one, then a normal one again."""
+    typer.echo("\n5. monitored credit-decision-api (drift, model quality, latency SLO):")
+    for step, drifted in (
+        ("normal traffic", False),
+        ("a drifted window", True),
+        ("recovery", False),
+    ):
+        monitoring.write_demo_windows(data, drifted=drifted)
+        (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"])
+        firing = [c.key for c in run.result.firing]
+        line = f"   {step}: {run.result.status}"
+        if firing:
+            line += f" ({', '.join(firing)})"
+        if run.raised:
+            line += f"; alerts raised: {len(run.raised)}"
+        if run.resolved:
+            line += f"; alerts resolved: {len(run.resolved)}"
+        typer.echo(line)
+
+
 def _refuse(workspace: Workspace, folder: Path) -> None:
     """Apply what the demo's policy refuses, and show the refusal (nothing is stored)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +139,7 @@ def demo(
     started = time.perf_counter()
     root = keep or Path(tempfile.mkdtemp(prefix="keel-demo-"))
     manifests = root / "manifests"
+    data = manifests / "data"
     typer.echo(
         f"Keel demo: Aurelia Bank, a European bank with a Chinese subsidiary\nworkspace {root}"
     )
@@ -140,9 +164,10 @@ def demo(
         plan_id, index = planning.commit_plan(workspace, planned)
         print_plan(planned)
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
+        _monitor(workspace, manifests / "data")
         report = ledger.verify(workspace)
         typer.echo(
-            f"\n5. verified the ledger: {report.size} entries recomputed,"
+            f"\n6. verified the ledger: {report.size} entries recomputed,"
             f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
         )
         typer.echo(_indent(report.latest_note or "", 3))
@@ -154,6 +179,9 @@ def demo(
     typer.echo(f"  keel --workspace {root} get dataset cn-customer-profiles -o json")
     typer.echo(f"  keel --workspace {root} plan --explain trading-desk-copilot")
     typer.echo(f"  keel --workspace {root} ledger show --from 0 --limit 5")
+    typer.echo(f"  keel --workspace {root} monitor alerts --all")
+    typer.echo(f"  keel drift --reference {data}/credit-decision-reference.parquet \\")
+    typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
     typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")
 
 

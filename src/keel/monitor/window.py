@@ -88,11 +88,12 @@ def _file_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
             with pa.memory_map(str(path)) as source:
                 try:
                     reader = pa.ipc.open_file(source)
-                    for i in range(reader.num_record_batches):
-                        yield reader.get_batch(i)
+                    parts = (reader.get_batch(i) for i in range(reader.num_record_batches))
                 except pa.ArrowInvalid:
                     source.seek(0)
-                    yield from pa.ipc.open_stream(source)
+                    parts = iter(pa.ipc.open_stream(source))
+                for part in parts:
+                    yield from pa.Table.from_batches([part]).to_batches(max_chunksize=batch_rows)
         else:
             known = ", ".join(PARQUET + CSV + ARROW)
             raise WindowError(f"{path}: unknown format '{suffix}' (use {known})")

@@ -27,11 +27,24 @@ from keel.estate.spelling import did_you_mean
 from keel.monitor.check import CheckResult, run_check
 from keel.monitor.drift import DRIFT_SHARE, METHODS, DriftReport, compare
 from keel.monitor.sketch import DatasetSketch, SketchError
+from keel.monitor.synthetic import write_demo_windows
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
 from keel.service import ledger
 from keel.service.estate import load_estate
 from keel.service.workspace import Workspace
 from keel.store.monitors import MonitorRepository, StoredAlert
+
+__all__ = [
+    "MonitorRun",
+    "alerts",
+    "drift",
+    "load_sketch",
+    "metrics_text",
+    "reference_for",
+    "run_monitors",
+    "save_sketch",
+    "write_demo_windows",
+]
 
 SKETCH_SUFFIX = ".sketch.json"
 WEBHOOK_TIMEOUT_S = 5.0

@@ -1,0 +1,142 @@
+"""Monitors on each store backend: checks, deduplicated alerts, the ledger, webhooks, metrics."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from keel.errors import ManifestError, NotFoundError
+from keel.estate import demo_manifest_files
+from keel.service import Workspace, apply_manifests, ledger, monitoring
+
+
+@pytest.fixture
+def received() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    """A real HTTP server on loopback that records what webhooks POST."""
+    bodies: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            bodies.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", bodies
+    finally:
+        server.shutdown()
+
+
+def demo(folder: Path, webhook: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in demo_manifest_files():
+        if webhook and name == "monitors.yaml":
+            text = text.replace(
+                "    - {type: log}",
+                f"    - {{type: log}}\n    - {{type: webhook, url: '{webhook}'}}",
+            )
+        (folder / name).write_text(text, encoding="utf-8")
+    monitoring.write_demo_windows(folder / "data")
+    return folder
+
+
+def test_alerts_are_raised_once_deduplicated_and_resolved(
+    workspace: Workspace, tmp_path: Path, received: tuple[str, list[dict[str, object]]]
+) -> None:
+    url, bodies = received
+    folder = demo(tmp_path / "estate", webhook=url)
+    apply_manifests(workspace, [str(folder)])
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+    (first,) = monitoring.run_monitors(workspace, now=now)
+    assert first.result.status == "ok" and first.raised == [] and bodies == []
+
+    monitoring.write_demo_windows(folder / "data", drifted=True)
+    (second,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=15))
+    expected = {"drift", "performance:roc_auc", "latency:p99", "errors"}
+    assert set(second.raised) == expected and second.delivery_errors == []
+    (third,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=30))
+    assert third.raised == [] and set(third.still_firing) == expected  # no second notification
+    assert len(bodies) == 1 and {r["condition"] for r in bodies[0]["raised"]} == expected  # type: ignore[union-attr]
+    firing = monitoring.alerts(workspace)
+    assert {a.condition for a in firing} == expected and {a.checks for a in firing} == {2}
+
+    monitoring.write_demo_windows(folder / "data", drifted=False)
+    (fourth,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=45))
+    assert set(fourth.resolved) == expected
+    assert monitoring.alerts(workspace) == []
+    assert len(bodies) == 2 and set(bodies[1]["resolved"]) == expected  # type: ignore[arg-type]
+
+    # Every check and alert transition is in the ledger, with the sketch's digest.
+    entries = [e.entry for e in ledger.show(workspace, 0, 10_000)]
+    kinds = [e["type"] for e in entries if e["type"].startswith(("monitor.", "alert."))]
+    assert kinds.count("monitor.checked") == 4
+    assert kinds.count("alert.raised") == 4 and kinds.count("alert.resolved") == 4
+    checked = [e for e in entries if e["type"] == "monitor.checked"]
+    assert {e["reference_digest"] for e in checked} == {first.result.reference_digest}
+    assert ledger.verify(workspace).size == len(entries)
+    log = (workspace.settings.state_dir / "alerts.log").read_text().splitlines()
+    assert len(log) == 2
+
+
+def test_due_only_respects_the_interval_and_metrics_export(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    apply_manifests(workspace, [str(demo(tmp_path / "estate"))])
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert len(monitoring.run_monitors(workspace, due_only=True, now=now)) == 1
+    assert monitoring.run_monitors(workspace, due_only=True, now=now + timedelta(minutes=5)) == []
+    assert (
+        len(monitoring.run_monitors(workspace, due_only=True, now=now + timedelta(minutes=15))) == 1
+    )
+    text = monitoring.metrics_text(workspace)
+    assert 'keel_monitor_firing{monitor="credit-decision-health"} 0.0' in text
+    assert (
+        'keel_monitor_column_drift{column="income",method="psi",monitor="credit-decision-health"}'
+        in text
+    )
+    assert 'keel_monitor_metric{metric="serving_p99",monitor="credit-decision-health"}' in text
+
+
+def test_a_missing_window_fires_instead_of_passing_silently(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = demo(tmp_path / "estate")
+    apply_manifests(workspace, [str(folder)])
+    (folder / "data" / "credit-decision-current.parquet").unlink()
+    (run,) = monitoring.run_monitors(workspace)
+    assert run.result.status == "firing"
+    keys = {c.key for c in run.result.firing}
+    assert keys == {"window:drift", "window:performance", "window:latency"}
+    with pytest.raises(NotFoundError, match="did you mean 'credit-decision-health'"):
+        monitoring.run_monitors(workspace, ["credit-decision-healt"])
+
+
+def test_a_monitor_needs_a_workload_with_an_slo_for_latency(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = demo(tmp_path / "estate")
+    text = (
+        (folder / "monitors.yaml")
+        .read_text()
+        .replace("credit-decision-api", "credit-scoring-retrain")
+    )
+    (folder / "monitors.yaml").write_text(text)
+    with pytest.raises(ManifestError) as caught:
+        apply_manifests(workspace, [str(folder)])
+    (problem,) = caught.value.problems
+    assert problem.resource == "Monitor/credit-decision-health"
+    assert "has no latency_slo_ms" in problem.message

@@ -1,0 +1,248 @@
+"""Drift tests against Evidently itself, sketches, readers and bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.feather as feather
+import pytest
+from scipy import stats
+from sklearn.metrics import f1_score, roc_auc_score
+
+from keel.monitor.drift import DriftReport, compare
+from keel.monitor.performance import classification, regression
+from keel.monitor.sketch import RAW_LIMIT, DatasetSketch, NumericSketch, SketchError
+from keel.monitor.synthetic import credit_traffic
+from keel.monitor.window import WindowError, sketch_reference, sketch_window
+
+EVIDENTLY_METHODS = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+}
+
+
+def evidently(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, tuple[str, float, bool]]:
+    """Evidently's DataDriftPreset, per column: (method, statistic, drifted)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
+
+        report = Report([DataDriftPreset()]).run(
+            current_data=Dataset.from_pandas(current, data_definition=DataDefinition()),
+            reference_data=Dataset.from_pandas(reference, data_definition=DataDefinition()),
+        )
+    found = {}
+    for metric in report.dict()["metrics"]:
+        config = metric["config"]
+        if not config.get("type", "").endswith("ValueDrift"):
+            continue
+        method = EVIDENTLY_METHODS[config["method"]]
+        value, threshold = float(metric["value"]), float(config["threshold"])
+        if method == "ks":
+            drifted = value <= threshold
+        elif method in ("chisquare", "z"):
+            drifted = value < threshold
+        else:
+            drifted = value >= threshold
+        found[config["column"]] = (method, value, drifted)
+    return found
+
+
+def keel(reference: pd.DataFrame, current: pd.DataFrame) -> DriftReport:
+    sketch = sketch_reference(reference, batch_rows=3000)
+    window, problems = sketch_window(current, sketch, batch_rows=3000)
+    return compare(sketch, window, problems=problems)
+
+
+def frame(rng: np.random.Generator, rows: int, shift: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "normal": rng.normal(shift, 1, rows),
+            "skewed": rng.exponential(1 + shift, rows),
+            "wide_int": rng.integers(0, 1000, rows).astype(float),
+            "few_floats": rng.integers(0, 5, rows).astype(float),
+            "code": rng.integers(0, 3, rows),
+            "flag": rng.integers(0, 2, rows),
+            "colour": rng.choice(
+                ["red", "green", "blue"], rows, p=[0.34 + shift / 5, 0.33, 0.33 - shift / 5]
+            ),
+            "yes_no": rng.choice(["yes", "no"], rows),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference_rows", "current_rows"),
+    [(400, 400), (900, 3000), (900, 25_000), (4000, 4000), (15_000, 20_000)],
+)
+@pytest.mark.parametrize("shift", [0.0, 0.05, 0.3])
+def test_decisions_and_methods_agree_with_evidently(
+    reference_rows: int, current_rows: int, shift: float
+) -> None:
+    rng = np.random.default_rng(reference_rows + current_rows + int(shift * 100))
+    reference, current = frame(rng, reference_rows, 0.0), frame(rng, current_rows, shift)
+    theirs = evidently(reference, current)
+    ours = {c.column: c for c in keel(reference, current).columns}
+    assert set(ours) == set(theirs)
+    for column, (method, value, drifted) in theirs.items():
+        mine = ours[column]
+        assert (mine.method, mine.drifted) == (method, drifted), column
+        if mine.exact:  # raw values on both sides: the same number
+            assert mine.statistic == pytest.approx(value, rel=1e-9, abs=1e-12), column
+        else:  # a sketch on one side at least: close
+            assert mine.statistic == pytest.approx(value, rel=0.05, abs=0.005), column
+
+
+def test_dataset_drift_follows_the_share() -> None:
+    rng = np.random.default_rng(1)
+    reference, current = frame(rng, 2000, 0.0), frame(rng, 2000, 0.0)
+    current["normal"] += 3
+    current["skewed"] *= 4
+    report = keel(reference, current)
+    assert [c.column for c in report.columns if c.drifted] == ["normal", "skewed"]
+    assert not report.dataset_drift and report.drifted_share == 0.25
+    report.drift_share = 0.25
+    assert report.dataset_drift
+
+
+def test_exact_sketches_and_summaries() -> None:
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=RAW_LIMIT)
+    small = NumericSketch()
+    for part in np.array_split(data, 7):
+        small.update(part)
+    assert small.exact and small.n == RAW_LIMIT
+    assert small.std == pytest.approx(float(np.std(data)), rel=1e-12)
+    assert small.mean == pytest.approx(float(np.mean(data)), rel=1e-9)
+    big = NumericSketch()
+    many = rng.lognormal(size=300_000)
+    for part in np.array_split(many, 40):
+        big.update(part)
+    assert not big.exact
+    ranks = np.linspace(0.01, 0.99, 99)
+    truth = np.quantile(many, ranks)
+    got = big.quantiles(ranks)
+    # Each quantile sits within 0.2% of rank of the truth.
+    achieved = np.searchsorted(np.sort(many), got) / many.size
+    assert np.max(np.abs(achieved - ranks)) < 0.002
+    assert big.minimum == many.min() and big.maximum == many.max()
+
+
+def test_sketch_round_trip_and_tampering(tmp_path: Path) -> None:
+    sketch = sketch_reference(credit_traffic(30_000, seed=4))
+    data = sketch.to_json()
+    again = DatasetSketch.from_json(json.loads(json.dumps(data)))
+    assert again.digest == sketch.digest
+    assert len(json.dumps(data)) < 400_000  # 30,000 rows x 8 columns kept in under 400 kB
+    data["columns"]["income"]["n"] += 1
+    with pytest.raises(SketchError, match="digest does not match"):
+        DatasetSketch.from_json(data)
+
+
+def test_every_reader_gives_the_same_sketch(tmp_path: Path) -> None:
+    data = credit_traffic(5000, seed=5)
+    data.to_parquet(tmp_path / "w.parquet", index=False)
+    data.to_csv(tmp_path / "w.csv", index=False)
+    feather.write_feather(pa.Table.from_pandas(data, preserve_index=False), tmp_path / "w.arrow")
+    sources: list[Any] = [
+        data,
+        pl.from_pandas(data),
+        str(tmp_path / "w.parquet"),
+        str(tmp_path / "w.csv"),
+        str(tmp_path / "w.arrow"),
+    ]
+    digests = {sketch_reference(s, batch_rows=777).digest for s in sources}
+    assert len(digests) == 1
+
+
+def test_bad_windows_are_named_per_column_never_silent() -> None:
+    reference = pd.DataFrame(
+        {
+            "kept": np.arange(200.0),
+            "gone": np.arange(200.0),
+            "retyped": np.arange(200.0),
+            "emptied": np.arange(200.0),
+            "constant": np.ones(200),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "kept": np.r_[np.arange(198.0), np.nan, np.inf],
+            "retyped": ["x"] * 200,
+            "emptied": [np.nan] * 200,
+            "constant": np.ones(200),
+            "extra": np.zeros(200),
+        }
+    )
+    report = keel(reference, current)
+    assert report.problems == {
+        "gone": "missing from the current window",
+        "retyped": "numerical in the reference, string here (mixed types)",
+        "emptied": "every value is missing in the current window",
+    }
+    tested = {c.column: c for c in report.columns}
+    assert set(tested) == {"kept", "constant"}
+    assert tested["kept"].current_rows == 198  # NaN and inf are counted out, not tested
+    assert not tested["constant"].drifted
+
+
+def test_unreadable_sources_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(WindowError, match="no such file"):
+        sketch_reference(str(tmp_path / "missing.parquet"))
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(WindowError, match="unknown format"):
+        sketch_reference(str(tmp_path / "data.xlsx"))
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    with pytest.raises(WindowError, match="broken.parquet"):
+        sketch_reference(str(tmp_path / "broken.parquet"))
+
+
+def test_text_and_identifier_columns_are_skipped_with_a_reason() -> None:
+    frame_ = pd.DataFrame({"id": [f"user-{i}" for i in range(500)], "x": np.arange(500.0)})
+    sketch = sketch_reference(frame_)
+    assert "id" not in sketch.columns
+    assert sketch.skipped["id"].startswith("text")
+
+
+def test_quality_metrics_match_scikit_learn() -> None:
+    rng = np.random.default_rng(6)
+    labels = (rng.random(3000) < 0.3).astype(float)
+    scores = np.clip(labels * 0.3 + rng.random(3000) * 0.7, 0, 1)
+    got = classification(labels, scores)
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(labels, scores), rel=1e-12)
+    assert got["f1"] == pytest.approx(f1_score(labels, scores >= 0.5), rel=1e-12)
+    assert got["accuracy"] == pytest.approx(float(np.mean((scores >= 0.5) == labels)))
+    classes = rng.integers(0, 3, 3000).astype(float)
+    guesses = np.where(rng.random(3000) < 0.7, classes, rng.integers(0, 3, 3000)).astype(float)
+    multi = classification(classes, guesses)
+    assert multi["f1"] == pytest.approx(f1_score(classes, guesses, average="macro"), rel=1e-12)
+    truth, predicted = rng.normal(size=100), rng.normal(size=100)
+    errors = regression(truth, predicted)
+    assert errors["mae"] == pytest.approx(float(np.mean(np.abs(predicted - truth))))
+    assert errors["rmse"] == pytest.approx(float(np.sqrt(np.mean((predicted - truth) ** 2))))
+
+
+def test_ks_from_a_sketch_matches_the_exact_test_closely() -> None:
+    rng = np.random.default_rng(7)
+    reference, current = rng.normal(size=800), rng.normal(0.03, 1, 60_000)
+    ref, cur = NumericSketch(), NumericSketch()
+    ref.update(reference)
+    for part in np.array_split(current, 10):
+        cur.update(part)
+    from keel.monitor.drift import check_column
+
+    result = check_column("x", ref, cur)
+    exact = stats.ks_2samp(reference, current)[1]
+    assert result.method == "ks" and not result.exact
+    assert result.statistic == pytest.approx(exact, rel=0.05)
