@@ -42,7 +42,8 @@ def received() -> Iterator[tuple[str, list[dict[str, object]]]]:
 
 def demo(folder: Path, webhook: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in demo_manifest_files():
+    for name, original in demo_manifest_files():
+        text = original
         if webhook and name == "monitors.yaml":
             text = text.replace(
                 "    - {type: log}",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from keel.monitor.synthetic import credit_traffic
 from test_cli import keel
+
+from keel.monitor.synthetic import credit_traffic
 
 
 def test_drift_json_table_html_and_sketches(tmp_path: Path) -> None:
