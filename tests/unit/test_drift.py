@@ -203,7 +203,7 @@ def test_unreadable_sources_are_errors(tmp_path: Path) -> None:
     with pytest.raises(WindowError, match="unknown format"):
         sketch_reference(str(tmp_path / "data.xlsx"))
     (tmp_path / "broken.parquet").write_text("not parquet")
-    with pytest.raises(WindowError, match="broken.parquet"):
+    with pytest.raises(WindowError, match=r"broken\.parquet"):
         sketch_reference(str(tmp_path / "broken.parquet"))
 
 
