@@ -54,6 +54,16 @@ def _weighted_quantiles(values: Floats, weights: Floats, points: int) -> tuple[F
     return picked, np.full(points, total / points)
 
 
+def _chunk_quantiles(values: Floats, points: int) -> tuple[Floats, Floats]:
+    """Equal-weight quantiles of one chunk (a sort, no weights to carry)."""
+    ordered = np.sort(values)
+    if ordered.size <= points:
+        return ordered, np.ones(ordered.size)
+    ranks = (np.arange(points) + 0.5) / points * ordered.size - 0.5
+    picked = np.interp(ranks, np.arange(ordered.size), ordered)
+    return picked, np.full(points, ordered.size / points)
+
+
 @dataclass
 class NumericSketch:
     """A numeric column (see the module docstring)."""
@@ -94,19 +104,22 @@ class NumericSketch:
         self.maximum = max(self.maximum, float(finite.max()))
         if self.distinct is not None:
             uniques, counts = np.unique(finite, return_counts=True)
-            for value, c in zip(uniques.tolist(), counts.tolist(), strict=True):
-                self.distinct[value] = self.distinct.get(value, 0) + c
-            if len(self.distinct) > DISTINCT_LIMIT:
+            if uniques.size > DISTINCT_LIMIT:
                 self.distinct = None
+            else:
+                for value, c in zip(uniques.tolist(), counts.tolist(), strict=True):
+                    self.distinct[value] = self.distinct.get(value, 0) + c
+                if len(self.distinct) > DISTINCT_LIMIT:
+                    self.distinct = None
         if self.raw is not None:
             self.raw.append(finite.astype(np.float64, copy=True))
             if self.n > RAW_LIMIT:
                 every = np.concatenate(self.raw)
                 self.raw = None
-                self.summary = _weighted_quantiles(every, np.ones(every.size), SUMMARY_POINTS)
+                self.summary = _chunk_quantiles(every, SUMMARY_POINTS)
             return
         assert self.summary is not None
-        part = _weighted_quantiles(finite, np.ones(finite.size), min(SUMMARY_POINTS, finite.size))
+        part = _chunk_quantiles(finite, SUMMARY_POINTS)
         values_, weights = self.summary
         merged_v = np.concatenate([values_, part[0]])
         merged_w = np.concatenate([weights, part[1]])

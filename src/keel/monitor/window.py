@@ -6,7 +6,9 @@ are streamed with pyarrow; in-memory frames are sliced.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from keel.monitor.sketch import (
 
 BATCH_ROWS = 65_536
 """Rows per chunk."""
+WORKERS = min(4, os.cpu_count() or 1)
+"""Threads updating column sketches in parallel."""
 
 PARQUET = (".parquet", ".pq")
 ARROW = (".arrow", ".feather", ".ipc")
@@ -136,6 +140,31 @@ class _Builder:
     problems: dict[str, str] = field(default_factory=dict)
 
 
+def _update(item: tuple[str, ColumnSketch, pa.Array]) -> str | None:
+    _, sketch, column = item
+    try:
+        if isinstance(sketch, NumericSketch):
+            sketch.update(_numeric(column))
+        else:
+            sketch.update(*_counts(column))
+    except (SketchError, pa.ArrowException) as error:
+        return str(error)
+    return None
+
+
+def _run(
+    pool: ThreadPoolExecutor, work: list[tuple[str, ColumnSketch, pa.Array]], built: _Builder
+) -> None:
+    """Update each column's sketch with its chunk, columns in parallel.
+
+    numpy's sort and Arrow's kernels release the GIL, so threads use every core.
+    """
+    for (name, _, _), error in zip(work, pool.map(_update, work), strict=True):
+        if error is not None:
+            built.problems[name] = error
+            built.columns.pop(name, None)
+
+
 def sketch_reference(source: Any, batch_rows: int = BATCH_ROWS) -> DatasetSketch:
     """Sketch a reference window, inferring each column's type as Evidently does.
 
@@ -154,27 +183,23 @@ def sketch_reference(source: Any, batch_rows: int = BATCH_ROWS) -> DatasetSketch
         WindowError: If the source cannot be read.
     """
     built = _Builder()
-    for batch in batches(source, batch_rows):
-        built.rows += batch.num_rows
-        for name, column in zip(batch.schema.names, batch.columns, strict=True):
-            if name in built.problems:
-                continue
-            kind = built.kinds.setdefault(name, _kind(column.type) or "")
-            if not kind:
-                built.problems[name] = f"unsupported type {column.type}"
-                continue
-            try:
-                if kind in ("float", "integer"):
-                    sketch = built.columns.setdefault(name, NumericSketch())
-                    assert isinstance(sketch, NumericSketch)
-                    sketch.update(_numeric(column))
-                else:
-                    categories = built.columns.setdefault(name, CategoricalSketch())
-                    assert isinstance(categories, CategoricalSketch)
-                    categories.update(*_counts(column))
-            except (SketchError, pa.ArrowException) as error:
-                built.problems[name] = str(error)
-                built.columns.pop(name, None)
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for batch in batches(source, batch_rows):
+            built.rows += batch.num_rows
+            work: list[tuple[str, ColumnSketch, pa.Array]] = []
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                if name in built.problems:
+                    continue
+                kind = built.kinds.setdefault(name, _kind(column.type) or "")
+                if not kind:
+                    built.problems[name] = f"unsupported type {column.type}"
+                    continue
+                numeric = kind in ("float", "integer")
+                sketch = built.columns.setdefault(
+                    name, NumericSketch() if numeric else CategoricalSketch()
+                )
+                work.append((name, sketch, column))
+            _run(pool, work, built)
     columns: dict[str, ColumnSketch] = {}
     for name, sketch in built.columns.items():
         kind = built.kinds[name]
@@ -210,15 +235,16 @@ def sketch_window(
     """
     built = _Builder()
     seen: set[str] = set()
-    for batch in batches(source, batch_rows):
-        built.rows += batch.num_rows
-        for name, column in zip(batch.schema.names, batch.columns, strict=True):
-            expected = reference.columns.get(name)
-            if expected is None or name in built.problems:
-                continue
-            seen.add(name)
-            kind = _kind(column.type)
-            try:
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for batch in batches(source, batch_rows):
+            built.rows += batch.num_rows
+            work: list[tuple[str, ColumnSketch, pa.Array]] = []
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                expected = reference.columns.get(name)
+                if expected is None or name in built.problems:
+                    continue
+                seen.add(name)
+                kind = _kind(column.type)
                 if isinstance(expected, NumericSketch):
                     if kind not in ("float", "integer"):
                         if column.null_count == len(column):  # an all-null chunk has no type
@@ -229,18 +255,13 @@ def sketch_window(
                             f"numerical in the reference, {column.type} here (mixed types)"
                         )
                         continue
-                    sketch = built.columns.setdefault(name, NumericSketch())
-                    assert isinstance(sketch, NumericSketch)
-                    sketch.update(_numeric(column))
+                    work.append((name, built.columns.setdefault(name, NumericSketch()), column))
+                elif kind is None:
+                    built.problems[name] = f"unsupported type {column.type}"
                 else:
-                    if kind is None:
-                        built.problems[name] = f"unsupported type {column.type}"
-                        continue
-                    categories = built.columns.setdefault(name, CategoricalSketch())
-                    assert isinstance(categories, CategoricalSketch)
-                    categories.update(*_counts(column))
-            except (SketchError, pa.ArrowException) as error:
-                built.problems[name] = str(error)
+                    sketch = built.columns.setdefault(name, CategoricalSketch())
+                    work.append((name, sketch, column))
+            _run(pool, work, built)
     for name in reference.columns:
         if name not in seen and name not in built.problems:
             built.problems[name] = "missing from the current window"

@@ -1,0 +1,194 @@
+"""Benchmark: drift on large windows, Keel against Evidently's DataDriftPreset, in one run.
+
+Generates a reference and a current window (``--rows`` x ``--columns``: 70% numerical columns
+of several shapes, 30% categorical; a fifth of the columns drift, some barely), writes them as
+Parquet, then runs, each in its own process so that peak memory is its own:
+
+* **Keel**: ``keel.service.monitoring.drift`` on the two files (streamed in 65,536-row chunks,
+  the reference kept as a sketch);
+* **Evidently 0.7**: ``Report([DataDriftPreset()])`` on the same data loaded with pandas (how
+  Evidently is used).
+
+Prints wall time, peak RSS, their ratios, and the share of per-column decisions (and methods)
+that agree. Writes ``bench/results/drift.json``.
+
+Usage::
+
+    python bench/drift.py [--rows 1000000] [--columns 100] [--keel-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+EVIDENTLY_METHODS = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+}
+
+
+def column(rng: np.random.Generator, index: int, rows: int, shift: float) -> np.ndarray:  # type: ignore[type-arg]
+    shape = index % 10
+    if shape < 7:  # numerical
+        if shape in (0, 1):
+            return rng.normal(shift, 1.0, rows)
+        if shape in (2, 3):
+            return rng.lognormal(0.0 + shift, 0.6, rows)
+        if shape == 4:
+            return rng.uniform(0, 1 + shift, rows)
+        if shape == 5:
+            return rng.integers(0, 500, rows).astype(np.float64) + np.round(shift * 50)
+        return rng.gamma(2.0, 1.0 + shift, rows)
+    categories = [f"c{i}" for i in range(3 + 5 * (shape - 7))]
+    weights = np.ones(len(categories))
+    weights[0] += shift * 3
+    return rng.choice(categories, rows, p=weights / weights.sum())
+
+
+def generate(folder: Path, rows: int, columns: int, seed: int) -> tuple[Path, Path, dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    shifts = {}
+    for i in range(columns):
+        drift = i % 5 == 0
+        shifts[f"x{i:04d}"] = float(rng.choice([0.01, 0.03, 0.08, 0.2])) if drift else 0.0
+    paths = []
+    for name, is_current in (("reference", False), ("current", True)):
+        path = folder / f"{name}.parquet"
+        writer = None
+        done = 0
+        block = 200_000
+        while done < rows:
+            n = min(block, rows - done)
+            data = {
+                c: column(rng, i, n, shifts[c] if is_current else 0.0)
+                for i, c in enumerate(shifts)
+            }
+            table = pa.table(data)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            done += n
+        assert writer is not None
+        writer.close()
+        paths.append(path)
+    return paths[0], paths[1], shifts
+
+
+def run_keel(reference: str, current: str) -> dict[str, Any]:
+    from keel.service import monitoring
+
+    started = time.perf_counter()
+    report, _, _ = monitoring.drift(reference, current)
+    wall = time.perf_counter() - started
+    decisions = {c.column: [c.method, c.statistic, c.drifted] for c in report.columns}
+    return {"wall_s": wall, "decisions": decisions, "problems": report.problems}
+
+
+def run_evidently(reference: str, current: str) -> dict[str, Any]:
+    warnings.filterwarnings("ignore")
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    started = time.perf_counter()
+    ref = pd.read_parquet(reference)
+    cur = pd.read_parquet(current)
+    loaded = time.perf_counter()
+    report = Report([DataDriftPreset()]).run(
+        current_data=Dataset.from_pandas(cur, data_definition=DataDefinition()),
+        reference_data=Dataset.from_pandas(ref, data_definition=DataDefinition()),
+    )
+    decisions = {}
+    for metric in report.dict()["metrics"]:
+        config = metric["config"]
+        if not config.get("type", "").endswith("ValueDrift"):
+            continue
+        method = EVIDENTLY_METHODS.get(config["method"], config["method"])
+        value, threshold = float(metric["value"]), float(config["threshold"])
+        if method == "ks":
+            drifted = value <= threshold
+        elif method in ("chisquare", "z"):
+            drifted = value < threshold
+        else:
+            drifted = value >= threshold
+        decisions[config["column"]] = [method, value, drifted]
+    wall = time.perf_counter() - started
+    return {"wall_s": wall, "load_s": loaded - started, "decisions": decisions}
+
+
+def child(engine: str, reference: str, current: str) -> None:
+    result = run_keel(reference, current) if engine == "keel" else run_evidently(reference, current)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(engine: str, reference: Path, current: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", engine, str(reference), str(current)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--columns", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--keel-only", action="store_true")
+    parser.add_argument("--child", nargs=3, metavar=("ENGINE", "REF", "CUR"))
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        reference, current, _ = generate(Path(tmp), args.rows, args.columns, args.seed)
+        size_mb = (reference.stat().st_size + current.stat().st_size) / 1e6
+        print(f"generated {args.rows:,} x {args.columns} twice ({size_mb:,.0f} MB of Parquet) in {time.perf_counter() - started:.0f} s")
+        keel = measure("keel", reference, current)
+        result: dict[str, Any] = {"rows": args.rows, "columns": args.columns, "keel": keel}
+        print(f"keel:      {keel['wall_s']:8.1f} s, peak {keel['peak_rss_mb']:8.0f} MB")
+        if not args.keel_only:
+            theirs = measure("evidently", reference, current)
+            result["evidently"] = theirs
+            ours = keel["decisions"]
+            same_decision = sum(ours[c][2] == theirs["decisions"][c][2] for c in theirs["decisions"])
+            same_method = sum(ours[c][0] == theirs["decisions"][c][0] for c in theirs["decisions"])
+            total = len(theirs["decisions"])
+            result["agreement"] = same_decision / total
+            result["method_agreement"] = same_method / total
+            result["speedup"] = theirs["wall_s"] / keel["wall_s"]
+            result["memory_ratio"] = theirs["peak_rss_mb"] / keel["peak_rss_mb"]
+            print(f"evidently: {theirs['wall_s']:8.1f} s (loading {theirs['load_s']:.1f} s), peak {theirs['peak_rss_mb']:8.0f} MB")
+            print(
+                f"speed-up {result['speedup']:.1f}x, memory {result['memory_ratio']:.1f}x less,"
+                f" decisions agree on {same_decision}/{total} columns, methods on {same_method}/{total}"
+            )
+            for c, (method, value, drifted) in sorted(theirs["decisions"].items()):
+                if ours[c][2] != drifted:
+                    print(f"  disagree {c}: evidently {method} {value:.5g} {drifted}, keel {ours[c][0]} {ours[c][1]:.5g} {ours[c][2]}")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"drift-{args.rows}x{args.columns}.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
