@@ -182,6 +182,13 @@ def main() -> None:
                 f"speed-up {result['speedup']:.1f}x, memory {result['memory_ratio']:.1f}x less,"
                 f" decisions agree on {same_decision}/{total} columns, methods on {same_method}/{total}"
             )
+            gaps: dict[str, float] = {}
+            for c, (method, value, _) in theirs["decisions"].items():
+                if ours[c][0] == method:
+                    gap = abs(ours[c][1] - value) / max(abs(value), 1e-12)
+                    gaps[method] = max(gaps.get(method, 0.0), gap)
+            result["max_relative_statistic_gap"] = gaps
+            print("largest relative gap of the statistic, per method:", {k: f"{v:.2e}" for k, v in gaps.items()})
             for c, (method, value, drifted) in sorted(theirs["decisions"].items()):
                 if ours[c][2] != drifted:
                     print(f"  disagree {c}: evidently {method} {value:.5g} {drifted}, keel {ours[c][0]} {ours[c][1]:.5g} {ours[c][2]}")
