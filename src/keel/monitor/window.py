@@ -82,7 +82,10 @@ def _file_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
     suffix = path.suffix.lower()
     try:
         if suffix in PARQUET:
-            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+            # pre_buffer (pyarrow's default) caches every row group read until the file is
+            # closed: memory would grow with the file. Read through a 1 MiB buffer instead.
+            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+            yield from parquet.iter_batches(batch_size=batch_rows)
         elif suffix in CSV:
             options = pa_csv.ReadOptions(block_size=1 << 22)
             reader = pa_csv.open_csv(path, read_options=options)
