@@ -78,3 +78,54 @@ def test_monitor_run_alerts_and_metrics(tmp_path: Path) -> None:
     assert "Monitor/credit-decision-health (credit-decision-api): ok" in ran.stdout
     metrics = keel("-w", str(ws), "monitor", "metrics", cwd=tmp_path)
     assert "# TYPE keel_monitor_drift_share gauge" in metrics.stdout
+
+
+def test_metrics_are_served_over_http_and_read_fresh(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from test_cli import KEEL
+
+    ws = tmp_path / "ws"
+    assert keel("demo", "--keep", str(ws), cwd=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    server = subprocess.Popen(
+        [KEEL, "-w", str(ws), "monitor", "metrics", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert 'keel_monitor_firing{monitor="credit-decision-health"} 0.0' in body
+        # A new check is visible at the next scrape, without restarting the server.
+        data = ws / "manifests" / "data"
+        from keel.service import monitoring
+
+        monitoring.write_demo_windows(data, drifted=True)
+        assert keel("-w", str(ws), "monitor", "run", cwd=tmp_path).returncode == 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            after = r.read().decode()
+        assert 'keel_monitor_firing{monitor="credit-decision-health"} 1.0' in after
+        assert (
+            'keel_monitor_alert_firing{condition="drift",monitor="credit-decision-health"} 1.0'
+            in after
+        )
+    finally:
+        server.terminate()
+        server.wait(10)

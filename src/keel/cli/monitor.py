@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -145,6 +146,22 @@ def alerts_command(
 
 
 @app.command("metrics")
-def metrics_command(ctx: typer.Context) -> None:
-    """Print the latest results in the Prometheus text format (what /metrics serves)."""
-    typer.echo(monitoring.metrics_text(state(ctx).workspace()), nl=False)
+def metrics_command(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve /metrics on this port instead.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+) -> None:
+    """Print the latest results in the Prometheus text format, or serve them at /metrics."""
+    workspace = state(ctx).workspace()
+    if port is None:
+        typer.echo(monitoring.metrics_text(workspace), nl=False)
+        return
+    monitoring.serve_metrics(workspace, host, port)
+    typer.echo(f"serving http://{host}:{port}/metrics (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from keel.errors import NotFoundError, UserError
 from keel.estate import Estate
@@ -43,6 +45,7 @@ __all__ = [
     "reference_for",
     "run_monitors",
     "save_sketch",
+    "serve_metrics",
     "write_demo_windows",
 ]
 
@@ -292,6 +295,69 @@ def alerts(workspace: Workspace, *, firing_only: bool = True) -> list[StoredAler
         return MonitorRepository(conn).alerts(firing_only=firing_only)
 
 
+class MonitorCollector(Collector):
+    """Prometheus collector that reads the latest monitor results from the store at each scrape.
+
+    Args:
+        workspace: The workspace.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families (read fresh from the store)."""
+        with self.workspace.database.read() as conn:
+            repo = MonitorRepository(conn)
+            latest = repo.latest_checks()
+            firing = repo.alerts(firing_only=True)
+        checked = GaugeMetricFamily(
+            "keel_monitor_last_check_timestamp_seconds",
+            "Time of the latest check.",
+            labels=["monitor"],
+        )
+        status = GaugeMetricFamily(
+            "keel_monitor_firing", "1 when any condition fires.", labels=["monitor"]
+        )
+        share = GaugeMetricFamily(
+            "keel_monitor_drift_share", "Share of drifted columns.", labels=["monitor"]
+        )
+        column = GaugeMetricFamily(
+            "keel_monitor_column_drift",
+            "Per-column drift statistic (p-value or distance).",
+            labels=["monitor", "column", "method"],
+        )
+        metric = GaugeMetricFamily(
+            "keel_monitor_metric",
+            "Model quality and serving metrics.",
+            labels=["monitor", "metric"],
+        )
+        alert = GaugeMetricFamily(
+            "keel_monitor_alert_firing", "Firing alerts.", labels=["monitor", "condition"]
+        )
+        for name, (at, result) in sorted(latest.items()):
+            stamp = at if at.tzinfo else at.replace(tzinfo=UTC)
+            checked.add_metric([name], stamp.timestamp())
+            status.add_metric([name], 1 if result["status"] == "firing" else 0)
+            drift = result.get("drift")
+            if drift:
+                share.add_metric([name], drift["drifted_share"])
+                for c in drift["columns"]:
+                    column.add_metric([name, c["column"], c["method"]], c["statistic"])
+            for section in ("model", "serving"):
+                for key, value in (result.get(section) or {}).items():
+                    metric.add_metric([name, f"{section}_{key}"], value)
+        for a in firing:
+            alert.add_metric([a.monitor, a.condition], 1)
+        yield from (checked, status, share, column, metric, alert)
+
+
+def _registry(workspace: Workspace) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(MonitorCollector(workspace))
+    return registry
+
+
 def metrics_text(workspace: Workspace) -> str:
     """The latest monitor results in the Prometheus text exposition format.
 
@@ -301,53 +367,24 @@ def metrics_text(workspace: Workspace) -> str:
     Returns:
         The exposition (what a ``/metrics`` endpoint serves).
     """
-    with workspace.database.read() as conn:
-        repo = MonitorRepository(conn)
-        latest = repo.latest_checks()
-        firing = repo.alerts(firing_only=True)
-    registry = CollectorRegistry()
-    checked = Gauge(
-        "keel_monitor_last_check_timestamp_seconds",
-        "Time of the latest check.",
-        ["monitor"],
-        registry=registry,
-    )
-    status = Gauge(
-        "keel_monitor_firing", "1 when any condition fires.", ["monitor"], registry=registry
-    )
-    share = Gauge(
-        "keel_monitor_drift_share", "Share of drifted columns.", ["monitor"], registry=registry
-    )
-    column = Gauge(
-        "keel_monitor_column_drift",
-        "Per-column drift statistic (p-value or distance).",
-        ["monitor", "column", "method"],
-        registry=registry,
-    )
-    metric = Gauge(
-        "keel_monitor_metric",
-        "Model quality and serving metrics.",
-        ["monitor", "metric"],
-        registry=registry,
-    )
-    alert = Gauge(
-        "keel_monitor_alert_firing", "Firing alerts.", ["monitor", "condition"], registry=registry
-    )
-    for name, (at, result) in sorted(latest.items()):
-        stamp = at if at.tzinfo else at.replace(tzinfo=UTC)
-        checked.labels(name).set(stamp.timestamp())
-        status.labels(name).set(1 if result["status"] == "firing" else 0)
-        drift = result.get("drift")
-        if drift:
-            share.labels(name).set(drift["drifted_share"])
-            for c in drift["columns"]:
-                column.labels(name, c["column"], c["method"]).set(c["statistic"])
-        for section in ("model", "serving"):
-            for key, value in (result.get(section) or {}).items():
-                metric.labels(name, f"{section}_{key}").set(value)
-    for a in firing:
-        alert.labels(a.monitor, a.condition).set(1)
-    return generate_latest(registry).decode()
+    return generate_latest(_registry(workspace)).decode()
+
+
+def serve_metrics(workspace: Workspace, host: str, port: int) -> None:
+    """Serve ``/metrics`` over HTTP in a background thread (each scrape reads the store).
+
+    Args:
+        workspace: The workspace.
+        host: Address to bind.
+        port: Port to bind.
+
+    Raises:
+        UserError: If the address cannot be bound.
+    """
+    try:
+        start_http_server(port, addr=host, registry=_registry(workspace))
+    except OSError as error:
+        raise UserError(f"cannot serve metrics on {host}:{port}: {error.strerror}") from None
 
 
 def save_sketch(source: str, output: str) -> DatasetSketch:
