@@ -62,7 +62,9 @@ def column(rng: np.random.Generator, index: int, rows: int, shift: float) -> np.
     return rng.choice(categories, rows, p=weights / weights.sum())
 
 
-def generate(folder: Path, rows: int, columns: int, seed: int) -> tuple[Path, Path, dict[str, float]]:
+def generate(
+    folder: Path, rows: int, columns: int, seed: int
+) -> tuple[Path, Path, dict[str, float]]:
     rng = np.random.default_rng(seed)
     shifts = {}
     for i in range(columns):
@@ -77,8 +79,7 @@ def generate(folder: Path, rows: int, columns: int, seed: int) -> tuple[Path, Pa
         while done < rows:
             n = min(block, rows - done)
             data = {
-                c: column(rng, i, n, shifts[c] if is_current else 0.0)
-                for i, c in enumerate(shifts)
+                c: column(rng, i, n, shifts[c] if is_current else 0.0) for i, c in enumerate(shifts)
             }
             table = pa.table(data)
             writer = writer or pq.ParquetWriter(path, table.schema)
@@ -162,7 +163,9 @@ def main() -> None:
         started = time.perf_counter()
         reference, current, _ = generate(Path(tmp), args.rows, args.columns, args.seed)
         size_mb = (reference.stat().st_size + current.stat().st_size) / 1e6
-        print(f"generated {args.rows:,} x {args.columns} twice ({size_mb:,.0f} MB of Parquet) in {time.perf_counter() - started:.0f} s")
+        print(
+            f"generated {args.rows:,} x {args.columns} twice ({size_mb:,.0f} MB of Parquet) in {time.perf_counter() - started:.0f} s"
+        )
         keel = measure("keel", reference, current)
         result: dict[str, Any] = {"rows": args.rows, "columns": args.columns, "keel": keel}
         print(f"keel:      {keel['wall_s']:8.1f} s, peak {keel['peak_rss_mb']:8.0f} MB")
@@ -170,14 +173,18 @@ def main() -> None:
             theirs = measure("evidently", reference, current)
             result["evidently"] = theirs
             ours = keel["decisions"]
-            same_decision = sum(ours[c][2] == theirs["decisions"][c][2] for c in theirs["decisions"])
+            same_decision = sum(
+                ours[c][2] == theirs["decisions"][c][2] for c in theirs["decisions"]
+            )
             same_method = sum(ours[c][0] == theirs["decisions"][c][0] for c in theirs["decisions"])
             total = len(theirs["decisions"])
             result["agreement"] = same_decision / total
             result["method_agreement"] = same_method / total
             result["speedup"] = theirs["wall_s"] / keel["wall_s"]
             result["memory_ratio"] = theirs["peak_rss_mb"] / keel["peak_rss_mb"]
-            print(f"evidently: {theirs['wall_s']:8.1f} s (loading {theirs['load_s']:.1f} s), peak {theirs['peak_rss_mb']:8.0f} MB")
+            print(
+                f"evidently: {theirs['wall_s']:8.1f} s (loading {theirs['load_s']:.1f} s), peak {theirs['peak_rss_mb']:8.0f} MB"
+            )
             print(
                 f"speed-up {result['speedup']:.1f}x, memory {result['memory_ratio']:.1f}x less,"
                 f" decisions agree on {same_decision}/{total} columns, methods on {same_method}/{total}"
@@ -188,10 +195,15 @@ def main() -> None:
                     gap = abs(ours[c][1] - value) / max(abs(value), 1e-12)
                     gaps[method] = max(gaps.get(method, 0.0), gap)
             result["max_relative_statistic_gap"] = gaps
-            print("largest relative gap of the statistic, per method:", {k: f"{v:.2e}" for k, v in gaps.items()})
+            print(
+                "largest relative gap of the statistic, per method:",
+                {k: f"{v:.2e}" for k, v in gaps.items()},
+            )
             for c, (method, value, drifted) in sorted(theirs["decisions"].items()):
                 if ours[c][2] != drifted:
-                    print(f"  disagree {c}: evidently {method} {value:.5g} {drifted}, keel {ours[c][0]} {ours[c][1]:.5g} {ours[c][2]}")
+                    print(
+                        f"  disagree {c}: evidently {method} {value:.5g} {drifted}, keel {ours[c][0]} {ours[c][1]:.5g} {ours[c][2]}"
+                    )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / f"drift-{args.rows}x{args.columns}.json").write_text(json.dumps(result, indent=2))
