@@ -8,7 +8,8 @@ from pathlib import Path
 from test_cli import DEMO_RESOURCES, DEMO_WORKLOADS, keel
 
 # Resources, the plan, one decision per workload, then the monitor: three checks, four alerts
-# raised on the drifted window and resolved on the next.
+# raised on the drifted window and resolved on the next. One checkpoint per transaction: the
+# apply, the plan and the three monitor runs.
 DEMO_ENTRIES = DEMO_RESOURCES + 1 + DEMO_WORKLOADS + 3 + 4 + 4
 
 
@@ -20,7 +21,7 @@ def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:
     verified = keel("-w", str(ws), "ledger", "verify", cwd=tmp_path)
     assert verified.returncode == 0
     assert verified.stdout.startswith(
-        f"ok: {DEMO_ENTRIES} entries, 2 checkpoints verified; consistent with"
+        f"ok: {DEMO_ENTRIES} entries, 5 checkpoints verified; consistent with"
     )
     pubkey = keel("-w", str(ws), "ledger", "pubkey", cwd=tmp_path).stdout.strip()
     proved = keel(

@@ -65,6 +65,11 @@ def _principal(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[A
     return [spec["type"], ", ".join(spec["roles"])]
 
 
+def _monitor(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+    checks = [k for k in ("drift", "performance", "latency") if spec.get(k)]
+    return [spec["workload"], ", ".join(checks), spec.get("every_minutes", 60)]
+
+
 _COLUMNS: dict[
     str, tuple[list[str], Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]]
 ] = {
@@ -78,6 +83,7 @@ _COLUMNS: dict[
     "Accelerator": (["VENDOR", "MEMORY GB", "POWER W"], _accelerator),
     "PolicySet": (["PACKS", "MODULES", "ACCESS"], _policy_set),
     "Principal": (["TYPE", "ROLES"], _principal),
+    "Monitor": (["WORKLOAD", "CHECKS", "EVERY MIN"], _monitor),
 }
 
 
