@@ -122,6 +122,10 @@ def test_a_missing_window_fires_instead_of_passing_silently(
     assert run.result.status == "firing"
     keys = {c.key for c in run.result.firing}
     assert keys == {"window:drift", "window:performance", "window:latency"}
+    (folder / "data" / "credit-decision-reference.parquet").write_text("not parquet")
+    (broken,) = monitoring.run_monitors(workspace)
+    (condition,) = broken.result.firing
+    assert condition.key == "reference" and "credit-decision-reference.parquet" in condition.message
     with pytest.raises(NotFoundError, match="did you mean 'credit-decision-health'"):
         monitoring.run_monitors(workspace, ["credit-decision-healt"])
 

@@ -26,7 +26,7 @@ from keel.errors import NotFoundError, UserError
 from keel.estate import Estate
 from keel.estate.resources import MonitorSpec, WorkloadSpec
 from keel.estate.spelling import did_you_mean
-from keel.monitor.check import CheckResult, run_check
+from keel.monitor.check import CheckResult, Condition, run_check
 from keel.monitor.drift import DRIFT_SHARE, METHODS, DriftReport, compare
 from keel.monitor.sketch import DatasetSketch, SketchError
 from keel.monitor.synthetic import write_demo_windows
@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 SKETCH_SUFFIX = ".sketch.json"
+NO_REFERENCE = "none"
+"""The reference digest recorded when the reference could not be read."""
 WEBHOOK_TIMEOUT_S = 5.0
 
 
@@ -167,7 +169,6 @@ def run_monitors(
 
     Raises:
         NotFoundError: If a named monitor does not exist.
-        UserError: If a reference cannot be read.
     """
     estate = load_estate(workspace)
     monitors = _monitors(estate)
@@ -185,8 +186,13 @@ def run_monitors(
             continue
         workload = estate.of_kind("Workload")[spec.workload].spec
         assert isinstance(workload, WorkloadSpec)
-        reference = _stored_reference(workspace, name, spec)
-        result = run_check(name, spec, reference, spec.current, workload.latency_slo_ms)
+        try:
+            reference = _stored_reference(workspace, name, spec)
+        except UserError as error:  # one monitor's broken reference must not stop the others
+            result = CheckResult(name, spec.workload, NO_REFERENCE)
+            result.conditions.append(Condition("reference", True, error.message))
+        else:
+            result = run_check(name, spec, reference, spec.current, workload.latency_slo_ms)
         run = _record(workspace, result, now)
         _notify(workspace, spec, run)
         runs.append(run)
