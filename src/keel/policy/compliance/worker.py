@@ -21,6 +21,7 @@ socket pair. Messages (pickled tuples over that socket), parent to child:
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -30,6 +31,8 @@ from typing import Any
 
 _LOCATION = re.compile(r"\(error \d+:(?P<file>[^|\s]+)\|(?P<offset>\d+)\|\d+")
 _MESSAGE = re.compile(r"\(errormsg \d+:(?P<message>[^)\n]*)")
+COLLECT_EVERY = 10_000
+"""Evaluations between two full garbage collections in the worker."""
 _ERROR_MESSAGE_KIND = 1801
 _ERROR_CODE_KIND = 1803
 
@@ -77,6 +80,60 @@ def _value(output: Any, error_prefix: str = "") -> tuple[Any, str | None]:
     return output.results[0].bindings.get("x"), None
 
 
+class _Worker:
+    """The interpreter and compiled bundle of one worker process."""
+
+    def __init__(self, conn: Connection) -> None:
+        import regopy
+
+        self.regopy = regopy
+        self.conn = conn
+        self.interpreter: Any = None
+        self.bundle: Any = None
+        self.evaluated = 0
+
+    def load(self, modules: list[tuple[str, str]], data: Any, query: str | None) -> None:
+        self.interpreter = self.regopy.Interpreter()
+        self.interpreter.strict_built_in_errors = True
+        self.bundle = None
+        try:
+            for name, source in modules:
+                self.interpreter.add_module(name, source)
+            self.interpreter.add_data(data)
+            if query is not None:
+                self.bundle = self.interpreter.build(query, [])
+                if not self.bundle.ok():
+                    raise self.regopy.RegoError("the policy set does not compile")
+        except Exception as failure:
+            self.conn.send(("error", _compile_error(failure)))
+            return
+        self.conn.send(("ok", None))
+
+    def evaluate(self, documents: list[Any]) -> None:
+        for index, document in enumerate(documents):
+            started = time.perf_counter_ns()
+            try:
+                self.interpreter.set_input(document)
+                value, error = _value(self.interpreter.query_bundle(self.bundle))
+            except Exception as failure:
+                value, error = None, str(failure)
+            self.conn.send(("result", index, value, error, time.perf_counter_ns() - started))
+            self.evaluated += 1
+            if self.evaluated % COLLECT_EVERY == 0:
+                gc.collect()
+
+    def query(self, queries: list[str], document: Any) -> None:
+        if document is not None:
+            self.interpreter.set_input(document)
+        for index, query in enumerate(queries):
+            started = time.perf_counter_ns()
+            try:
+                value, error = _value(self.interpreter.query(query))
+            except Exception as failure:
+                value, error = None, str(failure)
+            self.conn.send(("result", index, value, error, time.perf_counter_ns() - started))
+
+
 def main(conn: Connection) -> None:
     """Serve requests on ``conn`` until it closes.
 
@@ -86,53 +143,22 @@ def main(conn: Connection) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    import regopy
-
-    interpreter: Any = None
-    bundle: Any = None
+    # No collector pauses inside evaluations: reference counting frees what an evaluation
+    # makes; a full collection runs every COLLECT_EVERY evaluations, between inputs.
+    gc.disable()
+    worker = _Worker(conn)
     while True:
         try:
             message = conn.recv()
         except EOFError:
             return
-        command = message[0]
+        command, *arguments = message
         if command == "load":
-            _, modules, data, query = message
-            interpreter = regopy.Interpreter()
-            interpreter.strict_built_in_errors = True
-            bundle = None
-            try:
-                for name, source in modules:
-                    interpreter.add_module(name, source)
-                interpreter.add_data(data)
-                if query is not None:
-                    bundle = interpreter.build(query, [])
-                    if not bundle.ok():
-                        raise regopy.RegoError("the policy set does not compile")
-            except Exception as failure:
-                conn.send(("error", _compile_error(failure)))
-                continue
-            conn.send(("ok", None))
+            worker.load(*arguments)
         elif command == "eval":
-            for index, document in enumerate(message[1]):
-                started = time.perf_counter_ns()
-                try:
-                    interpreter.set_input(document)
-                    value, error = _value(interpreter.query_bundle(bundle))
-                except Exception as failure:
-                    value, error = None, str(failure)
-                conn.send(("result", index, value, error, time.perf_counter_ns() - started))
+            worker.evaluate(*arguments)
         elif command == "query":
-            _, queries, document = message
-            if document is not None:
-                interpreter.set_input(document)
-            for index, query in enumerate(queries):
-                started = time.perf_counter_ns()
-                try:
-                    value, error = _value(interpreter.query(query))
-                except Exception as failure:
-                    value, error = None, str(failure)
-                conn.send(("result", index, value, error, time.perf_counter_ns() - started))
+            worker.query(*arguments)
 
 
 if __name__ == "__main__":
