@@ -134,7 +134,10 @@ def _stored_reference(workspace: Workspace, name: str, spec: MonitorSpec) -> Dat
     with workspace.database.read() as conn:
         stored = MonitorRepository(conn).sketch(name)
     if stored is not None and stored[0] == key:
-        return DatasetSketch.from_json(stored[1])
+        try:
+            return DatasetSketch.from_json(stored[1])
+        except (SketchError, KeyError, ValueError):
+            pass  # a stored sketch that no longer checks out is rebuilt from the file
     sketch = reference_for(path)
     with workspace.database.write() as conn:
         MonitorRepository(conn).save_sketch(name, key, sketch.to_json(), datetime.now(UTC))
