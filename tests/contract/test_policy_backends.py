@@ -91,12 +91,20 @@ def test_a_new_policy_set_takes_effect_on_the_next_decision(
     apply_manifests(workspace, [str(demo_dir)])
     first = planning.compute_plan(workspace)
     assert "ams-private" in placed(first)["kyc-agent"]
+    _, first_index = planning.commit_plan(workspace, first)
     apply_manifests(workspace, [str(write(tmp_path / "p", "house.yaml", CUSTOM))])
     second = planning.compute_plan(workspace)
     assert "ams-private" not in placed(second)["kyc-agent"]
     assert second.plan.policy_digest != first.plan.policy_digest
     why = planning.explain_workload(second, "kyc-agent")
     assert "policy:house.kyc" in why["rejected"]["ams-private"]
+    # The old decision stays attributable to the policy set that made it.
+    _, second_index = planning.commit_plan(workspace, second)
+    old = ledger.show(workspace, first_index, 1)[0].entry
+    new = ledger.show(workspace, second_index, 1)[0].entry
+    assert old["type"] == new["type"] == "plan.committed"
+    assert old["policy_digest"] == first.plan.policy_digest
+    assert new["policy_digest"] == second.plan.policy_digest
 
 
 def test_a_broken_policy_is_rejected_with_its_line_and_the_old_one_stays(
