@@ -15,7 +15,6 @@ import orjson
 
 from keel.estate.catalog import Catalog, load_catalog
 from keel.policy.compliance.decision import ERROR_RULE, Decision, Finding
-from keel.policy.compliance.module import RegoModule
 from keel.policy.compliance.policyset import CompiledPolicy, Source
 from keel.policy.compliance.process import DEFAULT_TIMEOUT_MS, RegoProcess
 from keel.policy.compliance.selector import SelectorError, mismatch
@@ -80,16 +79,18 @@ class ComplianceEngine:
         modules = [*policy.modules, policy.wrapper()]
         self._process = RegoProcess(timeout_ms)
         failure = self._process.load(
-            [(f"m{i}.rego", m.source) for i, m in enumerate(modules)],
+            [m.source for m in modules],
             policy.data(catalog or load_catalog(), sites),
             policy.query(),
         )
         if failure is not None:
             self.close()
-            index = int(failure.module[1:-5]) if failure.module.startswith("m") else -1
-            source = policy.sources[index] if 0 <= index < len(policy.sources) else None
-            module: RegoModule | None = source.module if source else None
-            line = module.line_at(failure.offset) if module else 0
+            index = failure.module
+            # The last module is Keel's generated wrapper: it has no source to point at.
+            source = (
+                policy.sources[index] if index is not None and index < len(policy.sources) else None
+            )
+            line = source.module.line_at(failure.offset) if source else 0
             raise PolicyCompileError(CompileProblem(source, line, failure.message))
 
     def close(self) -> None:

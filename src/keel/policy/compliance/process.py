@@ -16,6 +16,8 @@ from typing import Any
 DEFAULT_TIMEOUT_MS = 250.0
 """How long one evaluation may take before it is stopped and fails closed."""
 
+_MODULE_PREFIX = "module"
+
 START_TIMEOUT_S = 60.0
 """How long starting a worker and compiling a policy set may take."""
 
@@ -25,12 +27,13 @@ class CompileFailure:
     """Where and why a policy set failed to compile.
 
     Attributes:
-        module: The module's name as given to :meth:`RegoProcess.load`, or ``""``.
+        module: Index of the failing module in the list given to :meth:`RegoProcess.load`,
+            or ``None`` when the failure is not tied to one.
         offset: Character offset of the error in that module's source, or -1.
         message: rego-cpp's message.
     """
 
-    module: str
+    module: int | None
     offset: int
     message: str
 
@@ -61,7 +64,7 @@ class RegoProcess:
         self.timeout_ms = timeout_ms
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
-        self._loaded: tuple[list[tuple[str, str]], Any, str | None] | None = None
+        self._loaded: tuple[list[str], Any, str | None] | None = None
 
     def _start(self) -> Connection:
         if self._conn is None:
@@ -109,33 +112,36 @@ class RegoProcess:
         return conn.recv()
 
     def load(
-        self, modules: list[tuple[str, str]], data: Any, query: str | None = None
+        self, sources: list[str], data: Any, query: str | None = None
     ) -> CompileFailure | None:
         """Compile modules and data (and a query to evaluate) in the worker.
 
         Args:
-            modules: ``(name, source)`` of every Rego module.
+            sources: The source of every Rego module.
             data: The base document (``data``), JSON-encodable.
             query: The query :meth:`evaluate` runs, binding its result to ``x``.
 
         Returns:
             ``None`` when everything compiled, else where and why it did not.
         """
-        self._start().send(("load", modules, data, query))
+        named = [(f"{_MODULE_PREFIX}{i}.rego", source) for i, source in enumerate(sources)]
+        self._start().send(("load", named, data, query))
         try:
             status, detail = self._receive(START_TIMEOUT_S)
         except (TimeoutError, EOFError):
             self._kill()
-            return CompileFailure("", -1, "the Rego worker did not answer while compiling")
+            return CompileFailure(None, -1, "the Rego worker did not answer while compiling")
         if status == "error":
-            return CompileFailure(detail["file"], detail["offset"], detail["message"])
-        self._loaded = (modules, data, query)
+            file = detail["file"].removeprefix(_MODULE_PREFIX).removesuffix(".rego")
+            module = int(file) if file.isdigit() and int(file) < len(sources) else None
+            return CompileFailure(module, detail["offset"], detail["message"])
+        self._loaded = (sources, data, query)
         return None
 
     def _reload(self) -> None:
         assert self._loaded is not None, "load() first"
-        modules, data, query = self._loaded
-        failure = self.load(modules, data, query)
+        sources, data, query = self._loaded
+        failure = self.load(sources, data, query)
         assert failure is None, failure
 
     def evaluate(self, inputs: list[Any]) -> list[Outcome]:

@@ -90,13 +90,9 @@ def run_tests(
             raise ModuleLoadError(module, line, message)
     tests = [(m, f"data.{m.package}.{t}") for m in modules if m.package for t in m.tests]
     with RegoProcess(timeout_ms) as process:
-        failure = process.load(
-            [(f"m{i}.rego", m.source) for i, m in enumerate(everything)],
-            base.data(catalog, {}),
-        )
+        failure = process.load([m.source for m in everything], base.data(catalog, {}))
         if failure is not None:
-            index = int(failure.module[1:-5]) if failure.module.startswith("m") else 0
-            module = everything[index]
+            module = everything[failure.module or 0]
             raise ModuleLoadError(module, module.line_at(failure.offset), failure.message)
         outcomes = process.query([f"x := {rule}" for _, rule in tests])
     return [
