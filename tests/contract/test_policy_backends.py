@@ -65,7 +65,7 @@ def test_the_demo_policy_keeps_cn_data_in_cn_and_restricted_data_on_premises(
     # Every decision in the ledger names the policy set that made it.
     _, first = planning.commit_plan(workspace, result)
     entries = [item.entry for item in ledger.show(workspace, first, 100)]
-    assert {e["policy_digest"] for e in entries} == {policy.policy_digest(estate)}
+    assert {e["policy_digest"] for e in entries} == {policy.engine_for(estate).digest}
 
 
 def test_a_prohibited_model_is_refused_at_apply_and_nothing_changes(

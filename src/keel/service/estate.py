@@ -48,6 +48,7 @@ from keel.estate.resources import (
 )
 from keel.estate.spelling import did_you_mean
 from keel.memory import paused_gc
+from keel.policy.compliance.engine import ComplianceEngine
 from keel.service import ledger
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository, StoredResource
@@ -215,16 +216,21 @@ def _absolute_monitor_paths(item: LocatedResource, spec: MonitorSpec) -> Located
     return dataclasses.replace(item, resource=resource)
 
 
-def _check_policies(estate: Estate, located: list[LocatedResource]) -> None:
-    """Compile the compliance and access policies of an estate (errors located by file)."""
+def _check_policies(estate: Estate, located: list[LocatedResource]) -> ComplianceEngine | None:
+    """Compile the compliance and access policies of an estate (errors located by file).
+
+    Returns:
+        The compliance engine, or ``None`` when no policy set is applied.
+    """
     from keel.service import access, policy  # they read the stored estate through us
 
     if not estate.of_kind("PolicySet"):
-        return
+        return None
     sets = {i.resource.name: i for i in located if i.resource.kind == "PolicySet"}
-    policy.engine_for(estate, sets)
+    engine = policy.engine_for(estate, sets)
     if access.custom_policies(estate):
         access.engine_for(estate, sets)
+    return engine
 
 
 def _from_store(row: StoredResource, spec: dict[str, Any]) -> LocatedResource:
@@ -387,32 +393,20 @@ def _admit(estate: Estate, merged: list[LocatedResource], changes: list[Change])
     """Admission: compile the policy in force, deny changed workloads it forbids outright.
 
     Returns:
-        Warnings: ``warn`` rules for the changed workloads, and stored workloads that the
-        change makes denied (an audit; they are not blocked, the next plan leaves them out).
+        Warnings (see :func:`keel.service.policy.admit`).
     """
     from keel.service import policy  # it reads the stored estate through us
 
     touched = {(c.kind, c.name) for c in changes if c.action != "unchanged"}
-    if not estate.of_kind("PolicySet") or not touched:
+    if not touched:
         return []
-    _check_policies(estate, merged)  # a policy that does not compile is an error here
-    located = {(i.resource.kind, i.resource.name): i for i in merged}
+    engine = _check_policies(estate, merged)  # a policy that does not compile is an error here
+    if engine is None:
+        return []
+    workloads = {i.resource.name: i for i in merged if i.resource.kind == "Workload"}
     changed = sorted(name for kind, name in touched if kind == "Workload")
-    workloads = {name: item for (kind, name), item in located.items() if kind == "Workload"}
-    decisions = policy.admit(estate, changed, workloads)
-    warnings = [
-        f"Workload/{name}: {finding.rule}: {finding.message}"
-        for name, decision in decisions.items()
-        for finding in decision.warnings
-    ]
-    if any(kind in POLICY_INPUT_KINDS for kind, _ in touched):
-        others = sorted(set(estate.of_kind("Workload")) - set(changed))
-        for name, decision in policy.decide(estate, others).items():
-            warnings += [
-                f"Workload/{name}: now denied by {finding.rule}: {finding.message}"
-                for finding in decision.denied
-            ]
-    return warnings
+    audit = any(kind in POLICY_INPUT_KINDS for kind, _ in touched)
+    return policy.admit(estate, engine, changed, workloads, audit=audit)
 
 
 def apply_manifests(

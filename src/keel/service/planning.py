@@ -87,14 +87,15 @@ def compute_plan(
     with workspace.database.read() as conn:
         _revision, digest = ResourceRepository(conn).revision()
         previous = PlanRepository(conn).latest() if replan else None
-    decisions = policy.decide(estate)
+    engine = policy.engine_for(estate)
+    decisions = policy.decide(estate, engine=engine)
     problem = compile_problem(estate, objective=objective, policy=policy.denial_mask(decisions))
     if previous is not None:
         add_churn_penalty(problem, previous[1])
     solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
     plan = build_plan(problem, solution, objective)
     plan.estate_digest = digest
-    plan.policy_digest = policy.policy_digest(estate)
+    plan.policy_digest = engine.digest
     result = PlanResult(plan, problem, solution, decisions=decisions)
     if previous is not None:
         result.previous_id = previous[0]

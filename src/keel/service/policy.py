@@ -152,17 +152,23 @@ def engine_for(
     return engine
 
 
-def decide(estate: Estate, workloads: Iterable[str] | None = None) -> dict[str, Decision]:
+def decide(
+    estate: Estate,
+    workloads: Iterable[str] | None = None,
+    *,
+    engine: ComplianceEngine | None = None,
+) -> dict[str, Decision]:
     """Compliance decisions for workloads, one Rego evaluation each.
 
     Args:
         estate: The estate.
         workloads: Workload names; all of them when ``None``.
+        engine: The estate's engine, when the caller already has it from :func:`engine_for`.
 
     Returns:
         Decisions by workload name.
     """
-    engine = engine_for(estate)
+    engine = engine or engine_for(estate)
     names = sorted(estate.of_kind("Workload")) if workloads is None else list(workloads)
     builder = InputBuilder(estate)
     decisions = engine.decide([builder.document(name) for name in names])
@@ -198,27 +204,37 @@ def denial_mask(decisions: dict[str, Decision]) -> PolicyDenials:
 
 
 def admit(
-    estate: Estate, changed: list[str], located: dict[str, LocatedResource]
-) -> dict[str, Decision]:
+    estate: Estate,
+    engine: ComplianceEngine,
+    changed: list[str],
+    located: dict[str, LocatedResource],
+    *,
+    audit: bool,
+) -> list[str]:
     """Admission: no workload that an apply creates or changes may be denied outright.
 
     Args:
         estate: The estate the apply would produce.
+        engine: Its compliance engine.
         changed: Names of the workloads the apply creates or changes.
         located: Where each workload was declared, by name.
+        audit: Also decide every other workload (the apply changed something they read: a
+            policy set, a model, a dataset, an agent or a site).
 
     Returns:
-        Decisions for the changed workloads (their warnings are for the caller to show).
+        Warnings: ``warn`` rules of the changed workloads, and other workloads the change makes
+        denied (they are not blocked; the next plan leaves them out).
 
     Raises:
         DeniedError: If a changed workload is denied outright (its site denials are placement
             constraints, not admission failures).
     """
-    decisions = decide(estate, changed)
-    problems = []
-    for name, decision in decisions.items():
+    names = sorted(set(estate.of_kind("Workload"))) if audit else changed
+    decisions = decide(estate, names, engine=engine)
+    problems, warnings = [], []
+    for name in changed:
         item = located.get(name)
-        for finding in decision.denied:
+        for finding in decisions[name].denied:
             problems.append(
                 Problem(
                     item.path if item else "<store>",
@@ -228,9 +244,14 @@ def admit(
                     f"denied by {finding.rule}: {finding.message}",
                 )
             )
+        warnings += [f"Workload/{name}: {f.rule}: {f.message}" for f in decisions[name].warnings]
     if problems:
         raise DeniedError(problems)
-    return decisions
+    for name in sorted(set(names) - set(changed)):
+        warnings += [
+            f"Workload/{name}: now denied by {f.rule}: {f.message}" for f in decisions[name].denied
+        ]
+    return warnings
 
 
 def evaluate(workspace: Workspace, workload: str) -> Decision:
@@ -260,18 +281,6 @@ def shipped_packs() -> list[tuple[str, str, dict[str, Any]]]:
         ``(name, what it enforces, default parameters)`` per pack.
     """
     return [(p.name, p.title, p.defaults) for p in packs().values()]
-
-
-def policy_digest(estate: Estate) -> str:
-    """The digest of an estate's policy in force.
-
-    Args:
-        estate: The estate.
-
-    Returns:
-        ``sha256:...``.
-    """
-    return compiled_policy(estate).digest
 
 
 def run_policy_tests(directory: str | None = None) -> list[TestResult]:
