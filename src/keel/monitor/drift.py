@@ -274,8 +274,9 @@ def _hellinger(reference: ColumnSketch, current: ColumnSketch) -> float:
         assert isinstance(current, NumericSketch)
         low = min(reference.minimum, current.minimum)
         high = max(reference.maximum, current.maximum)
-        count = _nunique(reference, current) if _nunique(reference, current) <= 20 else None
-        bins = int(np.ceil(np.log2(count if count else reference.n + current.n) + 1))
+        # Evidently bins the distinct values; past 20 they are unknown here, so the counts stand in.
+        distinct = _nunique(reference, current)
+        bins = int(np.ceil(np.log2(distinct if distinct <= 20 else reference.n + current.n) + 1))
         edges = np.linspace(low, high, bins + 1)
         overlap = float(np.sum(np.sqrt(_histogram(reference, edges) * _histogram(current, edges))))
     return math.sqrt(1 - float(np.clip(overlap, 0, 1)))

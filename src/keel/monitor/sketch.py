@@ -44,14 +44,16 @@ class SketchError(ValueError):
     """A column that cannot be sketched (too many categories, an unsupported type)."""
 
 
-def _weighted_quantiles(values: Floats, weights: Floats, points: int) -> tuple[Floats, Floats]:
-    order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
-    total = weights.sum()
-    centres = (np.cumsum(weights) - weights / 2) / total
+def _centres(weights: Floats) -> Floats:
+    """The rank in [0, 1] at the middle of each point's weight (points in value order)."""
+    return np.asarray((np.cumsum(weights) - weights / 2) / weights.sum(), np.float64)
+
+
+def _compact(values: Floats, weights: Floats, points: int) -> tuple[Floats, Floats]:
+    """Equal-weight quantiles of a sorted weighted summary."""
     targets = (np.arange(points) + 0.5) / points
-    picked = np.interp(targets, centres, values)
-    return picked, np.full(points, total / points)
+    picked = np.interp(targets, _centres(weights), values)
+    return picked, np.full(points, weights.sum() / points)
 
 
 def _chunk_quantiles(values: Floats, points: int) -> tuple[Floats, Floats]:
@@ -120,13 +122,13 @@ class NumericSketch:
             return
         assert self.summary is not None
         part = _chunk_quantiles(finite, SUMMARY_POINTS)
-        values_, weights = self.summary
-        merged_v = np.concatenate([values_, part[0]])
-        merged_w = np.concatenate([weights, part[1]])
-        if merged_v.size > 4 * SUMMARY_POINTS:
-            self.summary = _weighted_quantiles(merged_v, merged_w, SUMMARY_POINTS)
-        else:
-            self.summary = (merged_v, merged_w)
+        merged_v = np.concatenate([self.summary[0], part[0]])
+        order = np.argsort(merged_v, kind="stable")
+        merged = (merged_v[order], np.concatenate([self.summary[1], part[1]])[order])
+        # The summary stays in value order, so queries never sort it.
+        self.summary = (
+            _compact(*merged, SUMMARY_POINTS) if order.size > 4 * SUMMARY_POINTS else merged
+        )
 
     @property
     def exact(self) -> bool:
@@ -166,10 +168,7 @@ class NumericSketch:
             return data[index]
         assert self.summary is not None
         values, weights = self.summary
-        order = np.argsort(values, kind="stable")
-        values, weights = values[order], weights[order]
-        centres = (np.cumsum(weights) - weights / 2) / weights.sum()
-        inner = np.interp(ranks, centres, values)
+        inner = np.interp(ranks, _centres(weights), values)
         return np.clip(inner, self.minimum, self.maximum)
 
     def cdf(self, points: Floats) -> Floats:
@@ -186,11 +185,8 @@ class NumericSketch:
             return np.searchsorted(data, points, side="right") / data.size
         assert self.summary is not None
         values, weights = self.summary
-        order = np.argsort(values, kind="stable")
-        values, weights = values[order], weights[order]
         grid = np.concatenate([[self.minimum], values, [self.maximum]])
-        total = weights.sum()
-        ranks = np.concatenate([[0.0], (np.cumsum(weights) - weights / 2) / total, [1.0]])
+        ranks = np.concatenate([[0.0], _centres(weights), [1.0]])
         shares = np.interp(points, grid, ranks, left=0.0, right=1.0)
         return np.where(points >= self.maximum, 1.0, shares)
 
@@ -240,8 +236,9 @@ class NumericSketch:
             sketch.raw = [np.asarray(data["raw"], dtype=np.float64)]
         else:
             sketch.raw = None
-            values, weights = data["summary"]
-            sketch.summary = (np.asarray(values, np.float64), np.asarray(weights, np.float64))
+            values, weights = (np.asarray(part, np.float64) for part in data["summary"])
+            order = np.argsort(values, kind="stable")
+            sketch.summary = (values[order], weights[order])
         return sketch
 
 

@@ -53,10 +53,6 @@ def site_documents(estate: Estate) -> dict[str, dict[str, Any]]:
     }
 
 
-def _labels(labels: dict[str, str]) -> dict[str, Any]:
-    return {"labels": dict(labels)}
-
-
 def _spec(model: Any) -> dict[str, Any]:
     return {k: v for k, v in model.model_dump(mode="json").items() if v is not None}
 
@@ -97,7 +93,7 @@ class InputBuilder:
             chosen = next((v for v in versions if v["version"] == version), versions[-1])
             self._models[ref] = {
                 "name": model_name,
-                **_labels(model.labels),
+                "labels": dict(model.labels),
                 **fields,
                 "version": chosen,
             }
@@ -127,7 +123,7 @@ class InputBuilder:
         spec = resource.spec
         assert isinstance(spec, WorkloadSpec)
         document: dict[str, Any] = {
-            "workload": {"name": name, **_labels(resource.labels), **_spec(spec)},
+            "workload": {"name": name, "labels": dict(resource.labels), **_spec(spec)},
         }
         if sites is not None:
             document["sites"] = sites
