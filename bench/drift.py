@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-EVIDENTLY_METHODS = {
-    "K-S p_value": "ks",
-    "chi-square p_value": "chisquare",
-    "Z-test p_value": "z",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensenshannon",
-}
 
 
 def column(rng: np.random.Generator, index: int, rows: int, shift: float) -> np.ndarray:  # type: ignore[type-arg]
@@ -102,32 +93,14 @@ def run_keel(reference: str, current: str) -> dict[str, Any]:
 
 
 def run_evidently(reference: str, current: str) -> dict[str, Any]:
-    warnings.filterwarnings("ignore")
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    from evidently_baseline import evidently_decisions
 
     started = time.perf_counter()
     ref = pd.read_parquet(reference)
     cur = pd.read_parquet(current)
     loaded = time.perf_counter()
-    report = Report([DataDriftPreset()]).run(
-        current_data=Dataset.from_pandas(cur, data_definition=DataDefinition()),
-        reference_data=Dataset.from_pandas(ref, data_definition=DataDefinition()),
-    )
-    decisions = {}
-    for metric in report.dict()["metrics"]:
-        config = metric["config"]
-        if not config.get("type", "").endswith("ValueDrift"):
-            continue
-        method = EVIDENTLY_METHODS.get(config["method"], config["method"])
-        value, threshold = float(metric["value"]), float(config["threshold"])
-        if method == "ks":
-            drifted = value <= threshold
-        elif method in ("chisquare", "z"):
-            drifted = value < threshold
-        else:
-            drifted = value >= threshold
-        decisions[config["column"]] = [method, value, drifted]
+    decisions = evidently_decisions(ref, cur)
     wall = time.perf_counter() - started
     return {"wall_s": wall, "load_s": loaded - started, "decisions": decisions}
 

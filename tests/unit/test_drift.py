@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,47 +15,12 @@ from pyarrow import feather
 from scipy import stats
 from sklearn.metrics import f1_score, roc_auc_score
 
+from evidently_baseline import evidently_decisions
 from keel.monitor.drift import DriftReport, compare
 from keel.monitor.performance import classification, regression
 from keel.monitor.sketch import RAW_LIMIT, DatasetSketch, NumericSketch, SketchError
 from keel.monitor.synthetic import credit_traffic
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
-
-EVIDENTLY_METHODS = {
-    "K-S p_value": "ks",
-    "chi-square p_value": "chisquare",
-    "Z-test p_value": "z",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensenshannon",
-}
-
-
-def evidently(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, tuple[str, float, bool]]:
-    """Evidently's DataDriftPreset, per column: (method, statistic, drifted)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from evidently import DataDefinition, Dataset, Report
-        from evidently.presets import DataDriftPreset
-
-        report = Report([DataDriftPreset()]).run(
-            current_data=Dataset.from_pandas(current, data_definition=DataDefinition()),
-            reference_data=Dataset.from_pandas(reference, data_definition=DataDefinition()),
-        )
-    found = {}
-    for metric in report.dict()["metrics"]:
-        config = metric["config"]
-        if not config.get("type", "").endswith("ValueDrift"):
-            continue
-        method = EVIDENTLY_METHODS[config["method"]]
-        value, threshold = float(metric["value"]), float(config["threshold"])
-        if method == "ks":
-            drifted = value <= threshold
-        elif method in ("chisquare", "z"):
-            drifted = value < threshold
-        else:
-            drifted = value >= threshold
-        found[config["column"]] = (method, value, drifted)
-    return found
 
 
 def keel(reference: pd.DataFrame, current: pd.DataFrame) -> DriftReport:
@@ -92,7 +56,7 @@ def test_decisions_and_methods_agree_with_evidently(
 ) -> None:
     rng = np.random.default_rng(reference_rows + current_rows + int(shift * 100))
     reference, current = frame(rng, reference_rows, 0.0), frame(rng, current_rows, shift)
-    theirs = evidently(reference, current)
+    theirs = evidently_decisions(reference, current)
     ours = {c.column: c for c in keel(reference, current).columns}
     assert set(ours) == set(theirs)
     for column, (method, value, drifted) in theirs.items():
