@@ -12,7 +12,6 @@ import typer
 from keel.cli.context import state
 from keel.cli.output import table
 from keel.errors import UserError
-from keel.monitor.report import render
 from keel.service import monitoring
 
 app = typer.Typer(help="Monitors: scheduled drift, quality and SLO checks with alerts.")
@@ -66,11 +65,11 @@ def drift(
         reference, current, overrides=_overrides(column or []), drift_share=share
     )
     if html_file:
-        Path(html_file).write_text(render(report, ref, window), encoding="utf-8")
+        Path(html_file).write_text(monitoring.render(report, ref, window), encoding="utf-8")
     if output == "json":
         typer.echo(json.dumps(report.to_json(), indent=2))
     elif output == "html":
-        typer.echo(render(report, ref, window))
+        typer.echo(monitoring.render(report, ref, window))
     else:
         rows = [
             [

@@ -28,6 +28,7 @@ from keel.estate.resources import MonitorSpec, WorkloadSpec
 from keel.estate.spelling import did_you_mean
 from keel.monitor.check import CheckResult, Condition, run_check
 from keel.monitor.drift import DRIFT_SHARE, METHODS, DriftReport, compare
+from keel.monitor.report import render
 from keel.monitor.sketch import DatasetSketch, SketchError
 from keel.monitor.synthetic import write_demo_windows
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
@@ -43,6 +44,7 @@ __all__ = [
     "load_sketch",
     "metrics_text",
     "reference_for",
+    "render",
     "run_monitors",
     "save_sketch",
     "serve_metrics",
