@@ -12,11 +12,11 @@ from keel.service.estate import (
     delete_resource,
     demo_manifests,
     get_resources,
-    load_estate,
     manifest_schema,
     summarise,
     validate_manifests,
 )
+from keel.service.stored import load_estate
 from keel.service.workspace import Workspace, manifest_limits
 from keel.store import StoredResource
 

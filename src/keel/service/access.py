@@ -18,7 +18,7 @@ from keel.estate.resources import PolicySetSpec
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import ACTIONS, AccessDecision, AccessEngine, AccessPolicyError
 from keel.policy.access.entities import entities, request
-from keel.service.estate import load_estate
+from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 
 

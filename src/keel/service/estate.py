@@ -20,15 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from keel.errors import InUseError, ManifestError, NotFoundError, Problem, UserError
 from keel.estate import (
     SPEC_TYPES,
     Estate,
     Limits,
     LocatedResource,
-    Resource,
     build_estate,
     demo_manifest_files,
     load_manifests,
@@ -49,12 +46,11 @@ from keel.estate.resources import (
 from keel.estate.spelling import did_you_mean
 from keel.memory import paused_gc
 from keel.policy.compliance.engine import ComplianceEngine
-from keel.service import ledger
+from keel.service import access, ledger, policy
+from keel.service.stored import STORE_PATH, from_store, load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository, StoredResource
 from keel.store.resources import ResourceRow
-
-STORE_PATH = "<store>"
 
 Action = Literal["created", "configured", "unchanged", "deleted"]
 
@@ -222,8 +218,6 @@ def _check_policies(estate: Estate, located: list[LocatedResource]) -> Complianc
     Returns:
         The compliance engine, or ``None`` when no policy set is applied.
     """
-    from keel.service import access, policy  # they read the stored estate through us
-
     if not estate.of_kind("PolicySet"):
         return None
     sets = {i.resource.name: i for i in located if i.resource.kind == "PolicySet"}
@@ -231,18 +225,6 @@ def _check_policies(estate: Estate, located: list[LocatedResource]) -> Complianc
     if access.custom_policies(estate):
         access.engine_for(estate, sets)
     return engine
-
-
-def _from_store(row: StoredResource, spec: dict[str, Any]) -> LocatedResource:
-    try:
-        parsed = SPEC_TYPES[row.kind].model_validate(spec)
-    except (KeyError, ValidationError) as exc:
-        raise UserError(
-            f"stored {row.kind}/{row.name} no longer validates: {exc}",
-            hint="apply a corrected manifest for it, or delete it",
-        ) from exc
-    resource = Resource(kind=row.kind, name=row.name, labels=row.labels, spec=parsed)
-    return LocatedResource(resource, STORE_PATH, 0)
 
 
 def _changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> tuple[str, ...]:
@@ -328,7 +310,7 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         if key in headers and headers[key].spec_digest != new_digests[key]
     ]
     stored_specs = repo.specs([*kept, *changed])
-    merged = incoming + [_from_store(headers[key], stored_specs[key]) for key in kept]
+    merged = incoming + [from_store(headers[key], stored_specs[key]) for key in kept]
     estate, problems = build_estate(merged)
     if problems:
         hint = (
@@ -395,8 +377,6 @@ def _admit(estate: Estate, merged: list[LocatedResource], changes: list[Change])
     Returns:
         Warnings (see :func:`keel.service.policy.admit`).
     """
-    from keel.service import policy  # it reads the stored estate through us
-
     touched = {(c.kind, c.name) for c in changes if c.action != "unchanged"}
     if not touched:
         return []
@@ -545,7 +525,7 @@ def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> tuple[int,
         raise NotFoundError(f"{kind}/{name} does not exist{did_you_mean(name, names)}")
     rest = [k for k in headers if k != key]
     specs = repo.specs(rest)
-    estate, problems = build_estate([_from_store(headers[k], specs[k]) for k in rest])
+    estate, problems = build_estate([from_store(headers[k], specs[k]) for k in rest])
     if problems:
         raise InUseError(
             f"{kind}/{name} is still referenced; nothing was deleted",
@@ -558,26 +538,6 @@ def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> tuple[int,
     digest = estate_digest([(*k, headers[k].labels, headers[k].spec_digest) for k in rest])
     repo.set_revision(revision + 1, digest)
     return headers[key].generation, [change for _, change in refreshed]
-
-
-def load_estate(workspace: Workspace) -> Estate:
-    """The stored estate as a domain object.
-
-    Args:
-        workspace: The workspace.
-
-    Returns:
-        The estate.
-
-    Raises:
-        ManifestError: If the stored estate is inconsistent (it should never be).
-    """
-    with workspace.database.read() as conn:
-        rows = ResourceRepository(conn).list()
-    estate, problems = build_estate([_from_store(row, row.spec or {}) for row in rows])
-    if problems:
-        raise ManifestError(problems, hint="the stored estate is inconsistent; re-apply it")
-    return estate
 
 
 @dataclass(frozen=True, slots=True)

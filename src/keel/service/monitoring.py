@@ -33,7 +33,7 @@ from keel.monitor.sketch import DatasetSketch, SketchError
 from keel.monitor.synthetic import write_demo_windows
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
 from keel.service import ledger
-from keel.service.estate import load_estate
+from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store.monitors import MonitorRepository, StoredAlert
 

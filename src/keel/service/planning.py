@@ -22,7 +22,7 @@ from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
 from keel.service import ledger, policy
-from keel.service.estate import load_estate
+from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
 from keel.store.plans import PlanRepository

@@ -28,7 +28,7 @@ from keel.policy.compliance.module import RegoModule
 from keel.policy.compliance.packs import packs
 from keel.policy.compliance.policyset import CompiledPolicy, compile_policy
 from keel.policy.compliance.testing import ModuleLoadError, TestResult, run_tests, shipped_tests
-from keel.service.estate import load_estate
+from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 
 MAX_POLICY_FILES = 1000
