@@ -14,6 +14,9 @@ The tree::
     │   ├── ConfigError            E-CONFIG     bad settings, paths or database URL
     │   ├── PolicyError            E-POLICY     a policy module that does not load
     │   ├── DeniedError            E-DENIED     a compliance policy denies the change
+    │   ├── ForbiddenError         E-FORBIDDEN  the access policy refuses the principal
+    │   ├── LifecycleError         E-LIFECYCLE  a model version cannot make that transition
+    │   ├── EventError             E-EVENT      an OpenLineage event breaks the schema
     │   └── LedgerError            E-LEDGER     malformed keys, notes, checkpoints or proofs
     ├── IntegrityError             E-INTEGRITY  the ledger failed verification (exit 3)
     └── StoreError                 E-STORE      the database failed (exit 1)
@@ -156,6 +159,44 @@ class DeniedError(UserError):
             hint=hint or "nothing was changed; `keel policy eval --workload NAME` shows why",
         )
         self.problems = problems
+
+
+class ForbiddenError(UserError):
+    """The access policy refuses a principal an action (the refusal is in the ledger).
+
+    Attributes:
+        policies: The policies that decided (a ``forbid``'s id, or none for default deny).
+    """
+
+    code = "E-FORBIDDEN"
+
+    def __init__(self, message: str, policies: list[str], *, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.policies = policies
+
+
+class LifecycleError(UserError):
+    """A model version cannot make the transition asked: wrong state, missing evaluations."""
+
+    code = "E-LIFECYCLE"
+
+
+class EventError(UserError):
+    """An OpenLineage event that breaks the 2-0-2 schema or Keel's limits; nothing was stored.
+
+    Attributes:
+        index: Which event of the batch (0-based; the line number minus one for a file).
+        path: Where in the event (``$.run.runId``).
+        schema_path: The schema rule that failed.
+    """
+
+    code = "E-EVENT"
+
+    def __init__(self, message: str, *, index: int, path: str, schema_path: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.path = path
+        self.schema_path = schema_path
 
 
 class StoreError(KeelError):

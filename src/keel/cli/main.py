@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel import __version__
-from keel.cli import access, demo, estate, ledger, monitor, plan, policy
+from keel.cli import access, demo, estate, ledger, lineage, model, monitor, plan, policy, serve
 from keel.cli.context import CliState
 from keel.cli.output import report_error
 
@@ -62,6 +62,9 @@ app.add_typer(access.app, name="access")
 app.command()(monitor.sketch)
 app.command()(monitor.drift)
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(lineage.app, name="lineage")
+app.add_typer(model.app, name="model")
+app.command()(serve.serve)
 
 
 def run() -> None:

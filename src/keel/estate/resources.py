@@ -151,6 +151,12 @@ class ModelVersionSpec(Spec):
     ``memory_gb`` is the serving memory; when absent it is estimated as 2 bytes per parameter
     (bf16 weights). Training memory is estimated at 18 bytes per parameter (weights, gradients
     and Adam states in mixed precision) unless ``training_memory_gb`` says otherwise.
+
+    Applying a version registers it in the model registry. ``state`` is the state it is
+    registered in; from then on the registry owns the lifecycle (``keel model ...``) and a later
+    ``state`` in the manifest changes nothing. A version of a ``high`` risk model registered as
+    ``approved`` or ``deployed`` must name its two approvers in ``approved_by`` (approvals made
+    before Keel), and the access policy must let each of them approve it.
     """
 
     version: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -162,6 +168,9 @@ class ModelVersionSpec(Spec):
     artifact_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
     framework: str | None = Field(default=None, max_length=63)
     registered_by: str | None = Field(default=None, min_length=1, max_length=253)
+    approved_by: list[Name] = Field(default_factory=list, max_length=16)
+    hyperparameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=256)
+    metrics: dict[str, float] = Field(default_factory=dict, max_length=256)
 
 
 class ModelSpec(Spec):

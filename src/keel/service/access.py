@@ -12,12 +12,13 @@ from typing import Any
 
 import orjson
 
-from keel.errors import ManifestError, NotFoundError, Problem, UserError
+from keel.errors import ForbiddenError, ManifestError, NotFoundError, Problem, UserError
 from keel.estate import Estate, LocatedResource
-from keel.estate.resources import PolicySetSpec
+from keel.estate.resources import PolicySetSpec, PrincipalSpec
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import ACTIONS, AccessDecision, AccessEngine, AccessPolicyError
 from keel.policy.access.entities import entities, request
+from keel.service import ledger
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 
@@ -174,3 +175,71 @@ def decision_json(decision: AccessDecision) -> dict[str, Any]:
         "policies": list(decision.policies),
         "errors": list(decision.errors),
     }
+
+
+def principal_ref(estate: Estate, name: str) -> str:
+    """The principal reference (``user:alice``) of a ``Principal`` or ``Agent`` name.
+
+    Args:
+        estate: The estate.
+        name: The name.
+
+    Returns:
+        ``user:NAME``, ``service_account:NAME`` or ``agent:NAME``.
+
+    Raises:
+        NotFoundError: If no principal or agent has the name.
+    """
+    principals = estate.of_kind("Principal")
+    resource = principals.get(name)
+    if resource is not None:
+        assert isinstance(resource.spec, PrincipalSpec)
+        return f"{resource.spec.type}:{name}"
+    if name in estate.of_kind("Agent"):
+        return f"agent:{name}"
+    raise NotFoundError(f"Principal/{name} does not exist{did_you_mean(name, principals)}")
+
+
+def require(
+    workspace: Workspace, estate: Estate, principal: str, action: str, resource: str
+) -> AccessDecision:
+    """Decide an access request; write a refusal to the ledger and raise it.
+
+    Args:
+        workspace: The workspace (a refusal is appended to its ledger).
+        estate: The estate the decision is about.
+        principal: ``user:NAME``, ``service_account:NAME`` or ``agent:NAME``.
+        action: The action.
+        resource: ``Kind/name``.
+
+    Returns:
+        The decision (allowed).
+
+    Raises:
+        UserError: If the request is malformed.
+        NotFoundError: If the principal or resource does not exist.
+        ForbiddenError: If the policy refuses; the refusal is in the ledger.
+    """
+    try:
+        asked = request(principal, action, resource)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    _known(estate, asked.principal, asked.resource)
+    decision = engine_for(estate).authorize(asked)
+    if decision.allowed:
+        return decision
+    policies = list(decision.policies)
+    ledger.append(
+        workspace,
+        [
+            {
+                "type": "access.denied",
+                "principal": principal,
+                "action": action,
+                "resource": resource,
+                "policies": policies,
+            }
+        ],
+    )
+    why = f" (forbidden by {', '.join(policies)})" if policies else " (no policy permits it)"
+    raise ForbiddenError(f"{principal} may not {action} {resource}{why}", policies)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from keel.errors import InUseError, ManifestError, NotFoundError, Problem, UserError
+from keel.errors import DeniedError, InUseError, ManifestError, NotFoundError, Problem, UserError
 from keel.estate import (
     SPEC_TYPES,
     Estate,
@@ -46,7 +46,7 @@ from keel.estate.resources import (
 from keel.estate.spelling import did_you_mean
 from keel.memory import paused_gc
 from keel.policy.compliance.engine import ComplianceEngine
-from keel.service import access, ledger, policy
+from keel.service import access, ledger, lineage, policy, registry
 from keel.service.stored import STORE_PATH, from_store, load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository, StoredResource
@@ -242,6 +242,11 @@ class _Plan:
     deletes: list[tuple[str, str]] = field(default_factory=list)
     digest: str = ""
     warnings: list[str] = field(default_factory=list)
+    estate: Estate | None = None
+
+    @property
+    def touched(self) -> set[tuple[str, str]]:
+        return {(c.kind, c.name) for c in self.changes if c.action != "unchanged"}
 
     @property
     def writes(self) -> bool:
@@ -363,6 +368,12 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         plan.deletes.append(key)
         plan.changes.append(Change("deleted", *key, headers[key].generation))
     plan.digest = estate_digest(entries)
+    plan.estate = estate
+    refused = registry.admission_problems(repo.conn, estate, merged, plan.touched)
+    if refused:
+        raise DeniedError(
+            _sorted(refused), hint="nothing was changed; keel model show MODEL@VERSION"
+        )
     plan.warnings = _admit(estate, merged, plan.changes)
     return plan
 
@@ -451,7 +462,16 @@ def _apply(
                 for change in plan.changes
                 if change.action != "unchanged"
             ]
-            ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
+            assert plan.estate is not None  # an apply that writes built its estate
+            pending = registry.sync_at_apply(conn, plan.estate, plan.touched, now)
+            lineage.sync_estate(conn, plan.estate, now)
+            first, _ = ledger.record(
+                conn,
+                workspace,
+                entries + pending.entries,
+                personal={"actor": ledger.current_actor()},
+            )
+            registry.save_pending(conn, pending, first + len(entries))
     return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
 
 
@@ -508,7 +528,8 @@ def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
     canonical = _kind(kind)
     with workspace.database.write() as conn:
         repo = ResourceRepository(conn)
-        generation, refreshed = _delete_locked(repo, canonical, name)
+        generation, refreshed, estate = _delete_locked(repo, canonical, name)
+        lineage.sync_estate(conn, estate, datetime.now(UTC))
         change = Change("deleted", canonical, name, generation)
         revision, digest = repo.revision()
         entries = [c.ledger_entry(revision, digest) for c in [change, *refreshed]]
@@ -516,7 +537,9 @@ def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
     return change
 
 
-def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> tuple[int, list[Change]]:
+def _delete_locked(
+    repo: ResourceRepository, kind: str, name: str
+) -> tuple[int, list[Change], Estate]:
     revision, _digest = repo.revision()
     headers = {(row.kind, row.name): row for row in repo.headers()}
     key = (kind, name)
@@ -537,7 +560,7 @@ def _delete_locked(repo: ResourceRepository, kind: str, name: str) -> tuple[int,
     repo.update([row for row, _ in refreshed], datetime.now(UTC))
     digest = estate_digest([(*k, headers[k].labels, headers[k].spec_digest) for k in rest])
     repo.set_revision(revision + 1, digest)
-    return headers[key].generation, [change for _, change in refreshed]
+    return headers[key].generation, [change for _, change in refreshed], estate
 
 
 @dataclass(frozen=True, slots=True)

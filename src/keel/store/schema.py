@@ -129,3 +129,89 @@ monitor_alerts = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("checks", sa.Integer, nullable=False),
 )
+
+lineage_nodes = sa.Table(
+    "lineage_nodes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("namespace", sa.String(1024), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("facets", JSONType, nullable=False),
+    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("erased_reason", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("kind", "namespace", "name", name="uq_lineage_nodes_kind_namespace_name"),
+)
+sa.Index("ix_lineage_nodes_kind_name", lineage_nodes.c.kind, lineage_nodes.c.name)
+
+lineage_edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    sa.Column("src", sa.Integer, primary_key=True),
+    sa.Column("dst", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_lineage_edges_dst", lineage_edges.c.dst)
+
+lineage_runs = sa.Table(
+    "lineage_runs",
+    metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("job_id", sa.Integer, nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=True),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("facets", JSONType, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+lineage_events = sa.Table(
+    "lineage_events",
+    metadata,
+    sa.Column("digest", sa.String(71), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("event_type", sa.String(16), nullable=True),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("model", sa.String(63), primary_key=True),
+    sa.Column("version", sa.String(63), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("declared_state", sa.String(16), nullable=False),
+    sa.Column("registered_by", sa.String(253), nullable=True),
+    sa.Column("record", JSONType, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+model_events = sa.Table(
+    "model_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(63), nullable=False),
+    sa.Column("version", sa.String(63), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("principal", sa.String(300), nullable=True),
+    sa.Column("detail", JSONType, nullable=False),
+    sa.Column("ledger_index", sa.Integer, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_model_events_model_version", model_events.c.model, model_events.c.version)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model", sa.String(63), primary_key=True),
+    sa.Column("alias", sa.String(63), primary_key=True),
+    sa.Column("version", sa.String(63), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Lineage: OpenLineage events in and out, and the graph of datasets, jobs, models, workloads."""

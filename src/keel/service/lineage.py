@@ -1,0 +1,571 @@
+"""Lineage as a service: OpenLineage events in, graph queries, impact analysis, erasure.
+
+Invariants:
+    * A batch of events is stored whole or not at all: the first invalid event fails the batch
+      and names its index, field and schema rule.
+    * The same event sent twice is stored once (its digest is kept).
+    * A dataset an event names but does not describe becomes an ``external`` node.
+    * The estate's datasets, model versions and workloads are nodes in the ``keel`` namespace;
+      their edges are rebuilt from the estate at every apply.
+    * Erasure blanks a dataset's facets and keeps the graph's skeleton, so impact still works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from keel.errors import EventError, NotFoundError, UserError
+from keel.estate import Estate
+from keel.estate.resources import AgentSpec, ModelSpec, WorkloadSpec, split_model_ref
+from keel.lineage.graph import KEEL_NAMESPACE, Direction, NodeRef, Walk, parse_node, walk
+from keel.lineage.openlineage import Event, InvalidEventError, parse_event
+from keel.registry.lifecycle import SERVING_KINDS
+from keel.service import ledger
+from keel.service.workspace import Workspace
+from keel.store.lineage import LineageRepository, Node, NodeKey
+from keel.store.plans import PlanRepository
+
+MAX_EVENT_BYTES = 1_048_576
+"""Largest event accepted (1 MiB), in a request or a line of a file."""
+
+MAX_BATCH_EVENTS = 10_000
+"""Most events in one request or one file."""
+
+DEFAULT_MAX_NODES = 100_000
+"""Most nodes one query returns; a larger answer is cut and says so."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What an ingest stored.
+
+    Attributes:
+        accepted: Events stored.
+        duplicates: Events already stored before (skipped).
+        external: Datasets created as external (named but never described), as ``ns:name``.
+    """
+
+    accepted: int
+    duplicates: int
+    external: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LineageView:
+    """A neighbourhood of a node.
+
+    Attributes:
+        root: The node asked about.
+        direction: ``upstream`` or ``downstream``.
+        nodes: Nodes reached, with their depth.
+        edges: Edges followed, as node pairs.
+        truncated: Whether the node limit cut the answer.
+    """
+
+    root: Node
+    direction: Direction
+    nodes: list[tuple[Node, int]]
+    edges: list[tuple[Node, Node, str]]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """Everything downstream of a dataset that its change or erasure touches.
+
+    Attributes:
+        root: The dataset.
+        datasets: Datasets derived from it, directly or not.
+        models: Model versions trained on it or on a derived dataset.
+        workloads: Workloads that serve those versions or read those datasets.
+        placements: Placements of those workloads in the latest committed plan
+            (``{workload, site, pool, plan_id}``).
+        truncated: Whether the node limit cut the walk.
+    """
+
+    root: Node
+    datasets: list[Node]
+    models: list[Node]
+    workloads: list[Node]
+    placements: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """The outcome of erasing a dataset.
+
+    Attributes:
+        impact: What depended on it.
+        retrain: Model versions to retrain without it.
+        stop: Workloads to stop until then (they serve those versions or read the data).
+        ledger_index: The ledger entry that records the erasure.
+    """
+
+    impact: Impact
+    retrain: list[str]
+    stop: list[str]
+    ledger_index: int
+
+
+def parse_events(raws: Sequence[object], first_index: int = 0) -> list[Event]:
+    """Validate a batch of decoded events.
+
+    Args:
+        raws: Decoded JSON values.
+        first_index: Index of the first, for error messages.
+
+    Returns:
+        The events.
+
+    Raises:
+        EventError: For the first invalid event, with its index, field and schema rule.
+    """
+    if len(raws) > MAX_BATCH_EVENTS:
+        raise UserError(f"{len(raws)} events in one batch; the most is {MAX_BATCH_EVENTS}")
+    events = []
+    for offset, raw in enumerate(raws):
+        try:
+            events.append(parse_event(raw))
+        except InvalidEventError as error:
+            raise _event_error(first_index + offset, error) from None
+    return events
+
+
+def _event_error(index: int, error: InvalidEventError) -> EventError:
+    where = f" (schema rule {error.schema_path})" if error.schema_path else ""
+    return EventError(
+        f"event {index}: {error.path}: {error.message}{where}; nothing was stored",
+        index=index,
+        path=error.path,
+        schema_path=error.schema_path,
+    )
+
+
+def decode_body(body: bytes) -> list[object]:
+    """A request body: one event (a JSON object) or a batch (a JSON array of them).
+
+    Args:
+        body: The raw body.
+
+    Returns:
+        The decoded events.
+
+    Raises:
+        EventError: If the body is not JSON.
+        UserError: If it is too large.
+    """
+    if len(body) > MAX_EVENT_BYTES * 16:
+        raise UserError(f"the body is {len(body)} bytes; the most is {MAX_EVENT_BYTES * 16}")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise EventError(
+            f"the body is not JSON: {error}", index=0, path="$", schema_path=""
+        ) from None
+    return list(value) if isinstance(value, list) else [value]
+
+
+def read_jsonl(path: Path) -> list[Event]:
+    """Read and validate a file of events, one JSON object per line.
+
+    Args:
+        path: The file (``-`` is not supported; pass a path).
+
+    Returns:
+        The events.
+
+    Raises:
+        UserError: If the file cannot be read, is too large, or a line is not JSON.
+        EventError: For the first invalid event (its index is the line number minus one).
+    """
+    raws: list[object] = []
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if len(line) > MAX_EVENT_BYTES:
+                    raise UserError(f"{path}:{number}: the line is over {MAX_EVENT_BYTES} bytes")
+                if not line.strip():
+                    continue
+                try:
+                    raws.append(orjson.loads(line))
+                except orjson.JSONDecodeError as error:
+                    raise EventError(
+                        f"{path}:{number}: not JSON: {error}; nothing was stored",
+                        index=number - 1,
+                        path="$",
+                        schema_path="",
+                    ) from None
+                if len(raws) > MAX_BATCH_EVENTS:
+                    raise UserError(f"{path}: more than {MAX_BATCH_EVENTS} events; split it")
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    return parse_events(raws)
+
+
+def _dataset_facets(ref: Any, io_key: str) -> dict[str, Any]:
+    facets = dict(ref.facets)
+    facets.update({f"{io_key}.{name}": facet for name, facet in ref.io_facets.items()})
+    return facets
+
+
+def _store_event(repo: LineageRepository, event: Event, now: datetime) -> list[str]:
+    described: dict[NodeKey, dict[str, Any]] = {}
+    named: list[NodeKey] = []
+    for ref, io_key in [
+        *((r, "inputFacets") for r in event.inputs),
+        *((r, "outputFacets") for r in event.outputs),
+        *(((event.dataset, ""),) if event.dataset else ()),
+    ]:
+        key = ("dataset", ref.namespace, ref.name)
+        facets = _dataset_facets(ref, io_key)
+        if facets:
+            described[key] = {**described.get(key, {}), **facets}
+        else:
+            named.append(key)
+    existing = repo.lookup(named)
+    ids = repo.ensure_nodes(described, "openlineage", now, described)
+    ids |= repo.ensure_nodes([k for k in named if k not in ids], "external", now)
+    external = [f"{k[1]}:{k[2]}" for k in named if k not in existing]
+    if event.job is None:
+        return external
+    job_key = ("job", *event.job)
+    job_id = repo.ensure_nodes([job_key], "openlineage", now, {job_key: event.job_facets})[job_key]
+    edges = [(ids[("dataset", r.namespace, r.name)], job_id, "input") for r in event.inputs]
+    edges += [(job_id, ids[("dataset", r.namespace, r.name)], "output") for r in event.outputs]
+    repo.add_edges(edges, "openlineage", now, event.run_id)
+    if event.run_id is not None:
+        repo.upsert_run(
+            event.run_id,
+            job_id,
+            state=event.event_type,
+            event_time=event.event_time,
+            facets=event.run_facets,
+            now=now,
+        )
+    return external
+
+
+def ingest(workspace: Workspace, events: Sequence[Event]) -> IngestResult:
+    """Store valid events in one transaction.
+
+    Args:
+        workspace: The workspace.
+        events: Events from :func:`parse_events` or :func:`read_jsonl`.
+
+    Returns:
+        What was stored.
+    """
+    accepted = duplicates = 0
+    external: list[str] = []
+    with workspace.database.write() as conn:
+        repo = LineageRepository(conn)
+        now = datetime.now(UTC)
+        for event in events:
+            if repo.seen(event.digest, event.kind, event.event_type, event.event_time, now):
+                duplicates += 1
+                continue
+            accepted += 1
+            external += _store_event(repo, event, now)
+    return IngestResult(accepted, duplicates, sorted(set(external)))
+
+
+def sync_estate(conn: Connection, estate: Estate, now: datetime) -> None:
+    """Rebuild the estate's part of the graph inside an apply's transaction.
+
+    Args:
+        conn: The apply's connection.
+        estate: The estate after the apply.
+        now: The time.
+    """
+    repo = LineageRepository(conn)
+    keys: list[NodeKey] = [("dataset", KEEL_NAMESPACE, name) for name in estate.of_kind("Dataset")]
+    links: list[tuple[NodeKey, NodeKey, str]] = []
+    for name, resource in estate.of_kind("Model").items():
+        assert isinstance(resource.spec, ModelSpec)
+        for version in resource.spec.versions:
+            model_key = ("model", KEEL_NAMESPACE, f"{name}@{version.version}")
+            keys.append(model_key)
+            links += [
+                (("dataset", KEEL_NAMESPACE, d), model_key, "trained_on")
+                for d in version.trained_on
+            ]
+    agents = estate.of_kind("Agent")
+    for name, resource in estate.of_kind("Workload").items():
+        spec = resource.spec
+        assert isinstance(spec, WorkloadSpec)
+        workload_key = ("workload", KEEL_NAMESPACE, name)
+        keys.append(workload_key)
+        model, model_version = split_model_ref(spec.model)
+        if model_version is not None:
+            model_key = ("model", KEEL_NAMESPACE, f"{model}@{model_version}")
+            if spec.kind in SERVING_KINDS:
+                links.append((model_key, workload_key, "serves"))
+            else:
+                links.append((workload_key, model_key, "produces"))
+        inputs = list(spec.inputs)
+        agent = agents.get(spec.agent) if spec.agent else None
+        if agent is not None and isinstance(agent.spec, AgentSpec):
+            inputs += agent.spec.datasets
+        links += [
+            (("dataset", KEEL_NAMESPACE, d), workload_key, "reads") for d in dict.fromkeys(inputs)
+        ]
+    ids = repo.ensure_nodes(keys, "keel", now)
+    repo.replace_edges("keel", [(ids[s], ids[d], kind) for s, d, kind in links], now)
+
+
+def _resolve(repo: LineageRepository, ref: NodeRef) -> Node:
+    found = repo.find(ref.kind, ref.name, ref.namespace)
+    if not found:
+        raise NotFoundError(
+            f"no lineage node {ref}" + (f" in {ref.namespace}" if ref.namespace else "")
+        )
+    if len(found) > 1:
+        spaces = ", ".join(node.namespace for node in found)
+        raise UserError(f"{ref} is in several namespaces ({spaces}); name one with --namespace")
+    return found[0]
+
+
+def _parse(text: str, namespace: str | None) -> NodeRef:
+    try:
+        return parse_node(text, namespace)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def _walk(
+    repo: LineageRepository,
+    start: int,
+    direction: Direction,
+    depth: int | None,
+    *,
+    keep_edges: bool,
+    max_nodes: int,
+) -> Walk:
+    step = repo.edges_from if direction == "downstream" else repo.edges_to
+    return walk(
+        [start],
+        step,
+        direction=direction,
+        max_depth=depth,
+        max_nodes=max_nodes,
+        keep_edges=keep_edges,
+    )
+
+
+def _check_depth(depth: int | None) -> None:
+    if depth is not None and not 0 <= depth <= 1000:
+        raise UserError(f"depth must be between 0 and 1000, got {depth}")
+
+
+def show(
+    workspace: Workspace,
+    node: str,
+    *,
+    namespace: str | None = None,
+    direction: Direction = "downstream",
+    depth: int | None = 3,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> LineageView:
+    """The neighbourhood of a node, upstream or downstream, to a depth.
+
+    Args:
+        workspace: The workspace.
+        node: ``KIND:NAME``.
+        namespace: The node's namespace, when its name is in several.
+        direction: ``upstream`` or ``downstream``.
+        depth: Most edges from the node; ``None`` for no limit.
+        max_nodes: Most nodes returned.
+
+    Returns:
+        The nodes and edges reached.
+    """
+    _check_depth(depth)
+    ref = _parse(node, namespace)
+    with workspace.database.read() as conn:
+        repo = LineageRepository(conn)
+        root = _resolve(repo, ref)
+        reached = _walk(repo, root.id, direction, depth, keep_edges=True, max_nodes=max_nodes)
+        nodes = repo.nodes(reached.depth)
+    edges = [
+        (nodes[s], nodes[d], kind)
+        for s, d, kind in reached.edges
+        if s in nodes and d in nodes and s in reached.depth and d in reached.depth
+    ]
+    ordered = sorted(
+        ((nodes[i], d) for i, d in reached.depth.items()),
+        key=lambda item: (item[1], item[0].kind, item[0].name),
+    )
+    return LineageView(root, direction, ordered, edges, reached.truncated)
+
+
+def _impact(conn: Connection, root: Node, depth: int | None, max_nodes: int) -> Impact:
+    repo = LineageRepository(conn)
+    reached = _walk(repo, root.id, "downstream", depth, keep_edges=False, max_nodes=max_nodes)
+    nodes = repo.nodes(i for i in reached.depth if i != root.id)
+    by_kind: dict[str, list[Node]] = {"dataset": [], "model": [], "workload": []}
+    for item in sorted(nodes.values(), key=lambda n: (n.namespace, n.name)):
+        if item.kind in by_kind:
+            by_kind[item.kind].append(item)
+    workloads = {n.name for n in by_kind["workload"] if n.namespace == KEEL_NAMESPACE}
+    placements: list[dict[str, Any]] = []
+    latest = PlanRepository(conn).latest()
+    if latest is not None:
+        plan_id, plan = latest
+        placements = [
+            {"workload": p["workload"], "site": p["site"], "pool": p["pool"], "plan_id": plan_id}
+            for p in plan["placements"]
+            if p["workload"] in workloads
+        ]
+    return Impact(
+        root,
+        by_kind["dataset"],
+        by_kind["model"],
+        by_kind["workload"],
+        placements,
+        reached.truncated,
+    )
+
+
+def impact(
+    workspace: Workspace,
+    node: str,
+    *,
+    namespace: str | None = None,
+    depth: int | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Impact:
+    """What a dataset feeds: derived datasets, model versions, workloads, placements.
+
+    Args:
+        workspace: The workspace.
+        node: ``dataset:NAME``.
+        namespace: Its namespace, when the name is in several.
+        depth: Most edges from the dataset; ``None`` for no limit.
+        max_nodes: Most nodes walked.
+
+    Returns:
+        The impact.
+    """
+    _check_depth(depth)
+    ref = _parse(node, namespace)
+    if ref.kind != "dataset":
+        raise UserError(f"impact starts at a dataset, not {ref}")
+    with workspace.database.read() as conn:
+        root = _resolve(LineageRepository(conn), ref)
+        return _impact(conn, root, depth, max_nodes)
+
+
+def erase(workspace: Workspace, node: str, reason: str, *, namespace: str | None = None) -> Erasure:
+    """Erase a dataset: blank its facets, keep the graph, record it, list what to redo.
+
+    Args:
+        workspace: The workspace.
+        node: ``dataset:NAME``.
+        reason: Why (a commitment goes to the ledger; the text itself stays erasable).
+        namespace: Its namespace, when the name is in several.
+
+    Returns:
+        The impact, the model versions to retrain and the serving workloads to stop.
+
+    Raises:
+        UserError: If the reason is empty or the dataset is erased already.
+    """
+    if not reason.strip():
+        raise UserError("give the reason for the erasure (--reason)")
+    if len(reason) > 4096:
+        raise UserError("the reason is over 4,096 characters")
+    ref = _parse(node, namespace)
+    if ref.kind != "dataset":
+        raise UserError(f"only datasets are erased, not {ref}")
+    with workspace.database.write() as conn:
+        repo = LineageRepository(conn)
+        root = _resolve(repo, ref)
+        if root.erased_at is not None:
+            raise UserError(f"{ref} was erased already, at {root.erased_at:%Y-%m-%d %H:%M}")
+        found = _impact(conn, root, None, DEFAULT_MAX_NODES)
+        retrain = [m.name for m in found.models]
+        stop = sorted(w.name for w in found.workloads if w.namespace == KEEL_NAMESPACE)
+        now = datetime.now(UTC)
+        repo.erase(root.id, reason, now)
+        entry = {
+            "type": "lineage.erased",
+            "node": str(ref),
+            "namespace": root.namespace,
+            "retrain": retrain,
+            "stop": stop,
+        }
+        first, _ = ledger.record(
+            conn, workspace, [entry], personal={"actor": ledger.current_actor(), "reason": reason}
+        )
+    return Erasure(found, retrain, stop, first)
+
+
+def keys_of(nodes: Iterable[Node]) -> list[str]:
+    """``kind:name`` of each node (``kind:namespace/name`` outside the ``keel`` namespace).
+
+    Args:
+        nodes: Nodes.
+
+    Returns:
+        Their labels.
+    """
+    return [label(n) for n in nodes]
+
+
+def label(node: Node) -> str:
+    """A node's label: ``kind:name``, with its namespace when that is not ``keel``.
+
+    Args:
+        node: The node.
+
+    Returns:
+        The label.
+    """
+    if node.namespace == KEEL_NAMESPACE:
+        return f"{node.kind}:{node.name}"
+    return f"{node.kind}:{node.namespace}/{node.name}"
+
+
+def node_json(node: Node) -> dict[str, Any]:
+    """A node as JSON.
+
+    Args:
+        node: The node.
+
+    Returns:
+        ``{kind, namespace, name, origin, erased}``.
+    """
+    return {
+        "kind": node.kind,
+        "namespace": node.namespace,
+        "name": node.name,
+        "origin": node.origin,
+        "erased": node.erased_at is not None,
+    }
+
+
+def impact_json(found: Impact) -> dict[str, Any]:
+    """An impact as JSON.
+
+    Args:
+        found: The impact.
+
+    Returns:
+        The dataset, derived datasets, model versions, workloads and placements.
+    """
+    return {
+        "dataset": node_json(found.root),
+        "derived_datasets": keys_of(found.datasets),
+        "model_versions": [m.name for m in found.models],
+        "workloads": [w.name for w in found.workloads],
+        "placements": found.placements,
+        "truncated": found.truncated,
+    }
