@@ -9,6 +9,8 @@ setting             environment             default
 workspace           ``KEEL_HOME``           the current directory
 database_url        ``KEEL_DATABASE_URL``   SQLite at ``<workspace>/.keel/keel.db``
 max_manifest_mb     ``KEEL_MAX_MANIFEST_MB`` 16
+lineage_emit        ``KEEL_LINEAGE_EMIT``   off; ``file:PATH`` (JSON lines) or an
+                                            OpenLineage HTTP endpoint (``http(s)://...``)
 =================== ======================= ============================================
 """
 
@@ -25,7 +27,7 @@ from keel.errors import ConfigError
 
 CONFIG_FILE = "keel.yaml"
 STATE_DIR = ".keel"
-_KEYS = ("workspace", "database_url", "max_manifest_mb")
+_KEYS = ("workspace", "database_url", "max_manifest_mb", "lineage_emit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +38,14 @@ class Settings:
         workspace: Folder that holds ``.keel/`` (the SQLite database, keys, local state).
         database_url: SQLAlchemy URL of the store.
         max_manifest_mb: Largest manifest file read, in MiB.
+        lineage_emit: Where Keel sends OpenLineage events about its own runs: ``""`` (nowhere),
+            ``file:PATH`` or an ``http(s)://`` endpoint that takes ``POST /api/v1/lineage``.
     """
 
     workspace: Path
     database_url: str
     max_manifest_mb: float
+    lineage_emit: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -111,4 +116,9 @@ def load_settings(
         raise ConfigError(f"max_manifest_mb must be a number, got {raw_mb!r}") from exc
     if not 0 < mb <= 4096:
         raise ConfigError(f"max_manifest_mb must be between 0 and 4096, got {mb}")
-    return Settings(workspace=ws.resolve(), database_url=str(url), max_manifest_mb=mb)
+    emit = str(pick(None, "lineage_emit", "KEEL_LINEAGE_EMIT") or "")
+    if emit and not emit.startswith(("file:", "http://", "https://")):
+        raise ConfigError(f"lineage_emit must be file:PATH or an http(s):// URL, got {emit!r}")
+    return Settings(
+        workspace=ws.resolve(), database_url=str(url), max_manifest_mb=mb, lineage_emit=emit
+    )

@@ -12,15 +12,17 @@ import typer
 from keel.cli.estate import print_apply
 from keel.cli.output import table
 from keel.cli.plan import print_plan
-from keel.errors import DeniedError, KeelError, UserError
+from keel.errors import DeniedError, ForbiddenError, KeelError, UserError
 from keel.service import (
     EstateSummary,
     Workspace,
     apply_manifests,
     demo_manifests,
     ledger,
+    lineage,
     monitoring,
     planning,
+    registry,
     summarise,
     validate_manifests,
 )
@@ -113,6 +115,56 @@ def _monitor(workspace: Workspace, data: Path) -> None:
         typer.echo(line)
 
 
+def _lineage(workspace: Workspace, root: Path) -> None:
+    """Ingest the demo's OpenLineage events, analyse impact, govern a model, erase a dataset."""
+    typer.echo("\n6. lineage and the model registry:")
+    events = lineage.read_jsonl(lineage.demo_events())
+    stored = lineage.ingest(workspace, events)
+    typer.echo(
+        f"   ingested {len(events)} OpenLineage events (Spark, Airflow, dbt):"
+        f" {stored.accepted} stored, {stored.duplicates} duplicate skipped"
+    )
+    found = lineage.impact(workspace, "dataset:eu-customer-profiles")
+    typer.echo(
+        "   impact of dataset:eu-customer-profiles: derived "
+        f"{', '.join(lineage.keys_of(found.datasets))}; model versions "
+        f"{', '.join(m.name for m in found.models)}; {len(found.workloads)} workloads,"
+        f" {len(found.placements)} placements in the committed plan"
+    )
+    ref = "credit-scoring@3.2"
+    registry.evaluate(
+        workspace,
+        ref,
+        [
+            registry.Evaluation("benchmark", "holdout-auc", True, 0.83),
+            registry.Evaluation("probe", "membership-inference", True),
+            registry.Evaluation("probe", "adversarial-robustness", True),
+        ],
+        "service_account:ci-pipeline",
+    )
+    registry.transition(workspace, ref, "validated", "service_account:ci-pipeline")
+    typer.echo(f"   {ref} (high risk): evaluated (benchmark and 2 probes) and validated")
+    try:
+        registry.approve(workspace, ref, "user:alice")
+    except ForbiddenError as error:
+        typer.echo(f"   alice registered it and may not approve it: {error.code} (in the ledger)")
+    else:
+        raise KeelError("the demo's access policy let the registrant approve")
+    registry.approve(workspace, ref, "user:erin")
+    version = registry.approve(workspace, ref, "user:farid")
+    typer.echo(f"   erin and farid approved it: {version.state}")
+    erased = lineage.erase(
+        workspace, "dataset:call-centre-transcripts", "GDPR Art. 17 request 2026-0412"
+    )
+    typer.echo(
+        "   erased dataset:call-centre-transcripts (personal data): retrain "
+        f"{', '.join(erased.retrain)}; stop {', '.join(erased.stop)}"
+    )
+    sheet = root / "factsheet-credit-scoring-3.2.md"
+    sheet.write_text(registry.factsheet_markdown(registry.factsheet(workspace, ref)), "utf-8")
+    typer.echo(f"   fact sheet (EU AI Act Annex IV style): {sheet}")
+
+
 def _refuse(workspace: Workspace, folder: Path) -> None:
     """Apply what the demo's policy refuses, and show the refusal (nothing is stored)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -165,9 +217,10 @@ def demo(
         print_plan(planned)
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
         _monitor(workspace, manifests / "data")
+        _lineage(workspace, root)
         report = ledger.verify(workspace)
         typer.echo(
-            f"\n6. verified the ledger: {report.size} entries recomputed,"
+            f"\n7. verified the ledger: {report.size} entries recomputed,"
             f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
         )
         typer.echo(_indent(report.latest_note or "", 3))
@@ -180,6 +233,10 @@ def demo(
     typer.echo(f"  keel --workspace {root} plan --explain trading-desk-copilot")
     typer.echo(f"  keel --workspace {root} ledger show --from 0 --limit 5")
     typer.echo(f"  keel --workspace {root} monitor alerts --all")
+    typer.echo(f"  keel --workspace {root} lineage show dataset:credit-features --upstream")
+    typer.echo(
+        f"  keel --workspace {root} model factsheet credit-scoring@3.2 -o html --file fs.html"
+    )
     typer.echo(f"  keel drift --reference {data}/credit-decision-reference.parquet \\")
     typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
     typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")

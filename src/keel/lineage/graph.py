@@ -22,6 +22,10 @@ EDGE_KINDS = ("input", "output", "trained_on", "serves", "reads", "produces")
 KEEL_NAMESPACE = "keel"
 """The namespace of the estate's datasets, model versions and workloads."""
 
+MODELS_NAMESPACE = "keel.models"
+"""OpenLineage datasets in this namespace are model versions (``credit-scoring@3.2``): a training
+job's output there links its input data to the registry's version."""
+
 Direction = Literal["upstream", "downstream"]
 
 

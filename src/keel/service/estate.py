@@ -472,6 +472,8 @@ def _apply(
                 personal={"actor": ledger.current_actor()},
             )
             registry.save_pending(conn, pending, first + len(entries))
+    if plan.writes:
+        lineage.emit(workspace, registry.registration_events(pending))
     return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
 
 

@@ -12,25 +12,38 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from sqlalchemy.engine import Connection
 
 from keel.errors import EventError, NotFoundError, UserError
 from keel.estate import Estate
 from keel.estate.resources import AgentSpec, ModelSpec, WorkloadSpec, split_model_ref
-from keel.lineage.graph import KEEL_NAMESPACE, Direction, NodeRef, Walk, parse_node, walk
-from keel.lineage.openlineage import Event, InvalidEventError, parse_event
+from keel.lineage.graph import (
+    KEEL_NAMESPACE,
+    MODELS_NAMESPACE,
+    Direction,
+    NodeRef,
+    Walk,
+    parse_node,
+    walk,
+)
+from keel.lineage.openlineage import DatasetRef, Event, InvalidEventError, parse_event
 from keel.registry.lifecycle import SERVING_KINDS
 from keel.service import ledger
 from keel.service.workspace import Workspace
 from keel.store.lineage import LineageRepository, Node, NodeKey
 from keel.store.plans import PlanRepository
+
+LOG = logging.getLogger("keel.lineage")
 
 MAX_EVENT_BYTES = 1_048_576
 """Largest event accepted (1 MiB), in a request or a line of a file."""
@@ -210,10 +223,16 @@ def read_jsonl(path: Path) -> list[Event]:
     return parse_events(raws)
 
 
-def _dataset_facets(ref: Any, io_key: str) -> dict[str, Any]:
+def _dataset_facets(ref: DatasetRef, io_key: str) -> dict[str, Any]:
     facets = dict(ref.facets)
     facets.update({f"{io_key}.{name}": facet for name, facet in ref.io_facets.items()})
     return facets
+
+
+def _key(ref: DatasetRef) -> NodeKey:
+    if ref.namespace == MODELS_NAMESPACE:
+        return ("model", KEEL_NAMESPACE, ref.name)
+    return ("dataset", ref.namespace, ref.name)
 
 
 def _store_event(repo: LineageRepository, event: Event, now: datetime) -> list[str]:
@@ -224,7 +243,7 @@ def _store_event(repo: LineageRepository, event: Event, now: datetime) -> list[s
         *((r, "outputFacets") for r in event.outputs),
         *(((event.dataset, ""),) if event.dataset else ()),
     ]:
-        key = ("dataset", ref.namespace, ref.name)
+        key = _key(ref)
         facets = _dataset_facets(ref, io_key)
         if facets:
             described[key] = {**described.get(key, {}), **facets}
@@ -233,13 +252,13 @@ def _store_event(repo: LineageRepository, event: Event, now: datetime) -> list[s
     existing = repo.lookup(named)
     ids = repo.ensure_nodes(described, "openlineage", now, described)
     ids |= repo.ensure_nodes([k for k in named if k not in ids], "external", now)
-    external = [f"{k[1]}:{k[2]}" for k in named if k not in existing]
+    external = [f"{k[1]}:{k[2]}" for k in named if k not in existing and k[0] == "dataset"]
     if event.job is None:
         return external
     job_key = ("job", *event.job)
     job_id = repo.ensure_nodes([job_key], "openlineage", now, {job_key: event.job_facets})[job_key]
-    edges = [(ids[("dataset", r.namespace, r.name)], job_id, "input") for r in event.inputs]
-    edges += [(job_id, ids[("dataset", r.namespace, r.name)], "output") for r in event.outputs]
+    edges = [(ids[_key(r)], job_id, "input") for r in event.inputs]
+    edges += [(job_id, ids[_key(r)], "output") for r in event.outputs]
     repo.add_edges(edges, "openlineage", now, event.run_id)
     if event.run_id is not None:
         repo.upsert_run(
@@ -569,3 +588,43 @@ def impact_json(found: Impact) -> dict[str, Any]:
         "placements": found.placements,
         "truncated": found.truncated,
     }
+
+
+def emit(workspace: Workspace, events: list[dict[str, Any]]) -> list[str]:
+    """Send Keel's own events where the ``lineage_emit`` setting says; never fail the caller.
+
+    Args:
+        workspace: The workspace (its settings name the target).
+        events: OpenLineage events.
+
+    Returns:
+        One message per event that could not be delivered (also logged).
+    """
+    target = workspace.settings.lineage_emit
+    if not target or not events:
+        return []
+    failures: list[str] = []
+    if target.startswith("file:"):
+        path = Path(target.removeprefix("file:")).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab") as handle:
+                handle.write(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        except OSError as error:
+            failures.append(f"cannot write {path}: {error.strerror}")
+    else:
+        url = target.rstrip("/") + "/api/v1/lineage"
+        with httpx.Client(timeout=5.0) as client:
+            for event in events:
+                try:
+                    client.post(url, json=event).raise_for_status()
+                except httpx.HTTPError as error:
+                    failures.append(f"{url}: {error}")
+    for failure in failures:
+        LOG.warning("OpenLineage event not delivered: %s", failure)
+    return failures
+
+
+def demo_events() -> Path:
+    """The demo's OpenLineage events (Spark, Airflow and dbt runs around the demo estate)."""
+    return Path(str(resources.files("keel.lineage") / "demo-events.jsonl"))

@@ -15,13 +15,14 @@ from typing import Any
 from keel.errors import NotFoundError, UserError
 from keel.estate.digest import canonical_json
 from keel.estate.spelling import did_you_mean
+from keel.lineage import emit
 from keel.placement.baselines import Baseline, cheapest_ignoring_capacity, on_prem_first
 from keel.placement.plan import Plan, build_plan, explain
 from keel.placement.problem import PRESETS, Problem, compile_problem
 from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
-from keel.service import ledger, policy
+from keel.service import ledger, lineage, policy
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
@@ -144,7 +145,19 @@ def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
         first, _ = ledger.record(
             conn, workspace, [entry, *decisions], personal={"actor": ledger.current_actor()}
         )
+    if workspace.settings.lineage_emit:
+        _emit_plan(workspace, plan_id, data, digest)
     return plan_id, first
+
+
+def _emit_plan(workspace: Workspace, plan_id: int, data: dict[str, Any], digest: str) -> None:
+    workloads = load_estate(workspace).of_kind("Workload")
+    inputs = [
+        name
+        for placed in {p["workload"] for p in data["placements"]}
+        for name in getattr(workloads[placed].spec, "inputs", [])
+    ]
+    lineage.emit(workspace, [emit.plan_event(plan_id, data, digest, inputs, datetime.now(UTC))])
 
 
 def decision_records(result: PlanResult) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from keel.errors import LifecycleError, NotFoundError, Problem, UserError
 from keel.estate import Estate, LocatedResource
 from keel.estate.resources import ModelSpec, ModelVersionSpec, WorkloadSpec, split_model_ref
 from keel.estate.spelling import did_you_mean
+from keel.lineage import emit
 from keel.policy.access.engine import AccessEngine
 from keel.policy.access.entities import request
 from keel.registry import factsheet as sheet
@@ -300,6 +301,22 @@ def sync_at_apply(
                 _entry("transitioned", model, version_name, None, **detail),
             )
     return pending
+
+
+def registration_events(pending: _Pending) -> list[dict[str, Any]]:
+    """OpenLineage events for the versions an apply registered (their training runs).
+
+    Args:
+        pending: What :func:`sync_at_apply` returned.
+
+    Returns:
+        One RunEvent per new version.
+    """
+    return [
+        emit.registration_event(e.model, e.version, e.detail.get("trained_on", []), e.at)
+        for e in pending.events
+        if e.type == "registered"
+    ]
 
 
 def save_pending(conn: Connection, pending: _Pending, first_index: int) -> None:
@@ -678,7 +695,7 @@ def factsheet(workspace: Workspace, ref: str) -> dict[str, Any]:
     record = version.record
     upstream = lineage.show(workspace, f"model:{version.ref}", direction="upstream", depth=10)
     data_rows = [
-        [lineage.label(node), depth, node.origin, "erased" if node.erased_at else ""]
+        [lineage.label(node), depth, node.origin, "erased" if node.erased_at else "active"]
         for node, depth in upstream.nodes
         if node.kind in ("dataset", "job") and depth > 0
     ]
@@ -753,6 +770,7 @@ __all__ = [
     "factsheet_json",
     "factsheet_markdown",
     "list_versions",
+    "registration_events",
     "save_pending",
     "set_alias",
     "sync_at_apply",

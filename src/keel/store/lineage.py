@@ -309,7 +309,9 @@ class LineageRepository:
         Returns:
             ``True`` if the same event was stored before (nothing else is to be done).
         """
-        statement = self._insert(lineage_events).on_conflict_do_nothing()
+        statement = (
+            self._insert(lineage_events).on_conflict_do_nothing().returning(lineage_events.c.digest)
+        )
         result = self.conn.execute(
             statement,
             {
@@ -320,7 +322,7 @@ class LineageRepository:
                 "received_at": now,
             },
         )
-        return result.rowcount == 0
+        return result.first() is None
 
     def upsert_run(
         self,

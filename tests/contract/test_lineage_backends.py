@@ -1,0 +1,290 @@
+"""Lineage and the registry on each store backend, through the service layer."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel.errors import (
+    DeniedError,
+    EventError,
+    ForbiddenError,
+    LifecycleError,
+    NotFoundError,
+    UserError,
+)
+from keel.estate import demo_manifest_files
+from keel.service import Workspace, apply_manifests, ledger, lineage, planning, registry
+
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+FACET = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s.json"}
+
+
+def _event(
+    job: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]], **facets: Any
+) -> dict[str, Any]:
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-27T02:00:00+00:00",
+        "producer": "https://example.com/p",
+        "schemaURL": SCHEMA_URL,
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "etl", "name": job},
+        "inputs": [{"namespace": ns, "name": n} for ns, n in inputs],
+        "outputs": [
+            {"namespace": ns, "name": n, **({"facets": facets} if facets else {})}
+            for ns, n in outputs
+        ],
+    }
+
+
+def _ingest(workspace: Workspace, *raws: dict[str, Any]) -> lineage.IngestResult:
+    return lineage.ingest(workspace, lineage.parse_events(list(raws)))
+
+
+def _apply_demo(workspace: Workspace) -> None:
+    folder = workspace.settings.workspace / "demo"
+    folder.mkdir(exist_ok=True)
+    for name, text in demo_manifest_files():
+        (folder / name).write_text(text, encoding="utf-8")
+    apply_manifests(workspace, [str(folder)])
+
+
+def test_duplicates_are_stored_once_and_unknown_datasets_become_external(
+    workspace: Workspace,
+) -> None:
+    event = _event(
+        "build",
+        [("pg", "raw.customers")],
+        [("pg", "features")],
+        schema={**FACET, "fields": [{"name": "a", "type": "int"}]},
+    )
+    first = _ingest(workspace, event, copy.deepcopy(event))
+    assert (first.accepted, first.duplicates) == (1, 1)
+    assert first.external == ["pg:raw.customers"]
+    again = _ingest(workspace, event)
+    assert (again.accepted, again.duplicates) == (0, 1)
+    view = lineage.show(workspace, "dataset:features", direction="upstream", depth=5)
+    labels = {lineage.label(n): n.origin for n, _ in view.nodes}
+    assert labels == {
+        "dataset:pg/features": "openlineage",
+        "job:etl/build": "openlineage",
+        "dataset:pg/raw.customers": "external",
+    }
+
+
+def test_a_bad_event_stores_nothing_of_its_batch(workspace: Workspace) -> None:
+    good = _event("a", [("pg", "x")], [("pg", "y")])
+    bad = _event("b", [("pg", "y")], [("pg", "z")])
+    bad["run"]["runId"] = "42"
+    with pytest.raises(EventError) as caught:
+        _ingest(workspace, good, bad)
+    assert caught.value.index == 1 and caught.value.path == "$.run.runId"
+    with pytest.raises(NotFoundError):
+        lineage.show(workspace, "dataset:x")
+
+
+def test_facets_merge_and_deleted_facets_go(workspace: Workspace) -> None:
+    schema = {**FACET, "fields": [{"name": "a", "type": "int"}]}
+    docs = {**FACET, "description": "customers"}
+    _ingest(workspace, _event("a", [], [("pg", "t")], schema=schema, documentation=docs))
+    _ingest(workspace, _event("b", [], [("pg", "t")], documentation={**FACET, "_deleted": True}))
+    view = lineage.show(workspace, "dataset:t", depth=0)
+    assert set(view.root.facets) == {"schema"}
+
+
+def test_impact_follows_derived_data_to_models_workloads_and_placements(
+    workspace: Workspace,
+) -> None:
+    _apply_demo(workspace)
+    planning.commit_plan(workspace, planning.compute_plan(workspace))
+    _ingest(
+        workspace,
+        _event("features", [("keel", "eu-customer-profiles")], [("keel", "credit-features")]),
+        # A training run whose output is a registry version links derived data to the model.
+        _event("train", [("keel", "credit-features")], [("keel.models", "fraud-detector@7.1")]),
+        # A cycle: the walk must end.
+        _event("loop", [("keel", "credit-features")], [("keel", "eu-customer-profiles")]),
+    )
+    found = lineage.impact(workspace, "dataset:eu-customer-profiles")
+    assert [lineage.label(d) for d in found.datasets] == ["dataset:credit-features"]
+    models = {m.name for m in found.models}
+    assert {"credit-scoring@3.1", "credit-scoring@3.2", "fraud-detector@7.1"} <= models
+    workloads = {w.name for w in found.workloads}
+    assert {"credit-decision-api", "credit-scoring-retrain", "kyc-agent"} <= workloads
+    assert "fraud-detector-retrain" not in workloads  # it makes 7.1; it does not use it
+    assert {p["workload"] for p in found.placements} <= workloads
+    assert "credit-decision-api" in {p["workload"] for p in found.placements}
+    shallow = lineage.impact(workspace, "dataset:eu-customer-profiles", depth=1)
+    assert "fraud-detector@7.1" not in {m.name for m in shallow.models}
+    with pytest.raises(UserError, match="starts at a dataset"):
+        lineage.impact(workspace, "model:credit-scoring@3.1")
+
+
+def test_names_in_several_namespaces_need_one(workspace: Workspace) -> None:
+    _ingest(workspace, _event("a", [("pg", "t")], [("s3", "t")]))
+    with pytest.raises(UserError, match="several namespaces"):
+        lineage.show(workspace, "dataset:t")
+    assert lineage.show(workspace, "dataset:t", namespace="s3").root.namespace == "s3"
+
+
+def test_erasure_blanks_payloads_keeps_the_graph_and_is_in_the_ledger(
+    workspace: Workspace,
+) -> None:
+    _apply_demo(workspace)
+    personal = {**FACET, "fields": [{"name": "caller_name", "type": "string"}]}
+    _ingest(workspace, _event("redact", [], [("keel", "call-centre-transcripts")], schema=personal))
+    done = lineage.erase(workspace, "dataset:call-centre-transcripts", "Art. 17 request")
+    assert done.retrain == ["aurelia-assistant-70b@1.1"]
+    assert done.stop == ["assistant-finetune-callcentre"]
+    view = lineage.show(workspace, "dataset:call-centre-transcripts", depth=1)
+    assert view.root.facets == {} and view.root.erased_at is not None
+    assert [lineage.label(n) for n, d in view.nodes if d == 1]  # edges kept
+    # A later event cannot bring the payload back.
+    _ingest(
+        workspace, _event("redact2", [], [("keel", "call-centre-transcripts")], schema=personal)
+    )
+    assert lineage.show(workspace, "dataset:call-centre-transcripts", depth=0).root.facets == {}
+    (entry,) = ledger.show(workspace, start=done.ledger_index, limit=1)
+    assert entry.entry["type"] == "lineage.erased"
+    assert entry.entry["retrain"] == ["aurelia-assistant-70b@1.1"]
+    with pytest.raises(UserError, match="erased already"):
+        lineage.erase(workspace, "dataset:call-centre-transcripts", "again")
+
+
+def _approve_flow(workspace: Workspace, ref: str) -> None:
+    registry.evaluate(
+        workspace,
+        ref,
+        [
+            registry.Evaluation("benchmark", "auc", True, 0.8),
+            registry.Evaluation("probe", "membership-inference", True),
+        ],
+        "user:bob",
+    )
+    registry.transition(workspace, ref, "validated", "user:bob")
+
+
+def test_high_risk_needs_two_approvers_and_never_the_registrant(workspace: Workspace) -> None:
+    _apply_demo(workspace)
+    ref = "credit-scoring@3.2"
+    with pytest.raises(LifecycleError, match="only a validated version"):
+        registry.approve(workspace, ref, "user:erin")
+    with pytest.raises(LifecycleError, match="no vulnerability probe"):
+        registry.evaluate(
+            workspace, ref, [registry.Evaluation("benchmark", "auc", True, 0.8)], "user:bob"
+        )
+        registry.transition(workspace, ref, "validated", "user:bob")
+    _approve_flow(workspace, ref)
+    size = ledger.show(workspace, start=0, limit=100_000)[-1].index
+    with pytest.raises(ForbiddenError, match="sod.no_self_approval"):
+        registry.approve(workspace, ref, "user:alice")
+    denial = ledger.show(workspace, start=size + 1, limit=1)[0].entry
+    assert denial["type"] == "access.denied" and denial["principal"] == "user:alice"
+    with pytest.raises(ForbiddenError):
+        registry.approve(workspace, ref, "user:bob")  # an operator, not an approver
+    assert registry.approve(workspace, ref, "user:erin").state == "validated"
+    with pytest.raises(LifecycleError, match="already approved"):
+        registry.approve(workspace, ref, "user:erin")
+    assert registry.approve(workspace, ref, "user:farid").state == "approved"
+    detail = registry.describe(workspace, ref)
+    assert detail.approvers == ["user:erin", "user:farid"]
+    types = [e.type for e in detail.events]
+    assert types == [
+        "registered",
+        "evaluated",
+        "evaluated",
+        "evaluated",
+        "transitioned",
+        "approved",
+        "approved",
+        "transitioned",
+    ]
+    entries = {i.index: i.entry for i in ledger.show(workspace, start=0, limit=100_000)}
+    for event in detail.events:
+        assert entries[event.ledger_index]["type"] == f"model.{event.type}"
+
+
+def test_a_limited_model_needs_one_approval_and_a_prohibited_one_none(workspace: Workspace) -> None:
+    _apply_demo(workspace)
+    _approve_flow(workspace, "fraud-detector@7.1")
+    assert registry.approve(workspace, "fraud-detector@7.1", "user:erin").state == "approved"
+    _approve_flow(workspace, "staff-emotion-monitor@0.9")
+    with pytest.raises(LifecycleError, match="prohibited"):
+        registry.approve(workspace, "staff-emotion-monitor@0.9", "user:erin")
+
+
+def test_serving_a_draft_version_is_refused_and_nothing_is_stored(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    _apply_demo(workspace)
+    manifest = tmp_path / "w.yaml"
+    manifest.write_text(
+        "kind: Workload\nname: new-scoring\nspec:\n  kind: online_inference\n"
+        "  model: fraud-detector@7.1\n  inputs: [eu-card-transactions]\n"
+        "  compute: {accelerators: [L4]}\n  serves: [eu-west-users]\n  latency_slo_ms: 200\n"
+    )
+    with pytest.raises(DeniedError) as caught:
+        apply_manifests(workspace, [str(manifest)])
+    (problem,) = caught.value.problems
+    assert problem.line == 5 and problem.field == "spec.model" and "draft" in problem.message
+    with pytest.raises(NotFoundError):
+        lineage.show(workspace, "workload:new-scoring")
+    _approve_flow(workspace, "fraud-detector@7.1")
+    registry.approve(workspace, "fraud-detector@7.1", "user:erin")
+    apply_manifests(workspace, [str(manifest)])
+    assert registry.describe(workspace, "fraud-detector@7.1").version.state == "deployed"
+    with pytest.raises(LifecycleError, match="still used by"):
+        registry.transition(workspace, "fraud-detector@7.1", "retired", "user:bob")
+
+
+def test_a_high_risk_version_declared_approved_needs_its_approvers(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    _apply_demo(workspace)
+    manifest = tmp_path / "m.yaml"
+    text = (
+        "kind: Model\nname: credit-scoring\nspec:\n  risk_tier: high\n"
+        "  purpose: Creditworthiness scoring for consumer loans in the EU\n"
+        "  owner: credit-risk\n  oversight_contact: credit-committee@aurelia.example\n"
+        "  risk_assessment: approved\n  logging_enabled: true\n  versions:\n"
+        "    - {{version: '3.1', parameters_billion: 0.3}}\n"
+        "    - {{version: '3.2', parameters_billion: 0.3, registered_by: alice}}\n"
+        "    - {{version: '4.0', parameters_billion: 0.3, state: deployed, registered_by: alice,"
+        " approved_by: {approvers}}}\n"
+    )
+    manifest.write_text(text.format(approvers="[alice, erin]"))
+    with pytest.raises(DeniedError) as caught:
+        apply_manifests(workspace, [str(manifest)])
+    assert "has 1; refused: alice (not allowed to approve it)" in caught.value.problems[0].message
+    manifest.write_text(text.format(approvers="[erin, farid]"))
+    apply_manifests(workspace, [str(manifest)])
+    detail = registry.describe(workspace, "credit-scoring@4.0")
+    assert detail.version.state == "deployed" and detail.approvers == ["user:erin", "user:farid"]
+
+
+def test_aliases_and_fact_sheets(workspace: Workspace) -> None:
+    _apply_demo(workspace)
+    registry.set_alias(workspace, "credit-scoring@3.1", "champion", "user:bob")
+    assert registry.describe(workspace, "credit-scoring@champion").version.version == "3.1"
+    with pytest.raises(UserError, match="letters, digits"):
+        registry.set_alias(workspace, "credit-scoring@3.1", "3.2", "user:bob")
+    sheet = registry.factsheet(workspace, "credit-scoring@champion")
+    assert sheet["purpose"]["Risk tier (EU AI Act)"] == "high"
+    assert sheet["oversight"]["Approved by"] == ["user:erin", "user:farid"]
+    rows = sheet["lifecycle"]["table"]
+    assert [r[1] for r in rows] == ["registered", "approved", "approved", "aliased"]
+    assert all(r[5].startswith("verified:") for r in rows)
+    # The proofs are real tlog-proof files that verify offline with the log's key.
+    keys = [v.encode() for v in ledger.verifiers(workspace)]
+    for index, text in sheet["proofs"].items():
+        checkpoint, proof = ledger.verify_proof(text, keys)
+        assert proof.index == int(index) and checkpoint.size > proof.index
+    markdown = registry.factsheet_markdown(sheet)
+    assert "| registered |" in markdown and "credit-committee@aurelia.example" in markdown
+    page = registry.factsheet_html(sheet)
+    assert page.startswith("<!doctype html>") and "<script" not in page
