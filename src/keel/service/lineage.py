@@ -560,7 +560,7 @@ def node_json(node: Node) -> dict[str, Any]:
         node: The node.
 
     Returns:
-        ``{kind, namespace, name, origin, erased}``.
+        ``{kind, namespace, name, origin, erased, facets}``.
     """
     return {
         "kind": node.kind,
@@ -568,6 +568,7 @@ def node_json(node: Node) -> dict[str, Any]:
         "name": node.name,
         "origin": node.origin,
         "erased": node.erased_at is not None,
+        "facets": node.facets,
     }
 
 
