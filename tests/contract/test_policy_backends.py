@@ -77,10 +77,13 @@ def test_a_prohibited_model_is_refused_at_apply_and_nothing_changes(
         write(refused, name, text)
     with pytest.raises(DeniedError) as caught:
         apply_manifests(workspace, [str(refused)])
-    (problem,) = caught.value.problems
+    # Both the compliance policy and the registry refuse it: a prohibited model, and a draft
+    # version behind an online workload.
+    problem, draft = caught.value.problems
     assert problem.resource == "Workload/staff-sentiment-monitor"
     assert problem.path.endswith("staff-sentiment-monitor.yaml") and problem.line == 4
     assert "eu_ai_act.prohibited" in problem.message
+    assert draft.field == "spec.model" and "is draft" in draft.message
     assert apply_manifests(workspace, [str(demo_dir)]).revision == before.revision
     assert "staff-sentiment-monitor" not in load_estate(workspace).of_kind("Workload")
 

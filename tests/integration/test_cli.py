@@ -24,6 +24,24 @@ DEMO_DOCUMENTS = [
 ]
 DEMO_RESOURCES = len(DEMO_DOCUMENTS)
 DEMO_WORKLOADS = sum(1 for d in DEMO_DOCUMENTS if d["kind"] == "Workload")
+_VERSIONS = [
+    (d["name"], v) for d in DEMO_DOCUMENTS if d["kind"] == "Model" for v in d["spec"]["versions"]
+]
+_SERVING = {"batch_inference", "online_inference", "agent"}
+# The first apply registers every model version, records the approvals declared with them, and
+# moves each approved version a serving workload uses to deployed.
+DEMO_REGISTRY_ENTRIES = (
+    len(_VERSIONS)
+    + sum(len(v.get("approved_by", [])) for _, v in _VERSIONS)
+    + len(
+        {
+            d["spec"]["model"]
+            for d in DEMO_DOCUMENTS
+            if d["kind"] == "Workload" and d["spec"]["kind"] in _SERVING
+        }
+        & {f"{name}@{v['version']}" for name, v in _VERSIONS if v.get("state") == "approved"}
+    )
+)
 
 KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from test_cli import DEMO_RESOURCES, DEMO_WORKLOADS, keel
+from test_cli import DEMO_REGISTRY_ENTRIES, DEMO_RESOURCES, DEMO_WORKLOADS, keel
 
-# Resources, the plan, one decision per workload, then the monitor: three checks, four alerts
-# raised on the drifted window and resolved on the next. One checkpoint per transaction: the
-# apply, the plan and the three monitor runs.
-DEMO_ENTRIES = DEMO_RESOURCES + 1 + DEMO_WORKLOADS + 3 + 4 + 4
+# Resources and the registry's records of the first apply, the plan, one decision per workload,
+# then the monitor: three checks, four alerts raised on the drifted window and resolved on the
+# next. Then the registry and lineage step: three evaluations, validation, the registrant's
+# refused approval, two approvals, the move to approved, an erasure. One checkpoint per
+# transaction: the apply, the plan, three monitor runs and six registry and lineage changes.
+DEMO_ENTRIES = (
+    DEMO_RESOURCES + DEMO_REGISTRY_ENTRIES + 1 + DEMO_WORKLOADS + 3 + 4 + 4 + 3 + 1 + 1 + 2 + 1 + 1
+)
+DEMO_CHECKPOINTS = 1 + 1 + 3 + 6
 
 
 def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:
@@ -21,7 +26,7 @@ def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:
     verified = keel("-w", str(ws), "ledger", "verify", cwd=tmp_path)
     assert verified.returncode == 0
     assert verified.stdout.startswith(
-        f"ok: {DEMO_ENTRIES} entries, 5 checkpoints verified; consistent with"
+        f"ok: {DEMO_ENTRIES} entries, {DEMO_CHECKPOINTS} checkpoints verified; consistent with"
     )
     pubkey = keel("-w", str(ws), "ledger", "pubkey", cwd=tmp_path).stdout.strip()
     proved = keel(

@@ -19,10 +19,10 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import column_lineage_dataset as cl
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import HttpConfig, HttpTransport
+from test_cli import KEEL, keel
 
 from keel.lineage.openlineage import parse_event
 from keel.service import lineage
-from test_cli import KEEL, keel
 
 
 @pytest.fixture

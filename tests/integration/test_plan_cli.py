@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import orjson
-from test_cli import DEMO_RESOURCES, DEMO_WORKLOADS, keel
+from test_cli import DEMO_REGISTRY_ENTRIES, DEMO_RESOURCES, DEMO_WORKLOADS, keel
 
 
 def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
@@ -48,7 +48,8 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert len({p["site"] for p in search}) >= 2  # replicas split Paris, New York, Singapore
     estate_digest = json.loads(keel("get", "site", "fra-dc1", "-o", "json", cwd=tmp_path).stdout)
     assert estate_digest["kind"] == "Site"
-    shown = keel("ledger", "show", "--from", str(DEMO_RESOURCES), cwd=tmp_path).stdout
+    first_plan_entry = DEMO_RESOURCES + DEMO_REGISTRY_ENTRIES
+    shown = keel("ledger", "show", "--from", str(first_plan_entry), cwd=tmp_path).stdout
     entry = json.loads(shown.splitlines()[0])["entry"]
     assert entry["type"] == "plan.committed"
     assert entry["plan_id"] == plan["plan_id"]

@@ -7,8 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openlineage.client.event_v2 import (
     DatasetEvent,
     InputDataset,
@@ -25,7 +28,15 @@ from openlineage.client.facet_v2 import schema_dataset
 from openlineage.client.serde import Serde
 
 from keel.lineage.emit import plan_event, registration_event
-from keel.lineage.openlineage import MAX_NAME_CHARS, InvalidEventError, parse_event, schema
+from keel.lineage.openlineage import (
+    MAX_NAME_CHARS,
+    InvalidEventError,
+    _fast,
+    _kind_of,
+    _validator,
+    parse_event,
+    schema,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC).isoformat()
 PRODUCER = "https://example.com/producer"
@@ -155,3 +166,50 @@ def test_keels_own_events_validate_against_the_whole_schema() -> None:
         assert parsed.job is not None and parsed.job[0] == "keel"
     placed = plan_event(3, plan, "sha256:" + "2" * 64, [], now)["run"]["facets"]["keel_placement"]
     assert placed["placements"][0]["site"] == "s" and placed["unplaced"] == ["u"]
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [path] + [p for k, v in value.items() for p in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [path] + [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.text(max_size=8)
+    | st.sampled_from(["2026-11-28T12:00:00Z", str(uuid.UUID(int=7)), "https://x.y", "START"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fast_and_reference_validators_agree(data: st.DataObject) -> None:
+    """The compiled fast path accepts exactly what the jsonschema reference accepts."""
+    raw = _client_run_event()
+    leaves = _leaves(raw)
+    path = data.draw(st.sampled_from(leaves[1:]))
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    if data.draw(st.booleans()) and isinstance(target, dict):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = data.draw(json_values)
+    kind = _kind_of(raw) if isinstance(raw, dict) and ("run" in raw or "job" in raw) else None
+    if kind is None:
+        return
+    reference_ok = not list(_validator(kind).iter_errors(raw))
+    try:
+        _fast(kind)(raw)
+        fast_ok = True
+    except fastjsonschema.JsonSchemaException:
+        fast_ok = False
+    assert fast_ok == reference_ok

@@ -7,6 +7,7 @@ default and does not authenticate yet: put it behind an authenticating proxy bef
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -69,6 +70,60 @@ class _BodyTooLargeError(Exception):
     pass
 
 
+class GroupCommit:
+    """Concurrent ingest requests share one transaction.
+
+    Each request's events wait in a queue; one writer takes everything queued, stores it in one
+    transaction (:func:`keel.service.lineage.ingest_batches`) and answers each request with its
+    own result. While a transaction runs, the next requests gather behind it, so the commit
+    cost is shared under load and a lone request waits for no timer.
+
+    Args:
+        workspace: The workspace to store into.
+        max_batches: Most requests in one transaction.
+    """
+
+    def __init__(self, workspace: Workspace, max_batches: int = 512) -> None:
+        self.workspace = workspace
+        self.max_batches = max_batches
+        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future[Any]]] = asyncio.Queue()
+        self.writer: asyncio.Task[None] | None = None
+
+    async def submit(self, events: list[Any]) -> lineage.IngestResult:
+        """Queue a request's events and wait for their transaction.
+
+        Args:
+            events: Valid events.
+
+        Returns:
+            What was stored of them.
+        """
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put((events, done))
+        result: lineage.IngestResult = await done
+        return result
+
+    async def _write(self) -> None:
+        while True:
+            waiting = [await self.queue.get()]
+            while not self.queue.empty() and len(waiting) < self.max_batches:
+                waiting.append(self.queue.get_nowait())
+            try:
+                results = await run_in_threadpool(
+                    lineage.ingest_batches, self.workspace, [events for events, _ in waiting]
+                )
+            except Exception as error:  # every waiting request gets the transaction's failure
+                for _, done in waiting:
+                    if not done.done():
+                        done.set_exception(error)
+                continue
+            for (_, done), result in zip(waiting, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
+
 def create_app(workspace: Workspace) -> FastAPI:
     """The API over one workspace.
 
@@ -78,6 +133,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     Returns:
         The ASGI app.
     """
+    writes = GroupCommit(workspace)
     app = FastAPI(
         title="Keel",
         version=__version__,
@@ -102,7 +158,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     async def post_lineage(request: Request) -> dict[str, Any]:
         """Store one OpenLineage event, or a JSON array of them (all or none)."""
         events = lineage.parse_events(lineage.decode_body(await _body(request)))
-        result = await run_in_threadpool(lineage.ingest, workspace, events)
+        result = await writes.submit(events)
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,

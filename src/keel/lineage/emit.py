@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from importlib.metadata import version
 from typing import Any
 
-from keel import __version__
 from keel.lineage.graph import KEEL_NAMESPACE, MODELS_NAMESPACE
 from keel.lineage.openlineage import SCHEMA_URL
 
+__version__ = version("keel")
 PRODUCER = f"https://github.com/keel-project/keel/tree/v{__version__}"
 """The ``producer`` of Keel's events."""
 

@@ -369,13 +369,24 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         plan.changes.append(Change("deleted", *key, headers[key].generation))
     plan.digest = estate_digest(entries)
     plan.estate = estate
+    plan.warnings = _admit_all(repo, estate, merged, plan)
+    return plan
+
+
+def _admit_all(
+    repo: ResourceRepository, estate: Estate, merged: list[LocatedResource], plan: _Plan
+) -> list[str]:
+    """Admission by the compliance policy and the registry; every refusal at once."""
     refused = registry.admission_problems(repo.conn, estate, merged, plan.touched)
+    try:
+        warnings = _admit(estate, merged, plan.changes)
+    except DeniedError as error:
+        raise DeniedError(_sorted([*error.problems, *refused]), hint=error.hint) from None
     if refused:
         raise DeniedError(
             _sorted(refused), hint="nothing was changed; keel model show MODEL@VERSION"
         )
-    plan.warnings = _admit(estate, merged, plan.changes)
-    return plan
+    return warnings
 
 
 POLICY_INPUT_KINDS = frozenset({"PolicySet", "Model", "Dataset", "Agent", "Site"})

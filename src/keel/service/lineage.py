@@ -235,41 +235,50 @@ def _key(ref: DatasetRef) -> NodeKey:
     return ("dataset", ref.namespace, ref.name)
 
 
-def _store_event(repo: LineageRepository, event: Event, now: datetime) -> list[str]:
-    described: dict[NodeKey, dict[str, Any]] = {}
+def _store(repo: LineageRepository, events: list[Event], now: datetime) -> set[NodeKey]:
+    """Store new events in one pass: nodes, facets, edges and runs, each in a few statements.
+
+    Returns:
+        The datasets created as external (named, never described).
+    """
+    described: dict[NodeKey, list[dict[str, Any]]] = {}
     named: list[NodeKey] = []
-    for ref, io_key in [
-        *((r, "inputFacets") for r in event.inputs),
-        *((r, "outputFacets") for r in event.outputs),
-        *(((event.dataset, ""),) if event.dataset else ()),
-    ]:
-        key = _key(ref)
-        facets = _dataset_facets(ref, io_key)
-        if facets:
-            described[key] = {**described.get(key, {}), **facets}
-        else:
-            named.append(key)
-    existing = repo.lookup(named)
-    ids = repo.ensure_nodes(described, "openlineage", now, described)
-    ids |= repo.ensure_nodes([k for k in named if k not in ids], "external", now)
-    external = [f"{k[1]}:{k[2]}" for k in named if k not in existing and k[0] == "dataset"]
-    if event.job is None:
-        return external
-    job_key = ("job", *event.job)
-    job_id = repo.ensure_nodes([job_key], "openlineage", now, {job_key: event.job_facets})[job_key]
-    edges = [(ids[_key(r)], job_id, "input") for r in event.inputs]
-    edges += [(job_id, ids[_key(r)], "output") for r in event.outputs]
-    repo.add_edges(edges, "openlineage", now, event.run_id)
-    if event.run_id is not None:
-        repo.upsert_run(
-            event.run_id,
-            job_id,
-            state=event.event_type,
-            event_time=event.event_time,
-            facets=event.run_facets,
-            now=now,
-        )
-    return external
+    jobs: dict[NodeKey, list[dict[str, Any]]] = {}
+    for event in events:
+        for ref, io_key in [
+            *((r, "inputFacets") for r in event.inputs),
+            *((r, "outputFacets") for r in event.outputs),
+            *(((event.dataset, ""),) if event.dataset else ()),
+        ]:
+            key = _key(ref)
+            facets = _dataset_facets(ref, io_key)
+            if facets:
+                described.setdefault(key, []).append(facets)
+            else:
+                named.append(key)
+        if event.job is not None:
+            jobs.setdefault(("job", *event.job), []).append(event.job_facets)
+    existing = repo.lookup(named) if named else {}
+    ids = repo.ensure_nodes([*described, *named, *jobs], "external", now, described | jobs)
+    edges: list[tuple[int, int, str]] = []
+    run_ids: list[str | None] = []
+    runs = []
+    for event in events:
+        if event.job is None:
+            continue
+        job_id = ids[("job", *event.job)]
+        found = [(ids[_key(r)], job_id, "input") for r in event.inputs]
+        found += [(job_id, ids[_key(r)], "output") for r in event.outputs]
+        edges += found
+        run_ids += [event.run_id] * len(found)
+        if event.run_id is not None:
+            runs.append(
+                (event.run_id, job_id, event.event_type, event.event_time, event.run_facets)
+            )
+    repo.add_edges(edges, "openlineage", now, run_ids)
+    if runs:
+        repo.upsert_runs(runs, now)
+    return {k for k in named if k not in existing and k not in described and k[0] == "dataset"}
 
 
 def ingest(workspace: Workspace, events: Sequence[Event]) -> IngestResult:
@@ -282,18 +291,42 @@ def ingest(workspace: Workspace, events: Sequence[Event]) -> IngestResult:
     Returns:
         What was stored.
     """
-    accepted = duplicates = 0
-    external: list[str] = []
+    return ingest_batches(workspace, [events])[0]
+
+
+def ingest_batches(workspace: Workspace, batches: Sequence[Sequence[Event]]) -> list[IngestResult]:
+    """Store several callers' batches in one transaction (the API's group commit).
+
+    Args:
+        workspace: The workspace.
+        batches: Each caller's events.
+
+    Returns:
+        What was stored, per batch (a dataset first named in an earlier batch of the same call
+        is reported as external there only).
+    """
+    flat = [event for batch in batches for event in batch]
     with workspace.database.write() as conn:
         repo = LineageRepository(conn)
         now = datetime.now(UTC)
-        for event in events:
-            if repo.seen(event.digest, event.kind, event.event_type, event.event_time, now):
-                duplicates += 1
-                continue
-            accepted += 1
-            external += _store_event(repo, event, now)
-    return IngestResult(accepted, duplicates, sorted(set(external)))
+        fresh = repo.record_events(
+            [(e.digest, e.kind, e.event_type, e.event_time) for e in flat], now
+        )
+        new: list[list[Event]] = []
+        for batch in batches:
+            new.append([])
+            for event in batch:
+                if event.digest in fresh:
+                    fresh.discard(event.digest)
+                    new[-1].append(event)
+        created = _store(repo, [e for events in new for e in events], now)
+    results = []
+    for batch, stored in zip(batches, new, strict=True):
+        named = {_key(r) for e in stored for r in (*e.inputs, *e.outputs)} & created
+        created -= named
+        external = sorted(f"{k[1]}:{k[2]}" for k in named)
+        results.append(IngestResult(len(stored), len(batch) - len(stored), external))
+    return results
 
 
 def sync_estate(conn: Connection, estate: Estate, now: datetime) -> None:
@@ -428,7 +461,7 @@ def show(
 def _impact(conn: Connection, root: Node, depth: int | None, max_nodes: int) -> Impact:
     repo = LineageRepository(conn)
     reached = _walk(repo, root.id, "downstream", depth, keep_edges=False, max_nodes=max_nodes)
-    nodes = repo.nodes(i for i in reached.depth if i != root.id)
+    nodes = repo.nodes((i for i in reached.depth if i != root.id), facets=False)
     by_kind: dict[str, list[Node]] = {"dataset": [], "model": [], "workload": []}
     for item in sorted(nodes.values(), key=lambda n: (n.namespace, n.name)):
         if item.kind in by_kind:

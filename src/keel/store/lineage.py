@@ -92,14 +92,14 @@ class LineageRepository:
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
-    def _node(self, row: Any) -> Node:
+    def _node(self, row: Any, facets: bool = True) -> Node:
         return Node(
             int(row.id),
             row.kind,
             row.namespace,
             row.name,
             row.origin,
-            dict(row.facets),
+            dict(row.facets) if facets else {},
             row.erased_at,
             row.erased_reason,
         )
@@ -123,20 +123,22 @@ class LineageRepository:
         rows = self.conn.execute(query.order_by(lineage_nodes.c.namespace))
         return [self._node(row) for row in rows]
 
-    def nodes(self, ids: Iterable[int]) -> dict[int, Node]:
+    def nodes(self, ids: Iterable[int], *, facets: bool = True) -> dict[int, Node]:
         """Nodes by id.
 
         Args:
             ids: Node ids.
+            facets: Whether to read their facets (an impact query needs none).
 
         Returns:
             Id -> node, for the ids that exist.
         """
+        columns = [c for c in lineage_nodes.c if facets or c.name != "facets"]
         found: dict[int, Node] = {}
         for chunk in _chunks(sorted(set(ids))):
-            query = sa.select(lineage_nodes).where(lineage_nodes.c.id.in_(chunk))
-            for row in self.conn.execute(query):
-                found[int(row.id)] = self._node(row)
+            query = sa.select(*columns).where(lineage_nodes.c.id.in_(chunk))
+            for row in self.conn.execute(query).all():
+                found[int(row.id)] = self._node(row, facets)
         return found
 
     def count(self) -> tuple[int, int]:
@@ -150,15 +152,16 @@ class LineageRepository:
         keys: Iterable[NodeKey],
         origin: str,
         now: datetime,
-        facets: dict[NodeKey, dict[str, Any]] | None = None,
+        facets: dict[NodeKey, list[dict[str, Any]]] | None = None,
     ) -> dict[NodeKey, int]:
         """Create the nodes that do not exist yet; merge facets into those given some.
 
         Args:
             keys: The nodes wanted.
-            origin: Who makes the new ones.
+            origin: Who makes the new ones (a node given facets is made ``openlineage`` and an
+                ``external`` node given facets becomes ``openlineage``).
             now: The time.
-            facets: New facets per node (merged with :func:`merge_facets`).
+            facets: Facet sets per node, oldest first (merged with :func:`merge_facets`).
 
         Returns:
             Key -> node id for every key.
@@ -168,41 +171,64 @@ class LineageRepository:
         existing = self.lookup(wanted)
         missing = [key for key in wanted if key not in existing]
         if missing:
-            rows = [
-                {
-                    "kind": kind,
-                    "namespace": namespace,
-                    "name": name,
-                    "origin": origin,
-                    "facets": merge_facets({}, facets.get((kind, namespace, name), {})),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for kind, namespace, name in missing
-            ]
+            rows = []
+            for key in missing:
+                merged: dict[str, Any] = {}
+                for new in facets.get(key, []):
+                    merged = merge_facets(merged, new)
+                rows.append(
+                    {
+                        "kind": key[0],
+                        "namespace": key[1],
+                        "name": key[2],
+                        "origin": "openlineage" if key in facets else origin,
+                        "facets": merged,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             self.conn.execute(self._insert(lineage_nodes).on_conflict_do_nothing(), rows)
             existing.update(self.lookup(missing))
-        for key, new in facets.items():
-            if key in existing and key not in missing and new:
-                self._merge_node_facets(existing[key], new, origin, now)
+        old = {
+            existing[k]: facets[k]
+            for k in wanted
+            if k in facets and k not in missing and any(facets[k])
+        }
+        if old:
+            self._merge_facets(old, now)
         return existing
 
-    def _merge_node_facets(
-        self, node_id: int, new: dict[str, Any], origin: str, now: datetime
-    ) -> None:
-        row = self.conn.execute(
-            sa.select(
-                lineage_nodes.c.facets, lineage_nodes.c.origin, lineage_nodes.c.erased_at
-            ).where(lineage_nodes.c.id == node_id)
-        ).one()
-        if row.erased_at is not None:
-            return  # an erased dataset keeps no payload, whatever arrives later
-        values: dict[str, Any] = {"facets": merge_facets(dict(row.facets), new), "updated_at": now}
-        if row.origin == "external":
-            values["origin"] = origin
-        self.conn.execute(
-            sa.update(lineage_nodes).where(lineage_nodes.c.id == node_id).values(**values)
-        )
+    def _merge_facets(self, updates: dict[int, list[dict[str, Any]]], now: datetime) -> None:
+        ids = sorted(updates)
+        rows = []
+        for chunk in _chunks(ids):
+            query = sa.select(
+                lineage_nodes.c.id,
+                lineage_nodes.c.facets,
+                lineage_nodes.c.origin,
+                lineage_nodes.c.erased_at,
+            ).where(lineage_nodes.c.id.in_(chunk))
+            for row in self.conn.execute(query):
+                if row.erased_at is not None:
+                    continue  # an erased dataset keeps no payload, whatever arrives later
+                merged = dict(row.facets)
+                for new in updates[int(row.id)]:
+                    merged = merge_facets(merged, new)
+                origin = "openlineage" if row.origin == "external" else row.origin
+                rows.append(
+                    {"node_id": int(row.id), "facets": merged, "origin": origin, "now": now}
+                )
+        if rows:
+            self.conn.execute(
+                sa.update(lineage_nodes)
+                .where(lineage_nodes.c.id == sa.bindparam("node_id"))
+                .values(
+                    facets=sa.bindparam("facets", type_=lineage_nodes.c.facets.type),
+                    origin=sa.bindparam("origin"),
+                    updated_at=sa.bindparam("now"),
+                ),
+                rows,
+            )
 
     def lookup(self, keys: Sequence[NodeKey]) -> dict[NodeKey, int]:
         """Ids of the nodes that exist among some keys.
@@ -214,24 +240,31 @@ class LineageRepository:
             Key -> id, for the keys that exist.
         """
         found: dict[NodeKey, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            query = sa.select(
-                lineage_nodes.c.id,
-                lineage_nodes.c.kind,
-                lineage_nodes.c.namespace,
-                lineage_nodes.c.name,
-            ).where(
-                sa.tuple_(
-                    lineage_nodes.c.kind, lineage_nodes.c.namespace, lineage_nodes.c.name
-                ).in_(chunk)
-            )
-            for row in self.conn.execute(query):
-                found[(row.kind, row.namespace, row.name)] = int(row.id)
+        wanted = set(keys)
+        by_kind: dict[str, list[str]] = {}
+        for kind, _, name in wanted:
+            by_kind.setdefault(kind, []).append(name)
+        for kind, names in by_kind.items():
+            # (kind, name) is indexed; a row-value IN list is not used by SQLite's planner.
+            for start in range(0, len(names), CHUNK):
+                query = sa.select(
+                    lineage_nodes.c.id, lineage_nodes.c.namespace, lineage_nodes.c.name
+                ).where(
+                    lineage_nodes.c.kind == kind,
+                    lineage_nodes.c.name.in_(sorted(set(names[start : start + CHUNK]))),
+                )
+                for row in self.conn.execute(query):
+                    key = (kind, row.namespace, row.name)
+                    if key in wanted:
+                        found[key] = int(row.id)
         return found
 
     def add_edges(
-        self, edges: Iterable[Edge], origin: str, now: datetime, run_id: str | None = None
+        self,
+        edges: Iterable[Edge],
+        origin: str,
+        now: datetime,
+        run_ids: Sequence[str | None] | None = None,
     ) -> None:
         """Add edges; an edge that exists keeps its origin and takes the newest run.
 
@@ -239,11 +272,14 @@ class LineageRepository:
             edges: ``(source, target, kind)``.
             origin: Who makes them.
             now: The time.
-            run_id: The run that showed them, if any.
+            run_ids: The run that showed each edge, if any (parallel to ``edges``).
         """
+        latest: dict[Edge, str | None] = {}
+        for index, edge in enumerate(edges):
+            latest[edge] = run_ids[index] if run_ids is not None else None
         rows = [
-            {"src": s, "dst": d, "kind": k, "origin": origin, "run_id": run_id, "updated_at": now}
-            for s, d, k in dict.fromkeys(edges)
+            {"src": s, "dst": d, "kind": k, "origin": origin, "run_id": run, "updated_at": now}
+            for (s, d, k), run in latest.items()
         ]
         if not rows:
             return
@@ -288,93 +324,112 @@ class LineageRepository:
         return self._edges(lineage_edges.c.dst, ids)
 
     def _edges(self, column: sa.Column[Any], ids: Sequence[int]) -> list[Edge]:
+        # The walk's hot path: ids are integers from the store, written into the statement as
+        # integers (no parameter binding or statement compilation per level).
         found: list[Edge] = []
         for chunk in _chunks(ids):
-            query = sa.select(lineage_edges.c.src, lineage_edges.c.dst, lineage_edges.c.kind)
-            found.extend((s, d, k) for s, d, k in self.conn.execute(query.where(column.in_(chunk))))
+            listed = ",".join(str(int(i)) for i in chunk)
+            rows = self.conn.exec_driver_sql(
+                f"SELECT src, dst, kind FROM lineage_edges WHERE {column.name} IN ({listed})"
+            ).fetchall()
+            found.extend((int(s), int(d), str(k)) for s, d, k in rows)
         return found
 
-    def seen(
-        self, digest: str, kind: str, event_type: str | None, event_time: datetime, now: datetime
-    ) -> bool:
-        """Record an event's digest; whether it had been seen before.
+    def record_events(
+        self, events: Sequence[tuple[str, str, str | None, datetime]], now: datetime
+    ) -> set[str]:
+        """Record event digests; which of them are new.
 
         Args:
-            digest: The event's digest.
-            kind: ``run``, ``dataset`` or ``job``.
-            event_type: Its type, for run events.
-            event_time: When it happened.
-            now: When it arrived.
+            events: ``(digest, kind, event_type, event_time)`` per event.
+            now: When they arrived.
 
         Returns:
-            ``True`` if the same event was stored before (nothing else is to be done).
+            The digests not seen before (each once, even if the batch repeats one).
         """
-        statement = (
-            self._insert(lineage_events).on_conflict_do_nothing().returning(lineage_events.c.digest)
-        )
-        result = self.conn.execute(
-            statement,
-            {
-                "digest": digest,
-                "kind": kind,
-                "event_type": event_type,
-                "event_time": event_time,
-                "received_at": now,
-            },
-        )
-        return result.first() is None
+        digests = list(dict.fromkeys(e[0] for e in events))
+        known: set[str] = set()
+        for start in range(0, len(digests), CHUNK):
+            chunk = digests[start : start + CHUNK]
+            query = sa.select(lineage_events.c.digest).where(lineage_events.c.digest.in_(chunk))
+            known.update(str(d) for (d,) in self.conn.execute(query))
+        fresh: dict[str, dict[str, Any]] = {}
+        for digest, kind, event_type, event_time in events:
+            if digest not in known and digest not in fresh:
+                fresh[digest] = {
+                    "digest": digest,
+                    "kind": kind,
+                    "event_type": event_type,
+                    "event_time": event_time,
+                    "received_at": now,
+                }
+        if fresh:
+            self.conn.execute(sa.insert(lineage_events), list(fresh.values()))
+        return set(fresh)
 
-    def upsert_run(
-        self,
-        run_id: str,
-        job_id: int,
-        *,
-        state: str | None,
-        event_time: datetime,
-        facets: dict[str, Any],
-        now: datetime,
+    def upsert_runs(
+        self, runs: Sequence[tuple[str, int, str | None, datetime, dict[str, Any]]], now: datetime
     ) -> None:
-        """Create or update a run: the latest event decides its state; facets merge.
+        """Create or update runs: the latest event decides a run's state; facets merge.
 
         Args:
-            run_id: The run's UUID.
-            job_id: Its job's node id.
-            state: The event type.
-            event_time: When it happened.
-            facets: The run facets it carried.
+            runs: ``(run_id, job_id, event_type, event_time, facets)`` per event, in order.
             now: The time.
         """
-        row = self.conn.execute(
-            sa.select(lineage_runs.c.facets, lineage_runs.c.event_time).where(
-                lineage_runs.c.run_id == run_id
+        ids = list(dict.fromkeys(r[0] for r in runs))
+        stored: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), CHUNK):
+            query = sa.select(lineage_runs).where(
+                lineage_runs.c.run_id.in_(ids[start : start + CHUNK])
             )
-        ).first()
-        if row is None:
+            for row in self.conn.execute(query):
+                stored[row.run_id] = dict(row._mapping)
+        new: dict[str, dict[str, Any]] = {}
+        changed: set[str] = set()
+        for run_id, job_id, state, event_time, facets in runs:
+            current = stored.get(run_id) or new.get(run_id)
+            if current is None:
+                new[run_id] = {
+                    "run_id": run_id,
+                    "job_id": job_id,
+                    "state": state,
+                    "event_time": event_time,
+                    "facets": merge_facets({}, facets),
+                    "updated_at": now,
+                }
+                continue
+            current["facets"] = merge_facets(dict(current["facets"]), facets)
+            stored_time = current["event_time"]
+            if stored_time.tzinfo is None:
+                stored_time = stored_time.replace(tzinfo=event_time.tzinfo)
+            if event_time >= stored_time:
+                current["state"], current["event_time"] = state, event_time
+            current["updated_at"] = now
+            if run_id in stored:
+                changed.add(run_id)
+        if new:
+            self.conn.execute(sa.insert(lineage_runs), list(new.values()))
+        if changed:
             self.conn.execute(
-                sa.insert(lineage_runs).values(
-                    run_id=run_id,
-                    job_id=job_id,
-                    state=state,
-                    event_time=event_time,
-                    facets=merge_facets({}, facets),
-                    updated_at=now,
-                )
+                sa.update(lineage_runs)
+                .where(lineage_runs.c.run_id == sa.bindparam("key"))
+                .values(
+                    state=sa.bindparam("state"),
+                    event_time=sa.bindparam("event_time"),
+                    facets=sa.bindparam("facets", type_=lineage_runs.c.facets.type),
+                    updated_at=sa.bindparam("updated_at"),
+                ),
+                [
+                    {
+                        "key": r,
+                        "state": stored[r]["state"],
+                        "event_time": stored[r]["event_time"],
+                        "facets": stored[r]["facets"],
+                        "updated_at": now,
+                    }
+                    for r in sorted(changed)
+                ],
             )
-            return
-        values: dict[str, Any] = {
-            "facets": merge_facets(dict(row.facets), facets),
-            "updated_at": now,
-        }
-        stored_time = (
-            row.event_time
-            if row.event_time.tzinfo
-            else row.event_time.replace(tzinfo=event_time.tzinfo)
-        )
-        if event_time >= stored_time:
-            values |= {"state": state, "event_time": event_time}
-        self.conn.execute(
-            sa.update(lineage_runs).where(lineage_runs.c.run_id == run_id).values(**values)
-        )
 
     def runs_of(self, job_id: int, limit: int = 10) -> list[dict[str, Any]]:
         """A job's latest runs.

@@ -1,0 +1,39 @@
+-- wrk script: POST one OpenLineage RunEvent per request, each with its own run id (so none is
+-- a duplicate), 500 jobs over 3,000 datasets, a schema facet on the output.
+local counter = 0
+local threads = 0
+
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
+local fields = {}
+for k = 0, 7 do
+  fields[#fields + 1] = string.format('{"name":"c%d","type":"string"}', k)
+end
+local schema = table.concat(fields, ",")
+
+function request()
+  counter = counter + 1
+  local n = (tonumber(tid) or 0) * 100000000 + counter
+  local body = string.format(
+    '{"eventType":"COMPLETE","eventTime":"2026-11-28T12:00:00+00:00",' ..
+    '"producer":"https://example.com/bench",' ..
+    '"schemaURL":"https://openlineage.io/spec/2-0-2/OpenLineage.json",' ..
+    '"run":{"runId":"00000000-0000-4000-8000-%012d"},' ..
+    '"job":{"namespace":"ingest","name":"job-%d"},' ..
+    '"inputs":[{"namespace":"ingest","name":"table-%d"},{"namespace":"ingest","name":"table-%d"}],' ..
+    '"outputs":[{"namespace":"ingest","name":"table-%d","facets":{"schema":{' ..
+    '"_producer":"https://example.com/bench",' ..
+    '"_schemaURL":"https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",' ..
+    '"fields":[%s]}}}]}',
+    n, n % 500, (n * 7) % 2000, (n * 13) % 2000, 2000 + n % 1000, schema)
+  return wrk.format("POST", "/api/v1/lineage", {["Content-Type"] = "application/json"}, body)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
