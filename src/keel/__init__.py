@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from keel.client import Client
     from keel.placement.plan import Plan
 
-__all__ = ["__version__", "plan"]
+__all__ = ["Client", "__version__", "plan"]
 
 
 def plan(
@@ -45,3 +46,12 @@ def plan(
         return result.plan
     finally:
         ws.close()
+
+
+def __getattr__(name: str) -> object:
+    """``keel.Client`` loads the HTTP client only when asked for."""
+    if name == "Client":
+        from keel.client import Client
+
+        return Client
+    raise AttributeError(f"module 'keel' has no attribute {name!r}")

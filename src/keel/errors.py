@@ -14,6 +14,8 @@ The tree::
     │   ├── ConfigError            E-CONFIG     bad settings, paths or database URL
     │   ├── PolicyError            E-POLICY     a policy module that does not load
     │   ├── DeniedError            E-DENIED     a compliance policy denies the change
+    │   ├── AuthenticationError    E-AUTH       no valid credentials (HTTP 401)
+    │   ├── RateLimitError         E-RATE       too many requests from one principal (HTTP 429)
     │   ├── ForbiddenError         E-FORBIDDEN  the access policy refuses the principal
     │   ├── LifecycleError         E-LIFECYCLE  a model version cannot make that transition
     │   ├── EventError             E-EVENT      an OpenLineage event breaks the schema
@@ -159,6 +161,29 @@ class DeniedError(UserError):
             hint=hint or "nothing was changed; `keel policy eval --workload NAME` shows why",
         )
         self.problems = problems
+
+
+class AuthenticationError(UserError):
+    """A request without valid credentials: none, malformed, unknown, expired or revoked.
+
+    The message never repeats the credential.
+    """
+
+    code = "E-AUTH"
+
+
+class RateLimitError(UserError):
+    """A principal sent more requests than its rate allows.
+
+    Attributes:
+        retry_after_s: Seconds until a request would be accepted again.
+    """
+
+    code = "E-RATE"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message, hint="wait Retry-After seconds, or ask for a higher limit")
+        self.retry_after_s = retry_after_s
 
 
 class ForbiddenError(UserError):

@@ -1,37 +1,53 @@
-"""The HTTP API (for now: health, OpenLineage ingestion and lineage queries).
+"""The HTTP API: ``/v1`` routes over the service layer, the dashboard, health.
 
-``POST /api/v1/lineage`` takes the same path and payload as Marquez, so OpenLineage clients and
-integrations (Airflow, Spark, dbt) can point at Keel unchanged. The server binds to loopback by
-default and does not authenticate yet: put it behind an authenticating proxy before exposing it.
+Every route but ``/healthz`` and the dashboard's sign-in form requires an API key and the
+access policy's permission (see :mod:`keel.api.security`). ``POST /api/v1/lineage`` takes the
+same path and payload as Marquez, so OpenLineage clients and integrations can point at Keel
+unchanged. Errors have one JSON shape: ``{"error": {"code", "message", "hint"?}}``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+import os
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keel import __version__
-from keel.errors import EventError, ForbiddenError, KeelError, NotFoundError, StoreError, UserError
-from keel.service import lineage
+from keel.api.dashboard import add_dashboard, is_page
+from keel.api.routes import add_routes
+from keel.api.security import ApiSettings, Guards, RateLimiter, retry_after, security_headers
+from keel.errors import (
+    AuthenticationError,
+    EventError,
+    ForbiddenError,
+    KeelError,
+    NotFoundError,
+    RateLimitError,
+    StoreError,
+    UserError,
+)
+from keel.service import access, lineage
 from keel.service.workspace import Workspace
-
-MAX_BODY_BYTES = lineage.MAX_EVENT_BYTES * 16
-"""Largest request body read (16 MiB); a larger one gets 413 before it is read."""
 
 
 def _status(error: KeelError) -> int:
-    if isinstance(error, NotFoundError):
-        return 404
-    if isinstance(error, ForbiddenError):
-        return 403
-    if isinstance(error, UserError):
-        return 400
-    if isinstance(error, StoreError):
-        return 503
+    for kind, status in (
+        (AuthenticationError, 401),
+        (ForbiddenError, 403),
+        (NotFoundError, 404),
+        (RateLimitError, 429),
+        (UserError, 400),
+        (StoreError, 503),
+    ):
+        if isinstance(error, kind):
+            return status
     return 500
 
 
@@ -42,32 +58,68 @@ def error_body(error: KeelError) -> dict[str, Any]:
         error: The error.
 
     Returns:
-        ``{"error": {"code", "message", "hint", ...}}`` with the event's location for
-        ``E-EVENT``.
+        ``{"error": {"code", "message", "hint"?, ...}}``, with the event's location for
+        ``E-EVENT`` and the problems of a manifest.
     """
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.hint:
         body["hint"] = error.hint
     if isinstance(error, EventError):
         body |= {"index": error.index, "path": error.path, "schema_path": error.schema_path}
+    problems = getattr(error, "problems", None)
+    if problems:
+        body["problems"] = [str(p) for p in problems]
     return {"error": body}
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _BodyTooLargeError
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _BodyTooLargeError
-        chunks.append(chunk)
-    return b"".join(chunks)
+class BodyLimit:
+    """Refuses a request body over a size with 413, before or while it is read.
+
+    Args:
+        app: The wrapped app.
+        max_bytes: The limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, counting its body."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLargeError:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        message = f"the body is over {self.max_bytes} bytes"
+        response = JSONResponse({"error": {"code": "E-USER", "message": message}}, status_code=413)
+        await response({"type": "http"}, _nothing, send)
 
 
-class _BodyTooLargeError(Exception):
+class _TooLargeError(Exception):
     pass
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class GroupCommit:
@@ -124,81 +176,97 @@ class GroupCommit:
                     done.set_result(result)
 
 
-def create_app(workspace: Workspace) -> FastAPI:
+def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> FastAPI:
     """The API over one workspace.
 
     Args:
         workspace: The open workspace the API serves.
+        settings: Rate limits, body size, CORS; the defaults when ``None``.
 
     Returns:
         The ASGI app.
     """
-    writes = GroupCommit(workspace)
+    settings = settings or ApiSettings()
     app = FastAPI(
         title="Keel",
         version=__version__,
+        description="Control plane for hybrid AI infrastructure. Every route but /healthz "
+        "needs `Authorization: Bearer <API key>` (keel token create).",
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
+    guards = Guards(
+        workspace, access.Gate(workspace), RateLimiter(settings.rate_per_s, settings.burst)
+    )
+    app.state.writes = GroupCommit(workspace)
+    app.state.read_body = _body_reader(settings.max_body_bytes)
 
     @app.exception_handler(KeelError)
-    async def keel_error(_request: Request, error: KeelError) -> JSONResponse:
-        return JSONResponse(error_body(error), status_code=_status(error))
+    async def keel_error(request: Request, error: KeelError) -> Response:
+        if isinstance(error, AuthenticationError) and is_page(request.url.path):
+            return RedirectResponse("/ui/login", status_code=303)
+        headers = security_headers()
+        if isinstance(error, RateLimitError):
+            headers["Retry-After"] = retry_after(error)
+        if isinstance(error, AuthenticationError):
+            headers["WWW-Authenticate"] = 'Bearer realm="keel"'
+        return JSONResponse(error_body(error), status_code=_status(error), headers=headers)
 
-    @app.exception_handler(_BodyTooLargeError)
-    async def too_large(_request: Request, _error: _BodyTooLargeError) -> JSONResponse:
-        message = f"the body is over {MAX_BODY_BYTES} bytes"
-        return JSONResponse({"error": {"code": "E-USER", "message": message}}, status_code=413)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in error.errors()
+        ]
+        body = {
+            "error": {"code": "E-USER", "message": "the request is invalid", "problems": problems}
+        }
+        return JSONResponse(body, status_code=422, headers=security_headers())
 
-    @app.get("/healthz")
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        for name, value in security_headers().items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
+        """Liveness (anonymous)."""
         return {"status": "ok"}
 
-    @app.post("/api/v1/lineage", status_code=201)
-    async def post_lineage(request: Request) -> dict[str, Any]:
-        """Store one OpenLineage event, or a JSON array of them (all or none)."""
-        events = lineage.parse_events(lineage.decode_body(await _body(request)))
-        result = await writes.submit(events)
-        return {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "external": result.external,
-        }
-
-    @app.get("/api/v1/lineage/show")
-    def get_lineage(
-        node: str,
-        direction: Annotated[str, Query(pattern="^(upstream|downstream)$")] = "downstream",
-        depth: Annotated[int, Query(ge=0, le=1000)] = 3,
-        namespace: str | None = None,
-    ) -> dict[str, Any]:
-        """The neighbourhood of a node."""
-        view = lineage.show(
-            workspace,
-            node,
-            namespace=namespace,
-            direction="upstream" if direction == "upstream" else "downstream",
-            depth=depth,
+    add_routes(app, guards)
+    add_dashboard(app, guards)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
         )
-        return {
-            "root": lineage.node_json(view.root),
-            "nodes": [{**lineage.node_json(n), "depth": d} for n, d in view.nodes],
-            "edges": [
-                {"from": lineage.label(s), "to": lineage.label(t), "kind": k}
-                for s, t, k in view.edges
-            ],
-            "truncated": view.truncated,
-        }
-
-    @app.get("/api/v1/lineage/impact")
-    def get_impact(
-        node: str,
-        depth: Annotated[int | None, Query(ge=0, le=1000)] = None,
-        namespace: str | None = None,
-    ) -> dict[str, Any]:
-        """Everything downstream of a dataset."""
-        return lineage.impact_json(
-            lineage.impact(workspace, node, namespace=namespace, depth=depth)
-        )
-
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _body_reader(max_bytes: int) -> Any:
+    async def read(request: Request) -> bytes:
+        chunks = []
+        async for chunk in request.stream():
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if len(body) > max_bytes:
+            raise UserError(f"the body is over {max_bytes} bytes")
+        return body
+
+    return read
+
+
+def factory() -> FastAPI:
+    """The app for ``uvicorn --factory`` (``keel serve --workers N``): settings from the env."""
+    workspace = Workspace.open(os.environ.get("KEEL_HOME") or None)
+    settings = ApiSettings(
+        rate_per_s=float(os.environ.get("KEEL_API_RATE", "50")),
+        burst=int(os.environ.get("KEEL_API_BURST", "100")),
+    )
+    return create_app(workspace, settings)

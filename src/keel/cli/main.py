@@ -65,6 +65,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(model.app, name="model")
 app.command()(serve.serve)
+app.add_typer(serve.app, name="token")
 
 
 def run() -> None:

@@ -1,24 +1,107 @@
-"""``keel serve``: the HTTP API under uvicorn."""
+"""``keel serve``: the HTTP API and dashboard under uvicorn; ``keel token``: API keys."""
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from keel.api.app import create_app
 from keel.cli.context import state
+from keel.cli.output import table
+from keel.service import tokens
+
+app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 
 
 def serve(
     ctx: typer.Context,
+    *,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8470,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    rate_limit: Annotated[
+        float, typer.Option(min=0.1, help="Requests per second per principal (burst 2x).")
+    ] = 50.0,
+    tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
-    """Serve the HTTP API: POST /api/v1/lineage (OpenLineage, as Marquez), lineage queries."""
-    app = create_app(state(ctx).workspace())
-    typer.echo(f"keel API on http://{host}:{port} (OpenLineage: POST /api/v1/lineage)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    """Serve the API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/ui/)."""
+    import uvicorn  # the web stack loads only for this command
+
+    from keel.api.app import create_app
+    from keel.api.security import ApiSettings
+
+    workspace = state(ctx).workspace()
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"keel API and dashboard on {scheme}://{host}:{port}/ui/ (sign in with an API key)")
+    tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key} if tls_cert else {}
+    if workers == 1:
+        api = create_app(workspace, ApiSettings(rate_per_s=rate_limit, burst=int(2 * rate_limit)))
+        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, **tls)  # type: ignore[arg-type]
+        return
+    os.environ["KEEL_HOME"] = str(workspace.settings.workspace)
+    os.environ["KEEL_DATABASE_URL"] = workspace.settings.database_url
+    os.environ["KEEL_API_RATE"] = str(rate_limit)
+    os.environ["KEEL_API_BURST"] = str(int(2 * rate_limit))
+    workspace.close()
+    uvicorn.run(
+        "keel.api.app:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        **tls,  # type: ignore[arg-type]
+    )
+
+
+@app.command("create")
+def create_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="A unique name (lowercase, digits, '-').")],
+    role: Annotated[str, typer.Option(help="viewer, operator, approver or admin.")],
+    expires: Annotated[
+        str | None, typer.Option(help="Lifetime: 30d, 12h; no expiry when absent.")
+    ] = None,
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    days = tokens.parse_duration_days(expires) if expires else None
+    token, key = tokens.create(state(ctx).workspace(), name, role, days)
+    until = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
+    typer.echo(key)
+    typer.echo(
+        f"token {token.name}: role {token.role}, acts as {token.principal}, expires {until}."
+        " Store the key now: it cannot be shown again.",
+        err=True,
+    )
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List API keys (never their secrets)."""
+    now = datetime.now(UTC)
+    rows = [
+        [
+            t.name,
+            t.role,
+            t.state(now),
+            t.created_at.isoformat(timespec="seconds"),
+            t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never",
+        ]
+        for t in tokens.list_tokens(state(ctx).workspace())
+    ]
+    typer.echo(table(["NAME", "ROLE", "STATE", "CREATED", "EXPIRES"], rows))
+
+
+@app.command("revoke")
+def revoke_command(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
+) -> None:
+    """Revoke an API key at once."""
+    token = tokens.revoke(state(ctx).workspace(), name)
+    typer.echo(f"token {token.name} revoked")

@@ -8,6 +8,7 @@ the next decision, without a restart.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 import orjson
@@ -18,9 +19,11 @@ from keel.estate.resources import PolicySetSpec, PrincipalSpec
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import ACTIONS, AccessDecision, AccessEngine, AccessPolicyError
 from keel.policy.access.entities import entities, request
-from keel.service import ledger
+from keel.service import ledger, tokens
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
+from keel.store import ResourceRepository
+from keel.store.tokens import TokenRepository
 
 
 class _EngineCache:
@@ -49,12 +52,17 @@ def custom_policies(estate: Estate) -> dict[tuple[str, int], tuple[str, str]]:
     return found
 
 
-def engine_for(estate: Estate, located: dict[str, LocatedResource] | None = None) -> AccessEngine:
+def engine_for(
+    estate: Estate,
+    located: dict[str, LocatedResource] | None = None,
+    extra: list[dict[str, Any]] | None = None,
+) -> AccessEngine:
     """The access engine for an estate (built once per policies and entities).
 
     Args:
         estate: The estate.
         located: Where each ``PolicySet`` was declared, for error locations.
+        extra: More principals (the API tokens), as Cedar entities.
 
     Returns:
         The engine.
@@ -63,7 +71,7 @@ def engine_for(estate: Estate, located: dict[str, LocatedResource] | None = None
         ManifestError: If a custom policy does not parse or validate; the engine in force stays.
     """
     custom = custom_policies(estate)
-    found = entities(estate)
+    found = entities(estate) + (extra or [])
     key = hashlib.sha256(orjson.dumps([sorted(custom.items()), found])).hexdigest()
     if _CACHE.engine is not None and _CACHE.key == key:
         return _CACHE.engine
@@ -110,10 +118,18 @@ def _problems(
     return problems
 
 
-def _known(estate: Estate, principal: tuple[str, str], resource: tuple[str, str]) -> None:
+def _known(
+    estate: Estate,
+    principal: tuple[str, str],
+    resource: tuple[str, str],
+    extra: list[dict[str, Any]] | None = None,
+) -> None:
     kind, name = principal
     pool = estate.of_kind("Agent") if kind == "Agent" else estate.of_kind("Principal")
-    if name not in pool:
+    if name.startswith("token:") and kind == "ServiceAccount":
+        if not any(e["uid"]["id"] == name for e in extra or []):
+            raise NotFoundError(f"no active API token {name.removeprefix('token:')!r}")
+    elif name not in pool:
         what = "Agent" if kind == "Agent" else "Principal"
         raise NotFoundError(f"{what}/{name} does not exist{did_you_mean(name, pool)}")
     kind, name = resource
@@ -224,11 +240,30 @@ def require(
         asked = request(principal, action, resource)
     except ValueError as error:
         raise UserError(str(error)) from None
-    _known(estate, asked.principal, asked.resource)
-    decision = engine_for(estate).authorize(asked)
+    extra = tokens.entities(workspace)
+    _known(estate, asked.principal, asked.resource, extra)
+    decision = engine_for(estate, extra=extra).authorize(asked)
     if decision.allowed:
         return decision
-    policies = list(decision.policies)
+    refuse(workspace, principal, action, resource, list(decision.policies))
+    raise AssertionError("unreachable")
+
+
+def refuse(
+    workspace: Workspace, principal: str, action: str, resource: str, policies: list[str]
+) -> None:
+    """Write a refusal to the ledger and raise it.
+
+    Args:
+        workspace: The workspace.
+        principal: Who asked.
+        action: What for.
+        resource: On what.
+        policies: The policies that forbade it (none: no policy permits it).
+
+    Raises:
+        ForbiddenError: Always.
+    """
     ledger.append(
         workspace,
         [
@@ -243,3 +278,51 @@ def require(
     )
     why = f" (forbidden by {', '.join(policies)})" if policies else " (no policy permits it)"
     raise ForbiddenError(f"{principal} may not {action} {resource}{why}", policies)
+
+
+class Gate:
+    """Access decisions for a long-running server.
+
+    The engine (the estate's entities, the active tokens, the policies) is rebuilt only when
+    the estate's revision or the set of tokens changes, so a decision costs two small reads and
+    one Cedar evaluation.
+
+    Args:
+        workspace: The workspace the server serves.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._key: tuple[Any, ...] | None = None
+        self._engine: AccessEngine | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> AccessEngine:
+        with self.workspace.database.read() as conn:
+            key = (ResourceRepository(conn).revision()[0], TokenRepository(conn).fingerprint())
+        with self._lock:
+            if self._engine is None or key != self._key:
+                extra = tokens.entities(self.workspace)
+                self._engine = engine_for(load_estate(self.workspace), extra=extra)
+                self._key = key
+            return self._engine
+
+    def decide(self, principal: str, action: str, resource: str) -> AccessDecision:
+        """Decide a request (the resource need not exist: routes name collections too).
+
+        Args:
+            principal: ``service_account:token:NAME`` and the like.
+            action: The action.
+            resource: ``Kind/name`` or ``Ledger``.
+
+        Returns:
+            The decision.
+
+        Raises:
+            UserError: If the request is malformed.
+        """
+        try:
+            asked = request(principal, action, resource)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        return self._current().authorize(asked)

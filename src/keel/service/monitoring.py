@@ -455,3 +455,16 @@ def drift(
         raise UserError(f"{current}: the current window is empty")
     report = compare(ref, window, problems=problems, overrides=overrides, drift_share=drift_share)
     return report, ref, window
+
+
+def latest_results(workspace: Workspace) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """The latest check result of every monitor.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        ``monitor -> (checked_at, result JSON)``.
+    """
+    with workspace.database.read() as conn:
+        return MonitorRepository(conn).latest_checks()

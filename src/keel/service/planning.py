@@ -252,3 +252,16 @@ __all__ = [
     "explain_workload",
     "placed_items",
 ]
+
+
+def latest(workspace: Workspace) -> tuple[int, dict[str, Any]] | None:
+    """The latest committed plan.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        ``(plan id, plan JSON)``, or ``None`` when none was committed.
+    """
+    with workspace.database.read() as conn:
+        return PlanRepository(conn).latest()

@@ -1,0 +1,244 @@
+"""The API over a real server on loopback: who may call what, errors, hardening, the client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import keel
+from conftest import ROLES, Server, run, start
+from keel.api.app import create_app
+from keel.api.security import describe
+from keel.errors import ForbiddenError, LifecycleError, NotFoundError
+from keel.service import Workspace
+
+ALLOWED = {
+    "viewer": {"read"},
+    "operator": {"read", "apply", "delete", "plan", "deploy"},
+    "approver": {"read", "approve"},
+    "admin": {"read", "apply", "delete", "plan", "deploy", "approve", "admin"},
+}
+PARAMS = {
+    "kind": "site",
+    "name": "fra-dc1",
+    "workload": "credit-decision-api",
+    "ref": "credit-scoring@3.2",
+    "index": "0",
+}
+EVENT = {
+    "eventType": "COMPLETE",
+    "eventTime": "2026-11-28T12:00:00+00:00",
+    "producer": "https://example.com/test",
+    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
+    "run": {"runId": "11111111-2222-4333-8444-555555555555"},
+    "job": {"namespace": "test", "name": "matrix"},
+    "inputs": [{"namespace": "keel", "name": "eu-customer-profiles"}],
+    "outputs": [],
+}
+
+
+def _bodies(root: Path) -> dict[str, Any]:
+    sites = (root / "manifests" / "sites.yaml").read_text()
+    return {
+        "/v1/apply": {"manifests": sites},
+        "/v1/plans": {"commit": False},
+        "/v1/ledger/entries": {"entries": [{"type": "probe", "n": 1}]},
+        "/api/v1/lineage": EVENT,
+        "/v1/lineage/erasures": {"node": "dataset:no-such-data", "reason": "matrix"},
+        "/v1/models/{ref}/evaluations": {
+            "results": [{"kind": "benchmark", "name": "auc", "passed": True, "score": 0.8}]
+        },
+        "/v1/models/{ref}/transitions": {"to": "draft"},
+        "/v1/models/{ref}/approvals": {},
+    }
+
+
+def route_table(tmp_path: Path) -> list[tuple[str, str, str, str]]:
+    """(method, path, action, resource) of every route, read from the app itself."""
+    workspace = Workspace.open(tmp_path / "routes")
+    app = create_app(workspace)
+    table = []
+    for route in app.routes:
+        methods = getattr(route, "methods", None)
+        if not methods:
+            continue
+        guards = [describe(d.call) for d in route.dependant.dependencies]  # type: ignore[attr-defined]
+        found = [g for g in guards if g is not None]
+        for method in sorted(methods - {"HEAD"}):
+            if route.path in ("/healthz", "/ui/login", "/ui/logout"):
+                assert not found, f"{route.path} should be open"
+                continue
+            assert len(found) == 1, f"{method} {route.path} has no guard: every route needs one"
+            table.append((method, route.path, found[0][0], found[0][1]))
+    workspace.close()
+    return table
+
+
+def _denials(server: Server, principal: str) -> int:
+    with server.client("admin") as admin:
+        entries = admin.get("/v1/ledger/entries", params={"start": 0, "limit": 1000}).json()
+    total = 0
+    start = 0
+    while True:
+        with server.client("admin") as admin:
+            page = admin.get("/v1/ledger/entries", params={"start": start, "limit": 1000}).json()
+        rows = page["entries"]
+        total += sum(
+            1 for e in rows
+            if e["entry"]["type"] == "access.denied" and e["entry"]["principal"] == principal
+        )
+        if len(rows) < 1000:
+            break
+        start += 1000
+    del entries
+    return total
+
+
+def test_every_route_refuses_anonymous_and_unauthorised_callers(server: Server, tmp_path: Path) -> None:
+    table = route_table(tmp_path)
+    assert len(table) >= 25
+    bodies = _bodies(server.root)
+    before = {role: _denials(server, f"service_account:token:{role}-key") for role in ROLES}
+    forbidden = dict.fromkeys(ROLES, 0)
+    for method, path, action, _ in table:
+        url = path.format(**PARAMS)
+        body = bodies.get(path)
+        for who in ("anonymous", "malformed", "expired", "revoked", *ROLES):
+            with server.client(None if who == "anonymous" else who) as client:
+                answer = client.request(method, url, json=body if method == "POST" else None)
+            where = f"{method} {url} as {who}: {answer.status_code} {answer.text[:200]}"
+            if who in ("anonymous", "malformed", "expired", "revoked"):
+                if path.startswith("/ui/") and path != "/ui/static/plotly.min.js":
+                    assert answer.status_code == 303, where
+                else:
+                    assert answer.status_code == 401, where
+                    assert answer.json()["error"]["code"] == "E-AUTH", where
+                    assert server.keys.get(who, "@@") not in answer.text, where  # no secrets
+            elif action in ALLOWED[who]:
+                assert answer.status_code not in (401, 403, 500), where
+            else:
+                assert answer.status_code == 403, where
+                assert answer.json()["error"]["code"] == "E-FORBIDDEN", where
+                forbidden[who] += 1
+    assert forbidden["viewer"] > 0 and forbidden["admin"] == 0
+    for role in ROLES:
+        after = _denials(server, f"service_account:token:{role}-key")
+        assert after - before[role] == forbidden[role], role
+
+
+def test_allowed_mutations_are_in_the_ledger_with_the_principal(server: Server) -> None:
+    with server.client("operator") as client:
+        answer = client.post("/v1/ledger/entries", json={"entries": [{"type": "deploy", "id": 7}]})
+        assert answer.status_code == 200
+        first = answer.json()["first_index"]
+        entries = client.get("/v1/ledger/entries", params={"start": first, "limit": 2}).json()
+    record, audit = (e["entry"] for e in entries["entries"])
+    assert record == {"type": "external.deploy", "id": 7, "by": "service_account:token:operator-key"}
+    assert audit["type"] == "api.mutation" and audit["principal"] == "service_account:token:operator-key"
+    assert audit["path"] == "/v1/ledger/entries"
+
+
+def test_restricted_data_stays_with_its_owner_through_the_api(server: Server) -> None:
+    with server.client("viewer") as viewer:
+        assert viewer.get("/v1/resources/dataset/eu-card-transactions").status_code == 403
+        assert viewer.get("/v1/resources/dataset/internal-docs-corpus").status_code == 200
+    with server.client("admin") as admin:
+        assert admin.get("/v1/resources/dataset/eu-card-transactions").status_code == 200
+
+
+def test_errors_have_one_shape(server: Server) -> None:
+    with server.client("admin") as client:
+        missing = client.get("/v1/resources/site/atlantis")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "E-NOT-FOUND"
+        bad = client.post("/v1/apply", json={"manifests": "kind: Site\nname: x\nspec: {kind: moon}\n"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "E-MANIFEST"
+        assert any("spec.kind" in p for p in bad.json()["error"]["problems"])
+        extra = client.post("/v1/plans", json={"objective": "cheap"})
+        assert extra.status_code == 422 and extra.json()["error"]["code"] == "E-USER"
+        unknown = client.post("/v1/ledger/entries", json={"entries": [], "x": 1})
+        assert unknown.status_code == 422
+        huge = client.post("/v1/apply", content=b"{" + b" " * (16 * 1024 * 1024 + 10))
+        assert huge.status_code == 413
+        assert client.get("/v1/ledger/proofs/999999").status_code == 404
+
+
+def test_security_headers_and_no_cors(server: Server) -> None:
+    with server.client("viewer") as client:
+        answer = client.get("/v1/models", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in answer.headers
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_rate_limit_answers_429_with_retry_after(server: Server) -> None:
+    process, url = start(server.root, "--rate-limit", "1")
+    try:
+        headers = {"Authorization": f"Bearer {server.keys['viewer']}"}
+        statuses = [httpx.get(f"{url}/v1/models", headers=headers).status_code for _ in range(5)]
+        assert statuses[:2] == [200, 200] and 429 in statuses
+        limited = httpx.get(f"{url}/v1/models", headers=headers)
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["error"]["code"] == "E-RATE"
+        # Another principal has its own bucket.
+        other = {"Authorization": f"Bearer {server.keys['admin']}"}
+        assert httpx.get(f"{url}/v1/models", headers=other).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_revocation_takes_effect_at_once(server: Server) -> None:
+    made = run("token", "create", "--name", "short-lived", "--role", "viewer", cwd=server.root)
+    key = made.stdout.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{server.url}/v1/models", headers=headers).status_code == 200
+    assert run("token", "revoke", "short-lived", cwd=server.root).returncode == 0
+    refused = httpx.get(f"{server.url}/v1/models", headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["error"]["message"]
+    listed = run("token", "list", cwd=server.root).stdout
+    assert "short-lived" in listed and key not in listed
+
+
+def test_python_client(server: Server) -> None:
+    with keel.Client(server.url, token=server.keys["approver"]) as api:
+        assert api.healthz()
+        assert api.latest_plan()["placements"]
+        assert any(v["model"] == "credit-scoring" for v in api.models())
+        assert api.get("site", "fra-dc1")["kind"] == "Site"
+        with pytest.raises(ForbiddenError):
+            api.plan()
+        with pytest.raises(LifecycleError):
+            api.approve("credit-scoring@3.2")  # already approved in the demo
+        with pytest.raises(NotFoundError):
+            api.model("credit-scoring@9.9")
+        assert "keel.local/ledger/" in api.checkpoint()
+        assert "credit-scoring@3.1" in api.impact("dataset:eu-customer-profiles")["model_versions"]
+        assert api.proof(3).startswith("c2sp.org/tlog-proof")
+
+
+def test_schemathesis_finds_no_server_error(server: Server) -> None:
+    """schemathesis against the published OpenAPI document: no 5xx, answers match the schema."""
+    import subprocess
+    import sys
+
+    with server.client("admin") as client:
+        document = client.get("/v1/openapi.json").json()
+    assert document["info"]["title"] == "Keel" and "/v1/plans" in document["paths"]
+    st = Path(sys.executable).parent / "st"
+    result = subprocess.run(
+        [
+            str(st), "run", f"{server.url}/v1/openapi.json",
+            "-H", f"Authorization: Bearer {server.keys['viewer']}",
+            "--checks", "not_a_server_error,response_schema_conformance",
+            "--max-examples", "15",
+            "--exclude-path", "/v1/plans",
+            "--url", server.url,
+        ],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "Tested:" in result.stdout and " passed" in result.stdout
