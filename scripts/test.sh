@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium (browser tests)"
+    apt-get install -y -q chromium >/dev/null 2>&1 \
+      || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
+      || echo "warning: chromium could not be installed; browser tests will be skipped" >&2
+  else
+    echo "warning: chromium is missing; browser tests will be skipped" >&2
+  fi
+fi
+
 if [ -z "${KEEL_TEST_DATABASE_URL:-}" ]; then
   if source scripts/postgres.sh; then
     export KEEL_TEST_DATABASE_URL
