@@ -21,8 +21,9 @@ ROLES = ("viewer", "operator", "approver", "admin")
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    return subprocess.run([KEEL, *args], cwd=cwd, capture_output=True, text=True, env=env,
-                          timeout=180, check=False)
+    return subprocess.run(
+        [KEEL, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=180, check=False
+    )
 
 
 @dataclass
@@ -45,8 +46,13 @@ def _port() -> int:
 def start(root: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    process = subprocess.Popen([KEEL, "serve", "--port", str(port), *extra], cwd=root, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [KEEL, "serve", "--port", str(port), *extra],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -69,10 +75,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         made = run("token", "create", "--name", f"{role}-key", "--role", role, cwd=root)
         assert made.returncode == 0, made.stderr
         keys[role] = made.stdout.strip()
-    keys["expired"] = run("token", "create", "--name", "old", "--role", "admin",
-                          "--expires", "1h", cwd=root).stdout.strip()
-    keys["revoked"] = run("token", "create", "--name", "gone", "--role", "admin",
-                          cwd=root).stdout.strip()
+    keys["expired"] = run(
+        "token", "create", "--name", "old", "--role", "admin", "--expires", "1h", cwd=root
+    ).stdout.strip()
+    keys["revoked"] = run(
+        "token", "create", "--name", "gone", "--role", "admin", cwd=root
+    ).stdout.strip()
     assert run("token", "revoke", "gone", cwd=root).returncode == 0
     keys["malformed"] = "not-a-key"
     # Expire "old" by moving its expiry into the past, the way time would.
@@ -80,7 +88,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     engine = sa.create_engine(f"sqlite:///{root / '.keel' / 'keel.db'}")
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00.000000' WHERE name = 'old'"))
+        conn.execute(
+            sa.text(
+                "UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00.000000' WHERE name = 'old'"
+            )
+        )
     engine.dispose()
     process, url = start(root, "--rate-limit", "1000")
     try:

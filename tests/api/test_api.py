@@ -88,7 +88,8 @@ def _denials(server: Server, principal: str) -> int:
             page = admin.get("/v1/ledger/entries", params={"start": start, "limit": 1000}).json()
         rows = page["entries"]
         total += sum(
-            1 for e in rows
+            1
+            for e in rows
             if e["entry"]["type"] == "access.denied" and e["entry"]["principal"] == principal
         )
         if len(rows) < 1000:
@@ -98,7 +99,9 @@ def _denials(server: Server, principal: str) -> int:
     return total
 
 
-def test_every_route_refuses_anonymous_and_unauthorised_callers(server: Server, tmp_path: Path) -> None:
+def test_every_route_refuses_anonymous_and_unauthorised_callers(
+    server: Server, tmp_path: Path
+) -> None:
     table = route_table(tmp_path)
     assert len(table) >= 25
     bodies = _bodies(server.root)
@@ -137,8 +140,15 @@ def test_allowed_mutations_are_in_the_ledger_with_the_principal(server: Server) 
         first = answer.json()["first_index"]
         entries = client.get("/v1/ledger/entries", params={"start": first, "limit": 2}).json()
     record, audit = (e["entry"] for e in entries["entries"])
-    assert record == {"type": "external.deploy", "id": 7, "by": "service_account:token:operator-key"}
-    assert audit["type"] == "api.mutation" and audit["principal"] == "service_account:token:operator-key"
+    assert record == {
+        "type": "external.deploy",
+        "id": 7,
+        "by": "service_account:token:operator-key",
+    }
+    assert (
+        audit["type"] == "api.mutation"
+        and audit["principal"] == "service_account:token:operator-key"
+    )
     assert audit["path"] == "/v1/ledger/entries"
 
 
@@ -154,7 +164,9 @@ def test_errors_have_one_shape(server: Server) -> None:
     with server.client("admin") as client:
         missing = client.get("/v1/resources/site/atlantis")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "E-NOT-FOUND"
-        bad = client.post("/v1/apply", json={"manifests": "kind: Site\nname: x\nspec: {kind: moon}\n"})
+        bad = client.post(
+            "/v1/apply", json={"manifests": "kind: Site\nname: x\nspec: {kind: moon}\n"}
+        )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "E-MANIFEST"
         assert any("spec.kind" in p for p in bad.json()["error"]["problems"])
         extra = client.post("/v1/plans", json={"objective": "cheap"})
@@ -231,14 +243,55 @@ def test_schemathesis_finds_no_server_error(server: Server) -> None:
     st = Path(sys.executable).parent / "st"
     result = subprocess.run(
         [
-            str(st), "run", f"{server.url}/v1/openapi.json",
-            "-H", f"Authorization: Bearer {server.keys['viewer']}",
-            "--checks", "not_a_server_error,response_schema_conformance",
-            "--max-examples", "15",
-            "--exclude-path", "/v1/plans",
-            "--url", server.url,
+            str(st),
+            "run",
+            f"{server.url}/v1/openapi.json",
+            "-H",
+            f"Authorization: Bearer {server.keys['viewer']}",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--max-examples",
+            "15",
+            "--exclude-path",
+            "/v1/plans",
+            "--url",
+            server.url,
         ],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "Tested:" in result.stdout and " passed" in result.stdout
+
+
+def test_the_cli_targets_a_server(server: Server, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from conftest import KEEL
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    env |= {"KEEL_SERVER": server.url, "KEEL_TOKEN": server.keys["viewer"]}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KEEL, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    sites = cli("get", "sites")
+    assert sites.returncode == 0 and "fra-dc1" in sites.stdout
+    assert json.loads(cli("get", "site", "fra-dc1", "-o", "json").stdout)["name"] == "fra-dc1"
+    assert "credit-scoring@3.2" in cli("model", "list").stdout
+    refused = cli("plan")
+    assert refused.returncode == 2 and "E-FORBIDDEN" in refused.stderr
+    local = cli("apply", "-f", "x.yaml")
+    assert local.returncode == 2 and "local workspace only" in local.stderr
+    assert not (tmp_path / ".keel").exists()  # nothing was created locally

@@ -90,7 +90,7 @@ def _page(title: str, body: str, nonce: str, token: Token | None = None) -> HTML
         else ""
     )
     document = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href=\"data:,\">"
+        '<!doctype html><html lang=en><head><meta charset=utf-8><link rel=icon href="data:,">'
         f"<title>Keel · {_esc(title)}</title><style>{STYLE}</style>"
         + ('<script src="/ui/static/plotly.min.js"></script>' if token else "")
         + "</head>"

@@ -14,15 +14,14 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from keel.errors import RateLimitError
-from keel.service import access, ledger, tokens
+from keel.service import access, ledger
 from keel.service.tokens import Token
 from keel.service.workspace import Workspace
 
@@ -107,7 +106,7 @@ class Guards:
 
 def guard(
     guards: Guards, action: str, resource: str, *, mutates: bool = False
-) -> Callable[[Request], Awaitable[Token]]:
+) -> Callable[[Request], Token]:
     """A dependency that lets a request through only if its principal may do ``action``.
 
     Args:
@@ -121,21 +120,14 @@ def guard(
         The dependency; it returns the authenticated token.
     """
 
-    async def check(request: Request) -> Token:
-        token = await run_in_threadpool(
-            tokens.authenticate, guards.workspace, presented_key(request)
-        )
-        guards.limiter.take(token.principal)
+    def check(request: Request) -> Token:
+        # A plain function: FastAPI runs it in its thread pool, once per request.
         target = _typed(resource.format(**request.path_params))
-        decision = await run_in_threadpool(guards.gate.decide, token.principal, action, target)
+        token, decision = guards.gate.admit(presented_key(request), action, target)
+        guards.limiter.take(token.principal)
         if not decision.allowed:
-            await run_in_threadpool(
-                access.refuse,
-                guards.workspace,
-                token.principal,
-                action,
-                target,
-                list(decision.policies),
+            access.refuse(
+                guards.workspace, token.principal, action, target, list(decision.policies)
             )
         request.state.principal = token.principal
         request.state.action = action

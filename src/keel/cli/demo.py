@@ -240,6 +240,9 @@ def demo(
     typer.echo(f"  keel drift --reference {data}/credit-decision-reference.parquet \\")
     typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
     typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")
+    typer.echo("Open the dashboard on this workspace:")
+    typer.echo(f"  keel --workspace {root} token create --name me --role viewer   # prints a key")
+    typer.echo(f"  keel --workspace {root} serve    # then http://127.0.0.1:8470/ui/, sign in")
 
 
 __all__ = ["demo", "init", "print_apply", "write_demo"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from keel.cli.output import dump_json, dump_yaml_documents, table
 from keel.cli.views import ResourceView
 from keel.service import (
     ApplyResult,
+    StoredResource,
     apply_manifests,
     delete_resource,
     get_resources,
@@ -85,8 +87,13 @@ def get(
     ] = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] = Output.table,
 ) -> None:
-    """Show stored resources."""
-    rows = [ResourceView(row) for row in get_resources(state(ctx).workspace(), kind, name)]
+    """Show stored resources (from the server with --server)."""
+    remote = state(ctx).remote()
+    if remote is not None:
+        found = remote.get(kind, name)
+        rows = [ResourceView(_stored(item)) for item in ([found] if name else found["items"])]
+    else:
+        rows = [ResourceView(row) for row in get_resources(state(ctx).workspace(), kind, name)]
     if output is Output.json:
         items = [view.to_json() for view in rows]
         typer.echo(dump_json(items[0] if name else {"kind": "List", "items": items}))
@@ -97,6 +104,21 @@ def get(
     else:
         headers = ["NAME", "GEN", *rows[0].summary_headers()]
         typer.echo(table(headers, [_summary_row(view) for view in rows]))
+
+
+def _stored(item: dict[str, Any]) -> StoredResource:
+    status = item["status"]
+    return StoredResource(
+        item["kind"],
+        item["name"],
+        item["labels"],
+        item["spec"],
+        status["resolved"],
+        status["spec_digest"],
+        status["generation"],
+        datetime.fromisoformat(status["created_at"]),
+        datetime.fromisoformat(status["updated_at"]),
+    )
 
 
 def delete(

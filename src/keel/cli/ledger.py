@@ -35,7 +35,12 @@ def show(
     start: Annotated[int, typer.Option("--from", min=0, help="First index.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most entries.")] = 50,
 ) -> None:
-    """Print entries as JSON lines, personal values opened unless erased."""
+    """Print entries as JSON lines, personal values opened unless erased (not over --server)."""
+    remote = state(ctx).remote()
+    if remote is not None:
+        for shown in remote.entries(start, min(limit, 1000)):
+            typer.echo(json.dumps(shown, ensure_ascii=False, separators=(",", ":")))
+        return
     for item in ledger.show(state(ctx).workspace(), start, limit):
         line = {
             "index": item.index,

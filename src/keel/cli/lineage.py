@@ -122,6 +122,10 @@ def impact_command(
     output: Output = "table",
 ) -> None:
     """Everything a dataset feeds: derived data, model versions, workloads, placements."""
+    remote = state(ctx).remote()
+    if remote is not None:
+        typer.echo(json.dumps(remote.impact(node, depth), indent=2))
+        return
     found = lineage.impact(state(ctx).workspace(), node, namespace=namespace, depth=depth)
     if _output(output) == "json":
         typer.echo(json.dumps(lineage.impact_json(found), indent=2))

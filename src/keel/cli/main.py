@@ -39,12 +39,24 @@ def main(
             help="Folder holding .keel/ (default: KEEL_HOME, keel.yaml, or the current folder).",
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="KEEL_SERVER",
+            help="Talk to this keel serve instead of the local workspace (some commands).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="KEEL_TOKEN", help="API key for --server."),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     """Keel: the control plane for hybrid AI infrastructure."""
-    ctx.obj = CliState(workspace_dir=workspace)
+    ctx.obj = CliState(workspace_dir=workspace, server=server, token=token)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -28,6 +28,21 @@ def list_command(
     model: Annotated[str | None, typer.Argument(help="One model; all when absent.")] = None,
 ) -> None:
     """List registered versions with their lifecycle state."""
+    remote = state(ctx).remote()
+    if remote is not None:
+        found = [v for v in remote.models() if model is None or v["model"] == model]
+        rows = [
+            [
+                f"{v['model']}@{v['version']}",
+                v["state"],
+                v["risk_tier"] or "",
+                v["registered_by"] or "",
+                "",
+            ]
+            for v in found
+        ]
+        typer.echo(table(["VERSION", "STATE", "RISK", "REGISTERED BY", "REGISTERED"], rows))
+        return
     rows = [
         [
             v.ref,
@@ -148,8 +163,22 @@ def promote_command(
 
 
 @app.command("approve")
-def approve_command(ctx: typer.Context, ref: Ref, principal: Principal) -> None:
+def approve_command(
+    ctx: typer.Context,
+    ref: Ref,
+    principal: Annotated[
+        str | None,
+        typer.Option("--as", help="Who approves (local); with --server the API key decides."),
+    ] = None,
+) -> None:
     """Approve a validated version (two approvers for high risk; never the registrant)."""
+    remote = state(ctx).remote()
+    if remote is not None:
+        answer = remote.approve(ref)
+        typer.echo(f"{answer['model']}@{answer['version']}: approved; now {answer['state']}")
+        return
+    if principal is None:
+        raise UserError("name the approver: --as user:NAME")
     version = registry.approve(state(ctx).workspace(), ref, principal)
     detail = registry.describe(state(ctx).workspace(), version.ref)
     typer.echo(

@@ -9,6 +9,7 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.output import dump_json, table
+from keel.errors import UserError
 from keel.service import planning
 
 
@@ -185,6 +186,22 @@ def plan(
     ] = False,
 ) -> None:
     """Decide where every workload runs: four dimensions, shared capacity, cost and carbon."""
+    remote = state(ctx).remote()
+    if remote is not None:
+        if explain is not None or diff:
+            raise UserError("--explain and --diff run on a local workspace only")
+        data = remote.plan(objective=objective, solver=solver, commit=commit)
+        if output is Format.json:
+            typer.echo(dump_json(data))
+            return
+        rows = [
+            [p["workload"], p["site"], p["pool"], p["devices"], f"{p['cost_usd']:,.2f}"]
+            for p in data["placements"]
+        ]
+        typer.echo(table(["WORKLOAD", "SITE", "POOL", "DEVICES", "COST USD"], rows))
+        if commit:
+            typer.echo(f"committed plan {data['plan_id']} (ledger entry {data['ledger_index']})")
+        return
     workspace = state(ctx).workspace()
     result = planning.compute_plan(
         workspace, objective=objective, solver=solver, seed=seed, replan=diff

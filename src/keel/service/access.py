@@ -17,13 +17,17 @@ from keel.errors import ForbiddenError, ManifestError, NotFoundError, Problem, U
 from keel.estate import Estate, LocatedResource
 from keel.estate.resources import PolicySetSpec, PrincipalSpec
 from keel.estate.spelling import did_you_mean
-from keel.policy.access.engine import ACTIONS, AccessDecision, AccessEngine, AccessPolicyError
+from keel.policy.access.engine import (
+    ACTIONS,
+    ROLES,
+    AccessDecision,
+    AccessEngine,
+    AccessPolicyError,
+)
 from keel.policy.access.entities import entities, request
 from keel.service import ledger, tokens
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
-from keel.store import ResourceRepository
-from keel.store.tokens import TokenRepository
 
 
 class _EngineCache:
@@ -283,9 +287,10 @@ def refuse(
 class Gate:
     """Access decisions for a long-running server.
 
-    The engine (the estate's entities, the active tokens, the policies) is rebuilt only when
-    the estate's revision or the set of tokens changes, so a decision costs two small reads and
-    one Cedar evaluation.
+    API keys act through their role: the engine holds one principal per role
+    (``ServiceAccount::"role:viewer"``...), so it is rebuilt only when the estate's revision
+    changes, and a request costs one read (the key's row and the revision) and one Cedar
+    evaluation. The ledger still names the key's own principal.
 
     Args:
         workspace: The workspace the server serves.
@@ -293,36 +298,49 @@ class Gate:
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self._key: tuple[Any, ...] | None = None
+        self._revision: int | None = None
         self._engine: AccessEngine | None = None
         self._lock = threading.Lock()
 
-    def _current(self) -> AccessEngine:
-        with self.workspace.database.read() as conn:
-            key = (ResourceRepository(conn).revision()[0], TokenRepository(conn).fingerprint())
+    def _current(self, revision: int) -> AccessEngine:
         with self._lock:
-            if self._engine is None or key != self._key:
-                extra = tokens.entities(self.workspace)
-                self._engine = engine_for(load_estate(self.workspace), extra=extra)
-                self._key = key
+            if self._engine is None or revision != self._revision:
+                self._engine = engine_for(load_estate(self.workspace), extra=_role_principals())
+                self._revision = revision
             return self._engine
 
-    def decide(self, principal: str, action: str, resource: str) -> AccessDecision:
-        """Decide a request (the resource need not exist: routes name collections too).
+    def admit(
+        self, key: str | None, action: str, resource: str
+    ) -> tuple[tokens.Token, AccessDecision]:
+        """Authenticate an API key and decide its request, in one read of the store.
 
         Args:
-            principal: ``service_account:token:NAME`` and the like.
+            key: The presented API key.
             action: The action.
             resource: ``Kind/name`` or ``Ledger``.
 
         Returns:
-            The decision.
+            The token and the decision.
 
         Raises:
+            AuthenticationError: If the key is not valid now.
             UserError: If the request is malformed.
         """
+        with self.workspace.database.read() as conn:
+            token, revision = tokens.authenticate_in(conn, key)
         try:
-            asked = request(principal, action, resource)
+            asked = request(f"service_account:role:{token.role}", action, resource)
         except ValueError as error:
             raise UserError(str(error)) from None
-        return self._current().authorize(asked)
+        return token, self._current(revision).authorize(asked)
+
+
+def _role_principals() -> list[dict[str, Any]]:
+    return [
+        {
+            "uid": {"type": "Keel::ServiceAccount", "id": f"role:{role}"},
+            "attrs": {"name": f"role:{role}"},
+            "parents": [{"type": "Keel::Role", "id": role}],
+        }
+        for role in ROLES
+    ]

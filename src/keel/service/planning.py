@@ -254,8 +254,11 @@ __all__ = [
 ]
 
 
+_LATEST: dict[str, tuple[int, dict[str, Any]]] = {}
+
+
 def latest(workspace: Workspace) -> tuple[int, dict[str, Any]] | None:
-    """The latest committed plan.
+    """The latest committed plan (a committed plan never changes, so it is read once per id).
 
     Args:
         workspace: The workspace.
@@ -264,4 +267,13 @@ def latest(workspace: Workspace) -> tuple[int, dict[str, Any]] | None:
         ``(plan id, plan JSON)``, or ``None`` when none was committed.
     """
     with workspace.database.read() as conn:
-        return PlanRepository(conn).latest()
+        repo = PlanRepository(conn)
+        plan_id = repo.latest_id()
+        if plan_id is None:
+            return None
+        cached = _LATEST.get(workspace.settings.database_url)
+        if cached is None or cached[0] != plan_id:
+            found = repo.latest()
+            assert found is not None
+            _LATEST[workspace.settings.database_url] = cached = found
+    return cached

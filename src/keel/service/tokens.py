@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from keel.errors import AuthenticationError, NotFoundError, UserError
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import NAMESPACE, ROLES
@@ -177,20 +179,36 @@ def authenticate(workspace: Workspace, key: str | None) -> Token:
         AuthenticationError: If the key is missing, malformed, unknown, wrong, expired or
             revoked. The message never contains the key.
     """
+    with workspace.database.read() as conn:
+        return authenticate_in(conn, key)[0]
+
+
+def authenticate_in(conn: Connection, key: str | None) -> tuple[Token, int]:
+    """:func:`authenticate` on an open connection, with the estate's revision (one statement).
+
+    Args:
+        conn: A read connection.
+        key: The presented key, or ``None``.
+
+    Returns:
+        The token and the estate revision.
+
+    Raises:
+        AuthenticationError: As :func:`authenticate`.
+    """
     if not key:
         raise AuthenticationError("no credentials: send Authorization: Bearer <API key>")
     match = KEY.match(key)
     if match is None:
         raise AuthenticationError("malformed credentials: an API key reads keel_<id>_<secret>")
-    with workspace.database.read() as conn:
-        row = TokenRepository(conn).by_id(match[1])
+    row, revision = TokenRepository(conn).by_id_at_revision(match[1])
     if row is None or not hmac.compare_digest(row.secret_sha256, _digest(match[2])):
         raise AuthenticationError("unknown API key")
     token = _public(row)
     state = token.state(datetime.now(UTC))
     if state != "active":
         raise AuthenticationError(f"API key {token.name!r} is {state}")
-    return token
+    return token, revision
 
 
 def entities(workspace: Workspace) -> list[dict[str, Any]]:

@@ -88,6 +88,10 @@ class Database:
             self.engine: Engine = sa.create_engine(
                 self.url,
                 pool_pre_ping=self.dialect != "sqlite",
+                # A server's thread pool runs many requests at once: keep their connections
+                # open instead of reconnecting for each one above the default five.
+                pool_size=16,
+                max_overflow=16,
                 json_serializer=json_text,
                 json_deserializer=orjson.loads,
             )

@@ -45,6 +45,11 @@ class PlanRepository:
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
+    def latest_id(self) -> int | None:
+        """The id of the most recently committed plan, or ``None``."""
+        found = self.conn.execute(sa.select(sa.func.max(plans.c.id))).scalar()
+        return None if found is None else int(found)
+
     def latest(self) -> tuple[int, dict[str, Any]] | None:
         """The most recently committed plan.
 

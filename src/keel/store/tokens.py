@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.store.schema import api_tokens
+from keel.store.schema import api_tokens, estate_meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,25 @@ class TokenRepository:
         """
         row = self.conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
         return None if row is None else StoredToken(**row._mapping)
+
+    def by_id_at_revision(self, token_id: str) -> tuple[StoredToken | None, int]:
+        """A token by id and the estate's revision, in one statement (a server's hot path).
+
+        Args:
+            token_id: The id.
+
+        Returns:
+            The token (or ``None``) and the estate revision.
+        """
+        revision = sa.select(estate_meta.c.revision).scalar_subquery()
+        row = self.conn.execute(
+            sa.select(revision.label("revision"), api_tokens)
+            .select_from(sa.select(sa.literal(1)).subquery())
+            .outerjoin(api_tokens, api_tokens.c.id == token_id)
+        ).one()
+        found = dict(row._mapping)
+        current = int(found.pop("revision"))
+        return (None if found["id"] is None else StoredToken(**found)), current
 
     def by_name(self, name: str) -> StoredToken | None:
         """A token by name.
