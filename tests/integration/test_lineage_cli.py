@@ -18,7 +18,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset as cl
 from openlineage.client.serde import Serde
-from openlineage.client.transport.http import HttpConfig, HttpTransport
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from test_cli import KEEL, keel
 
 from keel.lineage.openlineage import parse_event
@@ -41,8 +41,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(estate: Path) -> Iterator[str]:
-    """``keel serve`` as a real process on loopback."""
+def server(estate: Path) -> Iterator[tuple[str, str]]:
+    """``keel serve`` as a real process on loopback, and an operator's API key."""
+    key = keel("token", "create", "--name", "pipelines", "--role", "operator", cwd=estate)
+    assert key.returncode == 0, key.stderr
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
     process = subprocess.Popen(
@@ -62,7 +64,7 @@ def server(estate: Path) -> Iterator[str]:
                 time.sleep(0.05)
         else:
             pytest.fail("keel serve did not start")
-        yield url
+        yield url, key.stdout.strip()
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -95,13 +97,18 @@ def _client_event(run_id: str, state: RunState = RunState.COMPLETE) -> RunEvent:
     )
 
 
-def test_the_openlineage_client_sends_events_keel_stores_and_answers_about(server: str) -> None:
-    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=server, timeout=10)))
+def test_the_openlineage_client_sends_events_keel_stores_and_answers_about(
+    server: tuple[str, str],
+) -> None:
+    url, key = server
+    auth = ApiKeyTokenProvider({"apiKey": key})  # the client's own API-key auth: a bearer token
+    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=url, timeout=10, auth=auth)))
+    api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
     run_id = str(uuid.uuid4())
     client.emit(_client_event(run_id, RunState.START))
     client.emit(_client_event(run_id))
-    shown = httpx.get(
-        f"{server}/api/v1/lineage/show",
+    shown = api.get(
+        "/v1/lineage/show",
         params={"node": "dataset:credit-features", "direction": "upstream", "depth": 2},
     ).json()
     assert shown["root"]["origin"] == "openlineage"
@@ -112,31 +119,35 @@ def test_the_openlineage_client_sends_events_keel_stores_and_answers_about(serve
         "to": "job:spark-prod/credit.features.build",
         "kind": "input",
     } in shown["edges"]
-    impact = httpx.get(
-        f"{server}/api/v1/lineage/impact", params={"node": "dataset:eu-customer-profiles"}
-    ).json()
+    impact = api.get("/v1/lineage/impact", params={"node": "dataset:eu-customer-profiles"}).json()
     assert impact["derived_datasets"] == ["dataset:credit-features"]
     assert "credit-scoring@3.1" in impact["model_versions"]
 
 
-def test_bad_input_over_http_gets_a_clear_error_and_stores_nothing(server: str) -> None:
-    url = f"{server}/api/v1/lineage"
+def test_bad_input_over_http_gets_a_clear_error_and_stores_nothing(
+    server: tuple[str, str],
+) -> None:
+    base, key = server
+    anonymous = httpx.post(f"{base}/api/v1/lineage", json={})
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "E-AUTH"
+    http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"})
+    url = "/api/v1/lineage"
     event = Serde.to_dict(_client_event(str(uuid.uuid4())))
     broken = {**event, "run": {"runId": "run-1"}}
-    answer = httpx.post(url, json=[event, broken])
+    answer = http.post(url, json=[event, broken])
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == "E-EVENT" and error["index"] == 1
     assert error["path"] == "$.run.runId" and error["schema_path"].endswith("/format")
-    missing = httpx.get(f"{server}/api/v1/lineage/show", params={"node": "dataset:credit-features"})
+    missing = http.get("/v1/lineage/show", params={"node": "dataset:credit-features"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "E-NOT-FOUND"
-    assert httpx.post(url, content=b"{not json").json()["error"]["code"] == "E-EVENT"
-    huge = httpx.post(url, content=b" " * (16 * 1024 * 1024 + 1))
+    assert http.post(url, content=b"{not json").json()["error"]["code"] == "E-EVENT"
+    huge = http.post(url, content=b" " * (16 * 1024 * 1024 + 1))
     assert huge.status_code == 413
-    assert httpx.post(url, json=event).json() == {"accepted": 1, "duplicates": 0, "external": []}
-    assert httpx.post(url, json=event).json()["duplicates"] == 1
-    bad_depth = httpx.get(
-        f"{server}/api/v1/lineage/show", params={"node": "dataset:credit-features", "depth": -1}
+    assert http.post(url, json=event).json() == {"accepted": 1, "duplicates": 0, "external": []}
+    assert http.post(url, json=event).json()["duplicates"] == 1
+    bad_depth = http.get(
+        "/v1/lineage/show", params={"node": "dataset:credit-features", "depth": -1}
     )
     assert bad_depth.status_code == 422
 

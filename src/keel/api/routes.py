@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from keel.api.security import Guards, guard, record_mutation
-from keel.errors import NotFoundError, UserError
+from keel.errors import NotFoundError
 from keel.service import (
     StoredResource,
     apply_manifests,
@@ -26,6 +26,9 @@ from keel.service import (
 )
 from keel.service.registry import Evaluation
 from keel.service.tokens import Token
+
+MAX_INDEX = 2**53
+"""Largest ledger index a request may name (beyond any log, within every database's integers)."""
 
 
 class Body(BaseModel):
@@ -147,7 +150,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
     ) -> dict[str, Any]:
         """Apply manifests (YAML text), in one transaction."""
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "request.yaml"
+            path = FilePath(folder) / "request.yaml"
             path.write_text(body.manifests, encoding="utf-8")
             result = apply_manifests(ws, [str(path)], prune=body.prune, dry_run=body.dry_run)
         if not body.dry_run:
@@ -229,7 +232,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     @router.get("/v1/ledger/entries", tags=["ledger"])
     def entries(
-        start: Annotated[int, Query(ge=0)] = 0,
+        start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         _: Token = allow("read", "Ledger"),
     ) -> dict[str, Any]:
@@ -256,10 +259,10 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         return {"first_index": first, "size": size}
 
     @router.get("/v1/ledger/proofs/{index}", tags=["ledger"], response_class=PlainTextResponse)
-    def proof(index: int, _: Token = allow("read", "Ledger")) -> str:
+    def proof(
+        index: Annotated[int, Path(ge=0, le=MAX_INDEX)], _: Token = allow("read", "Ledger")
+    ) -> str:
         """A C2SP tlog-proof that an entry is in the latest checkpoint."""
-        if index < 0:
-            raise UserError("index must not be negative")
         return ledger.prove(ws, index).encode()
 
     @router.get("/v1/ledger/verification", tags=["ledger"])
