@@ -11,6 +11,10 @@ database_url        ``KEEL_DATABASE_URL``   SQLite at ``<workspace>/.keel/keel.d
 max_manifest_mb     ``KEEL_MAX_MANIFEST_MB`` 16
 lineage_emit        ``KEEL_LINEAGE_EMIT``   off; ``file:PATH`` (JSON lines) or an
                                             OpenLineage HTTP endpoint (``http(s)://...``)
+oidc_issuer         ``KEEL_OIDC_ISSUER``    off; the issuer (``iss``) of accepted JWTs
+oidc_audience       ``KEEL_OIDC_AUDIENCE``  the audience (``aud``) they must name
+oidc_jwks_file      ``KEEL_OIDC_JWKS_FILE`` the issuer's public keys (a JWKS JSON file)
+oidc_roles_claim    ``KEEL_OIDC_ROLES_CLAIM`` ``roles``: the claim listing Keel roles
 =================== ======================= ============================================
 """
 
@@ -27,7 +31,16 @@ from keel.errors import ConfigError
 
 CONFIG_FILE = "keel.yaml"
 STATE_DIR = ".keel"
-_KEYS = ("workspace", "database_url", "max_manifest_mb", "lineage_emit")
+_KEYS = (
+    "workspace",
+    "database_url",
+    "max_manifest_mb",
+    "lineage_emit",
+    "oidc_issuer",
+    "oidc_audience",
+    "oidc_jwks_file",
+    "oidc_roles_claim",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +51,10 @@ class Settings:
         workspace: Folder that holds ``.keel/`` (the SQLite database, keys, local state).
         database_url: SQLAlchemy URL of the store.
         max_manifest_mb: Largest manifest file read, in MiB.
+        oidc_issuer: Issuer of accepted OIDC JWTs (``""``: OIDC off).
+        oidc_audience: Audience they must carry.
+        oidc_jwks_file: Path of the issuer's JWKS (public keys), read when it changes.
+        oidc_roles_claim: The claim that lists Keel roles.
         lineage_emit: Where Keel sends OpenLineage events about its own runs: ``""`` (nowhere),
             ``file:PATH`` or an ``http(s)://`` endpoint that takes ``POST /api/v1/lineage``.
     """
@@ -46,6 +63,10 @@ class Settings:
     database_url: str
     max_manifest_mb: float
     lineage_emit: str = ""
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_file: str = ""
+    oidc_roles_claim: str = "roles"
 
     @property
     def state_dir(self) -> Path:
@@ -119,6 +140,19 @@ def load_settings(
     emit = str(pick(None, "lineage_emit", "KEEL_LINEAGE_EMIT") or "")
     if emit and not emit.startswith(("file:", "http://", "https://")):
         raise ConfigError(f"lineage_emit must be file:PATH or an http(s):// URL, got {emit!r}")
+    oidc = {
+        key: str(pick(None, key, f"KEEL_{key.upper()}") or "")
+        for key in ("oidc_issuer", "oidc_audience", "oidc_jwks_file", "oidc_roles_claim")
+    }
+    if oidc["oidc_issuer"] and not (oidc["oidc_audience"] and oidc["oidc_jwks_file"]):
+        raise ConfigError("oidc_issuer needs oidc_audience and oidc_jwks_file too")
     return Settings(
-        workspace=ws.resolve(), database_url=str(url), max_manifest_mb=mb, lineage_emit=emit
+        workspace=ws.resolve(),
+        database_url=str(url),
+        max_manifest_mb=mb,
+        lineage_emit=emit,
+        oidc_issuer=oidc["oidc_issuer"],
+        oidc_audience=oidc["oidc_audience"],
+        oidc_jwks_file=oidc["oidc_jwks_file"],
+        oidc_roles_claim=oidc["oidc_roles_claim"] or "roles",
     )

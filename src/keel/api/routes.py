@@ -116,6 +116,11 @@ def _change_json(change: Any) -> dict[str, Any]:
     }
 
 
+def _entity(token: Token) -> dict[str, Any] | None:
+    """An OIDC user's Cedar entity (API keys are known to the access engine already)."""
+    return token.entity() if token.name.startswith("oidc:") else None
+
+
 def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one route table)
     """Add every ``/v1`` route (and ``/api/v1/lineage``) to an app.
 
@@ -386,7 +391,9 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
     ) -> dict[str, Any]:
         """Record evaluation results."""
         results = [Evaluation(r.kind, r.name, r.passed, r.score) for r in body.results]
-        version = registry.evaluate(ws, ref, results, token.principal)
+        version = registry.evaluate(
+            ws, ref, results, token.principal, principal_entity=_entity(token)
+        )
         record_mutation(ws, request, 200)
         return {"model": version.model, "version": version.version, "state": version.state}
 
@@ -398,7 +405,9 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         token: Token = allow("apply", "ModelVersion/{ref}", mutates=True),
     ) -> dict[str, Any]:
         """Move a version to validated, back to draft, or to retired."""
-        version = registry.transition(ws, ref, body.to, token.principal, body.reason)
+        version = registry.transition(
+            ws, ref, body.to, token.principal, body.reason, principal_entity=_entity(token)
+        )
         record_mutation(ws, request, 200)
         return {"model": version.model, "version": version.version, "state": version.state}
 
@@ -409,7 +418,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         token: Token = allow("approve", "ModelVersion/{ref}", mutates=True),
     ) -> dict[str, Any]:
         """Approve a validated version (two approvers for high risk; never the registrant)."""
-        version = registry.approve(ws, ref, token.principal)
+        version = registry.approve(ws, ref, token.principal, principal_entity=_entity(token))
         record_mutation(ws, request, 200)
         return {"model": version.model, "version": version.version, "state": version.state}
 

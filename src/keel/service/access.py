@@ -130,9 +130,9 @@ def _known(
 ) -> None:
     kind, name = principal
     pool = estate.of_kind("Agent") if kind == "Agent" else estate.of_kind("Principal")
-    if name.startswith("token:") and kind == "ServiceAccount":
+    if name.startswith(("token:", "oidc:")):
         if not any(e["uid"]["id"] == name for e in extra or []):
-            raise NotFoundError(f"no active API token {name.removeprefix('token:')!r}")
+            raise NotFoundError(f"no active credential for {kind}/{name}")
     elif name not in pool:
         what = "Agent" if kind == "Agent" else "Principal"
         raise NotFoundError(f"{what}/{name} does not exist{did_you_mean(name, pool)}")
@@ -221,7 +221,13 @@ def principal_ref(estate: Estate, name: str) -> str:
 
 
 def require(
-    workspace: Workspace, estate: Estate, principal: str, action: str, resource: str
+    workspace: Workspace,
+    estate: Estate,
+    principal: str,
+    action: str,
+    resource: str,
+    *,
+    principal_entity: dict[str, Any] | None = None,
 ) -> AccessDecision:
     """Decide an access request; write a refusal to the ledger and raise it.
 
@@ -231,6 +237,8 @@ def require(
         principal: ``user:NAME``, ``service_account:NAME`` or ``agent:NAME``.
         action: The action.
         resource: ``Kind/name``.
+        principal_entity: The principal's Cedar entity when it is neither in the estate nor
+            an API key (an OIDC user, with its role).
 
     Returns:
         The decision (allowed).
@@ -244,7 +252,7 @@ def require(
         asked = request(principal, action, resource)
     except ValueError as error:
         raise UserError(str(error)) from None
-    extra = tokens.entities(workspace)
+    extra = tokens.entities(workspace) + ([principal_entity] if principal_entity else [])
     _known(estate, asked.principal, asked.resource, extra)
     decision = engine_for(estate, extra=extra).authorize(asked)
     if decision.allowed:
@@ -327,7 +335,7 @@ class Gate:
             UserError: If the request is malformed.
         """
         with self.workspace.database.read() as conn:
-            token, revision = tokens.authenticate_in(conn, key)
+            token, revision = tokens.authenticate_in(conn, key, self.workspace.settings)
         try:
             asked = request(f"service_account:role:{token.role}", action, resource)
         except ValueError as error:

@@ -354,6 +354,8 @@ def _change(
     principal: str,
     action: str,
     change: Any,
+    *,
+    entity: dict[str, Any] | None = None,
 ) -> StoredVersion:
     """Run a registry change under the access policy, in one transaction with its ledger entries.
 
@@ -363,7 +365,9 @@ def _change(
     with workspace.database.read() as conn:
         asked = _resolve(RegistryRepository(conn), estate, ref)
     # Decided before the write transaction, so that a refusal's ledger entry stays.
-    access.require(workspace, estate, principal, action, f"ModelVersion/{asked.ref}")
+    access.require(
+        workspace, estate, principal, action, f"ModelVersion/{asked.ref}", principal_entity=entity
+    )
     with workspace.database.write() as conn:
         repo = RegistryRepository(conn)
         version = repo.version(asked.model, asked.version)
@@ -379,7 +383,12 @@ def _change(
 
 
 def evaluate(
-    workspace: Workspace, ref: str, evaluations: list[Evaluation], principal: str
+    workspace: Workspace,
+    ref: str,
+    evaluations: list[Evaluation],
+    principal: str,
+    *,
+    principal_entity: dict[str, Any] | None = None,
 ) -> StoredVersion:
     """Record evaluation results (benchmarks and vulnerability probes) of a version.
 
@@ -388,6 +397,8 @@ def evaluate(
         ref: ``model@version`` or ``model@alias``.
         evaluations: The results.
         principal: Who records them (``user:NAME``, ``service_account:NAME``); needs ``apply``.
+        principal_entity: The principal's Cedar entity when the access engine does not know
+            it (an OIDC user).
 
     Returns:
         The version.
@@ -412,7 +423,7 @@ def evaluate(
                 _entry("evaluated", v.model, v.version, principal, **detail),
             )
 
-    return _change(workspace, ref, principal, "apply", change)
+    return _change(workspace, ref, principal, "apply", change, entity=principal_entity)
 
 
 def _evaluations(events: list[ModelEvent]) -> list[Evaluation]:
@@ -449,7 +460,13 @@ def _transition(
 
 
 def transition(
-    workspace: Workspace, ref: str, target: str, principal: str, reason: str = ""
+    workspace: Workspace,
+    ref: str,
+    target: str,
+    principal: str,
+    reason: str = "",
+    *,
+    principal_entity: dict[str, Any] | None = None,
 ) -> StoredVersion:
     """Move a version to ``validated``, back to ``draft``, or to ``retired``.
 
@@ -462,6 +479,8 @@ def transition(
         target: ``validated``, ``draft`` or ``retired``.
         principal: Who asks; needs ``apply``.
         reason: Why (kept in the ledger entry).
+        principal_entity: The principal's Cedar entity when the access engine does not know
+            it (an OIDC user).
 
     Returns:
         The version after the change.
@@ -500,7 +519,7 @@ def transition(
             v, target, principal=principal, now=now, pending=pending, repo=repo, reason=reason
         )
 
-    return _change(workspace, ref, principal, "apply", change)
+    return _change(workspace, ref, principal, "apply", change, entity=principal_entity)
 
 
 def _workloads_using(estate: Estate, model: str, version: str) -> list[str]:
@@ -512,7 +531,13 @@ def _workloads_using(estate: Estate, model: str, version: str) -> list[str]:
     )
 
 
-def approve(workspace: Workspace, ref: str, principal: str) -> StoredVersion:
+def approve(
+    workspace: Workspace,
+    ref: str,
+    principal: str,
+    *,
+    principal_entity: dict[str, Any] | None = None,
+) -> StoredVersion:
     """Approve a validated version; it becomes ``approved`` with enough approvals.
 
     Args:
@@ -520,6 +545,8 @@ def approve(workspace: Workspace, ref: str, principal: str) -> StoredVersion:
         ref: ``model@version`` or ``model@alias``.
         principal: The approver; the access policy must allow ``approve`` (separation of
             duties forbids the registrant).
+        principal_entity: The principal's Cedar entity when the access engine does not know
+            it (an OIDC user).
 
     Returns:
         The version after the approval.
@@ -564,7 +591,7 @@ def approve(workspace: Workspace, ref: str, principal: str) -> StoredVersion:
         if len(approvers) >= needed:
             _transition(v, "approved", principal=None, now=now, pending=pending, repo=repo)
 
-    return _change(workspace, ref, principal, "approve", change)
+    return _change(workspace, ref, principal, "approve", change, entity=principal_entity)
 
 
 def set_alias(workspace: Workspace, ref: str, alias: str, principal: str) -> StoredVersion:

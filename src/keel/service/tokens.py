@@ -1,22 +1,32 @@
-"""API keys: created with a role, shown once, stored as a hash, expiring and revocable.
+"""Credentials: API keys, and OIDC bearer tokens when an issuer is configured.
 
 A key reads ``keel_<id>_<secret>``: the id finds the row, the secret is compared with the
 stored SHA-256 in constant time. A key acts as the principal ``service_account:token:<name>``,
-a member of its role in the access policy.
+a member of its role in the access policy. Keys are created with a role, shown once, stored as
+a hash, and expire and can be revoked.
+
+An OIDC token is a JWT signed by the configured issuer (its public keys in a JWKS file), for the
+configured audience, not expired; it acts as ``user:oidc:<sub>`` with the highest Keel role
+named in its roles claim.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import jwt
 from sqlalchemy.engine import Connection
 
+from keel.config import Settings
 from keel.errors import AuthenticationError, NotFoundError, UserError
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import NAMESPACE, ROLES
@@ -48,8 +58,22 @@ class Token:
 
     @property
     def principal(self) -> str:
-        """The principal it acts as: ``service_account:token:NAME``."""
+        """The principal it acts as: ``service_account:token:NAME``, or ``user:oidc:SUB``."""
+        if self.name.startswith("oidc:"):
+            return f"user:{self.name}"
         return f"service_account:token:{self.name}"
+
+    def entity(self) -> dict[str, Any]:
+        """The principal as a Cedar entity, a member of its role."""
+        kind, _, name = self.principal.partition(":")
+        return {
+            "uid": {
+                "type": f"{NAMESPACE}::{'User' if kind == 'user' else 'ServiceAccount'}",
+                "id": name,
+            },
+            "attrs": {"name": name},
+            "parents": [{"type": f"{NAMESPACE}::Role", "id": self.role}],
+        }
 
     def state(self, now: datetime) -> str:
         """``active``, ``expired`` or ``revoked``."""
@@ -180,15 +204,18 @@ def authenticate(workspace: Workspace, key: str | None) -> Token:
             revoked. The message never contains the key.
     """
     with workspace.database.read() as conn:
-        return authenticate_in(conn, key)[0]
+        return authenticate_in(conn, key, workspace.settings)[0]
 
 
-def authenticate_in(conn: Connection, key: str | None) -> tuple[Token, int]:
+def authenticate_in(
+    conn: Connection, key: str | None, settings: Settings | None = None
+) -> tuple[Token, int]:
     """:func:`authenticate` on an open connection, with the estate's revision (one statement).
 
     Args:
         conn: A read connection.
-        key: The presented key, or ``None``.
+        key: The presented key or OIDC token, or ``None``.
+        settings: The settings (OIDC is accepted when they name an issuer).
 
     Returns:
         The token and the estate revision.
@@ -198,6 +225,9 @@ def authenticate_in(conn: Connection, key: str | None) -> tuple[Token, int]:
     """
     if not key:
         raise AuthenticationError("no credentials: send Authorization: Bearer <API key>")
+    if key.count(".") == 2 and not key.startswith("keel_"):
+        token = _oidc(key, settings)
+        return token, TokenRepository(conn).by_id_at_revision("")[1]
     match = KEY.match(key)
     if match is None:
         raise AuthenticationError("malformed credentials: an API key reads keel_<id>_<secret>")
@@ -209,6 +239,57 @@ def authenticate_in(conn: Connection, key: str | None) -> tuple[Token, int]:
     if state != "active":
         raise AuthenticationError(f"API key {token.name!r} is {state}")
     return token, revision
+
+
+_JWKS: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+_JWKS_LOCK = threading.Lock()
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+"""Signatures accepted from an issuer (never ``none``, never a shared-secret HMAC)."""
+
+
+def _keys(path: str) -> jwt.PyJWKSet:
+    try:
+        stamp = Path(path).stat().st_mtime
+        with _JWKS_LOCK:
+            cached = _JWKS.get(path)
+            if cached is None or cached[0] != stamp:
+                keys = jwt.PyJWKSet.from_json(Path(path).read_text("utf-8"))
+                _JWKS[path] = cached = (stamp, keys)
+        return cached[1]
+    except (OSError, json.JSONDecodeError, jwt.PyJWTError) as error:
+        raise AuthenticationError(f"the OIDC key set cannot be read: {error}") from None
+
+
+def _oidc(text: str, settings: Settings | None) -> Token:
+    if settings is None or not settings.oidc_issuer:
+        raise AuthenticationError("OIDC tokens are not accepted here: no oidc_issuer is set")
+    keys = _keys(settings.oidc_jwks_file)
+    try:
+        header = jwt.get_unverified_header(text)
+        kid = header.get("kid")
+        candidates = [k for k in keys.keys if kid is None or k.key_id == kid]
+        if not candidates:
+            raise AuthenticationError("the OIDC token's key id is not in the issuer's key set")
+        claims = jwt.decode(
+            text,
+            candidates[0].key,
+            algorithms=list(ALGORITHMS),
+            audience=settings.oidc_audience,
+            issuer=settings.oidc_issuer,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.PyJWTError as error:
+        raise AuthenticationError(f"invalid OIDC token: {error}") from None
+    granted = claims.get(settings.oidc_roles_claim) or []
+    granted = [granted] if isinstance(granted, str) else list(granted)
+    role = next((r for r in reversed(ROLES) if r in granted), None)
+    if role is None:
+        raise AuthenticationError(
+            f"the OIDC token names no Keel role in its {settings.oidc_roles_claim!r} claim"
+        )
+    issued = datetime.fromtimestamp(int(claims.get("iat", claims["exp"])), UTC)
+    expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    return Token(f"oidc:{claims['sub']}", role, issued, expires, None)
 
 
 def entities(workspace: Workspace) -> list[dict[str, Any]]:
@@ -223,14 +304,6 @@ def entities(workspace: Workspace) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     found = []
     for token in list_tokens(workspace):
-        if token.state(now) != "active":
-            continue
-        name = f"token:{token.name}"
-        found.append(
-            {
-                "uid": {"type": f"{NAMESPACE}::ServiceAccount", "id": name},
-                "attrs": {"name": name},
-                "parents": [{"type": f"{NAMESPACE}::Role", "id": token.role}],
-            }
-        )
+        if token.state(now) == "active":
+            found.append(token.entity())
     return found
