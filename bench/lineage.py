@@ -230,13 +230,16 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _send_all(url: str, events: list[dict[str, Any]], clients: int) -> list[float]:
+async def _send_all(url: str, events: list[dict[str, Any]], clients: int, key: str) -> list[float]:
     latencies: list[float] = []
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for event in events:
         queue.put_nowait(event)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, limits=limits, headers=headers
+    ) as client:
 
         async def worker() -> None:
             while not queue.empty():
@@ -252,9 +255,13 @@ async def _send_all(url: str, events: list[dict[str, Any]], clients: int) -> lis
 WRK_SCRIPT = Path(__file__).parent / "wrk" / "lineage.lua"
 
 
-def _wrk(url: str, clients: int, seconds: int, script: Path | None = None) -> dict[str, Any]:
+def _wrk(
+    url: str, clients: int, seconds: int, script: Path | None = None, key: str | None = None
+) -> dict[str, Any]:
     """Run wrk (2 threads) and read its numbers; with the script, its RESULT line."""
     command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency"]
+    if key:
+        command += ["-H", f"Authorization: Bearer {key}"]
     if script is not None:
         command += ["-s", str(script)]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -281,8 +288,20 @@ def ingest_http(
     port = _port()
     env = {**os.environ, "KEEL_DATABASE_URL": database_url}
     keel = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+    # Every request is authenticated, as in production: an operator's API key.
+    key = subprocess.run(
+        [keel, "token", "create", "--name", "bench-ingest", "--role", "operator"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     server = subprocess.Popen(
-        [keel, "serve", "--port", str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL
+        [keel, "serve", "--port", str(port), "--rate-limit", "1000000"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -294,7 +313,9 @@ def ingest_http(
                 time.sleep(0.05)
         if shutil.which("wrk"):
             floor = _wrk(f"{url}/healthz", clients, max(3, seconds // 2))
-            ingest = _wrk(url, clients, seconds, WRK_SCRIPT)
+            ingest = _wrk(url, clients, seconds, WRK_SCRIPT, key)
+            if ingest["errors"]:
+                raise SystemExit(f"{ingest['errors']} requests failed during the ingest run")
             return {
                 "generator": "wrk",
                 "clients": clients,
@@ -304,10 +325,10 @@ def ingest_http(
                 "healthz_per_s": floor["requests_per_s"],
                 "of_floor": round(ingest["requests_per_s"] / floor["requests_per_s"], 2),
             }
-        asyncio.run(_send_all(url, _events(200), clients))  # warm up
+        asyncio.run(_send_all(url, _events(200), clients, key))  # warm up
         events = _events(count)
         t = time.perf_counter()
-        latencies = asyncio.run(_send_all(url, events, clients))
+        latencies = asyncio.run(_send_all(url, events, clients, key))
         elapsed = time.perf_counter() - t
         return {
             "generator": "httpx",

@@ -127,7 +127,7 @@ def test_a_token_signed_by_another_key_is_refused(oidc: tuple[str, Any, Any, str
             "exp": int(time.time()) + 60,
             "roles": ["admin"],
         },
-        "secret",
+        "a-shared-secret-an-attacker-might-guess",  # HMAC: refused whatever the secret
         algorithm="HS256",
     )
     assert (
