@@ -29,7 +29,11 @@ function request()
     '"_schemaURL":"https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",' ..
     '"fields":[%s]}}}]}',
     n, n % 500, (n * 7) % 2000, (n * 13) % 2000, 2000 + n % 1000, schema)
-  return wrk.format("POST", "/api/v1/lineage", {["Content-Type"] = "application/json"}, body)
+  -- wrk.format replaces wrk.headers (where -H puts the API key) with the table it is given.
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/api/v1/lineage", headers, body)
 end
 
 function done(summary, latency, requests)

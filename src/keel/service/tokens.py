@@ -31,6 +31,7 @@ from keel.errors import AuthenticationError, NotFoundError, UserError
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import NAMESPACE, ROLES
 from keel.service.workspace import Workspace
+from keel.store import ResourceRepository
 from keel.store.tokens import StoredToken, TokenRepository
 
 KEY = re.compile(r"^keel_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -227,7 +228,7 @@ def authenticate_in(
         raise AuthenticationError("no credentials: send Authorization: Bearer <API key>")
     if key.count(".") == 2 and not key.startswith("keel_"):
         token = _oidc(key, settings)
-        return token, TokenRepository(conn).by_id_at_revision("")[1]
+        return token, ResourceRepository(conn).revision()[0]
     match = KEY.match(key)
     if match is None:
         raise AuthenticationError("malformed credentials: an API key reads keel_<id>_<secret>")

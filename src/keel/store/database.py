@@ -90,8 +90,8 @@ class Database:
                 pool_pre_ping=self.dialect != "sqlite",
                 # A server's thread pool runs many requests at once: keep their connections
                 # open instead of reconnecting for each one above the default five.
-                pool_size=16,
-                max_overflow=16,
+                pool_size=32,
+                max_overflow=32,
                 json_serializer=json_text,
                 json_deserializer=orjson.loads,
             )

@@ -71,17 +71,17 @@ class TokenRepository:
             token_id: The id.
 
         Returns:
-            The token (or ``None``) and the estate revision.
+            The token (or ``None``, with revision -1) and the estate revision.
         """
-        revision = sa.select(estate_meta.c.revision).scalar_subquery()
+        revision = sa.select(estate_meta.c.revision).where(estate_meta.c.id == 1).scalar_subquery()
         row = self.conn.execute(
-            sa.select(revision.label("revision"), api_tokens)
-            .select_from(sa.select(sa.literal(1)).subquery())
-            .outerjoin(api_tokens, api_tokens.c.id == token_id)
-        ).one()
+            sa.select(api_tokens, revision.label("revision")).where(api_tokens.c.id == token_id)
+        ).first()
+        if row is None:
+            return None, -1
         found = dict(row._mapping)
         current = int(found.pop("revision"))
-        return (None if found["id"] is None else StoredToken(**found)), current
+        return StoredToken(**found), current
 
     def by_name(self, name: str) -> StoredToken | None:
         """A token by name.
