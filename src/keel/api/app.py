@@ -197,7 +197,9 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         openapi_url=None,
     )
     guards = Guards(
-        workspace, access.Gate(workspace), RateLimiter(settings.rate_per_s, settings.burst)
+        workspace,
+        access.Gate(workspace, settings.auth_cache_s),
+        RateLimiter(settings.rate_per_s, settings.burst),
     )
     app.state.writes = GroupCommit(workspace)
     app.state.read_body = _body_reader(settings.max_body_bytes)

@@ -37,12 +37,15 @@ class ApiSettings:
         burst: Requests a principal may send at once.
         max_body_bytes: Largest request body read.
         cors_origins: Origins allowed cross-origin requests (none by default).
+        auth_cache_s: How long an authenticated key is trusted without reading the store (a
+            revocation takes effect within this time; 0 reads on every request).
     """
 
     rate_per_s: float = 50.0
     burst: int = 100
     max_body_bytes: int = 16 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
+    auth_cache_s: float = 1.0
 
 
 class RateLimiter:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -300,15 +302,24 @@ class Gate:
     changes, and a request costs one read (the key's row and the revision) and one Cedar
     evaluation. The ledger still names the key's own principal.
 
+    A key that passed is remembered for ``cache_s`` seconds (with the revision it saw), so a busy
+    client costs no read at all; revoking a key or changing the estate's policies therefore
+    takes effect within that time (0 checks the store on every request).
+
     Args:
         workspace: The workspace the server serves.
+        cache_s: How long an authenticated key is trusted without reading the store.
     """
 
-    def __init__(self, workspace: Workspace) -> None:
+    MAX_CACHED = 10_000
+
+    def __init__(self, workspace: Workspace, cache_s: float = 1.0) -> None:
         self.workspace = workspace
+        self.cache_s = cache_s
         self._revision: int | None = None
         self._engine: AccessEngine | None = None
         self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, tokens.Token, int]] = {}
 
     def _current(self, revision: int) -> AccessEngine:
         with self._lock:
@@ -334,13 +345,26 @@ class Gate:
             AuthenticationError: If the key is not valid now.
             UserError: If the request is malformed.
         """
-        with self.workspace.database.read() as conn:
-            token, revision = tokens.authenticate_in(conn, key, self.workspace.settings)
+        token, revision = self._authenticate(key)
         try:
             asked = request(f"service_account:role:{token.role}", action, resource)
         except ValueError as error:
             raise UserError(str(error)) from None
         return token, self._current(revision).authorize(asked)
+
+    def _authenticate(self, key: str | None) -> tuple[tokens.Token, int]:
+        digest = hashlib.sha256((key or "").encode()).hexdigest()
+        now = time.monotonic()
+        seen = self._seen.get(digest)
+        if seen is not None and seen[0] > now and seen[1].state(datetime.now(UTC)) == "active":
+            return seen[1], seen[2]
+        with self.workspace.database.read() as conn:
+            token, revision = tokens.authenticate_in(conn, key, self.workspace.settings)
+        if self.cache_s > 0:
+            if len(self._seen) >= self.MAX_CACHED:
+                self._seen.clear()
+            self._seen[digest] = (now + self.cache_s, token, revision)
+        return token, revision
 
 
 def _role_principals() -> list[dict[str, Any]]:
