@@ -152,7 +152,11 @@ def run_backend(
             plan = wrk(f"{url}/v1/plans", args.seconds, 2, key, plan_script)
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         row = {
             "backend": name,
             "workers": workers,

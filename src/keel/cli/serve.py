@@ -41,7 +41,15 @@ def serve(
     tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key} if tls_cert else {}
     if workers == 1:
         api = create_app(workspace, ApiSettings(rate_per_s=rate_limit, burst=int(2 * rate_limit)))
-        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, **tls)  # type: ignore[arg-type]
+        uvicorn.run(
+            api,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            **tls,  # type: ignore[arg-type]
+        )
         return
     os.environ["KEEL_HOME"] = str(workspace.settings.workspace)
     os.environ["KEEL_DATABASE_URL"] = workspace.settings.database_url
@@ -56,6 +64,7 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=5,
         **tls,  # type: ignore[arg-type]
     )
 
