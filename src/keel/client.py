@@ -25,8 +25,6 @@ from keel import errors
 
 _BY_CODE: dict[str, type[errors.KeelError]] = {
     "E-AUTH": errors.AuthenticationError,
-    "E-RATE": errors.UserError,
-    "E-FORBIDDEN": errors.UserError,
     "E-NOT-FOUND": errors.NotFoundError,
     "E-CONFIG": errors.ConfigError,
     "E-LIFECYCLE": errors.LifecycleError,

@@ -185,6 +185,8 @@ def test_security_headers_and_no_cors(server: Server) -> None:
     assert "access-control-allow-origin" not in answer.headers
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["cache-control"] == "no-store"
+    refused = httpx.get(f"{server.url}/v1/models")  # errors carry the same headers
+    assert refused.status_code == 401 and refused.headers["x-frame-options"] == "DENY"
 
 
 def test_rate_limit_answers_429_with_retry_after(server: Server) -> None:

@@ -202,13 +202,12 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         RateLimiter(settings.rate_per_s, settings.burst),
     )
     app.state.writes = GroupCommit(workspace)
-    app.state.read_body = _body_reader(settings.max_body_bytes)
 
     @app.exception_handler(KeelError)
     async def keel_error(request: Request, error: KeelError) -> Response:
         if isinstance(error, AuthenticationError) and is_page(request.url.path):
             return RedirectResponse("/ui/login", status_code=303)
-        headers = security_headers()
+        headers = {}  # the security headers come from the middleware, like every response's
         if isinstance(error, RateLimitError):
             headers["Retry-After"] = retry_after(error)
         if isinstance(error, AuthenticationError):
@@ -224,7 +223,7 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         body = {
             "error": {"code": "E-USER", "message": "the request is invalid", "problems": problems}
         }
-        return JSONResponse(body, status_code=422, headers=security_headers())
+        return JSONResponse(body, status_code=422)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Any:
@@ -249,19 +248,6 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-def _body_reader(max_bytes: int) -> Any:
-    async def read(request: Request) -> bytes:
-        chunks = []
-        async for chunk in request.stream():
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        if len(body) > max_bytes:
-            raise UserError(f"the body is over {max_bytes} bytes")
-        return body
-
-    return read
 
 
 def factory() -> FastAPI:

@@ -282,8 +282,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         request: Request, _: Token = allow("apply", "Resource/Lineage/graph", mutates=True)
     ) -> dict[str, Any]:
         """Store one OpenLineage 2-0-2 event or a JSON array of them (all or none)."""
-        body = await app.state.read_body(request)
-        events = lineage.parse_events(lineage.decode_body(body))
+        events = lineage.parse_events(lineage.decode_body(await request.body()))
         result = await app.state.writes.submit(events)
         return {
             "accepted": result.accepted,
@@ -341,46 +340,12 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
     @router.get("/v1/models", tags=["models"])
     def models(_: Token = allow("read", "Resource/Registry/all")) -> dict[str, Any]:
         """Every registered version with its state."""
-        return {
-            "versions": [
-                {
-                    "model": v.model,
-                    "version": v.version,
-                    "state": v.state,
-                    "risk_tier": v.record.get("risk_tier"),
-                    "registered_by": v.registered_by,
-                }
-                for v in registry.list_versions(ws)
-            ]
-        }
+        return {"versions": [registry.summary_json(v) for v in registry.list_versions(ws)]}
 
     @router.get("/v1/models/{ref}", tags=["models"])
     def model(ref: str, _: Token = allow("read", "ModelVersion/{ref}")) -> dict[str, Any]:
         """One version: state, evaluations, approvals, history with ledger indices."""
-        detail = registry.describe(ws, ref)
-        v = detail.version
-        return {
-            "model": v.model,
-            "version": v.version,
-            "state": v.state,
-            "risk_tier": detail.risk_tier,
-            "approvers": detail.approvers,
-            "approvals_needed": detail.approvals_needed,
-            "aliases": detail.aliases,
-            "evaluations": [
-                {"kind": e.kind, "name": e.name, "passed": e.passed, "score": e.score}
-                for e in detail.evaluations
-            ],
-            "history": [
-                {
-                    "type": e.type,
-                    "by": e.principal,
-                    "ledger_index": e.ledger_index,
-                    "at": e.at.isoformat(),
-                }
-                for e in detail.events
-            ],
-        }
+        return registry.detail_json(registry.describe(ws, ref))
 
     @router.post("/v1/models/{ref}/evaluations", tags=["models"])
     def evaluate(
@@ -395,7 +360,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
             ws, ref, results, token.principal, principal_entity=_entity(token)
         )
         record_mutation(ws, request, 200)
-        return {"model": version.model, "version": version.version, "state": version.state}
+        return registry.summary_json(version)
 
     @router.post("/v1/models/{ref}/transitions", tags=["models"])
     def promote(
@@ -409,7 +374,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
             ws, ref, body.to, token.principal, body.reason, principal_entity=_entity(token)
         )
         record_mutation(ws, request, 200)
-        return {"model": version.model, "version": version.version, "state": version.state}
+        return registry.summary_json(version)
 
     @router.post("/v1/models/{ref}/approvals", tags=["models"])
     def approve(
@@ -420,7 +385,7 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         """Approve a validated version (two approvers for high risk; never the registrant)."""
         version = registry.approve(ws, ref, token.principal, principal_entity=_entity(token))
         record_mutation(ws, request, 200)
-        return {"model": version.model, "version": version.version, "state": version.state}
+        return registry.summary_json(version)
 
     # -- monitors -------------------------------------------------------------------------
     @router.get("/v1/monitors/alerts", tags=["monitors"])

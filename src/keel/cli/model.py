@@ -27,31 +27,23 @@ def list_command(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="One model; all when absent.")] = None,
 ) -> None:
-    """List registered versions with their lifecycle state."""
+    """List registered versions with their lifecycle state (from the server with --server)."""
     remote = state(ctx).remote()
     if remote is not None:
         found = [v for v in remote.models() if model is None or v["model"] == model]
-        rows = [
-            [
-                f"{v['model']}@{v['version']}",
-                v["state"],
-                v["risk_tier"] or "",
-                v["registered_by"] or "",
-                "",
-            ]
-            for v in found
+    else:
+        found = [
+            registry.summary_json(v) for v in registry.list_versions(state(ctx).workspace(), model)
         ]
-        typer.echo(table(["VERSION", "STATE", "RISK", "REGISTERED BY", "REGISTERED"], rows))
-        return
     rows = [
         [
-            v.ref,
-            v.state,
-            v.record.get("risk_tier", ""),
-            v.registered_by or "",
-            v.created_at.isoformat(timespec="seconds"),
+            f"{v['model']}@{v['version']}",
+            v["state"],
+            v["risk_tier"] or "",
+            v["registered_by"] or "",
+            v["registered_at"],
         ]
-        for v in registry.list_versions(state(ctx).workspace(), model)
+        for v in found
     ]
     typer.echo(table(["VERSION", "STATE", "RISK", "REGISTERED BY", "REGISTERED"], rows))
 
@@ -66,31 +58,7 @@ def show_command(
     detail = registry.describe(state(ctx).workspace(), ref)
     version = detail.version
     if output == "json":
-        payload = {
-            "model": version.model,
-            "version": version.version,
-            "state": version.state,
-            "risk_tier": detail.risk_tier,
-            "registered_by": version.registered_by,
-            "record": version.record,
-            "aliases": detail.aliases,
-            "approvers": detail.approvers,
-            "approvals_needed": detail.approvals_needed,
-            "evaluations": [
-                {"kind": e.kind, "name": e.name, "passed": e.passed, "score": e.score}
-                for e in detail.evaluations
-            ],
-            "history": [
-                {
-                    "type": e.type,
-                    "by": e.principal,
-                    "detail": e.detail,
-                    "ledger_index": e.ledger_index,
-                    "at": e.at.isoformat(),
-                }
-                for e in detail.events
-            ],
-        }
+        payload = registry.detail_json(detail)
         typer.echo(json.dumps(payload, indent=2, default=str))
         return
     needed = "never" if detail.approvals_needed is None else str(detail.approvals_needed)

@@ -187,12 +187,15 @@ def _kind_of(raw: dict[str, Any]) -> EventKind:
     )
 
 
-def _dataset(raw: dict[str, Any], io_key: str, where: str) -> DatasetRef:
+def _check_names(raw: dict[str, Any], where: str) -> None:
     for key in ("namespace", "name"):
         if not raw[key] or len(raw[key]) > MAX_NAME_CHARS:
-            raise InvalidEventError(
-                f"{where}.{key}", "", f"must be 1 to {MAX_NAME_CHARS} characters long"
-            )
+            message = f"must be 1 to {MAX_NAME_CHARS} characters long"
+            raise InvalidEventError(f"{where}.{key}", "", message)
+
+
+def _dataset(raw: dict[str, Any], io_key: str, where: str) -> DatasetRef:
+    _check_names(raw, where)
     return DatasetRef(raw["namespace"], raw["name"], raw.get("facets") or {}, raw.get(io_key) or {})
 
 
@@ -232,13 +235,8 @@ def parse_event(raw: object) -> Event:
         ) from None
     job = None
     if "job" in raw:
-        job_raw = raw["job"]
-        for key in ("namespace", "name"):
-            if not job_raw[key] or len(job_raw[key]) > MAX_NAME_CHARS:
-                raise InvalidEventError(
-                    f"$.job.{key}", "", f"must be 1 to {MAX_NAME_CHARS} characters long"
-                )
-        job = (job_raw["namespace"], job_raw["name"])
+        _check_names(raw["job"], "$.job")
+        job = (raw["job"]["namespace"], raw["job"]["name"])
     run = raw.get("run") or {}
     return Event(
         kind=kind,

@@ -113,10 +113,6 @@ def _record(spec: ModelSpec, version: ModelVersionSpec) -> dict[str, Any]:
     }
 
 
-def _principal_ref(estate: Estate, name: str) -> str:
-    return access.principal_ref(estate, name)
-
-
 def admission_problems(
     conn: Connection,
     estate: Estate,
@@ -190,7 +186,7 @@ def _declared_approval_gap(
     refused = []
     for name in approvers:
         try:
-            principal = _principal_ref(estate, name)
+            principal = access.principal_ref(estate, name)
         except NotFoundError:
             refused.append(f"{name} (no such principal)")
             continue
@@ -242,7 +238,9 @@ def sync_at_apply(
                     repo.update(name, version.version, now, record=record)
                 continue
             registered_by = (
-                _principal_ref(estate, version.registered_by) if version.registered_by else None
+                access.principal_ref(estate, version.registered_by)
+                if version.registered_by
+                else None
             )
             new.append(
                 StoredVersion(
@@ -278,7 +276,7 @@ def sync_at_apply(
                 ),
             )
             for approver in dict.fromkeys(version.approved_by):
-                principal = _principal_ref(estate, approver)
+                principal = access.principal_ref(estate, approver)
                 pending.add(
                     ModelEvent(
                         name, version.version, "approved", principal, {"declared": True}, None, now
@@ -781,6 +779,57 @@ def factsheet(workspace: Workspace, ref: str) -> dict[str, Any]:
     }
 
 
+def summary_json(version: StoredVersion) -> dict[str, Any]:
+    """A version in one line of JSON (``keel model list``, ``GET /v1/models``).
+
+    Args:
+        version: The version.
+
+    Returns:
+        ``{model, version, state, risk_tier, registered_by, registered_at}``.
+    """
+    return {
+        "model": version.model,
+        "version": version.version,
+        "state": version.state,
+        "risk_tier": version.record.get("risk_tier"),
+        "registered_by": version.registered_by,
+        "registered_at": version.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def detail_json(detail: VersionDetail) -> dict[str, Any]:
+    """Everything about a version as JSON (``keel model show -o json``, ``GET /v1/models/REF``).
+
+    Args:
+        detail: From :func:`describe`.
+
+    Returns:
+        The summary, the record, aliases, approvals, evaluations and history.
+    """
+    return {
+        **summary_json(detail.version),
+        "record": detail.version.record,
+        "aliases": detail.aliases,
+        "approvers": detail.approvers,
+        "approvals_needed": detail.approvals_needed,
+        "evaluations": [
+            {"kind": e.kind, "name": e.name, "passed": e.passed, "score": e.score}
+            for e in detail.evaluations
+        ],
+        "history": [
+            {
+                "type": e.type,
+                "by": e.principal,
+                "detail": e.detail,
+                "ledger_index": e.ledger_index,
+                "at": e.at.isoformat(),
+            }
+            for e in detail.events
+        ],
+    }
+
+
 factsheet_markdown = sheet.to_markdown
 factsheet_json = sheet.to_json
 factsheet_html = sheet.to_html
@@ -791,6 +840,7 @@ __all__ = [
     "admission_problems",
     "approve",
     "describe",
+    "detail_json",
     "evaluate",
     "factsheet",
     "factsheet_html",
@@ -800,6 +850,7 @@ __all__ = [
     "registration_events",
     "save_pending",
     "set_alias",
+    "summary_json",
     "sync_at_apply",
     "transition",
 ]

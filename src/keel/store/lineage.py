@@ -431,24 +431,6 @@ class LineageRepository:
                 ],
             )
 
-    def runs_of(self, job_id: int, limit: int = 10) -> list[dict[str, Any]]:
-        """A job's latest runs.
-
-        Args:
-            job_id: The job's node id.
-            limit: Most runs.
-
-        Returns:
-            ``{run_id, state, event_time}`` per run, newest first.
-        """
-        rows = self.conn.execute(
-            sa.select(lineage_runs.c.run_id, lineage_runs.c.state, lineage_runs.c.event_time)
-            .where(lineage_runs.c.job_id == job_id)
-            .order_by(lineage_runs.c.event_time.desc())
-            .limit(limit)
-        )
-        return [dict(row._mapping) for row in rows]
-
     def erase(self, node_id: int, reason: str, now: datetime) -> None:
         """Blank a node's facets and mark it erased; its edges stay.
 

@@ -52,18 +52,6 @@ class TokenRepository:
         """
         self.conn.execute(sa.insert(api_tokens).values(**asdict(token)))
 
-    def by_id(self, token_id: str) -> StoredToken | None:
-        """A token by its public id.
-
-        Args:
-            token_id: The id.
-
-        Returns:
-            The token, or ``None``.
-        """
-        row = self.conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
-        return None if row is None else StoredToken(**row._mapping)
-
     def by_id_at_revision(self, token_id: str) -> tuple[StoredToken | None, int]:
         """A token by id and the estate's revision, in one statement (a server's hot path).
 
@@ -110,14 +98,3 @@ class TokenRepository:
         self.conn.execute(
             sa.update(api_tokens).where(api_tokens.c.name == name).values(revoked_at=now)
         )
-
-    def fingerprint(self) -> tuple[int, str]:
-        """Something that changes whenever a token is created or revoked."""
-        row = self.conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.max(api_tokens.c.created_at),
-                sa.func.max(api_tokens.c.revoked_at),
-            )
-        ).one()
-        return int(row[0]), f"{row[1]}|{row[2]}"
