@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+from live_server import KEEL, keel_serve
+
 ROLES = ("viewer", "operator", "approver", "admin")
 
 
@@ -35,33 +32,6 @@ class Server:
     def client(self, who: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[who]}"} if who else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(root: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    process = subprocess.Popen(
-        [KEEL, "serve", "--port", str(port), *extra],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    pytest.fail("keel serve did not start")
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +64,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             )
         )
     engine.dispose()
-    process, url = start(root, "--rate-limit", "1000")
-    try:
+    with keel_serve(root, "--rate-limit", "1000") as url:
         yield Server(url, root, keys)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 import keel
-from conftest import ROLES, Server, run, start
+from conftest import ROLES, Server, run
 from keel.api.app import create_app
 from keel.api.security import describe
 from keel.errors import ForbiddenError, LifecycleError, NotFoundError
 from keel.service import Workspace
+from live_server import KEEL, clean_env, keel_serve
 
 ALLOWED = {
     "viewer": {"read"},
@@ -80,24 +81,18 @@ def route_table(tmp_path: Path) -> list[tuple[str, str, str, str]]:
 
 
 def _denials(server: Server, principal: str) -> int:
+    total, start = 0, 0
     with server.client("admin") as admin:
-        entries = admin.get("/v1/ledger/entries", params={"start": 0, "limit": 1000}).json()
-    total = 0
-    start = 0
-    while True:
-        with server.client("admin") as admin:
-            page = admin.get("/v1/ledger/entries", params={"start": start, "limit": 1000}).json()
-        rows = page["entries"]
-        total += sum(
-            1
-            for e in rows
-            if e["entry"]["type"] == "access.denied" and e["entry"]["principal"] == principal
-        )
-        if len(rows) < 1000:
-            break
-        start += 1000
-    del entries
-    return total
+        while True:
+            rows = admin.get("/v1/ledger/entries", params={"start": start, "limit": 1000}).json()
+            total += sum(
+                1
+                for e in rows["entries"]
+                if e["entry"]["type"] == "access.denied" and e["entry"]["principal"] == principal
+            )
+            if len(rows["entries"]) < 1000:
+                return total
+            start += 1000
 
 
 def test_every_route_refuses_anonymous_and_unauthorised_callers(
@@ -190,8 +185,7 @@ def test_security_headers_and_no_cors(server: Server) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(server: Server) -> None:
-    process, url = start(server.root, "--rate-limit", "1")
-    try:
+    with keel_serve(server.root, "--rate-limit", "1") as url:
         headers = {"Authorization": f"Bearer {server.keys['viewer']}"}
         statuses = [httpx.get(f"{url}/v1/models", headers=headers).status_code for _ in range(5)]
         assert statuses[:2] == [200, 200] and 429 in statuses
@@ -201,9 +195,6 @@ def test_rate_limit_answers_429_with_retry_after(server: Server) -> None:
         # Another principal has its own bucket.
         other = {"Authorization": f"Bearer {server.keys['admin']}"}
         assert httpx.get(f"{url}/v1/models", headers=other).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_revocation_takes_effect_within_the_cache_time(server: Server) -> None:
@@ -274,13 +265,9 @@ def test_schemathesis_finds_no_server_error(server: Server) -> None:
 
 
 def test_the_cli_targets_a_server(server: Server, tmp_path: Path) -> None:
-    import os
     import subprocess
 
-    from conftest import KEEL
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    env |= {"KEEL_SERVER": server.url, "KEEL_TOKEN": server.keys["viewer"]}
+    env = clean_env(KEEL_SERVER=server.url, KEEL_TOKEN=server.keys["viewer"])
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

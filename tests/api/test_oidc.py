@@ -14,7 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import KEEL, run
+from conftest import run
+from live_server import KEEL, clean_env, keel_serve
 
 ISSUER = "https://login.aurelia.example"
 AUDIENCE = "keel"
@@ -27,10 +28,6 @@ def _key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="module")
 def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, Any, str]]:
     """keel serve with OIDC configured (a JWKS file with one RSA key), and an admin API key."""
-    import subprocess
-
-    from conftest import _port
-
     root = tmp_path_factory.mktemp("oidc") / "ws"
     assert run("demo", "--keep", str(root), cwd=root.parent).returncode == 0
     admin = run("token", "create", "--name", "admin", "--role", "admin", cwd=root).stdout.strip()
@@ -38,32 +35,11 @@ def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, A
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signer.public_key()))
     jwks = root / "jwks.json"
     jwks.write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    env |= {
-        "KEEL_OIDC_ISSUER": ISSUER,
-        "KEEL_OIDC_AUDIENCE": AUDIENCE,
-        "KEEL_OIDC_JWKS_FILE": str(jwks),
-    }
-    port = _port()
-    process = subprocess.Popen(
-        [KEEL, "serve", "--port", str(port), "--rate-limit", "1000"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = clean_env(
+        KEEL_OIDC_ISSUER=ISSUER, KEEL_OIDC_AUDIENCE=AUDIENCE, KEEL_OIDC_JWKS_FILE=str(jwks)
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    try:
+    with keel_serve(root, "--rate-limit", "1000", env=env) as url:
         yield url, signer, _key(), admin
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _token(key: Any, **claims: Any) -> str:

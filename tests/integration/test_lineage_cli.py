@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,10 +15,11 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import column_lineage_dataset as cl
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
-from test_cli import KEEL, keel
+from test_cli import keel
 
 from keel.lineage.openlineage import parse_event
 from keel.service import lineage
+from live_server import keel_serve
 
 
 @pytest.fixture
@@ -34,40 +31,13 @@ def estate(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(estate: Path) -> Iterator[tuple[str, str]]:
     """``keel serve`` as a real process on loopback, and an operator's API key."""
     key = keel("token", "create", "--name", "pipelines", "--role", "operator", cwd=estate)
     assert key.returncode == 0, key.stderr
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    process = subprocess.Popen(
-        [KEEL, "serve", "--port", str(port)],
-        cwd=estate,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("keel serve did not start")
+    with keel_serve(estate) as url:
         yield url, key.stdout.strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _client_event(run_id: str, state: RunState = RunState.COMPLETE) -> RunEvent:
