@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request
 
 from keel.errors import RateLimitError
+from keel.estate.resources import kind_named
 from keel.service import access, ledger
 from keel.service.tokens import Token
 from keel.service.workspace import Workspace
@@ -143,16 +144,18 @@ def guard(
     return check
 
 
-TYPED = {"site": "Site", "dataset": "Dataset", "model": "Model", "workload": "Workload"}
-
-
 def _typed(target: str) -> str:
-    """``Estate/dataset/x`` as the Cedar entity the access policy knows (``Dataset/x``)."""
+    """``Estate/datasets/x`` as the resource the access policy knows (``Dataset/x``).
+
+    The kind in a URL is spelled as users spell it; :func:`kind_named` makes it canonical, and
+    the access engine then treats sites, datasets, models and workloads as their own entities
+    (so the restricted-data rule applies) and anything else as a generic resource.
+    """
     if not target.startswith("Estate/"):
         return target
     _, kind, name = target.split("/", 2)
-    typed = TYPED.get(kind.lower().removesuffix("s"))
-    return f"{typed}/{name}" if typed and name != "*" else f"Resource/{kind.lower()}/{name}"
+    canonical = kind_named(kind)
+    return f"{canonical}/{name}" if canonical else f"Resource/{kind}/{name}"
 
 
 def record_mutation(workspace: Workspace, request: Request, status: int) -> None:
