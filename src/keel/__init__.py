@@ -24,6 +24,7 @@ def plan(
     objective: str = "balanced",
     solver: str = "fast",
     commit: bool = False,
+    principal: str = "",
 ) -> Plan:
     """Plan where every workload of a workspace's estate runs.
 
@@ -32,17 +33,19 @@ def plan(
         objective: ``cost``, ``carbon``, ``latency`` or ``balanced``.
         solver: ``fast`` or ``exact``.
         commit: Store the plan and record it in the ledger.
+        principal: Who commits it (``user:NAME``); ``KEEL_PRINCIPAL`` when empty.
 
     Returns:
         The plan (``plan.to_json()`` is what ``keel plan -o json`` prints).
     """
-    from keel.service import Workspace, planning
+    from keel.service import Workspace, access, planning
 
     ws = Workspace.open(workspace)
     try:
         result = planning.compute_plan(ws, objective=objective, solver=solver)
         if commit:
-            planning.commit_plan(ws, result)
+            actor = access.local_actor(ws, principal or ws.settings.principal)
+            planning.commit_plan(ws, result, actor=actor)
         return result.plan
     finally:
         ws.close()

@@ -15,6 +15,14 @@ oidc_issuer         ``KEEL_OIDC_ISSUER``    off; the issuer (``iss``) of accepte
 oidc_audience       ``KEEL_OIDC_AUDIENCE``  the audience (``aud``) they must name
 oidc_jwks_file      ``KEEL_OIDC_JWKS_FILE`` the issuer's public keys (a JWKS JSON file)
 oidc_roles_claim    ``KEEL_OIDC_ROLES_CLAIM`` ``roles``: the claim listing Keel roles
+data_root           ``KEEL_DATA_ROOT``      none: a folder monitor data and policy files
+                                            may lie in besides the manifest's own folder
+                                            (the only one for manifests sent to the API)
+principal           ``KEEL_PRINCIPAL``      none: who the local CLI acts as
+                                            (``user:NAME``; ``--as`` overrides)
+known_logs          ``KEEL_KNOWN_LOGS``     ``~/.config/keel/known_logs``: pinned ledger
+                                            public keys, one per log (like SSH's
+                                            known_hosts)
 =================== ======================= ============================================
 """
 
@@ -40,6 +48,9 @@ _KEYS = (
     "oidc_audience",
     "oidc_jwks_file",
     "oidc_roles_claim",
+    "data_root",
+    "principal",
+    "known_logs",
 )
 
 
@@ -57,6 +68,10 @@ class Settings:
         oidc_roles_claim: The claim that lists Keel roles.
         lineage_emit: Where Keel sends OpenLineage events about its own runs: ``""`` (nowhere),
             ``file:PATH`` or an ``http(s)://`` endpoint that takes ``POST /api/v1/lineage``.
+        data_root: A folder that monitor data and policy module files may lie in, besides the
+            manifest's folder; ``None`` for none.
+        principal: Who the local CLI acts as (``user:NAME``), or ``""``.
+        known_logs: The file of pinned ledger public keys.
     """
 
     workspace: Path
@@ -67,6 +82,9 @@ class Settings:
     oidc_audience: str = ""
     oidc_jwks_file: str = ""
     oidc_roles_claim: str = "roles"
+    data_root: Path | None = None
+    principal: str = ""
+    known_logs: Path = Path("~/.config/keel/known_logs")
 
     @property
     def state_dir(self) -> Path:
@@ -146,6 +164,12 @@ def load_settings(
     }
     if oidc["oidc_issuer"] and not (oidc["oidc_audience"] and oidc["oidc_jwks_file"]):
         raise ConfigError("oidc_issuer needs oidc_audience and oidc_jwks_file too")
+    raw_root = pick(None, "data_root", "KEEL_DATA_ROOT")
+    data_root = Path(str(raw_root)).expanduser().resolve() if raw_root else None
+    if data_root is not None and not data_root.is_dir():
+        raise ConfigError(f"data_root {data_root} is not a folder")
+    config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
+    known = pick(None, "known_logs", "KEEL_KNOWN_LOGS") or config_home / "keel" / "known_logs"
     return Settings(
         workspace=ws.resolve(),
         database_url=str(url),
@@ -155,4 +179,7 @@ def load_settings(
         oidc_audience=oidc["oidc_audience"],
         oidc_jwks_file=oidc["oidc_jwks_file"],
         oidc_roles_claim=oidc["oidc_roles_claim"] or "roles",
+        data_root=data_root,
+        principal=str(pick(None, "principal", "KEEL_PRINCIPAL") or ""),
+        known_logs=Path(str(known)).expanduser(),
     )

@@ -16,8 +16,13 @@ from live_server import KEEL, keel_serve
 ROLES = ("viewer", "operator", "approver", "admin")
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A local command, acting as the demo's admin unless ``env`` says otherwise."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+        env["KEEL_PRINCIPAL"] = "user:root-ops"
     return subprocess.run(
         [KEEL, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=180, check=False
     )

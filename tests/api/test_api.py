@@ -134,18 +134,20 @@ def test_allowed_mutations_are_in_the_ledger_with_the_principal(server: Server) 
         answer = client.post("/v1/ledger/entries", json={"entries": [{"type": "deploy", "id": 7}]})
         assert answer.status_code == 200
         first = answer.json()["first_index"]
-        entries = client.get("/v1/ledger/entries", params={"start": first, "limit": 2}).json()
-    record, audit = (e["entry"] for e in entries["entries"])
-    assert record == {
-        "type": "external.deploy",
-        "id": 7,
-        "by": "service_account:token:operator-key",
-    }
-    assert (
-        audit["type"] == "api.mutation"
-        and audit["principal"] == "service_account:token:operator-key"
+        entries = client.get("/v1/ledger/entries", params={"start": first, "limit": 1}).json()
+        plan = client.post("/v1/plans", json={"commit": True}).json()
+    (record,) = (e["entry"] for e in entries["entries"])
+    assert record["type"] == "external.deploy" and record["id"] == 7
+    assert record["by"] == "service_account:token:operator-key"
+    # The change's own entries carry the caller as their actor (no second transaction).
+    shown = run(
+        "ledger", "show", "--from", str(plan["ledger_index"]), "--limit", "1", cwd=server.root
     )
-    assert audit["path"] == "/v1/ledger/entries"
+    committed = json.loads(shown.stdout)
+    assert committed["entry"]["type"] == "plan.committed"
+    assert committed["personal"] == {"actor": "service_account:token:operator-key"}
+    mine = run("ledger", "show", "--from", str(first), "--limit", "1", cwd=server.root)
+    assert json.loads(mine.stdout)["personal"] == {"actor": "service_account:token:operator-key"}
 
 
 def test_restricted_data_stays_with_its_owner_through_the_api(server: Server) -> None:

@@ -18,7 +18,11 @@ import sqlalchemy as sa
 from keel.errors import IntegrityError, LedgerError
 from keel.ledger import Checkpoint, leaf_hash
 from keel.service import Workspace, apply_manifests, ledger
+from keel.service.actor import Actor
 from sample_manifests import SITE
+
+SYSTEM = Actor.system("tests")
+"""Trusted: these tests exercise the store, not access control."""
 
 
 def fill(workspace: Workspace, count: int, batch: int = 7) -> None:
@@ -56,7 +60,7 @@ def test_state_change_and_ledger_entry_commit_together(
 
     monkeypatch.setattr(ledger, "record", broken)
     with pytest.raises(RuntimeError):
-        apply_manifests(workspace, [str(site)])
+        apply_manifests(workspace, [str(site)], actor=SYSTEM)
     monkeypatch.undo()
     from keel.service import get_resources
 
@@ -65,13 +69,13 @@ def test_state_change_and_ledger_entry_commit_together(
         from keel.store.ledger import LedgerRepository
 
         assert LedgerRepository(conn).size() == 0
-    result = apply_manifests(workspace, [str(site)])
+    result = apply_manifests(workspace, [str(site)], actor=SYSTEM)
     assert result.count("created") == 1
     [shown] = ledger.show(workspace)
     assert shown.entry["type"] == "estate.created"
     assert shown.entry["name"] == "fra-dc1"
     assert shown.entry["spec_digest"] == get_resources(workspace, "Site")[0].spec_digest
-    assert shown.personal == {"actor": ledger.current_actor()}
+    assert shown.personal == {"actor": SYSTEM.principal}
 
 
 TAMPERS: dict[str, tuple[Callable[[Workspace], None], int | None]] = {
@@ -199,7 +203,7 @@ def test_erasure_keeps_every_proof_valid(workspace: Workspace) -> None:
     assert entry.personal == {"customer": "c-123"}
     commitment = entry.entry["personal"]["customer"]
     before = ledger.prove(workspace, first).encode()
-    ledger.erase(workspace, commitment, "GDPR art. 17 request 42")
+    ledger.erase(workspace, commitment, "GDPR art. 17 request 42", actor="system:tests")
     [entry] = ledger.show(workspace, first, 1)
     assert entry.personal == {"customer": "<erased: GDPR art. 17 request 42>"}
     assert entry.entry["personal"]["customer"] == commitment

@@ -19,9 +19,13 @@ from keel.errors import (
 )
 from keel.estate import demo_manifest_files
 from keel.service import Workspace, apply_manifests, ledger, lineage, planning, registry
+from keel.service.actor import Actor
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 FACET = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s.json"}
+
+SYSTEM = Actor.system("tests")
+"""Trusted: these tests exercise the store, not access control."""
 
 
 def _event(
@@ -51,7 +55,7 @@ def _apply_demo(workspace: Workspace) -> None:
     folder.mkdir(exist_ok=True)
     for name, text in demo_manifest_files():
         (folder / name).write_text(text, encoding="utf-8")
-    apply_manifests(workspace, [str(folder)])
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
 
 
 def test_duplicates_are_stored_once_and_unknown_datasets_become_external(
@@ -101,7 +105,7 @@ def test_impact_follows_derived_data_to_models_workloads_and_placements(
     workspace: Workspace,
 ) -> None:
     _apply_demo(workspace)
-    planning.commit_plan(workspace, planning.compute_plan(workspace))
+    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
     _ingest(
         workspace,
         _event("features", [("keel", "eu-customer-profiles")], [("keel", "credit-features")]),
@@ -138,7 +142,9 @@ def test_erasure_blanks_payloads_keeps_the_graph_and_is_in_the_ledger(
     _apply_demo(workspace)
     personal = {**FACET, "fields": [{"name": "caller_name", "type": "string"}]}
     _ingest(workspace, _event("redact", [], [("keel", "call-centre-transcripts")], schema=personal))
-    done = lineage.erase(workspace, "dataset:call-centre-transcripts", "Art. 17 request")
+    done = lineage.erase(
+        workspace, "dataset:call-centre-transcripts", "Art. 17 request", actor=SYSTEM
+    )
     assert done.retrain == ["aurelia-assistant-70b@1.1"]
     assert done.stop == ["assistant-finetune-callcentre"]
     view = lineage.show(workspace, "dataset:call-centre-transcripts", depth=1)
@@ -153,7 +159,7 @@ def test_erasure_blanks_payloads_keeps_the_graph_and_is_in_the_ledger(
     assert entry.entry["type"] == "lineage.erased"
     assert entry.entry["retrain"] == ["aurelia-assistant-70b@1.1"]
     with pytest.raises(UserError, match="erased already"):
-        lineage.erase(workspace, "dataset:call-centre-transcripts", "again")
+        lineage.erase(workspace, "dataset:call-centre-transcripts", "again", actor=SYSTEM)
 
 
 def _approve_flow(workspace: Workspace, ref: str) -> None:
@@ -164,33 +170,36 @@ def _approve_flow(workspace: Workspace, ref: str) -> None:
             registry.Evaluation("benchmark", "auc", True, 0.8),
             registry.Evaluation("probe", "membership-inference", True),
         ],
-        "user:bob",
+        actor=Actor("user:bob"),
     )
-    registry.transition(workspace, ref, "validated", "user:bob")
+    registry.transition(workspace, ref, "validated", actor=Actor("user:bob"))
 
 
 def test_high_risk_needs_two_approvers_and_never_the_registrant(workspace: Workspace) -> None:
     _apply_demo(workspace)
     ref = "credit-scoring@3.2"
     with pytest.raises(LifecycleError, match="only a validated version"):
-        registry.approve(workspace, ref, "user:erin")
+        registry.approve(workspace, ref, actor=Actor("user:erin"))
     registry.evaluate(
-        workspace, ref, [registry.Evaluation("benchmark", "auc", True, 0.8)], "user:bob"
+        workspace,
+        ref,
+        [registry.Evaluation("benchmark", "auc", True, 0.8)],
+        actor=Actor("user:bob"),
     )
     with pytest.raises(LifecycleError, match="no vulnerability probe"):
-        registry.transition(workspace, ref, "validated", "user:bob")
+        registry.transition(workspace, ref, "validated", actor=Actor("user:bob"))
     _approve_flow(workspace, ref)
     size = ledger.show(workspace, start=0, limit=100_000)[-1].index
     with pytest.raises(ForbiddenError, match=r"sod\.no_self_approval"):
-        registry.approve(workspace, ref, "user:alice")
+        registry.approve(workspace, ref, actor=Actor("user:alice"))
     denial = ledger.show(workspace, start=size + 1, limit=1)[0].entry
     assert denial["type"] == "access.denied" and denial["principal"] == "user:alice"
     with pytest.raises(ForbiddenError):
-        registry.approve(workspace, ref, "user:bob")  # an operator, not an approver
-    assert registry.approve(workspace, ref, "user:erin").state == "validated"
+        registry.approve(workspace, ref, actor=Actor("user:bob"))  # an operator, not an approver
+    assert registry.approve(workspace, ref, actor=Actor("user:erin")).state == "validated"
     with pytest.raises(LifecycleError, match="already approved"):
-        registry.approve(workspace, ref, "user:erin")
-    assert registry.approve(workspace, ref, "user:farid").state == "approved"
+        registry.approve(workspace, ref, actor=Actor("user:erin"))
+    assert registry.approve(workspace, ref, actor=Actor("user:farid")).state == "approved"
     detail = registry.describe(workspace, ref)
     assert detail.approvers == ["user:erin", "user:farid"]
     types = [e.type for e in detail.events]
@@ -212,10 +221,13 @@ def test_high_risk_needs_two_approvers_and_never_the_registrant(workspace: Works
 def test_a_limited_model_needs_one_approval_and_a_prohibited_one_none(workspace: Workspace) -> None:
     _apply_demo(workspace)
     _approve_flow(workspace, "fraud-detector@7.1")
-    assert registry.approve(workspace, "fraud-detector@7.1", "user:erin").state == "approved"
+    assert (
+        registry.approve(workspace, "fraud-detector@7.1", actor=Actor("user:erin")).state
+        == "approved"
+    )
     _approve_flow(workspace, "staff-emotion-monitor@0.9")
     with pytest.raises(LifecycleError, match="prohibited"):
-        registry.approve(workspace, "staff-emotion-monitor@0.9", "user:erin")
+        registry.approve(workspace, "staff-emotion-monitor@0.9", actor=Actor("user:erin"))
 
 
 def test_serving_a_draft_version_is_refused_and_nothing_is_stored(
@@ -229,17 +241,17 @@ def test_serving_a_draft_version_is_refused_and_nothing_is_stored(
         "  compute: {accelerators: [L4]}\n  serves: [eu-west-users]\n  latency_slo_ms: 200\n"
     )
     with pytest.raises(DeniedError) as caught:
-        apply_manifests(workspace, [str(manifest)])
+        apply_manifests(workspace, [str(manifest)], actor=SYSTEM)
     (problem,) = caught.value.problems
     assert problem.line == 5 and problem.field == "spec.model" and "draft" in problem.message
     with pytest.raises(NotFoundError):
         lineage.show(workspace, "workload:new-scoring")
     _approve_flow(workspace, "fraud-detector@7.1")
-    registry.approve(workspace, "fraud-detector@7.1", "user:erin")
-    apply_manifests(workspace, [str(manifest)])
+    registry.approve(workspace, "fraud-detector@7.1", actor=Actor("user:erin"))
+    apply_manifests(workspace, [str(manifest)], actor=SYSTEM)
     assert registry.describe(workspace, "fraud-detector@7.1").version.state == "deployed"
     with pytest.raises(LifecycleError, match="still used by"):
-        registry.transition(workspace, "fraud-detector@7.1", "retired", "user:bob")
+        registry.transition(workspace, "fraud-detector@7.1", "retired", actor=Actor("user:bob"))
 
 
 def test_a_high_risk_version_declared_approved_needs_its_approvers(
@@ -259,20 +271,20 @@ def test_a_high_risk_version_declared_approved_needs_its_approvers(
     )
     manifest.write_text(text.format(approvers="[alice, erin]"))
     with pytest.raises(DeniedError) as caught:
-        apply_manifests(workspace, [str(manifest)])
+        apply_manifests(workspace, [str(manifest)], actor=SYSTEM)
     assert "has 1; refused: alice (not allowed to approve it)" in caught.value.problems[0].message
     manifest.write_text(text.format(approvers="[erin, farid]"))
-    apply_manifests(workspace, [str(manifest)])
+    apply_manifests(workspace, [str(manifest)], actor=SYSTEM)
     detail = registry.describe(workspace, "credit-scoring@4.0")
     assert detail.version.state == "deployed" and detail.approvers == ["user:erin", "user:farid"]
 
 
 def test_aliases_and_fact_sheets(workspace: Workspace) -> None:
     _apply_demo(workspace)
-    registry.set_alias(workspace, "credit-scoring@3.1", "champion", "user:bob")
+    registry.set_alias(workspace, "credit-scoring@3.1", "champion", actor=Actor("user:bob"))
     assert registry.describe(workspace, "credit-scoring@champion").version.version == "3.1"
     with pytest.raises(UserError, match="letters, digits"):
-        registry.set_alias(workspace, "credit-scoring@3.1", "3.2", "user:bob")
+        registry.set_alias(workspace, "credit-scoring@3.1", "3.2", actor=Actor("user:bob"))
     sheet = registry.factsheet(workspace, "credit-scoring@champion")
     assert sheet["purpose"]["Risk tier (EU AI Act)"] == "high"
     assert sheet["oversight"]["Approved by"] == ["user:erin", "user:farid"]

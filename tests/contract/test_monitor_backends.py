@@ -14,6 +14,10 @@ import pytest
 from keel.errors import ManifestError, NotFoundError
 from keel.estate import demo_manifest_files
 from keel.service import Workspace, apply_manifests, ledger, monitoring
+from keel.service.actor import Actor
+
+SYSTEM = Actor.system("tests")
+"""Trusted: these tests exercise the store, not access control."""
 
 
 @pytest.fixture
@@ -59,24 +63,24 @@ def test_alerts_are_raised_once_deduplicated_and_resolved(
 ) -> None:
     url, bodies = received
     folder = demo(tmp_path / "estate", webhook=url)
-    apply_manifests(workspace, [str(folder)])
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
-    (first,) = monitoring.run_monitors(workspace, now=now)
+    (first,) = monitoring.run_monitors(workspace, now=now, actor=SYSTEM)
     assert first.result.status == "ok" and first.raised == [] and bodies == []
 
     monitoring.write_demo_windows(folder / "data", drifted=True)
-    (second,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=15))
+    (second,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=15), actor=SYSTEM)
     expected = {"drift", "performance:roc_auc", "latency:p99", "errors"}
     assert set(second.raised) == expected and second.delivery_errors == []
-    (third,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=30))
+    (third,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=30), actor=SYSTEM)
     assert third.raised == [] and set(third.still_firing) == expected  # no second notification
     assert len(bodies) == 1 and {r["condition"] for r in bodies[0]["raised"]} == expected  # type: ignore[union-attr]
     firing = monitoring.alerts(workspace)
     assert {a.condition for a in firing} == expected and {a.checks for a in firing} == {2}
 
     monitoring.write_demo_windows(folder / "data", drifted=False)
-    (fourth,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=45))
+    (fourth,) = monitoring.run_monitors(workspace, now=now + timedelta(minutes=45), actor=SYSTEM)
     assert set(fourth.resolved) == expected
     assert monitoring.alerts(workspace) == []
     assert len(bodies) == 2 and set(bodies[1]["resolved"]) == expected  # type: ignore[arg-type]
@@ -96,12 +100,22 @@ def test_alerts_are_raised_once_deduplicated_and_resolved(
 def test_due_only_respects_the_interval_and_metrics_export(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    apply_manifests(workspace, [str(demo(tmp_path / "estate"))])
+    apply_manifests(workspace, [str(demo(tmp_path / "estate"))], actor=SYSTEM)
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
-    assert len(monitoring.run_monitors(workspace, due_only=True, now=now)) == 1
-    assert monitoring.run_monitors(workspace, due_only=True, now=now + timedelta(minutes=5)) == []
+    assert len(monitoring.run_monitors(workspace, due_only=True, now=now, actor=SYSTEM)) == 1
     assert (
-        len(monitoring.run_monitors(workspace, due_only=True, now=now + timedelta(minutes=15))) == 1
+        monitoring.run_monitors(
+            workspace, due_only=True, now=now + timedelta(minutes=5), actor=SYSTEM
+        )
+        == []
+    )
+    assert (
+        len(
+            monitoring.run_monitors(
+                workspace, due_only=True, now=now + timedelta(minutes=15), actor=SYSTEM
+            )
+        )
+        == 1
     )
     text = monitoring.metrics_text(workspace)
     assert 'keel_monitor_firing{monitor="credit-decision-health"} 0.0' in text
@@ -116,18 +130,18 @@ def test_a_missing_window_fires_instead_of_passing_silently(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     folder = demo(tmp_path / "estate")
-    apply_manifests(workspace, [str(folder)])
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
     (folder / "data" / "credit-decision-current.parquet").unlink()
-    (run,) = monitoring.run_monitors(workspace)
+    (run,) = monitoring.run_monitors(workspace, actor=SYSTEM)
     assert run.result.status == "firing"
     keys = {c.key for c in run.result.firing}
     assert keys == {"window:drift", "window:performance", "window:latency"}
     (folder / "data" / "credit-decision-reference.parquet").write_text("not parquet")
-    (broken,) = monitoring.run_monitors(workspace)
+    (broken,) = monitoring.run_monitors(workspace, actor=SYSTEM)
     (condition,) = broken.result.firing
     assert condition.key == "reference" and "credit-decision-reference.parquet" in condition.message
     with pytest.raises(NotFoundError, match="did you mean 'credit-decision-health'"):
-        monitoring.run_monitors(workspace, ["credit-decision-healt"])
+        monitoring.run_monitors(workspace, ["credit-decision-healt"], actor=SYSTEM)
 
 
 def test_a_monitor_needs_a_workload_with_an_slo_for_latency(
@@ -141,7 +155,7 @@ def test_a_monitor_needs_a_workload_with_an_slo_for_latency(
     )
     (folder / "monitors.yaml").write_text(text)
     with pytest.raises(ManifestError) as caught:
-        apply_manifests(workspace, [str(folder)])
+        apply_manifests(workspace, [str(folder)], actor=SYSTEM)
     (problem,) = caught.value.problems
     assert problem.resource == "Monitor/credit-decision-health"
     assert "has no latency_slo_ms" in problem.message

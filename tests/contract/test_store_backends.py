@@ -12,6 +12,7 @@ import pytest
 
 from keel.errors import InUseError, ManifestError, NotFoundError
 from keel.service import Workspace, apply_manifests, delete_resource, get_resources
+from keel.service.actor import Actor
 from sample_manifests import SITE as SAMPLE_SITE
 
 SITE = SAMPLE_SITE.replace("name: fra-dc1\n", "name: fra-dc1\nlabels: {tier: core}\n")
@@ -21,6 +22,9 @@ kind: Dataset
 name: {name}
 spec: {{classification: internal, size_gb: {size}, replicas: [fra-dc1]}}
 """
+
+SYSTEM = Actor.system("tests")
+"""Trusted: these tests exercise the store, not access control."""
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -66,19 +70,19 @@ def estate_dir(tmp_path: Path) -> Path:
 
 
 def test_apply_is_idempotent(workspace: Workspace, estate_dir: Path) -> None:
-    first = apply_manifests(workspace, [str(estate_dir)])
+    first = apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     assert (first.count("created"), first.revision) == (3, 1)
     before = dump(workspace)
-    second = apply_manifests(workspace, [str(estate_dir)])
+    second = apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     assert (second.count("unchanged"), second.revision) == (3, 1)
     assert second.estate_digest == first.estate_digest
     assert dump(workspace) == before
 
 
 def test_demo_estate_round_trips(workspace: Workspace, demo_dir: Path) -> None:
-    first = apply_manifests(workspace, [str(demo_dir)])
+    first = apply_manifests(workspace, [str(demo_dir)], actor=SYSTEM)
     assert first.count("created") >= 70
-    again = apply_manifests(workspace, [str(demo_dir)])
+    again = apply_manifests(workspace, [str(demo_dir)], actor=SYSTEM)
     assert again.count("unchanged") == first.count("created")
     [site] = get_resources(workspace, "site", "aws-use1")
     assert site.resolved is not None
@@ -89,37 +93,37 @@ def test_demo_estate_round_trips(workspace: Workspace, demo_dir: Path) -> None:
 def test_changed_spec_bumps_generation_labels_do_not(
     workspace: Workspace, estate_dir: Path
 ) -> None:
-    apply_manifests(workspace, [str(estate_dir)])
+    apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     write(
         estate_dir,
         "data.yaml",
         DATASET.format(name="d1", size=11) + "---\n" + DATASET.format(name="d2", size=20),
     )
-    result = apply_manifests(workspace, [str(estate_dir)])
+    result = apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     [change] = [c for c in result.changes if c.action == "configured"]
     assert (change.name, change.generation, change.fields) == ("d1", 2, ("spec.size_gb",))
     [d1] = get_resources(workspace, "Dataset", "d1")
     assert d1.generation == 2
     assert d1.spec is not None and d1.spec["size_gb"] == 11
     write(estate_dir, "site.yaml", SITE.replace("tier: core", "tier: gold"))
-    result = apply_manifests(workspace, [str(estate_dir)])
+    result = apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     [change] = [c for c in result.changes if c.action == "configured"]
     assert (change.name, change.generation, change.fields) == ("fra-dc1", 1, ("labels",))
 
 
 def test_dry_run_writes_nothing(workspace: Workspace, estate_dir: Path) -> None:
-    apply_manifests(workspace, [str(estate_dir)])
+    apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     before = dump(workspace)
     write(estate_dir, "more.yaml", DATASET.format(name="d3", size=1))
-    result = apply_manifests(workspace, [str(estate_dir)], dry_run=True)
+    result = apply_manifests(workspace, [str(estate_dir)], dry_run=True, actor=SYSTEM)
     assert result.count("created") == 1 and result.dry_run
     assert dump(workspace) == before
 
 
 def test_prune_deletes_undeclared(workspace: Workspace, estate_dir: Path, tmp_path: Path) -> None:
-    apply_manifests(workspace, [str(estate_dir)])
+    apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     (estate_dir / "data.yaml").write_text(DATASET.format(name="d1", size=10))
-    result = apply_manifests(workspace, [str(estate_dir)], prune=True)
+    result = apply_manifests(workspace, [str(estate_dir)], prune=True, actor=SYSTEM)
     assert [(c.kind, c.name) for c in result.changes if c.action == "deleted"] == [
         ("Dataset", "d2")
     ]
@@ -127,10 +131,10 @@ def test_prune_deletes_undeclared(workspace: Workspace, estate_dir: Path, tmp_pa
 
 
 def test_prune_that_would_dangle_changes_nothing(workspace: Workspace, estate_dir: Path) -> None:
-    apply_manifests(workspace, [str(estate_dir)])
+    apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     before = dump(workspace)
     with pytest.raises(ManifestError) as caught:
-        apply_manifests(workspace, [str(estate_dir / "data.yaml")], prune=True)
+        apply_manifests(workspace, [str(estate_dir / "data.yaml")], prune=True, actor=SYSTEM)
     assert any("Site 'fra-dc1' does not exist" in p.message for p in caught.value.problems)
     assert dump(workspace) == before
 
@@ -138,8 +142,8 @@ def test_prune_that_would_dangle_changes_nothing(workspace: Workspace, estate_di
 def test_partial_apply_sees_stored_references(
     workspace: Workspace, estate_dir: Path, tmp_path: Path
 ) -> None:
-    apply_manifests(workspace, [str(estate_dir / "site.yaml")])
-    result = apply_manifests(workspace, [str(estate_dir / "data.yaml")])
+    apply_manifests(workspace, [str(estate_dir / "site.yaml")], actor=SYSTEM)
+    result = apply_manifests(workspace, [str(estate_dir / "data.yaml")], actor=SYSTEM)
     assert result.count("created") == 2
 
 
@@ -157,7 +161,7 @@ def test_partial_apply_sees_stored_references(
 def test_bad_input_leaves_the_store_exactly_as_it_was(
     workspace: Workspace, estate_dir: Path, bad: str
 ) -> None:
-    apply_manifests(workspace, [str(estate_dir)])
+    apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     before = dump(workspace)
     # A good change in one file and a bad one in another: neither may land.
     write(
@@ -167,21 +171,21 @@ def test_bad_input_leaves_the_store_exactly_as_it_was(
     )
     write(estate_dir, "zz-bad.yaml", bad)
     with pytest.raises(ManifestError) as caught:
-        apply_manifests(workspace, [str(estate_dir)])
+        apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     assert any(p.path.endswith("zz-bad.yaml") and p.line >= 1 for p in caught.value.problems)
     assert dump(workspace) == before
 
 
 def test_delete(workspace: Workspace, estate_dir: Path) -> None:
-    apply_manifests(workspace, [str(estate_dir)])
+    apply_manifests(workspace, [str(estate_dir)], actor=SYSTEM)
     before = dump(workspace)
     with pytest.raises(InUseError) as caught:
-        delete_resource(workspace, "site", "fra-dc1")
+        delete_resource(workspace, "site", "fra-dc1", actor=SYSTEM)
     assert {p.resource for p in caught.value.problems} == {"Dataset/d1", "Dataset/d2"}
     assert dump(workspace) == before
     with pytest.raises(NotFoundError, match="did you mean 'd1'"):
-        delete_resource(workspace, "dataset", "d11")
-    change = delete_resource(workspace, "datasets", "d2")
+        delete_resource(workspace, "dataset", "d11", actor=SYSTEM)
+    change = delete_resource(workspace, "datasets", "d2", actor=SYSTEM)
     assert (change.kind, change.name) == ("Dataset", "d2")
     assert [r.name for r in get_resources(workspace, "Dataset")] == ["d1"]
 
@@ -190,14 +194,14 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from keel.service import Workspace, apply_manifests
+    from keel.service import Actor, Workspace, apply_manifests
     url, folder, name, rounds = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     ws = Workspace.open(folder, database_url=url)
     template = "kind: Dataset\\nname: {n}\\nspec: {{classification: internal, size_gb: {s}, replicas: [fra-dc1]}}\\n"
     for i in range(1, rounds + 1):
         path = folder / f"{name}.yaml"
         path.write_text(template.format(n=name, s=i))
-        apply_manifests(ws, [str(path)])
+        apply_manifests(ws, [str(path)], actor=Actor.system("writer"))
     ws.close()
     """
 )
@@ -206,7 +210,7 @@ WRITER = textwrap.dedent(
 def test_concurrent_applies_from_processes_lose_nothing(database_url: str, tmp_path: Path) -> None:
     site = write(tmp_path, "site.yaml", SITE)
     ws = Workspace.open(tmp_path, database_url=database_url)
-    apply_manifests(ws, [str(site)])
+    apply_manifests(ws, [str(site)], actor=SYSTEM)
     rounds, writers = 15, 3
     procs = []
     for index in range(writers):
@@ -254,9 +258,9 @@ def test_resolved_values_refreshed_by_another_change_are_recorded(
     site = SITE.replace("accelerator: H100-SXM", "accelerator: acme-npu")
     write(tmp_path / "a", "acc.yaml", accelerator.format(gb=64))
     write(tmp_path / "a", "site.yaml", site)
-    apply_manifests(workspace, [str(tmp_path / "a")])
+    apply_manifests(workspace, [str(tmp_path / "a")], actor=SYSTEM)
     write(tmp_path / "b", "acc.yaml", accelerator.format(gb=128))
-    result = apply_manifests(workspace, [str(tmp_path / "b")])
+    result = apply_manifests(workspace, [str(tmp_path / "b")], actor=SYSTEM)
     changed = {(c.kind, c.name): c for c in result.changes}
     assert changed[("Site", "fra-dc1")].fields == ("resolved",)
     assert changed[("Site", "fra-dc1")].generation == 1  # the spec did not change

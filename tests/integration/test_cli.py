@@ -43,14 +43,24 @@ DEMO_REGISTRY_ENTRIES = (
     )
 )
 
+DEMO_GOVERNANCE_ENTRIES = 1
+"""The first apply creates principals, agents and policy sets: one governance.changed entry."""
+
 KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+
+
+ADMIN = "user:root-ops"
+"""The demo's admin: commands act as it unless a test names another principal (or none)."""
 
 
 def keel(
     *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    full_env["KEEL_PRINCIPAL"] = ADMIN
     full_env.update(env or {})
+    if not full_env["KEEL_PRINCIPAL"]:
+        del full_env["KEEL_PRINCIPAL"]
     return subprocess.run(
         [KEEL, *args],
         cwd=cwd,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from test_cli import DEMO_REGISTRY_ENTRIES, DEMO_RESOURCES, DEMO_WORKLOADS, keel
+from test_cli import (
+    DEMO_GOVERNANCE_ENTRIES,
+    DEMO_REGISTRY_ENTRIES,
+    DEMO_RESOURCES,
+    DEMO_WORKLOADS,
+    keel,
+)
 
 # Resources and the registry's records of the first apply, the plan, one decision per workload,
 # then the monitor: three checks, four alerts raised on the drifted window and resolved on the
@@ -13,7 +19,20 @@ from test_cli import DEMO_REGISTRY_ENTRIES, DEMO_RESOURCES, DEMO_WORKLOADS, keel
 # refused approval, two approvals, the move to approved, an erasure. One checkpoint per
 # transaction: the apply, the plan, three monitor runs and six registry and lineage changes.
 DEMO_ENTRIES = (
-    DEMO_RESOURCES + DEMO_REGISTRY_ENTRIES + 1 + DEMO_WORKLOADS + 3 + 4 + 4 + 3 + 1 + 1 + 2 + 1 + 1
+    DEMO_RESOURCES
+    + DEMO_GOVERNANCE_ENTRIES
+    + DEMO_REGISTRY_ENTRIES
+    + 1
+    + DEMO_WORKLOADS
+    + 3
+    + 4
+    + 4
+    + 3
+    + 1
+    + 1
+    + 2
+    + 1
+    + 1
 )
 DEMO_CHECKPOINTS = 1 + 1 + 3 + 6
 

@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 import orjson
-from test_cli import DEMO_REGISTRY_ENTRIES, DEMO_RESOURCES, DEMO_WORKLOADS, keel
+from test_cli import (
+    DEMO_GOVERNANCE_ENTRIES,
+    DEMO_REGISTRY_ENTRIES,
+    DEMO_RESOURCES,
+    DEMO_WORKLOADS,
+    keel,
+)
 
 
 def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
@@ -48,7 +54,7 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert len({p["site"] for p in search}) >= 2  # replicas split Paris, New York, Singapore
     estate_digest = json.loads(keel("get", "site", "fra-dc1", "-o", "json", cwd=tmp_path).stdout)
     assert estate_digest["kind"] == "Site"
-    first_plan_entry = DEMO_RESOURCES + DEMO_REGISTRY_ENTRIES
+    first_plan_entry = DEMO_RESOURCES + DEMO_GOVERNANCE_ENTRIES + DEMO_REGISTRY_ENTRIES
     shown = keel("ledger", "show", "--from", str(first_plan_entry), cwd=tmp_path).stdout
     entry = json.loads(shown.splitlines()[0])["entry"]
     assert entry["type"] == "plan.committed"

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from keel.api.security import Guards, guard, record_mutation
+from keel.api.security import Guards, guard
 from keel.errors import NotFoundError
 from keel.service import (
     StoredResource,
@@ -24,6 +24,7 @@ from keel.service import (
     policy,
     registry,
 )
+from keel.service.actor import Actor
 from keel.service.registry import Evaluation
 from keel.service.tokens import Token
 
@@ -116,11 +117,6 @@ def _change_json(change: Any) -> dict[str, Any]:
     }
 
 
-def _entity(token: Token) -> dict[str, Any] | None:
-    """An OIDC user's Cedar entity (API keys are known to the access engine already)."""
-    return token.entity() if token.name.startswith("oidc:") else None
-
-
 def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one route table)
     """Add every ``/v1`` route (and ``/api/v1/lineage``) to an app.
 
@@ -149,17 +145,20 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     @router.post("/v1/apply", tags=["estate"])
     def apply(
-        body: ApplyBody,
-        request: Request,
-        _: Token = allow("apply", "Resource/Estate/all", mutates=True),
+        body: ApplyBody, token: Token = allow("apply", "Resource/Estate/all", mutates=True)
     ) -> dict[str, Any]:
-        """Apply manifests (YAML text), in one transaction."""
+        """Apply manifests (YAML text), in one transaction; each resource is authorised."""
         with tempfile.TemporaryDirectory() as folder:
             path = FilePath(folder) / "request.yaml"
             path.write_text(body.manifests, encoding="utf-8")
-            result = apply_manifests(ws, [str(path)], prune=body.prune, dry_run=body.dry_run)
-        if not body.dry_run:
-            record_mutation(ws, request, 200)
+            result = apply_manifests(
+                ws,
+                [str(path)],
+                actor=Actor.of_token(token),
+                prune=body.prune,
+                dry_run=body.dry_run,
+                text_name="request.yaml",
+            )
         return {
             "revision": result.revision,
             "estate_digest": result.estate_digest,
@@ -170,28 +169,22 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     @router.delete("/v1/resources/{kind}/{name}", tags=["estate"])
     def delete(
-        kind: str,
-        name: str,
-        request: Request,
-        _: Token = allow("delete", "Estate/{kind}/{name}", mutates=True),
+        kind: str, name: str, token: Token = allow("delete", "Estate/{kind}/{name}", mutates=True)
     ) -> dict[str, Any]:
         """Delete one resource (refused while others reference it)."""
-        change = delete_resource(ws, kind, name)
-        record_mutation(ws, request, 200)
-        return _change_json(change)
+        return _change_json(delete_resource(ws, kind, name, actor=Actor.of_token(token)))
 
     # -- plans ----------------------------------------------------------------------------
     @router.post("/v1/plans", tags=["plans"])
     def plan(
-        body: PlanBody, request: Request, _: Token = allow("plan", "Workload/*", mutates=True)
+        body: PlanBody, token: Token = allow("plan", "Workload/*", mutates=True)
     ) -> dict[str, Any]:
         """Compute a plan for every workload and (by default) commit it."""
         result = planning.compute_plan(ws, objective=body.objective, solver=body.solver)
         data = result.plan.to_json()
         if body.commit:
-            plan_id, index = planning.commit_plan(ws, result)
+            plan_id, index = planning.commit_plan(ws, result, actor=Actor.of_token(token))
             data |= {"plan_id": plan_id, "ledger_index": index}
-            record_mutation(ws, request, 200)
         return data
 
     @router.get("/v1/plans/latest", tags=["plans"])
@@ -252,15 +245,14 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     @router.post("/v1/ledger/entries", tags=["ledger"])
     def append_entries(
-        body: EntriesBody, request: Request, token: Token = allow("apply", "Ledger", mutates=True)
+        body: EntriesBody, token: Token = allow("apply", "Ledger", mutates=True)
     ) -> dict[str, Any]:
         """Append decision records from another system; each is marked with its principal."""
         marked = [
             {**e, "type": f"external.{e.get('type', 'record')}", "by": token.principal}
             for e in body.entries
         ]
-        first, size = ledger.append(ws, marked)
-        record_mutation(ws, request, 200)
+        first, size = ledger.append(ws, marked, actor=token.principal)
         return {"first_index": first, "size": size}
 
     @router.get("/v1/ledger/proofs/{index}", tags=["ledger"], response_class=PlainTextResponse)
@@ -322,13 +314,12 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     @router.post("/v1/lineage/erasures", tags=["lineage"])
     def erase(
-        body: EraseBody,
-        request: Request,
-        _: Token = allow("admin", "Resource/Lineage/graph", mutates=True),
+        body: EraseBody, token: Token = allow("admin", "Resource/Lineage/graph", mutates=True)
     ) -> dict[str, Any]:
         """Erase a dataset's payloads, keep the graph, record it."""
-        done = lineage.erase(ws, body.node, body.reason, namespace=body.namespace)
-        record_mutation(ws, request, 200)
+        done = lineage.erase(
+            ws, body.node, body.reason, actor=Actor.of_token(token), namespace=body.namespace
+        )
         return {
             **lineage.impact_json(done.impact),
             "retrain": done.retrain,
@@ -351,40 +342,29 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
     def evaluate(
         ref: str,
         body: EvaluationsBody,
-        request: Request,
         token: Token = allow("apply", "ModelVersion/{ref}", mutates=True),
     ) -> dict[str, Any]:
         """Record evaluation results."""
         results = [Evaluation(r.kind, r.name, r.passed, r.score) for r in body.results]
-        version = registry.evaluate(
-            ws, ref, results, token.principal, principal_entity=_entity(token)
-        )
-        record_mutation(ws, request, 200)
+        version = registry.evaluate(ws, ref, results, actor=Actor.of_token(token))
         return registry.summary_json(version)
 
     @router.post("/v1/models/{ref}/transitions", tags=["models"])
     def promote(
         ref: str,
         body: PromoteBody,
-        request: Request,
         token: Token = allow("apply", "ModelVersion/{ref}", mutates=True),
     ) -> dict[str, Any]:
         """Move a version to validated, back to draft, or to retired."""
-        version = registry.transition(
-            ws, ref, body.to, token.principal, body.reason, principal_entity=_entity(token)
-        )
-        record_mutation(ws, request, 200)
+        version = registry.transition(ws, ref, body.to, body.reason, actor=Actor.of_token(token))
         return registry.summary_json(version)
 
     @router.post("/v1/models/{ref}/approvals", tags=["models"])
     def approve(
-        ref: str,
-        request: Request,
-        token: Token = allow("approve", "ModelVersion/{ref}", mutates=True),
+        ref: str, token: Token = allow("approve", "ModelVersion/{ref}", mutates=True)
     ) -> dict[str, Any]:
         """Approve a validated version (two approvers for high risk; never the registrant)."""
-        version = registry.approve(ws, ref, token.principal, principal_entity=_entity(token))
-        record_mutation(ws, request, 200)
+        version = registry.approve(ws, ref, actor=Actor.of_token(token))
         return registry.summary_json(version)
 
     # -- monitors -------------------------------------------------------------------------

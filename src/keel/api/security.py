@@ -22,7 +22,7 @@ from fastapi import Request
 
 from keel.errors import RateLimitError
 from keel.estate.resources import kind_named
-from keel.service import access, ledger
+from keel.service import access
 from keel.service.tokens import Token
 from keel.service.workspace import Workspace
 
@@ -117,8 +117,8 @@ def guard(
         guards: The shared state.
         action: The Cedar action the route performs.
         resource: The resource, ``Kind/name`` with ``{path parameters}`` filled from the URL.
-        mutates: Whether the route changes state (allowed mutations are written to the ledger
-            by :func:`record_mutation`).
+        mutates: Whether the route changes state (the change records its actor in the ledger
+            itself; a cookie-authenticated mutation must pass the CSRF check).
 
     Returns:
         The dependency; it returns the authenticated token.
@@ -156,30 +156,6 @@ def _typed(target: str) -> str:
     _, kind, name = target.split("/", 2)
     canonical = kind_named(kind)
     return f"{canonical}/{name}" if canonical else f"Resource/{kind}/{name}"
-
-
-def record_mutation(workspace: Workspace, request: Request, status: int) -> None:
-    """Write an allowed mutation to the ledger with its principal.
-
-    Args:
-        workspace: The workspace.
-        request: The request (its state holds the principal, action and resource).
-        status: The response status.
-    """
-    ledger.append(
-        workspace,
-        [
-            {
-                "type": "api.mutation",
-                "principal": request.state.principal,
-                "action": request.state.action,
-                "resource": request.state.resource,
-                "method": request.method,
-                "path": request.url.path,
-                "status": status,
-            }
-        ],
-    )
 
 
 def security_headers(nonce: str | None = None) -> dict[str, str]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 
 from keel.client import Client
 from keel.errors import UserError
 from keel.estate import Limits
-from keel.service import Workspace, manifest_limits
+from keel.service import Workspace, access, manifest_limits
+from keel.service.actor import Actor
+from keel.service.workspace import local_settings
 
 
 @dataclass
@@ -19,6 +22,7 @@ class CliState:
     workspace_dir: str | None = None
     server: str | None = None
     token: str | None = field(default=None, repr=False)
+    principal: str | None = None
     _workspace: Workspace | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
 
@@ -52,6 +56,28 @@ class CliState:
         if self._workspace is None:
             self._workspace = Workspace.open(self.workspace_dir)
         return self._workspace
+
+    def actor(self, principal: str | None = None) -> Actor:
+        """Who a local command that changes state acts as.
+
+        Args:
+            principal: The command's own ``--as``, which wins over the global one.
+
+        Returns:
+            The named principal (``--as``, else ``KEEL_PRINCIPAL`` or ``principal`` in
+            keel.yaml), or the bootstrap user while the estate declares no principal.
+        """
+        workspace = self.workspace()
+        name = principal or self.principal or workspace.settings.principal
+        return access.local_actor(workspace, name)
+
+    def data_root(self) -> Path | None:
+        """The configured data root, without opening the store.
+
+        Returns:
+            The folder, or ``None``.
+        """
+        return local_settings(self.workspace_dir).data_root
 
     def limits(self) -> Limits:
         """Manifest input limits, without opening the store.

@@ -14,8 +14,10 @@ from keel.cli.output import table
 from keel.cli.plan import print_plan
 from keel.errors import DeniedError, ForbiddenError, KeelError, UserError
 from keel.service import (
+    Actor,
     EstateSummary,
     Workspace,
+    access,
     apply_manifests,
     demo_manifests,
     ledger,
@@ -26,6 +28,11 @@ from keel.service import (
     summarise,
     validate_manifests,
 )
+
+ADMIN = Actor("user:root-ops")
+"""The demo's admin; every later step acts as a principal the estate declares."""
+CI = Actor("service_account:ci-pipeline")
+"""The demo's pipeline (an operator): plans, monitors, evaluates."""
 
 
 def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
@@ -103,7 +110,7 @@ def _monitor(workspace: Workspace, data: Path) -> None:
         ("recovery", False),
     ):
         monitoring.write_demo_windows(data, drifted=drifted)
-        (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"])
+        (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"], actor=CI)
         firing = [c.key for c in run.result.firing]
         line = f"   {step}: {run.result.status}"
         if firing:
@@ -140,21 +147,24 @@ def _lineage(workspace: Workspace, root: Path) -> None:
             registry.Evaluation("probe", "membership-inference", True),
             registry.Evaluation("probe", "adversarial-robustness", True),
         ],
-        "service_account:ci-pipeline",
+        actor=CI,
     )
-    registry.transition(workspace, ref, "validated", "service_account:ci-pipeline")
+    registry.transition(workspace, ref, "validated", actor=CI)
     typer.echo(f"   {ref} (high risk): evaluated (benchmark and 2 probes) and validated")
     try:
-        registry.approve(workspace, ref, "user:alice")
+        registry.approve(workspace, ref, actor=Actor("user:alice"))
     except ForbiddenError as error:
         typer.echo(f"   alice registered it and may not approve it: {error.code} (in the ledger)")
     else:
         raise KeelError("the demo's access policy let the registrant approve")
-    registry.approve(workspace, ref, "user:erin")
-    version = registry.approve(workspace, ref, "user:farid")
+    registry.approve(workspace, ref, actor=Actor("user:erin"))
+    version = registry.approve(workspace, ref, actor=Actor("user:farid"))
     typer.echo(f"   erin and farid approved it: {version.state}")
     erased = lineage.erase(
-        workspace, "dataset:call-centre-transcripts", "GDPR Art. 17 request 2026-0412"
+        workspace,
+        "dataset:call-centre-transcripts",
+        "GDPR Art. 17 request 2026-0412",
+        actor=ADMIN,
     )
     typer.echo(
         "   erased dataset:call-centre-transcripts (personal data): retrain "
@@ -170,9 +180,9 @@ def _refuse(workspace: Workspace, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in demo_manifests(refused=True):
         (folder / name).write_text(text, encoding="utf-8")
-    typer.echo(f"\npolicy admission: applying {folder}")
+    typer.echo(f"\npolicy admission: user:bob (operator) applies {folder}")
     try:
-        apply_manifests(workspace, [str(folder)])
+        apply_manifests(workspace, [str(folder)], actor=Actor("user:bob"))
     except DeniedError as error:
         for problem in error.problems:
             typer.echo(f"   refused {problem.resource}: {problem.message}")
@@ -202,10 +212,14 @@ def demo(
     workspace = Workspace.open(root, database_url=f"sqlite:///{root / '.keel' / 'keel.db'}")
     try:
         typer.echo("3. applied them to the store (SQLite):")
-        result = apply_manifests(workspace, [str(manifests)])
+        first = access.local_actor(workspace)  # the estate names no principal yet: bootstrap
+        result = apply_manifests(workspace, [str(manifests)], actor=first)
         created = result.count("created")
-        typer.echo(f"   {created} created in one transaction; estate revision {result.revision}")
-        again = apply_manifests(workspace, [str(manifests)])
+        typer.echo(
+            f"   {created} created in one transaction by {first.principal} (the first apply,"
+            f" before any principal exists); estate revision {result.revision}"
+        )
+        again = apply_manifests(workspace, [str(manifests)], actor=ADMIN)
         typer.echo(
             f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)"
         )
@@ -213,7 +227,7 @@ def demo(
         _refuse(workspace, root / "refused")
         typer.echo("\n4. planned where every workload runs (objective: balanced, solver: fast):")
         planned = planning.compute_plan(workspace)
-        plan_id, index = planning.commit_plan(workspace, planned)
+        plan_id, index = planning.commit_plan(workspace, planned, actor=CI)
         print_plan(planned)
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
         _monitor(workspace, manifests / "data")
@@ -241,7 +255,7 @@ def demo(
     typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
     typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")
     typer.echo("Open the dashboard on this workspace:")
-    typer.echo(f"  keel --workspace {root} token create --name me --role viewer   # prints a key")
+    typer.echo(f"  keel --workspace {root} --as user:root-ops token create --name me --role viewer")
     typer.echo(f"  keel --workspace {root} serve    # then http://127.0.0.1:8470/ui/, sign in")
 
 

@@ -37,7 +37,7 @@ class Output(StrEnum):
 
 def validate(ctx: typer.Context, filename: Files) -> None:
     """Check manifests and report every problem at once, as file:line: Kind/name: field: message."""
-    estate = validate_manifests(filename, state(ctx).limits())
+    estate = validate_manifests(filename, state(ctx).limits(), state(ctx).data_root())
     typer.echo(f"ok: {len(estate)} resources valid in {len(filename)} path(s)")
 
 
@@ -71,7 +71,10 @@ def apply(
     dry_run: Annotated[bool, typer.Option(help="Show the changes without making them.")] = False,
 ) -> None:
     """Create or update the resources in manifests, all in one transaction."""
-    result = apply_manifests(state(ctx).workspace(), filename, prune=prune, dry_run=dry_run)
+    cli = state(ctx)
+    result = apply_manifests(
+        cli.workspace(), filename, actor=cli.actor(), prune=prune, dry_run=dry_run
+    )
     print_apply(result)
 
 
@@ -127,7 +130,8 @@ def delete(
     name: Annotated[str, typer.Argument(help="Resource name.")],
 ) -> None:
     """Delete one resource; refused while other resources reference it."""
-    change = delete_resource(state(ctx).workspace(), kind, name)
+    cli = state(ctx)
+    change = delete_resource(cli.workspace(), kind, name, actor=cli.actor())
     typer.echo(f"{change.kind}/{change.name} deleted")
 
 

@@ -10,7 +10,7 @@ import typer
 
 from keel.cli.context import state
 from keel.errors import UserError
-from keel.service import ledger
+from keel.service import access, ledger
 
 app = typer.Typer(help="The trust ledger: a verifiable record of every change and decision.")
 
@@ -111,5 +111,8 @@ def erase(
     reason: Annotated[str, typer.Option(help="Why; recorded in the ledger.")],
 ) -> None:
     """Erase a personal value; entries, checkpoints and proofs stay valid."""
-    ledger.erase(state(ctx).workspace(), commitment, reason)
+    cli = state(ctx)
+    actor = cli.actor()
+    access.authorize(cli.workspace(), actor, [("admin", "Ledger")])
+    ledger.erase(cli.workspace(), commitment, reason, actor=actor.principal)
     typer.echo(f"erased {commitment}")

@@ -143,7 +143,8 @@ def erase_command(
     output: Output = "table",
 ) -> None:
     """Erase a dataset: blank its payloads, keep the graph, record it, list what to redo."""
-    done = lineage.erase(state(ctx).workspace(), node, reason, namespace=namespace)
+    cli = state(ctx)
+    done = lineage.erase(cli.workspace(), node, reason, actor=cli.actor(), namespace=namespace)
     if _output(output) == "json":
         payload = {
             **lineage.impact_json(done.impact),

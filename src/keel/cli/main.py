@@ -29,7 +29,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def main(  # noqa: PLR0917 (Typer passes the global options by position)
     ctx: typer.Context,
     workspace: Annotated[
         str | None,
@@ -51,12 +51,20 @@ def main(
         str | None,
         typer.Option("--token", envvar="KEEL_TOKEN", help="API key for --server."),
     ] = None,
+    principal: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who acts on the local workspace (user:NAME); default KEEL_PRINCIPAL. "
+            "With --server the API key decides.",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     """Keel: the control plane for hybrid AI infrastructure."""
-    ctx.obj = CliState(workspace_dir=workspace, server=server, token=token)
+    ctx.obj = CliState(workspace_dir=workspace, server=server, token=token, principal=principal)
     ctx.call_on_close(ctx.obj.close)
 
 

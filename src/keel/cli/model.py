@@ -17,7 +17,8 @@ from keel.service.registry import Evaluation
 app = typer.Typer(help="Model registry: versions, evaluations, approvals, fact sheets.")
 
 Principal = Annotated[
-    str, typer.Option("--as", help="Who acts: user:NAME, service_account:NAME or agent:NAME.")
+    str | None,
+    typer.Option("--as", help="Who acts: user:NAME or service_account:NAME (default: keel --as)."),
 ]
 Ref = Annotated[str, typer.Argument(help="MODEL@VERSION or MODEL@ALIAS.")]
 
@@ -101,7 +102,7 @@ def _result(kind: str, text: str) -> Evaluation:
 def evaluate_command(
     ctx: typer.Context,
     ref: Ref,
-    principal: Principal,
+    principal: Principal = None,
     benchmark: Annotated[
         list[str] | None, typer.Option(help="A benchmark result: NAME=SCORE[:pass|fail].")
     ] = None,
@@ -113,7 +114,8 @@ def evaluate_command(
     """Record benchmark results and vulnerability probes of a version (in the ledger)."""
     results = [_result("benchmark", b) for b in benchmark or []]
     results += [_result("probe", p) for p in probe or []]
-    version = registry.evaluate(state(ctx).workspace(), ref, results, principal)
+    actor = state(ctx).actor(principal)
+    version = registry.evaluate(state(ctx).workspace(), ref, results, actor=actor)
     typer.echo(f"{version.ref}: {len(results)} evaluation records added ({version.state})")
 
 
@@ -121,12 +123,13 @@ def evaluate_command(
 def promote_command(
     ctx: typer.Context,
     ref: Ref,
-    principal: Principal,
     to: Annotated[str, typer.Option("--to", help="validated, draft or retired.")],
+    principal: Principal = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
 ) -> None:
     """Move a version to validated (needs evaluations), back to draft, or to retired."""
-    version = registry.transition(state(ctx).workspace(), ref, to, principal, reason)
+    actor = state(ctx).actor(principal)
+    version = registry.transition(state(ctx).workspace(), ref, to, reason, actor=actor)
     typer.echo(f"{version.ref} is now {version.state}")
 
 
@@ -134,10 +137,7 @@ def promote_command(
 def approve_command(
     ctx: typer.Context,
     ref: Ref,
-    principal: Annotated[
-        str | None,
-        typer.Option("--as", help="Who approves (local); with --server the API key decides."),
-    ] = None,
+    principal: Principal = None,
 ) -> None:
     """Approve a validated version (two approvers for high risk; never the registrant)."""
     remote = state(ctx).remote()
@@ -145,12 +145,11 @@ def approve_command(
         answer = remote.approve(ref)
         typer.echo(f"{answer['model']}@{answer['version']}: approved; now {answer['state']}")
         return
-    if principal is None:
-        raise UserError("name the approver: --as user:NAME")
-    version = registry.approve(state(ctx).workspace(), ref, principal)
+    actor = state(ctx).actor(principal)
+    version = registry.approve(state(ctx).workspace(), ref, actor=actor)
     detail = registry.describe(state(ctx).workspace(), version.ref)
     typer.echo(
-        f"{version.ref}: approved by {principal} "
+        f"{version.ref}: approved by {actor.principal} "
         f"({len(detail.approvers)} of {detail.approvals_needed}); now {version.state}"
     )
 
@@ -160,10 +159,11 @@ def alias_command(
     ctx: typer.Context,
     ref: Ref,
     alias: Annotated[str, typer.Argument(help="The alias, e.g. champion.")],
-    principal: Principal,
+    principal: Principal = None,
 ) -> None:
     """Point MODEL@ALIAS at a version."""
-    version = registry.set_alias(state(ctx).workspace(), ref, alias, principal)
+    actor = state(ctx).actor(principal)
+    version = registry.set_alias(state(ctx).workspace(), ref, alias, actor=actor)
     typer.echo(f"{version.model}@{alias} -> {version.version}")
 
 

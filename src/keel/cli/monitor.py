@@ -102,8 +102,9 @@ def run_command(
     due: Annotated[bool, typer.Option(help="Only monitors whose interval has passed.")] = False,
 ) -> None:
     """Run monitors now: check, store, alert (deduplicated), record in the ledger."""
+    cli = state(ctx)
     runs = monitoring.run_monitors(
-        state(ctx).workspace(), None if name is None else [name], due_only=due
+        cli.workspace(), None if name is None else [name], due_only=due, actor=cli.actor()
     )
     for run in runs:
         result = run.result

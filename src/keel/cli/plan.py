@@ -212,7 +212,7 @@ def plan(
         return
     data = result.plan.to_json()
     if commit:
-        plan_id, index = planning.commit_plan(workspace, result)
+        plan_id, index = planning.commit_plan(workspace, result, actor=state(ctx).actor())
         data["plan_id"], data["ledger_index"] = plan_id, index
     if diff:
         data["previous_plan_id"] = result.previous_id

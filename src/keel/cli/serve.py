@@ -10,7 +10,7 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.output import table
-from keel.service import tokens
+from keel.service import access, tokens
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 
@@ -80,7 +80,10 @@ def create_command(
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
     days = tokens.parse_duration_days(expires) if expires else None
-    token, key = tokens.create(state(ctx).workspace(), name, role, days)
+    cli = state(ctx)
+    actor = cli.actor()
+    access.authorize(cli.workspace(), actor, [("admin", f"Resource/ApiKey/{name}")])
+    token, key = tokens.create(cli.workspace(), name, role, days, actor=actor.principal)
     until = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
     typer.echo(key)
     typer.echo(
@@ -112,5 +115,8 @@ def revoke_command(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
     """Revoke an API key at once."""
-    token = tokens.revoke(state(ctx).workspace(), name)
+    cli = state(ctx)
+    actor = cli.actor()
+    access.authorize(cli.workspace(), actor, [("admin", f"Resource/ApiKey/{name}")])
+    token = tokens.revoke(cli.workspace(), name, actor=actor.principal)
     typer.echo(f"token {token.name} revoked")

@@ -4,6 +4,7 @@ The CLI and the API call these functions; they compose the domain with the store
 """
 
 from keel.service import access, ledger, monitoring, planning, policy
+from keel.service.actor import Actor
 from keel.service.estate import (
     ApplyResult,
     Change,
@@ -21,6 +22,7 @@ from keel.service.workspace import Workspace, manifest_limits
 from keel.store import StoredResource
 
 __all__ = [
+    "Actor",
     "ApplyResult",
     "Change",
     "EstateSummary",

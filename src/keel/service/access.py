@@ -3,6 +3,13 @@
 The engine (baseline plus every ``PolicySet``'s ``access`` policies, and the estate's entities)
 is built once per (policies, entities) digest and reused; a change to either takes effect on
 the next decision, without a restart.
+
+Changes are decided per resource: an apply or delete asks ``apply`` or ``delete`` for every
+resource it touches, all in one batch, against the policy *in force before* the change, so a
+change to the access policy never decides its own request. The baseline makes principals,
+agents and policy sets governance (``governance.admin_only``), and
+:func:`lockout_problem` refuses an access policy that would leave no admin able to change it
+back.
 """
 
 from __future__ import annotations
@@ -10,12 +17,21 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from keel.errors import ForbiddenError, ManifestError, NotFoundError, Problem, UserError
+from keel.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    ManifestError,
+    NotFoundError,
+    Problem,
+    UserError,
+)
 from keel.estate import Estate, LocatedResource
 from keel.estate.resources import PolicySetSpec, PrincipalSpec
 from keel.estate.spelling import did_you_mean
@@ -28,14 +44,32 @@ from keel.policy.access.engine import (
 )
 from keel.policy.access.entities import entities, request
 from keel.service import ledger, tokens
+from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 
 
 class _EngineCache:
+    """The engines built last, by digest of their policies and entities (a small LRU)."""
+
+    SIZE = 16
+
     def __init__(self) -> None:
-        self.key = ""
-        self.engine: AccessEngine | None = None
+        self.engines: OrderedDict[str, AccessEngine] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> AccessEngine | None:
+        with self.lock:
+            engine = self.engines.get(key)
+            if engine is not None:
+                self.engines.move_to_end(key)
+            return engine
+
+    def put(self, key: str, engine: AccessEngine) -> None:
+        with self.lock:
+            self.engines[key] = engine
+            while len(self.engines) > self.SIZE:
+                self.engines.popitem(last=False)
 
 
 _CACHE = _EngineCache()
@@ -62,13 +96,16 @@ def engine_for(
     estate: Estate,
     located: dict[str, LocatedResource] | None = None,
     extra: list[dict[str, Any]] | None = None,
+    registrants: Mapping[str, str | None] | None = None,
 ) -> AccessEngine:
     """The access engine for an estate (built once per policies and entities).
 
     Args:
         estate: The estate.
         located: Where each ``PolicySet`` was declared, for error locations.
-        extra: More principals (the API tokens), as Cedar entities.
+        extra: More principals (API keys, OIDC users), as Cedar entities.
+        registrants: Who registered each version, from the registry (see
+            :func:`keel.policy.access.entities.entities`).
 
     Returns:
         The engine.
@@ -77,16 +114,17 @@ def engine_for(
         ManifestError: If a custom policy does not parse or validate; the engine in force stays.
     """
     custom = custom_policies(estate)
-    found = entities(estate) + (extra or [])
+    found = entities(estate, registrants) + (extra or [])
     key = hashlib.sha256(orjson.dumps([sorted(custom.items()), found])).hexdigest()
-    if _CACHE.engine is not None and _CACHE.key == key:
-        return _CACHE.engine
+    engine = _CACHE.get(key)
+    if engine is not None:
+        return engine
     texts = {f"PolicySet/{s}: {name}": text for (s, _), (name, text) in custom.items()}
     try:
         engine = AccessEngine(found, texts)
     except AccessPolicyError as error:
         raise ManifestError(_problems(custom, error, located or {})) from None
-    _CACHE.key, _CACHE.engine = key, engine
+    _CACHE.put(key, engine)
     return engine
 
 
@@ -153,6 +191,48 @@ def _known(
     known = estate.of_kind(kind)
     if name not in known:
         raise NotFoundError(f"{kind}/{name} does not exist{did_you_mean(name, known)}")
+
+
+def local_actor(workspace: Workspace, principal: str = "") -> Actor:
+    """Who a local command acts as: a named principal, or the bootstrap user.
+
+    Args:
+        workspace: The workspace.
+        principal: ``user:NAME``, ``service_account:NAME`` or ``agent:NAME`` (``--as`` or
+            ``KEEL_PRINCIPAL``), or ``""``.
+
+    Returns:
+        The named principal, which must be declared in the stored estate. While the estate
+        declares no ``Principal`` there is nobody to check against: the actor is trusted
+        (bootstrap), under the name given or as the operating-system user.
+
+    Raises:
+        UserError: If the name is malformed.
+        NotFoundError: If the estate does not declare it.
+        AuthenticationError: If no name is given and the estate declares principals.
+    """
+    estate = load_estate(workspace)
+    declares = bool(estate.of_kind("Principal"))
+    if not principal:
+        if declares:
+            raise AuthenticationError(
+                "this workspace declares principals: say who acts",
+                hint="pass --as user:NAME (or set KEEL_PRINCIPAL); keel get principals lists them",
+            )
+        return Actor.bootstrap()
+    try:
+        kind, name = request(principal, "read", "Ledger").principal
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if not declares:  # nobody to check against yet: bootstrap, under the name given
+        return Actor(principal, None, trusted=True)
+    _known(estate, (kind, name), ("Ledger", "ledger"))
+    declared = estate.of_kind("Principal").get(name)
+    if declared is not None and isinstance(declared.spec, PrincipalSpec):
+        expected = f"{declared.spec.type}:{name}"
+        if expected != principal:
+            raise NotFoundError(f"{principal} does not exist; Principal/{name} is {expected}")
+    return Actor(principal)
 
 
 def check(workspace: Workspace, principal: str, action: str, resource: str) -> AccessDecision:
@@ -225,22 +305,21 @@ def principal_ref(estate: Estate, name: str) -> str:
 def require(
     workspace: Workspace,
     estate: Estate,
-    principal: str,
+    actor: Actor,
     action: str,
     resource: str,
     *,
-    principal_entity: dict[str, Any] | None = None,
+    registrants: Mapping[str, str | None] | None = None,
 ) -> AccessDecision:
     """Decide an access request; write a refusal to the ledger and raise it.
 
     Args:
         workspace: The workspace (a refusal is appended to its ledger).
         estate: The estate the decision is about.
-        principal: ``user:NAME``, ``service_account:NAME`` or ``agent:NAME``.
+        actor: Who asks.
         action: The action.
         resource: ``Kind/name``.
-        principal_entity: The principal's Cedar entity when it is neither in the estate nor
-            an API key (an OIDC user, with its role).
+        registrants: Who registered the versions the request is about (from the registry).
 
     Returns:
         The decision (allowed).
@@ -250,17 +329,211 @@ def require(
         NotFoundError: If the principal or resource does not exist.
         ForbiddenError: If the policy refuses; the refusal is in the ledger.
     """
+    if actor.trusted:
+        return AccessDecision(True, ("trusted",))
     try:
-        asked = request(principal, action, resource)
+        asked = request(actor.principal, action, resource)
     except ValueError as error:
         raise UserError(str(error)) from None
-    extra = tokens.entities(workspace) + ([principal_entity] if principal_entity else [])
+    extra = [actor.entity] if actor.entity else []
     _known(estate, asked.principal, asked.resource, extra)
-    decision = engine_for(estate, extra=extra).authorize(asked)
+    decision = engine_for(estate, extra=extra, registrants=registrants).authorize(asked)
     if decision.allowed:
         return decision
-    refuse(workspace, principal, action, resource, list(decision.policies))
+    refuse(workspace, actor.principal, action, resource, list(decision.policies))
     raise AssertionError("unreachable")
+
+
+def decide_all(
+    estate: Estate, actor: Actor, asks: Sequence[tuple[str, str]]
+) -> list[AccessDecision]:
+    """Decide many ``(action, resource)`` requests of one actor in one batch.
+
+    Resources need not exist yet (creating one is asking to ``apply`` it).
+
+    Args:
+        estate: The estate whose policy is in force.
+        actor: Who asks; a trusted actor is allowed everything.
+        asks: ``(action, "Kind/name")`` pairs.
+
+    Returns:
+        One decision per request, in order.
+
+    Raises:
+        UserError: If a request is malformed.
+    """
+    if actor.trusted:
+        return [AccessDecision(True, ("trusted",)) for _ in asks]
+    try:
+        requests = [request(actor.principal, action, resource) for action, resource in asks]
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    engine = engine_for(estate, extra=[actor.entity] if actor.entity else None)
+    return engine.authorize_batch(requests) if requests else []
+
+
+def require_all(
+    workspace: Workspace, estate: Estate, actor: Actor, asks: Sequence[tuple[str, str]]
+) -> None:
+    """Allow many requests or none: every refusal goes to the ledger and into one error.
+
+    Args:
+        workspace: The workspace (refusals are appended to its ledger, in one transaction).
+        estate: The estate whose policy is in force.
+        actor: Who asks.
+        asks: ``(action, "Kind/name")`` pairs.
+
+    Raises:
+        ForbiddenError: Naming every refused request and the policies that refused them.
+    """
+    decisions = decide_all(estate, actor, asks)
+    refused = [
+        (actor.principal, action, resource, list(d.policies))
+        for (action, resource), d in zip(asks, decisions, strict=True)
+        if not d.allowed
+    ]
+    if refused:
+        raise_refused(workspace, refused)
+
+
+def authorize(workspace: Workspace, actor: Actor, asks: Sequence[tuple[str, str]]) -> None:
+    """:func:`require_all` against the stored estate's policy (not read for a trusted actor).
+
+    Args:
+        workspace: The workspace.
+        actor: Who asks.
+        asks: ``(action, "Kind/name")`` pairs.
+
+    Raises:
+        ForbiddenError: Naming every refused request (each refusal is in the ledger).
+    """
+    if not actor.trusted:
+        require_all(workspace, load_estate(workspace), actor, asks)
+
+
+def raise_refused(workspace: Workspace, denials: Sequence[tuple[str, str, str, list[str]]]) -> None:
+    """Write refusals to the ledger (one transaction) and raise them as one error.
+
+    Args:
+        workspace: The workspace.
+        denials: ``(principal, action, resource, policies)`` per refusal, of one principal.
+
+    Raises:
+        ForbiddenError: Naming every refused request and the policies that refused them.
+    """
+    record_denials(workspace, denials)
+    lines = [f"{action} {resource}{_why(policies)}" for _, action, resource, policies in denials]
+    policies = sorted({p for *_, found in denials for p in found})
+    raise ForbiddenError(
+        f"{denials[0][0]} may not " + "; ".join(lines),
+        policies,
+        hint="principals, agents and policy sets are changed by admins only"
+        if "governance.admin_only" in policies
+        else "nothing was changed; the refusal is in the ledger",
+    )
+
+
+def _why(policies: list[str]) -> str:
+    return f" (forbidden by {', '.join(policies)})" if policies else " (no policy permits it)"
+
+
+def denial_entry(principal: str, action: str, resource: str, policies: list[str]) -> dict[str, Any]:
+    """The ledger entry of one refused request.
+
+    Args:
+        principal: Who asked.
+        action: What for.
+        resource: On what.
+        policies: The policies that forbade it (none: no policy permits it).
+
+    Returns:
+        The entry.
+    """
+    return {
+        "type": "access.denied",
+        "principal": principal,
+        "action": action,
+        "resource": resource,
+        "policies": policies,
+    }
+
+
+def record_denials(
+    workspace: Workspace, denials: Sequence[tuple[str, str, str, list[str]]]
+) -> None:
+    """Append refusals to the ledger in one transaction (one checkpoint).
+
+    Args:
+        workspace: The workspace.
+        denials: ``(principal, action, resource, policies)`` per refusal.
+    """
+    if denials:
+        ledger.append(workspace, [denial_entry(*d) for d in denials])
+
+
+def is_admin(estate: Estate, actor: Actor) -> bool:
+    """Whether an actor may administer the estate (trusted, or ``admin`` on the registry).
+
+    Args:
+        estate: The estate whose policy is in force.
+        actor: Who asks.
+
+    Returns:
+        The answer.
+    """
+    return decide_all(estate, actor, [("admin", "Resource/Registry/all")])[0].allowed
+
+
+ADMIN_KEYS = "service_account:role:admin"
+"""Stands for every API key and OIDC user with the admin role in the lock-out check."""
+
+
+def lockout_problem(estate: Estate) -> str:
+    """Why an estate's access policy would lock every admin out, or ``""``.
+
+    An admin must remain able to apply principals and policy sets: at least one of the named
+    principals with the ``admin`` role, or the admin role's API keys, must be allowed to.
+
+    Args:
+        estate: The estate an apply would produce.
+
+    Returns:
+        The problem, or ``""``.
+    """
+    candidates = [ADMIN_KEYS] + [
+        f"{resource.spec.type}:{name}"
+        for name, resource in sorted(estate.of_kind("Principal").items())
+        if isinstance(resource.spec, PrincipalSpec) and "admin" in resource.spec.roles
+    ]
+    engine = engine_for(estate, extra=_role_principals())
+    probes = [("apply", "PolicySet/keel-lockout-probe"), ("apply", "Principal/keel-lockout-probe")]
+    for principal in candidates:
+        asked = [request(principal, action, resource) for action, resource in probes]
+        if all(d.allowed for d in engine.authorize_batch(asked)):
+            return ""
+    return (
+        "this access policy would lock every admin out: none of "
+        f"{', '.join(candidates)} could change principals or policy sets afterwards"
+    )
+
+
+def governance_digest(estate: Estate) -> str:
+    """A digest of who may do what: custom access policies, principals and their roles, agents.
+
+    Args:
+        estate: The estate.
+
+    Returns:
+        ``sha256:<hex>``.
+    """
+    principals = [
+        (name, r.spec.type, sorted(r.spec.roles))
+        for name, r in sorted(estate.of_kind("Principal").items())
+        if isinstance(r.spec, PrincipalSpec)
+    ]
+    agents = sorted(estate.of_kind("Agent"))
+    text = orjson.dumps([sorted(custom_policies(estate).items()), principals, agents])
+    return f"sha256:{hashlib.sha256(text).hexdigest()}"
 
 
 def refuse(
@@ -278,20 +551,8 @@ def refuse(
     Raises:
         ForbiddenError: Always.
     """
-    ledger.append(
-        workspace,
-        [
-            {
-                "type": "access.denied",
-                "principal": principal,
-                "action": action,
-                "resource": resource,
-                "policies": policies,
-            }
-        ],
-    )
-    why = f" (forbidden by {', '.join(policies)})" if policies else " (no policy permits it)"
-    raise ForbiddenError(f"{principal} may not {action} {resource}{why}", policies)
+    record_denials(workspace, [(principal, action, resource, policies)])
+    raise ForbiddenError(f"{principal} may not {action} {resource}{_why(policies)}", policies)
 
 
 class Gate:

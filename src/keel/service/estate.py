@@ -7,6 +7,12 @@ Invariants:
       writer committed in between, they plan again under the lock before writing, so a
       concurrent apply is never overwritten silently and every apply makes progress.
     * The generation of a resource grows by one exactly when its spec digest changes.
+    * Every apply and delete is made by an :class:`~keel.service.actor.Actor`: the access policy
+      in force *before* the change decides each resource it touches (``apply`` or ``delete``),
+      every refusal goes to the ledger, and the actor is recorded with the change's entries in
+      the change's own transaction. A change to principals, agents or policy sets records the
+      governance and compliance digests before and after, and is refused if it would leave no
+      admin able to change them back.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from sqlalchemy.engine import Connection
 
 from keel.errors import DeniedError, InUseError, ManifestError, NotFoundError, Problem, UserError
 from keel.estate import (
@@ -45,9 +53,11 @@ from keel.estate.resources import (
 )
 from keel.estate.spelling import did_you_mean
 from keel.memory import paused_gc
+from keel.policy.access.entities import GOVERNANCE_KINDS
 from keel.policy.compliance.engine import ComplianceEngine
 from keel.service import access, ledger, lineage, policy, registry
-from keel.service.stored import STORE_PATH, from_store, load_estate
+from keel.service.actor import Actor
+from keel.service.stored import STORE_PATH, estate_in, from_store, load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository, StoredResource
 from keel.store.resources import ResourceRow
@@ -132,12 +142,15 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.path == STORE_PATH, order[p.path], p.line))
 
 
-def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Estate:
+def validate_manifests(
+    paths: Sequence[str], limits: Limits | None = None, data_root: Path | None = None
+) -> Estate:
     """Validate manifests as a self-contained estate, without touching the store.
 
     Args:
         paths: Files and folders of manifests.
         limits: Input limits; the defaults when ``None``.
+        data_root: A folder besides each manifest's own where the files it names may lie.
 
     Returns:
         The valid estate.
@@ -147,7 +160,7 @@ def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Es
             that do not compile included).
     """
     located, problems = load_manifests(paths, limits)
-    located, file_problems = _resolve_files(located)
+    located, file_problems = _resolve_files(located, data_root)
     estate, reference_problems = build_estate(located)
     problems.extend(file_problems + reference_problems)
     if problems:
@@ -157,59 +170,129 @@ def validate_manifests(paths: Sequence[str], limits: Limits | None = None) -> Es
 
 
 def _resolve_files(
-    located: list[LocatedResource],
+    located: list[LocatedResource], data_root: Path | None, *, as_text: bool = False
 ) -> tuple[list[LocatedResource], list[Problem]]:
     """Read each ``PolicySet`` module's ``file`` into its ``rego``; make monitor paths absolute.
 
     The stored spec holds the module's text, so the policy digest covers what runs; ``file``
     keeps the absolute path, for error locations. A ``Monitor``'s data paths are resolved against
-    its manifest's folder.
+    its manifest's folder. Every file named must lie under the manifest's folder or the data
+    root (symbolic links followed), so a manifest cannot read ``/etc/passwd`` or ``../``.
+    Manifests that arrived as text (``as_text``: an API request) have no folder: their monitor
+    paths resolve against the data root, and their modules must carry their text.
 
     Returns:
-        The resources, and a problem for each file that cannot be read.
+        The resources, and a problem for each file that cannot be read or lies outside.
     """
     out: list[LocatedResource] = []
     problems: list[Problem] = []
     for item in located:
         spec = item.resource.spec
-        if isinstance(spec, MonitorSpec):
-            out.append(_absolute_monitor_paths(item, spec))
-            continue
-        if not isinstance(spec, PolicySetSpec) or all(m.file is None for m in spec.modules):
+        if item.path == STORE_PATH:
             out.append(item)
-            continue
-        modules = []
-        for index, module in enumerate(spec.modules):
-            if module.file is None:
-                modules.append(module)
-                continue
-            path = (Path(item.path).parent / module.file).resolve()
-            try:
-                text = path.read_text("utf-8")[: MAX_REGO_CHARS + 1]
-            except (OSError, UnicodeDecodeError) as error:
-                where = ("spec", "modules", index, "file")
-                problems.append(item.problem(where, f"cannot read {path}: {error}"))
-                modules.append(module)
-                continue
-            if len(text) > MAX_REGO_CHARS:
-                where = ("spec", "modules", index, "file")
-                problems.append(item.problem(where, f"{path} is over {MAX_REGO_CHARS} characters"))
-            modules.append(RegoModuleSpec(name=module.name, rego=text, file=str(path)))
-        resource = item.resource.model_copy(
-            update={"spec": spec.model_copy(update={"modules": modules})}
-        )
-        out.append(dataclasses.replace(item, resource=resource))
+        elif isinstance(spec, MonitorSpec):
+            out.append(_monitor_paths(item, spec, data_root, as_text, problems))
+        elif isinstance(spec, PolicySetSpec) and any(m.file for m in spec.modules):
+            out.append(_module_files(item, spec, data_root, as_text, problems))
+        else:
+            out.append(item)
     return out, problems
 
 
-def _absolute_monitor_paths(item: LocatedResource, spec: MonitorSpec) -> LocatedResource:
-    """A monitor's data paths, made absolute against its manifest's folder."""
-    if item.path == STORE_PATH:
-        return item
-    base = Path(item.path).parent
-    paths = {k: str((base / getattr(spec, k)).resolve()) for k in ("reference", "current")}
+def _roots(item: LocatedResource, data_root: Path | None, as_text: bool) -> list[Path]:
+    folder = [] if as_text else [Path(item.path).parent.resolve()]
+    return folder + ([data_root.resolve()] if data_root else [])
+
+
+def _outside(path: Path, roots: list[Path]) -> bool:
+    return not any(path.is_relative_to(root) for root in roots)
+
+
+def _where_allowed(as_text: bool) -> str:
+    if as_text:
+        return "the server's data root (data_root in keel.yaml or KEEL_DATA_ROOT)"
+    return "the manifest's folder or the data root (data_root in keel.yaml or KEEL_DATA_ROOT)"
+
+
+def _monitor_paths(
+    item: LocatedResource,
+    spec: MonitorSpec,
+    data_root: Path | None,
+    as_text: bool,
+    problems: list[Problem],
+) -> LocatedResource:
+    """A monitor's data paths, made absolute and checked to lie under an allowed folder."""
+    roots = _roots(item, data_root, as_text)
+    base = data_root if as_text else Path(item.path).parent
+    paths = {}
+    for key in ("reference", "current"):
+        given = getattr(spec, key)
+        if base is None:
+            problems.append(
+                item.problem(("spec", key), f"{given}: data files need {_where_allowed(True)}")
+            )
+            continue
+        resolved = (base / given).resolve()
+        if _outside(resolved, roots):
+            problems.append(
+                item.problem(
+                    ("spec", key), f"{given} lies outside {_where_allowed(as_text)}: refused"
+                )
+            )
+        paths[key] = str(resolved)
     resource = item.resource.model_copy(update={"spec": spec.model_copy(update=paths)})
     return dataclasses.replace(item, resource=resource)
+
+
+def _module_files(
+    item: LocatedResource,
+    spec: PolicySetSpec,
+    data_root: Path | None,
+    as_text: bool,
+    problems: list[Problem],
+) -> LocatedResource:
+    """A policy set with each module's ``file`` read into its ``rego``."""
+    roots = _roots(item, data_root, as_text)
+    modules = []
+    for index, module in enumerate(spec.modules):
+        where = ("spec", "modules", index, "file")
+        if module.file is None:
+            modules.append(module)
+            continue
+        if as_text:
+            problems.append(
+                item.problem(where, "a module sent as text must carry its source in rego")
+            )
+            modules.append(module)
+            continue
+        path = (Path(item.path).parent / module.file).resolve()
+        if _outside(path, roots):
+            problems.append(
+                item.problem(where, f"{module.file} lies outside {_where_allowed(False)}")
+            )
+            modules.append(module)
+            continue
+        try:
+            text = _read_regular(path)
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(item.problem(where, f"cannot read {path}: {error}"))
+            modules.append(module)
+            continue
+        if len(text) > MAX_REGO_CHARS:
+            problems.append(item.problem(where, f"{path} is over {MAX_REGO_CHARS} characters"))
+        modules.append(RegoModuleSpec(name=module.name, rego=text, file=str(path)))
+    resource = item.resource.model_copy(
+        update={"spec": spec.model_copy(update={"modules": modules})}
+    )
+    return dataclasses.replace(item, resource=resource)
+
+
+def _read_regular(path: Path) -> str:
+    """A regular file's text, at most one character over the module limit (never a pipe)."""
+    if not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    with path.open(encoding="utf-8") as handle:
+        return handle.read(MAX_REGO_CHARS + 1)
 
 
 def _check_policies(estate: Estate, located: list[LocatedResource]) -> ComplianceEngine | None:
@@ -292,7 +375,19 @@ def _refreshed(
     return out
 
 
-def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune: bool) -> _Plan:
+def _plan_apply(
+    repo: ResourceRepository,
+    incoming: list[LocatedResource],
+    prune: bool,
+    actor: Actor,
+    before: Estate | None,
+) -> _Plan:
+    """Plan an apply: authorise it, validate the resulting estate, admit it, diff it.
+
+    Authorisation comes first, on what the files change (``apply``) and what pruning deletes
+    (``delete``), so a caller that may not make a change learns nothing else about it.
+    Resources whose resolved values change only because of another change need none.
+    """
     headers = {(row.kind, row.name): row for row in repo.headers()}
     incoming_keys = {(item.resource.kind, item.resource.name) for item in incoming}
     kept = [key for key in headers if key not in incoming_keys]
@@ -309,6 +404,8 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
             for key in ((i.resource.kind, i.resource.name) for i in incoming)
         ]
         return _Plan(changes=unchanged, digest=repo.revision()[1])
+    _authorise(before, actor, incoming, headers, digests=new_digests, pruned=pruned)
+    admin = before is None or access.is_admin(before, actor)
     changed = [
         key
         for key in incoming_keys
@@ -369,19 +466,36 @@ def _plan_apply(repo: ResourceRepository, incoming: list[LocatedResource], prune
         plan.changes.append(Change("deleted", *key, headers[key].generation))
     plan.digest = estate_digest(entries)
     plan.estate = estate
-    plan.warnings = _admit_all(repo, estate, merged, plan)
+    plan.warnings = _admit_all(repo, estate, merged, plan, actor=actor, admin=admin)
     return plan
 
 
 def _admit_all(
-    repo: ResourceRepository, estate: Estate, merged: list[LocatedResource], plan: _Plan
+    repo: ResourceRepository,
+    estate: Estate,
+    merged: list[LocatedResource],
+    plan: _Plan,
+    *,
+    actor: Actor,
+    admin: bool,
 ) -> list[str]:
     """Admission by the compliance policy and the registry; every refusal at once."""
-    refused = registry.admission_problems(repo.conn, estate, merged, plan.touched)
+    refused = registry.admission_problems(
+        repo.conn, estate, merged, plan.touched, actor=actor, admin=admin
+    )
     try:
-        warnings = _admit(estate, merged, plan.changes)
+        warnings = _admit(estate, merged, plan.changes)  # compiles the policies, located
     except DeniedError as error:
         raise DeniedError(_sorted([*error.problems, *refused]), hint=error.hint) from None
+    if any(kind in GOVERNANCE_KINDS for kind, _ in plan.touched):
+        locked = access.lockout_problem(estate)
+        if locked:
+            sets = [item for item in merged if item.resource.kind == "PolicySet"]
+            where = sets[0] if sets else merged[0]
+            raise ManifestError(
+                [where.problem(("spec", "access") if sets else ("spec",), locked)],
+                hint="keep a permit for an admin (or an admin principal); nothing was changed",
+            )
     if refused:
         raise DeniedError(
             _sorted(refused), hint="nothing was changed; keel model show MODEL@VERSION"
@@ -415,77 +529,203 @@ def apply_manifests(
     workspace: Workspace,
     paths: Sequence[str],
     *,
+    actor: Actor,
     prune: bool = False,
     dry_run: bool = False,
+    text_name: str | None = None,
 ) -> ApplyResult:
     """Upsert the resources in manifests, in one transaction.
 
     Args:
         workspace: The workspace to apply to.
         paths: Files and folders of manifests.
+        actor: Who applies; the access policy decides each resource it touches.
         prune: Delete stored resources that the manifests do not declare.
         dry_run: Compute and return the changes without writing them.
+        text_name: Set when the manifests arrived as text (an API request body, written to
+            the single file in ``paths``): problems name the text by this name instead of a
+            server path, monitor data paths resolve against the data root, and policy modules
+            must carry their source.
 
     Returns:
         What changed, per resource.
 
     Raises:
-        ManifestError: If the manifests, or the estate they would produce, are invalid.
+        ManifestError: If the manifests, or the estate they would produce, are invalid, or the
+            access policy they set would lock every admin out.
         InUseError: If pruning would leave dangling references.
+        ForbiddenError: If the actor may not change a resource the manifests touch; nothing
+            is changed and every refusal is in the ledger.
     """
     with paused_gc():
-        return _apply(workspace, paths, prune=prune, dry_run=dry_run)
+        try:
+            return _apply(
+                workspace,
+                paths,
+                actor=actor,
+                prune=prune,
+                dry_run=dry_run,
+                as_text=text_name is not None,
+            )
+        except (ManifestError, DeniedError, InUseError) as error:
+            if text_name is not None and len(paths) == 1:
+                _rename(error.problems, paths[0], text_name)
+            raise
+
+
+def _rename(problems: list[Problem], path: str, shown: str) -> None:
+    for index, problem in enumerate(problems):
+        if problem.path == path:
+            problems[index] = dataclasses.replace(problem, path=shown)
+
+
+class _RefusedError(Exception):
+    """Refusals found under the write lock, raised once its transaction is rolled back."""
+
+    def __init__(self, denials: list[tuple[str, str, str, list[str]]]) -> None:
+        super().__init__()
+        self.denials = denials
+
+
+def _authorise(
+    before: Estate | None,
+    actor: Actor,
+    incoming: list[LocatedResource],
+    headers: dict[tuple[str, str], StoredResource],
+    *,
+    digests: dict[tuple[str, str], str],
+    pruned: list[tuple[str, str]],
+) -> None:
+    """Refuse an apply unless its actor may apply what it changes and delete what it prunes."""
+    touched = []
+    for item in incoming:
+        key = (item.resource.kind, item.resource.name)
+        old = headers.get(key)
+        if old is None or old.spec_digest != digests[key] or old.labels != item.resource.labels:
+            touched.append(("apply", f"{key[0]}/{key[1]}"))
+    refused = _refusals(before, actor, touched + [("delete", f"{k}/{n}") for k, n in pruned])
+    if refused:
+        raise _RefusedError(refused)
+
+
+def _refusals(
+    before: Estate | None, actor: Actor, asks: list[tuple[str, str]]
+) -> list[tuple[str, str, str, list[str]]]:
+    """The requests the policy in force refuses (none for a trusted actor, ``before=None``)."""
+    if before is None:
+        return []
+    decisions = access.decide_all(before, actor, asks)
+    return [
+        (actor.principal, action, resource, list(d.policies))
+        for (action, resource), d in zip(asks, decisions, strict=True)
+        if not d.allowed
+    ]
 
 
 def _apply(
-    workspace: Workspace, paths: Sequence[str], *, prune: bool, dry_run: bool
+    workspace: Workspace,
+    paths: Sequence[str],
+    *,
+    actor: Actor,
+    prune: bool,
+    dry_run: bool,
+    as_text: bool,
 ) -> ApplyResult:
     located, problems = load_manifests(paths, workspace.limits)
-    located, file_problems = _resolve_files(located)
+    located, file_problems = _resolve_files(located, workspace.settings.data_root, as_text=as_text)
     problems += file_problems
     if problems:
         raise ManifestError(_sorted(problems))
     db = workspace.database
-    with db.read() as conn:
-        repo = ResourceRepository(conn)
-        revision, current_digest = repo.revision()
-        plan = _plan_apply(repo, located, prune)
-    if dry_run:
-        return ApplyResult(plan.changes, revision, current_digest, True, plan.warnings)
-    if not plan.writes:
-        return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
-    with db.write() as conn:
-        repo = ResourceRepository(conn)
-        if repo.revision()[0] != revision:
-            # Another writer committed since the snapshot: plan again under the lock, so the
-            # result reflects its changes instead of overwriting them.
-            revision, _ = repo.revision()
-            plan = _plan_apply(repo, located, prune)
-        if plan.writes:
-            now = datetime.now(UTC)
-            repo.insert(plan.inserts, now)
-            repo.update(plan.updates, now)
-            repo.delete(plan.deletes)
-            revision += 1
-            repo.set_revision(revision, plan.digest)
-            entries = [
-                change.ledger_entry(revision, plan.digest)
-                for change in plan.changes
-                if change.action != "unchanged"
-            ]
-            assert plan.estate is not None  # an apply that writes built its estate
-            pending = registry.sync_at_apply(conn, plan.estate, plan.touched, now)
-            lineage.sync_estate(conn, plan.estate, now)
-            first, _ = ledger.record(
-                conn,
-                workspace,
-                entries + pending.entries,
-                personal={"actor": ledger.current_actor()},
-            )
-            registry.save_pending(conn, pending, first + len(entries))
+    try:
+        with db.read() as conn:
+            repo = ResourceRepository(conn)
+            revision, current_digest = repo.revision()
+            before = None if actor.trusted else estate_in(conn)
+            plan = _plan_apply(repo, located, prune, actor, before)
+        if dry_run:
+            return ApplyResult(plan.changes, revision, current_digest, True, plan.warnings)
+        if not plan.writes:
+            return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
+        with db.write() as conn:
+            repo = ResourceRepository(conn)
+            if repo.revision()[0] != revision:
+                # Another writer committed since the snapshot: decide and plan again under the
+                # lock, so the result reflects its changes (and its policy) instead of
+                # overwriting them.
+                revision, _ = repo.revision()
+                before = None if actor.trusted else estate_in(conn)
+                plan = _plan_apply(repo, located, prune, actor, before)
+            if plan.writes:
+                pending = _write(
+                    workspace, conn, plan, revision=revision + 1, before=before, actor=actor
+                )
+                revision += 1
+    except _RefusedError as refusal:
+        access.raise_refused(workspace, refusal.denials)
     if plan.writes:
         lineage.emit(workspace, registry.registration_events(pending))
     return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
+
+
+def _write(
+    workspace: Workspace,
+    conn: Connection,
+    plan: _Plan,
+    *,
+    revision: int,
+    before: Estate | None,
+    actor: Actor,
+) -> registry.Pending:
+    """Write a planned apply and its ledger entries (inside the write transaction)."""
+    repo = ResourceRepository(conn)
+    governance = sorted(f"{k}/{n}" for k, n in plan.touched if k in GOVERNANCE_KINDS)
+    if governance and before is None:
+        before = estate_in(conn)  # read before the writes below
+    now = datetime.now(UTC)
+    repo.insert(plan.inserts, now)
+    repo.update(plan.updates, now)
+    repo.delete(plan.deletes)
+    repo.set_revision(revision, plan.digest)
+    entries = [
+        change.ledger_entry(revision, plan.digest)
+        for change in plan.changes
+        if change.action != "unchanged"
+    ]
+    assert plan.estate is not None  # an apply that writes built its estate
+    if governance:
+        assert before is not None
+        entries.append(governance_entry(before, plan.estate, governance))
+    pending = registry.sync_at_apply(conn, plan.estate, plan.touched, now, actor)
+    lineage.sync_estate(conn, plan.estate, now)
+    first, _ = ledger.record(conn, workspace, entries + pending.entries, actor=actor.principal)
+    registry.save_pending(conn, pending, first + len(entries))
+    return pending
+
+
+def governance_entry(before: Estate, after: Estate, resources: list[str]) -> dict[str, Any]:
+    """The ledger entry of a change to who may do what or which rules bind.
+
+    Args:
+        before: The estate before the change.
+        after: The estate after it.
+        resources: The governance resources changed (``Kind/name``).
+
+    Returns:
+        The entry, with the access and compliance digests before and after.
+    """
+    return {
+        "type": "governance.changed",
+        "resources": resources,
+        "access_digest": {
+            "before": access.governance_digest(before),
+            "after": access.governance_digest(after),
+        },
+        "compliance_digest": {
+            "before": policy.compiled_policy(before).digest,
+            "after": policy.compiled_policy(after).digest,
+        },
+    }
 
 
 def _kind(text: str) -> str:
@@ -523,13 +763,14 @@ def get_resources(workspace: Workspace, kind: str, name: str | None = None) -> l
     return rows
 
 
-def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
+def delete_resource(workspace: Workspace, kind: str, name: str, *, actor: Actor) -> Change:
     """Delete one resource, refusing if others still reference it.
 
     Args:
         workspace: The workspace.
         kind: Resource kind (any spelling :func:`get_resources` accepts).
         name: Resource name.
+        actor: Who deletes; the access policy in force decides.
 
     Returns:
         The deletion.
@@ -537,16 +778,35 @@ def delete_resource(workspace: Workspace, kind: str, name: str) -> Change:
     Raises:
         NotFoundError: If the resource does not exist.
         InUseError: If other resources reference it.
+        ForbiddenError: If the actor may not delete it (the refusal is in the ledger).
+        ManifestError: If deleting a principal or policy set would lock every admin out.
     """
     canonical = _kind(kind)
-    with workspace.database.write() as conn:
-        repo = ResourceRepository(conn)
-        generation, refreshed, estate = _delete_locked(repo, canonical, name)
-        lineage.sync_estate(conn, estate, datetime.now(UTC))
-        change = Change("deleted", canonical, name, generation)
-        revision, digest = repo.revision()
-        entries = [c.ledger_entry(revision, digest) for c in [change, *refreshed]]
-        ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
+    try:
+        with workspace.database.write() as conn:
+            before = estate_in(conn)
+            refused = _refusals(
+                None if actor.trusted else before, actor, [("delete", f"{canonical}/{name}")]
+            )
+            if refused:
+                raise _RefusedError(refused)
+            repo = ResourceRepository(conn)
+            generation, refreshed, estate = _delete_locked(repo, canonical, name)
+            change = Change("deleted", canonical, name, generation)
+            revision, digest = repo.revision()
+            entries = [c.ledger_entry(revision, digest) for c in [change, *refreshed]]
+            if canonical in GOVERNANCE_KINDS:
+                locked = access.lockout_problem(estate)
+                if locked:
+                    raise ManifestError(
+                        [Problem("<store>", 0, f"{canonical}/{name}", "", locked)],
+                        hint="nothing was deleted",
+                    )
+                entries.append(governance_entry(before, estate, [f"{canonical}/{name}"]))
+            lineage.sync_estate(conn, estate, datetime.now(UTC))
+            ledger.record(conn, workspace, entries, actor=actor.principal)
+    except _RefusedError as refusal:
+        access.raise_refused(workspace, refusal.denials)
     return change
 
 

@@ -12,7 +12,6 @@ checkpoint this workspace verified; the next verification checks that the log st
 
 from __future__ import annotations
 
-import getpass
 import os
 import secrets
 from collections.abc import Iterator
@@ -144,23 +143,13 @@ def _sign_checkpoint(
     return note
 
 
-def current_actor() -> str:
-    """Who is acting, for ledger entries made from this process (the OS user for now).
-
-    Returns:
-        The user name.
-    """
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
-
-
 def record(
     conn: Connection,
     workspace: Workspace,
     entries: list[dict[str, Any]],
     personal: dict[str, Any] | None = None,
+    *,
+    actor: str | None = None,
 ) -> tuple[int, int]:
     """Append entries inside the caller's write transaction and sign a checkpoint.
 
@@ -170,6 +159,7 @@ def record(
         entries: JSON objects to append, in order.
         personal: Personal values to attach to every entry as salted commitments, under the
             entry's ``personal`` key; their openings go to the erasable payload table.
+        actor: The principal that made the change (committed as ``personal.actor``).
 
     Returns:
         The index of the first new entry and the new tree size.
@@ -178,7 +168,8 @@ def record(
     now = datetime.now(UTC)
     commitments: dict[str, str] = {}
     payloads = []
-    for field, value in (personal or {}).items():
+    values = ({"actor": actor} if actor is not None else {}) | (personal or {})
+    for field, value in values.items():
         made = commit(value)
         commitments[field] = made.digest
         payloads.append((made.digest, made.salt, made.value))
@@ -193,7 +184,11 @@ def record(
 
 
 def append(
-    workspace: Workspace, entries: list[dict[str, Any]], personal: dict[str, Any] | None = None
+    workspace: Workspace,
+    entries: list[dict[str, Any]],
+    personal: dict[str, Any] | None = None,
+    *,
+    actor: str | None = None,
 ) -> tuple[int, int]:
     """Append entries in a transaction of their own (a decision with no state change).
 
@@ -201,12 +196,13 @@ def append(
         workspace: The workspace.
         entries: JSON objects to append.
         personal: Personal values to commit to (see :func:`record`).
+        actor: The principal that made the entries (see :func:`record`).
 
     Returns:
         The index of the first new entry and the new tree size.
     """
     with workspace.database.write() as conn:
-        return record(conn, workspace, entries, personal)
+        return record(conn, workspace, entries, personal, actor=actor)
 
 
 def checkpoint(workspace: Workspace) -> str:
@@ -224,13 +220,16 @@ def checkpoint(workspace: Workspace) -> str:
         return _sign_checkpoint(repo, key, repo.size(), datetime.now(UTC))
 
 
-def erase(workspace: Workspace, commitment: str, reason: str) -> None:
+def erase(workspace: Workspace, commitment: str, reason: str, *, actor: str) -> None:
     """Erase a personal value; its commitment, the entries and every proof stay valid.
+
+    The caller decides whether the actor may (``admin`` on the ``Ledger``).
 
     Args:
         workspace: The workspace.
         commitment: The ``sha256:<hex>`` commitment.
         reason: Why (recorded in the ledger too).
+        actor: Who erases (recorded with the entry).
 
     Raises:
         NotFoundError: If no opening of that commitment is stored.
@@ -238,9 +237,8 @@ def erase(workspace: Workspace, commitment: str, reason: str) -> None:
     with workspace.database.write() as conn:
         if not LedgerRepository(conn).erase(commitment, reason, datetime.now(UTC)):
             raise NotFoundError(f"no stored personal value for {commitment}")
-        record(
-            conn, workspace, [{"type": "ledger.erase", "commitment": commitment, "reason": reason}]
-        )
+        entry = {"type": "ledger.erase", "commitment": commitment, "reason": reason}
+        record(conn, workspace, [entry], actor=actor)
 
 
 # -- reading ----------------------------------------------------------------------------------

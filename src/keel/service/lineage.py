@@ -38,7 +38,8 @@ from keel.lineage.graph import (
 )
 from keel.lineage.openlineage import DatasetRef, Event, InvalidEventError, parse_event
 from keel.registry.lifecycle import SERVING_KINDS
-from keel.service import ledger
+from keel.service import access, ledger
+from keel.service.actor import Actor
 from keel.service.workspace import Workspace
 from keel.store.lineage import LineageRepository, Node, NodeKey
 from keel.store.plans import PlanRepository
@@ -514,13 +515,16 @@ def impact(
         return _impact(conn, root, depth, max_nodes)
 
 
-def erase(workspace: Workspace, node: str, reason: str, *, namespace: str | None = None) -> Erasure:
+def erase(
+    workspace: Workspace, node: str, reason: str, *, actor: Actor, namespace: str | None = None
+) -> Erasure:
     """Erase a dataset: blank its facets, keep the graph, record it, list what to redo.
 
     Args:
         workspace: The workspace.
         node: ``dataset:NAME``.
         reason: Why (a commitment goes to the ledger; the text itself stays erasable).
+        actor: Who erases (recorded with the entry).
         namespace: Its namespace, when the name is in several.
 
     Returns:
@@ -528,6 +532,7 @@ def erase(workspace: Workspace, node: str, reason: str, *, namespace: str | None
 
     Raises:
         UserError: If the reason is empty or the dataset is erased already.
+        ForbiddenError: If the actor may not administer the lineage graph.
     """
     if not reason.strip():
         raise UserError("give the reason for the erasure (--reason)")
@@ -536,6 +541,7 @@ def erase(workspace: Workspace, node: str, reason: str, *, namespace: str | None
     ref = _parse(node, namespace)
     if ref.kind != "dataset":
         raise UserError(f"only datasets are erased, not {ref}")
+    access.authorize(workspace, actor, [("admin", "Resource/Lineage/graph")])
     with workspace.database.write() as conn:
         repo = LineageRepository(conn)
         root = _resolve(repo, ref)
@@ -554,7 +560,7 @@ def erase(workspace: Workspace, node: str, reason: str, *, namespace: str | None
             "stop": stop,
         }
         first, _ = ledger.record(
-            conn, workspace, [entry], personal={"actor": ledger.current_actor(), "reason": reason}
+            conn, workspace, [entry], personal={"reason": reason}, actor=actor.principal
         )
     return Erasure(found, retrain, stop, first)
 

@@ -33,6 +33,7 @@ from keel.monitor.sketch import DatasetSketch, SketchError
 from keel.monitor.synthetic import write_demo_windows
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
 from keel.service import ledger
+from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store.monitors import MonitorRepository, StoredAlert
@@ -160,6 +161,7 @@ def run_monitors(
     *,
     due_only: bool = False,
     now: datetime | None = None,
+    actor: Actor,
 ) -> list[MonitorRun]:
     """Run monitors now.
 
@@ -168,6 +170,7 @@ def run_monitors(
         names: Monitors to run; all of them when ``None``.
         due_only: Only those whose ``every_minutes`` has passed since their last check.
         now: The time to record (tests pass one).
+        actor: Who runs them (recorded with the checks and alerts in the ledger).
 
     Returns:
         One run per monitor that ran.
@@ -198,13 +201,13 @@ def run_monitors(
             result.conditions.append(Condition("reference", True, error.message))
         else:
             result = run_check(name, spec, reference, spec.current, workload.latency_slo_ms)
-        run = _record(workspace, result, now)
+        run = _record(workspace, result, now, actor)
         _notify(workspace, spec, run)
         runs.append(run)
     return runs
 
 
-def _record(workspace: Workspace, result: CheckResult, now: datetime) -> MonitorRun:
+def _record(workspace: Workspace, result: CheckResult, now: datetime, actor: Actor) -> MonitorRun:
     firing = {c.key: c.message for c in result.firing}
     with workspace.database.write() as conn:
         repo = MonitorRepository(conn)
@@ -242,7 +245,7 @@ def _record(workspace: Workspace, result: CheckResult, now: datetime) -> Monitor
                 repo.resolve_alert(alert.id, now)
                 run.resolved.append(condition)
                 entries.append(_alert_entry("alert.resolved", result, condition, alert.id, ""))
-        ledger.record(conn, workspace, entries, personal={"actor": ledger.current_actor()})
+        ledger.record(conn, workspace, entries, actor=actor.principal)
     return run
 
 

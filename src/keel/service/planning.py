@@ -23,6 +23,7 @@ from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
 from keel.service import ledger, lineage, policy
+from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
@@ -104,7 +105,7 @@ def compute_plan(
     return result
 
 
-def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
+def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tuple[int, int]:
     """Store a plan and record it in the ledger, in one transaction.
 
     The ledger gets a ``plan.committed`` entry with the plan's digest, then one
@@ -113,6 +114,7 @@ def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
     Args:
         workspace: The workspace.
         result: A computed plan.
+        actor: Who commits it (recorded with its entries).
 
     Returns:
         The plan's id and the ledger index of its ``plan.committed`` entry.
@@ -142,9 +144,7 @@ def commit_plan(workspace: Workspace, result: PlanResult) -> tuple[int, int]:
             }
             for record in decision_records(result)
         ]
-        first, _ = ledger.record(
-            conn, workspace, [entry, *decisions], personal={"actor": ledger.current_actor()}
-        )
+        first, _ = ledger.record(conn, workspace, [entry, *decisions], actor=actor.principal)
     if workspace.settings.lineage_emit:
         _emit_plan(workspace, plan_id, data, digest)
     return plan_id, first

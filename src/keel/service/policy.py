@@ -8,6 +8,7 @@ next decision a fresh engine, without a restart; the old one is stopped.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,16 @@ MAX_POLICY_FILES = 1000
 
 
 class _EngineCache:
-    """The one live engine and the (policy digest, sites digest) it was compiled for."""
+    """The one live engine and the (policy digest, sites digest) it was compiled for.
+
+    ``lock`` is held while an engine is looked up or compiled, so concurrent requests compile
+    a new policy once; the engine it replaces finishes the decisions it is running.
+    """
 
     def __init__(self) -> None:
         self.key: tuple[str, str] | None = None
         self.engine: ComplianceEngine | None = None
+        self.lock = threading.Lock()
 
     def replace(self, key: tuple[str, str], engine: ComplianceEngine) -> None:
         if self.engine is not None:
@@ -130,8 +136,20 @@ def engine_for(
     policy = compiled_policy(estate, located)
     sites = site_documents(estate)
     key = (policy.digest, hashlib.sha256(orjson.dumps(sites)).hexdigest())
-    if _CACHE.engine is not None and _CACHE.key == key:
-        return _CACHE.engine
+    with _CACHE.lock:
+        if _CACHE.engine is not None and _CACHE.key == key:
+            return _CACHE.engine
+        engine = _compile(policy, sites, estate, located)
+        _CACHE.replace(key, engine)
+        return engine
+
+
+def _compile(
+    policy: CompiledPolicy,
+    sites: dict[str, dict[str, Any]],
+    estate: Estate,
+    located: dict[str, LocatedResource] | None,
+) -> ComplianceEngine:
     try:
         engine = ComplianceEngine(policy, sites, catalog=estate.catalog)
     except PolicyCompileError as error:
@@ -148,7 +166,6 @@ def engine_for(
             [Problem(path, line, f"PolicySet/{source.set_name}", field, problem.message)],
             hint="fix the module; the previous policy stays in force",
         ) from None
-    _CACHE.replace(key, engine)
     return engine
 
 

@@ -35,6 +35,7 @@ from keel.registry.lifecycle import (
     usable_by,
 )
 from keel.service import access, ledger, lineage
+from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store.registry import ModelEvent, RegistryRepository, StoredVersion
@@ -64,8 +65,13 @@ class VersionDetail:
 
 
 @dataclass
-class _Pending:
-    """Registry changes waiting for their ledger indices, in ledger order."""
+class Pending:
+    """Registry changes waiting for their ledger indices, in ledger order.
+
+    Attributes:
+        entries: The ledger entries to append.
+        events: The registry events, saved once the entries' indices are known.
+    """
 
     entries: list[dict[str, Any]]
     events: list[ModelEvent]
@@ -118,18 +124,25 @@ def admission_problems(
     estate: Estate,
     located: list[LocatedResource],
     touched: set[tuple[str, str]],
+    *,
+    actor: Actor,
+    admin: bool,
 ) -> list[Problem]:
     """What an apply would break in the registry's rules.
 
     Checks each created or changed workload's model version against its kind (a serving
-    workload needs an approved or deployed version, nothing may use a retired one), and each
-    new ``high`` risk version declared past ``validated`` against its ``approved_by``.
+    workload needs an approved or deployed version, nothing may use a retired one), each new
+    ``high`` risk version declared past ``validated`` against its ``approved_by``, and who may
+    register what: a new version is registered by the actor that applies it, as ``draft``;
+    only an admin may import history (another registrant, a later state, approvals).
 
     Args:
         conn: A connection (read).
         estate: The estate the apply would produce.
         located: Where each resource was declared.
         touched: ``(kind, name)`` of the resources the apply creates or changes.
+        actor: Who applies.
+        admin: Whether the actor may import history.
 
     Returns:
         The problems, located at the field that causes them.
@@ -158,7 +171,11 @@ def admission_problems(
                         "version (keel model approve)",
                     )
                 )
-        elif isinstance(spec, ModelSpec) and spec.risk_tier == "high":
+        elif isinstance(spec, ModelSpec):
+            if not admin:
+                problems += _import_problems(estate, item, spec, states, actor)
+            if spec.risk_tier != "high":
+                continue
             for index, declared in enumerate(spec.versions):
                 if (name, declared.version) in states or declared.state not in (
                     "approved",
@@ -169,6 +186,47 @@ def admission_problems(
                 gap = _declared_approval_gap(estate, engine, name, declared)
                 if gap:
                     problems.append(item.problem(("spec", "versions", index, "approved_by"), gap))
+    return problems
+
+
+def _import_problems(
+    estate: Estate,
+    item: LocatedResource,
+    spec: ModelSpec,
+    states: dict[tuple[str, str], str],
+    actor: Actor,
+) -> list[Problem]:
+    """New versions a non-admin declares as history: another registrant, a state, approvals."""
+    problems = []
+    why = "only an admin may import a version's history"
+    for index, version in enumerate(spec.versions):
+        if (item.resource.name, version.version) in states:
+            continue
+        where = ("spec", "versions", index)
+        if version.registered_by:
+            claimed = access.principal_ref(estate, version.registered_by)
+            if claimed != actor.principal:
+                problems.append(
+                    item.problem(
+                        (*where, "registered_by"),
+                        f"names {claimed}, but {actor.principal} applies it: a new version is "
+                        f"registered by whoever applies it; {why}",
+                    )
+                )
+        if version.state != "draft":
+            problems.append(
+                item.problem(
+                    (*where, "state"),
+                    f"a new version is registered as draft, not {version.state}; {why}",
+                )
+            )
+        if version.approved_by:
+            problems.append(
+                item.problem(
+                    (*where, "approved_by"),
+                    f"approvals are given with keel model approve, not declared; {why}",
+                )
+            )
     return problems
 
 
@@ -206,23 +264,26 @@ def _declared_approval_gap(
 
 
 def sync_at_apply(
-    conn: Connection, estate: Estate, touched: set[tuple[str, str]], now: datetime
-) -> _Pending:
+    conn: Connection, estate: Estate, touched: set[tuple[str, str]], now: datetime, actor: Actor
+) -> Pending:
     """Register new versions; move approved versions that serving workloads use to deployed.
 
-    Runs inside the apply's transaction, after admission passed.
+    Runs inside the apply's transaction, after admission passed. The registrant of a new
+    version is the actor, unless the manifest names another (an admin importing history,
+    marked ``imported``).
 
     Args:
         conn: The apply's connection.
         estate: The estate after the apply.
         touched: ``(kind, name)`` of the resources the apply creates or changes.
         now: The time.
+        actor: Who applies.
 
     Returns:
         The ledger entries to append, and the events to save once their indices are known.
     """
     repo = RegistryRepository(conn)
-    pending = _Pending([], [])
+    pending = Pending([], [])
     if not any(kind in ("Model", "Workload") for kind, _ in touched):
         return pending
     states = repo.states()
@@ -240,8 +301,14 @@ def sync_at_apply(
             registered_by = (
                 access.principal_ref(estate, version.registered_by)
                 if version.registered_by
-                else None
+                else actor.principal
             )
+            imported = (
+                registered_by != actor.principal
+                or version.state != "draft"
+                or bool(version.approved_by)
+            )
+            history = {"imported": True} if imported else {}
             new.append(
                 StoredVersion(
                     name,
@@ -261,7 +328,7 @@ def sync_at_apply(
                     version.version,
                     "registered",
                     registered_by,
-                    {"state": version.state, **record},
+                    {"state": version.state, **history, **record},
                     None,
                     now,
                 ),
@@ -273,6 +340,7 @@ def sync_at_apply(
                     state=version.state,
                     artifact_digest=version.artifact_digest,
                     trained_on=list(version.trained_on),
+                    **history,
                 ),
             )
             for approver in dict.fromkeys(version.approved_by):
@@ -301,7 +369,7 @@ def sync_at_apply(
     return pending
 
 
-def registration_events(pending: _Pending) -> list[dict[str, Any]]:
+def registration_events(pending: Pending) -> list[dict[str, Any]]:
     """OpenLineage events for the versions an apply registered (their training runs).
 
     Args:
@@ -317,7 +385,7 @@ def registration_events(pending: _Pending) -> list[dict[str, Any]]:
     ]
 
 
-def save_pending(conn: Connection, pending: _Pending, first_index: int) -> None:
+def save_pending(conn: Connection, pending: Pending, first_index: int) -> None:
     """Save the events of :func:`sync_at_apply` once the ledger gave their indices.
 
     Args:
@@ -347,33 +415,33 @@ def _resolve(repo: RegistryRepository, estate: Estate, ref: str) -> StoredVersio
 
 
 def _change(
-    workspace: Workspace,
-    ref: str,
-    principal: str,
-    action: str,
-    change: Any,
-    *,
-    entity: dict[str, Any] | None = None,
+    workspace: Workspace, ref: str, actor: Actor, action: str, change: Any
 ) -> StoredVersion:
     """Run a registry change under the access policy, in one transaction with its ledger entries.
 
-    ``change(repo, estate, version, now, pending)`` checks the rules and makes the change.
+    ``change(repo, estate, version, now, pending)`` checks the rules and makes the change. The
+    access policy sees the registrant the registry recorded, not the manifest's claim.
     """
     estate = load_estate(workspace)
     with workspace.database.read() as conn:
         asked = _resolve(RegistryRepository(conn), estate, ref)
     # Decided before the write transaction, so that a refusal's ledger entry stays.
     access.require(
-        workspace, estate, principal, action, f"ModelVersion/{asked.ref}", principal_entity=entity
+        workspace,
+        estate,
+        actor,
+        action,
+        f"ModelVersion/{asked.ref}",
+        registrants={asked.ref: asked.registered_by},
     )
     with workspace.database.write() as conn:
         repo = RegistryRepository(conn)
         version = repo.version(asked.model, asked.version)
         assert version is not None  # versions are never deleted
         now = datetime.now(UTC)
-        pending = _Pending([], [])
+        pending = Pending([], [])
         change(repo, estate, version, now, pending)
-        first, _ = ledger.record(conn, workspace, pending.entries)
+        first, _ = ledger.record(conn, workspace, pending.entries, actor=actor.principal)
         pending.save(repo, first)
         updated = repo.version(version.model, version.version)
     assert updated is not None
@@ -384,9 +452,8 @@ def evaluate(
     workspace: Workspace,
     ref: str,
     evaluations: list[Evaluation],
-    principal: str,
     *,
-    principal_entity: dict[str, Any] | None = None,
+    actor: Actor,
 ) -> StoredVersion:
     """Record evaluation results (benchmarks and vulnerability probes) of a version.
 
@@ -394,9 +461,7 @@ def evaluate(
         workspace: The workspace.
         ref: ``model@version`` or ``model@alias``.
         evaluations: The results.
-        principal: Who records them (``user:NAME``, ``service_account:NAME``); needs ``apply``.
-        principal_entity: The principal's Cedar entity when the access engine does not know
-            it (an OIDC user).
+        actor: Who records them; needs ``apply``.
 
     Returns:
         The version.
@@ -408,9 +473,10 @@ def evaluate(
     """
     if not evaluations:
         raise UserError("give at least one --benchmark or --probe result")
+    principal = actor.principal
 
     def change(
-        repo: RegistryRepository, _e: Estate, v: StoredVersion, now: datetime, pending: _Pending
+        repo: RegistryRepository, _e: Estate, v: StoredVersion, now: datetime, pending: Pending
     ) -> None:
         if v.state == "retired":
             raise LifecycleError(f"{v.ref} is retired: it takes no new evaluations")
@@ -421,7 +487,7 @@ def evaluate(
                 _entry("evaluated", v.model, v.version, principal, **detail),
             )
 
-    return _change(workspace, ref, principal, "apply", change, entity=principal_entity)
+    return _change(workspace, ref, actor, "apply", change)
 
 
 def _evaluations(events: list[ModelEvent]) -> list[Evaluation]:
@@ -445,7 +511,7 @@ def _transition(
     *,
     principal: str | None,
     now: datetime,
-    pending: _Pending,
+    pending: Pending,
     repo: RegistryRepository,
     reason: str = "",
 ) -> None:
@@ -461,10 +527,9 @@ def transition(
     workspace: Workspace,
     ref: str,
     target: str,
-    principal: str,
     reason: str = "",
     *,
-    principal_entity: dict[str, Any] | None = None,
+    actor: Actor,
 ) -> StoredVersion:
     """Move a version to ``validated``, back to ``draft``, or to ``retired``.
 
@@ -475,10 +540,8 @@ def transition(
         workspace: The workspace.
         ref: ``model@version`` or ``model@alias``.
         target: ``validated``, ``draft`` or ``retired``.
-        principal: Who asks; needs ``apply``.
         reason: Why (kept in the ledger entry).
-        principal_entity: The principal's Cedar entity when the access engine does not know
-            it (an OIDC user).
+        actor: Who asks; needs ``apply``.
 
     Returns:
         The version after the change.
@@ -492,9 +555,10 @@ def transition(
     if target in ("approved", "deployed"):
         how = "keel model approve" if target == "approved" else "apply a workload that uses it"
         raise LifecycleError(f"a version becomes {target} through approvals: {how}")
+    principal = actor.principal
 
     def change(
-        repo: RegistryRepository, estate: Estate, v: StoredVersion, now: datetime, pending: _Pending
+        repo: RegistryRepository, estate: Estate, v: StoredVersion, now: datetime, pending: Pending
     ) -> None:
         gap = transition_gap(v.state, target)
         if gap:
@@ -517,7 +581,7 @@ def transition(
             v, target, principal=principal, now=now, pending=pending, repo=repo, reason=reason
         )
 
-    return _change(workspace, ref, principal, "apply", change, entity=principal_entity)
+    return _change(workspace, ref, actor, "apply", change)
 
 
 def _workloads_using(estate: Estate, model: str, version: str) -> list[str]:
@@ -529,22 +593,14 @@ def _workloads_using(estate: Estate, model: str, version: str) -> list[str]:
     )
 
 
-def approve(
-    workspace: Workspace,
-    ref: str,
-    principal: str,
-    *,
-    principal_entity: dict[str, Any] | None = None,
-) -> StoredVersion:
+def approve(workspace: Workspace, ref: str, *, actor: Actor) -> StoredVersion:
     """Approve a validated version; it becomes ``approved`` with enough approvals.
 
     Args:
         workspace: The workspace.
         ref: ``model@version`` or ``model@alias``.
-        principal: The approver; the access policy must allow ``approve`` (separation of
-            duties forbids the registrant).
-        principal_entity: The principal's Cedar entity when the access engine does not know
-            it (an OIDC user).
+        actor: The approver; the access policy must allow ``approve`` (separation of duties
+            forbids the registrant).
 
     Returns:
         The version after the approval.
@@ -554,9 +610,10 @@ def approve(
             principal already approved it.
         ForbiddenError: If the access policy refuses the principal (written to the ledger).
     """
+    principal = actor.principal
 
     def change(
-        repo: RegistryRepository, estate: Estate, v: StoredVersion, now: datetime, pending: _Pending
+        repo: RegistryRepository, estate: Estate, v: StoredVersion, now: datetime, pending: Pending
     ) -> None:
         tier = _spec(estate, v.model).risk_tier
         needed = approvals_needed(tier)
@@ -589,17 +646,17 @@ def approve(
         if len(approvers) >= needed:
             _transition(v, "approved", principal=None, now=now, pending=pending, repo=repo)
 
-    return _change(workspace, ref, principal, "approve", change, entity=principal_entity)
+    return _change(workspace, ref, actor, "approve", change)
 
 
-def set_alias(workspace: Workspace, ref: str, alias: str, principal: str) -> StoredVersion:
+def set_alias(workspace: Workspace, ref: str, alias: str, *, actor: Actor) -> StoredVersion:
     """Point ``model@alias`` at a version.
 
     Args:
         workspace: The workspace.
         ref: ``model@version``.
         alias: The alias (``champion``); not a version's name.
-        principal: Who asks; needs ``apply``.
+        actor: Who asks; needs ``apply``.
 
     Returns:
         The version.
@@ -610,9 +667,10 @@ def set_alias(workspace: Workspace, ref: str, alias: str, principal: str) -> Sto
     """
     if not alias or not alias.replace("-", "").replace("_", "").isalnum() or len(alias) > 63:
         raise UserError(f"alias {alias!r}: letters, digits, '-' and '_' only, at most 63")
+    principal = actor.principal
 
     def change(
-        repo: RegistryRepository, _e: Estate, v: StoredVersion, now: datetime, pending: _Pending
+        repo: RegistryRepository, _e: Estate, v: StoredVersion, now: datetime, pending: Pending
     ) -> None:
         if repo.version(v.model, alias) is not None:
             raise UserError(f"{alias!r} is a version of {v.model}, not an alias")
@@ -624,7 +682,7 @@ def set_alias(workspace: Workspace, ref: str, alias: str, principal: str) -> Sto
             _entry("aliased", v.model, v.version, principal, alias=alias),
         )
 
-    return _change(workspace, ref, principal, "apply", change)
+    return _change(workspace, ref, actor, "apply", change)
 
 
 def list_versions(workspace: Workspace, model: str | None = None) -> list[StoredVersion]:

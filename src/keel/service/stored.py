@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import Connection
 
 from keel.errors import ManifestError, UserError
 from keel.estate import SPEC_TYPES, Estate, LocatedResource, Resource, build_estate
@@ -56,7 +57,22 @@ def load_estate(workspace: Workspace) -> Estate:
         ManifestError: If the stored estate is inconsistent (it should never be).
     """
     with workspace.database.read() as conn:
-        rows = ResourceRepository(conn).list()
+        return estate_in(conn)
+
+
+def estate_in(conn: Connection) -> Estate:
+    """The stored estate as a domain object, read on an open connection (its transaction).
+
+    Args:
+        conn: A connection.
+
+    Returns:
+        The estate.
+
+    Raises:
+        ManifestError: If the stored estate is inconsistent (it should never be).
+    """
+    rows = ResourceRepository(conn).list()
     estate, problems = build_estate([from_store(row, row.spec or {}) for row in rows])
     if problems:
         raise ManifestError(problems, hint="the stored estate is inconsistent; re-apply it")

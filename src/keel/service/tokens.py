@@ -30,6 +30,7 @@ from keel.config import Settings
 from keel.errors import AuthenticationError, NotFoundError, UserError
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import NAMESPACE, ROLES
+from keel.service import ledger
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
 from keel.store.tokens import StoredToken, TokenRepository
@@ -119,15 +120,24 @@ def parse_duration_days(text: str) -> float:
 
 
 def create(
-    workspace: Workspace, name: str, role: str, expires_days: float | None = None
+    workspace: Workspace,
+    name: str,
+    role: str,
+    expires_days: float | None = None,
+    *,
+    actor: str,
 ) -> tuple[Token, str]:
     """Make a token; its key is returned once and never stored.
+
+    The creation is a ledger entry (name, role, expiry, never the secret) in the same
+    transaction. The caller decides whether the actor may (``admin``).
 
     Args:
         workspace: The workspace.
         name: A unique name (lowercase letters, digits and ``-``).
         role: ``viewer``, ``operator``, ``approver`` or ``admin``.
         expires_days: Lifetime in days; ``None`` for no expiry.
+        actor: Who creates it (recorded in the ledger).
 
     Returns:
         The token and its key.
@@ -150,15 +160,23 @@ def create(
         if repo.by_name(name) is not None:
             raise UserError(f"a token named {name!r} exists; revoke it or choose another name")
         repo.add(StoredToken(token_id, name, role, _digest(secret), now, expires, None))
+        entry = {
+            "type": "token.created",
+            "token": name,
+            "role": role,
+            "expires_at": expires.isoformat() if expires else None,
+        }
+        ledger.record(conn, workspace, [entry], actor=actor)
     return Token(name, role, now, expires, None), f"keel_{token_id}_{secret}"
 
 
-def revoke(workspace: Workspace, name: str) -> Token:
-    """Revoke a token at once.
+def revoke(workspace: Workspace, name: str, *, actor: str) -> Token:
+    """Revoke a token at once (a ledger entry in the same transaction).
 
     Args:
         workspace: The workspace.
         name: Its name.
+        actor: Who revokes it (recorded in the ledger).
 
     Returns:
         The token, revoked.
@@ -172,6 +190,7 @@ def revoke(workspace: Workspace, name: str) -> Token:
             names = [t.name for t in repo.all()]
             raise NotFoundError(f"no token named {name!r}{did_you_mean(name, names)}")
         repo.revoke(name, datetime.now(UTC))
+        ledger.record(conn, workspace, [{"type": "token.revoked", "token": name}], actor=actor)
         row = repo.by_name(name)
     assert row is not None
     return _public(row)

@@ -22,6 +22,18 @@ def limits_for(settings: Settings) -> Limits:
     return Limits(max_file_bytes=int(settings.max_manifest_mb * 1024 * 1024))
 
 
+def local_settings(workspace: str | Path | None = None) -> Settings:
+    """The effective settings, without opening the store.
+
+    Args:
+        workspace: Workspace folder to use instead of the configured one.
+
+    Returns:
+        The settings.
+    """
+    return load_settings(workspace=workspace)
+
+
 def manifest_limits(workspace: str | Path | None = None) -> Limits:
     """Manifest input limits from the configuration, without opening the store.
 

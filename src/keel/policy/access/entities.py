@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from keel.estate.estate import Estate
@@ -16,8 +17,11 @@ from keel.estate.resources import (
 )
 from keel.policy.access.engine import NAMESPACE, ROLES, Request
 
-TYPED_KINDS = {"Site", "Dataset", "Model", "Workload"}
+TYPED_KINDS = {"Site", "Dataset", "Model", "Workload", "PolicySet", "Principal", "Agent"}
 """Kinds with their own entity type; every other kind is a ``Resource`` named ``Kind/name``."""
+
+GOVERNANCE_KINDS = ("Agent", "PolicySet", "Principal")
+"""Kinds only admins may apply or delete (the baseline's ``governance.admin_only``)."""
 
 PRINCIPAL_PREFIXES = {"user": "User", "service_account": "ServiceAccount", "agent": "Agent"}
 
@@ -37,11 +41,27 @@ def _rank(classification: str) -> int:
     return CLASSIFICATION_ORDER.index(classification)  # type: ignore[arg-type,unused-ignore]
 
 
-def entities(estate: Estate) -> list[dict[str, Any]]:
+def principal_name(principal: str) -> str:
+    """The ``name`` attribute of a principal reference: ``user:alice`` -> ``alice``.
+
+    Args:
+        principal: ``user:NAME``, ``service_account:NAME`` or ``agent:NAME``.
+
+    Returns:
+        The name policies compare with (``registered_by``, ``owner``).
+    """
+    return principal.partition(":")[2]
+
+
+def entities(
+    estate: Estate, registrants: Mapping[str, str | None] | None = None
+) -> list[dict[str, Any]]:
     """Every principal and resource of an estate as Cedar entities.
 
     Args:
         estate: The estate.
+        registrants: Who registered each version (``model@version`` -> principal reference),
+            from the registry; a version not in it takes its manifest's ``registered_by``.
 
     Returns:
         Entity JSON objects (roles, users and service accounts, agents, sites, datasets,
@@ -85,11 +105,15 @@ def entities(estate: Estate) -> list[dict[str, Any]]:
         assert isinstance(spec, ModelSpec)
         found.append(_entity("Model", name, {"owner": spec.owner, "risk_tier": spec.risk_tier}))
         for version in spec.versions:
+            ref = f"{name}@{version.version}"
+            registrant = (registrants or {}).get(ref)
             attrs = {
                 "owner": spec.owner,
                 "risk_tier": spec.risk_tier,
                 "state": version.state,
-                "registered_by": version.registered_by,
+                "registered_by": (
+                    principal_name(registrant) if registrant else version.registered_by
+                ),
             }
             found.append(
                 _entity("ModelVersion", f"{name}@{version.version}", attrs, [_uid("Model", name)])
@@ -112,8 +136,10 @@ def entities(estate: Estate) -> list[dict[str, Any]]:
         found.append(_entity("Workload", name, attrs))
     for name, resource in estate.of_kind("Site").items():
         found.append(_entity("Site", name, {"owner": resource.labels.get("owner")}))
+    found += [_entity("PolicySet", name, {}) for name in estate.of_kind("PolicySet")]
+    found += [_entity("Principal", name, {}) for name in estate.of_kind("Principal")]
     for kind, group in estate.resources.items():
-        if kind in TYPED_KINDS or kind in ("Agent", "Principal"):
+        if kind in TYPED_KINDS:
             continue
         for name, resource in group.items():
             owner = resource.labels.get("owner")
@@ -159,7 +185,7 @@ def parse_resource(text: str) -> tuple[str, str]:
     kind, sep, name = text.partition("/")
     if not sep or not kind or not name:
         raise ValueError(f"{text!r} is not a resource: write Kind/name, such as Dataset/customers")
-    if kind in TYPED_KINDS or kind in ("ModelVersion", "Agent"):
+    if kind in TYPED_KINDS or kind == "ModelVersion":
         return kind, name
     return "Resource", text
 

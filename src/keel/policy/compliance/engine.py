@@ -16,7 +16,7 @@ import orjson
 from keel.estate.catalog import Catalog, load_catalog
 from keel.policy.compliance.decision import ERROR_RULE, Decision, Finding
 from keel.policy.compliance.policyset import CompiledPolicy, Source
-from keel.policy.compliance.process import DEFAULT_TIMEOUT_MS, RegoProcess
+from keel.policy.compliance.process import DEFAULT_TIMEOUT_MS, RegoPool
 from keel.policy.compliance.selector import SelectorError, mismatch
 
 
@@ -73,11 +73,11 @@ class ComplianceEngine:
         self.digest = policy.digest
         self.sites = sites
         self._selected: dict[bytes, dict[str, str]] = {}
-        self._process: RegoProcess | None = None
+        self._process: RegoPool | None = None
         if policy.empty:
             return
         modules = [*policy.modules, policy.wrapper()]
-        self._process = RegoProcess(timeout_ms)
+        self._process = RegoPool(timeout_ms)
         failure = self._process.load(
             [m.source for m in modules],
             policy.data(catalog or load_catalog(), sites),
@@ -94,10 +94,13 @@ class ComplianceEngine:
             raise PolicyCompileError(CompileProblem(source, line, failure.message))
 
     def close(self) -> None:
-        """Stop the Rego worker."""
+        """Stop the Rego workers (a decision already running finishes first).
+
+        A closed engine still decides: a decision asked of it starts a worker and stops it
+        afterwards, so a request that raced a policy change never fails open.
+        """
         if self._process is not None:
             self._process.close()
-            self._process = None
 
     def __enter__(self) -> ComplianceEngine:
         return self
@@ -115,7 +118,7 @@ class ComplianceEngine:
             One decision per document, in order.
         """
         names = [str(d.get("workload", {}).get("name", "")) for d in documents]
-        if self._process is None:
+        if self._process is None:  # an empty policy allows everything
             return [Decision(name, self.digest) for name in names]
         outcomes = self._process.evaluate(documents)
         decisions = []

@@ -2,13 +2,22 @@
 
 A policy that runs too long is stopped: the worker is killed, the input it was on fails closed
 with an error, and a fresh worker (same modules, same data) takes the remaining inputs.
+
+A :class:`RegoProcess` talks to one worker over one socket and is not safe to share between
+threads; :class:`RegoPool` is: each call borrows an idle worker (starting one, up to a bound,
+when none is idle), so concurrent requests of a server never interleave on a socket.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -192,3 +201,90 @@ class RegoProcess:
                     break
                 outcomes.append(Outcome(value, error, elapsed_ns))
         return outcomes
+
+
+DEFAULT_POOL_SIZE = max(1, min(4, os.cpu_count() or 1))
+"""Most Rego workers one compiled policy runs in at once."""
+
+
+class RegoPool:
+    """Rego workers that share one compiled policy, safe to call from many threads.
+
+    A call borrows an idle worker; when none is idle and fewer than ``size`` exist, it starts
+    one (compiling the same modules and data); otherwise it waits for one. Closing the pool
+    stops idle workers at once and busy ones when their call returns.
+
+    Args:
+        timeout_ms: Deadline for one evaluation.
+        size: Most workers.
+    """
+
+    def __init__(self, timeout_ms: float = DEFAULT_TIMEOUT_MS, size: int = DEFAULT_POOL_SIZE):
+        self.timeout_ms = timeout_ms
+        self.size = max(1, size)
+        self._idle: queue.LifoQueue[RegoProcess] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(self.size)
+        self._lock = threading.Lock()
+        self._loaded: tuple[list[str], Any, str | None] | None = None
+        self._closed = False
+
+    def load(
+        self, sources: list[str], data: Any, query: str | None = None
+    ) -> CompileFailure | None:
+        """Compile modules and data in a first worker (see :meth:`RegoProcess.load`).
+
+        Args:
+            sources: The source of every Rego module.
+            data: The base document.
+            query: The query :meth:`evaluate` runs.
+
+        Returns:
+            ``None`` when everything compiled, else where and why it did not.
+        """
+        first = RegoProcess(self.timeout_ms)
+        failure = first.load(sources, data, query)
+        if failure is not None:
+            first.close()
+            return failure
+        self._loaded = (sources, data, query)
+        self._idle.put(first)
+        return None
+
+    @contextlib.contextmanager
+    def _borrow(self) -> Iterator[RegoProcess]:
+        assert self._loaded is not None, "load() first"
+        with self._slots:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = RegoProcess(self.timeout_ms)
+                failure = worker.load(*self._loaded)
+                assert failure is None, failure  # the same modules compiled in the first worker
+            try:
+                yield worker
+            finally:
+                with self._lock:
+                    if self._closed:
+                        worker.close()
+                    else:
+                        self._idle.put(worker)
+
+    def evaluate(self, inputs: list[Any]) -> list[Outcome]:
+        """Evaluate the loaded query once per input, in one worker (see :class:`RegoProcess`)."""
+        with self._borrow() as worker:
+            return worker.evaluate(inputs)
+
+    def query(self, queries: list[str], document: Any = None) -> list[Outcome]:
+        """Run ad-hoc queries in one worker (see :meth:`RegoProcess.query`)."""
+        with self._borrow() as worker:
+            return worker.query(queries, document)
+
+    def close(self) -> None:
+        """Stop the idle workers now and the busy ones when they finish."""
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    self._idle.get_nowait().close()
+                except queue.Empty:
+                    break
