@@ -14,6 +14,17 @@ from keel.service import Workspace
 from keel.store import Database
 
 PG_URL = os.environ.get("KEEL_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keys pinned by tests (``known_logs``) go to a temporary config folder, never ~/.config.
+
+    Set in the environment, so ``keel`` processes the tests start inherit it.
+    """
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
+
+
 IN_CI = os.environ.get("CI") == "true"
 
 

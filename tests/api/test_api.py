@@ -158,6 +158,65 @@ def test_restricted_data_stays_with_its_owner_through_the_api(server: Server) ->
         assert admin.get("/v1/resources/dataset/eu-card-transactions").status_code == 200
 
 
+def _readable(client: httpx.Client, node: dict[str, Any]) -> bool:
+    """Whether a caller's own single read of a lineage node's resource is not refused (a
+    dataset only lineage knows has no estate resource: 404)."""
+    if node["namespace"] != "keel":
+        return True
+    path = {
+        "dataset": f"/v1/resources/dataset/{node['name']}",
+        "model": f"/v1/models/{node['name']}",
+        "workload": f"/v1/resources/workload/{node['name']}",
+    }.get(node["kind"])
+    return path is None or client.get(path).status_code != 403
+
+
+def test_lists_never_show_what_a_single_read_refuses(server: Server) -> None:
+    """Per role, the union of every list, lineage walk, impact and plan holds no item whose own
+    read is refused (issue 13, item 4: restricted datasets leaked through lists)."""
+    from keel.estate.resources import KINDS
+
+    seen: dict[str, set[str]] = {}
+    for role in ROLES:
+        with server.client(role) as client:
+            shown: set[str] = set()
+            for kind in KINDS:
+                items = client.get(f"/v1/resources/{kind}").json()["items"]
+                for item in items:
+                    one = client.get(f"/v1/resources/{kind}/{item['name']}")
+                    assert one.status_code == 200, f"{role} lists {kind}/{item['name']}"
+                    shown.add(f"{kind}/{item['name']}")
+            for version in client.get("/v1/models").json()["versions"]:
+                ref = f"{version['model']}@{version['version']}"
+                assert client.get(f"/v1/models/{ref}").status_code == 200, (role, ref)
+            for root, direction in (
+                ("model:fraud-detector@7.1", "upstream"),
+                ("dataset:eu-customer-profiles", "downstream"),
+                ("workload:nightly-aml-scoring", "upstream"),
+            ):
+                params = {"node": root, "direction": direction, "depth": 6}
+                view = client.get("/v1/lineage/show", params=params).json()
+                for node in view["nodes"]:
+                    assert _readable(client, node), (role, root, node)
+            impact = client.get("/v1/lineage/impact", params={"node": "dataset:credit-features"})
+            for name in impact.json()["derived_datasets"]:
+                path = f"/v1/resources/{name.replace(':', '/')}"
+                assert client.get(path).status_code != 403, (role, name)
+            plan = client.get("/v1/plans/latest").json()
+            for placement in plan["placements"]:
+                path = f"/v1/resources/workload/{placement['workload']}"
+                assert client.get(path).status_code == 200, (role, placement)
+            seen[role] = shown
+    assert "Dataset/eu-card-transactions" in seen["admin"]
+    assert "Dataset/eu-card-transactions" not in seen["viewer"]
+    with server.client("viewer") as viewer:
+        hidden = viewer.get("/v1/lineage/impact", params={"node": "dataset:eu-card-transactions"})
+        assert hidden.status_code == 403 and hidden.json()["error"]["code"] == "E-FORBIDDEN"
+        params = {"node": "model:fraud-detector@7.1", "direction": "upstream"}
+        upstream = viewer.get("/v1/lineage/show", params=params).json()
+    assert "eu-card-transactions" not in json.dumps(upstream)
+
+
 def test_errors_have_one_shape(server: Server) -> None:
     with server.client("admin") as client:
         missing = client.get("/v1/resources/site/atlantis")

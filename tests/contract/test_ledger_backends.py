@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -183,15 +184,113 @@ def test_forged_checkpoint_signature_is_rejected(workspace: Workspace) -> None:
 def test_key_rotation_keeps_old_checkpoints_valid(workspace: Workspace) -> None:
     fill(workspace, 10)
     old = ledger.signer(workspace).verifier
-    new = ledger.rotate_key(workspace)
+    new = ledger.rotate_key(workspace, actor=SYSTEM.principal)
     assert new.name == old.name and new.key_id != old.key_id
     fill(workspace, 4)
     report = ledger.verify(workspace)
-    assert report.size == 14
+    assert report.size == 15  # the rotation is an entry of its own
     proof = ledger.prove(workspace, 3)
-    assert ledger.verify_proof(proof.encode(), [new.encode()])[0].size == 14
+    assert ledger.verify_proof(proof.encode(), [new.encode()])[0].size == 15
     with pytest.raises(LedgerError):
         ledger.verify_proof(proof.encode(), [old.encode()])
+
+
+def _strip_checkpoints(workspace: Workspace) -> None:
+    sql(workspace, "DELETE FROM ledger_checkpoints")
+    (workspace.settings.state_dir / "ledger" / "verified-checkpoint").unlink(missing_ok=True)
+
+
+def test_a_log_whose_checkpoints_were_deleted_does_not_verify(workspace: Workspace) -> None:
+    fill(workspace, 12)
+    ledger.verify(workspace)
+    _strip_checkpoints(workspace)
+    with pytest.raises(IntegrityError, match="covered by no signed checkpoint") as caught:
+        ledger.verify(workspace)
+    assert caught.value.first_bad_index == 0
+
+
+def test_a_rewritten_log_with_recomputed_hashes_and_no_checkpoints_does_not_verify(
+    workspace: Workspace,
+) -> None:
+    """Without any key: swap two entries, recompute every hash, delete the checkpoints and the
+    workspace's memory of the last verification."""
+    fill(workspace, 20)
+    rewrite_consistently(workspace, 3, 4)
+    _strip_checkpoints(workspace)
+    with pytest.raises(IntegrityError, match="covered by no signed checkpoint"):
+        ledger.verify(workspace)
+
+
+def _resign_with_a_new_key(workspace: Workspace) -> str:
+    """An attacker with write access to .keel/ and the database: a new key, a rewritten log,
+    one checkpoint of the whole (forged) tree."""
+    from keel.ledger import Checkpoint, Signer
+    from keel.store.ledger import LedgerRepository
+
+    rewrite_consistently(workspace, 3, 4)
+    _strip_checkpoints(workspace)
+    origin = ledger.signer(workspace).name
+    evil = Signer.generate(origin)
+    folder = workspace.settings.state_dir / "ledger"
+    (folder / "signing.key").write_text(evil.encode() + "\n")
+    (folder / "verifiers").write_text(evil.verifier.encode() + "\n")
+    with workspace.database.engine.begin() as conn:
+        repo = LedgerRepository(conn)
+        size = repo.size()
+        root = repo.root(size)
+        note = Checkpoint(origin, size, root).sign(evil)
+        repo.add_checkpoint(size, root, note, datetime.now(UTC))
+    return evil.verifier.encode()
+
+
+def test_a_log_resigned_with_a_swapped_key_fails_against_the_pinned_key(
+    workspace: Workspace,
+) -> None:
+    fill(workspace, 20)
+    original = ledger.signer(workspace).verifier.encode()
+    pinned = ledger.verify(workspace, pin=True)
+    assert (pinned.trust, pinned.pinned) == ("unpinned", True)
+    assert ledger.verify(workspace).trust == "pinned"
+    _resign_with_a_new_key(workspace)
+    with pytest.raises(IntegrityError, match="no signature from a trusted key"):
+        ledger.verify(workspace)  # the pinned key
+    with pytest.raises(IntegrityError, match="no signature from a trusted key"):
+        ledger.verify(workspace, [original])  # an auditor's copy of the key
+    workspace.settings.known_logs.unlink()
+    forged = ledger.verify(workspace)  # nothing pinned: only the workspace's own key is left
+    assert forged.trust == "unpinned"  # which the report (and the CLI) says loudly
+
+
+def test_a_replaced_signing_key_signs_nothing(workspace: Workspace) -> None:
+    from keel.ledger import Signer
+
+    fill(workspace, 5)
+    key = workspace.settings.state_dir / "ledger" / "signing.key"
+    key.write_text(Signer.generate(ledger.signer(workspace).name).encode() + "\n")
+    with pytest.raises(LedgerError, match="not this log's key"):
+        ledger.append(workspace, [{"type": "after-the-swap"}])
+    with pytest.raises(LedgerError, match="not this log's key"):
+        ledger.checkpoint(workspace)
+    assert ledger.verify(workspace).size == 5  # nothing was written
+
+
+def test_a_pinned_key_vouches_for_its_rotated_successor(workspace: Workspace) -> None:
+    fill(workspace, 10)
+    old = ledger.signer(workspace).verifier.encode()
+    ledger.verify(workspace, pin=True)
+    new = ledger.rotate_key(workspace, actor=SYSTEM.principal).encode()
+    fill(workspace, 6)
+    assert ledger.verify(workspace).size == 17  # the pinned old key, then the rotation entry
+    assert ledger.verify(workspace, [old]).size == 17
+    with pytest.raises(IntegrityError, match="no signature from a trusted key"):
+        ledger.verify(workspace, [new])  # the new key alone cannot vouch for the old history
+    (rotation,) = ledger.show(workspace, 10, 1)
+    assert rotation.entry == {
+        "type": "ledger.key_rotated",
+        "key": new,
+        "previous": old,
+        "personal": rotation.entry["personal"],
+    }
 
 
 def test_erasure_keeps_every_proof_valid(workspace: Workspace) -> None:

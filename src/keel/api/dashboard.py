@@ -18,7 +18,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from plotly.offline import get_plotlyjs
 
-from keel.api.security import SESSION_COOKIE, Guards, guard, new_nonce, security_headers
+from keel.api.security import (
+    SESSION_COOKIE,
+    Guards,
+    guard,
+    new_nonce,
+    require_visible,
+    security_headers,
+    visible,
+)
 from keel.errors import AuthenticationError, KeelError
 from keel.service import get_resources, ledger, lineage, monitoring, planning, registry, tokens
 from keel.service.tokens import Token
@@ -153,13 +161,17 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
     @app.get("/ui/", include_in_schema=False)
     def overview(token: Token = allow("Resource/Dashboard/overview")) -> HTMLResponse:
         nonce = new_nonce()
-        sites = get_resources(ws, "site")
+        sees = visible(guards, token)
+        every = get_resources(ws, "site")
+        sites = [
+            s for s, ok in zip(every, sees([f"Site/{s.name}" for s in every]), strict=True) if ok
+        ]
         latest = planning.latest(ws)
         used: dict[str, int] = {}
         totals: dict[str, Any] = {}
         unplaced = 0
         if latest is not None:
-            _, plan = latest
+            plan = planning.redact_plan(latest[1], sees)
             for p in plan["placements"]:
                 used[p["site"]] = used.get(p["site"], 0) + p["devices"]  # replicas included
             totals = plan.get("totals", {})
@@ -237,7 +249,7 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
                 nonce,
                 token,
             )
-        plan_id, plan = latest
+        plan_id, plan = latest[0], planning.redact_plan(latest[1], visible(guards, token))
         rows = [
             [
                 p["workload"],
@@ -269,9 +281,14 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
         nonce = new_nonce()
         try:
             report = ledger.verify(ws)
+            trust = {
+                "pinned": "against the key pinned for this log",
+                "given": "against the given keys",
+                "unpinned": "against the workspace's own key, which is not pinned",
+            }[report.trust]
             status = (
                 f'<p class="ok">Verified: {report.size} entries,'
-                f" {report.checkpoints} signed checkpoints.</p>"
+                f" {report.checkpoints} signed checkpoints, {trust}.</p>"
             )
             size = report.size
         except KeelError as error:
@@ -318,7 +335,10 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
         )
         try:
             view = lineage.show(ws, node, direction="downstream", depth=6)
+            require_visible(guards, token, lineage.resource_of(view.root))
+            view = lineage.redact_view(view, visible(guards, token))
             found = lineage.impact(ws, node) if view.root.kind == "dataset" else None
+            found = lineage.redact_impact(found, visible(guards, token)) if found else None
         except KeelError as error:
             return _page(
                 "Lineage", form + f'<p class="bad">{_esc(error.message)}</p>', nonce, token
@@ -391,6 +411,8 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
         ref: str | None = None, token: Token = allow("Resource/Registry/all")
     ) -> HTMLResponse:
         nonce = new_nonce()
+        every = registry.list_versions(ws)
+        readable = visible(guards, token)([f"ModelVersion/{v.ref}" for v in every])
         rows = [
             [
                 f'<a href="/ui/models?ref={quote(v.ref)}">{_esc(v.ref)}</a>',
@@ -398,12 +420,14 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
                 _esc(v.record.get("risk_tier", "")),
                 _esc(v.registered_by or ""),
             ]
-            for v in registry.list_versions(ws)
+            for v, ok in zip(every, readable, strict=True)
+            if ok
         ]
         detail = ""
         if ref:
             try:
                 d = registry.describe(ws, ref)
+                require_visible(guards, token, f"ModelVersion/{d.version.ref}")
                 history = [
                     [
                         e.ledger_index,

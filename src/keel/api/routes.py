@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from keel.api.security import Guards, guard
+from keel.api.security import Guards, guard, require_visible, visible
 from keel.errors import NotFoundError
 from keel.service import (
     StoredResource,
@@ -132,9 +132,14 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     # -- estate ---------------------------------------------------------------------------
     @router.get("/v1/resources/{kind}", tags=["estate"])
-    def list_resources(kind: str, _: Token = allow("read", "Estate/{kind}/*")) -> dict[str, Any]:
-        """Every stored resource of a kind."""
-        return {"kind": "List", "items": [resource_json(r) for r in get_resources(ws, kind)]}
+    def list_resources(
+        kind: str, token: Token = allow("read", "Estate/{kind}/*")
+    ) -> dict[str, Any]:
+        """Every stored resource of a kind that the caller may read."""
+        found = get_resources(ws, kind)
+        allowed = visible(guards, token)([f"{r.kind}/{r.name}" for r in found])
+        items = [resource_json(r) for r, ok in zip(found, allowed, strict=True) if ok]
+        return {"kind": "List", "items": items}
 
     @router.get("/v1/resources/{kind}/{name}", tags=["estate"])
     def get_resource(
@@ -185,16 +190,16 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         if body.commit:
             plan_id, index = planning.commit_plan(ws, result, actor=Actor.of_token(token))
             data |= {"plan_id": plan_id, "ledger_index": index}
-        return data
+        return planning.redact_plan(data, visible(guards, token))
 
     @router.get("/v1/plans/latest", tags=["plans"])
-    def latest_plan(_: Token = allow("read", "Resource/Plan/latest")) -> dict[str, Any]:
-        """The latest committed plan."""
+    def latest_plan(token: Token = allow("read", "Resource/Plan/latest")) -> dict[str, Any]:
+        """The latest committed plan (placements of the workloads the caller may read)."""
         found = planning.latest(ws)
         if found is None:
             raise NotFoundError("no plan was committed yet", hint="POST /v1/plans")
         plan_id, data = found
-        return {"plan_id": plan_id, **data}
+        return {"plan_id": plan_id, **planning.redact_plan(data, visible(guards, token))}
 
     @router.get("/v1/plans/latest/workloads/{workload}", tags=["plans"])
     def placement_of(
@@ -288,10 +293,12 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         direction: Literal["upstream", "downstream"] = "downstream",
         depth: Annotated[int, Query(ge=0, le=1000)] = 3,
         namespace: str | None = None,
-        _: Token = allow("read", "Resource/Lineage/graph"),
+        token: Token = allow("read", "Resource/Lineage/graph"),
     ) -> dict[str, Any]:
-        """The neighbourhood of a node."""
+        """The neighbourhood of a node (without the nodes the caller may not read)."""
         view = lineage.show(ws, node, namespace=namespace, direction=direction, depth=depth)
+        require_visible(guards, token, lineage.resource_of(view.root))
+        view = lineage.redact_view(view, visible(guards, token))
         return {
             "root": lineage.node_json(view.root),
             "nodes": [{**lineage.node_json(n), "depth": d} for n, d in view.nodes],
@@ -307,10 +314,12 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
         node: str,
         depth: Annotated[int | None, Query(ge=0, le=1000)] = None,
         namespace: str | None = None,
-        _: Token = allow("read", "Resource/Lineage/graph"),
+        token: Token = allow("read", "Resource/Lineage/graph"),
     ) -> dict[str, Any]:
-        """Everything downstream of a dataset."""
-        return lineage.impact_json(lineage.impact(ws, node, namespace=namespace, depth=depth))
+        """Everything downstream of a dataset (that the caller may read)."""
+        found = lineage.impact(ws, node, namespace=namespace, depth=depth)
+        require_visible(guards, token, lineage.resource_of(found.root))
+        return lineage.impact_json(lineage.redact_impact(found, visible(guards, token)))
 
     @router.post("/v1/lineage/erasures", tags=["lineage"])
     def erase(
@@ -329,9 +338,12 @@ def add_routes(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one rout
 
     # -- models ---------------------------------------------------------------------------
     @router.get("/v1/models", tags=["models"])
-    def models(_: Token = allow("read", "Resource/Registry/all")) -> dict[str, Any]:
-        """Every registered version with its state."""
-        return {"versions": [registry.summary_json(v) for v in registry.list_versions(ws)]}
+    def models(token: Token = allow("read", "Resource/Registry/all")) -> dict[str, Any]:
+        """Every registered version the caller may read, with its state."""
+        found = registry.list_versions(ws)
+        allowed = visible(guards, token)([f"ModelVersion/{v.ref}" for v in found])
+        shown = [registry.summary_json(v) for v, ok in zip(found, allowed, strict=True) if ok]
+        return {"versions": shown}
 
     @router.get("/v1/models/{ref}", tags=["models"])
     def model(ref: str, _: Token = allow("read", "ModelVersion/{ref}")) -> dict[str, Any]:

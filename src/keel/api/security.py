@@ -144,6 +144,35 @@ def guard(
     return check
 
 
+def visible(guards: Guards, token: Token) -> Callable[[list[str]], list[bool]]:
+    """The read decisions a list applies per item for a token (as its single reads decide).
+
+    Args:
+        guards: The shared state.
+        token: The caller.
+
+    Returns:
+        ``resources -> allowed`` for ``Kind/name`` resources, in one batch.
+    """
+
+    def decide(resources: list[str]) -> list[bool]:
+        return guards.gate.readable(token, resources)
+
+    return decide
+
+
+def require_visible(guards: Guards, token: Token, resource: str | None) -> None:
+    """Refuse (403, in the ledger) a request about one item the token may not read.
+
+    Args:
+        guards: The shared state.
+        token: The caller.
+        resource: The item's ``Kind/name``, or ``None`` when it is not an estate resource.
+    """
+    if resource is not None and not guards.gate.readable(token, [resource])[0]:
+        access.refuse(guards.workspace, token.principal, "read", resource, [])
+
+
 def _typed(target: str) -> str:
     """``Estate/datasets/x`` as the resource the access policy knows (``Dataset/x``).
 

@@ -15,16 +15,57 @@ from keel.service import access, ledger
 app = typer.Typer(help="The trust ledger: a verifiable record of every change and decision.")
 
 
+KeyOption = Annotated[
+    list[str] | None,
+    typer.Option("--key", help="Trusted public key, or a file holding keys (repeatable)."),
+]
+
+
+def _keys(items: list[str] | None) -> list[str]:
+    keys: list[str] = []
+    for item in items or []:
+        path = Path(item)
+        try:
+            keys += path.read_text().split() if path.is_file() else [item]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from exc
+    return keys
+
+
+TRUST = {
+    "given": "the keys given with --key",
+    "pinned": "the keys pinned for this log",
+    "unpinned": "the workspace's own key, NOT pinned: whoever can write .keel/ could have"
+    " replaced it; pin it now with --pin, or verify with --key",
+}
+
+
 @app.command()
-def verify(ctx: typer.Context) -> None:
-    """Recompute the whole tree, check every checkpoint and consistency with the last run."""
-    report = ledger.verify(state(ctx).workspace())
+def verify(
+    ctx: typer.Context,
+    key: KeyOption = None,
+    pin: Annotated[
+        bool,
+        typer.Option(help="Trust the keys used here for this log from now on (known_logs)."),
+    ] = False,
+    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+) -> None:
+    """Recompute the tree, check every checkpoint against trusted keys and the last run."""
+    workspace = state(ctx).workspace()
+    report = ledger.verify(workspace, _keys(key) or None, pin=pin)
+    if output == "json":
+        fields = ("size", "checkpoints", "previous_size", "trust", "origin", "pinned")
+        typer.echo(json.dumps({f: getattr(report, f) for f in fields} | {"ok": True}))
+        return
     since = (
         f"; consistent with the checkpoint of size {report.previous_size} verified before"
         if report.previous_size is not None
         else ""
     )
     typer.echo(f"ok: {report.size} entries, {report.checkpoints} checkpoints verified{since}")
+    typer.echo(f"trusted: {TRUST[report.trust]}", err=report.trust == "unpinned")
+    if report.pinned:
+        typer.echo(f"pinned: {report.origin} in {workspace.settings.known_logs}")
     if report.latest_note:
         typer.echo(report.latest_note, nl=False)
 
@@ -66,7 +107,10 @@ def pubkey(ctx: typer.Context) -> None:
 @app.command("rotate-key")
 def rotate_key(ctx: typer.Context) -> None:
     """Replace the signing key; checkpoints signed with the old key keep verifying."""
-    typer.echo(ledger.rotate_key(state(ctx).workspace()).encode())
+    cli = state(ctx)
+    actor = cli.actor()
+    access.authorize(cli.workspace(), actor, [("admin", "Ledger")])
+    typer.echo(ledger.rotate_key(cli.workspace(), actor=actor.principal).encode())
 
 
 @app.command()
@@ -84,15 +128,12 @@ def prove(
 @app.command("verify-proof")
 def verify_proof(
     proof_file: Annotated[Path, typer.Argument(help="A .tlog-proof file.")],
-    key: Annotated[
-        list[str], typer.Option("--key", help="Trusted public key, or a file holding keys.")
-    ],
+    key: KeyOption = None,
 ) -> None:
     """Check a proof offline, with nothing but the log's public key (no database)."""
-    keys: list[str] = []
-    for item in key:
-        path = Path(item)
-        keys += path.read_text().split() if path.is_file() else [item]
+    keys = _keys(key)
+    if not keys:
+        raise UserError("give the log's public key: --key FILE")
     try:
         text = proof_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -202,6 +202,25 @@ class Signer:
         blob = base64.b64encode(self.verifier.key_id.to_bytes(4, "big") + signature).decode()
         return f"{text}\n{EM_DASH} {self.name} {blob}\n"
 
+    def cosign(self, note: str) -> str:
+        """Add this key's signature to a signed note (its text is what is signed).
+
+        Args:
+            note: A signed note.
+
+        Returns:
+            The note with one more signature line.
+
+        Raises:
+            LedgerError: If the note is malformed.
+        """
+        _check_text(note)
+        split = note.rfind("\n\n")
+        if split < 0:
+            raise LedgerError("a signed note needs a blank line before its signatures")
+        signed = self.sign(note[: split + 1])
+        return note + signed[split + 2 :]
+
 
 def _check_text(text: str) -> None:
     if not text.endswith("\n"):

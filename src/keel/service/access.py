@@ -613,6 +613,29 @@ class Gate:
             raise UserError(str(error)) from None
         return token, self._current(revision).authorize(asked)
 
+    def readable(self, token: tokens.Token, resources: list[str]) -> list[bool]:
+        """Which resources a token may read, decided as its single reads are (one batch).
+
+        Lists, searches, lineage and plans filter with this, so no list shows an item that
+        its own route would refuse.
+
+        Args:
+            token: The authenticated token.
+            resources: ``Kind/name`` of each item.
+
+        Returns:
+            One answer per resource, in order.
+        """
+        if not resources:
+            return []
+        principal = f"service_account:role:{token.role}"
+        asked = [request(principal, "read", resource) for resource in resources]
+        with self._lock:
+            engine = self._engine
+        if engine is None:  # no request was admitted yet: nothing to read
+            return [False] * len(resources)
+        return [d.allowed for d in engine.authorize_batch(asked)]
+
     def _authenticate(self, key: str | None) -> tuple[tokens.Token, int]:
         digest = hashlib.sha256((key or "").encode()).hexdigest()
         now = time.monotonic()

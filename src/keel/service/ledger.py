@@ -8,6 +8,18 @@ Keys live outside the database, in ``<workspace>/.keel/ledger/``: ``signing.key`
 created on first use) and ``verifiers`` (every public key the log has used, so checkpoints
 signed before a rotation keep verifying). ``verified-checkpoint`` remembers the last
 checkpoint this workspace verified; the next verification checks that the log still extends it.
+
+Trust: a verification is only as good as the key it trusts. Files in ``.keel/`` can be replaced
+by whoever can write the database, so :func:`verify` prefers keys from outside: ``--key`` files,
+or keys pinned per log in ``known_logs`` (like SSH's ``known_hosts``; pinning the workspace's
+key on first use is an explicit ``--pin``). A key rotation is itself a ledger entry, in a
+checkpoint signed by the old and the new key, so a pinned key vouches for its successors.
+
+Invariants:
+    * Every write signs a checkpoint of the new tree in its own transaction, so a log with
+      entries always has a checkpoint of its full size; verification fails without one.
+    * A key signs only a log whose latest checkpoint it signed (or the first one): a replaced
+      ``signing.key`` is refused at the next write instead of signing silently.
 """
 
 from __future__ import annotations
@@ -20,9 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
-from keel.errors import IntegrityError, LedgerError, NotFoundError
+from keel.errors import ConfigError, IntegrityError, LedgerError, NotFoundError
 from keel.ledger import (
     Checkpoint,
     InclusionProof,
@@ -112,14 +125,16 @@ def verifiers(workspace: Workspace) -> list[Verifier]:
     return known if current in known else [*known, current]
 
 
-def rotate_key(workspace: Workspace) -> Verifier:
+def rotate_key(workspace: Workspace, *, actor: str) -> Verifier:
     """Replace the signing key; old checkpoints keep verifying with the old public key.
 
-    The new key keeps the log's name (its origin) and gets a new key ID. The new key signs a
-    checkpoint of the current tree at once.
+    The new key keeps the log's name (its origin) and gets a new key ID. The rotation is a
+    ``ledger.key_rotated`` entry naming the new public key, in a checkpoint signed by both
+    keys: whoever trusts the old key learns the new one from the log itself.
 
     Args:
         workspace: The workspace.
+        actor: Who rotates it (recorded with the entry).
 
     Returns:
         The new public key.
@@ -127,18 +142,61 @@ def rotate_key(workspace: Workspace) -> Verifier:
     old = signer(workspace)
     _add_verifier(workspace, old.verifier)
     new = Signer.generate(old.name)
-    _write_private(_key_dir(workspace) / KEY_FILE, new.encode() + "\n")
+    entry = {
+        "type": "ledger.key_rotated",
+        "key": new.verifier.encode(),
+        "previous": old.verifier.encode(),
+    }
+    with workspace.database.write() as conn:
+        record(conn, workspace, [entry], actor=actor, cosigner=new)
+    # Only once the rotation is in the log: a crash before this line leaves the old key,
+    # which co-signed the rotation and so still signs this log.
     _add_verifier(workspace, new.verifier)
-    checkpoint(workspace)
+    _write_private(_key_dir(workspace) / KEY_FILE, new.encode() + "\n")
     return new.verifier
 
 
 # -- writing ----------------------------------------------------------------------------------
+_LOG_KEYS: set[tuple[str, int]] = set()
+"""(database, key ID) pairs whose key was checked to be the log's, in this process."""
+
+
+def _check_log_key(repo: LedgerRepository, key: Signer, database: str) -> None:
+    """Refuse to sign with a key that did not sign the log's latest checkpoint.
+
+    Raises:
+        LedgerError: If the key is not the log's (a replaced ``signing.key``).
+    """
+    if (database, key.verifier.key_id) in _LOG_KEYS:
+        return
+    latest = repo.latest_checkpoint()
+    if latest is not None:
+        try:
+            Checkpoint.open(latest[2], [key.verifier], key.name)
+        except LedgerError:
+            raise LedgerError(
+                f"the signing key {key.verifier.key_id:08x} did not sign this log's latest"
+                f" checkpoint (size {latest[0]}): it is not this log's key, so it signs nothing",
+                hint="restore the log's signing.key; rotate keys with keel ledger rotate-key",
+            ) from None
+    _LOG_KEYS.add((database, key.verifier.key_id))
+
+
 def _sign_checkpoint(
-    repo: LedgerRepository, key: Signer, size: int, now: datetime, root: bytes | None = None
+    repo: LedgerRepository,
+    key: Signer,
+    size: int,
+    now: datetime,
+    root: bytes | None = None,
+    *,
+    database: str,
+    cosigner: Signer | None = None,
 ) -> str:
+    _check_log_key(repo, key, database)
     root = repo.root(size) if root is None else root
     note = Checkpoint(key.name, size, root).sign(key)
+    if cosigner is not None:
+        note = cosigner.cosign(note)
     repo.add_checkpoint(size, root, note, now)
     return note
 
@@ -150,6 +208,7 @@ def record(
     personal: dict[str, Any] | None = None,
     *,
     actor: str | None = None,
+    cosigner: Signer | None = None,
 ) -> tuple[int, int]:
     """Append entries inside the caller's write transaction and sign a checkpoint.
 
@@ -160,9 +219,13 @@ def record(
         personal: Personal values to attach to every entry as salted commitments, under the
             entry's ``personal`` key; their openings go to the erasable payload table.
         actor: The principal that made the change (committed as ``personal.actor``).
+        cosigner: A second key that signs the checkpoint too (a key rotation's new key).
 
     Returns:
         The index of the first new entry and the new tree size.
+
+    Raises:
+        LedgerError: If the signing key is not the log's key; nothing is written then.
     """
     repo = LedgerRepository(conn)
     now = datetime.now(UTC)
@@ -179,8 +242,14 @@ def record(
     ]
     repo.put_payloads(payloads)
     first, size, root = repo.append(encoded, now)
-    _sign_checkpoint(repo, signer(workspace), size, now, root)
+    _sign_checkpoint(
+        repo, signer(workspace), size, now, root, database=_database(workspace), cosigner=cosigner
+    )
     return first, size
+
+
+def _database(workspace: Workspace) -> str:
+    return workspace.settings.database_url
 
 
 def append(
@@ -217,7 +286,8 @@ def checkpoint(workspace: Workspace) -> str:
     key = signer(workspace)
     with workspace.database.write() as conn:
         repo = LedgerRepository(conn)
-        return _sign_checkpoint(repo, key, repo.size(), datetime.now(UTC))
+        now = datetime.now(UTC)
+        return _sign_checkpoint(repo, key, repo.size(), now, database=_database(workspace))
 
 
 def erase(workspace: Workspace, commitment: str, reason: str, *, actor: str) -> None:
@@ -378,12 +448,95 @@ def verify_proof(text: str, verifier_keys: list[str]) -> tuple[Checkpoint, Inclu
 # -- verification -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """The outcome of a successful verification."""
+    """The outcome of a successful verification.
+
+    Attributes:
+        size: Entries recomputed.
+        checkpoints: Signed checkpoints checked.
+        latest_note: The newest checkpoint, or ``None`` for an empty log.
+        previous_size: The size verified last time from this workspace, if any.
+        trust: Whose keys were trusted: ``given`` (``--key``), ``pinned`` (``known_logs``) or
+            ``unpinned`` (the workspace's own files, which whoever writes the database may
+            have replaced too).
+        origin: The log's name, from its checkpoints.
+        pinned: Whether this verification pinned the keys it trusted (``--pin``).
+    """
 
     size: int
     checkpoints: int
     latest_note: str | None
     previous_size: int | None
+    trust: str = "unpinned"
+    origin: str | None = None
+    pinned: bool = False
+
+
+# -- trust ------------------------------------------------------------------------------------
+def _workspace_verifiers(workspace: Workspace) -> list[Verifier]:
+    path = _key_dir(workspace) / VERIFIERS_FILE
+    if not path.exists():
+        return []
+    return [Verifier.parse(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def pinned_keys(workspace: Workspace, origin: str) -> list[Verifier]:
+    """The keys pinned for a log in the ``known_logs`` file.
+
+    Args:
+        workspace: The workspace (its settings name the file).
+        origin: The log's name.
+
+    Returns:
+        The pinned keys, none when the log was never pinned.
+
+    Raises:
+        ConfigError: If the file cannot be read or holds a malformed line.
+    """
+    path = workspace.settings.known_logs
+    try:
+        lines = path.read_text("utf-8").splitlines() if path.exists() else []
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the pinned ledger keys in {path}: {error}") from None
+    keys = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, key = line.partition(" ")
+        if name != origin:
+            continue
+        try:
+            keys.append(Verifier.parse(key))
+        except LedgerError as error:
+            raise ConfigError(f"{path}:{number}: {error.message}") from None
+    return keys
+
+
+def pin_keys(workspace: Workspace, origin: str, keys: list[Verifier]) -> None:
+    """Pin keys for a log in the ``known_logs`` file (trust on first use, made explicit).
+
+    Args:
+        workspace: The workspace (its settings name the file).
+        origin: The log's name.
+        keys: The keys to trust for it from now on.
+    """
+    path = workspace.settings.known_logs
+    known = {v.encode() for v in pinned_keys(workspace, origin)}
+    new = [f"{origin} {v.encode()}\n" for v in keys if v.encode() not in known]
+    if new:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.writelines(new)
+
+
+def _trusted(
+    workspace: Workspace, given: list[Verifier] | None, origin: str | None
+) -> tuple[str, list[Verifier]]:
+    if given:
+        return "given", given
+    pinned = pinned_keys(workspace, origin) if origin else []
+    if pinned:
+        return "pinned", pinned
+    return "unpinned", _workspace_verifiers(workspace)
 
 
 def _pairs(level: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes, bytes]]:
@@ -394,10 +547,19 @@ def _pairs(level: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes, byt
         yield left_index >> 1, left, right[1]
 
 
-def _verify_leaves(repo: LedgerRepository, size: int) -> None:
+ROTATION = b'"ledger.key_rotated"'
+
+
+def _verify_leaves(repo: LedgerRepository, size: int) -> list[tuple[int, Verifier]]:
+    """Check every entry against its leaf hash; return the key rotations the log announces."""
     leaves = repo.scan_level(0)
     expected = 0
+    rotations = []
     for index, entry in repo.scan_entries():
+        if ROTATION in entry:
+            announced = orjson.loads(entry)
+            if announced.get("type") == "ledger.key_rotated":
+                rotations.append((index, Verifier.parse(str(announced.get("key", "")))))
         if index >= size:
             raise IntegrityError(
                 f"entry {index} lies beyond the log's recorded size of {size}",
@@ -418,6 +580,7 @@ def _verify_leaves(repo: LedgerRepository, size: int) -> None:
         )
     if next(leaves, None) is not None:
         raise IntegrityError("a leaf hash exists beyond the last entry", first_bad_index=size)
+    return rotations
 
 
 def _verify_level(repo: LedgerRepository, level: int, size: int) -> None:
@@ -438,33 +601,52 @@ def _verify_level(repo: LedgerRepository, level: int, size: int) -> None:
         )
 
 
-def verify(workspace: Workspace) -> VerifyReport:
+def verify(
+    workspace: Workspace, keys: list[str] | None = None, *, pin: bool = False
+) -> VerifyReport:
     """Recompute the whole tree from the entries and check every checkpoint.
 
     Steps: every entry hashes to its stored leaf, indices have no gap, every stored subtree
-    hash is the hash of its children, every checkpoint is signed by a known key and matches the
-    tree at its size, and the log is consistent with the checkpoint this workspace verified
-    last time (a consistency proof is built and checked). On success that checkpoint is
-    replaced by the newest one.
+    hash is the hash of its children, the newest checkpoint covers every entry, every
+    checkpoint is signed by a trusted key and matches the tree at its size, and the log is
+    consistent with the checkpoint this workspace verified last time (a consistency proof is
+    built and checked). On success that checkpoint is replaced by the newest one.
+
+    Trusted keys: ``keys`` if given, else the keys pinned for the log in ``known_logs``, else
+    the workspace's own (reported as ``unpinned``). A ``ledger.key_rotated`` entry, once a
+    checkpoint signed by a trusted key covers it, adds the new key it names.
 
     Args:
         workspace: The workspace.
+        keys: Public keys to trust (an auditor's copy, ``name+id+base64``), instead of the
+            pinned ones.
+        pin: Pin the keys trusted here for this log (trust on first use, made explicit).
 
     Returns:
-        What was verified.
+        What was verified, and whose keys it trusted.
 
     Raises:
         IntegrityError: Naming the first bad index where there is one.
+        LedgerError: If a given key is malformed.
     """
-    keys = verifiers(workspace)
-    origin = signer(workspace).name
+    given = [Verifier.parse(key) for key in keys or []]
     with workspace.database.read() as conn:
         repo = LedgerRepository(conn)
         size = repo.size()
-        _verify_leaves(repo, size)
+        checkpoints = repo.checkpoints()
+        origin = _origin(checkpoints)
+        trust, trusted = _trusted(workspace, given, origin)
+        rotations = _verify_leaves(repo, size)
         for level in range(1, size.bit_length()):
             _verify_level(repo, level, size)
-        checkpoints = repo.checkpoints()
+        covered = checkpoints[-1][0] if checkpoints else 0
+        if covered < size:
+            raise IntegrityError(
+                f"entries {covered} to {size - 1} are covered by no signed checkpoint: the"
+                " checkpoints were removed, or entries were written without the log's key",
+                first_bad_index=covered,
+            )
+        known = list(trusted)
         good_size = 0
         for tree_size, root, note in checkpoints:
             if tree_size > size:
@@ -473,10 +655,11 @@ def verify(workspace: Workspace) -> VerifyReport:
                     first_bad_index=size,
                 )
             try:
-                signed = Checkpoint.open(note, keys, origin)
+                signed = Checkpoint.open(note, known, origin)
             except LedgerError as exc:
                 raise IntegrityError(
-                    f"checkpoint of size {tree_size}: {exc.message}", first_bad_index=None
+                    f"checkpoint of size {tree_size}: {exc.message} ({trust} keys)",
+                    first_bad_index=None,
                 ) from exc
             if (signed.size, signed.root) != (tree_size, root) or repo.root(tree_size) != root:
                 raise IntegrityError(
@@ -484,12 +667,24 @@ def verify(workspace: Workspace) -> VerifyReport:
                     f" an entry at index {good_size} or later was altered",
                     first_bad_index=good_size,
                 )
+            known += [key for index, key in rotations if index < tree_size and key not in known]
             good_size = tree_size
-        previous = _check_previous(workspace, repo, keys, size)
+        previous = _check_previous(workspace, repo, known, size)
     latest = checkpoints[-1][2] if checkpoints else None
     if latest is not None:
         _write_private(_key_dir(workspace) / VERIFIED_FILE, latest)
-    return VerifyReport(size, len(checkpoints), latest, previous)
+    if pin and origin is not None:
+        pin_keys(workspace, origin, trusted)
+    return VerifyReport(
+        size, len(checkpoints), latest, previous, trust, origin, pin and origin is not None
+    )
+
+
+def _origin(checkpoints: list[tuple[int, bytes, str]]) -> str | None:
+    """The log's name: the origin line of its first checkpoint (checked by the signatures)."""
+    if not checkpoints:
+        return None
+    return checkpoints[0][2].split("\n", 1)[0]
 
 
 def _check_previous(

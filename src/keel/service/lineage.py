@@ -13,7 +13,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -563,6 +563,78 @@ def erase(
             conn, workspace, [entry], personal={"reason": reason}, actor=actor.principal
         )
     return Erasure(found, retrain, stop, first)
+
+
+Visible = Callable[[list[str]], list[bool]]
+"""Which of some resources (``Kind/name``) a caller may read, in order."""
+
+
+def resource_of(node: Node) -> str | None:
+    """The estate resource a node stands for, which access decides about, or ``None``.
+
+    Args:
+        node: The node.
+
+    Returns:
+        ``Dataset/NAME``, ``ModelVersion/MODEL@VERSION`` or ``Workload/NAME`` for Keel's own
+        nodes; ``None`` for jobs and for other systems' datasets.
+    """
+    if node.namespace != KEEL_NAMESPACE:
+        return None
+    kind = {"dataset": "Dataset", "model": "ModelVersion", "workload": "Workload"}.get(node.kind)
+    return f"{kind}/{node.name}" if kind else None
+
+
+def _hidden(nodes: Iterable[Node], visible: Visible) -> set[int]:
+    named = [(n.id, r) for n in nodes if (r := resource_of(n)) is not None]
+    allowed = visible([r for _, r in named]) if named else []
+    return {node_id for (node_id, _), ok in zip(named, allowed, strict=True) if not ok}
+
+
+def redact_view(view: LineageView, visible: Visible) -> LineageView:
+    """A neighbourhood without the nodes the caller may not read, nor their edges.
+
+    Args:
+        view: What :func:`show` found.
+        visible: The caller's read decisions.
+
+    Returns:
+        The view the caller may see (the root is the caller's to check).
+    """
+    hidden = _hidden((n for n, _ in view.nodes), visible)
+    if not hidden:
+        return view
+    return LineageView(
+        view.root,
+        view.direction,
+        [(n, d) for n, d in view.nodes if n.id not in hidden],
+        [(s, t, k) for s, t, k in view.edges if s.id not in hidden and t.id not in hidden],
+        view.truncated,
+    )
+
+
+def redact_impact(found: Impact, visible: Visible) -> Impact:
+    """An impact without the datasets, versions, workloads and placements hidden from a caller.
+
+    Args:
+        found: What :func:`impact` found.
+        visible: The caller's read decisions.
+
+    Returns:
+        The impact the caller may see.
+    """
+    hidden = _hidden([*found.datasets, *found.models, *found.workloads], visible)
+    if not hidden:
+        return found
+    gone = {n.name for n in found.workloads if n.id in hidden}
+    return Impact(
+        found.root,
+        [n for n in found.datasets if n.id not in hidden],
+        [n for n in found.models if n.id not in hidden],
+        [n for n in found.workloads if n.id not in hidden],
+        [p for p in found.placements if p.get("workload") not in gone],
+        found.truncated,
+    )
 
 
 def keys_of(nodes: Iterable[Node]) -> list[str]:

@@ -8,6 +8,7 @@ transaction.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -252,6 +253,31 @@ __all__ = [
     "explain_workload",
     "placed_items",
 ]
+
+
+def redact_plan(data: dict[str, Any], visible: Callable[[list[str]], list[bool]]) -> dict[str, Any]:
+    """A plan's JSON without the placements of workloads the caller may not read.
+
+    Args:
+        data: The plan (``placements`` and ``unplaced`` name their workloads).
+        visible: The caller's read decisions on ``Workload/NAME`` resources.
+
+    Returns:
+        The plan the caller may see (the same object when nothing is hidden).
+    """
+    names = sorted(
+        {p["workload"] for p in data["placements"]}
+        | {u["workload"] for u in data["unplaced"] if "workload" in u}
+    )
+    allowed = visible([f"Workload/{name}" for name in names])
+    hidden = {name for name, ok in zip(names, allowed, strict=True) if not ok}
+    if not hidden:
+        return data
+    return {
+        **data,
+        "placements": [p for p in data["placements"] if p["workload"] not in hidden],
+        "unplaced": [u for u in data["unplaced"] if u.get("workload") not in hidden],
+    }
 
 
 _LATEST: dict[str, tuple[int, dict[str, Any]]] = {}
