@@ -78,6 +78,13 @@ def test_a_valid_token_acts_with_its_role(oidc: tuple[str, Any, Any, str]) -> No
         ({"iss": "https://evil.example"}, "issuer"),
         ({"roles": ["auditor"]}, "no Keel role"),
         ({"sub": None}, "sub"),
+        # The roles claim has one shape: a list of strings (it once read {"admin": false} as
+        # admin and took a bare string).
+        ({"roles": {"admin": False}}, "must be a list of role names"),
+        ({"roles": "admin"}, "must be a list of role names"),
+        ({"roles": [{"admin": True}]}, "must be a list of role names"),
+        ({"roles": None}, "must be a list of role names"),
+        ({"sub": 42}, "sub claim must be a string"),
     ],
 )
 def test_bad_tokens_are_refused(
@@ -110,6 +117,43 @@ def test_a_token_signed_by_another_key_is_refused(oidc: tuple[str, Any, Any, str
         httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {forged}"}).status_code
         == 401
     )
+
+
+def _signed_with(algorithm: str) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    key: Any = ec.generate_private_key(ec.SECP256R1()) if algorithm == "ES256" else None
+    if algorithm == "EdDSA":
+        key = ed25519.Ed25519PrivateKey.generate()
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 60, "roles": ["admin"]}
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": "k1"})
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
+def test_a_token_whose_algorithm_does_not_fit_the_key_is_a_clean_401(
+    oidc: tuple[str, Any, Any, str], algorithm: str
+) -> None:
+    """An ES256 token naming the issuer's RSA key once crashed with 500; EdDSA leaked a repr."""
+    url, _, _, _ = oidc
+    headers = {"Authorization": f"Bearer {_signed_with(algorithm)}"}
+    answer = httpx.get(f"{url}/v1/models", headers=headers)
+    assert answer.status_code == 401, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "E-AUTH"
+    assert f"algorithm '{algorithm}' does not fit its RSA key" in error["message"]
+    assert "<" not in error["message"] and "object at" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30.", "x" * 10 + "." + "y" * 10 + "." + "z", "..", "%%.%%.%%"],
+)
+def test_malformed_tokens_are_a_clean_401(oidc: tuple[str, Any, Any, str], token: str) -> None:
+    url, _, _, _ = oidc
+    answer = httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"]["code"] == "E-AUTH"
 
 
 def test_an_oidc_approver_approves_and_is_in_the_ledger(oidc: tuple[str, Any, Any, str]) -> None:

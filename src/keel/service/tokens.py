@@ -263,8 +263,6 @@ def authenticate_in(
 
 _JWKS: dict[str, tuple[float, jwt.PyJWKSet]] = {}
 _JWKS_LOCK = threading.Lock()
-ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
-"""Signatures accepted from an issuer (never ``none``, never a shared-secret HMAC)."""
 
 
 def _keys(path: str) -> jwt.PyJWKSet:
@@ -280,36 +278,88 @@ def _keys(path: str) -> jwt.PyJWKSet:
         raise AuthenticationError(f"the OIDC key set cannot be read: {error}") from None
 
 
+ALGORITHMS_BY_KEY = {
+    "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    "EC": ("ES256", "ES384", "ES512"),
+    "OKP": ("EdDSA",),
+}
+"""The signature algorithms each key type may verify; a token naming another is refused."""
+
+_JWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "the OIDC token has expired"),
+    (jwt.ImmatureSignatureError, "the OIDC token is not valid yet"),
+    (jwt.InvalidAudienceError, "the OIDC token is for another audience"),
+    (jwt.InvalidIssuerError, "the OIDC token is from another issuer"),
+    (jwt.InvalidSignatureError, "the OIDC token's signature does not verify"),
+    (jwt.exceptions.InvalidSubjectError, "the OIDC token's sub claim must be a string"),
+    (jwt.InvalidAlgorithmError, "the OIDC token's algorithm is not accepted"),
+    (jwt.DecodeError, "the OIDC token is malformed"),
+)
+
+
+def _reason(error: Exception) -> str:
+    """A fixed, stable message for a JWT failure (never the library's text or a repr)."""
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"the OIDC token lacks the required claim {error.claim!r}"
+    for kind, message in _JWT_ERRORS:
+        if isinstance(error, kind):
+            return message
+    return "the OIDC token is invalid"
+
+
 def _oidc(text: str, settings: Settings | None) -> Token:
     if settings is None or not settings.oidc_issuer:
         raise AuthenticationError("OIDC tokens are not accepted here: no oidc_issuer is set")
     keys = _keys(settings.oidc_jwks_file)
     try:
         header = jwt.get_unverified_header(text)
-        kid = header.get("kid")
-        candidates = [k for k in keys.keys if kid is None or k.key_id == kid]
-        if not candidates:
-            raise AuthenticationError("the OIDC token's key id is not in the issuer's key set")
+    except jwt.PyJWTError:
+        raise AuthenticationError("the OIDC token is malformed") from None
+    kid, algorithm = header.get("kid"), header.get("alg")
+    candidates = [k for k in keys.keys if kid is None or k.key_id == kid]
+    if not candidates:
+        raise AuthenticationError("the OIDC token's key id is not in the issuer's key set")
+    key = candidates[0]
+    allowed = ALGORITHMS_BY_KEY.get(str(key.key_type), ())
+    if algorithm not in allowed:
+        raise AuthenticationError(
+            f"the OIDC token's algorithm {str(algorithm)[:16]!r} does not fit its"
+            f" {key.key_type} key; accepted: {', '.join(allowed) or 'none'}"
+        )
+    try:
         claims = jwt.decode(
             text,
-            candidates[0].key,
-            algorithms=list(ALGORITHMS),
+            key.key,
+            algorithms=[algorithm],
             audience=settings.oidc_audience,
             issuer=settings.oidc_issuer,
             options={"require": ["exp", "iss", "aud", "sub"]},
         )
-    except jwt.PyJWTError as error:
-        raise AuthenticationError(f"invalid OIDC token: {error}") from None
-    granted = claims.get(settings.oidc_roles_claim) or []
-    granted = [granted] if isinstance(granted, str) else list(granted)
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
+        raise AuthenticationError(_reason(error)) from None
+    role = _role(claims, settings.oidc_roles_claim)
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not 0 < len(subject) <= 255:
+        raise AuthenticationError("the OIDC token's sub claim must be a string of 1-255 characters")
+    try:
+        issued = datetime.fromtimestamp(int(claims.get("iat", claims["exp"])), UTC)
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise AuthenticationError("the OIDC token's iat or exp is not a time") from None
+    return Token(f"oidc:{subject}", role, issued, expires, None)
+
+
+def _role(claims: dict[str, Any], claim: str) -> str:
+    """The highest Keel role a token's roles claim names: a list of strings, nothing else."""
+    granted = claims.get(claim)
+    if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
+        raise AuthenticationError(
+            f"the OIDC token's {claim!r} claim must be a list of role names (strings)"
+        )
     role = next((r for r in reversed(ROLES) if r in granted), None)
     if role is None:
-        raise AuthenticationError(
-            f"the OIDC token names no Keel role in its {settings.oidc_roles_claim!r} claim"
-        )
-    issued = datetime.fromtimestamp(int(claims.get("iat", claims["exp"])), UTC)
-    expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
-    return Token(f"oidc:{claims['sub']}", role, issued, expires, None)
+        raise AuthenticationError(f"the OIDC token names no Keel role in its {claim!r} claim")
+    return role
 
 
 def entities(workspace: Workspace) -> list[dict[str, Any]]:
