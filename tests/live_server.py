@@ -50,15 +50,16 @@ def keel_serve(root: Path, *extra: str, env: dict[str, str] | None = None) -> It
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90  # several workers each import Keel; CI machines are busy
     try:
-        for _ in range(300):
+        while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
-        else:
-            pytest.fail("keel serve did not start")
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"keel serve did not start (exit status {process.poll()})")
         yield url
     finally:
         process.terminate()
