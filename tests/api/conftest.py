@@ -69,5 +69,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             )
         )
     engine.dispose()
-    with keel_serve(root, "--rate-limit", "1000") as url:
+    with keel_serve(root, "--rate-limit", "1000", "--auth-failure-rate", "1000") as url:
         yield Server(url, root, keys)

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import Server
@@ -59,9 +60,15 @@ def test_sign_in_and_visit_every_page(server: Server) -> None:
         page.goto(f"{server.url}/ui/ledger?entry=3")
         assert "c2sp.org/tlog-proof" in page.content()
         page.screenshot(path=str(SHOTS / "ledger-entry.png"), full_page=True)
-        page.goto(f"{server.url}/ui/logout")
+        (cookie,) = [c for c in page.context.cookies() if c["name"] == "keel_session"]
+        assert cookie["value"].startswith("ks_") and cookie["httpOnly"]
+        assert cookie["value"] != server.keys["viewer"]  # the cookie never holds the key
+        page.click("text=sign out")
+        page.wait_for_url(f"{server.url}/ui/login")
         page.goto(f"{server.url}/ui/models")
         assert page.url.endswith("/ui/login")
         browser.close()
+    replayed = httpx.get(f"{server.url}/v1/models", cookies={"keel_session": cookie["value"]})
+    assert replayed.status_code == 401  # signed out on the server, not only in the browser
     assert not [e for e in errors if "Content Security Policy" in e], errors
     assert not errors, errors

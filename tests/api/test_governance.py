@@ -276,3 +276,16 @@ def test_local_commands_act_as_a_named_principal(server: Server, tmp_path: Path)
     assert key.returncode == 2 and "E-FORBIDDEN" in key.stderr
     with httpx.Client(base_url=server.url) as client:
         assert client.get("/healthz").status_code == 200
+
+
+def test_a_monitor_sent_to_the_api_reads_only_under_the_data_root(server: Server) -> None:
+    with server.client("admin") as admin:
+        stored = admin.get("/v1/resources/monitors").json()["items"][0]
+        spec = {**stored["spec"], "reference": "/etc/passwd"}
+        manifest = yaml.safe_dump({"kind": "Monitor", "name": "peek", "spec": spec})
+        refused = admin.post("/v1/apply", json={"manifests": manifest})
+    assert refused.status_code == 400
+    (problem,) = refused.json()["error"]["problems"]
+    assert problem.startswith("request.yaml:") and "spec.reference" in problem
+    assert "/etc/passwd lies outside the server's data root" in problem
+    assert "/tmp" not in problem  # no server path

@@ -159,3 +159,69 @@ def test_a_monitor_needs_a_workload_with_an_slo_for_latency(
     (problem,) = caught.value.problems
     assert problem.resource == "Monitor/credit-decision-health"
     assert "has no latency_slo_ms" in problem.message
+
+
+@pytest.mark.parametrize(
+    "reference", ["/etc/passwd", "../outside.parquet", "data/../../outside.parquet"]
+)
+def test_monitor_data_must_lie_under_the_manifest_folder(
+    workspace: Workspace, tmp_path: Path, reference: str
+) -> None:
+    """A monitor once read any file the server could (``/etc/passwd``, ``../``)."""
+    folder = demo(tmp_path / "estate")
+    (tmp_path / "outside.parquet").write_text("secret")
+    monitors = folder / "monitors.yaml"
+    monitors.write_text(
+        monitors.read_text().replace("data/credit-decision-reference.parquet", reference)
+    )
+    with pytest.raises(ManifestError) as caught:
+        apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    (problem,) = caught.value.problems
+    assert problem.field == "spec.reference" and "lies outside" in problem.message
+    assert problem.path == str(monitors) and problem.line == 9
+    with workspace.database.read() as conn:
+        from keel.store import ResourceRepository
+
+        assert ResourceRepository(conn).revision()[0] == 0  # nothing was stored
+
+
+def test_a_data_root_admits_monitor_data_elsewhere(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = demo(tmp_path / "estate")
+    shared = tmp_path / "shared"
+    (folder / "data").rename(shared)
+    monitors = folder / "monitors.yaml"
+    text = monitors.read_text().replace("data/credit-decision", "../shared/credit-decision")
+    monitors.write_text(text)
+    monkeypatch.chdir(tmp_path)  # keel.yaml is read from the current folder
+    ws = Workspace.open(tmp_path / "ws", database_url=database_url)
+    try:
+        with pytest.raises(ManifestError) as caught:
+            apply_manifests(ws, [str(folder)], actor=SYSTEM)
+        assert all("lies outside" in p.message for p in caught.value.problems)
+    finally:
+        ws.close()
+    (tmp_path / "keel.yaml").write_text(f"data_root: {shared}\n")
+    ws = Workspace.open(tmp_path / "ws", database_url=database_url)
+    try:
+        assert ws.settings.data_root == shared.resolve()
+        apply_manifests(ws, [str(folder)], actor=SYSTEM)
+        (run,) = monitoring.run_monitors(ws, actor=SYSTEM)
+        assert run.result.rows > 0
+    finally:
+        ws.close()
+
+
+def test_policy_module_files_must_lie_under_the_manifest_folder(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "p.yaml").write_text(
+        "kind: PolicySet\nname: sneaky\nspec:\n  modules:\n    - {name: m, file: /etc/passwd}\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    (problem,) = caught.value.problems
+    assert problem.field == "spec.modules[0].file" and "lies outside" in problem.message

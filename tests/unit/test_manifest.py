@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,48 @@ def test_memoised_resolver_known_values(text: str) -> None:
     assert _Loader("").resolve(yaml.ScalarNode, text, (True, False)) == yaml.SafeLoader("").resolve(
         yaml.ScalarNode, text, (True, False)
     )
+
+
+def test_a_named_pipe_is_never_read(tmp_path: Path) -> None:
+    """A FIFO among the manifests once hung validate and apply forever."""
+    import os
+
+    (tmp_path / "site.yaml").write_text(SITE)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    resources, problems = load_manifests([str(tmp_path)])
+    assert [r.resource.ref for r in resources] == ["Site/fra-dc1"] and problems == []
+    _, named = load_manifests([str(tmp_path / "pipe.yaml")])
+    assert messages(named) == [f"{tmp_path / 'pipe.yaml'}: not a regular file (a pipe or device?)"]
+
+
+def test_a_huge_integer_is_a_located_problem_not_an_internal_error() -> None:
+    huge = "9" * 5000
+    _, problems = load_text(SITE.replace("count: 8", f"count: {huge}"))
+    assert messages(problems) == [
+        "m.yaml:9: spec.pools[0].count: a number of 5000 characters is too large or malformed"
+        " for a value"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ({f"l{i}": "v" for i in range(65)}, "65 labels is more than the limit of 64"),
+        ({f"k{i}": "v" * 63 for i in range(20)} | {"p/" * 40 + "x": "y"}, "invalid label key"),
+        ({"tier": "a b"}, "label values are strings of at most 63"),
+        ({"tier": "v" * 64}, "label values are strings of at most 63"),
+        ({"tier": "-gold"}, "label values are strings of at most 63"),
+    ],
+)
+def test_labels_are_bounded_like_kubernetes(labels: dict[str, str], message: str) -> None:
+    text = SITE.replace("kind: Site\n", f"kind: Site\nlabels: {json.dumps(labels)}\n", 1)
+    _, problems = load_text(text)
+    assert any(message in str(p) for p in problems), messages(problems)
+
+
+def test_fifty_thousand_labels_are_refused_at_once() -> None:
+    labels = "".join(f"  l{i}: v\n" for i in range(50_000))
+    _, problems = load_text(SITE.replace("kind: Site\n", f"kind: Site\nlabels:\n{labels}", 1))
+    assert messages(problems) == [
+        "m.yaml:2: Site/fra-dc1: labels: 50000 labels is more than the limit of 64"
+    ]

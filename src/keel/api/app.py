@@ -3,13 +3,17 @@
 Every route but ``/healthz`` and the dashboard's sign-in form requires an API key and the
 access policy's permission (see :mod:`keel.api.security`). ``POST /api/v1/lineage`` takes the
 same path and payload as Marquez, so OpenLineage clients and integrations can point at Keel
-unchanged. Errors have one JSON shape: ``{"error": {"code", "message", "hint"?}}``.
+unchanged. Errors have one JSON shape, ``{"error": {"code", "message", "hint"?}}``, whatever
+fails: Keel's own errors, unknown paths and methods (404, 405), invalid requests (422),
+oversized bodies (413) and headers (431), and unexpected failures (500, with an id to find
+the logged traceback by, and nothing else).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,12 +21,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keel import __version__
 from keel.api.dashboard import add_dashboard, is_page
 from keel.api.routes import add_routes
-from keel.api.security import ApiSettings, Guards, RateLimiter, retry_after, security_headers
+from keel.api.security import (
+    LOG,
+    ApiSettings,
+    Denials,
+    Guards,
+    RateLimiter,
+    retry_after,
+    security_headers,
+)
 from keel.errors import (
     AuthenticationError,
     EventError,
@@ -118,6 +131,30 @@ class _TooLargeError(Exception):
     pass
 
 
+class HeaderLimit:
+    """Refuses a request whose headers total more than a size with 431, before any route.
+
+    Args:
+        app: The wrapped app.
+        max_bytes: The limit on names and values together.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on unless its headers are too large."""
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > self.max_bytes:
+                message = f"the request headers total {size} bytes, over {self.max_bytes}"
+                body = {"error": {"code": "E-USER", "message": message}}
+                await JSONResponse(body, status_code=431)({"type": "http"}, _nothing, send)
+                return
+        await self.app(scope, receive, send)
+
+
 async def _nothing() -> Message:
     return {"type": "http.disconnect"}
 
@@ -200,7 +237,10 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         workspace,
         access.Gate(workspace, settings.auth_cache_s),
         RateLimiter(settings.rate_per_s, settings.burst),
+        RateLimiter(settings.failures_per_s, settings.failure_burst),
+        Denials(workspace, settings.denial_flush_s),
     )
+    app.state.guards = guards
     app.state.writes = GroupCommit(workspace)
 
     @app.exception_handler(KeelError)
@@ -225,6 +265,23 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         }
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        code = "E-NOT-FOUND" if error.status_code == 404 else "E-USER"
+        message = {
+            404: f"no route {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(error.status_code, str(error.detail))
+        body = {"error": {"code": code, "message": message}}
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        incident = secrets.token_hex(6)
+        LOG.error("incident %s: %s %s", incident, request.method, request.url.path, exc_info=error)
+        message = f"internal error (incident {incident}, in the server's log)"
+        return JSONResponse({"error": {"code": "E-INTERNAL", "message": message}}, 500)
+
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
@@ -247,14 +304,18 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
     return app
 
 
 def factory() -> FastAPI:
     """The app for ``uvicorn --factory`` (``keel serve --workers N``): settings from the env."""
     workspace = Workspace.open(os.environ.get("KEEL_HOME") or None)
+    failures = float(os.environ.get("KEEL_API_FAILURE_RATE", "5"))
     settings = ApiSettings(
         rate_per_s=float(os.environ.get("KEEL_API_RATE", "50")),
         burst=int(os.environ.get("KEEL_API_BURST", "100")),
+        failures_per_s=failures,
+        failure_burst=int(4 * failures),
     )
     return create_app(workspace, settings)

@@ -1,29 +1,36 @@
 """The dashboard: server-rendered pages over the same services and guards as the API.
 
 Charts use plotly.js from the installed plotly package, served by the app (no CDN: it works
-offline). Sign-in takes an API key and keeps it in an HttpOnly, SameSite=Strict cookie; every
-page is guarded like the API. Pages carry a content security policy whose script nonce changes
-on every response.
+offline). Sign-in takes an API key and opens a server-side session: the HttpOnly,
+SameSite=Strict cookie holds a random session id, never the key; the session ends after eight
+hours, at sign-out (a POST with the session's CSRF token) or when its key is revoked. Sign-in
+and sign-out refuse cross-site posts. Every page is guarded like the API. Pages carry a content
+security policy whose script nonce changes on every response.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from plotly.offline import get_plotlyjs
+from starlette.concurrency import run_in_threadpool
 
 from keel.api.security import (
     SESSION_COOKIE,
     Guards,
+    client_address,
     guard,
     new_nonce,
     require_visible,
+    same_origin,
     security_headers,
     visible,
 )
@@ -85,15 +92,24 @@ def _chart(nonce: str, element: str, figure: dict[str, Any]) -> str:
     )
 
 
-def _page(title: str, body: str, nonce: str, token: Token | None = None) -> HTMLResponse:
+def _page(
+    title: str, body: str, nonce: str, token: Token | None = None, request: Request | None = None
+) -> HTMLResponse:
     """A page; only a signed-in page loads plotly.js (the script is guarded too)."""
     nav = "".join(
         f'<a href="{path}" class="{"on" if name == title else ""}">{name}</a>'
         for path, name in PAGES
     )
+    csrf = getattr(request.state, "csrf", None) if request is not None else None
+    sign_out = (
+        '<form method=post action=/ui/logout style="display:inline">'
+        f'<input type=hidden name=csrf value="{_esc(csrf)}">'
+        "<button type=submit>sign out</button></form>"
+        if csrf
+        else ""
+    )
     who = (
-        f'<span style="color:#9fb0c0;float:right">{_esc(token.principal)} · '
-        '<a href="/ui/logout">sign out</a></span>'
+        f'<span style="color:#9fb0c0;float:right">{_esc(token.principal)} {sign_out}</span>'
         if token
         else ""
     )
@@ -134,18 +150,43 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:
+        if not same_origin(request):  # login CSRF: a foreign page signing the user in
+            return _cross_site()
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         key = (form.get("key") or [""])[0].strip()
         try:
-            tokens.authenticate(ws, key)
+            session_id, session = await run_in_threadpool(tokens.open_session, ws, key)
         except AuthenticationError as error:
+            guards.failures.take(f"addr:{client_address(request)}")  # 429 past the limit
             return RedirectResponse(f"/ui/login?error={quote(error.message)}", status_code=303)
         response = RedirectResponse("/ui/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, key, httponly=True, samesite="strict", path="/")
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=int((session.expires_at - datetime.now(UTC)).total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
         return response
 
-    @app.get("/ui/logout", include_in_schema=False)
-    def logout() -> Response:
+    @app.post("/ui/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        sent = (form.get("csrf") or [""])[0]
+        if not same_origin(request) or session_id is None:
+            return _cross_site()
+        try:
+            csrf: str | None = (await run_in_threadpool(tokens.session, ws, session_id)).csrf
+        except AuthenticationError:
+            csrf = None
+        if csrf is not None:
+            if not hmac.compare_digest(sent.encode(), csrf.encode()):
+                return _cross_site()
+            await run_in_threadpool(tokens.end_session, ws, session_id)
+            guards.gate.forget(session_id, session=True)
         response = RedirectResponse("/ui/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -159,7 +200,9 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
         )
 
     @app.get("/ui/", include_in_schema=False)
-    def overview(token: Token = allow("Resource/Dashboard/overview")) -> HTMLResponse:
+    def overview(
+        request: Request, token: Token = allow("Resource/Dashboard/overview")
+    ) -> HTMLResponse:
         nonce = new_nonce()
         sees = visible(guards, token)
         every = get_resources(ws, "site")
@@ -236,10 +279,12 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
             + _chart(nonce, "map", figure)
             + _table(["Site", "Kind", "Country", "Devices", "In use", "Utilisation"], rows)
         )
-        return _page("Overview", body, nonce, token)
+        return _page("Overview", body, nonce, token, request)
 
     @app.get("/ui/plan", include_in_schema=False)
-    def plan_page(token: Token = allow("Resource/Dashboard/plan")) -> HTMLResponse:
+    def plan_page(
+        request: Request, token: Token = allow("Resource/Dashboard/plan")
+    ) -> HTMLResponse:
         nonce = new_nonce()
         latest = planning.latest(ws)
         if latest is None:
@@ -248,6 +293,7 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
                 "<p>No plan was committed yet: run <code>keel plan</code>.</p>",
                 nonce,
                 token,
+                request,
             )
         plan_id, plan = latest[0], planning.redact_plan(latest[1], visible(guards, token))
         rows = [
@@ -274,10 +320,12 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
             + "<h2>Unplaced</h2>"
             + (_table(["Workload", "Reasons"], unplaced) if unplaced else "<p>None.</p>")
         )
-        return _page("Plan", body, nonce, token)
+        return _page("Plan", body, nonce, token, request)
 
     @app.get("/ui/ledger", include_in_schema=False)
-    def ledger_page(entry: int | None = None, token: Token = allow("Ledger")) -> HTMLResponse:
+    def ledger_page(
+        request: Request, entry: int | None = None, token: Token = allow("Ledger")
+    ) -> HTMLResponse:
         nonce = new_nonce()
         try:
             report = ledger.verify(ws)
@@ -321,11 +369,13 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
             + "<h2>Latest entries</h2>"
             + _table(["Index", "Type", "Time"], rows, raw={0, 1, 2})
         )
-        return _page("Ledger", body, nonce, token)
+        return _page("Ledger", body, nonce, token, request)
 
     @app.get("/ui/lineage", include_in_schema=False)
     def lineage_page(
-        node: str = "dataset:eu-customer-profiles", token: Token = allow("Resource/Lineage/graph")
+        request: Request,
+        node: str = "dataset:eu-customer-profiles",
+        token: Token = allow("Resource/Lineage/graph"),
     ) -> HTMLResponse:
         nonce = new_nonce()
         form = (
@@ -341,7 +391,7 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
             found = lineage.redact_impact(found, visible(guards, token)) if found else None
         except KeelError as error:
             return _page(
-                "Lineage", form + f'<p class="bad">{_esc(error.message)}</p>', nonce, token
+                "Lineage", form + f'<p class="bad">{_esc(error.message)}</p>', nonce, token, request
             )
         hit = {n.id for n in (found.models + found.workloads + found.datasets)} if found else set()
         position: dict[int, tuple[int, int]] = {}
@@ -404,11 +454,13 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
                 f" ({_esc(', '.join(m.name for m in found.models))}), "
                 f"{len(found.workloads)} workloads, {len(found.placements)} placements.</p>"
             )
-        return _page("Lineage", form + summary + _chart(nonce, "graph", figure), nonce, token)
+        return _page(
+            "Lineage", form + summary + _chart(nonce, "graph", figure), nonce, token, request
+        )
 
     @app.get("/ui/models", include_in_schema=False)
     def models_page(
-        ref: str | None = None, token: Token = allow("Resource/Registry/all")
+        request: Request, ref: str | None = None, token: Token = allow("Resource/Registry/all")
     ) -> HTMLResponse:
         nonce = new_nonce()
         every = registry.list_versions(ws)
@@ -448,10 +500,12 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
         body = detail + _table(
             ["Version", "State", "Risk", "Registered by"], rows, raw={0, 1, 2, 3}
         )
-        return _page("Models", body, nonce, token)
+        return _page("Models", body, nonce, token, request)
 
     @app.get("/ui/monitors", include_in_schema=False)
-    def monitors_page(token: Token = allow("Resource/Monitor/all")) -> HTMLResponse:
+    def monitors_page(
+        request: Request, token: Token = allow("Resource/Monitor/all")
+    ) -> HTMLResponse:
         nonce = new_nonce()
         parts = []
         for index, (name, (checked_at, result)) in enumerate(
@@ -498,7 +552,12 @@ def add_dashboard(app: FastAPI, guards: Guards) -> None:  # noqa: PLR0915 (one p
         ]
         body = "".join(parts) or "<p>No monitor has run yet: <code>keel monitor run</code>.</p>"
         body += "<h2>Alerts</h2>" + _table(["Monitor", "Condition", "State", "Raised"], alerts)
-        return _page("Monitors", body, nonce, token)
+        return _page("Monitors", body, nonce, token, request)
+
+
+def _cross_site() -> Response:
+    body = {"error": {"code": "E-FORBIDDEN", "message": "a cross-site form post was refused"}}
+    return JSONResponse(body, status_code=403, headers=security_headers())
 
 
 def is_page(path: str) -> bool:

@@ -1,32 +1,40 @@
 """Authentication, authorisation, rate limits and security headers for every request.
 
-Every route but ``/healthz`` (and the dashboard's sign-in form) depends on :func:`guard`: it
-authenticates the API key (``Authorization: Bearer``, or the dashboard's session cookie),
-applies the principal's rate limit, and asks the Cedar access policy whether the principal may
-do the route's action to the route's resource. A refusal is written to the ledger with the
-principal. The guard's action and resource stay on the dependency, so tests can enumerate what
-each route requires and no route can skip it unnoticed.
+Every route but ``/healthz`` (and the dashboard's sign-in and sign-out forms) depends on
+:func:`guard`: it authenticates the API key (``Authorization: Bearer``) or the dashboard's
+session (a cookie holding a random session id, never the key), applies the principal's rate
+limit, and asks the Cedar access policy whether the principal may do the route's action to the
+route's resource. A refusal is written to the ledger with the principal, in batches
+(:class:`Denials`). Failed authentications are rate-limited per client address. A request that
+a session cookie authenticates and that changes state must come from Keel's own origin and echo
+the session's CSRF token. The guard's action and resource stay on the dependency, so tests can
+enumerate what each route requires and no route can skip it unnoticed.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
 import math
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
-from keel.errors import RateLimitError
+from keel.errors import AuthenticationError, ForbiddenError, KeelError, RateLimitError
 from keel.estate.resources import kind_named
 from keel.service import access
 from keel.service.tokens import Token
 from keel.service.workspace import Workspace
 
 SESSION_COOKIE = "keel_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+LOG = logging.getLogger("keel.api")
 
 
 @dataclass
@@ -40,6 +48,10 @@ class ApiSettings:
         cors_origins: Origins allowed cross-origin requests (none by default).
         auth_cache_s: How long an authenticated key is trusted without reading the store (a
             revocation takes effect within this time; 0 reads on every request).
+        failures_per_s: Failed authentications per second each client address may sustain.
+        failure_burst: Failed authentications a client address may send at once.
+        max_header_bytes: Largest total size of a request's headers.
+        denial_flush_s: Longest a refusal waits before its batch is written to the ledger.
     """
 
     rate_per_s: float = 50.0
@@ -47,6 +59,10 @@ class ApiSettings:
     max_body_bytes: int = 16 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     auth_cache_s: float = 1.0
+    failures_per_s: float = 5.0
+    failure_burst: int = 20
+    max_header_bytes: int = 32 * 1024
+    denial_flush_s: float = 0.5
 
 
 class RateLimiter:
@@ -90,22 +106,146 @@ def retry_after(error: RateLimitError) -> str:
     return str(max(1, math.ceil(error.retry_after_s)))
 
 
-def presented_key(request: Request) -> str | None:
-    """The API key a request carries: the bearer token, else the session cookie."""
+def presented(request: Request) -> tuple[str | None, bool]:
+    """The credential a request carries, and whether it is a session cookie.
+
+    The bearer token wins; without an ``Authorization`` header the session cookie is used.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else "malformed"
-    return request.cookies.get(SESSION_COOKIE)
+        return (value.strip() if scheme.lower() == "bearer" else "malformed"), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return cookie, cookie is not None
+
+
+class Denials:
+    """Refusals waiting to be written to the ledger, in one transaction per batch.
+
+    A burst of refused requests (a scan, a misconfigured client) would otherwise cost one
+    transaction and one signed checkpoint each. A refusal is written within ``flush_s``; a
+    crash loses at most that much.
+
+    Args:
+        workspace: The workspace whose ledger records them.
+        flush_s: Longest a refusal waits.
+    """
+
+    MAX_BATCH = 1000
+
+    def __init__(self, workspace: Workspace, flush_s: float = 0.5) -> None:
+        self.workspace = workspace
+        self.flush_s = flush_s
+        self._pending: list[tuple[str, str, str, list[str]]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, principal: str, action: str, resource: str, policies: list[str]) -> None:
+        """Queue one refusal.
+
+        Args:
+            principal: Who asked.
+            action: What for.
+            resource: On what.
+            policies: The policies that refused it.
+        """
+        with self._lock:
+            self._pending.append((principal, action, resource, policies))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="keel-denials", daemon=True)
+                self._thread.start()
+            if len(self._pending) >= self.MAX_BATCH:
+                self._wake.set()
+
+    def flush(self) -> None:
+        """Write every queued refusal now."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            try:
+                access.record_denials(self.workspace, batch)
+            except KeelError as error:  # the refusal itself stands; say that its record failed
+                LOG.error("%d refusals could not be written to the ledger: %s", len(batch), error)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
+            self.flush()
 
 
 @dataclass
 class Guards:
-    """What the guards share: the workspace, the access gate, the rate limiter."""
+    """What the guards share: the workspace, the access gate, the rate limiters, the denials.
+
+    Attributes:
+        workspace: The workspace.
+        gate: Authentication and access decisions.
+        limiter: Requests per principal.
+        failures: Failed authentications per client address.
+        denials: Refusals on their way to the ledger.
+    """
 
     workspace: Workspace
     gate: access.Gate
     limiter: RateLimiter
+    failures: RateLimiter = field(default_factory=lambda: RateLimiter(5.0, 20))
+    denials: Denials | None = None
+
+    def refuse(self, principal: str, action: str, resource: str, policies: list[str]) -> None:
+        """Record a refusal (batched) and raise it.
+
+        Raises:
+            ForbiddenError: Always.
+        """
+        if self.denials is None:
+            access.refuse(self.workspace, principal, action, resource, policies)
+        else:
+            self.denials.add(principal, action, resource, policies)
+        why = f"forbidden by {', '.join(policies)}" if policies else "no policy permits it"
+        raise ForbiddenError(f"{principal} may not {action} {resource} ({why})", policies)
+
+
+def client_address(request: Request) -> str:
+    """The peer address of a request (what failed authentications are limited by)."""
+    return request.client.host if request.client else "unknown"
+
+
+def origin_of(request: Request) -> str:
+    """This server's origin as the request addressed it (``scheme://host[:port]``)."""
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a browser says the request comes from this server's own pages.
+
+    ``Origin`` must name this server when present; ``Sec-Fetch-Site`` must say
+    ``same-origin`` when present (browsers send at least one of them on every POST). Keel's pages
+    send no referrer, so a browser posts ``Origin: null`` from them: then ``Sec-Fetch-Site``
+    decides alone.
+    """
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if origin == "null":  # a page under Referrer-Policy: no-referrer posts "Origin: null"
+        return fetch_site == "same-origin"
+    if origin is not None and origin != origin_of(request):
+        return False
+    return fetch_site in (None, "same-origin", "none")
+
+
+def check_csrf(guards: Guards, request: Request, token: Token, csrf: str) -> None:
+    """Refuse a cookie-authenticated change unless same-origin and with its CSRF token.
+
+    The token travels in the ``X-CSRF-Token`` header; a cross-site page can neither read it
+    nor set that header.
+
+    Raises:
+        ForbiddenError: Recorded in the ledger as refused by ``csrf``.
+    """
+    sent = request.headers.get(CSRF_HEADER) or ""
+    if not same_origin(request) or not hmac.compare_digest(sent.encode(), csrf.encode()):
+        guards.refuse(token.principal, request.method, request.url.path, ["csrf"])
 
 
 def guard(
@@ -127,12 +267,18 @@ def guard(
     def check(request: Request) -> Token:
         # A plain function: FastAPI runs it in its thread pool, once per request.
         target = _typed(resource.format(**request.path_params))
-        token, decision = guards.gate.admit(presented_key(request), action, target)
+        credential, session = presented(request)
+        try:
+            token, decision, csrf = guards.gate.admit(credential, action, target, session=session)
+        except AuthenticationError:
+            guards.failures.take(f"addr:{client_address(request)}")  # 429 past the limit
+            raise
         guards.limiter.take(token.principal)
+        if csrf is not None and request.method not in SAFE_METHODS:
+            check_csrf(guards, request, token, csrf)
         if not decision.allowed:
-            access.refuse(
-                guards.workspace, token.principal, action, target, list(decision.policies)
-            )
+            guards.refuse(token.principal, action, target, list(decision.policies))
+        request.state.csrf = csrf
         request.state.principal = token.principal
         request.state.action = action
         request.state.resource = target
@@ -170,7 +316,7 @@ def require_visible(guards: Guards, token: Token, resource: str | None) -> None:
         resource: The item's ``Kind/name``, or ``None`` when it is not an estate resource.
     """
     if resource is not None and not guards.gate.readable(token, [resource])[0]:
-        access.refuse(guards.workspace, token.principal, "read", resource, [])
+        guards.refuse(token.principal, "read", resource, [])
 
 
 def _typed(target: str) -> str:

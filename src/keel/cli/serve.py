@@ -26,6 +26,12 @@ def serve(
     rate_limit: Annotated[
         float, typer.Option(min=0.1, help="Requests per second per principal (burst 2x).")
     ] = 50.0,
+    auth_failure_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Failed sign-ins per second per client address (burst 4x), then 429."
+        ),
+    ] = 5.0,
     tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
     tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
@@ -39,8 +45,14 @@ def serve(
     scheme = "https" if tls_cert else "http"
     typer.echo(f"keel API and dashboard on {scheme}://{host}:{port}/ui/ (sign in with an API key)")
     tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key} if tls_cert else {}
+    settings = ApiSettings(
+        rate_per_s=rate_limit,
+        burst=int(2 * rate_limit),
+        failures_per_s=auth_failure_rate,
+        failure_burst=int(4 * auth_failure_rate),
+    )
     if workers == 1:
-        api = create_app(workspace, ApiSettings(rate_per_s=rate_limit, burst=int(2 * rate_limit)))
+        api = create_app(workspace, settings)
         uvicorn.run(
             api,
             host=host,
@@ -55,6 +67,7 @@ def serve(
     os.environ["KEEL_DATABASE_URL"] = workspace.settings.database_url
     os.environ["KEEL_API_RATE"] = str(rate_limit)
     os.environ["KEEL_API_BURST"] = str(int(2 * rate_limit))
+    os.environ["KEEL_API_FAILURE_RATE"] = str(auth_failure_rate)
     workspace.close()
     uvicorn.run(
         "keel.api.app:factory",

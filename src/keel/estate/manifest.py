@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ STDIN = "-"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 ENVELOPE_KEYS = ("kind", "name", "labels", "spec")
 LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+"""Label keys and values as Kubernetes has them (a value: at most 63 characters)."""
+MAX_LABELS = 64
+MAX_LABEL_BYTES = 16 * 1024
+"""At most 64 labels on a resource, 16 KiB of keys and values together."""
 _BOOL_WORDS = frozenset({"yes", "no", "on", "off", "y", "n", "true", "false"})
 
 
@@ -203,13 +209,16 @@ def expand_paths(paths: Sequence[str], limits: Limits) -> tuple[list[str], list[
                 for root, dirs, names in os.walk(path)
                 for name in names
                 if name.endswith(MANIFEST_SUFFIXES) and not name.startswith(".")
+                if os.path.isfile(Path(root) / name)  # no pipes, sockets or devices
                 if not any(part.startswith(".") for part in Path(root).relative_to(path).parts)
             )
             if not found:
                 problems.append(Problem(raw, 0, "", "", "no .yaml or .yml files in this folder"))
             files.extend(found)
-        elif path.exists():
+        elif path.is_file():
             files.append(raw)
+        elif path.exists():
+            problems.append(Problem(raw, 0, "", "", "not a regular file (a pipe or device?)"))
         else:
             problems.append(Problem(raw, 0, "", "", "no such file or folder"))
     if len(files) > limits.max_files:
@@ -231,13 +240,17 @@ def _read_bytes(path: str, limits: Limits) -> bytes:
     if path == STDIN:
         data = sys.stdin.buffer.read(limits.max_file_bytes + 1)
     else:
-        size = os.path.getsize(path)
-        if size > limits.max_file_bytes:
-            raise _TooLargeError(
-                f"file is {size / 1_048_576:.1f} MiB, over the limit of"
-                f" {limits.max_file_bytes / 1_048_576:.1f} MiB; split it"
-            )
-        with open(path, "rb") as handle:
+        # Non-blocking, and checked after opening: a file swapped for a pipe cannot hang us.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise _TooLargeError("not a regular file (a pipe or device?)")
+            if status.st_size > limits.max_file_bytes:
+                raise _TooLargeError(
+                    f"file is {status.st_size / 1_048_576:.1f} MiB, over the limit of"
+                    f" {limits.max_file_bytes / 1_048_576:.1f} MiB; split it"
+                )
             data = handle.read(limits.max_file_bytes + 1)
     if len(data) > limits.max_file_bytes:
         raise _TooLargeError(
@@ -304,7 +317,13 @@ class _Converter:
         if build is None or node.tag == "tag:yaml.org,2002:binary":
             self.problems.append((line, f"unsupported YAML tag {node.tag}", path))
             return None
-        value = build(self.constructor, node)
+        try:
+            value = build(self.constructor, node)
+        except (ValueError, OverflowError):  # a 5,000-digit integer, for one
+            shown = str(node.value)
+            what = f"a number of {len(shown)} characters" if len(shown) > 40 else repr(shown)
+            self.problems.append((line, f"{what} is too large or malformed for a value", path))
+            return None
         if isinstance(value, bool) and str(node.value).lower() in _BOOL_WORDS:
             self.bools[path] = str(node.value)
         return value
@@ -457,12 +476,20 @@ def _envelope_problems(doc: _Document) -> tuple[str, list[Problem]]:
     labels = value.get("labels", {})
     if not isinstance(labels, dict):
         add(("labels",), "labels must be a mapping of strings to strings")
+    elif len(labels) > MAX_LABELS:
+        add(("labels",), f"{len(labels)} labels is more than the limit of {MAX_LABELS}")
+    elif sum(len(str(k)) + len(str(v)) for k, v in labels.items()) > MAX_LABEL_BYTES:
+        add(("labels",), f"labels total more than {MAX_LABEL_BYTES} characters")
     else:
         for key, label in labels.items():
             if not LABEL_KEY.match(key):
-                add(("labels", key), f"invalid label key '{key}'")
-            if not isinstance(label, str) or len(label) > 63:
-                add(("labels", key), "label values must be strings of at most 63 characters")
+                add(("labels", key), f"invalid label key '{key[:80]}'")
+            if not isinstance(label, str) or not LABEL_VALUE.match(label):
+                add(
+                    ("labels", key),
+                    "label values are strings of at most 63 letters, digits, '-', '_' or '.',"
+                    " starting and ending with a letter or digit",
+                )
     if "spec" not in value:
         add(("spec",), "missing required key 'spec'")
     elif not isinstance(value["spec"], dict):

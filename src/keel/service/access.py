@@ -563,9 +563,10 @@ class Gate:
     changes, and a request costs one read (the key's row and the revision) and one Cedar
     evaluation. The ledger still names the key's own principal.
 
-    A key that passed is remembered for ``cache_s`` seconds (with the revision it saw), so a busy
-    client costs no read at all; revoking a key or changing the estate's policies therefore
-    takes effect within that time (0 checks the store on every request).
+    A key or dashboard session that passed is remembered for ``cache_s`` seconds (with the
+    revision it saw), so a busy client costs no read at all; revoking a key, signing out
+    elsewhere or changing the estate's policies therefore takes effect within that time (0
+    checks the store on every request). Signing out through this gate takes effect at once.
 
     Args:
         workspace: The workspace the server serves.
@@ -580,7 +581,7 @@ class Gate:
         self._revision: int | None = None
         self._engine: AccessEngine | None = None
         self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, tokens.Token, int]] = {}
+        self._seen: dict[str, tuple[float, tokens.Token, int, str | None]] = {}
 
     def _current(self, revision: int) -> AccessEngine:
         with self._lock:
@@ -590,28 +591,38 @@ class Gate:
             return self._engine
 
     def admit(
-        self, key: str | None, action: str, resource: str
-    ) -> tuple[tokens.Token, AccessDecision]:
-        """Authenticate an API key and decide its request, in one read of the store.
+        self, credential: str | None, action: str, resource: str, *, session: bool = False
+    ) -> tuple[tokens.Token, AccessDecision, str | None]:
+        """Authenticate a credential and decide its request, in one read of the store.
 
         Args:
-            key: The presented API key.
+            credential: The presented API key or OIDC token, or a session cookie's value.
             action: The action.
             resource: ``Kind/name`` or ``Ledger``.
+            session: Whether the credential is a dashboard session id.
 
         Returns:
-            The token and the decision.
+            The token, the decision, and the session's CSRF token (``None`` for keys).
 
         Raises:
-            AuthenticationError: If the key is not valid now.
+            AuthenticationError: If the credential is not valid now.
             UserError: If the request is malformed.
         """
-        token, revision = self._authenticate(key)
+        token, revision, csrf = self._authenticate(credential, session)
         try:
             asked = request(f"service_account:role:{token.role}", action, resource)
         except ValueError as error:
             raise UserError(str(error)) from None
-        return token, self._current(revision).authorize(asked)
+        return token, self._current(revision).authorize(asked), csrf
+
+    def forget(self, credential: str, *, session: bool = False) -> None:
+        """Stop trusting a cached credential at once (a session signed out here).
+
+        Args:
+            credential: The credential.
+            session: Whether it is a session id.
+        """
+        self._seen.pop(self._digest(credential, session), None)
 
     def readable(self, token: tokens.Token, resources: list[str]) -> list[bool]:
         """Which resources a token may read, decided as its single reads are (one batch).
@@ -636,19 +647,31 @@ class Gate:
             return [False] * len(resources)
         return [d.allowed for d in engine.authorize_batch(asked)]
 
-    def _authenticate(self, key: str | None) -> tuple[tokens.Token, int]:
-        digest = hashlib.sha256((key or "").encode()).hexdigest()
+    @staticmethod
+    def _digest(credential: str | None, session: bool) -> str:
+        kind = "session:" if session else "key:"
+        return hashlib.sha256((kind + (credential or "")).encode()).hexdigest()
+
+    def _authenticate(
+        self, credential: str | None, session: bool
+    ) -> tuple[tokens.Token, int, str | None]:
+        digest = self._digest(credential, session)
         now = time.monotonic()
         seen = self._seen.get(digest)
         if seen is not None and seen[0] > now and seen[1].state(datetime.now(UTC)) == "active":
-            return seen[1], seen[2]
+            return seen[1], seen[2], seen[3]
+        csrf = None
         with self.workspace.database.read() as conn:
-            token, revision = tokens.authenticate_in(conn, key, self.workspace.settings)
+            if session:
+                found, revision = tokens.session_in(conn, credential)
+                token, csrf = found.token, found.csrf
+            else:
+                token, revision = tokens.authenticate_in(conn, credential, self.workspace.settings)
         if self.cache_s > 0:
             if len(self._seen) >= self.MAX_CACHED:
                 self._seen.clear()
-            self._seen[digest] = (now + self.cache_s, token, revision)
-        return token, revision
+            self._seen[digest] = (now + self.cache_s, token, revision, csrf)
+        return token, revision, csrf
 
 
 def _role_principals() -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from keel.policy.access.engine import NAMESPACE, ROLES
 from keel.service import ledger
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
-from keel.store.tokens import StoredToken, TokenRepository
+from keel.store.tokens import SessionRepository, StoredSession, StoredToken, TokenRepository
 
 KEY = re.compile(r"^keel_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -360,6 +360,113 @@ def _role(claims: dict[str, Any], claim: str) -> str:
     if role is None:
         raise AuthenticationError(f"the OIDC token names no Keel role in its {claim!r} claim")
     return role
+
+
+SESSION_HOURS = 8.0
+"""How long a dashboard session lasts at most (never past its API key's expiry)."""
+SESSION = re.compile(r"^ks_[A-Za-z0-9_-]{43}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in dashboard session.
+
+    Attributes:
+        token: The API key it acts as.
+        csrf: What a state-changing request must echo (``X-CSRF-Token`` or a form's ``csrf``).
+        expires_at: When it ends.
+    """
+
+    token: Token
+    csrf: str
+    expires_at: datetime
+
+
+def open_session(workspace: Workspace, key: str) -> tuple[str, Session]:
+    """Sign in with an API key: a server-side session whose random id goes in the cookie.
+
+    The cookie never holds the key. Only the id's hash is stored; the session ends after
+    :data:`SESSION_HOURS`, at sign-out, or as soon as its key expires or is revoked.
+
+    Args:
+        workspace: The workspace.
+        key: The API key.
+
+    Returns:
+        The session id (for the cookie, shown once) and the session.
+
+    Raises:
+        AuthenticationError: If the key is not valid now.
+    """
+    match = KEY.match(key)
+    if match is None:
+        raise AuthenticationError("malformed credentials: an API key reads keel_<id>_<secret>")
+    session_id = f"ks_{secrets.token_urlsafe(32)}"
+    now = datetime.now(UTC)
+    with workspace.database.write() as conn:
+        token, _ = authenticate_in(conn, key, workspace.settings)
+        expires = now + timedelta(hours=SESSION_HOURS)
+        if token.expires_at is not None:
+            expires = min(expires, _aware(token.expires_at))
+        csrf = secrets.token_urlsafe(32)
+        SessionRepository(conn).add(
+            StoredSession(_digest(session_id), match[1], csrf, now, expires, None)
+        )
+    return session_id, Session(token, csrf, expires)
+
+
+def session_in(conn: Connection, session_id: str | None) -> tuple[Session, int]:
+    """The session a cookie names, if it is valid now, and the estate's revision.
+
+    Args:
+        conn: A read connection.
+        session_id: The cookie's value.
+
+    Returns:
+        The session and the revision.
+
+    Raises:
+        AuthenticationError: If the session is unknown, signed out or expired, or its key is
+            no longer active.
+    """
+    if not session_id or SESSION.match(session_id) is None:
+        raise AuthenticationError("no valid session: sign in again")
+    stored, row, revision = SessionRepository(conn).with_token(_digest(session_id))
+    now = datetime.now(UTC)
+    if stored is None or row is None or stored.ended_at is not None:
+        raise AuthenticationError("no valid session: sign in again")
+    if _aware(stored.expires_at) <= now:
+        raise AuthenticationError("the session expired: sign in again")
+    token = _public(row)
+    state = token.state(now)
+    if state != "active":
+        raise AuthenticationError(f"API key {token.name!r} is {state}: sign in again")
+    return Session(token, stored.csrf, _aware(stored.expires_at)), revision
+
+
+def session(workspace: Workspace, session_id: str) -> Session:
+    """The session a cookie names, if it is valid now (see :func:`session_in`).
+
+    Args:
+        workspace: The workspace.
+        session_id: The cookie's value.
+
+    Returns:
+        The session.
+    """
+    with workspace.database.read() as conn:
+        return session_in(conn, session_id)[0]
+
+
+def end_session(workspace: Workspace, session_id: str) -> None:
+    """Sign a session out (its cookie stops working at once).
+
+    Args:
+        workspace: The workspace.
+        session_id: The cookie's value.
+    """
+    with workspace.database.write() as conn:
+        SessionRepository(conn).end(_digest(session_id), datetime.now(UTC))
 
 
 def entities(workspace: Workspace) -> list[dict[str, Any]]:

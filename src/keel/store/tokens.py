@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.store.schema import api_tokens, estate_meta
+from keel.store.schema import api_sessions, api_tokens, estate_meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +97,83 @@ class TokenRepository:
         """
         self.conn.execute(
             sa.update(api_tokens).where(api_tokens.c.name == name).values(revoked_at=now)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A dashboard session as stored (never its id, only the id's hash).
+
+    Attributes:
+        id_sha256: Hex SHA-256 of the session id the cookie holds.
+        token_id: The API key it was opened with (it acts as that key's principal).
+        csrf: The token state-changing requests must echo.
+        created_at: When it was opened.
+        expires_at: When it ends at the latest.
+        ended_at: When it was signed out, or ``None``.
+    """
+
+    id_sha256: str
+    token_id: str
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+
+
+class SessionRepository:
+    """Reads and writes dashboard sessions on one connection.
+
+    Args:
+        conn: An open connection.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, session: StoredSession) -> None:
+        """Store a new session.
+
+        Args:
+            session: The session.
+        """
+        self.conn.execute(sa.insert(api_sessions).values(**asdict(session)))
+
+    def with_token(self, id_sha256: str) -> tuple[StoredSession | None, StoredToken | None, int]:
+        """A session, its API key and the estate's revision, in one statement.
+
+        Args:
+            id_sha256: The hash of the presented session id.
+
+        Returns:
+            The session and its token (``None`` when unknown) and the revision.
+        """
+        revision = sa.select(estate_meta.c.revision).where(estate_meta.c.id == 1).scalar_subquery()
+        row = self.conn.execute(
+            sa.select(
+                api_sessions,
+                *[c.label(f"t_{c.name}") for c in api_tokens.c],
+                revision.label("revision"),
+            )
+            .join(api_tokens, api_tokens.c.id == api_sessions.c.token_id)
+            .where(api_sessions.c.id_sha256 == id_sha256)
+        ).first()
+        if row is None:
+            return None, None, -1
+        found = dict(row._mapping)
+        token = StoredToken(**{c.name: found.pop(f"t_{c.name}") for c in api_tokens.c})
+        current = int(found.pop("revision"))
+        return StoredSession(**found), token, current
+
+    def end(self, id_sha256: str, now: datetime) -> None:
+        """Sign a session out.
+
+        Args:
+            id_sha256: The hash of its id.
+            now: The time.
+        """
+        self.conn.execute(
+            sa.update(api_sessions)
+            .where(api_sessions.c.id_sha256 == id_sha256, api_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
         )
