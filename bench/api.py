@@ -191,6 +191,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    base["KEEL_PRINCIPAL"] = "user:root-ops"  # the demo's admin acts for the set-up
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "sqlite"
