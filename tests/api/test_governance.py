@@ -289,3 +289,24 @@ def test_a_monitor_sent_to_the_api_reads_only_under_the_data_root(server: Server
     assert problem.startswith("request.yaml:") and "spec.reference" in problem
     assert "/etc/passwd lies outside the server's data root" in problem
     assert "/tmp" not in problem  # no server path
+
+
+def test_creating_and_revoking_keys_is_in_the_ledger(server: Server) -> None:
+    made = run("token", "create", "--name", "audited", "--role", "viewer", cwd=server.root)
+    assert made.returncode == 0, made.stderr
+    assert run("token", "revoke", "audited", cwd=server.root).returncode == 0
+    with server.client("admin") as admin:
+        size = int(admin.get("/v1/ledger/checkpoint").text.splitlines()[1])
+    shown = run("ledger", "show", "--from", str(size - 2), "--limit", "2", cwd=server.root)
+    created, revoked = (json.loads(line) for line in shown.stdout.splitlines())
+    assert created["entry"] | {"personal": None} == {
+        "type": "token.created",
+        "token": "audited",
+        "role": "viewer",
+        "expires_at": None,
+        "personal": None,
+    }
+    assert revoked["entry"]["type"] == "token.revoked" and revoked["entry"]["token"] == "audited"
+    for entry in (created, revoked):
+        assert entry["personal"] == {"actor": "user:root-ops"}
+        assert made.stdout.strip() not in json.dumps(entry)  # never the secret
