@@ -23,39 +23,17 @@ import httpx
 
 from keel import errors
 
-_BY_CODE: dict[str, type[errors.KeelError]] = {
-    "E-AUTH": errors.AuthenticationError,
-    "E-NOT-FOUND": errors.NotFoundError,
-    "E-CONFIG": errors.ConfigError,
-    "E-LIFECYCLE": errors.LifecycleError,
-    "E-STORE": errors.StoreError,
-    "E-LEDGER": errors.LedgerError,
-}
-
 
 def _raise(response: httpx.Response) -> None:
     if response.is_success:
         return
     try:
-        body = response.json()["error"]
-        code, message = str(body["code"]), str(body["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "E-INTERNAL", f"HTTP {response.status_code}: {response.text[:200]}"
-    if code == "E-FORBIDDEN":
-        raise errors.ForbiddenError(message, list(body.get("policies", [])))
-    if code == "E-RATE":
-        raise errors.RateLimitError(message, float(response.headers.get("retry-after", "1")))
-    if code == "E-EVENT":
-        raise errors.EventError(
-            message,
-            index=body.get("index", 0),
-            path=body.get("path", "$"),
-            schema_path=body.get("schema_path", ""),
-        )
-    kind = _BY_CODE.get(code, errors.UserError if response.status_code < 500 else errors.KeelError)
-    error = kind(message)
-    error.code = code  # keep the server's code for codes without a class of their own
-    raise error
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    raise errors.KeelError.from_body(
+        body, response.status_code, response.headers.get("retry-after")
+    )
 
 
 class Client:

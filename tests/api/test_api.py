@@ -230,7 +230,7 @@ def test_errors_have_one_shape(server: Server) -> None:
             "/v1/apply", json={"manifests": "kind: Site\nname: x\nspec: {kind: moon}\n"}
         )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "E-MANIFEST"
-        assert any("spec.kind" in p for p in bad.json()["error"]["problems"])
+        assert any(p["field"] == "spec.kind" for p in bad.json()["error"]["problems"])
         extra = client.post("/v1/plans", json={"objective": "cheap"})
         assert extra.status_code == 422 and extra.json()["error"]["code"] == "E-USER"
         unknown = client.post("/v1/ledger/entries", json={"entries": [], "x": 1})

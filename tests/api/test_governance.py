@@ -169,7 +169,7 @@ def test_a_policy_that_locks_every_admin_out_is_refused(server: Server) -> None:
         assert refused.status_code == 400, refused.text
         error = refused.json()["error"]
         assert error["code"] == "E-MANIFEST"
-        (problem,) = error["problems"]
+        (problem,) = (p["text"] for p in error["problems"])
         assert problem.startswith("request.yaml:")  # never the server's temporary path
         assert "lock every admin out" in problem
         assert admin.get("/v1/resources/policysets/lock-admins-out").status_code == 404
@@ -243,7 +243,8 @@ def test_only_an_admin_imports_a_version_history(
         assert refused.status_code == 400, refused.text
         error = refused.json()["error"]
         assert error["code"] == "E-DENIED"
-        assert any(f"versions[0].{field}" in p and "only an admin" in p for p in error["problems"])
+        texts = [p["text"] for p in error["problems"]]
+        assert any(f"versions[0].{field}" in t and "only an admin" in t for t in texts)
         assert operator.get(f"/v1/models/{name}@1.0").status_code == 404
     with server.client("admin") as admin:
         imported = admin.post("/v1/apply", json={"manifests": manifest})
@@ -285,7 +286,7 @@ def test_a_monitor_sent_to_the_api_reads_only_under_the_data_root(server: Server
         manifest = yaml.safe_dump({"kind": "Monitor", "name": "peek", "spec": spec})
         refused = admin.post("/v1/apply", json={"manifests": manifest})
     assert refused.status_code == 400
-    (problem,) = refused.json()["error"]["problems"]
+    (problem,) = (p["text"] for p in refused.json()["error"]["problems"])
     assert problem.startswith("request.yaml:") and "spec.reference" in problem
     assert "/etc/passwd lies outside the server's data root" in problem
     assert "/tmp" not in problem  # no server path

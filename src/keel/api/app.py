@@ -36,53 +36,9 @@ from keel.api.security import (
     retry_after,
     security_headers,
 )
-from keel.errors import (
-    AuthenticationError,
-    EventError,
-    ForbiddenError,
-    KeelError,
-    NotFoundError,
-    RateLimitError,
-    StoreError,
-    UserError,
-)
+from keel.errors import AuthenticationError, KeelError, Problem, RateLimitError, RequestError
 from keel.service import access, lineage
 from keel.service.workspace import Workspace
-
-
-def _status(error: KeelError) -> int:
-    for kind, status in (
-        (AuthenticationError, 401),
-        (ForbiddenError, 403),
-        (NotFoundError, 404),
-        (RateLimitError, 429),
-        (UserError, 400),
-        (StoreError, 503),
-    ):
-        if isinstance(error, kind):
-            return status
-    return 500
-
-
-def error_body(error: KeelError) -> dict[str, Any]:
-    """The one JSON shape of every error.
-
-    Args:
-        error: The error.
-
-    Returns:
-        ``{"error": {"code", "message", "hint"?, ...}}``, with the event's location for
-        ``E-EVENT`` and the problems of a manifest.
-    """
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.hint:
-        body["hint"] = error.hint
-    if isinstance(error, EventError):
-        body |= {"index": error.index, "path": error.path, "schema_path": error.schema_path}
-    problems = getattr(error, "problems", None)
-    if problems:
-        body["problems"] = [str(p) for p in problems]
-    return {"error": body}
 
 
 class BodyLimit:
@@ -252,18 +208,18 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
             headers["Retry-After"] = retry_after(error)
         if isinstance(error, AuthenticationError):
             headers["WWW-Authenticate"] = 'Bearer realm="keel"'
-        return JSONResponse(error_body(error), status_code=_status(error), headers=headers)
+        return JSONResponse(error.to_body(), status_code=error.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            Problem(
+                "<request>", 0, "", ".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")
+            )
             for e in error.errors()
         ]
-        body = {
-            "error": {"code": "E-USER", "message": "the request is invalid", "problems": problems}
-        }
-        return JSONResponse(body, status_code=422)
+        invalid = RequestError("the request is invalid", problems)
+        return JSONResponse(invalid.to_body(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

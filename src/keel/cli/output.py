@@ -78,8 +78,7 @@ def report_error(error: BaseException) -> int:
     if debug:
         traceback.print_exception(error, file=sys.stderr)
     if isinstance(error, KeelError):
-        problems = getattr(error, "problems", [])
-        for problem in problems:
+        for problem in error.problems:
             typer.echo(str(problem), err=True)
         typer.echo(f"error[{error.code}]: {error.message}", err=True)
         if error.hint:
