@@ -1,27 +1,40 @@
-"""``keel.Client``: the HTTP API from Python, with Keel's own errors.
+"""``keel.Client``: the HTTP API from Python, with Keel's own errors and wire models.
 
 Example::
 
     import keel
 
     with keel.Client("http://127.0.0.1:8470", token="keel_...") as api:
-        plan = api.latest_plan()
+        plan = api.latest_plan()                 # a keel.wire.Plan
         api.approve("credit-scoring@3.2")
 
-An error answer raises the :class:`keel.errors.KeelError` subclass of its code (``E-FORBIDDEN``
-raises :class:`~keel.errors.ForbiddenError`, and so on), with the server's message.
+The client implements :class:`keel.operations.Operations`, so the CLI runs the same command
+body against a server (``--server``) as against a local workspace. An error answer raises the
+:class:`keel.errors.KeelError` subclass of its code, with its facts (problems, policies...).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
-from keel import errors
+from keel import errors, wire
+from keel.estate import Limits
+from keel.estate.manifest import expand_paths
+from keel.operations import Direction
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_EVENTS_FILE_BYTES = 256 * 1024 * 1024
+"""Largest OpenLineage events file ``ingest`` sends."""
 
 
 def _raise(response: httpx.Response) -> None:
@@ -50,8 +63,9 @@ class Client:
         token = token or os.environ.get("KEEL_TOKEN")
         if not url:
             raise errors.ConfigError("no server: pass url= or set KEEL_SERVER")
+        self.where = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._http = httpx.Client(base_url=self.where, headers=headers, timeout=timeout_s)
 
     def __enter__(self) -> Client:
         return self
@@ -68,96 +82,265 @@ class Client:
         """Close the connections."""
         self._http.close()
 
-    def _get(self, path: str, **params: Any) -> Any:
-        response = self._http.get(path, params={k: v for k, v in params.items() if v is not None})
+    # -- transport -----------------------------------------------------------------------------
+    def _send(self, method: str, path: str, *, body: Any = None, **params: Any) -> httpx.Response:
+        query = {k: v for k, v in params.items() if v is not None}
+        try:
+            response = self._http.request(method, path, params=query, json=body)
+        except httpx.TransportError as error:
+            raise errors.StoreError(
+                f"cannot reach {self.where}: {error}", hint="is keel serve running there?"
+            ) from None
         _raise(response)
-        return (
-            response.json() if "json" in response.headers.get("content-type", "") else response.text
-        )
+        return response
 
-    def _post(self, path: str, body: Any = None) -> Any:
-        response = self._http.post(path, json=body if body is not None else {})
-        _raise(response)
-        return response.json()
+    def _get(self, shape: type[M], path: str, **params: Any) -> M:
+        return shape.model_validate(self._send("GET", path, **params).json())
+
+    def _post(self, shape: type[M], path: str, body: Any = None, **params: Any) -> M:
+        return shape.model_validate(self._send("POST", path, body=body or {}, **params).json())
+
+    def _text(self, method: str, path: str) -> str:
+        return self._send(method, path, body={} if method == "POST" else None).text
 
     def healthz(self) -> bool:
         """Whether the server answers."""
-        return bool(self._get("/healthz")["status"] == "ok")
+        return self._get(wire.Health, "/healthz").status == "ok"
 
-    def get(self, kind: str, name: str | None = None) -> Any:
-        """Stored resources of a kind, or one resource (as ``keel get -o json``)."""
-        return self._get(f"/v1/resources/{kind}" + (f"/{name}" if name else ""))
+    # -- estate --------------------------------------------------------------------------------
+    def get(self, kind: str, name: str | None = None) -> wire.ResourceList:
+        """Stored resources of a kind, or one (a list of one)."""
+        if name is None:
+            return self._get(wire.ResourceList, f"/v1/resources/{kind}")
+        return wire.ResourceList(items=[self._get(wire.Resource, f"/v1/resources/{kind}/{name}")])
 
-    def apply(self, manifests: str, *, dry_run: bool = False, prune: bool = False) -> Any:
-        """Apply manifests (YAML text) in one transaction."""
-        return self._post("/v1/apply", {"manifests": manifests, "dry_run": dry_run, "prune": prune})
+    def apply(
+        self, paths: Sequence[str], *, prune: bool = False, dry_run: bool = False
+    ) -> wire.ApplyResult:
+        """Send manifest files (folders expanded) to be applied in one transaction.
 
-    def delete(self, kind: str, name: str) -> Any:
+        Problems name each file by its name; monitor data paths resolve against the server's
+        data root.
+        """
+        files, problems = expand_paths(paths, Limits())
+        if problems:
+            raise errors.ManifestError(problems)
+        sent = []
+        for index, path in enumerate(files):
+            text = Path(path).read_text("utf-8") if path != "-" else sys.stdin.read()
+            sent.append({"name": f"{index:04d}-{Path(path).name}"[-128:], "text": text})
+        body = {"files": sent, "prune": prune, "dry_run": dry_run}
+        return self._post(wire.ApplyResult, "/v1/apply", body)
+
+    def apply_text(
+        self, manifests: str, *, prune: bool = False, dry_run: bool = False
+    ) -> wire.ApplyResult:
+        """Apply manifests given as YAML text."""
+        body = {"manifests": manifests, "prune": prune, "dry_run": dry_run}
+        return self._post(wire.ApplyResult, "/v1/apply", body)
+
+    def delete(self, kind: str, name: str) -> wire.Change:
         """Delete one resource."""
-        response = self._http.delete(f"/v1/resources/{kind}/{name}")
-        _raise(response)
-        return response.json()
+        return wire.Change.model_validate(
+            self._send("DELETE", f"/v1/resources/{kind}/{name}").json()
+        )
 
+    # -- plans and policy ----------------------------------------------------------------------
     def plan(
-        self, *, objective: str = "balanced", solver: str = "fast", commit: bool = True
-    ) -> Any:
+        self,
+        *,
+        objective: str = "balanced",
+        solver: str = "fast",
+        seed: int = 0,
+        commit: bool = True,
+        diff: bool = False,
+    ) -> wire.Plan:
         """Compute (and commit) a plan."""
-        return self._post("/v1/plans", {"objective": objective, "solver": solver, "commit": commit})
+        body = {"objective": objective, "solver": solver, "seed": seed, "commit": commit}
+        return self._post(wire.Plan, "/v1/plans", body | {"diff": diff})
 
-    def latest_plan(self) -> Any:
+    def latest_plan(self) -> wire.Plan:
         """The latest committed plan."""
-        return self._get("/v1/plans/latest")
+        return self._get(wire.Plan, "/v1/plans/latest")
 
-    def decision(self, workload: str) -> Any:
+    def explain(
+        self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
+    ) -> wire.Explanation:
+        """Why a workload would be placed where it is."""
+        path = f"/v1/plans/explanations/{workload}"
+        return self._get(wire.Explanation, path, objective=objective, solver=solver, seed=seed)
+
+    def decision(self, workload: str) -> wire.PolicyDecision:
         """The compliance decision for a workload."""
-        return self._get(f"/v1/policy/decisions/{workload}")
+        return self._get(wire.PolicyDecision, f"/v1/policy/decisions/{workload}")
+
+    def check_access(self, principal: str, action: str, resource: str) -> wire.AccessDecision:
+        """Whether a principal may do an action to a resource (an admin's question)."""
+        return self._get(
+            wire.AccessDecision,
+            "/v1/access/decisions",
+            principal=principal,
+            action=action,
+            resource=resource,
+        )
+
+    # -- ledger --------------------------------------------------------------------------------
+    def entries(self, start: int = 0, limit: int = 50) -> wire.LedgerEntries:
+        """Ledger entries from an index on (personal values as commitments)."""
+        return self._get(wire.LedgerEntries, "/v1/ledger/entries", start=start, limit=limit)
+
+    def verify(self, keys: Sequence[str] = (), *, pin: bool = False) -> wire.Verification:
+        """The server's verification of the whole log (against ``keys`` if given)."""
+        if pin:
+            raise errors.UserError(
+                "--pin trusts keys on this machine: verify a local workspace, or pin with --key"
+            )
+        return self._get(wire.Verification, "/v1/ledger/verification", key=list(keys) or None)
+
+    def latest_checkpoint(self) -> str:
+        """The latest signed checkpoint."""
+        return self._text("GET", "/v1/ledger/checkpoint")
 
     def checkpoint(self) -> str:
-        """The latest signed checkpoint."""
-        return str(self._get("/v1/ledger/checkpoint"))
+        """Sign a checkpoint now."""
+        return self._text("POST", "/v1/ledger/checkpoints")
 
-    def entries(self, start: int = 0, limit: int = 50) -> list[dict[str, Any]]:
-        """Ledger entries from an index on."""
-        return list(self._get("/v1/ledger/entries", start=start, limit=limit)["entries"])
+    def pubkey(self) -> str:
+        """The log's public key."""
+        return self._text("GET", "/v1/ledger/pubkey")
 
-    def record(self, entries: Sequence[dict[str, Any]]) -> Any:
-        """Append decision records to the ledger."""
-        return self._post("/v1/ledger/entries", {"entries": list(entries)})
-
-    def proof(self, index: int) -> str:
+    def prove(self, index: int) -> str:
         """A tlog-proof of one entry."""
-        return str(self._get(f"/v1/ledger/proofs/{index}"))
+        return self._text("GET", f"/v1/ledger/proofs/{index}")
 
-    def send_lineage(self, events: Sequence[dict[str, Any]]) -> Any:
+    def rotate_key(self) -> str:
+        """Replace the signing key (admin)."""
+        return self._text("POST", "/v1/ledger/keys")
+
+    def erase_personal(self, commitment: str, reason: str) -> None:
+        """Erase a personal value (admin)."""
+        self._send("POST", "/v1/ledger/erasures", body={"commitment": commitment, "reason": reason})
+
+    def record(self, records: Sequence[wire.JsonObject]) -> wire.Appended:
+        """Append decision records to the ledger."""
+        return self._post(wire.Appended, "/v1/ledger/entries", {"entries": list(records)})
+
+    # -- lineage -------------------------------------------------------------------------------
+    def ingest(self, path: str) -> wire.Ingested:
+        """Send the OpenLineage events of a JSON-lines file (all or none)."""
+        source = Path(path)
+        if source.stat().st_size > MAX_EVENTS_FILE_BYTES:
+            raise errors.UserError(f"{path} is over {MAX_EVENTS_FILE_BYTES} bytes")
+        events = []
+        for number, line in enumerate(source.read_text("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise errors.EventError(
+                    f"{path}:{number}: not JSON: {error.msg}",
+                    index=number - 1,
+                    path="$",
+                    schema_path="",
+                ) from None
+        return self.send_lineage(events)
+
+    def send_lineage(self, events: Sequence[wire.JsonObject]) -> wire.Ingested:
         """Store OpenLineage events."""
-        response = self._http.post("/api/v1/lineage", json=list(events))
-        _raise(response)
-        return response.json()
+        return self._post(wire.Ingested, "/api/v1/lineage", list(events))
 
-    def impact(self, node: str, depth: int | None = None) -> Any:
+    def lineage(
+        self,
+        node: str,
+        *,
+        direction: Direction = "downstream",
+        depth: int | None = 3,
+        namespace: str | None = None,
+    ) -> wire.LineageView:
+        """The neighbourhood of a node."""
+        return self._get(
+            wire.LineageView,
+            "/v1/lineage/show",
+            node=node,
+            direction=direction,
+            depth=depth,
+            namespace=namespace,
+        )
+
+    def impact(
+        self, node: str, *, depth: int | None = None, namespace: str | None = None
+    ) -> wire.Impact:
         """What a dataset feeds."""
-        return self._get("/v1/lineage/impact", node=node, depth=depth)
+        return self._get(
+            wire.Impact, "/v1/lineage/impact", node=node, depth=depth, namespace=namespace
+        )
 
-    def models(self) -> list[dict[str, Any]]:
+    def erase(self, node: str, reason: str, *, namespace: str | None = None) -> wire.Erasure:
+        """Erase a dataset's payloads (admin)."""
+        body = {"node": node, "reason": reason, "namespace": namespace}
+        return self._post(wire.Erasure, "/v1/lineage/erasures", body)
+
+    # -- models --------------------------------------------------------------------------------
+    def models(self, model: str | None = None) -> wire.ModelVersions:
         """Registered versions."""
-        return list(self._get("/v1/models")["versions"])
+        return self._get(wire.ModelVersions, "/v1/models", model=model)
 
-    def model(self, ref: str) -> Any:
+    def model(self, ref: str) -> wire.ModelVersionDetail:
         """One version with its history."""
-        return self._get(f"/v1/models/{ref}")
+        return self._get(wire.ModelVersionDetail, f"/v1/models/{ref}")
 
-    def evaluate(self, ref: str, results: Sequence[dict[str, Any]]) -> Any:
-        """Record evaluation results (``{kind, name, passed, score?}``)."""
-        return self._post(f"/v1/models/{ref}/evaluations", {"results": list(results)})
+    def evaluate(self, ref: str, results: Sequence[wire.Evaluation]) -> wire.ModelVersionDetail:
+        """Record evaluation results."""
+        body = {"results": [r.model_dump() for r in results]}
+        return self._post(wire.ModelVersionDetail, f"/v1/models/{ref}/evaluations", body)
 
-    def promote(self, ref: str, to: str, reason: str = "") -> Any:
+    def promote(self, ref: str, to: str, reason: str = "") -> wire.ModelVersionDetail:
         """Move a version to validated, draft or retired."""
-        return self._post(f"/v1/models/{ref}/transitions", {"to": to, "reason": reason})
+        body = {"to": to, "reason": reason}
+        return self._post(wire.ModelVersionDetail, f"/v1/models/{ref}/transitions", body)
 
-    def approve(self, ref: str) -> Any:
+    def approve(self, ref: str) -> wire.ModelVersionDetail:
         """Approve a version as this key's principal."""
-        return self._post(f"/v1/models/{ref}/approvals")
+        return self._post(wire.ModelVersionDetail, f"/v1/models/{ref}/approvals")
 
-    def alerts(self, *, every: bool = False) -> list[dict[str, Any]]:
+    def alias(self, ref: str, alias: str) -> wire.ModelVersionDetail:
+        """Point an alias at a version."""
+        return self._post(wire.ModelVersionDetail, f"/v1/models/{ref}/aliases", {"alias": alias})
+
+    def factsheet(self, ref: str, fmt: Literal["md", "json", "html"]) -> wire.Text:
+        """A version's fact sheet."""
+        return self._get(wire.Text, f"/v1/models/{ref}/factsheet", format=fmt)
+
+    # -- monitors ------------------------------------------------------------------------------
+    def run_monitors(self, name: str | None = None, *, due: bool = False) -> wire.MonitorRuns:
+        """Run monitors now."""
+        return self._post(wire.MonitorRuns, "/v1/monitors/runs", {"name": name, "due": due})
+
+    def alerts(self, *, every: bool = False) -> wire.Alerts:
         """Monitor alerts."""
-        return list(self._get("/v1/monitors/alerts", all=every)["alerts"])
+        return self._get(wire.Alerts, "/v1/monitors/alerts", all=every)
+
+    def metrics(self) -> str:
+        """Monitor results in the Prometheus text format."""
+        return self._text("GET", "/metrics")
+
+    def monitor_checks(self) -> wire.MonitorChecks:
+        """The latest check of every monitor."""
+        return self._get(wire.MonitorChecks, "/v1/monitors/checks")
+
+    # -- API keys ------------------------------------------------------------------------------
+    def tokens(self) -> wire.Tokens:
+        """Every API key (admin)."""
+        return self._get(wire.Tokens, "/v1/tokens")
+
+    def create_token(
+        self, name: str, role: str, expires_days: float | None = None
+    ) -> wire.CreatedToken:
+        """Create an API key (admin); the answer holds its secret, once."""
+        body = {"name": name, "role": role, "expires_days": expires_days}
+        return self._post(wire.CreatedToken, "/v1/tokens", body)
+
+    def revoke_token(self, name: str) -> wire.Token:
+        """Revoke an API key (admin)."""
+        return wire.Token.model_validate(self._send("DELETE", f"/v1/tokens/{name}").json())

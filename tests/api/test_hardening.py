@@ -31,7 +31,7 @@ def _signed_in(url: str, key: str) -> tuple[httpx.Client, str]:
     answer = client.post("/ui/login", data={"key": key})
     assert answer.status_code == 303, answer.text
     page = client.get("/ui/models").text
-    found = re.search(r'name=csrf value="([^"]+)"', page)
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found is not None, page[:500]
     return client, found.group(1)
 

@@ -124,6 +124,9 @@ def test_access_check_exits_0_when_allowed_and_1_when_denied(tmp_path: Path) -> 
     allowed = keel(*base, "--as", "user:erin", *version, "-o", "json", cwd=tmp_path)
     assert allowed.returncode == 0
     assert json.loads(allowed.stdout) == {
+        "principal": "user:erin",
+        "action": "approve",
+        "resource": "ModelVersion/credit-scoring@3.2",
         "allowed": True,
         "policies": ["approver.approve"],
         "errors": [],

@@ -25,8 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keel import __version__
-from keel.api.dashboard import add_dashboard, is_page
-from keel.api.routes import add_routes
+from keel.api import dashboard
+from keel.api.dashboard import is_page
+from keel.api.routers import ROUTERS
 from keel.api.security import (
     LOG,
     ApiSettings,
@@ -245,13 +246,9 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
             response.headers.setdefault(name, value)
         return response
 
-    @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
-        """Liveness (anonymous)."""
-        return {"status": "ok"}
-
-    add_routes(app, guards)
-    add_dashboard(app, guards)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(dashboard.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

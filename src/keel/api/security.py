@@ -28,6 +28,8 @@ from fastapi import Request
 from keel.errors import AuthenticationError, ForbiddenError, KeelError, RateLimitError
 from keel.estate.resources import kind_named
 from keel.service import access
+from keel.service.actor import Actor
+from keel.service.operations import LocalOperations
 from keel.service.tokens import Token
 from keel.service.workspace import Workspace
 
@@ -248,24 +250,42 @@ def check_csrf(guards: Guards, request: Request, token: Token, csrf: str) -> Non
         guards.refuse(token.principal, request.method, request.url.path, ["csrf"])
 
 
-def guard(
-    guards: Guards, action: str, resource: str, *, mutates: bool = False
-) -> Callable[[Request], Token]:
+@dataclass(frozen=True)
+class Caller:
+    """An admitted request's caller: its token, and Keel's operations acting as it.
+
+    Attributes:
+        token: The authenticated API key or OIDC user.
+        ops: The operations, acting as the token's principal, lists filtered by its reads.
+    """
+
+    token: Token
+    ops: LocalOperations
+
+
+def guards_of(request: Request) -> Guards:
+    """The guards of the app a request reached."""
+    found = request.app.state.guards
+    assert isinstance(found, Guards)
+    return found
+
+
+def guard(action: str, resource: str, *, mutates: bool = False) -> Callable[[Request], Caller]:
     """A dependency that lets a request through only if its principal may do ``action``.
 
     Args:
-        guards: The shared state.
         action: The Cedar action the route performs.
         resource: The resource, ``Kind/name`` with ``{path parameters}`` filled from the URL.
         mutates: Whether the route changes state (the change records its actor in the ledger
             itself; a cookie-authenticated mutation must pass the CSRF check).
 
     Returns:
-        The dependency; it returns the authenticated token.
+        The dependency; it returns the caller, with operations acting as its principal.
     """
 
-    def check(request: Request) -> Token:
+    def check(request: Request) -> Caller:
         # A plain function: FastAPI runs it in its thread pool, once per request.
+        guards = guards_of(request)
         target = _typed(resource.format(**request.path_params))
         credential, session = presented(request)
         try:
@@ -279,10 +299,10 @@ def guard(
         if not decision.allowed:
             guards.refuse(token.principal, action, target, list(decision.policies))
         request.state.csrf = csrf
-        request.state.principal = token.principal
-        request.state.action = action
-        request.state.resource = target
-        return token
+        ops = LocalOperations(
+            guards.workspace, actor=Actor.of_token(token), visible=visible(guards, token)
+        )
+        return Caller(token, ops)
 
     check.action = action  # type: ignore[attr-defined]
     check.resource = resource  # type: ignore[attr-defined]

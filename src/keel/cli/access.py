@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from keel.cli.context import state
-from keel.service import access
+from keel.cli.estate import Format, Out
 
 app = typer.Typer(help="Access policies (Cedar): who may do what.")
 
@@ -25,12 +24,12 @@ def check_command(
     resource: Annotated[
         str, typer.Option(help="Kind/name, ModelVersion/model@version, or Ledger.")
     ],
-    output: Annotated[str, typer.Option("-o", "--output", help="text or json.")] = "text",
+    output: Out = Format.text,
 ) -> None:
     """Decide one request; exit 0 when allowed, 1 when denied."""
-    decision = access.check(state(ctx).workspace(), principal, action, resource)
-    if output == "json":
-        typer.echo(json.dumps(access.decision_json(decision), indent=2))
+    decision = state(ctx).ops().check_access(principal, action, resource)
+    if output is Format.json:
+        typer.echo(decision.model_dump_json(indent=2))
     else:
         verdict = "allowed" if decision.allowed else "denied"
         why = ", ".join(decision.policies) or "no policy permits it (default deny)"

@@ -1,4 +1,10 @@
-"""State shared by every command: the global options and the lazily opened workspace."""
+"""State shared by every command: the global options, and the operations they run against.
+
+A command that reads or changes state asks for :meth:`CliState.ops`: the local workspace's
+operations (acting as ``--as``), or :class:`keel.Client` when ``--server`` is given. A command
+that only works on local files says so with :meth:`CliState.local`, which refuses ``--server``
+with the reason :data:`keel.operations.LOCAL_ONLY` gives.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,16 @@ import typer
 from keel.client import Client
 from keel.errors import UserError
 from keel.estate import Limits
+from keel.operations import LOCAL_ONLY, Operations
 from keel.service import Workspace, access, manifest_limits
 from keel.service.actor import Actor
+from keel.service.operations import LocalOperations
 from keel.service.workspace import local_settings
 
 
 @dataclass
 class CliState:
-    """Global options, and the workspace once a command asks for it."""
+    """Global options, and the workspace or client once a command asks for them."""
 
     workspace_dir: str | None = None
     server: str | None = None
@@ -26,39 +34,47 @@ class CliState:
     _workspace: Workspace | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
 
-    def remote(self) -> Client | None:
-        """The API client when a server is given (``--server`` or ``KEEL_SERVER``), else ``None``.
+    def ops(self, principal: str | None = None) -> Operations:
+        """The operations a command runs: on ``--server`` if given, else on the workspace.
+
+        Args:
+            principal: The command's own ``--as`` (local only), which wins over the global one.
 
         Returns:
-            The client, or ``None`` to work on the local workspace.
-        """
-        if self.server is None:
-            return None
-        if self._client is None:
-            self._client = Client(self.server, self.token)
-        return self._client
-
-    def workspace(self) -> Workspace:
-        """Open the workspace on first use.
-
-        Returns:
-            The open workspace.
+            The client, or the local workspace's operations acting as the named principal.
 
         Raises:
-            UserError: If a server is given: a command that needs the local workspace must not
-                quietly work on it when the user asked for a server.
+            UserError: If ``--as`` is given with ``--server`` (the API key decides who acts).
+        """
+        if self.server is not None:
+            if principal:
+                raise UserError(
+                    "--as names a local principal; with --server the API key decides who acts"
+                )
+            if self._client is None:
+                self._client = Client(self.server, self.token)
+            return self._client
+        workspace = self.workspace()
+        name = principal or self.principal or workspace.settings.principal
+        return LocalOperations(workspace, principal=name)
+
+    def local(self, command: str) -> None:
+        """Refuse ``--server`` for a command that only works on local files.
+
+        Args:
+            command: The command's name, a key of :data:`keel.operations.LOCAL_ONLY`.
+
+        Raises:
+            UserError: If a server is given.
         """
         if self.server is not None:
             raise UserError(
-                "this command runs on a local workspace only; drop --server (or KEEL_SERVER)",
-                hint="over --server: get, plan, ledger show, lineage impact, model list|approve",
+                f"keel {command} {LOCAL_ONLY[command]}: drop --server (or KEEL_SERVER)",
+                hint="every command that reads or changes stored state works with --server",
             )
-        if self._workspace is None:
-            self._workspace = Workspace.open(self.workspace_dir)
-        return self._workspace
 
     def actor(self, principal: str | None = None) -> Actor:
-        """Who a local command that changes state acts as.
+        """Who a local command that changes state acts as (the demo's and scripts' way).
 
         Args:
             principal: The command's own ``--as``, which wins over the global one.
@@ -71,20 +87,22 @@ class CliState:
         name = principal or self.principal or workspace.settings.principal
         return access.local_actor(workspace, name)
 
-    def data_root(self) -> Path | None:
-        """The configured data root, without opening the store.
+    def workspace(self) -> Workspace:
+        """Open the workspace on first use.
 
         Returns:
-            The folder, or ``None``.
+            The open workspace.
         """
+        if self._workspace is None:
+            self._workspace = Workspace.open(self.workspace_dir)
+        return self._workspace
+
+    def data_root(self) -> Path | None:
+        """The configured data root, without opening the store."""
         return local_settings(self.workspace_dir).data_root
 
     def limits(self) -> Limits:
-        """Manifest input limits, without opening the store.
-
-        Returns:
-            The limits from the configuration.
-        """
+        """Manifest input limits, without opening the store."""
         return manifest_limits(self.workspace_dir)
 
     def close(self) -> None:

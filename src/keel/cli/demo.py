@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from keel.cli.estate import print_apply
+from keel.cli.context import state
 from keel.cli.output import table
 from keel.cli.plan import print_plan
 from keel.errors import DeniedError, ForbiddenError, KeelError, UserError
@@ -65,10 +65,12 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
 
 
 def init(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Folder to write the manifests into.")],
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
 ) -> None:
     """Write the demo estate (Aurelia Bank) as editable manifests."""
+    state(ctx).local("init")
     for path in write_demo(directory, force=force):
         typer.echo(f"wrote {path}")
     typer.echo(f"next: keel validate -f {directory} && keel apply -f {directory}")
@@ -192,12 +194,14 @@ def _refuse(workspace: Workspace, folder: Path) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     keep: Annotated[
         Path | None,
         typer.Option(help="Use this folder as the demo workspace instead of a temporary one."),
     ] = None,
 ) -> None:
     """Run the main job end to end on the demo estate, in a fresh SQLite workspace."""
+    state(ctx).local("demo")
     started = time.perf_counter()
     root = keep or Path(tempfile.mkdtemp(prefix="keel-demo-"))
     manifests = root / "manifests"
@@ -228,7 +232,7 @@ def demo(
         typer.echo("\n4. planned where every workload runs (objective: balanced, solver: fast):")
         planned = planning.compute_plan(workspace)
         plan_id, index = planning.commit_plan(workspace, planned, actor=CI)
-        print_plan(planned)
+        print_plan(planning.report(planned))
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
         _monitor(workspace, manifests / "data")
         _lineage(workspace, root)
@@ -259,4 +263,4 @@ def demo(
     typer.echo(f"  keel --workspace {root} serve    # then http://127.0.0.1:8470/ui/, sign in")
 
 
-__all__ = ["demo", "init", "print_apply", "write_demo"]
+__all__ = ["demo", "init", "write_demo"]

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from keel import wire
 from keel.cli.context import state
 from keel.cli.output import dump_json, dump_yaml_documents, table
 from keel.cli.views import ResourceView
-from keel.service import (
-    ApplyResult,
-    StoredResource,
-    apply_manifests,
-    delete_resource,
-    get_resources,
-    manifest_schema,
-    validate_manifests,
-)
+from keel.service import manifest_schema, validate_manifests
 
 Files = Annotated[
     list[str],
@@ -35,13 +27,24 @@ class Output(StrEnum):
     yaml = "yaml"
 
 
+class Format(StrEnum):
+    """Output formats of commands that print a result."""
+
+    text = "text"
+    json = "json"
+
+
+Out = Annotated[Format, typer.Option("--output", "-o", help="text or json.")]
+
+
 def validate(ctx: typer.Context, filename: Files) -> None:
     """Check manifests and report every problem at once, as file:line: Kind/name: field: message."""
+    state(ctx).local("validate")
     estate = validate_manifests(filename, state(ctx).limits(), state(ctx).data_root())
     typer.echo(f"ok: {len(estate)} resources valid in {len(filename)} path(s)")
 
 
-def print_apply(result: ApplyResult) -> None:
+def print_apply(result: wire.ApplyResult) -> None:
     """Print an apply's changes, then a one-line total.
 
     Args:
@@ -69,17 +72,14 @@ def apply(
         bool, typer.Option(help="Delete stored resources that the files do not declare.")
     ] = False,
     dry_run: Annotated[bool, typer.Option(help="Show the changes without making them.")] = False,
+    output: Out = Format.text,
 ) -> None:
     """Create or update the resources in manifests, all in one transaction."""
-    cli = state(ctx)
-    result = apply_manifests(
-        cli.workspace(), filename, actor=cli.actor(), prune=prune, dry_run=dry_run
-    )
-    print_apply(result)
-
-
-def _summary_row(view: ResourceView) -> list[Any]:
-    return [view.name, view.generation, *view.summary_cells()]
+    result = state(ctx).ops().apply(filename, prune=prune, dry_run=dry_run)
+    if output is Format.json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        print_apply(result)
 
 
 def get(
@@ -91,50 +91,36 @@ def get(
     output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] = Output.table,
 ) -> None:
     """Show stored resources (from the server with --server)."""
-    remote = state(ctx).remote()
-    if remote is not None:
-        found = remote.get(kind, name)
-        rows = [ResourceView(_stored(item)) for item in ([found] if name else found["items"])]
-    else:
-        rows = [ResourceView(row) for row in get_resources(state(ctx).workspace(), kind, name)]
+    found = state(ctx).ops().get(kind, name)
     if output is Output.json:
-        items = [view.to_json() for view in rows]
-        typer.echo(dump_json(items[0] if name else {"kind": "List", "items": items}))
+        typer.echo(
+            found.items[0].model_dump_json(indent=2) if name else found.model_dump_json(indent=2)
+        )
     elif output is Output.yaml:
-        typer.echo(dump_yaml_documents([view.to_manifest() for view in rows]), nl=False)
-    elif not rows:
+        typer.echo(dump_yaml_documents([item.manifest() for item in found.items]), nl=False)
+    elif not found.items:
         typer.echo(f"no {kind} resources")
     else:
-        headers = ["NAME", "GEN", *rows[0].summary_headers()]
-        typer.echo(table(headers, [_summary_row(view) for view in rows]))
-
-
-def _stored(item: dict[str, Any]) -> StoredResource:
-    status = item["status"]
-    return StoredResource(
-        item["kind"],
-        item["name"],
-        item["labels"],
-        item["spec"],
-        status["resolved"],
-        status["spec_digest"],
-        status["generation"],
-        datetime.fromisoformat(status["created_at"]),
-        datetime.fromisoformat(status["updated_at"]),
-    )
+        views = [ResourceView(item) for item in found.items]
+        headers = ["NAME", "GEN", *views[0].summary_headers()]
+        typer.echo(table(headers, [[v.name, v.generation, *v.summary_cells()] for v in views]))
 
 
 def delete(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="Resource kind.")],
     name: Annotated[str, typer.Argument(help="Resource name.")],
+    output: Out = Format.text,
 ) -> None:
     """Delete one resource; refused while other resources reference it."""
-    cli = state(ctx)
-    change = delete_resource(cli.workspace(), kind, name, actor=cli.actor())
-    typer.echo(f"{change.kind}/{change.name} deleted")
+    change = state(ctx).ops().delete(kind, name)
+    if output is Format.json:
+        typer.echo(change.model_dump_json(indent=2))
+    else:
+        typer.echo(f"{change.kind}/{change.name} deleted")
 
 
-def schema() -> None:
+def schema(ctx: typer.Context) -> None:
     """Print the JSON Schema of manifest documents (for editor completion)."""
+    state(ctx).local("schema")
     typer.echo(dump_json(manifest_schema()))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from keel.cli.context import state
+from keel.cli.estate import Format, Out
 from keel.errors import UserError
-from keel.service import access, ledger
+from keel.service import ledger
 
 app = typer.Typer(help="The trust ledger: a verifiable record of every change and decision.")
-
 
 KeyOption = Annotated[
     list[str] | None,
@@ -48,14 +47,12 @@ def verify(
         bool,
         typer.Option(help="Trust the keys used here for this log from now on (known_logs)."),
     ] = False,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    output: Out = Format.text,
 ) -> None:
     """Recompute the tree, check every checkpoint against trusted keys and the last run."""
-    workspace = state(ctx).workspace()
-    report = ledger.verify(workspace, _keys(key) or None, pin=pin)
-    if output == "json":
-        fields = ("size", "checkpoints", "previous_size", "trust", "origin", "pinned")
-        typer.echo(json.dumps({f: getattr(report, f) for f in fields} | {"ok": True}))
+    report = state(ctx).ops().verify(_keys(key), pin=pin)
+    if output is Format.json:
+        typer.echo(report.model_dump_json(indent=2, exclude={"latest_note"}))
         return
     since = (
         f"; consistent with the checkpoint of size {report.previous_size} verified before"
@@ -65,7 +62,7 @@ def verify(
     typer.echo(f"ok: {report.size} entries, {report.checkpoints} checkpoints verified{since}")
     typer.echo(f"trusted: {TRUST[report.trust]}", err=report.trust == "unpinned")
     if report.pinned:
-        typer.echo(f"pinned: {report.origin} in {workspace.settings.known_logs}")
+        typer.echo(f"pinned: {report.origin} in {state(ctx).workspace().settings.known_logs}")
     if report.latest_note:
         typer.echo(report.latest_note, nl=False)
 
@@ -74,43 +71,29 @@ def verify(
 def show(
     ctx: typer.Context,
     start: Annotated[int, typer.Option("--from", min=0, help="First index.")] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most entries.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most entries.")] = 50,
 ) -> None:
-    """Print entries as JSON lines, personal values opened unless erased (not over --server)."""
-    remote = state(ctx).remote()
-    if remote is not None:
-        for shown in remote.entries(start, min(limit, 1000)):
-            typer.echo(json.dumps(shown, ensure_ascii=False, separators=(",", ":")))
-        return
-    for item in ledger.show(state(ctx).workspace(), start, limit):
-        line = {
-            "index": item.index,
-            "created_at": item.created_at.isoformat(),
-            "entry": item.entry,
-            "personal": item.personal,
-        }
-        typer.echo(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+    """Print entries as JSON lines (personal values opened on a local workspace only)."""
+    for item in state(ctx).ops().entries(start, limit).entries:
+        typer.echo(item.model_dump_json(exclude_none=True))
 
 
 @app.command()
 def checkpoint(ctx: typer.Context) -> None:
     """Sign a checkpoint of the log as it is now and print it."""
-    typer.echo(ledger.checkpoint(state(ctx).workspace()), nl=False)
+    typer.echo(state(ctx).ops().checkpoint(), nl=False)
 
 
 @app.command()
 def pubkey(ctx: typer.Context) -> None:
     """Print the log's public key (what an auditor needs to verify proofs offline)."""
-    typer.echo(ledger.signer(state(ctx).workspace()).verifier.encode())
+    typer.echo(state(ctx).ops().pubkey().strip())
 
 
 @app.command("rotate-key")
 def rotate_key(ctx: typer.Context) -> None:
-    """Replace the signing key; checkpoints signed with the old key keep verifying."""
-    cli = state(ctx)
-    actor = cli.actor()
-    access.authorize(cli.workspace(), actor, [("admin", "Ledger")])
-    typer.echo(ledger.rotate_key(cli.workspace(), actor=actor.principal).encode())
+    """Replace the signing key (an admin); checkpoints signed with the old key keep verifying."""
+    typer.echo(state(ctx).ops().rotate_key().strip())
 
 
 @app.command()
@@ -120,17 +103,20 @@ def prove(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the proof.")],
 ) -> None:
     """Write a C2SP tlog-proof that the entry is in the latest signed checkpoint."""
-    proof = ledger.prove(state(ctx).workspace(), index)
-    output.write_text(proof.encode(), encoding="utf-8")
-    typer.echo(f"wrote {output}: entry {index}, {len(proof.path)} hashes")
+    proof = state(ctx).ops().prove(index)
+    output.write_text(proof, encoding="utf-8")
+    hashes = len(proof.split("\n\n", 1)[0].splitlines()) - 3
+    typer.echo(f"wrote {output}: entry {index}, {max(hashes, 0)} hashes")
 
 
 @app.command("verify-proof")
 def verify_proof(
+    ctx: typer.Context,
     proof_file: Annotated[Path, typer.Argument(help="A .tlog-proof file.")],
     key: KeyOption = None,
 ) -> None:
     """Check a proof offline, with nothing but the log's public key (no database)."""
+    state(ctx).local("ledger verify-proof")
     keys = _keys(key)
     if not keys:
         raise UserError("give the log's public key: --key FILE")
@@ -151,9 +137,6 @@ def erase(
     commitment: Annotated[str, typer.Argument(help="The sha256:... commitment to erase.")],
     reason: Annotated[str, typer.Option(help="Why; recorded in the ledger.")],
 ) -> None:
-    """Erase a personal value; entries, checkpoints and proofs stay valid."""
-    cli = state(ctx)
-    actor = cli.actor()
-    access.authorize(cli.workspace(), actor, [("admin", "Ledger")])
-    ledger.erase(cli.workspace(), commitment, reason, actor=actor.principal)
+    """Erase a personal value (an admin); entries, checkpoints and proofs stay valid."""
+    state(ctx).ops().erase_personal(commitment, reason)
     typer.echo(f"erased {commitment}")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from keel import wire
 from keel.cli.context import state
 from keel.cli.output import table
 from keel.errors import UserError
-from keel.service import lineage
+from keel.operations import Direction
 
 app = typer.Typer(help="Lineage: OpenLineage events, the graph, impact analysis, erasure.")
 
@@ -27,14 +27,24 @@ def _output(value: str) -> str:
     return value
 
 
+def label(node: wire.Node) -> str:
+    """``kind:name``, with the namespace when it is not ``keel``."""
+    if node.namespace == "keel":
+        return f"{node.kind}:{node.name}"
+    return f"{node.kind}:{node.namespace}/{node.name}"
+
+
 @app.command("ingest")
 def ingest_command(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Events, one JSON object per line (.jsonl).")],
+    output: Output = "table",
 ) -> None:
     """Store OpenLineage 2-0-2 events from a file (all or none; duplicates are skipped)."""
-    events = lineage.read_jsonl(file)
-    result = lineage.ingest(state(ctx).workspace(), events)
+    result = state(ctx).ops().ingest(str(file))
+    if _output(output) == "json":
+        typer.echo(result.model_dump_json(indent=2))
+        return
     typer.echo(
         f"{result.accepted} events stored, {result.duplicates} already known"
         + (f", {len(result.external)} external datasets created" if result.external else "")
@@ -59,52 +69,34 @@ def show_command(
     """Walk the graph from a node, upstream or downstream, to a depth (cycles are safe)."""
     if upstream and downstream:
         raise UserError("choose --upstream or --downstream, not both")
-    view = lineage.show(
-        state(ctx).workspace(),
-        node,
-        namespace=namespace,
-        direction="upstream" if upstream else "downstream",
-        depth=depth,
-    )
+    direction: Direction = "upstream" if upstream else "downstream"
+    view = state(ctx).ops().lineage(node, direction=direction, depth=depth, namespace=namespace)
     if _output(output) == "json":
-        payload = {
-            "root": lineage.node_json(view.root),
-            "direction": view.direction,
-            "nodes": [{**lineage.node_json(n), "depth": d} for n, d in view.nodes],
-            "edges": [
-                {"from": lineage.label(s), "to": lineage.label(t), "kind": k}
-                for s, t, k in view.edges
-            ],
-            "truncated": view.truncated,
-        }
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(view.model_dump_json(indent=2, by_alias=True))
         return
-    rows = [[d, lineage.label(n), n.origin, "erased" if n.erased_at else ""] for n, d in view.nodes]
+    rows = [[n.depth, label(n), n.origin, "erased" if n.erased else ""] for n in view.nodes]
     typer.echo(table(["DEPTH", "NODE", "ORIGIN", ""], rows))
-    arrow = "<-" if view.direction == "upstream" else "->"
-    for source, target, kind in view.edges:
-        a, b = (target, source) if view.direction == "upstream" else (source, target)
-        typer.echo(f"  {lineage.label(a)} {arrow} {lineage.label(b)}  ({kind})")
+    arrow = "<-" if direction == "upstream" else "->"
+    for edge in view.edges:
+        a, b = (edge.to, edge.source) if direction == "upstream" else (edge.source, edge.to)
+        typer.echo(f"  {a} {arrow} {b}  ({edge.kind})")
     if view.truncated:
         typer.echo("the answer was cut at the node limit; lower --depth", err=True)
 
 
-def _print_impact(found: lineage.Impact) -> None:
-    typer.echo(f"impact of {lineage.label(found.root)}:")
+def _print_impact(found: wire.Impact) -> None:
+    typer.echo(f"impact of {label(found.dataset)}:")
     typer.echo(
-        f"  derived datasets ({len(found.datasets)}): "
-        + (", ".join(lineage.keys_of(found.datasets)) or "-")
+        f"  derived datasets ({len(found.derived_datasets)}): "
+        + (", ".join(found.derived_datasets) or "-")
     )
     typer.echo(
-        f"  model versions ({len(found.models)}): "
-        + (", ".join(m.name for m in found.models) or "-")
+        f"  model versions ({len(found.model_versions)}): "
+        + (", ".join(found.model_versions) or "-")
     )
-    typer.echo(
-        f"  workloads ({len(found.workloads)}): "
-        + (", ".join(w.name for w in found.workloads) or "-")
-    )
+    typer.echo(f"  workloads ({len(found.workloads)}): " + (", ".join(found.workloads) or "-"))
     if found.placements:
-        rows = [[p["workload"], p["site"], p["pool"], p["plan_id"]] for p in found.placements]
+        rows = [[p.workload, p.site, p.pool, p.plan_id] for p in found.placements]
         typer.echo(table(["WORKLOAD", "SITE", "POOL", "PLAN"], rows))
     else:
         typer.echo("  placements: none in the latest committed plan")
@@ -122,13 +114,9 @@ def impact_command(
     output: Output = "table",
 ) -> None:
     """Everything a dataset feeds: derived data, model versions, workloads, placements."""
-    remote = state(ctx).remote()
-    if remote is not None:
-        typer.echo(json.dumps(remote.impact(node, depth), indent=2))
-        return
-    found = lineage.impact(state(ctx).workspace(), node, namespace=namespace, depth=depth)
+    found = state(ctx).ops().impact(node, depth=depth, namespace=namespace)
     if _output(output) == "json":
-        typer.echo(json.dumps(lineage.impact_json(found), indent=2))
+        typer.echo(found.model_dump_json(indent=2))
     else:
         _print_impact(found)
 
@@ -143,17 +131,10 @@ def erase_command(
     output: Output = "table",
 ) -> None:
     """Erase a dataset: blank its payloads, keep the graph, record it, list what to redo."""
-    cli = state(ctx)
-    done = lineage.erase(cli.workspace(), node, reason, actor=cli.actor(), namespace=namespace)
+    done = state(ctx).ops().erase(node, reason, namespace=namespace)
     if _output(output) == "json":
-        payload = {
-            **lineage.impact_json(done.impact),
-            "retrain": done.retrain,
-            "stop": done.stop,
-            "ledger_index": done.ledger_index,
-        }
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(done.model_dump_json(indent=2))
         return
-    typer.echo(f"erased {lineage.label(done.impact.root)} (ledger entry {done.ledger_index})")
+    typer.echo(f"erased {label(done.dataset)} (ledger entry {done.ledger_index})")
     typer.echo("  retrain: " + (", ".join(done.retrain) or "-"))
     typer.echo("  stop: " + (", ".join(done.stop) or "-"))

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from keel import wire
 from keel.cli.context import state
+from keel.cli.estate import Format, Out
 from keel.cli.output import table
 from keel.errors import UserError
-from keel.service import registry
-from keel.service.registry import Evaluation
 
 app = typer.Typer(help="Model registry: versions, evaluations, approvals, fact sheets.")
 
@@ -27,44 +27,35 @@ Ref = Annotated[str, typer.Argument(help="MODEL@VERSION or MODEL@ALIAS.")]
 def list_command(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="One model; all when absent.")] = None,
+    output: Out = Format.text,
 ) -> None:
-    """List registered versions with their lifecycle state (from the server with --server)."""
-    remote = state(ctx).remote()
-    if remote is not None:
-        found = [v for v in remote.models() if model is None or v["model"] == model]
-    else:
-        found = [
-            registry.summary_json(v) for v in registry.list_versions(state(ctx).workspace(), model)
-        ]
+    """List registered versions with their lifecycle state."""
+    found = state(ctx).ops().models(model)
+    if output is Format.json:
+        typer.echo(found.model_dump_json(indent=2))
+        return
     rows = [
         [
-            f"{v['model']}@{v['version']}",
-            v["state"],
-            v["risk_tier"] or "",
-            v["registered_by"] or "",
-            v["registered_at"],
+            v.ref,
+            v.state,
+            v.risk_tier or "",
+            v.registered_by or "",
+            v.registered_at.isoformat(timespec="seconds"),
         ]
-        for v in found
+        for v in found.versions
     ]
     typer.echo(table(["VERSION", "STATE", "RISK", "REGISTERED BY", "REGISTERED"], rows))
 
 
-@app.command("show")
-def show_command(
-    ctx: typer.Context,
-    ref: Ref,
-    output: Annotated[str, typer.Option("-o", "--output", help="table or json.")] = "table",
-) -> None:
-    """Show a version: state, evaluations, approvals, history with ledger indices."""
-    detail = registry.describe(state(ctx).workspace(), ref)
-    version = detail.version
-    if output == "json":
-        payload = registry.detail_json(detail)
-        typer.echo(json.dumps(payload, indent=2, default=str))
-        return
+def print_version(detail: wire.ModelVersionDetail) -> None:
+    """A version for people: state, registrant, approvals, evaluations, history.
+
+    Args:
+        detail: The version.
+    """
     needed = "never" if detail.approvals_needed is None else str(detail.approvals_needed)
-    typer.echo(f"{version.ref}: {version.state} ({detail.risk_tier} risk)")
-    typer.echo(f"  registered by {version.registered_by or 'unknown'} as {version.declared_state}")
+    typer.echo(f"{detail.ref}: {detail.state} ({detail.risk_tier} risk)")
+    typer.echo(f"  registered by {detail.registered_by or 'unknown'} as {detail.declared_state}")
     typer.echo(f"  approvals: {len(detail.approvers)} of {needed}: {', '.join(detail.approvers)}")
     if detail.aliases:
         typer.echo(f"  aliases: {', '.join(detail.aliases)}")
@@ -72,13 +63,23 @@ def show_command(
         score = "" if e.score is None else f" {e.score:g}"
         typer.echo(f"  {e.kind} {e.name}:{score} {'passed' if e.passed else 'FAILED'}")
     rows = [
-        [e.ledger_index, e.type, e.principal or "keel", json.dumps(e.detail, default=str)[:80]]
-        for e in detail.events
+        [e.ledger_index, e.type, e.by or "keel", json.dumps(e.detail, default=str)[:80]]
+        for e in detail.history
     ]
     typer.echo(table(["LEDGER", "EVENT", "BY", "DETAIL"], rows))
 
 
-def _result(kind: str, text: str) -> Evaluation:
+@app.command("show")
+def show_command(ctx: typer.Context, ref: Ref, output: Out = Format.text) -> None:
+    """Show a version: state, evaluations, approvals, history with ledger indices."""
+    detail = state(ctx).ops().model(ref)
+    if output is Format.json:
+        typer.echo(detail.model_dump_json(indent=2))
+    else:
+        print_version(detail)
+
+
+def _result(kind: str, text: str) -> wire.Evaluation:
     """``NAME=SCORE[:pass|fail]`` for a benchmark, ``NAME=pass|fail[:SCORE]`` for a probe."""
     name, sep, rest = text.partition("=")
     first, _, second = rest.partition(":")
@@ -95,7 +96,7 @@ def _result(kind: str, text: str) -> Evaluation:
         raise UserError(f"--{kind} {text!r}: write {form}") from None
     if not sep or not name or len(name) > 128:
         raise UserError(f"--{kind} {text!r}: the name is missing or over 128 characters")
-    return Evaluation(kind, name, passed, score)  # type: ignore[arg-type]
+    return wire.Evaluation(kind=kind, name=name, passed=passed, score=score)
 
 
 @app.command("evaluate")
@@ -114,8 +115,9 @@ def evaluate_command(
     """Record benchmark results and vulnerability probes of a version (in the ledger)."""
     results = [_result("benchmark", b) for b in benchmark or []]
     results += [_result("probe", p) for p in probe or []]
-    actor = state(ctx).actor(principal)
-    version = registry.evaluate(state(ctx).workspace(), ref, results, actor=actor)
+    if not results:
+        raise UserError("give at least one --benchmark or --probe result")
+    version = state(ctx).ops(principal).evaluate(ref, results)
     typer.echo(f"{version.ref}: {len(results)} evaluation records added ({version.state})")
 
 
@@ -128,29 +130,19 @@ def promote_command(
     reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
 ) -> None:
     """Move a version to validated (needs evaluations), back to draft, or to retired."""
-    actor = state(ctx).actor(principal)
-    version = registry.transition(state(ctx).workspace(), ref, to, reason, actor=actor)
+    version = state(ctx).ops(principal).promote(ref, to, reason)
     typer.echo(f"{version.ref} is now {version.state}")
 
 
 @app.command("approve")
-def approve_command(
-    ctx: typer.Context,
-    ref: Ref,
-    principal: Principal = None,
-) -> None:
+def approve_command(ctx: typer.Context, ref: Ref, principal: Principal = None) -> None:
     """Approve a validated version (two approvers for high risk; never the registrant)."""
-    remote = state(ctx).remote()
-    if remote is not None:
-        answer = remote.approve(ref)
-        typer.echo(f"{answer['model']}@{answer['version']}: approved; now {answer['state']}")
-        return
-    actor = state(ctx).actor(principal)
-    version = registry.approve(state(ctx).workspace(), ref, actor=actor)
-    detail = registry.describe(state(ctx).workspace(), version.ref)
+    version = state(ctx).ops(principal).approve(ref)
+    who = version.approvers[-1] if version.approvers else "?"
+    needed = "never" if version.approvals_needed is None else version.approvals_needed
     typer.echo(
-        f"{version.ref}: approved by {actor.principal} "
-        f"({len(detail.approvers)} of {detail.approvals_needed}); now {version.state}"
+        f"{version.ref}: approved by {who} ({len(version.approvers)} of {needed});"
+        f" now {version.state}"
     )
 
 
@@ -162,8 +154,7 @@ def alias_command(
     principal: Principal = None,
 ) -> None:
     """Point MODEL@ALIAS at a version."""
-    actor = state(ctx).actor(principal)
-    version = registry.set_alias(state(ctx).workspace(), ref, alias, actor=actor)
+    version = state(ctx).ops(principal).alias(ref, alias)
     typer.echo(f"{version.model}@{alias} -> {version.version}")
 
 
@@ -175,14 +166,9 @@ def factsheet_command(
     file: Annotated[Path | None, typer.Option("--file", help="Write here instead.")] = None,
 ) -> None:
     """An EU AI Act Annex IV-style fact sheet: purpose, data lineage, evaluations, history."""
-    renderers = {
-        "md": registry.factsheet_markdown,
-        "json": registry.factsheet_json,
-        "html": registry.factsheet_html,
-    }
-    if output not in renderers:
+    if output not in ("md", "json", "html"):
         raise UserError(f"--output {output!r}: choose md, json or html")
-    text = renderers[output](registry.factsheet(state(ctx).workspace(), ref))
+    text = state(ctx).ops().factsheet(ref, output).text  # type: ignore[arg-type]
     if file is None:
         typer.echo(text, nl=False)
     else:

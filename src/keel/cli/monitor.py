@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.context import state
+from keel.cli.estate import Format, Out
 from keel.cli.output import table
 from keel.errors import UserError
 from keel.service import monitoring
@@ -18,10 +19,12 @@ app = typer.Typer(help="Monitors: scheduled drift, quality and SLO checks with a
 
 
 def sketch(
+    ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="Reference data: Parquet, CSV or Arrow.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Where to write the sketch.")],
 ) -> None:
     """Save a reference window as a compact sketch (what monitors keep instead of raw data)."""
+    state(ctx).local("sketch")
     saved = monitoring.save_sketch(data, output)
     size_kb = Path(output).stat().st_size / 1024
     typer.echo(
@@ -45,6 +48,7 @@ def _overrides(values: list[str]) -> dict[str, tuple[str | None, float | None]]:
 
 
 def drift(
+    ctx: typer.Context,
     *,
     reference: Annotated[str, typer.Option(help="Reference data, or a .sketch.json.")],
     current: Annotated[str, typer.Option(help="Current data: Parquet, CSV or Arrow.")],
@@ -61,6 +65,7 @@ def drift(
     ] = None,
 ) -> None:
     """Compare a window with a reference, column by column (Evidently's default tests)."""
+    state(ctx).local("drift")
     report, ref, window = monitoring.drift(
         reference, current, overrides=_overrides(column or []), drift_share=share
     )
@@ -100,18 +105,16 @@ def run_command(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="One monitor; all when absent.")] = None,
     due: Annotated[bool, typer.Option(help="Only monitors whose interval has passed.")] = False,
+    output: Out = Format.text,
 ) -> None:
     """Run monitors now: check, store, alert (deduplicated), record in the ledger."""
-    cli = state(ctx)
-    runs = monitoring.run_monitors(
-        cli.workspace(), None if name is None else [name], due_only=due, actor=cli.actor()
-    )
+    runs = state(ctx).ops().run_monitors(name, due=due).runs
+    if output is Format.json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+        return
     for run in runs:
-        result = run.result
-        typer.echo(
-            f"Monitor/{result.monitor} ({result.workload}): {result.status}, {result.rows:,} rows"
-        )
-        for condition in result.conditions:
+        typer.echo(f"Monitor/{run.monitor} ({run.workload}): {run.status}, {run.rows:,} rows")
+        for condition in run.conditions:
             mark = "FIRING" if condition.firing else "ok"
             typer.echo(f"  {mark:6} {condition.key}: {condition.message}")
         for key in run.raised:
@@ -128,20 +131,18 @@ def run_command(
 def alerts_command(
     ctx: typer.Context,
     every: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
+    output: Out = Format.text,
 ) -> None:
     """List alerts (firing ones unless --all)."""
-    found = monitoring.alerts(state(ctx).workspace(), firing_only=not every)
+    found = state(ctx).ops().alerts(every=every)
+    if output is Format.json:
+        typer.echo(found.model_dump_json(indent=2))
+        return
     rows = [
-        [
-            a.monitor,
-            a.condition,
-            a.state,
-            a.raised_at.isoformat(timespec="seconds"),
-            a.checks,
-            a.message,
-        ]
-        for a in found
-    ]
+        [a.monitor, a.condition, a.state, a.raised_at.isoformat(timespec="seconds"), a.checks,
+         a.message]
+        for a in found.alerts
+    ]  # fmt: skip
     typer.echo(table(["MONITOR", "CONDITION", "STATE", "RAISED", "CHECKS", "MESSAGE"], rows))
 
 
@@ -154,11 +155,11 @@ def metrics_command(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
 ) -> None:
     """Print the latest results in the Prometheus text format, or serve them at /metrics."""
-    workspace = state(ctx).workspace()
     if port is None:
-        typer.echo(monitoring.metrics_text(workspace), nl=False)
+        typer.echo(state(ctx).ops().metrics(), nl=False)
         return
-    monitoring.serve_metrics(workspace, host, port)
+    state(ctx).local("serve")
+    monitoring.serve_metrics(state(ctx).workspace(), host, port)
     typer.echo(f"serving http://{host}:{port}/metrics (Ctrl-C stops)")
     try:
         while True:

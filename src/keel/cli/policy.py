@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.context import state
+from keel.cli.estate import Format, Out
 from keel.cli.output import table
 from keel.cli.plan import policy_lines
 from keel.service import policy
@@ -17,6 +18,7 @@ app = typer.Typer(help="Compliance policies (Rego) and their tests.")
 
 @app.command("test")
 def run_tests_command(
+    ctx: typer.Context,
     directory: Annotated[
         str | None,
         typer.Argument(help="Folder (or file) of .rego modules; the shipped packs when absent."),
@@ -24,6 +26,7 @@ def run_tests_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test.")] = False,
 ) -> None:
     """Run Rego unit tests (``test_`` rules) like ``opa test``; exit 1 if any fails."""
+    state(ctx).local("policy test")
     results = policy.run_policy_tests(directory)
     failed = [r for r in results if not r.passed]
     for result in results:
@@ -41,21 +44,26 @@ def run_tests_command(
 def eval_command(
     ctx: typer.Context,
     workload: Annotated[str, typer.Option("--workload", help="The stored workload to decide.")],
-    output: Annotated[str, typer.Option("-o", "--output", help="text or json.")] = "text",
+    output: Out = Format.text,
 ) -> None:
     """Show the compliance decision for one workload, with every rule that fired."""
-    decision = policy.evaluate(state(ctx).workspace(), workload).to_json()
-    if output == "json":
-        typer.echo(json.dumps(decision, indent=2))
+    decision = state(ctx).ops().decision(workload)
+    if output is Format.json:
+        typer.echo(decision.model_dump_json(indent=2))
         return
-    verdict = "allowed" if decision["allowed"] else "denied everywhere"
-    typer.echo(f"Workload/{workload}: {verdict} ({decision['elapsed_ms']} ms)")
-    typer.echo("\n".join(policy_lines(decision)))
+    verdict = "allowed" if decision.allowed else "denied everywhere"
+    typer.echo(f"Workload/{workload}: {verdict} ({decision.elapsed_ms} ms)")
+    typer.echo("\n".join(policy_lines(decision.policy_digest, decision.deny, decision.warn)))
 
 
 @app.command("packs")
-def packs_command() -> None:
+def packs_command(ctx: typer.Context, output: Out = Format.text) -> None:
     """List the regulation packs Keel ships, with their default parameters."""
+    state(ctx).local("policy packs")
+    if output is Format.json:
+        packs = [{"name": n, "enforces": t, "defaults": d} for n, t, d in policy.shipped_packs()]
+        typer.echo(json.dumps(packs, indent=2))
+        return
     rows = [
         [name, title, json.dumps(defaults, separators=(",", ":"))[:60]]
         for name, title, defaults in policy.shipped_packs()

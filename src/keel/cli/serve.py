@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from keel.cli.context import state
+from keel.cli.estate import Format, Out
 from keel.cli.output import table
-from keel.service import access, tokens
+from keel.service import tokens
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 
@@ -36,6 +36,7 @@ def serve(
     tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
     """Serve the API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/ui/)."""
+    state(ctx).local("serve")
     import uvicorn  # the web stack loads only for this command
 
     from keel.api.app import create_app
@@ -91,14 +92,12 @@ def create_command(
         str | None, typer.Option(help="Lifetime: 30d, 12h; no expiry when absent.")
     ] = None,
 ) -> None:
-    """Create an API key; it is printed once and only its hash is stored."""
+    """Create an API key (an admin); it is printed once and only its hash is stored."""
     days = tokens.parse_duration_days(expires) if expires else None
-    cli = state(ctx)
-    actor = cli.actor()
-    access.authorize(cli.workspace(), actor, [("admin", f"Resource/ApiKey/{name}")])
-    token, key = tokens.create(cli.workspace(), name, role, days, actor=actor.principal)
+    made = state(ctx).ops().create_token(name, role, days)
+    token = made.token
     until = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
-    typer.echo(key)
+    typer.echo(made.key)
     typer.echo(
         f"token {token.name}: role {token.role}, acts as {token.principal}, expires {until}."
         " Store the key now: it cannot be shown again.",
@@ -107,19 +106,17 @@ def create_command(
 
 
 @app.command("list")
-def list_command(ctx: typer.Context) -> None:
+def list_command(ctx: typer.Context, output: Out = Format.text) -> None:
     """List API keys (never their secrets)."""
-    now = datetime.now(UTC)
+    found = state(ctx).ops().tokens()
+    if output is Format.json:
+        typer.echo(found.model_dump_json(indent=2))
+        return
     rows = [
-        [
-            t.name,
-            t.role,
-            t.state(now),
-            t.created_at.isoformat(timespec="seconds"),
-            t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never",
-        ]
-        for t in tokens.list_tokens(state(ctx).workspace())
-    ]
+        [t.name, t.role, t.state, t.created_at.isoformat(timespec="seconds"),
+         t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"]
+        for t in found.tokens
+    ]  # fmt: skip
     typer.echo(table(["NAME", "ROLE", "STATE", "CREATED", "EXPIRES"], rows))
 
 
@@ -127,9 +124,6 @@ def list_command(ctx: typer.Context) -> None:
 def revoke_command(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
-    """Revoke an API key at once."""
-    cli = state(ctx)
-    actor = cli.actor()
-    access.authorize(cli.workspace(), actor, [("admin", f"Resource/ApiKey/{name}")])
-    token = tokens.revoke(cli.workspace(), name, actor=actor.principal)
+    """Revoke an API key at once (an admin)."""
+    token = state(ctx).ops().revoke_token(name)
     typer.echo(f"token {token.name} revoked")

@@ -1,21 +1,25 @@
-"""How stored resources look in ``keel get``: table cells per kind, JSON and manifest forms."""
+"""How stored resources look in ``keel get``: table cells per kind.
+
+Specs arrive as wire JSON; each kind's cells are read from it defensively (a spec is what the
+server stored, validated when it was applied).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from keel.service import StoredResource
+from keel import wire
 
 
-def _site(spec: dict[str, Any], resolved: dict[str, Any] | None) -> list[Any]:
+def _site(spec: Any, resolved: Any) -> list[Any]:
     pools = (resolved or spec).get("pools", [])
     devices = ", ".join(f"{p['count']}x{p['accelerator']}" for p in pools)
     country = (resolved or {}).get("country", spec.get("country"))
     return [spec["kind"], country, spec.get("max_classification", "internal"), devices]
 
 
-def _dataset(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _dataset(spec: Any, _resolved: Any) -> list[Any]:
     return [
         spec["classification"],
         spec["size_gb"],
@@ -25,54 +29,52 @@ def _dataset(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any
     ]
 
 
-def _model(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _model(spec: Any, _resolved: Any) -> list[Any]:
     versions = [f"{v['version']}:{v.get('state', 'draft')}" for v in spec["versions"]]
     return [spec["risk_tier"], versions]
 
 
-def _workload(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _workload(spec: Any, _resolved: Any) -> list[Any]:
     compute = spec["compute"]
     options = "|".join(compute["accelerators"])
     demand = f"{compute.get('replicas', 1)}x{compute.get('count', 1)}x{options}"
     return [spec["kind"], spec["model"], demand, spec.get("inputs", []), spec.get("latency_slo_ms")]
 
 
-def _agent(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _agent(spec: Any, _resolved: Any) -> list[Any]:
     return [spec["model"], spec["owner"], spec.get("autonomy", "suggest"), spec.get("tools", [])]
 
 
-def _link(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _link(spec: Any, _resolved: Any) -> list[Any]:
     return [" <-> ".join(spec["between"]), spec["latency_ms"], spec.get("bandwidth_gbps")]
 
 
-def _user_region(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _user_region(spec: Any, _resolved: Any) -> list[Any]:
     loc = spec["location"]
     return [spec["country"], f"{loc['latitude']},{loc['longitude']}", spec.get("users")]
 
 
-def _accelerator(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _accelerator(spec: Any, _resolved: Any) -> list[Any]:
     return [spec["vendor"], spec["memory_gb"], spec["power_w"]]
 
 
-def _policy_set(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _policy_set(spec: Any, _resolved: Any) -> list[Any]:
     packs = ", ".join(p["name"] for p in spec.get("packs", []))
     modules = ", ".join(m["name"] for m in spec.get("modules", []))
     access = ", ".join(a["name"] for a in spec.get("access", []))
     return [packs or "-", modules or "-", access or "-"]
 
 
-def _principal(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _principal(spec: Any, _resolved: Any) -> list[Any]:
     return [spec["type"], ", ".join(spec["roles"])]
 
 
-def _monitor(spec: dict[str, Any], _resolved: dict[str, Any] | None) -> list[Any]:
+def _monitor(spec: Any, _resolved: Any) -> list[Any]:
     checks = [k for k in ("drift", "performance", "latency") if spec.get(k)]
     return [spec["workload"], ", ".join(checks), spec.get("every_minutes", 60)]
 
 
-_COLUMNS: dict[
-    str, tuple[list[str], Callable[[dict[str, Any], dict[str, Any] | None], list[Any]]]
-] = {
+_COLUMNS: dict[str, tuple[list[str], Callable[[Any, Any], list[Any]]]] = {
     "Site": (["KIND", "COUNTRY", "MAX CLASS", "POOLS"], _site),
     "Dataset": (["CLASS", "SIZE GB", "REPLICAS", "RESIDENCY", "TAGS"], _dataset),
     "Model": (["RISK", "VERSIONS"], _model),
@@ -88,59 +90,21 @@ _COLUMNS: dict[
 
 
 class ResourceView:
-    """A stored resource as ``keel get`` shows it.
+    """A stored resource as ``keel get`` shows it in a table.
 
     Args:
-        row: The stored resource (with its spec).
+        item: The stored resource.
     """
 
-    def __init__(self, row: StoredResource) -> None:
-        self.row = row
-        self.name = row.name
-        self.generation = row.generation
+    def __init__(self, item: wire.Resource) -> None:
+        self.item = item
+        self.name = item.name
+        self.generation = item.status.generation
 
     def summary_headers(self) -> list[str]:
-        """Kind-specific column titles.
+        """Kind-specific column titles, after NAME and GEN."""
+        return _COLUMNS[self.item.kind][0]
 
-        Returns:
-            The titles after NAME and GEN.
-        """
-        return _COLUMNS[self.row.kind][0]
-
-    def summary_cells(self) -> list[Any]:
-        """Kind-specific cells, matching :meth:`summary_headers`.
-
-        Returns:
-            The cell values.
-        """
-        return _COLUMNS[self.row.kind][1](self.row.spec or {}, self.row.resolved)
-
-    def to_manifest(self) -> dict[str, Any]:
-        """The resource as a manifest document that ``keel apply`` accepts again.
-
-        Returns:
-            ``kind``, ``name``, ``labels`` (when any) and ``spec``.
-        """
-        doc: dict[str, Any] = {"kind": self.row.kind, "name": self.row.name}
-        if self.row.labels:
-            doc["labels"] = self.row.labels
-        doc["spec"] = self.row.spec
-        return doc
-
-    def to_json(self) -> dict[str, Any]:
-        """The resource with its status: generation, digest, times and resolved values.
-
-        Returns:
-            JSON-compatible data.
-        """
-        return {
-            **self.to_manifest(),
-            "labels": self.row.labels,
-            "status": {
-                "generation": self.row.generation,
-                "spec_digest": self.row.spec_digest,
-                "created_at": self.row.created_at.isoformat(),
-                "updated_at": self.row.updated_at.isoformat(),
-                "resolved": self.row.resolved,
-            },
-        }
+    def summary_cells(self) -> list[object]:
+        """Kind-specific cells, matching :meth:`summary_headers`."""
+        return _COLUMNS[self.item.kind][1](self.item.spec, self.item.status.resolved)

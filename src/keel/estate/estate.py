@@ -8,19 +8,25 @@ defaulted value came from in ``defaults``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from keel.estate.catalog import Accelerator, Catalog
 from keel.estate.geo import estimated_rtt_ms, great_circle_km
 from keel.estate.resources import (
+    SPEC_TYPES,
     Classification,
     LinkSpec,
     Location,
     ModelSpec,
     Resource,
     SiteKind,
+    Spec,
     UserRegionSpec,
+    WorkloadSpec,
 )
+
+S = TypeVar("S", bound=Spec)
+KIND_OF_SPEC: dict[type[Spec], str] = {spec: kind for kind, spec in SPEC_TYPES.items()}
 
 BYTES_PER_PARAMETER_SERVING = 2.0
 """bf16 weights."""
@@ -154,6 +160,28 @@ class Estate:
             A mapping, empty when there are none.
         """
         return self.resources.get(kind, {})
+
+    def specs(self, spec_type: type[S]) -> dict[str, S]:
+        """Every resource whose spec is of a type, by name, as its spec (typed).
+
+        ``estate.specs(DatasetSpec)`` instead of ``of_kind("Dataset")`` plus ``isinstance``.
+
+        Args:
+            spec_type: A spec class, such as :class:`DatasetSpec`.
+
+        Returns:
+            Specs by name, empty when there are none.
+        """
+        kind = KIND_OF_SPEC[spec_type]
+        return {
+            name: resource.spec
+            for name, resource in self.of_kind(kind).items()
+            if isinstance(resource.spec, spec_type)
+        }
+
+    def workloads(self) -> dict[str, WorkloadSpec]:
+        """Every workload's spec, by name."""
+        return self.specs(WorkloadSpec)
 
     def __len__(self) -> int:
         return sum(len(group) for group in self.resources.values())

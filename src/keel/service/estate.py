@@ -532,7 +532,7 @@ def apply_manifests(
     actor: Actor,
     prune: bool = False,
     dry_run: bool = False,
-    text_name: str | None = None,
+    shown_as: dict[str, str] | None = None,
 ) -> ApplyResult:
     """Upsert the resources in manifests, in one transaction.
 
@@ -542,9 +542,9 @@ def apply_manifests(
         actor: Who applies; the access policy decides each resource it touches.
         prune: Delete stored resources that the manifests do not declare.
         dry_run: Compute and return the changes without writing them.
-        text_name: Set when the manifests arrived as text (an API request body, written to
-            the single file in ``paths``): problems name the text by this name instead of a
-            server path, monitor data paths resolve against the data root, and policy modules
+        shown_as: Set when the manifests arrived as text (an API request's files, written to
+            the paths it maps): problems name each file as the caller did, never by its
+            server path; monitor data paths resolve against the data root, and policy modules
             must carry their source.
 
     Returns:
@@ -565,18 +565,17 @@ def apply_manifests(
                 actor=actor,
                 prune=prune,
                 dry_run=dry_run,
-                as_text=text_name is not None,
+                as_text=shown_as is not None,
             )
         except (ManifestError, DeniedError, InUseError) as error:
-            if text_name is not None and len(paths) == 1:
-                _rename(error.problems, paths[0], text_name)
+            _rename(error.problems, shown_as or {})
             raise
 
 
-def _rename(problems: list[Problem], path: str, shown: str) -> None:
+def _rename(problems: list[Problem], shown_as: dict[str, str]) -> None:
     for index, problem in enumerate(problems):
-        if problem.path == path:
-            problems[index] = dataclasses.replace(problem, path=shown)
+        if problem.path in shown_as:
+            problems[index] = dataclasses.replace(problem, path=shown_as[problem.path])
 
 
 class _RefusedError(Exception):

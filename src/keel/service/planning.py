@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from keel import wire
 from keel.errors import NotFoundError, UserError
 from keel.estate.digest import canonical_json
 from keel.estate.spelling import did_you_mean
@@ -23,7 +24,7 @@ from keel.placement.problem import PRESETS, Problem, compile_problem
 from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
-from keel.service import ledger, lineage, policy
+from keel.service import conversion, ledger, lineage, policy
 from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
@@ -46,6 +47,7 @@ class PlanResult:
         previous_id: With ``replan``, the id of that plan (``None`` if there was none).
         decisions: The compliance decision per workload (the policy's site denials are
             placement constraints; a workload denied outright is unplaced).
+        slos: Each workload's latency SLO in milliseconds, if it has one.
     """
 
     plan: Plan
@@ -54,6 +56,7 @@ class PlanResult:
     moves: list[Move] = field(default_factory=list)
     previous_id: int | None = None
     decisions: dict[str, Decision] = field(default_factory=dict)
+    slos: dict[str, float | None] = field(default_factory=dict)
 
 
 def compute_plan(
@@ -99,7 +102,8 @@ def compute_plan(
     plan = build_plan(problem, solution, objective)
     plan.estate_digest = digest
     plan.policy_digest = engine.digest
-    result = PlanResult(plan, problem, solution, decisions=decisions)
+    slos = {name: w.latency_slo_ms for name, w in estate.workloads().items()}
+    result = PlanResult(plan, problem, solution, decisions=decisions, slos=slos)
     if previous is not None:
         result.previous_id = previous[0]
         result.moves = diff(problem, previous[1], plan.to_json())
@@ -120,7 +124,7 @@ def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tu
     Returns:
         The plan's id and the ledger index of its ``plan.committed`` entry.
     """
-    data = result.plan.to_json()
+    data = plan_data(result)
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
     with workspace.database.write() as conn:
         plan_id = PlanRepository(conn).add(data, digest, datetime.now(UTC))
@@ -255,42 +259,84 @@ __all__ = [
 ]
 
 
-def redact_plan(data: dict[str, Any], visible: Callable[[list[str]], list[bool]]) -> dict[str, Any]:
-    """A plan's JSON without the placements of workloads the caller may not read.
+def plan_data(result: PlanResult) -> dict[str, Any]:
+    """A plan's JSON as it is stored: each placement with its workload's latency SLO.
 
     Args:
-        data: The plan (``placements`` and ``unplaced`` name their workloads).
+        result: A computed plan.
+
+    Returns:
+        The JSON (its digest is the plan's).
+    """
+    data = result.plan.to_json()
+    for placement in data["placements"]:
+        placement["latency_slo_ms"] = result.slos.get(placement["workload"])
+    return data
+
+
+def report(result: PlanResult, *, diff: bool = False) -> wire.Plan:
+    """A computed plan as the front ends show it: with baselines and, re-planned, its moves.
+
+    Args:
+        result: A computed plan.
+        diff: Whether it was re-planned against the last committed plan.
+
+    Returns:
+        The plan.
+    """
+    compared = [
+        wire.Baseline(
+            name=b.name,
+            placed=b.placed,
+            objective_usd=b.objective_usd,
+            capacity_violations=b.capacity_violations,
+        )
+        for b in baselines(result)
+    ]
+    extra: dict[str, Any] = {"placed_replicas": placed_items(result), "baselines": compared}
+    if diff:
+        extra["previous_plan_id"] = result.previous_id
+        extra["moves"] = [m.to_json() for m in result.moves]
+    return conversion.plan(plan_data(result), **extra)
+
+
+def redact_plan(plan: wire.Plan, visible: Callable[[list[str]], list[bool]]) -> wire.Plan:
+    """A plan without the placements of workloads the caller may not read.
+
+    Args:
+        plan: The plan.
         visible: The caller's read decisions on ``Workload/NAME`` resources.
 
     Returns:
         The plan the caller may see (the same object when nothing is hidden).
     """
-    names = sorted(
-        {p["workload"] for p in data["placements"]}
-        | {u["workload"] for u in data["unplaced"] if "workload" in u}
-    )
+    names = sorted({p.workload for p in plan.placements} | {u.workload for u in plan.unplaced})
     allowed = visible([f"Workload/{name}" for name in names])
     hidden = {name for name, ok in zip(names, allowed, strict=True) if not ok}
     if not hidden:
-        return data
-    return {
-        **data,
-        "placements": [p for p in data["placements"] if p["workload"] not in hidden],
-        "unplaced": [u for u in data["unplaced"] if u.get("workload") not in hidden],
-    }
+        return plan
+    return plan.model_copy(
+        update={
+            "placements": [p for p in plan.placements if p.workload not in hidden],
+            "unplaced": [u for u in plan.unplaced if u.workload not in hidden],
+            "moves": [m for m in plan.moves if m.workload not in hidden]
+            if plan.moves is not None
+            else None,
+        }
+    )
 
 
-_LATEST: dict[str, tuple[int, dict[str, Any]]] = {}
+_LATEST: dict[str, wire.Plan] = {}
 
 
-def latest(workspace: Workspace) -> tuple[int, dict[str, Any]] | None:
+def latest(workspace: Workspace) -> wire.Plan | None:
     """The latest committed plan (a committed plan never changes, so it is read once per id).
 
     Args:
         workspace: The workspace.
 
     Returns:
-        ``(plan id, plan JSON)``, or ``None`` when none was committed.
+        The plan, with its id, or ``None`` when none was committed.
     """
     with workspace.database.read() as conn:
         repo = PlanRepository(conn)
@@ -298,8 +344,9 @@ def latest(workspace: Workspace) -> tuple[int, dict[str, Any]] | None:
         if plan_id is None:
             return None
         cached = _LATEST.get(workspace.settings.database_url)
-        if cached is None or cached[0] != plan_id:
+        if cached is None or cached.plan_id != plan_id:
             found = repo.latest()
             assert found is not None
-            _LATEST[workspace.settings.database_url] = cached = found
+            cached = conversion.plan(found[1], plan_id=found[0])
+            _LATEST[workspace.settings.database_url] = cached
     return cached

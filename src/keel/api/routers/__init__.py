@@ -1,0 +1,21 @@
+"""One router per capability; each route is one operation behind one guard (action on resource).
+
+A route reads its body, asks the caller's operations (acting as the authenticated principal,
+lists filtered by its reads) for one thing, and returns the wire model it got.
+"""
+
+from keel.api.routers import estate, ledger, lineage, meta, models, monitors, plans, tokens
+
+ROUTERS = [
+    meta.router,
+    estate.router,
+    plans.router,
+    ledger.router,
+    lineage.router,
+    models.router,
+    monitors.router,
+    tokens.router,
+]
+"""Every router of the API, in the order the OpenAPI document lists them."""
+
+__all__ = ["ROUTERS"]

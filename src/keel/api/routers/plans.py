@@ -1,0 +1,97 @@
+"""``/v1/plans`` and ``/v1/policy``: plans, explanations, compliance and access decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from keel import wire
+from keel.api.routers.body import Body
+from keel.api.security import Caller, guard
+from keel.errors import NotFoundError
+
+router = APIRouter(tags=["plans"])
+
+Objective = Literal["cost", "carbon", "latency", "balanced"]
+Solver = Literal["fast", "exact"]
+
+
+class PlanBody(Body):
+    """How to plan."""
+
+    objective: Objective = "balanced"
+    solver: Solver = "fast"
+    seed: int = 0
+    commit: bool = True
+    diff: bool = False
+
+
+@router.post("/v1/plans", response_model=wire.Plan)
+def plan(
+    body: PlanBody,
+    caller: Annotated[Caller, Depends(guard("plan", "Workload/*", mutates=True))],
+) -> wire.Plan:
+    """Compute a plan for every workload and (by default) commit it; with diff, what moved."""
+    return caller.ops.plan(
+        objective=body.objective,
+        solver=body.solver,
+        seed=body.seed,
+        commit=body.commit,
+        diff=body.diff,
+    )
+
+
+@router.get("/v1/plans/latest", response_model=wire.Plan)
+def latest_plan(
+    caller: Annotated[Caller, Depends(guard("read", "Resource/Plan/latest"))],
+) -> wire.Plan:
+    """The latest committed plan (placements of the workloads the caller may read)."""
+    return caller.ops.latest_plan()
+
+
+@router.get("/v1/plans/latest/workloads/{workload}", response_model=wire.WorkloadPlacement)
+def placement_of(
+    workload: str, caller: Annotated[Caller, Depends(guard("read", "Workload/{workload}"))]
+) -> wire.WorkloadPlacement:
+    """One workload in the latest committed plan: its placements or why it is unplaced."""
+    found = caller.ops.latest_plan()
+    placed = [p for p in found.placements if p.workload == workload]
+    unplaced = [u for u in found.unplaced if u.workload == workload]
+    if not placed and not unplaced:
+        raise NotFoundError(f"Workload/{workload} is not in plan {found.plan_id}")
+    assert found.plan_id is not None
+    return wire.WorkloadPlacement(
+        plan_id=found.plan_id, workload=workload, placements=placed, unplaced=unplaced
+    )
+
+
+@router.get("/v1/plans/explanations/{workload}", response_model=wire.Explanation)
+def explanation(
+    workload: str,
+    caller: Annotated[Caller, Depends(guard("read", "Workload/{workload}"))],
+    objective: Objective = "balanced",
+    solver: Solver = "fast",
+    seed: int = 0,
+) -> wire.Explanation:
+    """Why a workload would be placed where it is: options, alternatives, rejected sites."""
+    return caller.ops.explain(workload, objective=objective, solver=solver, seed=seed)
+
+
+@router.get("/v1/policy/decisions/{workload}", response_model=wire.PolicyDecision, tags=["policy"])
+def decision(
+    workload: str, caller: Annotated[Caller, Depends(guard("read", "Workload/{workload}"))]
+) -> wire.PolicyDecision:
+    """The compliance decision for one workload, with every rule that fired."""
+    return caller.ops.decision(workload)
+
+
+@router.get("/v1/access/decisions", response_model=wire.AccessDecision, tags=["policy"])
+def access_decision(
+    principal: Annotated[str, Query(min_length=1, max_length=512)],
+    action: Annotated[str, Query(min_length=1, max_length=64)],
+    resource: Annotated[str, Query(min_length=1, max_length=1024)],
+    caller: Annotated[Caller, Depends(guard("admin", "Resource/Access/decisions"))],
+) -> wire.AccessDecision:
+    """Whether a principal may do an action to a resource (who may do what is an admin's)."""
+    return caller.ops.check_access(principal, action, resource)

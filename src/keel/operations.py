@@ -1,0 +1,213 @@
+"""One protocol for every operation a front end performs, whether on a workspace or a server.
+
+:class:`Operations` is implemented twice: :class:`keel.service.operations.LocalOperations` over
+a workspace (acting as a named principal), and :class:`keel.Client` over HTTP (acting as its
+API key). A CLI command has one body that calls it and one renderer for the wire model it
+returns; ``--server`` only chooses the implementation.
+
+Commands that work on local files and need no store (``validate``, ``schema``, ``drift``...)
+are not operations; :data:`LOCAL_ONLY` says so, as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+from keel import wire
+
+Direction = Literal["upstream", "downstream"]
+
+LOCAL_ONLY: dict[str, str] = {
+    "init": "writes manifests into a local folder",
+    "demo": "builds its own local workspace",
+    "validate": "checks local files and touches no store",
+    "schema": "prints the manifest schema",
+    "drift": "compares two local data files",
+    "sketch": "sketches a local data file",
+    "serve": "is the server",
+    "policy test": "runs Rego tests from local files",
+    "policy packs": "lists the packs this installation ships",
+    "ledger verify-proof": "checks a proof file offline, with a public key",
+}
+"""Commands that never talk to a store, with why (``--server`` does not apply to them)."""
+
+
+class Operations(Protocol):
+    """What Keel does for a front end; every answer is a wire model (or text).
+
+    Errors are :class:`keel.errors.KeelError` subclasses, the same from both implementations.
+    """
+
+    where: str
+    """``local`` or the server's URL, for messages."""
+
+    # -- estate --------------------------------------------------------------------------------
+    def get(self, kind: str, name: str | None = None) -> wire.ResourceList:
+        """Stored resources of a kind, or one (a list of one)."""
+        ...
+
+    def apply(
+        self, paths: Sequence[str], *, prune: bool = False, dry_run: bool = False
+    ) -> wire.ApplyResult:
+        """Apply manifest files and folders in one transaction."""
+        ...
+
+    def delete(self, kind: str, name: str) -> wire.Change:
+        """Delete one resource."""
+        ...
+
+    # -- plans and policy ----------------------------------------------------------------------
+    def plan(
+        self,
+        *,
+        objective: str = "balanced",
+        solver: str = "fast",
+        seed: int = 0,
+        commit: bool = True,
+        diff: bool = False,
+    ) -> wire.Plan:
+        """Compute (and commit) a plan, with baselines; with ``diff``, the moves."""
+        ...
+
+    def latest_plan(self) -> wire.Plan:
+        """The latest committed plan."""
+        ...
+
+    def explain(
+        self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
+    ) -> wire.Explanation:
+        """Why a workload would be placed where it is."""
+        ...
+
+    def decision(self, workload: str) -> wire.PolicyDecision:
+        """The compliance decision for one workload."""
+        ...
+
+    def check_access(self, principal: str, action: str, resource: str) -> wire.AccessDecision:
+        """Whether a principal may do an action to a resource."""
+        ...
+
+    # -- ledger --------------------------------------------------------------------------------
+    def entries(self, start: int = 0, limit: int = 50) -> wire.LedgerEntries:
+        """Ledger entries from an index on."""
+        ...
+
+    def verify(self, keys: Sequence[str] = (), *, pin: bool = False) -> wire.Verification:
+        """Verify the whole log (against given keys, pinned ones, or the log's own)."""
+        ...
+
+    def latest_checkpoint(self) -> str:
+        """The latest signed checkpoint."""
+        ...
+
+    def checkpoint(self) -> str:
+        """Sign a checkpoint of the log now."""
+        ...
+
+    def record(self, records: Sequence[wire.JsonObject]) -> wire.Appended:
+        """Append records from another system, marked with who sent them."""
+        ...
+
+    def pubkey(self) -> str:
+        """The log's public key."""
+        ...
+
+    def prove(self, index: int) -> str:
+        """A C2SP tlog-proof of one entry."""
+        ...
+
+    def rotate_key(self) -> str:
+        """Replace the signing key; return the new public key."""
+        ...
+
+    def erase_personal(self, commitment: str, reason: str) -> None:
+        """Erase a personal value behind a commitment."""
+        ...
+
+    # -- lineage -------------------------------------------------------------------------------
+    def ingest(self, path: str) -> wire.Ingested:
+        """Store the OpenLineage events of a JSON-lines file, all or none."""
+        ...
+
+    def lineage(
+        self,
+        node: str,
+        *,
+        direction: Direction = "downstream",
+        depth: int | None = 3,
+        namespace: str | None = None,
+    ) -> wire.LineageView:
+        """The neighbourhood of a node."""
+        ...
+
+    def impact(
+        self, node: str, *, depth: int | None = None, namespace: str | None = None
+    ) -> wire.Impact:
+        """Everything downstream of a dataset."""
+        ...
+
+    def erase(self, node: str, reason: str, *, namespace: str | None = None) -> wire.Erasure:
+        """Erase a dataset's payloads."""
+        ...
+
+    # -- models --------------------------------------------------------------------------------
+    def models(self, model: str | None = None) -> wire.ModelVersions:
+        """Registered versions."""
+        ...
+
+    def model(self, ref: str) -> wire.ModelVersionDetail:
+        """Everything about one version."""
+        ...
+
+    def evaluate(self, ref: str, results: Sequence[wire.Evaluation]) -> wire.ModelVersionDetail:
+        """Record evaluation results."""
+        ...
+
+    def promote(self, ref: str, to: str, reason: str = "") -> wire.ModelVersionDetail:
+        """Move a version to validated, draft or retired."""
+        ...
+
+    def approve(self, ref: str) -> wire.ModelVersionDetail:
+        """Approve a version."""
+        ...
+
+    def alias(self, ref: str, alias: str) -> wire.ModelVersionDetail:
+        """Point an alias at a version."""
+        ...
+
+    def factsheet(self, ref: str, fmt: Literal["md", "json", "html"]) -> wire.Text:
+        """A version's fact sheet."""
+        ...
+
+    # -- monitors ------------------------------------------------------------------------------
+    def run_monitors(self, name: str | None = None, *, due: bool = False) -> wire.MonitorRuns:
+        """Run monitors now."""
+        ...
+
+    def alerts(self, *, every: bool = False) -> wire.Alerts:
+        """Alerts (firing ones unless ``every``)."""
+        ...
+
+    def metrics(self) -> str:
+        """Monitor results in the Prometheus text format."""
+        ...
+
+    def monitor_checks(self) -> wire.MonitorChecks:
+        """The latest check of every monitor."""
+        ...
+
+    # -- API keys ------------------------------------------------------------------------------
+    def tokens(self) -> wire.Tokens:
+        """Every API key, without secrets."""
+        ...
+
+    def create_token(
+        self, name: str, role: str, expires_days: float | None = None
+    ) -> wire.CreatedToken:
+        """Create an API key (its secret shown once)."""
+        ...
+
+    def revoke_token(self, name: str) -> wire.Token:
+        """Revoke an API key."""
+        ...

@@ -1,0 +1,330 @@
+"""The operations protocol over a workspace: what the CLI runs locally and the API serves.
+
+:class:`LocalOperations` composes the service modules into the operations of
+:class:`keel.operations.Operations` and answers with wire models. The CLI builds one for the
+local workspace, acting as ``--as`` / ``KEEL_PRINCIPAL``; the API builds one per request,
+acting as the authenticated principal and filtering what it lists with the caller's read
+decisions. So "plan and commit", "explain", "approve and show" are composed once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from keel import wire
+from keel.errors import NotFoundError
+from keel.operations import Direction
+from keel.service import (
+    access,
+    conversion,
+    estate,
+    ledger,
+    lineage,
+    monitoring,
+    planning,
+    policy,
+    registry,
+    tokens,
+)
+from keel.service.actor import Actor
+from keel.service.workspace import Workspace
+
+Visible = Callable[[list[str]], list[bool]]
+"""The caller's read decisions on ``Kind/name`` resources (one batch)."""
+
+RENDERERS = {
+    "md": registry.factsheet_markdown,
+    "json": registry.factsheet_json,
+    "html": registry.factsheet_html,
+}
+
+
+class LocalOperations:
+    """Keel's operations over one workspace.
+
+    Args:
+        workspace: The workspace.
+        actor: Who acts; resolved from ``principal`` on the first change when ``None``.
+        principal: The local principal's name (``user:alice``) when ``actor`` is ``None``.
+        visible: The caller's read decisions, applied to every list; everything is visible
+            when ``None`` (the local workspace, whose user can open the database anyway).
+    """
+
+    where = "local"
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        actor: Actor | None = None,
+        principal: str = "",
+        visible: Visible | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self._actor = actor
+        self._principal = principal
+        self._visible = visible
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts (a local principal is checked against the estate on first use)."""
+        if self._actor is None:
+            self._actor = access.local_actor(self.workspace, self._principal)
+        return self._actor
+
+    def _shown(self, resources: list[str]) -> list[bool]:
+        return self._visible(resources) if self._visible else [True] * len(resources)
+
+    # -- estate --------------------------------------------------------------------------------
+    def get(self, kind: str, name: str | None = None) -> wire.ResourceList:
+        """Stored resources of a kind, or one; a list hides what the caller may not read."""
+        found = estate.get_resources(self.workspace, kind, name)
+        if name is None:
+            allowed = self._shown([f"{r.kind}/{r.name}" for r in found])
+            found = [r for r, ok in zip(found, allowed, strict=True) if ok]
+        return conversion.resources(found)
+
+    def apply(
+        self,
+        paths: Sequence[str],
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        shown_as: dict[str, str] | None = None,
+    ) -> wire.ApplyResult:
+        """Apply manifests (``shown_as``: files that arrived as text, and their names)."""
+        result = estate.apply_manifests(
+            self.workspace,
+            paths,
+            actor=self.actor,
+            prune=prune,
+            dry_run=dry_run,
+            shown_as=shown_as,
+        )
+        return conversion.applied(result)
+
+    def delete(self, kind: str, name: str) -> wire.Change:
+        """Delete one resource."""
+        return conversion.change(
+            estate.delete_resource(self.workspace, kind, name, actor=self.actor)
+        )
+
+    # -- plans and policy ----------------------------------------------------------------------
+    def plan(
+        self,
+        *,
+        objective: str = "balanced",
+        solver: str = "fast",
+        seed: int = 0,
+        commit: bool = True,
+        diff: bool = False,
+    ) -> wire.Plan:
+        """Compute (and commit) a plan, with baselines and, with ``diff``, the moves."""
+        actor = self.actor if commit else None  # a refusal comes before the work
+        result = planning.compute_plan(
+            self.workspace, objective=objective, solver=solver, seed=seed, replan=diff
+        )
+        report = planning.report(result, diff=diff)
+        if actor is not None:
+            plan_id, index = planning.commit_plan(self.workspace, result, actor=actor)
+            report = report.model_copy(update={"plan_id": plan_id, "ledger_index": index})
+        return planning.redact_plan(report, self._shown)
+
+    def latest_plan(self) -> wire.Plan:
+        """The latest committed plan."""
+        found = planning.latest(self.workspace)
+        if found is None:
+            raise NotFoundError("no plan was committed yet", hint="keel plan")
+        return planning.redact_plan(found, self._shown)
+
+    def explain(
+        self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
+    ) -> wire.Explanation:
+        """Why a workload would be placed where it is."""
+        result = planning.compute_plan(
+            self.workspace, objective=objective, solver=solver, seed=seed
+        )
+        return conversion.explanation(planning.explain_workload(result, workload))
+
+    def decision(self, workload: str) -> wire.PolicyDecision:
+        """The compliance decision for one workload."""
+        return conversion.decision(policy.evaluate(self.workspace, workload))
+
+    def check_access(self, principal: str, action: str, resource: str) -> wire.AccessDecision:
+        """Whether a principal may do an action to a resource."""
+        found = access.check(self.workspace, principal, action, resource)
+        return conversion.access(found, principal, action, resource)
+
+    # -- ledger --------------------------------------------------------------------------------
+    def entries(self, start: int = 0, limit: int = 50) -> wire.LedgerEntries:
+        """Entries, personal values opened (the local workspace holds their openings)."""
+        shown = ledger.show(self.workspace, start=start, limit=limit)
+        return conversion.entries(shown, opened=self._visible is None)
+
+    def verify(self, keys: Sequence[str] = (), *, pin: bool = False) -> wire.Verification:
+        """Verify the whole log."""
+        return conversion.verification(ledger.verify(self.workspace, list(keys) or None, pin=pin))
+
+    def latest_checkpoint(self) -> str:
+        """The latest signed checkpoint."""
+        return ledger.latest_checkpoint(self.workspace)
+
+    def checkpoint(self) -> str:
+        """Sign a checkpoint now."""
+        return ledger.checkpoint(self.workspace)
+
+    def pubkey(self) -> str:
+        """The log's public key."""
+        return ledger.signer(self.workspace).verifier.encode()
+
+    def prove(self, index: int) -> str:
+        """A tlog-proof of one entry."""
+        return ledger.prove(self.workspace, index).encode()
+
+    def rotate_key(self) -> str:
+        """Replace the signing key (an admin's act)."""
+        access.authorize(self.workspace, self.actor, [("admin", "Ledger")])
+        return ledger.rotate_key(self.workspace, actor=self.actor.principal).encode()
+
+    def erase_personal(self, commitment: str, reason: str) -> None:
+        """Erase a personal value (an admin's act)."""
+        access.authorize(self.workspace, self.actor, [("admin", "Ledger")])
+        ledger.erase(self.workspace, commitment, reason, actor=self.actor.principal)
+
+    def record(self, records: Sequence[wire.JsonObject]) -> wire.Appended:
+        """Append records from another system, marked with the actor."""
+        principal = self.actor.principal
+        marked = [
+            {**r, "type": f"external.{r.get('type', 'record')}", "by": principal} for r in records
+        ]
+        first, size = ledger.append(self.workspace, marked, actor=principal)
+        return wire.Appended(first_index=first, size=size)
+
+    # -- lineage -------------------------------------------------------------------------------
+    def ingest(self, path: str) -> wire.Ingested:
+        """Store the events of a JSON-lines file, all or none."""
+        found = lineage.ingest(self.workspace, lineage.read_jsonl(Path(path)))
+        return wire.Ingested(
+            accepted=found.accepted, duplicates=found.duplicates, external=found.external
+        )
+
+    def lineage(
+        self,
+        node: str,
+        *,
+        direction: Direction = "downstream",
+        depth: int | None = 3,
+        namespace: str | None = None,
+    ) -> wire.LineageView:
+        """The neighbourhood of a node (refused when its start may not be read)."""
+        found = lineage.show(
+            self.workspace, node, namespace=namespace, direction=direction, depth=depth
+        )
+        self._require_visible(lineage.resource_of(found.root))
+        return conversion.view(lineage.redact_view(found, self._shown))
+
+    def impact(
+        self, node: str, *, depth: int | None = None, namespace: str | None = None
+    ) -> wire.Impact:
+        """Everything downstream of a dataset."""
+        found = lineage.impact(self.workspace, node, namespace=namespace, depth=depth)
+        self._require_visible(lineage.resource_of(found.root))
+        return conversion.impact(lineage.redact_impact(found, self._shown))
+
+    def _require_visible(self, resource: str | None) -> None:
+        if resource is not None and not self._shown([resource])[0]:
+            access.refuse(self.workspace, self.actor.principal, "read", resource, [])
+
+    def erase(self, node: str, reason: str, *, namespace: str | None = None) -> wire.Erasure:
+        """Erase a dataset's payloads (an admin's act)."""
+        done = lineage.erase(self.workspace, node, reason, actor=self.actor, namespace=namespace)
+        return conversion.erasure(done)
+
+    # -- models --------------------------------------------------------------------------------
+    def models(self, model: str | None = None) -> wire.ModelVersions:
+        """Registered versions the caller may read."""
+        found = registry.list_versions(self.workspace, model)
+        allowed = self._shown([f"ModelVersion/{v.ref}" for v in found])
+        return conversion.versions(v for v, ok in zip(found, allowed, strict=True) if ok)
+
+    def model(self, ref: str) -> wire.ModelVersionDetail:
+        """Everything about one version."""
+        return conversion.version_detail(registry.describe(self.workspace, ref))
+
+    def evaluate(self, ref: str, results: Sequence[wire.Evaluation]) -> wire.ModelVersionDetail:
+        """Record evaluation results."""
+        found = [registry.Evaluation(r.kind, r.name, r.passed, r.score) for r in results]  # type: ignore[arg-type]
+        version = registry.evaluate(self.workspace, ref, found, actor=self.actor)
+        return self.model(version.ref)
+
+    def promote(self, ref: str, to: str, reason: str = "") -> wire.ModelVersionDetail:
+        """Move a version to validated, draft or retired."""
+        version = registry.transition(self.workspace, ref, to, reason, actor=self.actor)
+        return self.model(version.ref)
+
+    def approve(self, ref: str) -> wire.ModelVersionDetail:
+        """Approve a version."""
+        version = registry.approve(self.workspace, ref, actor=self.actor)
+        return self.model(version.ref)
+
+    def alias(self, ref: str, alias: str) -> wire.ModelVersionDetail:
+        """Point an alias at a version."""
+        version = registry.set_alias(self.workspace, ref, alias, actor=self.actor)
+        return self.model(version.ref)
+
+    def factsheet(self, ref: str, fmt: Literal["md", "json", "html"]) -> wire.Text:
+        """A version's fact sheet, with verified ledger proofs."""
+        return wire.Text(format=fmt, text=RENDERERS[fmt](registry.factsheet(self.workspace, ref)))
+
+    # -- monitors ------------------------------------------------------------------------------
+    def run_monitors(self, name: str | None = None, *, due: bool = False) -> wire.MonitorRuns:
+        """Run monitors now."""
+        runs = monitoring.run_monitors(
+            self.workspace, None if name is None else [name], due_only=due, actor=self.actor
+        )
+        return conversion.monitor_runs(runs)
+
+    def alerts(self, *, every: bool = False) -> wire.Alerts:
+        """Alerts."""
+        return conversion.alerts(monitoring.alerts(self.workspace, firing_only=not every))
+
+    def metrics(self) -> str:
+        """Monitor results in the Prometheus text format."""
+        return monitoring.metrics_text(self.workspace)
+
+    def monitor_checks(self) -> wire.MonitorChecks:
+        """The latest check of every monitor."""
+        found = monitoring.latest_results(self.workspace)
+        return wire.MonitorChecks(
+            checks=[
+                wire.MonitorCheck(monitor=name, checked_at=at, result=result)
+                for name, (at, result) in sorted(found.items())
+            ]
+        )
+
+    # -- API keys ------------------------------------------------------------------------------
+    def tokens(self) -> wire.Tokens:
+        """Every API key, without secrets."""
+        now = datetime.now(UTC)
+        return wire.Tokens(
+            tokens=[conversion.token(t, now) for t in tokens.list_tokens(self.workspace)]
+        )
+
+    def create_token(
+        self, name: str, role: str, expires_days: float | None = None
+    ) -> wire.CreatedToken:
+        """Create an API key (an admin's act); its secret is in the answer, once."""
+        access.authorize(self.workspace, self.actor, [("admin", f"Resource/ApiKey/{name}")])
+        made, key = tokens.create(
+            self.workspace, name, role, expires_days, actor=self.actor.principal
+        )
+        return wire.CreatedToken(token=conversion.token(made, datetime.now(UTC)), key=key)
+
+    def revoke_token(self, name: str) -> wire.Token:
+        """Revoke an API key (an admin's act)."""
+        access.authorize(self.workspace, self.actor, [("admin", f"Resource/ApiKey/{name}")])
+        revoked = tokens.revoke(self.workspace, name, actor=self.actor.principal)
+        return conversion.token(revoked, datetime.now(UTC))

@@ -1,0 +1,1 @@
+"""The dashboard's Jinja2 templates and static assets, shipped inside the package."""

@@ -1,0 +1,94 @@
+"""The shapes that cross the HTTP boundary: what the API returns and the client receives.
+
+Every route declares one of these as its ``response_model`` (so the OpenAPI document describes
+every answer), :class:`keel.Client` returns them, and the CLI renders them, whether a command
+runs locally or against a server. Converters from domain and service objects live in the
+service layer; this package imports nothing of Keel but pydantic.
+"""
+
+from keel.wire.base import JsonObject, JsonValue, Wire
+from keel.wire.estate import ApplyResult, Change, Resource, ResourceList, ResourceStatus
+from keel.wire.ledger import Appended, LedgerEntries, LedgerEntry, Verification
+from keel.wire.lineage import Edge, Erasure, Impact, ImpactPlacement, Ingested, LineageView, Node
+from keel.wire.meta import Health, OpenAPIDocument, Text
+from keel.wire.models import (
+    Evaluation,
+    HistoryEvent,
+    ModelVersion,
+    ModelVersionDetail,
+    ModelVersions,
+)
+from keel.wire.monitors import (
+    Alert,
+    Alerts,
+    ConditionResult,
+    MonitorCheck,
+    MonitorChecks,
+    MonitorRun,
+    MonitorRuns,
+)
+from keel.wire.plans import (
+    Alternative,
+    Baseline,
+    Explanation,
+    Move,
+    Option,
+    Placement,
+    Plan,
+    Unplaced,
+    WorkloadPlacement,
+)
+from keel.wire.policy import AccessDecision, Finding, PolicyDecision
+from keel.wire.tokens import CreatedToken, Token, Tokens
+
+__all__ = [
+    "AccessDecision",
+    "Alert",
+    "Alerts",
+    "Alternative",
+    "Appended",
+    "ApplyResult",
+    "Baseline",
+    "Change",
+    "ConditionResult",
+    "CreatedToken",
+    "Edge",
+    "Erasure",
+    "Evaluation",
+    "Explanation",
+    "Finding",
+    "Health",
+    "HistoryEvent",
+    "Impact",
+    "ImpactPlacement",
+    "Ingested",
+    "JsonObject",
+    "JsonValue",
+    "LedgerEntries",
+    "LedgerEntry",
+    "LineageView",
+    "ModelVersion",
+    "ModelVersionDetail",
+    "ModelVersions",
+    "MonitorCheck",
+    "MonitorChecks",
+    "MonitorRun",
+    "MonitorRuns",
+    "Move",
+    "Node",
+    "OpenAPIDocument",
+    "Option",
+    "Placement",
+    "Plan",
+    "PolicyDecision",
+    "Resource",
+    "ResourceList",
+    "ResourceStatus",
+    "Text",
+    "Token",
+    "Tokens",
+    "Unplaced",
+    "Verification",
+    "Wire",
+    "WorkloadPlacement",
+]
