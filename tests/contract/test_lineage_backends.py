@@ -18,7 +18,15 @@ from keel.errors import (
     UserError,
 )
 from keel.estate import demo_manifest_files
-from keel.service import Workspace, apply_manifests, ledger, lineage, planning, registry
+from keel.service import (
+    Workspace,
+    apply_manifests,
+    factsheet,
+    ledger,
+    lineage,
+    planning,
+    registry,
+)
 from keel.service.actor import Actor
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
@@ -285,7 +293,7 @@ def test_aliases_and_fact_sheets(workspace: Workspace) -> None:
     assert registry.describe(workspace, "credit-scoring@champion").version.version == "3.1"
     with pytest.raises(UserError, match="letters, digits"):
         registry.set_alias(workspace, "credit-scoring@3.1", "3.2", actor=Actor("user:bob"))
-    sheet = registry.factsheet(workspace, "credit-scoring@champion")
+    sheet = factsheet.facts(workspace, "credit-scoring@champion")
     assert sheet["purpose"]["Risk tier (EU AI Act)"] == "high"
     assert sheet["oversight"]["Approved by"] == ["user:erin", "user:farid"]
     rows = sheet["lifecycle"]["table"]
@@ -296,7 +304,7 @@ def test_aliases_and_fact_sheets(workspace: Workspace) -> None:
     for index, text in sheet["proofs"].items():
         checkpoint, proof = ledger.verify_proof(text, keys)
         assert proof.index == int(index) and checkpoint.size > proof.index
-    markdown = registry.factsheet_markdown(sheet)
+    markdown = factsheet.RENDERERS["md"](sheet)
     assert "| registered |" in markdown and "credit-committee@aurelia.example" in markdown
-    page = registry.factsheet_html(sheet)
+    page = factsheet.RENDERERS["html"](sheet)
     assert page.startswith("<!doctype html>") and "<script" not in page

@@ -170,35 +170,8 @@ class GroupCommit:
                     done.set_result(result)
 
 
-def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> FastAPI:
-    """The API over one workspace.
-
-    Args:
-        workspace: The open workspace the API serves.
-        settings: Rate limits, body size, CORS; the defaults when ``None``.
-
-    Returns:
-        The ASGI app.
-    """
-    settings = settings or ApiSettings()
-    app = FastAPI(
-        title="Keel",
-        version=__version__,
-        description="Control plane for hybrid AI infrastructure. Every route but /healthz "
-        "needs `Authorization: Bearer <API key>` (keel token create).",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
-    guards = Guards(
-        workspace,
-        access.Gate(workspace, settings.auth_cache_s),
-        RateLimiter(settings.rate_per_s, settings.burst),
-        RateLimiter(settings.failures_per_s, settings.failure_burst),
-        Denials(workspace, settings.denial_flush_s),
-    )
-    app.state.guards = guards
-    app.state.writes = GroupCommit(workspace)
+def _handle_errors(app: FastAPI) -> None:
+    """Every error as a JSON body of the E- shape; the security headers on every response."""
 
     @app.exception_handler(KeelError)
     async def keel_error(request: Request, error: KeelError) -> Response:
@@ -246,6 +219,38 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
             response.headers.setdefault(name, value)
         return response
 
+
+def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> FastAPI:
+    """The API over one workspace.
+
+    Args:
+        workspace: The open workspace the API serves.
+        settings: Rate limits, body size, CORS; the defaults when ``None``.
+
+    Returns:
+        The ASGI app.
+    """
+    settings = settings or ApiSettings()
+    app = FastAPI(
+        title="Keel",
+        version=__version__,
+        description="Control plane for hybrid AI infrastructure. Every route but /healthz "
+        "needs `Authorization: Bearer <API key>` (keel token create).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    guards = Guards(
+        workspace,
+        access.Gate(workspace, settings.auth_cache_s),
+        RateLimiter(settings.rate_per_s, settings.burst),
+        RateLimiter(settings.failures_per_s, settings.failure_burst),
+        Denials(workspace, settings.denial_flush_s),
+    )
+    app.state.guards = guards
+    app.state.writes = GroupCommit(workspace)
+
+    _handle_errors(app)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(dashboard.router)

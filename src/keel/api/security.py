@@ -327,18 +327,6 @@ def visible(guards: Guards, token: Token) -> Callable[[list[str]], list[bool]]:
     return decide
 
 
-def require_visible(guards: Guards, token: Token, resource: str | None) -> None:
-    """Refuse (403, in the ledger) a request about one item the token may not read.
-
-    Args:
-        guards: The shared state.
-        token: The caller.
-        resource: The item's ``Kind/name``, or ``None`` when it is not an estate resource.
-    """
-    if resource is not None and not guards.gate.readable(token, [resource])[0]:
-        guards.refuse(token.principal, "read", resource, [])
-
-
 def _typed(target: str) -> str:
     """``Estate/datasets/x`` as the resource the access policy knows (``Dataset/x``).
 

@@ -20,6 +20,7 @@ from keel.service import (
     access,
     apply_manifests,
     demo_manifests,
+    factsheet,
     ledger,
     lineage,
     monitoring,
@@ -173,7 +174,7 @@ def _lineage(workspace: Workspace, root: Path) -> None:
         f"{', '.join(erased.retrain)}; stop {', '.join(erased.stop)}"
     )
     sheet = root / "factsheet-credit-scoring-3.2.md"
-    sheet.write_text(registry.factsheet_markdown(registry.factsheet(workspace, ref)), "utf-8")
+    sheet.write_text(factsheet.RENDERERS["md"](factsheet.facts(workspace, ref)), "utf-8")
     typer.echo(f"   fact sheet (EU AI Act Annex IV style): {sheet}")
 
 

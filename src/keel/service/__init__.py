@@ -1,32 +1,37 @@
 """The application layer: one module per capability, sharing the workspace and its store.
 
-The CLI and the API call these functions; they compose the domain with the store.
+The CLI and the API call these functions (through :class:`keel.operations.Operations`); they
+compose the domain with the store. Capabilities that keep state derived from the estate take
+part in every apply through :mod:`keel.service.hooks`, registered here and nowhere else.
 """
 
-from keel.service import access, ledger, monitoring, planning, policy
-from keel.service.actor import Actor
-from keel.service.estate import (
-    ApplyResult,
-    Change,
-    EstateSummary,
-    apply_manifests,
-    delete_resource,
-    demo_manifests,
-    get_resources,
-    manifest_schema,
-    summarise,
-    validate_manifests,
+from keel.service import (
+    access,
+    hooks,
+    ledger,
+    lineage,
+    monitoring,
+    planning,
+    policy,
+    registration,
+    registry,
 )
+from keel.service.actor import Actor
+from keel.service.changes import ApplyResult, Change, apply_manifests
+from keel.service.estate import EstateSummary, delete_resource, get_resources, summarise
+from keel.service.manifests import demo_manifests, manifest_schema, validate_manifests
 from keel.service.stored import load_estate
-from keel.service.workspace import Workspace, manifest_limits
-from keel.store import StoredResource
+from keel.service.workspace import Unit, Workspace, manifest_limits
+
+hooks.register(registration.RegistryHook())  # first: its admission refusals are reported first
+hooks.register(lineage.LineageHook())
 
 __all__ = [
     "Actor",
     "ApplyResult",
     "Change",
     "EstateSummary",
-    "StoredResource",
+    "Unit",
     "Workspace",
     "access",
     "apply_manifests",
@@ -34,12 +39,14 @@ __all__ = [
     "demo_manifests",
     "get_resources",
     "ledger",
+    "lineage",
     "load_estate",
     "manifest_limits",
     "manifest_schema",
     "monitoring",
     "planning",
     "policy",
+    "registry",
     "summarise",
     "validate_manifests",
 ]

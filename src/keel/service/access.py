@@ -263,22 +263,6 @@ def check(workspace: Workspace, principal: str, action: str, resource: str) -> A
     return engine_for(estate).authorize(asked)
 
 
-def decision_json(decision: AccessDecision) -> dict[str, Any]:
-    """A decision as JSON.
-
-    Args:
-        decision: The decision.
-
-    Returns:
-        ``{"allowed", "policies", "errors"}``.
-    """
-    return {
-        "allowed": decision.allowed,
-        "policies": list(decision.policies),
-        "errors": list(decision.errors),
-    }
-
-
 def principal_ref(estate: Estate, name: str) -> str:
     """The principal reference (``user:alice``) of a ``Principal`` or ``Agent`` name.
 
@@ -661,12 +645,12 @@ class Gate:
         if seen is not None and seen[0] > now and seen[1].state(datetime.now(UTC)) == "active":
             return seen[1], seen[2], seen[3]
         csrf = None
-        with self.workspace.database.read() as conn:
+        with self.workspace.unit() as unit:
             if session:
-                found, revision = tokens.session_in(conn, credential)
+                found, revision = tokens.session_in(unit, credential)
                 token, csrf = found.token, found.csrf
             else:
-                token, revision = tokens.authenticate_in(conn, credential, self.workspace.settings)
+                token, revision = tokens.authenticate_in(unit, credential, self.workspace.settings)
         if self.cache_s > 0:
             if len(self._seen) >= self.MAX_CACHED:
                 self._seen.clear()

@@ -14,7 +14,7 @@ from keel import wire
 from keel.monitor.check import CheckResult
 from keel.policy.access.engine import AccessDecision
 from keel.policy.compliance.decision import Decision
-from keel.service.estate import ApplyResult, Change
+from keel.service.changes import ApplyResult, Change
 from keel.service.ledger import ShownEntry, VerifyReport
 from keel.service.lineage import Erasure, Impact, LineageView, label
 from keel.service.monitoring import MonitorRun

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Connection
 
 from keel.errors import ConfigError, IntegrityError, LedgerError, NotFoundError
 from keel.ledger import (
@@ -52,7 +51,7 @@ from keel.ledger import (
     range_hash,
     verify_consistency,
 )
-from keel.service.workspace import Workspace
+from keel.service.workspace import Unit, Workspace
 from keel.store.ledger import LedgerRepository
 
 KEY_FILE = "signing.key"
@@ -147,8 +146,8 @@ def rotate_key(workspace: Workspace, *, actor: str) -> Verifier:
         "key": new.verifier.encode(),
         "previous": old.verifier.encode(),
     }
-    with workspace.database.write() as conn:
-        record(conn, workspace, [entry], actor=actor, cosigner=new)
+    with workspace.unit(actor, write=True) as unit:
+        record(unit, [entry], cosigner=new)
     # Only once the rotation is in the log: a crash before this line leaves the old key,
     # which co-signed the rotation and so still signs this log.
     _add_verifier(workspace, new.verifier)
@@ -202,23 +201,21 @@ def _sign_checkpoint(
 
 
 def record(
-    conn: Connection,
-    workspace: Workspace,
+    unit: Unit,
     entries: list[dict[str, Any]],
     personal: dict[str, Any] | None = None,
     *,
-    actor: str | None = None,
     cosigner: Signer | None = None,
 ) -> tuple[int, int]:
-    """Append entries inside the caller's write transaction and sign a checkpoint.
+    """Append entries inside a writing unit of work and sign a checkpoint.
+
+    The unit's principal, if any, is committed as ``personal.actor``.
 
     Args:
-        conn: The caller's connection, inside its write transaction.
-        workspace: The workspace (for the signing key).
+        unit: The unit of work, holding the write lock.
         entries: JSON objects to append, in order.
         personal: Personal values to attach to every entry as salted commitments, under the
             entry's ``personal`` key; their openings go to the erasable payload table.
-        actor: The principal that made the change (committed as ``personal.actor``).
         cosigner: A second key that signs the checkpoint too (a key rotation's new key).
 
     Returns:
@@ -227,10 +224,12 @@ def record(
     Raises:
         LedgerError: If the signing key is not the log's key; nothing is written then.
     """
-    repo = LedgerRepository(conn)
+    workspace = unit.workspace
+    repo = unit.repository(LedgerRepository)
     now = datetime.now(UTC)
     commitments: dict[str, str] = {}
     payloads = []
+    actor = unit.principal
     values = ({"actor": actor} if actor is not None else {}) | (personal or {})
     for field, value in values.items():
         made = commit(value)
@@ -270,8 +269,8 @@ def append(
     Returns:
         The index of the first new entry and the new tree size.
     """
-    with workspace.database.write() as conn:
-        return record(conn, workspace, entries, personal, actor=actor)
+    with workspace.unit(actor, write=True) as unit:
+        return record(unit, entries, personal)
 
 
 def checkpoint(workspace: Workspace) -> str:
@@ -284,8 +283,8 @@ def checkpoint(workspace: Workspace) -> str:
         The signed checkpoint note.
     """
     key = signer(workspace)
-    with workspace.database.write() as conn:
-        repo = LedgerRepository(conn)
+    with workspace.unit(write=True) as unit:
+        repo = unit.repository(LedgerRepository)
         now = datetime.now(UTC)
         return _sign_checkpoint(repo, key, repo.size(), now, database=_database(workspace))
 
@@ -304,11 +303,11 @@ def erase(workspace: Workspace, commitment: str, reason: str, *, actor: str) -> 
     Raises:
         NotFoundError: If no opening of that commitment is stored.
     """
-    with workspace.database.write() as conn:
-        if not LedgerRepository(conn).erase(commitment, reason, datetime.now(UTC)):
+    with workspace.unit(actor, write=True) as unit:
+        if not unit.repository(LedgerRepository).erase(commitment, reason, datetime.now(UTC)):
             raise NotFoundError(f"no stored personal value for {commitment}")
         entry = {"type": "ledger.erase", "commitment": commitment, "reason": reason}
-        record(conn, workspace, [entry], actor=actor)
+        record(unit, [entry])
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -335,8 +334,8 @@ def show(workspace: Workspace, start: int = 0, limit: int = 50) -> list[ShownEnt
     """
     import orjson
 
-    with workspace.database.read() as conn:
-        repo = LedgerRepository(conn)
+    with workspace.unit() as unit:
+        repo = unit.repository(LedgerRepository)
         rows = repo.entries(start, start + max(limit, 0))
         decoded = [(i, t, orjson.loads(e)) for i, e, t in rows]
         wanted = {c for _, _, e in decoded for c in (e.get("personal") or {}).values()}
@@ -370,8 +369,8 @@ def latest_checkpoint(workspace: Workspace) -> str:
     Raises:
         NotFoundError: If nothing was checkpointed yet.
     """
-    with workspace.database.read() as conn:
-        latest = LedgerRepository(conn).latest_checkpoint()
+    with workspace.unit() as unit:
+        latest = unit.repository(LedgerRepository).latest_checkpoint()
     if latest is None:
         raise NotFoundError("the ledger has no checkpoint yet", hint="run keel ledger checkpoint")
     return latest[2]
@@ -406,8 +405,8 @@ def prove_many(workspace: Workspace, indices: list[int]) -> list[InclusionProof]
     Raises:
         NotFoundError: If an entry is not covered by a checkpoint yet.
     """
-    with workspace.database.read() as conn:
-        repo = LedgerRepository(conn)
+    with workspace.unit() as unit:
+        repo = unit.repository(LedgerRepository)
         latest = repo.latest_checkpoint()
         covered = latest[0] if latest else 0
         for index in indices:
@@ -630,8 +629,8 @@ def verify(
         LedgerError: If a given key is malformed.
     """
     given = [Verifier.parse(key) for key in keys or []]
-    with workspace.database.read() as conn:
-        repo = LedgerRepository(conn)
+    with workspace.unit() as unit:
+        repo = unit.repository(LedgerRepository)
         size = repo.size()
         checkpoints = repo.checkpoints()
         origin = _origin(checkpoints)

@@ -22,10 +22,9 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy.engine import Connection
 
-from keel.errors import EventError, NotFoundError, UserError
-from keel.estate import Estate
+from keel.errors import EventError, NotFoundError, Problem, UserError
+from keel.estate import Estate, LocatedResource
 from keel.estate.resources import AgentSpec, ModelSpec, WorkloadSpec, split_model_ref
 from keel.lineage.graph import (
     KEEL_NAMESPACE,
@@ -40,7 +39,8 @@ from keel.lineage.openlineage import DatasetRef, Event, InvalidEventError, parse
 from keel.registry.lifecycle import SERVING_KINDS
 from keel.service import access, ledger
 from keel.service.actor import Actor
-from keel.service.workspace import Workspace
+from keel.service.hooks import Recorded
+from keel.service.workspace import Unit, Workspace
 from keel.store.lineage import LineageRepository, Node, NodeKey
 from keel.store.plans import PlanRepository
 
@@ -306,8 +306,8 @@ def ingest_batches(workspace: Workspace, batches: Sequence[Sequence[Event]]) -> 
         is reported as external there only).
     """
     flat = [event for batch in batches for event in batch]
-    with workspace.database.write() as conn:
-        repo = LineageRepository(conn)
+    with workspace.unit(write=True) as unit:
+        repo = unit.repository(LineageRepository)
         now = datetime.now(UTC)
         fresh = repo.record_events(
             [(e.digest, e.kind, e.event_type, e.event_time) for e in flat], now
@@ -329,15 +329,15 @@ def ingest_batches(workspace: Workspace, batches: Sequence[Sequence[Event]]) -> 
     return results
 
 
-def sync_estate(conn: Connection, estate: Estate, now: datetime) -> None:
+def sync_estate(unit: Unit, estate: Estate, now: datetime) -> None:
     """Rebuild the estate's part of the graph inside an apply's transaction.
 
     Args:
-        conn: The apply's connection.
+        unit: The apply's unit of work.
         estate: The estate after the apply.
         now: The time.
     """
-    repo = LineageRepository(conn)
+    repo = unit.repository(LineageRepository)
     keys: list[NodeKey] = [("dataset", KEEL_NAMESPACE, name) for name in estate.of_kind("Dataset")]
     links: list[tuple[NodeKey, NodeKey, str]] = []
     for name, resource in estate.of_kind("Model").items():
@@ -441,8 +441,8 @@ def show(
     """
     _check_depth(depth)
     ref = _parse(node, namespace)
-    with workspace.database.read() as conn:
-        repo = LineageRepository(conn)
+    with workspace.unit() as unit:
+        repo = unit.repository(LineageRepository)
         root = _resolve(repo, ref)
         reached = _walk(repo, root.id, direction, depth, keep_edges=True, max_nodes=max_nodes)
         nodes = repo.nodes(reached.depth)
@@ -458,8 +458,8 @@ def show(
     return LineageView(root, direction, ordered, edges, reached.truncated)
 
 
-def _impact(conn: Connection, root: Node, depth: int | None, max_nodes: int) -> Impact:
-    repo = LineageRepository(conn)
+def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact:
+    repo = unit.repository(LineageRepository)
     reached = _walk(repo, root.id, "downstream", depth, keep_edges=False, max_nodes=max_nodes)
     nodes = repo.nodes((i for i in reached.depth if i != root.id), facets=False)
     by_kind: dict[str, list[Node]] = {"dataset": [], "model": [], "workload": []}
@@ -468,7 +468,7 @@ def _impact(conn: Connection, root: Node, depth: int | None, max_nodes: int) -> 
             by_kind[item.kind].append(item)
     workloads = {n.name for n in by_kind["workload"] if n.namespace == KEEL_NAMESPACE}
     placements: list[dict[str, Any]] = []
-    latest = PlanRepository(conn).latest()
+    latest = unit.repository(PlanRepository).latest()
     if latest is not None:
         plan_id, plan = latest
         placements = [
@@ -510,9 +510,9 @@ def impact(
     ref = _parse(node, namespace)
     if ref.kind != "dataset":
         raise UserError(f"impact starts at a dataset, not {ref}")
-    with workspace.database.read() as conn:
-        root = _resolve(LineageRepository(conn), ref)
-        return _impact(conn, root, depth, max_nodes)
+    with workspace.unit() as unit:
+        root = _resolve(unit.repository(LineageRepository), ref)
+        return _impact(unit, root, depth, max_nodes)
 
 
 def erase(
@@ -542,12 +542,12 @@ def erase(
     if ref.kind != "dataset":
         raise UserError(f"only datasets are erased, not {ref}")
     access.authorize(workspace, actor, [("admin", "Resource/Lineage/graph")])
-    with workspace.database.write() as conn:
-        repo = LineageRepository(conn)
+    with workspace.unit(actor.principal, write=True) as unit:
+        repo = unit.repository(LineageRepository)
         root = _resolve(repo, ref)
         if root.erased_at is not None:
             raise UserError(f"{ref} was erased already, at {root.erased_at:%Y-%m-%d %H:%M}")
-        found = _impact(conn, root, None, DEFAULT_MAX_NODES)
+        found = _impact(unit, root, None, DEFAULT_MAX_NODES)
         retrain = [m.name for m in found.models]
         stop = sorted(w.name for w in found.workloads if w.namespace == KEEL_NAMESPACE)
         now = datetime.now(UTC)
@@ -559,9 +559,7 @@ def erase(
             "retrain": retrain,
             "stop": stop,
         }
-        first, _ = ledger.record(
-            conn, workspace, [entry], personal={"reason": reason}, actor=actor.principal
-        )
+        first, _ = ledger.record(unit, [entry], personal={"reason": reason})
     return Erasure(found, retrain, stop, first)
 
 
@@ -663,44 +661,6 @@ def label(node: Node) -> str:
     return f"{node.kind}:{node.namespace}/{node.name}"
 
 
-def node_json(node: Node) -> dict[str, Any]:
-    """A node as JSON.
-
-    Args:
-        node: The node.
-
-    Returns:
-        ``{kind, namespace, name, origin, erased, facets}``.
-    """
-    return {
-        "kind": node.kind,
-        "namespace": node.namespace,
-        "name": node.name,
-        "origin": node.origin,
-        "erased": node.erased_at is not None,
-        "facets": node.facets,
-    }
-
-
-def impact_json(found: Impact) -> dict[str, Any]:
-    """An impact as JSON.
-
-    Args:
-        found: The impact.
-
-    Returns:
-        The dataset, derived datasets, model versions, workloads and placements.
-    """
-    return {
-        "dataset": node_json(found.root),
-        "derived_datasets": keys_of(found.datasets),
-        "model_versions": [m.name for m in found.models],
-        "workloads": [w.name for w in found.workloads],
-        "placements": found.placements,
-        "truncated": found.truncated,
-    }
-
-
 def emit(workspace: Workspace, events: list[dict[str, Any]]) -> list[str]:
     """Send Keel's own events where the ``lineage_emit`` setting says; never fail the caller.
 
@@ -739,3 +699,29 @@ def emit(workspace: Workspace, events: list[dict[str, Any]]) -> list[str]:
 def demo_events() -> Path:
     """The demo's OpenLineage events (Spark, Airflow and dbt runs around the demo estate)."""
     return Path(str(resources.files("keel.lineage") / "demo-events.jsonl"))
+
+
+class LineageHook:
+    """The lineage graph's part in every apply: Keel's own nodes follow the estate."""
+
+    def admit(
+        self,
+        unit: Unit,
+        estate: Estate,
+        located: list[LocatedResource],
+        touched: set[tuple[str, str]],
+        *,
+        actor: Actor,
+        admin: bool,
+    ) -> list[Problem]:
+        """Nothing in the graph refuses an apply."""
+        del unit, estate, located, touched, actor, admin
+        return []
+
+    def written(
+        self, unit: Unit, estate: Estate, touched: set[tuple[str, str]], now: datetime, actor: Actor
+    ) -> Recorded:
+        """See :func:`sync_estate`."""
+        del touched, actor
+        sync_estate(unit, estate, now)
+        return Recorded()

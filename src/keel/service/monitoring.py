@@ -134,16 +134,18 @@ def _stored_reference(workspace: Workspace, name: str, spec: MonitorSpec) -> Dat
     except OSError as error:
         raise UserError(f"Monitor/{name}: reference {path}: {error.strerror}") from None
     key = f"{path}|{info.st_size}|{info.st_mtime_ns}"
-    with workspace.database.read() as conn:
-        stored = MonitorRepository(conn).sketch(name)
+    with workspace.unit() as unit:
+        stored = unit.repository(MonitorRepository).sketch(name)
     if stored is not None and stored[0] == key:
         try:
             return DatasetSketch.from_json(stored[1])
         except (SketchError, KeyError, ValueError):
             pass  # a stored sketch that no longer checks out is rebuilt from the file
     sketch = reference_for(path)
-    with workspace.database.write() as conn:
-        MonitorRepository(conn).save_sketch(name, key, sketch.to_json(), datetime.now(UTC))
+    with workspace.unit(write=True) as unit:
+        unit.repository(MonitorRepository).save_sketch(
+            name, key, sketch.to_json(), datetime.now(UTC)
+        )
     return sketch
 
 
@@ -185,8 +187,8 @@ def run_monitors(
         if name not in monitors:
             raise NotFoundError(f"Monitor/{name} does not exist{did_you_mean(name, monitors)}")
     now = now or datetime.now(UTC)
-    with workspace.database.read() as conn:
-        latest = MonitorRepository(conn).latest_checks()
+    with workspace.unit() as unit:
+        latest = unit.repository(MonitorRepository).latest_checks()
     runs = []
     for name in chosen:
         spec = monitors[name]
@@ -209,8 +211,8 @@ def run_monitors(
 
 def _record(workspace: Workspace, result: CheckResult, now: datetime, actor: Actor) -> MonitorRun:
     firing = {c.key: c.message for c in result.firing}
-    with workspace.database.write() as conn:
-        repo = MonitorRepository(conn)
+    with workspace.unit(actor.principal, write=True) as unit:
+        repo = unit.repository(MonitorRepository)
         check_id = repo.add_check(
             result.monitor,
             result.status,
@@ -245,7 +247,7 @@ def _record(workspace: Workspace, result: CheckResult, now: datetime, actor: Act
                 repo.resolve_alert(alert.id, now)
                 run.resolved.append(condition)
                 entries.append(_alert_entry("alert.resolved", result, condition, alert.id, ""))
-        ledger.record(conn, workspace, entries, actor=actor.principal)
+        ledger.record(unit, entries)
     return run
 
 
@@ -305,8 +307,8 @@ def alerts(workspace: Workspace, *, firing_only: bool = True) -> list[StoredAler
     Returns:
         The alerts.
     """
-    with workspace.database.read() as conn:
-        return MonitorRepository(conn).alerts(firing_only=firing_only)
+    with workspace.unit() as unit:
+        return unit.repository(MonitorRepository).alerts(firing_only=firing_only)
 
 
 class MonitorCollector(Collector):
@@ -321,8 +323,8 @@ class MonitorCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """The metric families (read fresh from the store)."""
-        with self.workspace.database.read() as conn:
-            repo = MonitorRepository(conn)
+        with self.workspace.unit() as unit:
+            repo = unit.repository(MonitorRepository)
             latest = repo.latest_checks()
             firing = repo.alerts(firing_only=True)
         checked = GaugeMetricFamily(
@@ -469,5 +471,5 @@ def latest_results(workspace: Workspace) -> dict[str, tuple[datetime, dict[str, 
     Returns:
         ``monitor -> (checked_at, result JSON)``.
     """
-    with workspace.database.read() as conn:
-        return MonitorRepository(conn).latest_checks()
+    with workspace.unit() as unit:
+        return unit.repository(MonitorRepository).latest_checks()

@@ -19,8 +19,10 @@ from keel.errors import NotFoundError
 from keel.operations import Direction
 from keel.service import (
     access,
+    changes,
     conversion,
     estate,
+    factsheet,
     ledger,
     lineage,
     monitoring,
@@ -34,12 +36,6 @@ from keel.service.workspace import Workspace
 
 Visible = Callable[[list[str]], list[bool]]
 """The caller's read decisions on ``Kind/name`` resources (one batch)."""
-
-RENDERERS = {
-    "md": registry.factsheet_markdown,
-    "json": registry.factsheet_json,
-    "html": registry.factsheet_html,
-}
 
 
 class LocalOperations:
@@ -96,7 +92,7 @@ class LocalOperations:
         shown_as: dict[str, str] | None = None,
     ) -> wire.ApplyResult:
         """Apply manifests (``shown_as``: files that arrived as text, and their names)."""
-        result = estate.apply_manifests(
+        result = changes.apply_manifests(
             self.workspace,
             paths,
             actor=self.actor,
@@ -277,7 +273,9 @@ class LocalOperations:
 
     def factsheet(self, ref: str, fmt: Literal["md", "json", "html"]) -> wire.Text:
         """A version's fact sheet, with verified ledger proofs."""
-        return wire.Text(format=fmt, text=RENDERERS[fmt](registry.factsheet(self.workspace, ref)))
+        return wire.Text(
+            format=fmt, text=factsheet.RENDERERS[fmt](factsheet.facts(self.workspace, ref))
+        )
 
     # -- monitors ------------------------------------------------------------------------------
     def run_monitors(self, name: str | None = None, *, due: bool = False) -> wire.MonitorRuns:

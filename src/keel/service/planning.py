@@ -90,9 +90,9 @@ def compute_plan(
     if solver not in ("fast", "exact"):
         raise UserError(f"unknown solver '{solver}': use fast or exact")
     estate = load_estate(workspace)
-    with workspace.database.read() as conn:
-        _revision, digest = ResourceRepository(conn).revision()
-        previous = PlanRepository(conn).latest() if replan else None
+    with workspace.unit() as unit:
+        _revision, digest = unit.repository(ResourceRepository).revision()
+        previous = unit.repository(PlanRepository).latest() if replan else None
     engine = policy.engine_for(estate)
     decisions = policy.decide(estate, engine=engine)
     problem = compile_problem(estate, objective=objective, policy=policy.denial_mask(decisions))
@@ -126,8 +126,8 @@ def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tu
     """
     data = plan_data(result)
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
-    with workspace.database.write() as conn:
-        plan_id = PlanRepository(conn).add(data, digest, datetime.now(UTC))
+    with workspace.unit(actor.principal, write=True) as unit:
+        plan_id = unit.repository(PlanRepository).add(data, digest, datetime.now(UTC))
         entry = {
             "type": "plan.committed",
             "plan_id": plan_id,
@@ -149,7 +149,7 @@ def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tu
             }
             for record in decision_records(result)
         ]
-        first, _ = ledger.record(conn, workspace, [entry, *decisions], actor=actor.principal)
+        first, _ = ledger.record(unit, [entry, *decisions])
     if workspace.settings.lineage_emit:
         _emit_plan(workspace, plan_id, data, digest)
     return plan_id, first
@@ -338,8 +338,8 @@ def latest(workspace: Workspace) -> wire.Plan | None:
     Returns:
         The plan, with its id, or ``None`` when none was committed.
     """
-    with workspace.database.read() as conn:
-        repo = PlanRepository(conn)
+    with workspace.unit() as unit:
+        repo = unit.repository(PlanRepository)
         plan_id = repo.latest_id()
         if plan_id is None:
             return None

@@ -16,25 +16,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
-from keel.errors import LifecycleError, NotFoundError, Problem, UserError
-from keel.estate import Estate, LocatedResource
-from keel.estate.resources import ModelSpec, ModelVersionSpec, WorkloadSpec, split_model_ref
+from keel.errors import LifecycleError, NotFoundError, UserError
+from keel.estate import Estate
+from keel.estate.resources import ModelSpec, WorkloadSpec, split_model_ref
 from keel.estate.spelling import did_you_mean
-from keel.lineage import emit
-from keel.policy.access.engine import AccessEngine
-from keel.policy.access.entities import request
-from keel.registry import factsheet as sheet
 from keel.registry.lifecycle import (
-    SERVING_KINDS,
     Evaluation,
     approvals_needed,
     evaluation_gaps,
     transition_gap,
-    usable_by,
 )
-from keel.service import access, ledger, lineage
+from keel.service import access, ledger
 from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
@@ -77,10 +69,12 @@ class Pending:
     events: list[ModelEvent]
 
     def add(self, event: ModelEvent, entry: dict[str, Any]) -> None:
+        """Queue an event and the ledger entry that records it."""
         self.events.append(event)
         self.entries.append(entry)
 
     def save(self, repo: RegistryRepository, first_index: int) -> None:
+        """Store the events, each with its entry's ledger index (``first_index`` for the first)."""
         repo.add_events(
             [
                 ModelEvent(e.model, e.version, e.type, e.principal, e.detail, first_index + i, e.at)
@@ -89,16 +83,17 @@ class Pending:
         )
 
 
-def _entry(
+def model_entry(
     type_: str, model: str, version: str, principal: str | None, **detail: Any
 ) -> dict[str, Any]:
+    """The ledger entry ``model.TYPE`` of a version's event, ``by`` its principal if any."""
     entry = {"type": f"model.{type_}", "model": model, "version": version, **detail}
     if principal is not None:
         entry["by"] = principal
     return entry
 
 
-def _spec(estate: Estate, model: str) -> ModelSpec:
+def spec_of(estate: Estate, model: str) -> ModelSpec:
     resource = estate.of_kind("Model").get(model)
     if resource is None:
         models = estate.of_kind("Model")
@@ -107,300 +102,11 @@ def _spec(estate: Estate, model: str) -> ModelSpec:
     return resource.spec
 
 
-def _record(spec: ModelSpec, version: ModelVersionSpec) -> dict[str, Any]:
-    return {
-        "risk_tier": spec.risk_tier,
-        "artifact_digest": version.artifact_digest,
-        "framework": version.framework,
-        "parameters_billion": version.parameters_billion,
-        "hyperparameters": version.hyperparameters,
-        "metrics": version.metrics,
-        "trained_on": list(version.trained_on),
-    }
-
-
-def admission_problems(
-    conn: Connection,
-    estate: Estate,
-    located: list[LocatedResource],
-    touched: set[tuple[str, str]],
-    *,
-    actor: Actor,
-    admin: bool,
-) -> list[Problem]:
-    """What an apply would break in the registry's rules.
-
-    Checks each created or changed workload's model version against its kind (a serving
-    workload needs an approved or deployed version, nothing may use a retired one), each new
-    ``high`` risk version declared past ``validated`` against its ``approved_by``, and who may
-    register what: a new version is registered by the actor that applies it, as ``draft``;
-    only an admin may import history (another registrant, a later state, approvals).
-
-    Args:
-        conn: A connection (read).
-        estate: The estate the apply would produce.
-        located: Where each resource was declared.
-        touched: ``(kind, name)`` of the resources the apply creates or changes.
-        actor: Who applies.
-        admin: Whether the actor may import history.
-
-    Returns:
-        The problems, located at the field that causes them.
-    """
-    states = RegistryRepository(conn).states()
-    where = {(i.resource.kind, i.resource.name): i for i in located}
-    problems: list[Problem] = []
-    engine = None
-    for (kind, name), item in sorted(where.items()):
-        if (kind, name) not in touched:
-            continue
-        spec = item.resource.spec
-        if isinstance(spec, WorkloadSpec):
-            model, version = split_model_ref(spec.model)
-            if version is None:
-                continue
-            state = states.get((model, version)) or _declared_state(estate, model, version)
-            if state is not None and not usable_by(spec.kind, state):
-                need = (
-                    "an approved" if spec.kind in SERVING_KINDS else "a version that is not retired"
-                )
-                problems.append(
-                    item.problem(
-                        ("spec", "model"),
-                        f"{model}@{version} is {state}: a {spec.kind} workload needs {need} "
-                        "version (keel model approve)",
-                    )
-                )
-        elif isinstance(spec, ModelSpec):
-            if not admin:
-                problems += _import_problems(estate, item, spec, states, actor)
-            if spec.risk_tier != "high":
-                continue
-            for index, declared in enumerate(spec.versions):
-                if (name, declared.version) in states or declared.state not in (
-                    "approved",
-                    "deployed",
-                ):
-                    continue
-                engine = engine or access.engine_for(estate)
-                gap = _declared_approval_gap(estate, engine, name, declared)
-                if gap:
-                    problems.append(item.problem(("spec", "versions", index, "approved_by"), gap))
-    return problems
-
-
-def _import_problems(
-    estate: Estate,
-    item: LocatedResource,
-    spec: ModelSpec,
-    states: dict[tuple[str, str], str],
-    actor: Actor,
-) -> list[Problem]:
-    """New versions a non-admin declares as history: another registrant, a state, approvals."""
-    problems = []
-    why = "only an admin may import a version's history"
-    for index, version in enumerate(spec.versions):
-        if (item.resource.name, version.version) in states:
-            continue
-        where = ("spec", "versions", index)
-        if version.registered_by:
-            claimed = access.principal_ref(estate, version.registered_by)
-            if claimed != actor.principal:
-                problems.append(
-                    item.problem(
-                        (*where, "registered_by"),
-                        f"names {claimed}, but {actor.principal} applies it: a new version is "
-                        f"registered by whoever applies it; {why}",
-                    )
-                )
-        if version.state != "draft":
-            problems.append(
-                item.problem(
-                    (*where, "state"),
-                    f"a new version is registered as draft, not {version.state}; {why}",
-                )
-            )
-        if version.approved_by:
-            problems.append(
-                item.problem(
-                    (*where, "approved_by"),
-                    f"approvals are given with keel model approve, not declared; {why}",
-                )
-            )
-    return problems
-
-
-def _declared_state(estate: Estate, model: str, version: str) -> str | None:
-    resource = estate.of_kind("Model").get(model)
-    if resource is None or not isinstance(resource.spec, ModelSpec):
-        return None
-    return next((v.state for v in resource.spec.versions if v.version == version), None)
-
-
-def _declared_approval_gap(
-    estate: Estate, engine: AccessEngine, model: str, version: ModelVersionSpec
-) -> str:
-    approvers = list(dict.fromkeys(version.approved_by))
-    refused = []
-    for name in approvers:
-        try:
-            principal = access.principal_ref(estate, name)
-        except NotFoundError:
-            refused.append(f"{name} (no such principal)")
-            continue
-        decision = engine.authorize(
-            request(principal, "approve", f"ModelVersion/{model}@{version.version}")
-        )
-        if not decision.allowed:
-            refused.append(f"{name} (not allowed to approve it)")
-    allowed = len(approvers) - len(refused)
-    if allowed >= 2 and not refused:
-        return ""
-    detail = f"; refused: {', '.join(refused)}" if refused else ""
-    return (
-        f"a high-risk version registered as {version.state} needs two approvers in approved_by "
-        f"that may approve it and did not register it, has {allowed}{detail}"
-    )
-
-
-def sync_at_apply(
-    conn: Connection, estate: Estate, touched: set[tuple[str, str]], now: datetime, actor: Actor
-) -> Pending:
-    """Register new versions; move approved versions that serving workloads use to deployed.
-
-    Runs inside the apply's transaction, after admission passed. The registrant of a new
-    version is the actor, unless the manifest names another (an admin importing history,
-    marked ``imported``).
-
-    Args:
-        conn: The apply's connection.
-        estate: The estate after the apply.
-        touched: ``(kind, name)`` of the resources the apply creates or changes.
-        now: The time.
-        actor: Who applies.
-
-    Returns:
-        The ledger entries to append, and the events to save once their indices are known.
-    """
-    repo = RegistryRepository(conn)
-    pending = Pending([], [])
-    if not any(kind in ("Model", "Workload") for kind, _ in touched):
-        return pending
-    states = repo.states()
-    new: list[StoredVersion] = []
-    for name, resource in sorted(estate.of_kind("Model").items()):
-        spec = resource.spec
-        assert isinstance(spec, ModelSpec)
-        for version in spec.versions:
-            key = (name, version.version)
-            record = _record(spec, version)
-            if key in states:
-                if ("Model", name) in touched:
-                    repo.update(name, version.version, now, record=record)
-                continue
-            registered_by = (
-                access.principal_ref(estate, version.registered_by)
-                if version.registered_by
-                else actor.principal
-            )
-            imported = (
-                registered_by != actor.principal
-                or version.state != "draft"
-                or bool(version.approved_by)
-            )
-            history = {"imported": True} if imported else {}
-            new.append(
-                StoredVersion(
-                    name,
-                    version.version,
-                    version.state,
-                    version.state,
-                    registered_by,
-                    record,
-                    now,
-                    now,
-                )
-            )
-            states[key] = version.state
-            pending.add(
-                ModelEvent(
-                    name,
-                    version.version,
-                    "registered",
-                    registered_by,
-                    {"state": version.state, **history, **record},
-                    None,
-                    now,
-                ),
-                _entry(
-                    "registered",
-                    name,
-                    version.version,
-                    registered_by,
-                    state=version.state,
-                    artifact_digest=version.artifact_digest,
-                    trained_on=list(version.trained_on),
-                    **history,
-                ),
-            )
-            for approver in dict.fromkeys(version.approved_by):
-                principal = access.principal_ref(estate, approver)
-                pending.add(
-                    ModelEvent(
-                        name, version.version, "approved", principal, {"declared": True}, None, now
-                    ),
-                    _entry("approved", name, version.version, principal, declared=True),
-                )
-    repo.insert(new)
-    for name, resource in sorted(estate.of_kind("Workload").items()):
-        spec = resource.spec
-        assert isinstance(spec, WorkloadSpec)
-        model, version_name = split_model_ref(spec.model)
-        if version_name is None or spec.kind not in SERVING_KINDS:
-            continue
-        if states.get((model, version_name)) == "approved" and ("Workload", name) in touched:
-            repo.update(model, version_name, now, state="deployed")
-            states[(model, version_name)] = "deployed"
-            detail = {"from": "approved", "to": "deployed", "workload": name}
-            pending.add(
-                ModelEvent(model, version_name, "transitioned", None, detail, None, now),
-                _entry("transitioned", model, version_name, None, **detail),
-            )
-    return pending
-
-
-def registration_events(pending: Pending) -> list[dict[str, Any]]:
-    """OpenLineage events for the versions an apply registered (their training runs).
-
-    Args:
-        pending: What :func:`sync_at_apply` returned.
-
-    Returns:
-        One RunEvent per new version.
-    """
-    return [
-        emit.registration_event(e.model, e.version, e.detail.get("trained_on", []), e.at)
-        for e in pending.events
-        if e.type == "registered"
-    ]
-
-
-def save_pending(conn: Connection, pending: Pending, first_index: int) -> None:
-    """Save the events of :func:`sync_at_apply` once the ledger gave their indices.
-
-    Args:
-        conn: The apply's connection.
-        pending: What :func:`sync_at_apply` returned.
-        first_index: The ledger index of ``pending.entries[0]``.
-    """
-    pending.save(RegistryRepository(conn), first_index)
-
-
 def _resolve(repo: RegistryRepository, estate: Estate, ref: str) -> StoredVersion:
     model, version = split_model_ref(ref)
     if not version:
         raise UserError(f"{ref!r} names no version: write MODEL@VERSION or MODEL@ALIAS")
-    _spec(estate, model)
+    spec_of(estate, model)
     found = repo.version(model, version)
     if found is None:
         alias = repo.aliases(model).get((model, version))
@@ -423,8 +129,8 @@ def _change(
     access policy sees the registrant the registry recorded, not the manifest's claim.
     """
     estate = load_estate(workspace)
-    with workspace.database.read() as conn:
-        asked = _resolve(RegistryRepository(conn), estate, ref)
+    with workspace.unit() as unit:
+        asked = _resolve(unit.repository(RegistryRepository), estate, ref)
     # Decided before the write transaction, so that a refusal's ledger entry stays.
     access.require(
         workspace,
@@ -434,14 +140,14 @@ def _change(
         f"ModelVersion/{asked.ref}",
         registrants={asked.ref: asked.registered_by},
     )
-    with workspace.database.write() as conn:
-        repo = RegistryRepository(conn)
+    with workspace.unit(actor.principal, write=True) as unit:
+        repo = unit.repository(RegistryRepository)
         version = repo.version(asked.model, asked.version)
         assert version is not None  # versions are never deleted
         now = datetime.now(UTC)
         pending = Pending([], [])
         change(repo, estate, version, now, pending)
-        first, _ = ledger.record(conn, workspace, pending.entries, actor=actor.principal)
+        first, _ = ledger.record(unit, pending.entries)
         pending.save(repo, first)
         updated = repo.version(version.model, version.version)
     assert updated is not None
@@ -484,7 +190,7 @@ def evaluate(
             detail = {k: val for k, val in asdict(item).items() if val is not None}
             pending.add(
                 ModelEvent(v.model, v.version, "evaluated", principal, detail, None, now),
-                _entry("evaluated", v.model, v.version, principal, **detail),
+                model_entry("evaluated", v.model, v.version, principal, **detail),
             )
 
     return _change(workspace, ref, actor, "apply", change)
@@ -519,7 +225,7 @@ def _transition(
     repo.update(v.model, v.version, now, state=target)
     pending.add(
         ModelEvent(v.model, v.version, "transitioned", principal, detail, None, now),
-        _entry("transitioned", v.model, v.version, principal, **detail),
+        model_entry("transitioned", v.model, v.version, principal, **detail),
     )
 
 
@@ -571,7 +277,7 @@ def transition(
                     hint="record results with keel model evaluate --benchmark/--probe",
                 )
         if target == "retired":
-            users = _workloads_using(estate, v.model, v.version)
+            users = workloads_using(estate, v.model, v.version)
             if users:
                 raise LifecycleError(
                     f"{v.ref} is still used by {', '.join(users)}; point them at another "
@@ -584,7 +290,7 @@ def transition(
     return _change(workspace, ref, actor, "apply", change)
 
 
-def _workloads_using(estate: Estate, model: str, version: str) -> list[str]:
+def workloads_using(estate: Estate, model: str, version: str) -> list[str]:
     return sorted(
         name
         for name, resource in estate.of_kind("Workload").items()
@@ -615,7 +321,7 @@ def approve(workspace: Workspace, ref: str, *, actor: Actor) -> StoredVersion:
     def change(
         repo: RegistryRepository, estate: Estate, v: StoredVersion, now: datetime, pending: Pending
     ) -> None:
-        tier = _spec(estate, v.model).risk_tier
+        tier = spec_of(estate, v.model).risk_tier
         needed = approvals_needed(tier)
         if needed is None:
             raise LifecycleError(f"{v.ref} belongs to a {tier} model: no approval can admit it")
@@ -639,7 +345,7 @@ def approve(workspace: Workspace, ref: str, *, actor: Actor) -> StoredVersion:
                 None,
                 now,
             ),
-            _entry(
+            model_entry(
                 "approved", v.model, v.version, principal, approvals=len(approvers), needed=needed
             ),
         )
@@ -679,7 +385,7 @@ def set_alias(workspace: Workspace, ref: str, alias: str, *, actor: Actor) -> St
         repo.set_alias(v.model, alias, v.version, now)
         pending.add(
             ModelEvent(v.model, v.version, "aliased", principal, {"alias": alias}, None, now),
-            _entry("aliased", v.model, v.version, principal, alias=alias),
+            model_entry("aliased", v.model, v.version, principal, alias=alias),
         )
 
     return _change(workspace, ref, actor, "apply", change)
@@ -695,8 +401,8 @@ def list_versions(workspace: Workspace, model: str | None = None) -> list[Stored
     Returns:
         The versions.
     """
-    with workspace.database.read() as conn:
-        return RegistryRepository(conn).versions(model)
+    with workspace.unit() as unit:
+        return unit.repository(RegistryRepository).versions(model)
 
 
 def describe(workspace: Workspace, ref: str) -> VersionDetail:
@@ -710,14 +416,14 @@ def describe(workspace: Workspace, ref: str) -> VersionDetail:
         The detail.
     """
     estate = load_estate(workspace)
-    with workspace.database.read() as conn:
-        repo = RegistryRepository(conn)
+    with workspace.unit() as unit:
+        repo = unit.repository(RegistryRepository)
         version = _resolve(repo, estate, ref)
         events = repo.events(version.model, version.version)
         aliases = sorted(
             a for (m, a), v in repo.aliases(version.model).items() if v == version.version
         )
-    tier = _spec(estate, version.model).risk_tier
+    tier = spec_of(estate, version.model).risk_tier
     return VersionDetail(
         version,
         tier,
@@ -729,186 +435,15 @@ def describe(workspace: Workspace, ref: str) -> VersionDetail:
     )
 
 
-def _lifecycle_rows(
-    workspace: Workspace, events: list[ModelEvent]
-) -> tuple[list[list[Any]], dict[str, str]]:
-    indices = sorted({e.ledger_index for e in events if e.ledger_index is not None})
-    proofs = ledger.prove_many(workspace, indices) if indices else []
-    keys = [v.encode() for v in ledger.verifiers(workspace)]
-    checked: dict[int, str] = {}
-    texts: dict[str, str] = {}
-    for proof in proofs:
-        text = proof.encode()
-        checkpoint, _ = ledger.verify_proof(text, keys)
-        checked[proof.index] = f"verified: {len(proof.path)} hashes to checkpoint {checkpoint.size}"
-        texts[str(proof.index)] = text
-    rows = []
-    for event in events:
-        detail = {k: v for k, v in event.detail.items() if k not in ("risk_tier",)}
-        rows.append(
-            [
-                event.at.isoformat(timespec="seconds"),
-                event.type,
-                event.principal or "keel",
-                detail,
-                event.ledger_index,
-                checked.get(event.ledger_index, "not checkpointed")
-                if event.ledger_index is not None
-                else "",
-            ]
-        )
-    return rows, texts
-
-
-def factsheet(workspace: Workspace, ref: str) -> dict[str, Any]:
-    """The facts for a version's fact sheet: registry, estate, lineage and ledger, with proofs.
-
-    Args:
-        workspace: The workspace.
-        ref: ``model@version`` or ``model@alias``.
-
-    Returns:
-        The fact sheet as JSON-ready data (render it with :mod:`keel.registry.factsheet`).
-    """
-    detail = describe(workspace, ref)
-    version = detail.version
-    estate = load_estate(workspace)
-    spec = _spec(estate, version.model)
-    declared = next((v for v in spec.versions if v.version == version.version), None)
-    record = version.record
-    upstream = lineage.show(workspace, f"model:{version.ref}", direction="upstream", depth=10)
-    data_rows = [
-        [lineage.label(node), depth, node.origin, "erased" if node.erased_at else "active"]
-        for node, depth in upstream.nodes
-        if node.kind in ("dataset", "job") and depth > 0
-    ]
-    rows, proofs = _lifecycle_rows(workspace, detail.events)
-    users = _workloads_using(estate, version.model, version.version)
-    return {
-        "model": version.model,
-        "version": version.version,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "general": {
-            "Model": version.model,
-            "Version": version.version,
-            "State": version.state,
-            "Framework": record.get("framework"),
-            "Parameters (billion)": record.get("parameters_billion"),
-            "Artifact digest": record.get("artifact_digest"),
-            "Hyperparameters": record.get("hyperparameters"),
-            "Owner": spec.owner,
-            "Registered by": version.registered_by,
-            "Registered at": version.created_at.isoformat(timespec="seconds"),
-            "Registered as": version.declared_state,
-            "Aliases": detail.aliases,
-        },
-        "purpose": {
-            "Intended purpose": spec.purpose,
-            "Risk tier (EU AI Act)": spec.risk_tier,
-            "Risk assessment": spec.risk_assessment,
-            "Workloads using it": users,
-        },
-        "data": [
-            {"Trained on": record.get("trained_on")},
-            {"columns": ["Upstream node", "Depth", "Origin", "Status"], "table": data_rows},
-        ],
-        "evaluations": [
-            {"Metrics": record.get("metrics")},
-            {
-                "columns": ["Kind", "Name", "Passed", "Score"],
-                "table": [[e.kind, e.name, e.passed, e.score] for e in detail.evaluations],
-            },
-        ],
-        "oversight": {
-            "Oversight contact": spec.oversight_contact,
-            "Logging enabled": spec.logging_enabled,
-            "Approvals needed": detail.approvals_needed,
-            "Approved by": detail.approvers,
-            "Declared approvals (before Keel)": list(declared.approved_by) if declared else [],
-            "Separation of duties": "the registrant may not approve (access policy "
-            "sod.no_self_approval)",
-        },
-        "lifecycle": {
-            "columns": ["When", "Event", "By", "Detail", "Ledger index", "Proof"],
-            "table": rows,
-        },
-        "proofs": proofs,
-        "checkpoint": ledger.latest_checkpoint(workspace),
-    }
-
-
-def summary_json(version: StoredVersion) -> dict[str, Any]:
-    """A version in one line of JSON (``keel model list``, ``GET /v1/models``).
-
-    Args:
-        version: The version.
-
-    Returns:
-        ``{model, version, state, risk_tier, registered_by, registered_at}``.
-    """
-    return {
-        "model": version.model,
-        "version": version.version,
-        "state": version.state,
-        "risk_tier": version.record.get("risk_tier"),
-        "registered_by": version.registered_by,
-        "registered_at": version.created_at.isoformat(timespec="seconds"),
-    }
-
-
-def detail_json(detail: VersionDetail) -> dict[str, Any]:
-    """Everything about a version as JSON (``keel model show -o json``, ``GET /v1/models/REF``).
-
-    Args:
-        detail: From :func:`describe`.
-
-    Returns:
-        The summary, the record, aliases, approvals, evaluations and history.
-    """
-    return {
-        **summary_json(detail.version),
-        "record": detail.version.record,
-        "aliases": detail.aliases,
-        "approvers": detail.approvers,
-        "approvals_needed": detail.approvals_needed,
-        "evaluations": [
-            {"kind": e.kind, "name": e.name, "passed": e.passed, "score": e.score}
-            for e in detail.evaluations
-        ],
-        "history": [
-            {
-                "type": e.type,
-                "by": e.principal,
-                "detail": e.detail,
-                "ledger_index": e.ledger_index,
-                "at": e.at.isoformat(),
-            }
-            for e in detail.events
-        ],
-    }
-
-
-factsheet_markdown = sheet.to_markdown
-factsheet_json = sheet.to_json
-factsheet_html = sheet.to_html
-
 __all__ = [
     "Evaluation",
+    "Pending",
     "VersionDetail",
-    "admission_problems",
     "approve",
     "describe",
-    "detail_json",
     "evaluate",
-    "factsheet",
-    "factsheet_html",
-    "factsheet_json",
-    "factsheet_markdown",
     "list_versions",
-    "registration_events",
-    "save_pending",
+    "model_entry",
     "set_alias",
-    "summary_json",
-    "sync_at_apply",
     "transition",
 ]

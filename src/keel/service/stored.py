@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.engine import Connection
 
 from keel.errors import ManifestError, UserError
 from keel.estate import SPEC_TYPES, Estate, LocatedResource, Resource, build_estate
-from keel.service.workspace import Workspace
+from keel.service.workspace import Unit, Workspace
 from keel.store import ResourceRepository, StoredResource
 
 STORE_PATH = "<store>"
@@ -56,15 +55,15 @@ def load_estate(workspace: Workspace) -> Estate:
     Raises:
         ManifestError: If the stored estate is inconsistent (it should never be).
     """
-    with workspace.database.read() as conn:
-        return estate_in(conn)
+    with workspace.unit() as unit:
+        return estate_in(unit)
 
 
-def estate_in(conn: Connection) -> Estate:
+def estate_in(unit: Unit) -> Estate:
     """The stored estate as a domain object, read on an open connection (its transaction).
 
     Args:
-        conn: A connection.
+        unit: A unit of work.
 
     Returns:
         The estate.
@@ -72,7 +71,7 @@ def estate_in(conn: Connection) -> Estate:
     Raises:
         ManifestError: If the stored estate is inconsistent (it should never be).
     """
-    rows = ResourceRepository(conn).list()
+    rows = unit.repository(ResourceRepository).list()
     estate, problems = build_estate([from_store(row, row.spec or {}) for row in rows])
     if problems:
         raise ManifestError(problems, hint="the stored estate is inconsistent; re-apply it")

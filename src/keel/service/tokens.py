@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from sqlalchemy.engine import Connection
 
 from keel.config import Settings
 from keel.errors import AuthenticationError, NotFoundError, UserError
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import NAMESPACE, ROLES
 from keel.service import ledger
-from keel.service.workspace import Workspace
+from keel.service.workspace import Unit, Workspace
 from keel.store import ResourceRepository
 from keel.store.tokens import SessionRepository, StoredSession, StoredToken, TokenRepository
 
@@ -155,8 +154,8 @@ def create(
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     expires = now + timedelta(days=expires_days) if expires_days is not None else None
-    with workspace.database.write() as conn:
-        repo = TokenRepository(conn)
+    with workspace.unit(actor, write=True) as unit:
+        repo = unit.repository(TokenRepository)
         if repo.by_name(name) is not None:
             raise UserError(f"a token named {name!r} exists; revoke it or choose another name")
         repo.add(StoredToken(token_id, name, role, _digest(secret), now, expires, None))
@@ -166,7 +165,7 @@ def create(
             "role": role,
             "expires_at": expires.isoformat() if expires else None,
         }
-        ledger.record(conn, workspace, [entry], actor=actor)
+        ledger.record(unit, [entry])
     return Token(name, role, now, expires, None), f"keel_{token_id}_{secret}"
 
 
@@ -184,13 +183,13 @@ def revoke(workspace: Workspace, name: str, *, actor: str) -> Token:
     Raises:
         NotFoundError: If no token has the name.
     """
-    with workspace.database.write() as conn:
-        repo = TokenRepository(conn)
+    with workspace.unit(actor, write=True) as unit:
+        repo = unit.repository(TokenRepository)
         if repo.by_name(name) is None:
             names = [t.name for t in repo.all()]
             raise NotFoundError(f"no token named {name!r}{did_you_mean(name, names)}")
         repo.revoke(name, datetime.now(UTC))
-        ledger.record(conn, workspace, [{"type": "token.revoked", "token": name}], actor=actor)
+        ledger.record(unit, [{"type": "token.revoked", "token": name}])
         row = repo.by_name(name)
     assert row is not None
     return _public(row)
@@ -205,8 +204,8 @@ def list_tokens(workspace: Workspace) -> list[Token]:
     Returns:
         The tokens, by name.
     """
-    with workspace.database.read() as conn:
-        return [_public(row) for row in TokenRepository(conn).all()]
+    with workspace.unit() as unit:
+        return [_public(row) for row in unit.repository(TokenRepository).all()]
 
 
 def authenticate(workspace: Workspace, key: str | None) -> Token:
@@ -223,17 +222,17 @@ def authenticate(workspace: Workspace, key: str | None) -> Token:
         AuthenticationError: If the key is missing, malformed, unknown, wrong, expired or
             revoked. The message never contains the key.
     """
-    with workspace.database.read() as conn:
-        return authenticate_in(conn, key, workspace.settings)[0]
+    with workspace.unit() as unit:
+        return authenticate_in(unit, key, workspace.settings)[0]
 
 
 def authenticate_in(
-    conn: Connection, key: str | None, settings: Settings | None = None
+    unit: Unit, key: str | None, settings: Settings | None = None
 ) -> tuple[Token, int]:
     """:func:`authenticate` on an open connection, with the estate's revision (one statement).
 
     Args:
-        conn: A read connection.
+        unit: A unit of work.
         key: The presented key or OIDC token, or ``None``.
         settings: The settings (OIDC is accepted when they name an issuer).
 
@@ -247,11 +246,11 @@ def authenticate_in(
         raise AuthenticationError("no credentials: send Authorization: Bearer <API key>")
     if key.count(".") == 2 and not key.startswith("keel_"):
         token = _oidc(key, settings)
-        return token, ResourceRepository(conn).revision()[0]
+        return token, unit.repository(ResourceRepository).revision()[0]
     match = KEY.match(key)
     if match is None:
         raise AuthenticationError("malformed credentials: an API key reads keel_<id>_<secret>")
-    row, revision = TokenRepository(conn).by_id_at_revision(match[1])
+    row, revision = unit.repository(TokenRepository).by_id_at_revision(match[1])
     if row is None or not hmac.compare_digest(row.secret_sha256, _digest(match[2])):
         raise AuthenticationError("unknown API key")
     token = _public(row)
@@ -403,23 +402,23 @@ def open_session(workspace: Workspace, key: str) -> tuple[str, Session]:
         raise AuthenticationError("malformed credentials: an API key reads keel_<id>_<secret>")
     session_id = f"ks_{secrets.token_urlsafe(32)}"
     now = datetime.now(UTC)
-    with workspace.database.write() as conn:
-        token, _ = authenticate_in(conn, key, workspace.settings)
+    with workspace.unit(write=True) as unit:
+        token, _ = authenticate_in(unit, key, workspace.settings)
         expires = now + timedelta(hours=SESSION_HOURS)
         if token.expires_at is not None:
             expires = min(expires, _aware(token.expires_at))
         csrf = secrets.token_urlsafe(32)
-        SessionRepository(conn).add(
+        unit.repository(SessionRepository).add(
             StoredSession(_digest(session_id), match[1], csrf, now, expires, None)
         )
     return session_id, Session(token, csrf, expires)
 
 
-def session_in(conn: Connection, session_id: str | None) -> tuple[Session, int]:
+def session_in(unit: Unit, session_id: str | None) -> tuple[Session, int]:
     """The session a cookie names, if it is valid now, and the estate's revision.
 
     Args:
-        conn: A read connection.
+        unit: A unit of work.
         session_id: The cookie's value.
 
     Returns:
@@ -431,7 +430,7 @@ def session_in(conn: Connection, session_id: str | None) -> tuple[Session, int]:
     """
     if not session_id or SESSION.match(session_id) is None:
         raise AuthenticationError("no valid session: sign in again")
-    stored, row, revision = SessionRepository(conn).with_token(_digest(session_id))
+    stored, row, revision = unit.repository(SessionRepository).with_token(_digest(session_id))
     now = datetime.now(UTC)
     if stored is None or row is None or stored.ended_at is not None:
         raise AuthenticationError("no valid session: sign in again")
@@ -454,8 +453,8 @@ def session(workspace: Workspace, session_id: str) -> Session:
     Returns:
         The session.
     """
-    with workspace.database.read() as conn:
-        return session_in(conn, session_id)[0]
+    with workspace.unit() as unit:
+        return session_in(unit, session_id)[0]
 
 
 def end_session(workspace: Workspace, session_id: str) -> None:
@@ -465,8 +464,8 @@ def end_session(workspace: Workspace, session_id: str) -> None:
         workspace: The workspace.
         session_id: The cookie's value.
     """
-    with workspace.database.write() as conn:
-        SessionRepository(conn).end(_digest(session_id), datetime.now(UTC))
+    with workspace.unit(write=True) as unit:
+        unit.repository(SessionRepository).end(_digest(session_id), datetime.now(UTC))
 
 
 def entities(workspace: Workspace) -> list[dict[str, Any]]:
