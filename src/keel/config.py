@@ -1,7 +1,11 @@
 """Settings, resolved once with a fixed precedence.
 
 Precedence, highest first: an explicit argument (a CLI flag or a Python keyword), then
-``keel.yaml`` in the current directory, then ``KEEL_*`` environment variables, then defaults.
+``keel.yaml``, then ``KEEL_*`` environment variables, then defaults.
+
+``keel.yaml`` is read from the workspace: the folder given as an argument (``--workspace``,
+``Workspace.open(folder)``); else the current folder if it holds one (it may name the
+workspace); else the folder ``KEEL_HOME`` names; else the current folder.
 
 =================== ======================= ============================================
 setting             environment             default
@@ -29,6 +33,7 @@ known_logs          ``KEEL_KNOWN_LOGS``     ``~/.config/keel/known_logs``: pinne
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,8 +97,17 @@ class Settings:
         return self.workspace / STATE_DIR
 
 
-def _file_settings(cwd: Path) -> dict[str, Any]:
-    path = cwd / CONFIG_FILE
+def _config_folder(workspace: str | Path | None, cwd: Path, env: Mapping[str, str]) -> Path:
+    """Where ``keel.yaml`` is read from (see the module's documentation)."""
+    if workspace is not None:
+        return Path(workspace).expanduser()
+    if (cwd / CONFIG_FILE).is_file() or not env.get("KEEL_HOME"):
+        return cwd
+    return Path(env["KEEL_HOME"]).expanduser()
+
+
+def _file_settings(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_FILE
     if not path.is_file():
         return {}
     try:
@@ -122,7 +136,7 @@ def load_settings(
         workspace: Explicit workspace folder.
         database_url: Explicit database URL.
         max_manifest_mb: Explicit manifest size limit.
-        cwd: Folder to look for ``keel.yaml`` in; the current directory when ``None``.
+        cwd: The current folder; ``Path.cwd()`` when ``None``.
         environ: Environment variables; ``os.environ`` when ``None``.
 
     Returns:
@@ -133,7 +147,7 @@ def load_settings(
     """
     cwd = cwd or Path.cwd()
     env = os.environ if environ is None else environ
-    file = _file_settings(cwd)
+    file = _file_settings(_config_folder(workspace, cwd, env))
 
     def pick(explicit: Any, key: str, env_name: str) -> Any:
         if explicit is not None:

@@ -194,7 +194,7 @@ def test_a_data_root_admits_monitor_data_elsewhere(
     monitors = folder / "monitors.yaml"
     text = monitors.read_text().replace("data/credit-decision", "../shared/credit-decision")
     monitors.write_text(text)
-    monkeypatch.chdir(tmp_path)  # keel.yaml is read from the current folder
+    monkeypatch.chdir(tmp_path)  # a keel.yaml here is not the workspace's: not read
     ws = Workspace.open(tmp_path / "ws", database_url=database_url)
     try:
         with pytest.raises(ManifestError) as caught:
@@ -203,6 +203,11 @@ def test_a_data_root_admits_monitor_data_elsewhere(
     finally:
         ws.close()
     (tmp_path / "keel.yaml").write_text(f"data_root: {shared}\n")
+    ws = Workspace.open(tmp_path / "ws", database_url=database_url)
+    assert ws.settings.data_root is None
+    ws.close()
+    (tmp_path / "ws").mkdir(exist_ok=True)
+    (tmp_path / "ws" / "keel.yaml").write_text(f"data_root: {shared}\n")
     ws = Workspace.open(tmp_path / "ws", database_url=database_url)
     try:
         assert ws.settings.data_root == shared.resolve()

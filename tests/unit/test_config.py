@@ -1,4 +1,4 @@
-"""Settings precedence: argument > keel.yaml > KEEL_* environment > defaults."""
+"""Settings precedence: argument > keel.yaml (the workspace's) > KEEL_* environment > defaults."""
 
 from __future__ import annotations
 
@@ -27,6 +27,19 @@ def test_precedence(tmp_path: Path) -> None:
     assert from_file.max_manifest_mb == 2
     explicit = load_settings(cwd=tmp_path, environ=env, database_url="sqlite:///arg.db")
     assert explicit.database_url == "sqlite:///arg.db"
+
+
+def test_keel_yaml_is_read_from_the_workspace(tmp_path: Path) -> None:
+    elsewhere, workspace = tmp_path / "elsewhere", tmp_path / "ws"
+    elsewhere.mkdir()
+    workspace.mkdir()
+    (workspace / "keel.yaml").write_text("max_manifest_mb: 3\n")
+    assert load_settings(cwd=elsewhere, environ={}).max_manifest_mb == 16
+    assert load_settings(workspace=workspace, cwd=elsewhere, environ={}).max_manifest_mb == 3
+    env = {"KEEL_HOME": str(workspace)}
+    assert load_settings(cwd=elsewhere, environ=env).max_manifest_mb == 3
+    (elsewhere / "keel.yaml").write_text(f"workspace: {workspace}\nmax_manifest_mb: 5\n")
+    assert load_settings(cwd=elsewhere, environ=env).max_manifest_mb == 5  # the folder's own
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ the logged traceback by, and nothing else).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import secrets
 from typing import Any
@@ -37,7 +39,14 @@ from keel.api.security import (
     retry_after,
     security_headers,
 )
-from keel.errors import AuthenticationError, KeelError, Problem, RateLimitError, RequestError
+from keel.errors import (
+    AuthenticationError,
+    ConfigError,
+    KeelError,
+    Problem,
+    RateLimitError,
+    RequestError,
+)
 from keel.service import access, lineage
 from keel.service.workspace import Workspace
 
@@ -266,14 +275,45 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
     return app
 
 
-def factory() -> FastAPI:
-    """The app for ``uvicorn --factory`` (``keel serve --workers N``): settings from the env."""
-    workspace = Workspace.open(os.environ.get("KEEL_HOME") or None)
-    failures = float(os.environ.get("KEEL_API_FAILURE_RATE", "5"))
-    settings = ApiSettings(
-        rate_per_s=float(os.environ.get("KEEL_API_RATE", "50")),
-        burst=int(os.environ.get("KEEL_API_BURST", "100")),
-        failures_per_s=failures,
-        failure_burst=int(4 * failures),
+WORKER_SETTINGS = "KEEL_SERVE_WORKER"
+"""Where ``keel serve --workers N`` leaves the one document its workers start from."""
+
+
+def worker_settings(workspace: Workspace, settings: ApiSettings) -> str:
+    """Everything a worker process needs, as one JSON document (see :func:`factory`).
+
+    Args:
+        workspace: The workspace the server serves (its folder and database URL travel).
+        settings: The API's settings, every field of them.
+
+    Returns:
+        The document.
+    """
+    return json.dumps(
+        {
+            "workspace": str(workspace.settings.workspace),
+            "database_url": workspace.settings.database_url,
+            "api": dataclasses.asdict(settings),
+        }
     )
-    return create_app(workspace, settings)
+
+
+def factory() -> FastAPI:
+    """The app of one worker of ``keel serve --workers N`` (``uvicorn --factory``).
+
+    uvicorn starts workers from an import string, so the parent hands them one document (see
+    :func:`worker_settings`) instead of arguments; nothing else of the environment is read.
+
+    Returns:
+        The app, with exactly the parent's settings.
+
+    Raises:
+        ConfigError: If the process was not started by ``keel serve``.
+    """
+    raw = os.environ.get(WORKER_SETTINGS)
+    if raw is None:
+        raise ConfigError(f"{WORKER_SETTINGS} is missing: start workers with keel serve --workers")
+    document = json.loads(raw)
+    api = document["api"] | {"cors_origins": tuple(document["api"]["cors_origins"])}
+    workspace = Workspace.open(document["workspace"], database_url=document["database_url"])
+    return create_app(workspace, ApiSettings(**api))

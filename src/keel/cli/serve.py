@@ -39,7 +39,7 @@ def serve(
     state(ctx).local("serve")
     import uvicorn  # the web stack loads only for this command
 
-    from keel.api.app import create_app
+    from keel.api.app import WORKER_SETTINGS, create_app, worker_settings
     from keel.api.security import ApiSettings
 
     workspace = state(ctx).workspace()
@@ -64,11 +64,7 @@ def serve(
             **tls,  # type: ignore[arg-type]
         )
         return
-    os.environ["KEEL_HOME"] = str(workspace.settings.workspace)
-    os.environ["KEEL_DATABASE_URL"] = workspace.settings.database_url
-    os.environ["KEEL_API_RATE"] = str(rate_limit)
-    os.environ["KEEL_API_BURST"] = str(int(2 * rate_limit))
-    os.environ["KEEL_API_FAILURE_RATE"] = str(auth_failure_rate)
+    os.environ[WORKER_SETTINGS] = worker_settings(workspace, settings)  # uvicorn spawns them
     workspace.close()
     uvicorn.run(
         "keel.api.app:factory",

@@ -20,7 +20,6 @@ from keel.estate.resources import (
     KINDS,
     DatasetSpec,
     ModelSpec,
-    WorkloadSpec,
     kind_named,
 )
 from keel.estate.spelling import did_you_mean
@@ -197,25 +196,17 @@ def summarise(workspace: Workspace) -> EstateSummary:
         count = sum(pool.count for pool in site.pools)
         devices[site.kind] += count
         sites.append((site.name, site.kind, site.country, count, site.max_classification))
-    datasets = [r.spec for r in estate.of_kind("Dataset").values()]
-    specs = [d for d in datasets if isinstance(d, DatasetSpec)]
+    datasets = estate.specs(DatasetSpec)
+    specs = list(datasets.values())
     by_class = Counter(d.classification for d in specs)
     classes: dict[str, int] = {c: by_class[c] for c in CLASSIFICATION_ORDER if by_class[c]}
     tags = Counter(t for d in specs for t in d.tags if t in ("personal", "phi", "pci"))
-    residency = [
-        (name, ", ".join(r.spec.residency))
-        for name, r in estate.of_kind("Dataset").items()
-        if isinstance(r.spec, DatasetSpec) and r.spec.residency
-    ]
-    workloads: Counter[str] = Counter(
-        str(r.spec.kind)
-        for r in estate.of_kind("Workload").values()
-        if isinstance(r.spec, WorkloadSpec)
-    )
+    residency = [(name, ", ".join(d.residency)) for name, d in datasets.items() if d.residency]
+    workloads = Counter(str(w.kind) for w in estate.workloads().values())
     risky = [
-        (name, r.spec.risk_tier)
-        for name, r in estate.of_kind("Model").items()
-        if isinstance(r.spec, ModelSpec) and r.spec.risk_tier in ("high", "prohibited")
+        (name, m.risk_tier)
+        for name, m in estate.specs(ModelSpec).items()
+        if m.risk_tier in ("high", "prohibited")
     ]
     return EstateSummary(
         counts={kind: len(estate.of_kind(kind)) for kind in KINDS if estate.of_kind(kind)},

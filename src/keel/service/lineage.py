@@ -25,7 +25,7 @@ import orjson
 
 from keel.errors import EventError, NotFoundError, Problem, UserError
 from keel.estate import Estate, LocatedResource
-from keel.estate.resources import AgentSpec, ModelSpec, WorkloadSpec, split_model_ref
+from keel.estate.resources import AgentSpec, ModelSpec, split_model_ref
 from keel.lineage.graph import (
     KEEL_NAMESPACE,
     MODELS_NAMESPACE,
@@ -340,9 +340,8 @@ def sync_estate(unit: Unit, estate: Estate, now: datetime) -> None:
     repo = unit.repository(LineageRepository)
     keys: list[NodeKey] = [("dataset", KEEL_NAMESPACE, name) for name in estate.of_kind("Dataset")]
     links: list[tuple[NodeKey, NodeKey, str]] = []
-    for name, resource in estate.of_kind("Model").items():
-        assert isinstance(resource.spec, ModelSpec)
-        for version in resource.spec.versions:
+    for name, model_spec in estate.specs(ModelSpec).items():
+        for version in model_spec.versions:
             model_key = ("model", KEEL_NAMESPACE, f"{name}@{version.version}")
             keys.append(model_key)
             links += [
@@ -350,9 +349,7 @@ def sync_estate(unit: Unit, estate: Estate, now: datetime) -> None:
                 for d in version.trained_on
             ]
     agents = estate.of_kind("Agent")
-    for name, resource in estate.of_kind("Workload").items():
-        spec = resource.spec
-        assert isinstance(spec, WorkloadSpec)
+    for name, spec in estate.workloads().items():
         workload_key = ("workload", KEEL_NAMESPACE, name)
         keys.append(workload_key)
         model, model_version = split_model_ref(spec.model)

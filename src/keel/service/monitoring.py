@@ -80,11 +80,7 @@ class MonitorRun:
 
 
 def _monitors(estate: Estate) -> dict[str, MonitorSpec]:
-    found = {}
-    for name, resource in sorted(estate.of_kind("Monitor").items()):
-        assert isinstance(resource.spec, MonitorSpec)
-        found[name] = resource.spec
-    return found
+    return dict(sorted(estate.specs(MonitorSpec).items()))
 
 
 def load_sketch(path: str | Path) -> DatasetSketch:

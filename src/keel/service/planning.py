@@ -156,11 +156,11 @@ def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tu
 
 
 def _emit_plan(workspace: Workspace, plan_id: int, data: dict[str, Any], digest: str) -> None:
-    workloads = load_estate(workspace).of_kind("Workload")
+    workloads = load_estate(workspace).workloads()
     inputs = [
         name
         for placed in {p["workload"] for p in data["placements"]}
-        for name in getattr(workloads[placed].spec, "inputs", [])
+        for name in workloads[placed].inputs
     ]
     lineage.emit(workspace, [emit.plan_event(plan_id, data, digest, inputs, datetime.now(UTC))])
 

@@ -211,9 +211,7 @@ def sync_at_apply(
         return pending
     states = repo.states()
     new: list[StoredVersion] = []
-    for name, resource in sorted(estate.of_kind("Model").items()):
-        spec = resource.spec
-        assert isinstance(spec, ModelSpec)
+    for name, spec in sorted(estate.specs(ModelSpec).items()):
         for version in spec.versions:
             key = (name, version.version)
             record = _record(spec, version)
@@ -296,9 +294,7 @@ def _deploy_serving(
     pending: Pending,
 ) -> None:
     """Move the approved versions that changed serving workloads use to ``deployed``."""
-    for name, resource in sorted(estate.of_kind("Workload").items()):
-        spec = resource.spec
-        assert isinstance(spec, WorkloadSpec)
+    for name, spec in sorted(estate.workloads().items()):
         model, version_name = split_model_ref(spec.model)
         if version_name is None or spec.kind not in SERVING_KINDS:
             continue
