@@ -136,7 +136,7 @@ def run_backend(
     )
     plan_script = root / "plan.lua"
     plan_script.write_text(
-        'wrk.method = "POST"\nwrk.body = \'{"commit": false}\'\n'
+        'wrk.method = "POST"\nwrk.body = \'{"commit": "never"}\'\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     results = []

@@ -47,14 +47,14 @@ def _lua(root: Path, keys: dict[str, str]) -> Path:
         ("GET", "/v1/plans/latest", "viewer", None),
         ("POST", "/v1/ledger/entries", "operator", {"entries": [{"type": "load", "n": 1}]}),
         ("GET", "/v1/models", "approver", None),
-        ("POST", "/v1/plans", "operator", {"commit": False}),
+        ("POST", "/v1/plans", "operator", {"commit": "never"}),
         ("GET", "/v1/plans/latest", "viewer", None),
         ("POST", "/v1/apply", "operator", {"manifests": sites}),
         ("POST", "/v1/models/credit-scoring@3.2/evaluations", "operator", evaluation),
         ("POST", "/v1/apply", "operator", {"manifests": POLICY}),
-        ("POST", "/v1/plans", "viewer", {"commit": True}),
+        ("POST", "/v1/plans", "viewer", {"commit": "always"}),
         ("GET", "/v1/models", "bad", None),
-        ("POST", "/v1/plans", "operator", {"commit": True}),
+        ("POST", "/v1/plans", "operator", {"commit": "always"}),
         ("GET", "/v1/resources/datasets", "viewer", None),
     ]
     keys = {**keys, "bad": "keel_000000000000_" + "x" * 43}

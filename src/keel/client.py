@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from keel import errors, wire
 from keel.estate import Limits
 from keel.estate.manifest import expand_paths
-from keel.operations import Direction
+from keel.operations import DEFAULT_KEY_DAYS, Commit, Direction
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -152,10 +152,10 @@ class Client:
         objective: str = "balanced",
         solver: str = "fast",
         seed: int = 0,
-        commit: bool = True,
+        commit: Commit = "changed",
         diff: bool = False,
     ) -> wire.Plan:
-        """Compute (and commit) a plan."""
+        """Compute (and commit, see :data:`keel.operations.Commit`) a plan."""
         body = {"objective": objective, "solver": solver, "seed": seed, "commit": commit}
         return self._post(wire.Plan, "/v1/plans", body | {"diff": diff})
 
@@ -335,7 +335,7 @@ class Client:
         return self._get(wire.Tokens, "/v1/tokens")
 
     def create_token(
-        self, name: str, role: str, expires_days: float | None = None
+        self, name: str, role: str, expires_days: float | None = DEFAULT_KEY_DAYS
     ) -> wire.CreatedToken:
         """Create an API key (admin); the answer holds its secret, once."""
         body = {"name": name, "role": role, "expires_days": expires_days}

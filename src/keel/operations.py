@@ -18,6 +18,13 @@ from keel import wire
 
 Direction = Literal["upstream", "downstream"]
 
+Commit = Literal["changed", "always", "never"]
+"""When a computed plan is committed: ``changed`` (the default) only when it decides something
+other than the latest committed plan, and never with ``diff``; ``always``; ``never``."""
+
+DEFAULT_KEY_DAYS = 90.0
+"""How long an API key lives unless its creator says otherwise (``never`` is explicit)."""
+
 LOCAL_ONLY: dict[str, str] = {
     "init": "writes manifests into a local folder",
     "demo": "builds its own local workspace",
@@ -64,10 +71,10 @@ class Operations(Protocol):
         objective: str = "balanced",
         solver: str = "fast",
         seed: int = 0,
-        commit: bool = True,
+        commit: Commit = "changed",
         diff: bool = False,
     ) -> wire.Plan:
-        """Compute (and commit) a plan, with baselines; with ``diff``, the moves."""
+        """Compute a plan (committed as :data:`Commit` says), with baselines; ``diff``: moves."""
         ...
 
     def latest_plan(self) -> wire.Plan:
@@ -203,9 +210,9 @@ class Operations(Protocol):
         ...
 
     def create_token(
-        self, name: str, role: str, expires_days: float | None = None
+        self, name: str, role: str, expires_days: float | None = DEFAULT_KEY_DAYS
     ) -> wire.CreatedToken:
-        """Create an API key (its secret shown once)."""
+        """Create an API key (its secret shown once); ``expires_days=None``: it never expires."""
         ...
 
     def revoke_token(self, name: str) -> wire.Token:

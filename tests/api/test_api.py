@@ -47,7 +47,7 @@ def _bodies(root: Path) -> dict[str, Any]:
     sites = (root / "manifests" / "sites.yaml").read_text()
     return {
         "/v1/apply": {"manifests": sites},
-        "/v1/plans": {"commit": False},
+        "/v1/plans": {"commit": "never"},
         "/v1/ledger/entries": {"entries": [{"type": "probe", "n": 1}]},
         "/api/v1/lineage": EVENT,
         "/v1/lineage/erasures": {"node": "dataset:no-such-data", "reason": "matrix"},
@@ -149,7 +149,7 @@ def test_allowed_mutations_are_in_the_ledger_with_the_principal(server: Server) 
         assert answer.status_code == 200
         first = answer.json()["first_index"]
         entries = client.get("/v1/ledger/entries", params={"start": first, "limit": 1}).json()
-        plan = client.post("/v1/plans", json={"commit": True}).json()
+        plan = client.post("/v1/plans", json={"commit": "always"}).json()
     (record,) = (e["entry"] for e in entries["entries"])
     assert record["type"] == "external.deploy" and record["id"] == 7
     assert record["by"] == "service_account:token:operator-key"

@@ -135,7 +135,7 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
     )
     assert "created" in once("apply", "-f", str(tmp_path / "region.yaml"), command="apply")
     assert "deleted" in once("delete", "userregion", "remote-users", command="delete")
-    assert "committed plan" in once("plan", command="plan")
+    assert "committed plan" in once("plan", "--commit", command="plan")
     assert "against plan" in once("plan", "--diff", command="plan")
     shown = once("ledger", "show", "--from", "0", "--limit", "2", command="ledger show")
     assert all("personal" not in json.loads(line) for line in shown.splitlines())  # commitments

@@ -27,7 +27,7 @@ def _requests(sites: str) -> list[tuple[str, str, dict[str, Any]]]:
     for i in range(PARALLEL):
         match i % 6:
             case 0 | 1:
-                mixed.append(("operator", "/v1/plans", {"commit": True}))
+                mixed.append(("operator", "/v1/plans", {"commit": "always"}))
             case 2:
                 mixed.append(("operator", "/v1/apply", {"manifests": sites}))
             case 3:

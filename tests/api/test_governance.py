@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -300,13 +301,18 @@ def test_creating_and_revoking_keys_is_in_the_ledger(server: Server) -> None:
         size = int(admin.get("/v1/ledger/checkpoint").text.splitlines()[1])
     shown = run("ledger", "show", "--from", str(size - 2), "--limit", "2", cwd=server.root)
     created, revoked = (json.loads(line) for line in shown.stdout.splitlines())
-    assert created["entry"] | {"personal": None} == {
+    assert created["entry"] | {"personal": None, "expires_at": None} == {
         "type": "token.created",
         "token": "audited",
         "role": "viewer",
         "expires_at": None,
         "personal": None,
     }
+    expires = datetime.fromisoformat(created["entry"]["expires_at"])  # 90 days unless told
+    assert timedelta(days=89) < expires - datetime.now(UTC) <= timedelta(days=90)
+    forever = run("token", "create", "--name", "forever", "--role", "viewer", "--expires", "never",
+                  cwd=server.root)  # fmt: skip
+    assert forever.returncode == 0 and "expires never" in forever.stderr, forever.stderr
     assert revoked["entry"]["type"] == "token.revoked" and revoked["entry"]["token"] == "audited"
     for entry in (created, revoked):
         assert entry["personal"] == {"actor": "user:root-ops"}

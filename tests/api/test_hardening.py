@@ -54,7 +54,7 @@ def test_cookie_authenticated_changes_need_the_same_origin_and_the_csrf_token(
     server: Server, strict: str
 ) -> None:
     client, csrf = _signed_in(strict, server.keys["operator"])
-    body = {"commit": False}
+    body = {"commit": "never"}
     assert client.post("/v1/plans", json=body).status_code == 403  # no token
     wrong = {"X-CSRF-Token": "x" * 43}
     assert client.post("/v1/plans", json=body, headers=wrong).status_code == 403
@@ -117,7 +117,7 @@ def test_a_flood_of_refusals_is_recorded_in_a_few_batches(server: Server) -> Non
     with server.client("viewer") as viewer, server.client("admin") as admin:
         before = int(admin.get("/v1/ledger/checkpoint").text.splitlines()[1])
         for _ in range(60):
-            assert viewer.post("/v1/plans", json={"commit": False}).status_code == 403
+            assert viewer.post("/v1/plans", json={"commit": "never"}).status_code == 403
         deadline = time.monotonic() + 10
         while True:
             rows = admin.get("/v1/ledger/entries", params={"start": before, "limit": 1000})

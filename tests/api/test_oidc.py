@@ -65,7 +65,7 @@ def test_a_valid_token_acts_with_its_role(oidc: tuple[str, Any, Any, str]) -> No
     url, signer, _, _ = oidc
     headers = {"Authorization": f"Bearer {_token(signer)}"}
     assert httpx.get(f"{url}/v1/models", headers=headers).status_code == 200
-    refused = httpx.post(f"{url}/v1/plans", headers=headers, json={"commit": False})
+    refused = httpx.post(f"{url}/v1/plans", headers=headers, json={"commit": "never"})
     assert refused.status_code == 403
     assert "user:oidc:erin@aurelia.example" in refused.json()["error"]["message"]
 

@@ -94,6 +94,8 @@ def test_init_then_validate_apply_get(tmp_path: Path) -> None:
     applied = keel("apply", "-f", "estate", cwd=tmp_path)
     assert applied.returncode == 0, applied.stderr
     assert (tmp_path / ".keel" / "keel.db").exists()  # default workspace: the current folder
+    ingested = keel("lineage", "ingest", "estate/events.jsonl", cwd=tmp_path)  # the tour's file
+    assert ingested.returncode == 0 and "events stored" in ingested.stdout, ingested.stderr
     got = json.loads(
         keel("get", "dataset", "cn-customer-profiles", "-o", "json", cwd=tmp_path).stdout
     )

@@ -109,9 +109,10 @@ def test_plan_diff_after_a_site_goes_down(tmp_path: Path) -> None:
     assert marker in text
     sites.write_text(text.replace(marker, marker + "  available: false\n"))
     assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
-    result = keel("plan", "--diff", "-o", "json", cwd=tmp_path)
+    result = keel("plan", "--diff", "--commit", "-o", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     replanned = json.loads(result.stdout)
+    assert replanned["plan_id"] == first["plan_id"] + 1
     assert replanned["previous_plan_id"] == first["plan_id"]
     moved = {m["workload"]: m for m in replanned["moves"]}
     on_ams = {p["workload"] for p in first["placements"] if p["site"] == "ams-private"}
@@ -121,3 +122,28 @@ def test_plan_diff_after_a_site_goes_down(tmp_path: Path) -> None:
         assert "site_down" in moved[name]["why"]
     table = keel("plan", "--diff", cwd=tmp_path).stdout
     assert table.startswith(f"no moves against plan {replanned['plan_id']}")
+
+
+def _ledger_size(root: Path) -> int:
+    note = keel("ledger", "checkpoint", cwd=root).stdout
+    return int(note.splitlines()[1])
+
+
+def test_plan_commits_only_what_is_new(tmp_path: Path) -> None:
+    empty = keel("plan", cwd=tmp_path)
+    assert empty.returncode == 0 and "nothing to plan" in empty.stdout, empty.stderr
+    keel("init", "estate", cwd=tmp_path)
+    keel("apply", "-f", "estate", cwd=tmp_path)
+    assert "committed plan 1" in keel("plan", cwd=tmp_path).stdout
+    size = _ledger_size(tmp_path)
+    again = keel("plan", cwd=tmp_path).stdout
+    assert "unchanged: committed plan 1 decides the same" in again
+    assert "no moves against plan 1" in keel("plan", "--diff", cwd=tmp_path).stdout
+    assert _ledger_size(tmp_path) == size  # neither wrote anything
+    forced = keel("plan", "--commit", cwd=tmp_path).stdout
+    assert "committed plan 2" in forced and _ledger_size(tmp_path) > size
+    assert (
+        "not committed" in keel("plan", "--no-commit", "--objective", "carbon", cwd=tmp_path).stdout
+    )
+    changed = keel("plan", "--objective", "carbon", cwd=tmp_path).stdout
+    assert "committed plan 3" in changed  # another objective is another decision

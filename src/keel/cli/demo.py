@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +39,7 @@ CI = Actor("service_account:ci-pipeline")
 
 
 def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
-    """Write the demo estate's manifests into a folder.
+    """Write the demo estate's manifests into a folder, with its monitor data and events.
 
     Args:
         folder: Target folder; created if missing.
@@ -62,7 +64,9 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
         (folder / name).write_text(text, encoding="utf-8")
         written.append(folder / name)
     written += monitoring.write_demo_windows(folder / "data")
-    return written
+    events = folder / "events.jsonl"  # the tour's keel lineage ingest; not a manifest
+    events.write_bytes(lineage.demo_events().read_bytes())
+    return [*written, events]
 
 
 def init(
@@ -123,6 +127,37 @@ def _monitor(workspace: Workspace, data: Path) -> None:
         if run.resolved:
             line += f"; alerts resolved: {len(run.resolved)}"
         typer.echo(line)
+
+
+def _print_next(root: Path, data: Path) -> None:
+    """What to try next, with the ``keel`` this shell would find (or its path)."""
+    keel = _keel()
+    ws = f"{keel} --workspace {root}"
+    typer.echo(f"  {ws} get sites")
+    typer.echo(f"  {ws} get dataset cn-customer-profiles -o json")
+    typer.echo(f"  {ws} plan --explain trading-desk-copilot")
+    typer.echo(f"  {ws} ledger show --from 0 --limit 5")
+    typer.echo(f"  {ws} monitor alerts --all")
+    typer.echo(f"  {ws} lineage show dataset:credit-features --upstream")
+    typer.echo(f"  {ws} model factsheet credit-scoring@3.2 -o html --file fs.html")
+    typer.echo(f"  {keel} drift --reference {data}/credit-decision-reference.parquet \\")
+    typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
+    typer.echo(f"  {ws} ledger prove 3 -o entry3.tlog-proof")
+    typer.echo("Open the dashboard on this workspace:")
+    typer.echo(f"  {ws} --as user:root-ops token create --name me --role viewer")
+    typer.echo(f"  {ws} serve    # then http://127.0.0.1:8470/ui/, sign in")
+
+
+def _keel() -> str:
+    """How to call this ``keel``: its bare name if that is what the shell finds, else its path."""
+    here = Path(sys.argv[0]).resolve()
+    found = shutil.which("keel")
+    if found is not None and Path(found).resolve() == here:
+        return "keel"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
 
 
 def _lineage(workspace: Workspace, root: Path) -> None:
@@ -247,21 +282,7 @@ def demo(
     finally:
         workspace.close()
     typer.echo(f"\ndone in {time.perf_counter() - started:.1f} s. Explore it:")
-    typer.echo(f"  keel --workspace {root} get sites")
-    typer.echo(f"  keel --workspace {root} get dataset cn-customer-profiles -o json")
-    typer.echo(f"  keel --workspace {root} plan --explain trading-desk-copilot")
-    typer.echo(f"  keel --workspace {root} ledger show --from 0 --limit 5")
-    typer.echo(f"  keel --workspace {root} monitor alerts --all")
-    typer.echo(f"  keel --workspace {root} lineage show dataset:credit-features --upstream")
-    typer.echo(
-        f"  keel --workspace {root} model factsheet credit-scoring@3.2 -o html --file fs.html"
-    )
-    typer.echo(f"  keel drift --reference {data}/credit-decision-reference.parquet \\")
-    typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
-    typer.echo(f"  keel --workspace {root} ledger prove 3 -o entry3.tlog-proof")
-    typer.echo("Open the dashboard on this workspace:")
-    typer.echo(f"  keel --workspace {root} --as user:root-ops token create --name me --role viewer")
-    typer.echo(f"  keel --workspace {root} serve    # then http://127.0.0.1:8470/ui/, sign in")
+    _print_next(root, data)
 
 
 __all__ = ["demo", "init", "write_demo"]

@@ -10,6 +10,7 @@ import typer
 from keel import wire
 from keel.cli.context import state
 from keel.cli.output import table
+from keel.operations import Commit
 from keel.service.planning import OBJECTIVES
 
 
@@ -147,8 +148,13 @@ def plan(
     ] = None,
     output: Annotated[Format, typer.Option("--output", "-o", help="Output format.")] = Format.table,
     commit: Annotated[
-        bool, typer.Option(help="Store the plan and record it in the ledger.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Store the plan and record it in the ledger (default: only when it decides"
+            " something new, and never with --diff).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fast solver's local search.")] = 0,
     diff: Annotated[
         bool, typer.Option("--diff", help="Re-plan against the last committed plan; show moves.")
@@ -162,13 +168,31 @@ def plan(
             why.model_dump_json(indent=2) if output is Format.json else explanation_text(why)
         )
         return
-    found = ops.plan(objective=objective, solver=solver, seed=seed, commit=commit, diff=diff)
+    mode: Commit = "changed" if commit is None else "always" if commit else "never"
+    found = ops.plan(objective=objective, solver=solver, seed=seed, commit=mode, diff=diff)
     if output is Format.json:
         typer.echo(found.model_dump_json(indent=2, exclude_none=True))
         return
     if diff:
         print_moves(found)
+        if found.plan_id is not None:
+            print_commit(found)
         return
     print_plan(found)
-    if found.plan_id is not None:
-        typer.echo(f"committed plan {found.plan_id} (ledger entry {found.ledger_index})")
+    print_commit(found)
+
+
+def print_commit(plan: wire.Plan) -> None:
+    """Say whether a plan was committed, and if not, why.
+
+    Args:
+        plan: A plan as :meth:`~keel.operations.Operations.plan` returned it.
+    """
+    if plan.plan_id is not None:
+        typer.echo(f"committed plan {plan.plan_id} (ledger entry {plan.ledger_index})")
+    elif plan.same_as_plan_id is not None:
+        typer.echo(f"unchanged: committed plan {plan.same_as_plan_id} decides the same")
+    elif not (plan.placements or plan.unplaced):
+        typer.echo("nothing to plan: the estate has no workloads (keel apply -f DIR first)")
+    else:
+        typer.echo("not committed (--commit stores it)")

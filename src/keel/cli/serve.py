@@ -10,6 +10,7 @@ import typer
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
 from keel.cli.output import table
+from keel.operations import DEFAULT_KEY_DAYS
 from keel.service import tokens
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.")
@@ -85,11 +86,11 @@ def create_command(
     name: Annotated[str, typer.Option(help="A unique name (lowercase, digits, '-').")],
     role: Annotated[str, typer.Option(help="viewer, operator, approver or admin.")],
     expires: Annotated[
-        str | None, typer.Option(help="Lifetime: 30d, 12h; no expiry when absent.")
-    ] = None,
+        str, typer.Option(help="Lifetime: 30d, 12h, or never.")
+    ] = f"{DEFAULT_KEY_DAYS:g}d",
 ) -> None:
     """Create an API key (an admin); it is printed once and only its hash is stored."""
-    days = tokens.parse_duration_days(expires) if expires else None
+    days = None if expires.strip() == "never" else tokens.parse_duration_days(expires)
     made = state(ctx).ops().create_token(name, role, days)
     token = made.token
     until = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"

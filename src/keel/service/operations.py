@@ -16,7 +16,7 @@ from typing import Literal
 
 from keel import wire
 from keel.errors import NotFoundError
-from keel.operations import Direction
+from keel.operations import DEFAULT_KEY_DAYS, Commit, Direction
 from keel.service import (
     access,
     changes,
@@ -115,17 +115,20 @@ class LocalOperations:
         objective: str = "balanced",
         solver: str = "fast",
         seed: int = 0,
-        commit: bool = True,
+        commit: Commit = "changed",
         diff: bool = False,
     ) -> wire.Plan:
-        """Compute (and commit) a plan, with baselines and, with ``diff``, the moves."""
-        actor = self.actor if commit else None  # a refusal comes before the work
+        """Compute a plan (committed as ``Commit`` says), with baselines; ``diff``: moves."""
         result = planning.compute_plan(
             self.workspace, objective=objective, solver=solver, seed=seed, replan=diff
         )
         report = planning.report(result, diff=diff)
-        if actor is not None:
-            plan_id, index = planning.commit_plan(self.workspace, result, actor=actor)
+        same = planning.same_as_latest(self.workspace, result) if commit == "changed" else None
+        if same is not None:
+            report = report.model_copy(update={"same_as_plan_id": same})
+        elif commit == "always" or (commit == "changed" and not diff and result.decides()):
+            access.authorize(self.workspace, self.actor, [("plan", "Workload/*")])
+            plan_id, index = planning.commit_plan(self.workspace, result, actor=self.actor)
             report = report.model_copy(update={"plan_id": plan_id, "ledger_index": index})
         return planning.redact_plan(report, self._shown)
 
@@ -312,7 +315,7 @@ class LocalOperations:
         )
 
     def create_token(
-        self, name: str, role: str, expires_days: float | None = None
+        self, name: str, role: str, expires_days: float | None = DEFAULT_KEY_DAYS
     ) -> wire.CreatedToken:
         """Create an API key (an admin's act); its secret is in the answer, once."""
         access.authorize(self.workspace, self.actor, [("admin", f"Resource/ApiKey/{name}")])

@@ -58,6 +58,10 @@ class PlanResult:
     decisions: dict[str, Decision] = field(default_factory=dict)
     slos: dict[str, float | None] = field(default_factory=dict)
 
+    def decides(self) -> bool:
+        """Whether the plan decides anything (an estate without workloads has nothing to say)."""
+        return bool(self.plan.placements or self.plan.unplaced)
+
 
 def compute_plan(
     workspace: Workspace,
@@ -257,6 +261,29 @@ __all__ = [
     "explain_workload",
     "placed_items",
 ]
+
+
+DECISION_KEYS = ("objective", "estate_digest", "policy_digest", "placements", "unplaced")
+"""What a plan decides; two plans that agree on these are the same decision (timings aside)."""
+
+
+def same_as_latest(workspace: Workspace, result: PlanResult) -> int | None:
+    """The latest committed plan, if it decided exactly what ``result`` decides.
+
+    Args:
+        workspace: The workspace.
+        result: A computed plan.
+
+    Returns:
+        The latest plan's id, or ``None`` if there is none or it decided otherwise.
+    """
+    with workspace.unit() as unit:
+        found = unit.repository(PlanRepository).latest()
+    if found is None:
+        return None
+    data = plan_data(result)
+    same = all(canonical_json(data[k]) == canonical_json(found[1].get(k)) for k in DECISION_KEYS)
+    return found[0] if same else None
 
 
 def plan_data(result: PlanResult) -> dict[str, Any]:

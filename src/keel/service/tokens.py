@@ -111,7 +111,7 @@ def parse_duration_days(text: str) -> float:
     """
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([dh]?)", text.strip())
     if match is None:
-        raise UserError(f"--expires {text!r}: write a number of days (30d) or hours (12h)")
+        raise UserError(f"--expires {text!r}: write a number of days (30d), hours (12h) or never")
     value = float(match[1]) / (24 if match[2] == "h" else 1)
     if not 0 < value <= MAX_DAYS:
         raise UserError(f"--expires {text!r}: between 1 hour and {MAX_DAYS} days")

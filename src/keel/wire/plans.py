@@ -76,6 +76,9 @@ class Plan(Wire):
     placed_replicas: int | None = None
     baselines: list[Baseline] | None = None
     previous_plan_id: int | None = None
+    same_as_plan_id: int | None = Field(
+        default=None, description="The committed plan that decided the same; nothing recorded."
+    )
     moves: list[Move] | None = Field(default=None, description="With diff: what moved and why.")
 
 

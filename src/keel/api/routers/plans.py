@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 
 from keel import wire
 from keel.api.routers.body import Body
 from keel.api.security import Caller, guard
 from keel.errors import NotFoundError
+from keel.operations import Commit
 
 router = APIRouter(tags=["plans"])
 
@@ -23,7 +25,10 @@ class PlanBody(Body):
     objective: Objective = "balanced"
     solver: Solver = "fast"
     seed: int = 0
-    commit: bool = True
+    commit: Commit = Field(
+        default="changed",
+        description="changed: only when the plan differs from the latest (never with diff)",
+    )
     diff: bool = False
 
 
@@ -32,7 +37,7 @@ def plan(
     body: PlanBody,
     caller: Annotated[Caller, Depends(guard("plan", "Workload/*", mutates=True))],
 ) -> wire.Plan:
-    """Compute a plan for every workload and (by default) commit it; with diff, what moved."""
+    """Compute a plan for every workload and commit it if it changed; with diff, what moved."""
     return caller.ops.plan(
         objective=body.objective,
         solver=body.solver,

@@ -10,6 +10,7 @@ from pydantic import Field
 from keel import wire
 from keel.api.routers.body import Body
 from keel.api.security import Caller, guard
+from keel.operations import DEFAULT_KEY_DAYS
 
 router = APIRouter(tags=["tokens"])
 
@@ -19,7 +20,9 @@ class TokenBody(Body):
 
     name: str = Field(min_length=1, max_length=63)
     role: str = Field(min_length=1, max_length=32)
-    expires_days: float | None = Field(default=None, gt=0, le=3650)
+    expires_days: float | None = Field(
+        default=DEFAULT_KEY_DAYS, gt=0, le=3650, description="Lifetime in days; null: never"
+    )
 
 
 @router.get("/v1/tokens", response_model=wire.Tokens)
