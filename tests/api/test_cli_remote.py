@@ -142,7 +142,7 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
     assert "ok:" in once("ledger", "verify", command="ledger verify")
     assert "keel.local/ledger/" in once("ledger", "checkpoint", command="ledger checkpoint")
     proof = tmp_path / "e3.tlog-proof"
-    assert "wrote" in once("ledger", "prove", "3", "-o", str(proof), command="ledger prove")
+    assert "wrote" in once("ledger", "prove", "3", "--out", str(proof), command="ledger prove")
     key = tmp_path / "keel.pub"
     key.write_text(once("ledger", "pubkey", command="ledger pubkey"))
     assert "ok: entry 3" in ok(local("ledger", "verify-proof", str(proof), "--key", str(key),
@@ -187,7 +187,7 @@ def test_local_only_commands_refuse_a_server(served: Server, tmp_path: Path, com
         "validate": ["validate", "-f", "x.yaml"],
         "schema": ["schema"],
         "drift": ["drift", "--reference", "a.parquet", "--current", "b.parquet"],
-        "sketch": ["sketch", "a.parquet", "-o", "a.json"],
+        "sketch": ["sketch", "a.parquet", "--out", "a.json"],
         "serve": ["serve"],
         "policy test": ["policy", "test"],
         "policy packs": ["policy", "packs"],

@@ -91,8 +91,12 @@ def test_init_then_validate_apply_get(tmp_path: Path) -> None:
     assert keel("validate", "-f", "estate", cwd=tmp_path).stdout.startswith(
         f"ok: {DEMO_RESOURCES} resources"
     )
+    dry = keel("apply", "-f", "estate", "--dry-run", "-v", cwd=tmp_path)
+    assert "Site/fra-dc1 created" in dry.stdout  # -v: every resource
     applied = keel("apply", "-f", "estate", cwd=tmp_path)
     assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.startswith("KIND") and "Site/fra-dc1" not in applied.stdout  # summary
+    assert f"({DEMO_RESOURCES} resources changed; -v lists each" in applied.stdout
     assert (tmp_path / ".keel" / "keel.db").exists()  # default workspace: the current folder
     ingested = keel("lineage", "ingest", "estate/events.jsonl", cwd=tmp_path)  # the tour's file
     assert ingested.returncode == 0 and "events stored" in ingested.stdout, ingested.stderr
@@ -139,7 +143,8 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     result = keel("get", "site", "nope", cwd=tmp_path, env={"KEEL_DEBUG": "1"})
     assert result.returncode == 2
     assert "Traceback" in result.stderr
-    assert "error[E-NOT-FOUND]: Site/nope does not exist" in result.stderr
+    assert "is not a Keel workspace" in result.stderr  # nothing here: refused, not created
+    assert not (tmp_path / ".keel").exists()
 
 
 def test_internal_errors_exit_1(tmp_path: Path) -> None:

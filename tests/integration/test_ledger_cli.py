@@ -49,7 +49,14 @@ def test_demo_ledger_verify_prove_and_offline_check(tmp_path: Path) -> None:
     )
     pubkey = keel("-w", str(ws), "ledger", "pubkey", cwd=tmp_path).stdout.strip()
     proved = keel(
-        "-w", str(ws), "ledger", "prove", "41", "-o", str(tmp_path / "e.tlog-proof"), cwd=tmp_path
+        "-w",
+        str(ws),
+        "ledger",
+        "prove",
+        "41",
+        "--out",
+        str(tmp_path / "e.tlog-proof"),
+        cwd=tmp_path,
     )
     assert proved.returncode == 0, proved.stderr
     auditor = tmp_path / "auditor"

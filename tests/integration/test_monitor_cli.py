@@ -23,7 +23,7 @@ def test_drift_json_table_html_and_sketches(tmp_path: Path) -> None:
     assert by_column["income"]["method"] == "wasserstein" and by_column["income"]["drifted"]
     for column in by_column.values():
         assert {"method", "statistic", "threshold", "drifted"} <= column.keys()
-    sketched = keel("sketch", "ref.parquet", "-o", "ref.sketch.json", cwd=tmp_path)
+    sketched = keel("sketch", "ref.parquet", "--out", "ref.sketch.json", cwd=tmp_path)
     assert sketched.returncode == 0 and "3,000 rows, 8 columns" in sketched.stdout
     table = keel(
         "drift",

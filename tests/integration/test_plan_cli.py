@@ -130,6 +130,17 @@ def _ledger_size(root: Path) -> int:
 
 
 def test_plan_commits_only_what_is_new(tmp_path: Path) -> None:
+    nowhere = keel("plan", cwd=tmp_path)  # not a workspace: refused, nothing created
+    assert nowhere.returncode == 2 and "is not a Keel workspace" in nowhere.stderr
+    assert "keel apply -f DIR" in nowhere.stderr and not (tmp_path / ".keel").exists()
+    deep = keel("--workspace", str(tmp_path / "no" / "such"), "apply", "-f", ".", cwd=tmp_path)
+    assert deep.returncode == 2 and "neither it nor its parent" in deep.stderr
+    assert not (tmp_path / "no").exists()
+    (tmp_path / "empty.yaml").write_text(
+        "kind: UserRegion\nname: r\nspec: {country: FR,"
+        " location: {latitude: 1, longitude: 2}, users: 1}\n"
+    )
+    assert keel("apply", "-f", "empty.yaml", cwd=tmp_path).returncode == 0  # creates it
     empty = keel("plan", cwd=tmp_path)
     assert empty.returncode == 0 and "nothing to plan" in empty.stdout, empty.stderr
     keel("init", "estate", cwd=tmp_path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from keel.client import Client
+from keel.config import Settings
 from keel.errors import UserError
 from keel.estate import Limits
 from keel.operations import LOCAL_ONLY, Operations
@@ -34,11 +35,12 @@ class CliState:
     _workspace: Workspace | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
 
-    def ops(self, principal: str | None = None) -> Operations:
+    def ops(self, principal: str | None = None, *, create: bool = False) -> Operations:
         """The operations a command runs: on ``--server`` if given, else on the workspace.
 
         Args:
             principal: The command's own ``--as`` (local only), which wins over the global one.
+            create: Whether the command may create the local workspace (``keel apply``).
 
         Returns:
             The client, or the local workspace's operations acting as the named principal.
@@ -54,7 +56,7 @@ class CliState:
             if self._client is None:
                 self._client = Client(self.server, self.token)
             return self._client
-        workspace = self.workspace()
+        workspace = self.workspace(create=create)
         name = principal or self.principal or workspace.settings.principal
         return LocalOperations(workspace, principal=name)
 
@@ -87,13 +89,22 @@ class CliState:
         name = principal or self.principal or workspace.settings.principal
         return access.local_actor(workspace, name)
 
-    def workspace(self) -> Workspace:
+    def workspace(self, *, create: bool = False) -> Workspace:
         """Open the workspace on first use.
+
+        Args:
+            create: Whether the command may create it (in an existing folder, or a new folder
+                whose parent exists).
 
         Returns:
             The open workspace.
+
+        Raises:
+            UserError: If there is no workspace there and the command may not create one, or
+                its folder's parent does not exist either.
         """
         if self._workspace is None:
+            _require_workspace(local_settings(self.workspace_dir), create=create)
             self._workspace = Workspace.open(self.workspace_dir)
         return self._workspace
 
@@ -113,6 +124,25 @@ class CliState:
         if self._workspace is not None:
             self._workspace.close()
             self._workspace = None
+
+
+def _require_workspace(settings: Settings, *, create: bool) -> None:
+    """Refuse to create a workspace by accident (a typo in --workspace, the wrong folder)."""
+    default_db = f"sqlite:///{(settings.state_dir / 'keel.db').resolve()}"
+    if settings.database_url != default_db or (settings.state_dir / "keel.db").exists():
+        return  # a database elsewhere (PostgreSQL, KEEL_DATABASE_URL), or a workspace here
+    folder = settings.workspace
+    if not create:
+        raise UserError(
+            f"{folder} is not a Keel workspace (no .keel/keel.db)",
+            hint="keel apply -f DIR makes this folder one (keel init DIR writes the demo's"
+            " manifests); or name the workspace with --workspace or KEEL_HOME",
+        )
+    if not folder.exists() and not folder.parent.is_dir():
+        raise UserError(
+            f"workspace {folder}: neither it nor its parent folder exists",
+            hint="check the path; Keel creates at most the workspace folder itself",
+        )
 
 
 def state(ctx: typer.Context) -> CliState:

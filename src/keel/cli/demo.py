@@ -142,7 +142,7 @@ def _print_next(root: Path, data: Path) -> None:
     typer.echo(f"  {ws} model factsheet credit-scoring@3.2 -o html --file fs.html")
     typer.echo(f"  {keel} drift --reference {data}/credit-decision-reference.parquet \\")
     typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
-    typer.echo(f"  {ws} ledger prove 3 -o entry3.tlog-proof")
+    typer.echo(f"  {ws} ledger prove 3 --out entry3.tlog-proof")
     typer.echo("Open the dashboard on this workspace:")
     typer.echo(f"  {ws} --as user:root-ops token create --name me --role viewer")
     typer.echo(f"  {ws} serve    # then http://127.0.0.1:8470/ui/, sign in")

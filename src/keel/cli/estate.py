@@ -44,28 +44,49 @@ def validate(ctx: typer.Context, filename: Files) -> None:
     typer.echo(f"ok: {len(estate)} resources valid in {len(filename)} path(s)")
 
 
-def print_apply(result: wire.ApplyResult) -> None:
-    """Print an apply's changes, then a one-line total.
+SUMMARY_OVER = 20
+"""More changed resources than this are summarised by kind and action (``-v`` lists each)."""
+
+WARNINGS_SHOWN = 10
+"""Warnings printed before the rest are counted (``-o json`` holds them all)."""
+
+
+def print_apply(result: wire.ApplyResult, *, verbose: bool = False) -> None:
+    """Print an apply's changes (or, when many, a summary by kind), then a one-line total.
 
     Args:
         result: The apply's outcome.
+        verbose: List every changed resource however many there are.
     """
-    for change in result.changes:
-        if change.action == "unchanged":
-            continue
-        detail = f" ({', '.join(change.fields)})" if change.fields else ""
-        typer.echo(f"{change.kind}/{change.name} {change.action}{detail}")
+    changed = [c for c in result.changes if c.action != "unchanged"]
+    if verbose or len(changed) <= SUMMARY_OVER:
+        for change in changed:
+            detail = f" ({', '.join(change.fields)})" if change.fields else ""
+            typer.echo(f"{change.kind}/{change.name} {change.action}{detail}")
+    else:
+        actions = ("created", "configured", "deleted")
+        kinds = sorted({c.kind for c in changed})
+        rows = [
+            [kind, *(sum(1 for c in changed if c.kind == kind and c.action == a) for a in actions)]
+            for kind in kinds
+        ]
+        typer.echo(table(["KIND", *(a.upper() for a in actions)], rows))
+        typer.echo(f"({len(changed)} resources changed; -v lists each, -o json for machines)")
     verb = "would be" if result.dry_run else "were"
     typer.echo(
         f"{result.count('created')} created, {result.count('configured')} configured,"
         f" {result.count('deleted')} deleted, {result.count('unchanged')} unchanged"
         f" ({verb} applied; estate revision {result.revision}, {result.estate_digest[:19]})"
     )
-    for warning in result.warnings:
+    shown = result.warnings if verbose else result.warnings[:WARNINGS_SHOWN]
+    for warning in shown:
         typer.echo(f"warning: {warning}", err=True)
+    if len(result.warnings) > len(shown):
+        rest = len(result.warnings) - len(shown)
+        typer.echo(f"warning: and {rest} more (-v or -o json lists them)", err=True)
 
 
-def apply(
+def apply(  # noqa: PLR0917 (Typer passes options by position)
     ctx: typer.Context,
     filename: Files,
     prune: Annotated[
@@ -73,13 +94,16 @@ def apply(
     ] = False,
     dry_run: Annotated[bool, typer.Option(help="Show the changes without making them.")] = False,
     output: Out = Format.text,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every changed resource and warning.")
+    ] = False,
 ) -> None:
     """Create or update the resources in manifests, all in one transaction."""
-    result = state(ctx).ops().apply(filename, prune=prune, dry_run=dry_run)
+    result = state(ctx).ops(create=True).apply(filename, prune=prune, dry_run=dry_run)
     if output is Format.json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        print_apply(result)
+        print_apply(result, verbose=verbose)
 
 
 def get(

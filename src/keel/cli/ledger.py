@@ -100,13 +100,13 @@ def rotate_key(ctx: typer.Context) -> None:
 def prove(
     ctx: typer.Context,
     index: Annotated[int, typer.Argument(min=0, help="Entry index.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the proof.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the proof.")],
 ) -> None:
     """Write a C2SP tlog-proof that the entry is in the latest signed checkpoint."""
     proof = state(ctx).ops().prove(index)
-    output.write_text(proof, encoding="utf-8")
+    out.write_text(proof, encoding="utf-8")
     hashes = len(proof.split("\n\n", 1)[0].splitlines()) - 3
-    typer.echo(f"wrote {output}: entry {index}, {max(hashes, 0)} hashes")
+    typer.echo(f"wrote {out}: entry {index}, {max(hashes, 0)} hashes")
 
 
 @app.command("verify-proof")

@@ -21,14 +21,14 @@ app = typer.Typer(help="Monitors: scheduled drift, quality and SLO checks with a
 def sketch(
     ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="Reference data: Parquet, CSV or Arrow.")],
-    output: Annotated[str, typer.Option("-o", "--output", help="Where to write the sketch.")],
+    out: Annotated[str, typer.Option("--out", help="Where to write the sketch.")],
 ) -> None:
     """Save a reference window as a compact sketch (what monitors keep instead of raw data)."""
     state(ctx).local("sketch")
-    saved = monitoring.save_sketch(data, output)
-    size_kb = Path(output).stat().st_size / 1024
+    saved = monitoring.save_sketch(data, out)
+    size_kb = Path(out).stat().st_size / 1024
     typer.echo(
-        f"wrote {output}: {saved.rows:,} rows, {len(saved.columns)} columns, {size_kb:,.0f} KiB,"
+        f"wrote {out}: {saved.rows:,} rows, {len(saved.columns)} columns, {size_kb:,.0f} KiB,"
         f" {saved.digest}"
     )
 
