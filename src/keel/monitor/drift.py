@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 from keel.monitor.sketch import (
     CategoricalSketch,
@@ -175,6 +173,8 @@ def _keyed(reference: ColumnSketch, current: ColumnSketch) -> tuple[Floats, Floa
 
 
 def _chisquare(reference: ColumnSketch, current: ColumnSketch) -> float:
+    from scipy import stats
+
     ref, cur, _ = _keyed(reference, current)
     expected = ref * (cur.sum() / ref.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -182,6 +182,8 @@ def _chisquare(reference: ColumnSketch, current: ColumnSketch) -> float:
 
 
 def _z(reference: ColumnSketch, current: ColumnSketch) -> float:
+    from scipy import stats
+
     ref, cur, keys = _keyed(reference, current)
     if len(keys) == 1:
         return 1.0
@@ -195,6 +197,8 @@ def _z(reference: ColumnSketch, current: ColumnSketch) -> float:
 
 
 def _ks(reference: NumericSketch, current: NumericSketch) -> float:
+    from scipy import stats
+
     if reference.exact and current.exact:
         return float(stats.ks_2samp(reference.values(), current.values())[1])
     points = np.unique(np.concatenate([_support(reference), _support(current)]))
@@ -211,6 +215,8 @@ def _support(sketch: NumericSketch) -> Floats:
 
 
 def _wasserstein(reference: NumericSketch, current: NumericSketch) -> float:
+    from scipy import stats
+
     norm = max(reference.std, 0.001)
     if reference.exact and current.exact:
         return float(stats.wasserstein_distance(reference.values(), current.values())) / norm
@@ -257,6 +263,8 @@ def _histogram(sketch: NumericSketch, edges: Floats) -> Floats:
 
 
 def _jensenshannon(reference: ColumnSketch, current: ColumnSketch) -> float:
+    from scipy.spatial import distance
+
     ref, cur = _binned(reference, current, fill_zeroes=False)
     return float(distance.jensenshannon(ref, cur))
 

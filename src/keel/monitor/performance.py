@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
 
 from keel.monitor.sketch import Floats
 from keel.monitor.window import WindowError, batches
@@ -49,6 +48,8 @@ def classification(labels: Floats, predictions: Floats) -> dict[str, float]:
     Returns:
         The metrics that apply.
     """
+    from scipy import stats
+
     classes = np.unique(labels)
     binary = set(classes.tolist()) <= {0.0, 1.0}
     scores = binary and not set(np.unique(predictions).tolist()) <= {0.0, 1.0}

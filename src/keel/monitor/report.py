@@ -9,8 +9,6 @@ from __future__ import annotations
 import html
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 
 from keel.monitor.drift import ColumnDrift, DriftReport
 from keel.monitor.sketch import (
@@ -75,6 +73,9 @@ def render(report: DriftReport, reference: DatasetSketch, current: DatasetSketch
     Returns:
         HTML text.
     """
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
     rows = "".join(_row(c) for c in report.columns)
     problems = "".join(
         f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"

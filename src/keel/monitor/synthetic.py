@@ -8,9 +8,12 @@ latency and weakens the score's link to the outcome, as a real incident would.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REGIONS = ["north", "south", "east", "west"]
 
@@ -27,6 +30,8 @@ def credit_traffic(rows: int, *, seed: int, drifted: bool = False) -> pd.DataFra
         Columns ``income`` (EUR), ``age``, ``region``, ``has_card``, ``score``, ``defaulted``,
         ``latency_ms`` and ``failed``.
     """
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     shift = 1.0 if drifted else 0.0
     income = rng.lognormal(10.4 + 0.4 * shift, 0.45, rows)
