@@ -23,6 +23,9 @@ def example(kind: type[KeelError]) -> KeelError:
         errors.EventError: lambda: errors.EventError(
             "bad event", index=3, path="$.run.runId", schema_path="#/x"
         ),
+        errors.UnreachableError: lambda: errors.UnreachableError(
+            "cannot reach http://h:1", url="http://h:1", hint="start it"
+        ),
         errors.IntegrityError: lambda: errors.IntegrityError("tampered", first_bad_index=12),
     }
     return made.get(kind, lambda: kind("something went wrong", hint="a hint"))()

@@ -37,6 +37,26 @@ MAX_EVENTS_FILE_BYTES = 256 * 1024 * 1024
 """Largest OpenLineage events file ``ingest`` sends."""
 
 
+def _unreachable(url: str, error: httpx.TransportError) -> errors.UnreachableError:
+    """The network failure as the user can act on it: what failed, at which URL, what to try."""
+    cause = str(error) or type(error).__name__
+    if isinstance(error, httpx.TimeoutException):
+        why, hint = "timed out", "the server is slow or a firewall drops the packets"
+    elif "ssl" in cause.lower() or "certificate" in cause.lower():
+        why, hint = "TLS failed", "check the scheme (http:// or https://) and the certificate"
+    elif isinstance(error, httpx.ConnectError) and "refused" in cause.lower():
+        why, hint = "connection refused", "is keel serve running there, on that port?"
+    elif isinstance(error, httpx.ConnectError):
+        why, hint = "cannot connect", "check the host name and the network"
+    else:
+        why, hint = "the connection failed", "try again; the server may have restarted"
+    return errors.UnreachableError(
+        f"cannot reach {url}: {why} ({cause})",
+        url=url,
+        hint=f"{hint} (the URL comes from --server or KEEL_SERVER)",
+    )
+
+
 def _raise(response: httpx.Response) -> None:
     if response.is_success:
         return
@@ -88,9 +108,7 @@ class Client:
         try:
             response = self._http.request(method, path, params=query, json=body)
         except httpx.TransportError as error:
-            raise errors.StoreError(
-                f"cannot reach {self.where}: {error}", hint="is keel serve running there?"
-            ) from None
+            raise _unreachable(self.where, error) from None
         _raise(response)
         return response
 

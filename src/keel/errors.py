@@ -366,6 +366,29 @@ class EventError(UserError):
         )
 
 
+class UnreachableError(UserError):
+    """The server a front end was pointed at (``--server``, ``KEEL_SERVER``) cannot be reached.
+
+    Attributes:
+        url: The server's URL as given.
+    """
+
+    code = "E-UNREACHABLE"
+    http_status = 502
+
+    def __init__(self, message: str, *, url: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+
+    def details(self) -> dict[str, Any]:
+        """The URL that could not be reached."""
+        return {"url": self.url}
+
+    @classmethod
+    def _from_fields(cls, message: str, hint: str, fields: Mapping[str, Any]) -> KeelError:
+        return cls(message, url=str(fields.get("url", "")), hint=hint)
+
+
 class StoreError(KeelError):
     """The database failed in a way the caller cannot fix by changing the input."""
 

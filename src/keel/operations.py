@@ -12,11 +12,16 @@ are not operations; :data:`LOCAL_ONLY` says so, as data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from keel import wire
+if TYPE_CHECKING:  # the CLI imports this module at start-up; the wire's models load on use
+    from keel import wire
 
 Direction = Literal["upstream", "downstream"]
+
+OBJECTIVES = ("balanced", "cost", "carbon", "latency")
+"""The planner's objective presets, by name (the domain's weights are
+:data:`keel.placement.problem.PRESETS`; a test keeps the two in step)."""
 
 Commit = Literal["changed", "always", "never"]
 """When a computed plan is committed: ``changed`` (the default) only when it decides something

@@ -275,3 +275,46 @@ def test_resolved_values_refreshed_by_another_change_are_recorded(
     assert stored.resolved is not None and stored.resolved["pools"][0]["memory_gb"] == 128
     types = [(e.entry["type"], e.entry["kind"]) for e in ledger.show(workspace, 0, 100)]
     assert types[-2:] == [("estate.configured", "Accelerator"), ("estate.configured", "Site")]
+
+
+def _alembic_config() -> Any:
+    from importlib import resources
+
+    from alembic.config import Config
+
+    config = Config()
+    location = resources.files("keel.store").joinpath("migrations")
+    config.set_main_option("script_location", str(location))
+    return config
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    """The one-query start-up check compares with the newest migration, not a stale one."""
+    from alembic.script import ScriptDirectory
+
+    from keel.store.database import SCHEMA_REVISION
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_heads() == [SCHEMA_REVISION]
+
+
+def test_an_older_schema_is_migrated_on_open(database_url: str) -> None:
+    """A database one migration behind is upgraded: the fast check does not skip it."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from keel.store import database as store
+
+    first = store.Database(database_url)
+    config = _alembic_config()
+    with first.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "-1")
+    first.close()
+    store._migrated.clear()  # a new process: nothing known about this database
+    again = store.Database(database_url)
+    try:
+        with again.engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == store.SCHEMA_REVISION
+    finally:
+        again.close()

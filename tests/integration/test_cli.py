@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -159,6 +161,17 @@ def test_internal_errors_exit_1(tmp_path: Path) -> None:
     assert "hint:" in result.stderr
 
 
+def test_a_server_that_is_not_running_is_a_user_error_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        result = keel("--server", url, "get", "sites", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error[E-UNREACHABLE]: cannot reach {url}: connection refused")
+    assert "hint: is keel serve running there" in result.stderr
+    assert "bug" not in result.stderr
+
+
 def test_bad_database_url_is_a_config_error(tmp_path: Path) -> None:
     result = keel("get", "site", cwd=tmp_path, env={"KEEL_DATABASE_URL": "mysql://x/y"})
     assert result.returncode == 2
@@ -218,3 +231,39 @@ def test_stdin_garbage(tmp_path: Path, stdin: str) -> None:
     result = keel("apply", "-f", "-", cwd=tmp_path, stdin=stdin)
     assert result.returncode == 2
     assert "error[E-" in result.stderr
+
+
+def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    found = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += _commands(command, f"{prefix}{name} ")
+        else:
+            found.append((f"{prefix}{name}", command))
+    return found
+
+
+def test_every_output_option_is_a_format_with_json_and_yaml() -> None:
+    """-o means a format everywhere, and every command that prints data offers json and yaml."""
+    from enum import Enum
+
+    import typer.main
+
+    from keel.cli.main import app
+
+    root = typer.main.get_command(app)
+    with_output = {}
+    for name, command in _commands(root):
+        for param in command.params:
+            if "-o" in getattr(param, "opts", []):
+                assert param.name == "output", f"keel {name}: -o is {param.name}, not a format"
+                kind = param.type_descriptor.annotation
+                assert isinstance(kind, type) and issubclass(kind, Enum), f"keel {name}: any text"
+                with_output[name] = {member.value for member in kind}
+    for name, choices in with_output.items():
+        if name != "model factsheet":  # a document: md, json or html
+            assert {"table", "json", "yaml"} <= choices, f"keel {name}: {sorted(choices)}"
+    prints_data = {"get", "plan", "model list", "model show", "monitor alerts", "monitor run",
+                   "token list", "lineage show", "lineage impact", "ledger verify", "policy packs",
+                   "policy eval", "access check", "drift"}  # fmt: skip
+    assert prints_data <= set(with_output)

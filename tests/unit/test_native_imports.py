@@ -36,3 +36,20 @@ def test_native_modules_load_together() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_the_cli_loads_no_heavy_library_until_a_command_runs() -> None:
+    """keel --help stays fast: the services and their libraries load inside commands."""
+    heavy = [
+        "sqlalchemy",
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "httpx",
+        "cedarpy",
+        "keel.service",
+    ]
+    code = f"import sys, keel.cli.main; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == ""

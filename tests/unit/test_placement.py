@@ -463,3 +463,11 @@ def test_replanning_moves_only_what_must_move() -> None:
         violations(down, build_plan(problem, solve(problem, "fast", with_bound=False), "balanced"))
         == []
     )
+
+
+def test_the_front_ends_objectives_are_the_presets() -> None:
+    """keel plan --objective lists names from keel.operations, which must not drift."""
+    from keel.operations import OBJECTIVES
+    from keel.placement.problem import PRESETS
+
+    assert set(OBJECTIVES) == set(PRESETS)

@@ -8,6 +8,7 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
+from keel.cli.output import machine
 
 app = typer.Typer(help="Access policies (Cedar): who may do what.")
 
@@ -24,12 +25,12 @@ def check_command(
     resource: Annotated[
         str, typer.Option(help="Kind/name, ModelVersion/model@version, or Ledger.")
     ],
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """Decide one request; exit 0 when allowed, 1 when denied."""
     decision = state(ctx).ops().check_access(principal, action, resource)
-    if output is Format.json:
-        typer.echo(decision.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(decision, output))
     else:
         verdict = "allowed" if decision.allowed else "denied"
         why = ", ".join(decision.policies) or "no policy permits it (default deny)"

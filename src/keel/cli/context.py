@@ -4,24 +4,31 @@ A command that reads or changes state asks for :meth:`CliState.ops`: the local w
 operations (acting as ``--as``), or :class:`keel.Client` when ``--server`` is given. A command
 that only works on local files says so with :meth:`CliState.local`, which refuses ``--server``
 with the reason :data:`keel.operations.LOCAL_ONLY` gives.
+
+Start-up: the CLI's modules import only Typer, the errors and the wire's light parts at module
+level. The services, the client and their libraries (SQLAlchemy, pyarrow, numpy, httpx) load
+inside the command that needs them, so ``keel --help`` and a usage error stay fast
+(``bench/startup.py`` measures it against ``python -c pass``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from keel.client import Client
-from keel.config import Settings
 from keel.errors import UserError
-from keel.estate import Limits
-from keel.operations import LOCAL_ONLY, Operations
-from keel.service import Workspace, access, manifest_limits
-from keel.service.actor import Actor
-from keel.service.operations import LocalOperations
-from keel.service.workspace import local_settings
+from keel.operations import LOCAL_ONLY
+
+if TYPE_CHECKING:  # the services, the client and their libraries load when a command runs
+    from keel.client import Client
+    from keel.config import Settings
+    from keel.estate import Limits
+    from keel.operations import Operations
+    from keel.service import Workspace
+    from keel.service.actor import Actor
 
 
 @dataclass
@@ -54,8 +61,12 @@ class CliState:
                     "--as names a local principal; with --server the API key decides who acts"
                 )
             if self._client is None:
+                from keel.client import Client
+
                 self._client = Client(self.server, self.token)
             return self._client
+        from keel.service.operations import LocalOperations
+
         workspace = self.workspace(create=create)
         name = principal or self.principal or workspace.settings.principal
         return LocalOperations(workspace, principal=name)
@@ -85,6 +96,8 @@ class CliState:
             The named principal (``--as``, else ``KEEL_PRINCIPAL`` or ``principal`` in
             keel.yaml), or the bootstrap user while the estate declares no principal.
         """
+        from keel.service import access
+
         workspace = self.workspace()
         name = principal or self.principal or workspace.settings.principal
         return access.local_actor(workspace, name)
@@ -104,16 +117,23 @@ class CliState:
                 its folder's parent does not exist either.
         """
         if self._workspace is None:
+            from keel.service import Workspace
+            from keel.service.workspace import local_settings
+
             _require_workspace(local_settings(self.workspace_dir), create=create)
             self._workspace = Workspace.open(self.workspace_dir)
         return self._workspace
 
     def data_root(self) -> Path | None:
         """The configured data root, without opening the store."""
+        from keel.service.workspace import local_settings
+
         return local_settings(self.workspace_dir).data_root
 
     def limits(self) -> Limits:
         """Manifest input limits, without opening the store."""
+        from keel.service import manifest_limits
+
         return manifest_limits(self.workspace_dir)
 
     def close(self) -> None:

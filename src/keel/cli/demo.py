@@ -7,7 +7,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,26 +15,13 @@ from keel.cli.context import state
 from keel.cli.output import table
 from keel.cli.plan import print_plan
 from keel.errors import DeniedError, ForbiddenError, KeelError, UserError
-from keel.service import (
-    Actor,
-    EstateSummary,
-    Workspace,
-    access,
-    apply_manifests,
-    demo_manifests,
-    factsheet,
-    ledger,
-    lineage,
-    monitoring,
-    planning,
-    registry,
-    summarise,
-    validate_manifests,
-)
 
-ADMIN = Actor("user:root-ops")
+if TYPE_CHECKING:
+    from keel.service import EstateSummary, Workspace
+
+ADMIN = "user:root-ops"
 """The demo's admin; every later step acts as a principal the estate declares."""
-CI = Actor("service_account:ci-pipeline")
+CI = "service_account:ci-pipeline"
 """The demo's pipeline (an operator): plans, monitors, evaluates."""
 
 
@@ -51,6 +38,8 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     Raises:
         UserError: If a file exists and ``force`` is false.
     """
+    from keel.service import demo_manifests, lineage, monitoring
+
     folder.mkdir(parents=True, exist_ok=True)
     files = demo_manifests()
     clashes = [name for name, _ in files if (folder / name).exists()]
@@ -110,6 +99,8 @@ def _indent(text: str, spaces: int = 2) -> str:
 
 def _monitor(workspace: Workspace, data: Path) -> None:
     """Run the demo monitor on a normal window, a drifted one, then a normal one again."""
+    from keel.service import Actor, monitoring
+
     typer.echo("\n5. monitored credit-decision-api (drift, model quality, latency SLO):")
     for step, drifted in (
         ("normal traffic", False),
@@ -117,7 +108,7 @@ def _monitor(workspace: Workspace, data: Path) -> None:
         ("recovery", False),
     ):
         monitoring.write_demo_windows(data, drifted=drifted)
-        (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"], actor=CI)
+        (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"], actor=Actor(CI))
         firing = [c.key for c in run.result.firing]
         line = f"   {step}: {run.result.status}"
         if firing:
@@ -162,6 +153,8 @@ def _keel() -> str:
 
 def _lineage(workspace: Workspace, root: Path) -> None:
     """Ingest the demo's OpenLineage events, analyse impact, govern a model, erase a dataset."""
+    from keel.service import Actor, factsheet, lineage, registry
+
     typer.echo("\n6. lineage and the model registry:")
     events = lineage.read_jsonl(lineage.demo_events())
     stored = lineage.ingest(workspace, events)
@@ -185,9 +178,9 @@ def _lineage(workspace: Workspace, root: Path) -> None:
             registry.Evaluation("probe", "membership-inference", True),
             registry.Evaluation("probe", "adversarial-robustness", True),
         ],
-        actor=CI,
+        actor=Actor(CI),
     )
-    registry.transition(workspace, ref, "validated", actor=CI)
+    registry.transition(workspace, ref, "validated", actor=Actor(CI))
     typer.echo(f"   {ref} (high risk): evaluated (benchmark and 2 probes) and validated")
     try:
         registry.approve(workspace, ref, actor=Actor("user:alice"))
@@ -202,7 +195,7 @@ def _lineage(workspace: Workspace, root: Path) -> None:
         workspace,
         "dataset:call-centre-transcripts",
         "GDPR Art. 17 request 2026-0412",
-        actor=ADMIN,
+        actor=Actor(ADMIN),
     )
     typer.echo(
         "   erased dataset:call-centre-transcripts (personal data): retrain "
@@ -215,6 +208,8 @@ def _lineage(workspace: Workspace, root: Path) -> None:
 
 def _refuse(workspace: Workspace, folder: Path) -> None:
     """Apply what the demo's policy refuses, and show the refusal (nothing is stored)."""
+    from keel.service import Actor, apply_manifests, demo_manifests
+
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in demo_manifests(refused=True):
         (folder / name).write_text(text, encoding="utf-8")
@@ -237,6 +232,17 @@ def demo(
     ] = None,
 ) -> None:
     """Run the main job end to end on the demo estate, in a fresh SQLite workspace."""
+    from keel.service import (
+        Actor,
+        Workspace,
+        access,
+        apply_manifests,
+        ledger,
+        planning,
+        summarise,
+        validate_manifests,
+    )
+
     state(ctx).local("demo")
     started = time.perf_counter()
     root = keep or Path(tempfile.mkdtemp(prefix="keel-demo-"))
@@ -259,7 +265,7 @@ def demo(
             f"   {created} created in one transaction by {first.principal} (the first apply,"
             f" before any principal exists); estate revision {result.revision}"
         )
-        again = apply_manifests(workspace, [str(manifests)], actor=ADMIN)
+        again = apply_manifests(workspace, [str(manifests)], actor=Actor(ADMIN))
         typer.echo(
             f"   re-applied: {again.count('unchanged')} unchanged, nothing written (idempotent)"
         )
@@ -267,7 +273,7 @@ def demo(
         _refuse(workspace, root / "refused")
         typer.echo("\n4. planned where every workload runs (objective: balanced, solver: fast):")
         planned = planning.compute_plan(workspace)
-        plan_id, index = planning.commit_plan(workspace, planned, actor=CI)
+        plan_id, index = planning.commit_plan(workspace, planned, actor=Actor(CI))
         print_plan(planning.report(planned))
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
         _monitor(workspace, manifests / "data")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel import wire
 from keel.cli.context import state
-from keel.cli.output import dump_json, dump_yaml_documents, table
+from keel.cli.output import dump_json, dump_yaml_documents, machine, table
 from keel.cli.views import ResourceView
-from keel.service import manifest_schema, validate_manifests
+
+if TYPE_CHECKING:
+    from keel import wire
 
 Files = Annotated[
     list[str],
@@ -19,26 +20,21 @@ Files = Annotated[
 ]
 
 
-class Output(StrEnum):
-    """Output formats of ``keel get``."""
+class Format(StrEnum):
+    """Output formats of commands that print a result: for people, or for machines."""
 
     table = "table"
     json = "json"
     yaml = "yaml"
 
 
-class Format(StrEnum):
-    """Output formats of commands that print a result."""
-
-    text = "text"
-    json = "json"
-
-
-Out = Annotated[Format, typer.Option("--output", "-o", help="text or json.")]
+Out = Annotated[Format, typer.Option("--output", "-o", help="table (for people), json or yaml.")]
 
 
 def validate(ctx: typer.Context, filename: Files) -> None:
     """Check manifests and report every problem at once, as file:line: Kind/name: field: message."""
+    from keel.service import validate_manifests
+
     state(ctx).local("validate")
     estate = validate_manifests(filename, state(ctx).limits(), state(ctx).data_root())
     typer.echo(f"ok: {len(estate)} resources valid in {len(filename)} path(s)")
@@ -93,15 +89,15 @@ def apply(  # noqa: PLR0917 (Typer passes options by position)
         bool, typer.Option(help="Delete stored resources that the files do not declare.")
     ] = False,
     dry_run: Annotated[bool, typer.Option(help="Show the changes without making them.")] = False,
-    output: Out = Format.text,
+    output: Out = Format.table,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every changed resource and warning.")
     ] = False,
 ) -> None:
     """Create or update the resources in manifests, all in one transaction."""
     result = state(ctx).ops(create=True).apply(filename, prune=prune, dry_run=dry_run)
-    if output is Format.json:
-        typer.echo(result.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(result, output))
     else:
         print_apply(result, verbose=verbose)
 
@@ -112,15 +108,18 @@ def get(
     name: Annotated[
         str | None, typer.Argument(help="One resource; all of the kind if absent.")
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="Output format.")] = Output.table,
+    output: Annotated[
+        Format,
+        typer.Option("--output", "-o", help="table, json, or yaml (manifests you can apply)."),
+    ] = Format.table,
 ) -> None:
     """Show stored resources (from the server with --server)."""
     found = state(ctx).ops().get(kind, name)
-    if output is Output.json:
+    if output is Format.json:
         typer.echo(
             found.items[0].model_dump_json(indent=2) if name else found.model_dump_json(indent=2)
         )
-    elif output is Output.yaml:
+    elif output is Format.yaml:
         typer.echo(dump_yaml_documents([item.manifest() for item in found.items]), nl=False)
     elif not found.items:
         typer.echo(f"no {kind} resources")
@@ -134,17 +133,19 @@ def delete(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="Resource kind.")],
     name: Annotated[str, typer.Argument(help="Resource name.")],
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """Delete one resource; refused while other resources reference it."""
     change = state(ctx).ops().delete(kind, name)
-    if output is Format.json:
-        typer.echo(change.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(change, output))
     else:
         typer.echo(f"{change.kind}/{change.name} deleted")
 
 
 def schema(ctx: typer.Context) -> None:
     """Print the JSON Schema of manifest documents (for editor completion)."""
+    from keel.service import manifest_schema
+
     state(ctx).local("schema")
     typer.echo(dump_json(manifest_schema()))

@@ -9,8 +9,8 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
+from keel.cli.output import machine
 from keel.errors import UserError
-from keel.service import ledger
 
 app = typer.Typer(help="The trust ledger: a verifiable record of every change and decision.")
 
@@ -47,12 +47,12 @@ def verify(
         bool,
         typer.Option(help="Trust the keys used here for this log from now on (known_logs)."),
     ] = False,
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """Recompute the tree, check every checkpoint against trusted keys and the last run."""
     report = state(ctx).ops().verify(_keys(key), pin=pin)
-    if output is Format.json:
-        typer.echo(report.model_dump_json(indent=2, exclude={"latest_note"}))
+    if output is not Format.table:
+        typer.echo(machine(report, output, exclude={"latest_note"}))
         return
     since = (
         f"; consistent with the checkpoint of size {report.previous_size} verified before"
@@ -116,6 +116,8 @@ def verify_proof(
     key: KeyOption = None,
 ) -> None:
     """Check a proof offline, with nothing but the log's public key (no database)."""
+    from keel.service import ledger
+
     state(ctx).local("ledger verify-proof")
     keys = _keys(key)
     if not keys:

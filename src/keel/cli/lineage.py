@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel import wire
 from keel.cli.context import state
-from keel.cli.output import table
+from keel.cli.estate import Format, Out
+from keel.cli.output import machine, table
 from keel.errors import UserError
 from keel.operations import Direction
+
+if TYPE_CHECKING:
+    from keel import wire
 
 app = typer.Typer(help="Lineage: OpenLineage events, the graph, impact analysis, erasure.")
 
 Namespace = Annotated[
     str | None, typer.Option(help="The node's namespace, when its name is in several.")
 ]
-Output = Annotated[str, typer.Option("-o", "--output", help="table or json.")]
-
-
-def _output(value: str) -> str:
-    if value not in ("table", "json"):
-        raise UserError(f"--output {value!r}: choose table or json")
-    return value
 
 
 def label(node: wire.Node) -> str:
@@ -38,12 +34,12 @@ def label(node: wire.Node) -> str:
 def ingest_command(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Events, one JSON object per line (.jsonl).")],
-    output: Output = "table",
+    output: Out = Format.table,
 ) -> None:
     """Store OpenLineage 2-0-2 events from a file (all or none; duplicates are skipped)."""
     result = state(ctx).ops().ingest(str(file))
-    if _output(output) == "json":
-        typer.echo(result.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(result, output))
         return
     typer.echo(
         f"{result.accepted} events stored, {result.duplicates} already known"
@@ -64,15 +60,15 @@ def show_command(
     ),
     depth: Annotated[int, typer.Option(min=0, max=1000, help="Most edges from the node.")] = 3,
     namespace: Namespace = None,
-    output: Output = "table",
+    output: Out = Format.table,
 ) -> None:
     """Walk the graph from a node, upstream or downstream, to a depth (cycles are safe)."""
     if upstream and downstream:
         raise UserError("choose --upstream or --downstream, not both")
     direction: Direction = "upstream" if upstream else "downstream"
     view = state(ctx).ops().lineage(node, direction=direction, depth=depth, namespace=namespace)
-    if _output(output) == "json":
-        typer.echo(view.model_dump_json(indent=2, by_alias=True))
+    if output is not Format.table:
+        typer.echo(machine(view, output, by_alias=True))
         return
     rows = [[n.depth, label(n), n.origin, "erased" if n.erased else ""] for n in view.nodes]
     typer.echo(table(["DEPTH", "NODE", "ORIGIN", ""], rows))
@@ -111,12 +107,12 @@ def impact_command(
         int | None, typer.Option(min=0, max=1000, help="Most edges (no limit when absent).")
     ] = None,
     namespace: Namespace = None,
-    output: Output = "table",
+    output: Out = Format.table,
 ) -> None:
     """Everything a dataset feeds: derived data, model versions, workloads, placements."""
     found = state(ctx).ops().impact(node, depth=depth, namespace=namespace)
-    if _output(output) == "json":
-        typer.echo(found.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(found, output))
     else:
         _print_impact(found)
 
@@ -128,12 +124,12 @@ def erase_command(
     *,
     reason: Annotated[str, typer.Option(help="Why (kept erasable, committed in the ledger).")],
     namespace: Namespace = None,
-    output: Output = "table",
+    output: Out = Format.table,
 ) -> None:
     """Erase a dataset: blank its payloads, keep the graph, record it, list what to redo."""
     done = state(ctx).ops().erase(node, reason, namespace=namespace)
-    if _output(output) == "json":
-        typer.echo(done.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(done, output))
         return
     typer.echo(f"erased {label(done.dataset)} (ledger entry {done.ledger_index})")
     typer.echo("  retrain: " + (", ".join(done.retrain) or "-"))

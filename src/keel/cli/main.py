@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from keel import __version__
+from keel import __version__, progress
 from keel.cli import access, demo, estate, ledger, lineage, model, monitor, plan, policy, serve
 from keel.cli.context import CliState
 from keel.cli.output import report_error
+from keel.cli.progress import TerminalProgress, quiet_s
+from keel.cli.progress import wanted as progress_shown
 
 app = typer.Typer(
     name="keel",
@@ -66,6 +68,8 @@ def main(  # noqa: PLR0917 (Typer passes the global options by position)
     """Keel: the control plane for hybrid AI infrastructure."""
     ctx.obj = CliState(workspace_dir=workspace, server=server, token=token, principal=principal)
     ctx.call_on_close(ctx.obj.close)
+    if progress_shown():
+        ctx.with_resource(progress.reporting(TerminalProgress(quiet_s=quiet_s())))
 
 
 app.command()(estate.validate)

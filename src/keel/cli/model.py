@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel import wire
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
-from keel.cli.output import table
+from keel.cli.output import machine, table
 from keel.errors import UserError
+
+if TYPE_CHECKING:
+    from keel import wire
 
 app = typer.Typer(help="Model registry: versions, evaluations, approvals, fact sheets.")
 
@@ -27,12 +30,12 @@ Ref = Annotated[str, typer.Argument(help="MODEL@VERSION or MODEL@ALIAS.")]
 def list_command(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="One model; all when absent.")] = None,
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """List registered versions with their lifecycle state."""
     found = state(ctx).ops().models(model)
-    if output is Format.json:
-        typer.echo(found.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(found, output))
         return
     rows = [
         [
@@ -70,11 +73,11 @@ def print_version(detail: wire.ModelVersionDetail) -> None:
 
 
 @app.command("show")
-def show_command(ctx: typer.Context, ref: Ref, output: Out = Format.text) -> None:
+def show_command(ctx: typer.Context, ref: Ref, output: Out = Format.table) -> None:
     """Show a version: state, evaluations, approvals, history with ledger indices."""
     detail = state(ctx).ops().model(ref)
-    if output is Format.json:
-        typer.echo(detail.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(detail, output))
     else:
         print_version(detail)
 
@@ -96,6 +99,8 @@ def _result(kind: str, text: str) -> wire.Evaluation:
         raise UserError(f"--{kind} {text!r}: write {form}") from None
     if not sep or not name or len(name) > 128:
         raise UserError(f"--{kind} {text!r}: the name is missing or over 128 characters")
+    from keel import wire
+
     return wire.Evaluation(kind=kind, name=name, passed=passed, score=score)
 
 
@@ -158,17 +163,25 @@ def alias_command(
     typer.echo(f"{version.model}@{alias} -> {version.version}")
 
 
+class SheetFormat(StrEnum):
+    """Formats of a fact sheet: a document, not a table."""
+
+    md = "md"
+    json = "json"
+    html = "html"
+
+
 @app.command("factsheet")
 def factsheet_command(
     ctx: typer.Context,
     ref: Ref,
-    output: Annotated[str, typer.Option("-o", "--output", help="md, json or html.")] = "md",
+    output: Annotated[
+        SheetFormat, typer.Option("-o", "--output", help="md, json or html.")
+    ] = SheetFormat.md,
     file: Annotated[Path | None, typer.Option("--file", help="Write here instead.")] = None,
 ) -> None:
     """An EU AI Act Annex IV-style fact sheet: purpose, data lineage, evaluations, history."""
-    if output not in ("md", "json", "html"):
-        raise UserError(f"--output {output!r}: choose md, json or html")
-    text = state(ctx).ops().factsheet(ref, output).text  # type: ignore[arg-type]
+    text = state(ctx).ops().factsheet(ref, output.value).text
     if file is None:
         typer.echo(text, nl=False)
     else:

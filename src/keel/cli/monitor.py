@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +11,19 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
-from keel.cli.output import table
+from keel.cli.output import machine, table
 from keel.errors import UserError
-from keel.service import monitoring
 
 app = typer.Typer(help="Monitors: scheduled drift, quality and SLO checks with alerts.")
+
+
+class DriftFormat(StrEnum):
+    """Output formats of ``keel drift``: the common ones, and the HTML report."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    html = "html"
 
 
 def sketch(
@@ -24,6 +32,8 @@ def sketch(
     out: Annotated[str, typer.Option("--out", help="Where to write the sketch.")],
 ) -> None:
     """Save a reference window as a compact sketch (what monitors keep instead of raw data)."""
+    from keel.service import monitoring
+
     state(ctx).local("sketch")
     saved = monitoring.save_sketch(data, out)
     size_kb = Path(out).stat().st_size / 1024
@@ -59,21 +69,25 @@ def drift(
     share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Drifted share that makes dataset drift.")
     ] = 0.5,
-    output: Annotated[str, typer.Option("-o", "--output", help="table, json or html.")] = "table",
+    output: Annotated[
+        DriftFormat, typer.Option("-o", "--output", help="table, json, yaml, or html (a report).")
+    ] = DriftFormat.table,
     html_file: Annotated[
         str | None, typer.Option("--html", help="Also write the HTML report here.")
     ] = None,
 ) -> None:
     """Compare a window with a reference, column by column (Evidently's default tests)."""
+    from keel.service import monitoring
+
     state(ctx).local("drift")
     report, ref, window = monitoring.drift(
         reference, current, overrides=_overrides(column or []), drift_share=share
     )
     if html_file:
         Path(html_file).write_text(monitoring.render(report, ref, window), encoding="utf-8")
-    if output == "json":
-        typer.echo(json.dumps(report.to_json(), indent=2))
-    elif output == "html":
+    if output in (DriftFormat.json, DriftFormat.yaml):
+        typer.echo(machine(report.to_json(), output))
+    elif output is DriftFormat.html:
         typer.echo(monitoring.render(report, ref, window))
     else:
         rows = [
@@ -105,12 +119,12 @@ def run_command(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="One monitor; all when absent.")] = None,
     due: Annotated[bool, typer.Option(help="Only monitors whose interval has passed.")] = False,
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """Run monitors now: check, store, alert (deduplicated), record in the ledger."""
     runs = state(ctx).ops().run_monitors(name, due=due).runs
-    if output is Format.json:
-        typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+    if output is not Format.table:
+        typer.echo(machine([r.model_dump(mode="json") for r in runs], output))
         return
     for run in runs:
         typer.echo(f"Monitor/{run.monitor} ({run.workload}): {run.status}, {run.rows:,} rows")
@@ -131,12 +145,12 @@ def run_command(
 def alerts_command(
     ctx: typer.Context,
     every: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """List alerts (firing ones unless --all)."""
     found = state(ctx).ops().alerts(every=every)
-    if output is Format.json:
-        typer.echo(found.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(found, output))
         return
     rows = [
         [a.monitor, a.condition, a.state, a.raised_at.isoformat(timespec="seconds"), a.checks,
@@ -155,6 +169,8 @@ def metrics_command(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
 ) -> None:
     """Print the latest results in the Prometheus text format, or serve them at /metrics."""
+    from keel.service import monitoring
+
     if port is None:
         typer.echo(state(ctx).ops().metrics(), nl=False)
         return

@@ -53,6 +53,23 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str, ensure_ascii=False)
 
 
+def machine(value: Any, output: str, **dump: Any) -> str:
+    """A result for machines, as ``-o json`` or ``-o yaml`` asked.
+
+    Args:
+        value: A wire model, or JSON-compatible data.
+        output: ``json`` or ``yaml``.
+        **dump: Options of the model's dump (``exclude``, ``by_alias``, ``exclude_none``).
+
+    Returns:
+        The text (JSON indented by two; YAML in block style, keys in the model's order).
+    """
+    data = value.model_dump(mode="json", **dump) if hasattr(value, "model_dump") else value
+    if output == "yaml":
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
 def dump_yaml_documents(documents: Sequence[Any]) -> str:
     """Multi-document YAML.
 

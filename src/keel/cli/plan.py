@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel import wire
 from keel.cli.context import state
-from keel.cli.output import table
-from keel.operations import Commit
-from keel.service.planning import OBJECTIVES
+from keel.cli.estate import Format, Out
+from keel.cli.output import machine, table
+from keel.operations import OBJECTIVES, Commit
 
-
-class Format(StrEnum):
-    """Output formats of ``keel plan``."""
-
-    table = "table"
-    json = "json"
+if TYPE_CHECKING:
+    from keel import wire
 
 
 PLACEMENT_COLUMNS = [
@@ -146,7 +140,7 @@ def plan(
     explain: Annotated[
         str | None, typer.Option(help="Explain one workload instead of printing the plan.")
     ] = None,
-    output: Annotated[Format, typer.Option("--output", "-o", help="Output format.")] = Format.table,
+    output: Out = Format.table,
     commit: Annotated[
         bool | None,
         typer.Option(
@@ -164,14 +158,12 @@ def plan(
     ops = state(ctx).ops()
     if explain is not None:
         why = ops.explain(explain, objective=objective, solver=solver, seed=seed)
-        typer.echo(
-            why.model_dump_json(indent=2) if output is Format.json else explanation_text(why)
-        )
+        typer.echo(machine(why, output) if output is not Format.table else explanation_text(why))
         return
     mode: Commit = "changed" if commit is None else "always" if commit else "never"
     found = ops.plan(objective=objective, solver=solver, seed=seed, commit=mode, diff=diff)
-    if output is Format.json:
-        typer.echo(found.model_dump_json(indent=2, exclude_none=True))
+    if output is not Format.table:
+        typer.echo(machine(found, output, exclude_none=True))
         return
     if diff:
         print_moves(found)

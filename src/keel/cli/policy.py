@@ -9,9 +9,8 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
-from keel.cli.output import table
+from keel.cli.output import machine, table
 from keel.cli.plan import policy_lines
-from keel.service import policy
 
 app = typer.Typer(help="Compliance policies (Rego) and their tests.")
 
@@ -26,6 +25,8 @@ def run_tests_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test.")] = False,
 ) -> None:
     """Run Rego unit tests (``test_`` rules) like ``opa test``; exit 1 if any fails."""
+    from keel.service import policy
+
     state(ctx).local("policy test")
     results = policy.run_policy_tests(directory)
     failed = [r for r in results if not r.passed]
@@ -44,12 +45,12 @@ def run_tests_command(
 def eval_command(
     ctx: typer.Context,
     workload: Annotated[str, typer.Option("--workload", help="The stored workload to decide.")],
-    output: Out = Format.text,
+    output: Out = Format.table,
 ) -> None:
     """Show the compliance decision for one workload, with every rule that fired."""
     decision = state(ctx).ops().decision(workload)
-    if output is Format.json:
-        typer.echo(decision.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(decision, output))
         return
     verdict = "allowed" if decision.allowed else "denied everywhere"
     typer.echo(f"Workload/{workload}: {verdict} ({decision.elapsed_ms} ms)")
@@ -57,12 +58,14 @@ def eval_command(
 
 
 @app.command("packs")
-def packs_command(ctx: typer.Context, output: Out = Format.text) -> None:
+def packs_command(ctx: typer.Context, output: Out = Format.table) -> None:
     """List the regulation packs Keel ships, with their default parameters."""
+    from keel.service import policy
+
     state(ctx).local("policy packs")
-    if output is Format.json:
+    if output is not Format.table:
         packs = [{"name": n, "enforces": t, "defaults": d} for n, t, d in policy.shipped_packs()]
-        typer.echo(json.dumps(packs, indent=2))
+        typer.echo(machine(packs, output))
         return
     rows = [
         [name, title, json.dumps(defaults, separators=(",", ":"))[:60]]

@@ -9,9 +9,8 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
-from keel.cli.output import table
+from keel.cli.output import machine, table
 from keel.operations import DEFAULT_KEY_DAYS
-from keel.service import tokens
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 
@@ -90,6 +89,8 @@ def create_command(
     ] = f"{DEFAULT_KEY_DAYS:g}d",
 ) -> None:
     """Create an API key (an admin); it is printed once and only its hash is stored."""
+    from keel.service import tokens
+
     days = None if expires.strip() == "never" else tokens.parse_duration_days(expires)
     made = state(ctx).ops().create_token(name, role, days)
     token = made.token
@@ -103,11 +104,11 @@ def create_command(
 
 
 @app.command("list")
-def list_command(ctx: typer.Context, output: Out = Format.text) -> None:
+def list_command(ctx: typer.Context, output: Out = Format.table) -> None:
     """List API keys (never their secrets)."""
     found = state(ctx).ops().tokens()
-    if output is Format.json:
-        typer.echo(found.model_dump_json(indent=2))
+    if output is not Format.table:
+        typer.echo(machine(found, output))
         return
     rows = [
         [t.name, t.role, t.state, t.created_at.isoformat(timespec="seconds"),

@@ -7,9 +7,10 @@ server stored, validated when it was applied).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from keel import wire
+if TYPE_CHECKING:
+    from keel import wire
 
 
 def _site(spec: Any, resolved: Any) -> list[Any]:

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import fastjsonschema
 import orjson
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
+
+if TYPE_CHECKING:  # jsonschema explains a rejected event; valid ones never load it
+    from jsonschema import Draft202012Validator, FormatChecker
 
 SPEC_VERSION = "2-0-2"
 SCHEMA_URL = f"https://openlineage.io/spec/{SPEC_VERSION}/OpenLineage.json"
@@ -117,6 +118,8 @@ def schema() -> dict[str, Any]:
 
 
 def _format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker  # the slow path: only a rejected event loads it
+
     checker = FormatChecker(formats=())
 
     @checker.checks("uuid", raises=ValueError)
@@ -169,6 +172,8 @@ def _fast(kind: EventKind) -> Any:
 
 @cache
 def _validator(kind: EventKind) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(_root(kind), format_checker=_format_checker())
 
 
@@ -226,6 +231,8 @@ def parse_event(raw: object) -> Event:
     try:
         _fast(kind)(raw)
     except fastjsonschema.JsonSchemaException as fast_error:
+        from jsonschema.exceptions import best_match
+
         error = best_match(_validator(kind).iter_errors(raw))
         if error is None:  # never seen; the message of the fast validator is still precise
             raise InvalidEventError("$", "", str(fast_error)) from None

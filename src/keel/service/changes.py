@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from keel import progress
 from keel.errors import DeniedError, InUseError, ManifestError, Problem
 from keel.estate import (
     Estate,
@@ -448,13 +449,15 @@ def _apply(
     dry_run: bool,
     as_text: bool,
 ) -> ApplyResult:
-    located, problems = load_manifests(paths, workspace.limits)
-    located, file_problems = resolve_files(located, workspace.settings.data_root, as_text=as_text)
+    with progress.step("reading manifests"):
+        located, problems = load_manifests(paths, workspace.limits)
+        data_root = workspace.settings.data_root
+        located, file_problems = resolve_files(located, data_root, as_text=as_text)
     problems += file_problems
     if problems:
         raise ManifestError(sorted_problems(problems))
     try:
-        with workspace.unit() as unit:
+        with workspace.unit() as unit, progress.step(f"checking {len(located):,} resources"):
             revision, current_digest = unit.repository(ResourceRepository).revision()
             before = None if actor.trusted else estate_in(unit)
             plan = _plan_apply(unit, located, prune, actor, before)
@@ -462,7 +465,8 @@ def _apply(
             return ApplyResult(plan.changes, revision, current_digest, True, plan.warnings)
         if not plan.writes:
             return ApplyResult(plan.changes, revision, plan.digest, False, plan.warnings)
-        with workspace.unit(actor.principal, write=True) as unit:
+        writing = progress.step(f"writing {len(plan.changes):,} changes and their ledger entries")
+        with workspace.unit(actor.principal, write=True) as unit, writing:
             latest, _ = unit.repository(ResourceRepository).revision()
             if latest != revision:
                 # Another writer committed since the snapshot: decide and plan again under the

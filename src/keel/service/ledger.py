@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from keel import progress
 from keel.errors import ConfigError, IntegrityError, LedgerError, NotFoundError
 from keel.ledger import (
     Checkpoint,
@@ -549,7 +550,9 @@ def _pairs(level: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes, byt
 ROTATION = b'"ledger.key_rotated"'
 
 
-def _verify_leaves(repo: LedgerRepository, size: int) -> list[tuple[int, Verifier]]:
+def _verify_leaves(
+    repo: LedgerRepository, size: int, done: Callable[[int], None]
+) -> list[tuple[int, Verifier]]:
     """Check every entry against its leaf hash; return the key rotations the log announces."""
     leaves = repo.scan_level(0)
     expected = 0
@@ -572,6 +575,8 @@ def _verify_leaves(repo: LedgerRepository, size: int) -> list[tuple[int, Verifie
                 f"entry {index} does not match its leaf hash", first_bad_index=index
             )
         expected += 1
+        if not expected % 4096:
+            done(4096)
     if expected != size:
         bad = min(expected, size)
         raise IntegrityError(
@@ -635,9 +640,11 @@ def verify(
         checkpoints = repo.checkpoints()
         origin = _origin(checkpoints)
         trust, trusted = _trusted(workspace, given, origin)
-        rotations = _verify_leaves(repo, size)
-        for level in range(1, size.bit_length()):
-            _verify_level(repo, level, size)
+        with progress.step(f"verifying {size:,} entries", total=size) as done:
+            rotations = _verify_leaves(repo, size, done)
+        with progress.step("verifying the tree's inner hashes"):
+            for level in range(1, size.bit_length()):
+                _verify_level(repo, level, size)
         covered = checkpoints[-1][0] if checkpoints else 0
         if covered < size:
             raise IntegrityError(

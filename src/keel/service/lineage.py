@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from keel.errors import EventError, NotFoundError, Problem, UserError
@@ -681,6 +680,8 @@ def emit(workspace: Workspace, events: list[dict[str, Any]]) -> list[str]:
         except OSError as error:
             failures.append(f"cannot write {path}: {error.strerror}")
     else:
+        import httpx  # only a consumer that ships events over HTTP needs it
+
         url = target.rstrip("/") + "/api/v1/lineage"
         with httpx.Client(timeout=5.0) as client:
             for event in events:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from keel import wire
+from keel import progress, wire
 from keel.errors import NotFoundError, UserError
 from keel.estate.digest import canonical_json
 from keel.estate.spelling import did_you_mean
@@ -30,9 +30,6 @@ from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
 from keel.store.plans import PlanRepository
-
-OBJECTIVES: tuple[str, ...] = tuple(PRESETS)
-"""Objective preset names, for front ends."""
 
 
 @dataclass
@@ -93,17 +90,24 @@ def compute_plan(
         raise UserError(f"unknown objective '{objective}'{did_you_mean(objective, PRESETS)}")
     if solver not in ("fast", "exact"):
         raise UserError(f"unknown solver '{solver}': use fast or exact")
-    estate = load_estate(workspace)
-    with workspace.unit() as unit:
-        _revision, digest = unit.repository(ResourceRepository).revision()
-        previous = unit.repository(PlanRepository).latest() if replan else None
-    engine = policy.engine_for(estate)
-    decisions = policy.decide(estate, engine=engine)
-    problem = compile_problem(estate, objective=objective, policy=policy.denial_mask(decisions))
-    if previous is not None:
-        add_churn_penalty(problem, previous[1])
-    solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
-    plan = build_plan(problem, solution, objective)
+    with progress.step("loading the estate"):
+        estate = load_estate(workspace)
+        with workspace.unit() as unit:
+            _revision, digest = unit.repository(ResourceRepository).revision()
+            previous = unit.repository(PlanRepository).latest() if replan else None
+    workloads = len(estate.workloads())
+    with progress.step(f"deciding data and model rules for {workloads:,} workloads"):
+        engine = policy.engine_for(estate)
+        decisions = policy.decide(estate, engine=engine)
+    with progress.step("compiling the placement problem"):
+        denied = policy.denial_mask(decisions)
+        problem = compile_problem(estate, objective=objective, policy=denied)
+        if previous is not None:
+            add_churn_penalty(problem, previous[1])
+    with progress.step(f"solving {workloads:,} workloads ({solver} solver)"):
+        solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
+    with progress.step("explaining each placement"):
+        plan = build_plan(problem, solution, objective)
     plan.estate_digest = digest
     plan.policy_digest = engine.digest
     slos = {name: w.latency_slo_ms for name, w in estate.workloads().items()}
@@ -128,6 +132,11 @@ def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tu
     Returns:
         The plan's id and the ledger index of its ``plan.committed`` entry.
     """
+    with progress.step(f"committing {len(result.plan.placements):,} placements to the ledger"):
+        return _commit(workspace, result, actor=actor)
+
+
+def _commit(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tuple[int, int]:
     data = plan_data(result)
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
     with workspace.unit(actor.principal, write=True) as unit:

@@ -33,6 +33,11 @@ from keel.store.schema import estate_meta
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 PG_MIGRATION_LOCK_KEY = 0x6B65656C  # "keel"
 
+SCHEMA_REVISION = "0007"
+"""The newest migration's revision: a database at it needs no Alembic run (a test keeps this in
+step with ``migrations/versions``). Checking it with one query instead of loading Alembic saves
+every command about 0.2 s of start-up."""
+
 _migrated: set[str] = set()
 
 
@@ -135,7 +140,8 @@ class Database:
             StoreError: If the database cannot be reached or a migration fails.
         """
         key = self.url.render_as_string(hide_password=False)
-        if key in _migrated:
+        if key in _migrated or self._at_head():
+            _migrated.add(key)
             return
         from alembic import command
         from alembic.config import Config
@@ -155,6 +161,15 @@ class Database:
                 hint="check that the database is running and the URL is right",
             ) from exc
         _migrated.add(key)
+
+    def _at_head(self) -> bool:
+        """Whether the schema is already at :data:`SCHEMA_REVISION` (any failure: not known)."""
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        except SQLAlchemyError:
+            return False  # no table yet, or no database: the full path reports it
+        return [row[0] for row in found] == [SCHEMA_REVISION]
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

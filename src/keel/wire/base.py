@@ -27,4 +27,4 @@ class Wire(BaseModel):
     report, not data to drop silently.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
