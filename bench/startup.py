@@ -51,12 +51,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         subprocess.run([KEEL, "init", "."], cwd=root, env=env, check=True, capture_output=True)
-        subprocess.run([KEEL, "apply", "-f", "."], cwd=root, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [KEEL, "apply", "-f", "."], cwd=root, env=env, check=True, capture_output=True
+        )
         rows = []
         for label, argv in COMMANDS:
             _seconds(argv, root, env)  # one warm-up: the OS's file cache, not Keel's
             times = [_seconds(argv, root, env) for _ in range(args.runs)]
-            rows.append({"command": label, "median_s": statistics.median(times), "min_s": min(times)})
+            rows.append(
+                {"command": label, "median_s": statistics.median(times), "min_s": min(times)}
+            )
     base = rows[0]["median_s"]
     print(f"{'command':<28} {'median s':>9} {'min s':>7} {'x baseline':>11}")
     for row in rows:
