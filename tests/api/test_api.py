@@ -231,6 +231,26 @@ def test_lists_never_show_what_a_single_read_refuses(server: Server) -> None:
     assert "eu-card-transactions" not in json.dumps(upstream)
 
 
+def test_an_explanation_withholds_inputs_the_caller_may_not_read(server: Server) -> None:
+    """The rejected sites and their reasons stay; a hidden dataset's name does not."""
+    workload = "nightly-aml-scoring"  # reads eu-card-transactions, restricted
+    with server.client("admin") as admin:
+        full = admin.get(f"/v1/plans/explanations/{workload}").json()
+    inputs = {r["dataset"] for r in full["rejections"] if r["dataset"]}
+    with server.client("viewer") as viewer:
+        seen = viewer.get(f"/v1/plans/explanations/{workload}")
+        hidden = {d for d in inputs if viewer.get(f"/v1/resources/dataset/{d}").status_code != 200}
+    assert "eu-card-transactions" in hidden
+    assert seen.status_code == 200
+    redacted = seen.json()
+    assert len(redacted["rejections"]) == len(full["rejections"])  # every reason still there
+    named = [r for r in full["rejections"] if r["dataset"] in hidden]
+    withheld = [r for r in redacted["rejections"] if "may not read" in r["detail"]]
+    assert len(withheld) == len(named) and all(r["dataset"] is None for r in withheld)
+    for name in hidden:
+        assert name not in json.dumps(redacted["rejections"])
+
+
 def test_errors_have_one_shape(server: Server) -> None:
     with server.client("admin") as client:
         missing = client.get("/v1/resources/site/atlantis")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,13 +20,101 @@ SHOTS = Path(
 )
 
 PAGES = [
-    ("/ui/", "Overview", ["fra-dc1", "Cost (USD)", "Firing alerts"]),
+    (
+        "/ui/",
+        "Overview",
+        ["fra-dc1", "Services, USD per month", "Jobs, USD per run", "Firing alerts"],
+    ),
     ("/ui/plan", "Plan", ["credit-decision-api", "Unplaced"]),
-    ("/ui/ledger", "Ledger", ["Verified:", "Latest checkpoint", "keel.local/ledger/"]),
+    (
+        "/ui/ledger",
+        "Ledger",
+        ["Verified:", "Latest checkpoint", "keel.local/ledger/", "Subject", "Actor"],
+    ),
     ("/ui/lineage", "Lineage", ["credit-scoring@3.1", "derived datasets"]),
     ("/ui/models", "Models", ["credit-scoring@3.2", "approved"]),
     ("/ui/monitors", "Monitors", ["credit-decision-health", "drift", "Alerts"]),
 ]
+
+
+POINTS_PER_CHART = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
+  d => d.data.reduce((n, t) => n + (t.x || t.lon || t.y || []).filter(v => v !== null).length, 0))"""
+"""Data points in each chart of the page (an empty chart counts 0)."""
+
+
+def check_overview(page: Any, server: Server) -> None:
+    """Every site on the map and in the table, with its resolved country; a real basemap."""
+    sites = httpx.get(
+        f"{server.url}/v1/resources/sites",
+        headers={"Authorization": f"Bearer {server.keys['viewer']}"},
+    ).json()["items"]
+    page.goto(f"{server.url}/ui/")
+    page.wait_for_selector("#map .main-svg", timeout=15_000)
+    on_map = page.evaluate("() => document.getElementById('map').data.flatMap(t => t.text)")
+    assert sorted(on_map) == sorted(s["name"] for s in sites)  # public-cloud sites included
+    kinds = page.evaluate("() => document.getElementById('map').data.map(t => t.name)")
+    assert {"on prem", "public cloud", "edge"} <= set(kinds)  # a legend entry per kind
+    page.wait_for_selector("#map .countries path", state="attached", timeout=15_000)
+    assert page.locator("#map .countries path").count() > 0  # the offline basemap was drawn
+    countries = page.locator("table tbody tr td:nth-child(3)").all_inner_texts()
+    assert len(countries) == len(sites) and all(countries), countries  # none blank
+
+
+def check_lineage(page: Any, server: Server) -> None:
+    """Whole depths on the axis, arrows along the edges, a legend of node kinds."""
+    page.goto(f"{server.url}/ui/lineage")
+    page.wait_for_selector("#graph .main-svg", timeout=15_000)
+    layout = page.evaluate("() => document.getElementById('graph').layout")
+    assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tickmode"] == "linear"
+    assert layout["annotations"] and all(a["showarrow"] for a in layout["annotations"])
+    names = page.evaluate("() => document.getElementById('graph').data.map(t => t.name)")
+    assert {"dataset", "model", "workload"} <= set(names)
+    assert page.evaluate(
+        "() => document.getElementById('graph').data.every(t => t.cliponaxis === false)"
+    )
+
+
+def check_ledger(page: Any, server: Server) -> None:
+    """Subject and actor per entry, a filter by type, and pages of older entries."""
+    page.goto(f"{server.url}/ui/ledger")
+    rows = page.locator("#entries tbody tr").count()
+    assert rows == 50  # the demo's ledger holds more than a page
+    page.click("text=older entries")
+    page.wait_for_load_state("networkidle")
+    first = page.locator("#entries tbody tr td:first-child").all_inner_texts()
+    assert first and int(first[0]) < int(first[-1]) + 50 and "the first page" in page.content()
+    page.goto(f"{server.url}/ui/ledger")
+    page.fill("input[name=type]", "plan.committed")
+    page.click("text=Filter")
+    page.wait_for_load_state("networkidle")
+    types = page.locator("#entries tbody tr td:nth-child(2)").all_inner_texts()
+    assert types and set(types) == {"plan.committed"}
+    subjects = page.locator("#entries tbody tr td:nth-child(3)").all_inner_texts()
+    assert all(s.startswith("plan ") for s in subjects), subjects
+    actors = page.locator("#entries tbody tr td:nth-child(4)").all_inner_texts()
+    assert all(a.startswith("sealed ") for a in actors), actors  # personal: never opened
+
+
+def check_errors_and_root(browser: Any, signed_in: Any, server: Server) -> None:
+    """The root leads to the dashboard; errors in the browser are pages, the API keeps JSON.
+
+    On a page of its own, so the 404 and 422 it asks for are not counted as console errors.
+    """
+    context = browser.new_context()
+    context.add_cookies(signed_in.context.cookies())
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    assert page.url.endswith("/ui/")
+    response = page.goto(f"{server.url}/ui/no-such-page")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "Not found"
+    assert "E-NOT-FOUND" in page.content() and "Back to the overview" in page.content()
+    response = page.goto(f"{server.url}/ui/ledger?before=-1")
+    assert response is not None and response.status == 422
+    assert "before" in page.content() and "<pre" not in page.content()[:200]
+    context.close()
+    api = httpx.get(f"{server.url}/v1/no-such-route", headers={"Accept": "text/html"})
+    assert api.headers["content-type"].startswith("application/json")
 
 
 def test_sign_in_and_visit_every_page(server: Server) -> None:
@@ -56,7 +145,13 @@ def test_sign_in_and_visit_every_page(server: Server) -> None:
                 assert text in content, f"{path}: {text!r} missing"
             if path in ("/ui/", "/ui/lineage", "/ui/monitors"):
                 page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
+                points = page.evaluate(POINTS_PER_CHART)
+                assert points and all(n > 0 for n in points), f"{path}: an empty chart {points}"
             page.screenshot(path=str(SHOTS / f"{title.lower()}.png"), full_page=True)
+        check_overview(page, server)
+        check_lineage(page, server)
+        check_ledger(page, server)
+        check_errors_and_root(browser, page, server)
         page.goto(f"{server.url}/ui/ledger?entry=3")
         assert "c2sp.org/tlog-proof" in page.content()
         page.screenshot(path=str(SHOTS / "ledger-entry.png"), full_page=True)

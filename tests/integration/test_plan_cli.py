@@ -45,10 +45,23 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
         "latency_ms",
         "egress_gb",
         "reasons",
+        "period",
     ):
         assert key in first
-    placed_cost = sum(p["cost_usd"] for p in plan["placements"])
-    assert abs(plan["totals"]["cost_usd"] - placed_cost) < 0.01
+    kinds = {
+        w["name"]: w["spec"]["kind"]
+        for w in json.loads(keel("get", "workloads", "-o", "json", cwd=tmp_path).stdout)["items"]
+    }
+    for p in plan["placements"]:  # services cost per month, jobs per run
+        services = ("online_inference", "agent")
+        assert p["period"] == ("month" if kinds[p["workload"]] in services else "run")
+    for period in ("month", "run"):  # totals add like with like
+        placed = [p for p in plan["placements"] if p["period"] == period]
+        assert placed
+        for quantity in ("cost_usd", "energy_kwh", "carbon_kgco2e"):
+            total = sum(p[quantity] for p in placed)
+            assert abs(plan["totals"][f"{quantity}_per_{period}"] - total) < 0.01
+    assert "cost_usd" not in plan["totals"]  # no total mixes a month with a run
     assert plan["unplaced"] == []
     search = [p for p in plan["placements"] if p["workload"] == "doc-search-api"]
     assert len({p["site"] for p in search}) >= 2  # replicas split Paris, New York, Singapore
@@ -85,7 +98,11 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     )
     assert exact["solver"] == "exact"
     assert exact["objective"] == "carbon"
-    assert exact["gap"] < 0.001
+    assert exact["gap"] is not None and exact["gap"] < 0.001
+    assert exact["bound_method"] == "lp"
+    table = keel("plan", "--no-commit", cwd=tmp_path).stdout
+    assert "per month (services):" in table and "per run (jobs, one run each):" in table
+    assert "above the best possible objective (a lower bound from the LP relaxation" in table
 
 
 def test_plan_rejects_bad_options(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_fast_is_near_exact_and_bound_holds_on_the_demo() -> None:
     assert exact.penalised <= fast.penalised + 1e-6
     assert exact.bound <= exact.penalised + 1e-6
     assert fast.objective <= exact.objective * 1.02
-    assert 0 <= fast.gap < 0.02
+    assert fast.gap is not None and 0 <= fast.gap < 0.02
 
 
 def test_explanations_name_the_rules() -> None:
@@ -471,3 +471,54 @@ def test_the_front_ends_objectives_are_the_presets() -> None:
     from keel.placement.problem import PRESETS
 
     assert set(OBJECTIVES) == set(PRESETS)
+
+
+def test_a_gap_the_bound_cannot_support_is_not_given() -> None:
+    """Without a bound (or one at or below zero) there is no gap, never a made-up 0% or 100%."""
+    problem = compile_problem(demo_estate())
+    unbounded = solve(problem, "fast", with_bound=False)
+    assert unbounded.gap is None and unbounded.bound_method == "none"
+    bounded = solve(problem, "fast")
+    assert bounded.gap is not None and bounded.bound_method == "lp"
+
+
+def test_every_rejection_carries_its_numbers_and_blames_the_right_pool() -> None:
+    """Pool reasons name the pool at fault; site reasons come once per site, with numbers."""
+    import re
+
+    from keel.placement.plan import site_rejections
+    from keel.placement.rejection import rejections
+    from keel.placement.solver import solve
+
+    estate = demo_estate()
+    problem = compile_problem(estate)
+    solve(problem, "fast")
+    pools = {(s.name, p.name): p for s in estate.sites.values() for p in s.pools}
+    checked = 0
+    for w, workload in enumerate(problem.workloads):
+        spec = estate.of_kind("Workload")[workload].spec
+        found = rejections(problem, estate, workload, {})
+        assert {r.site for r in found} == set(site_rejections(problem, w))
+        for r in found:
+            checked += 1
+            if r.reason == "accelerator":
+                pool = pools[(r.site, r.pool)]
+                assert pool.accelerator not in spec.compute.accelerators  # never an L4 pool
+                assert pool.accelerator in r.detail  # for an L4 workload
+            elif r.reason == "capacity":
+                match = re.search(r"needs ([\d,]+) devices; the pool has ([\d,]+)", r.detail)
+                assert match is not None, r.detail
+                needed, held = (int(x.replace(",", "")) for x in match.groups())
+                assert r.pool is not None and held == pools[(r.site, r.pool)].count
+                assert needed > held
+            elif r.reason == "latency":
+                shown, slo = (
+                    float(x.replace(",", "")) for x in re.findall(r"([\d,.]+) ms", r.detail)
+                )
+                assert r.pool is None and slo == spec.latency_slo_ms and shown > slo
+            elif r.reason in ("classification", "residency"):
+                assert r.pool is None and r.dataset in spec.inputs and r.dataset in r.detail
+    assert checked > 50  # the demo exercises every kind of reason
+    assert {"accelerator", "latency", "classification", "residency", "capacity"} <= {
+        r.reason for w in problem.workloads for r in rejections(problem, estate, w, {})
+    }

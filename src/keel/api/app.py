@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keel import __version__
 from keel.api import dashboard
-from keel.api.dashboard import is_page
+from keel.api.dashboard import error_page, is_page, wants_page
 from keel.api.routers import ROUTERS
 from keel.api.security import (
     LOG,
@@ -191,10 +191,18 @@ def _handle_errors(app: FastAPI) -> None:
             headers["Retry-After"] = retry_after(error)
         if isinstance(error, AuthenticationError):
             headers["WWW-Authenticate"] = 'Bearer realm="keel"'
+        if wants_page(request):
+            problems = [str(p) for p in error.problems]
+            page = error_page(
+                request, error.http_status, error.code, error.message, hint=error.hint,
+                problems=problems,
+            )  # fmt: skip
+            page.headers.update(headers)
+            return page
         return JSONResponse(error.to_body(), status_code=error.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
         problems = [
             Problem(
                 "<request>", 0, "", ".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")
@@ -202,6 +210,9 @@ def _handle_errors(app: FastAPI) -> None:
             for e in error.errors()
         ]
         invalid = RequestError("the request is invalid", problems)
+        if wants_page(request):
+            shown = [str(p) for p in problems]
+            return error_page(request, 422, invalid.code, invalid.message, problems=shown)
         return JSONResponse(invalid.to_body(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -211,6 +222,10 @@ def _handle_errors(app: FastAPI) -> None:
             404: f"no route {request.url.path}",
             405: f"{request.method} is not allowed on {request.url.path}",
         }.get(error.status_code, str(error.detail))
+        if wants_page(request):
+            page = error_page(request, error.status_code, code, message)
+            page.headers.update(error.headers or {})
+            return page
         body = {"error": {"code": code, "message": message}}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
@@ -219,6 +234,8 @@ def _handle_errors(app: FastAPI) -> None:
         incident = secrets.token_hex(6)
         LOG.error("incident %s: %s %s", incident, request.method, request.url.path, exc_info=error)
         message = f"internal error (incident {incident}, in the server's log)"
+        if wants_page(request):
+            return error_page(request, 500, "E-INTERNAL", message)
         return JSONResponse({"error": {"code": "E-INTERNAL", "message": message}}, 500)
 
     @app.middleware("http")

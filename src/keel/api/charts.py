@@ -4,12 +4,44 @@ from __future__ import annotations
 
 from keel import wire
 
-COLOURS = {"dataset": "#1f6feb", "job": "#8b949e", "model": "#d29922", "workload": "#2da44e"}
+COLOURS = {
+    "dataset": "#1f6feb",
+    "job": "#8b949e",
+    "model": "#d29922",
+    "workload": "#2da44e",
+}
+"""Lineage colours per node kind (each kind is a legend entry)."""
+
+
+SITE_COLOURS = {
+    "on_prem": "#1f6feb",
+    "private_cloud": "#8250df",
+    "public_cloud": "#d29922",
+    "edge": "#2da44e",
+}
+"""Map colours per site kind."""
+
+
+def site_values(site: wire.Resource) -> wire.JsonObject:
+    """A site's values as Keel resolved them (country, location, PUE... from catalogs).
+
+    A public-cloud site usually declares only its provider and region; the country and the
+    location come from the region catalog, so the dashboard reads the resolved values and falls
+    back to the spec only for a resource stored before Keel resolved any.
+    """
+    resolved = site.status.resolved
+    if resolved:
+        return resolved
+    values = dict(site.spec)
+    location = values.get("location")
+    if isinstance(location, dict):
+        values.update(latitude=location.get("latitude"), longitude=location.get("longitude"))
+    return values
 
 
 def site_devices(site: wire.Resource) -> int:
     """How many accelerators a site's pools hold."""
-    pools = site.spec.get("pools")
+    pools = site_values(site).get("pools")
     if not isinstance(pools, list):
         return 0
     return sum(
@@ -20,45 +52,74 @@ def site_devices(site: wire.Resource) -> int:
 
 
 def sites_figure(sites: list[wire.Resource], used: dict[str, int]) -> wire.JsonObject:
-    """Sites on longitude/latitude axes, sized by the share of their devices in use.
+    """Sites on a world map: coloured by kind, sized by the share of their devices in use.
 
-    Plain axes, not a geo map: plotly's world outlines come from a CDN, and the dashboard must
-    work offline.
+    The basemap is Natural Earth 1:110m, served by Keel (``/ui/static/topojson/``) so the map
+    draws offline. A site without a resolved location is left off the map (the table below it
+    still lists it).
     """
-    lon: list[wire.JsonValue] = []
-    lat: list[wire.JsonValue] = []
-    names: list[wire.JsonValue] = []
-    hover: list[wire.JsonValue] = []
-    size: list[wire.JsonValue] = []
-    for site in sites:
-        location = site.spec.get("location")
-        if not isinstance(location, dict):
+    traces: list[wire.JsonValue] = []
+    for kind, colour in SITE_COLOURS.items():
+        of_kind = [s for s in sites if site_values(s).get("kind") == kind]
+        lon: list[wire.JsonValue] = []
+        lat: list[wire.JsonValue] = []
+        names: list[wire.JsonValue] = []
+        hover: list[wire.JsonValue] = []
+        size: list[wire.JsonValue] = []
+        for site in of_kind:
+            values = site_values(site)
+            if values.get("longitude") is None or values.get("latitude") is None:
+                continue
+            devices = site_devices(site)
+            in_use = used.get(site.name, 0)
+            share = in_use / devices if devices else 0.0
+            lon.append(values.get("longitude"))
+            lat.append(values.get("latitude"))
+            names.append(site.name)
+            hover.append(
+                f"<b>{site.name}</b> ({kind.replace('_', ' ')}, {values.get('country') or '?'})"
+                f"<br>{in_use:,} of {devices:,} devices in use ({share:.0%})"
+                f"<br>PUE {values.get('pue', '?')},"
+                f" grid {values.get('carbon_intensity_gco2e_per_kwh', '?')} gCO2e/kWh"
+            )
+            size.append(10 + 30 * min(share, 1.0))
+        if not names:
             continue
-        devices = site_devices(site)
-        share = used.get(site.name, 0) / devices if devices else 0.0
-        lon.append(location.get("longitude"))
-        lat.append(location.get("latitude"))
-        names.append(site.name)
-        hover.append(f"{site.name}: {share:.0%} of {devices} devices")
-        size.append(10 + 30 * min(share, 1.0))
-    marker: wire.JsonObject = {"size": size, "color": "#1f6feb", "opacity": 0.8}
-    return {
-        "data": [
+        traces.append(
             {
-                "type": "scatter",
-                "x": lon,
-                "y": lat,
+                "type": "scattergeo",
+                "name": kind.replace("_", " "),
+                "lon": lon,
+                "lat": lat,
                 "text": names,
                 "hovertext": hover,
+                "hoverinfo": "text",
                 "mode": "markers+text",
                 "textposition": "top center",
-                "marker": marker,
+                "marker": {
+                    "size": size,
+                    "color": colour,
+                    "opacity": 0.85,
+                    "line": {"width": 1, "color": "#ffffff"},
+                },
             }
-        ],
+        )
+    return {
+        "data": traces,
         "layout": {
-            "xaxis": {"range": [-180, 180], "title": {"text": "longitude"}},
-            "yaxis": {"range": [-60, 75], "title": {"text": "latitude"}},
-            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "geo": {
+                "projection": {"type": "natural earth"},
+                "showland": True,
+                "landcolor": "#eef1f4",
+                "showcountries": True,
+                "countrycolor": "#c9d1d9",
+                "showocean": True,
+                "oceancolor": "#f8fafc",
+                "lataxis": {"range": [-55, 75]},
+            },
+            "legend": {"title": {"text": "site kind (size: devices in use)"}},
+            "margin": {"l": 0, "r": 0, "t": 10, "b": 0},
+            "height": 460,
         },
     }
 
@@ -69,47 +130,102 @@ def _label(node: wire.Node) -> str:
     return f"{node.kind}:{node.namespace}/{node.name}"
 
 
+MAX_ARROWS = 400
+"""Edges drawn as arrows; a larger graph draws plain lines (annotations are slow in bulk)."""
+
+
 def lineage_figure(view: wire.LineageView, impact: wire.Impact | None) -> wire.JsonObject:
-    """A lineage walk laid out by depth, the nodes an impact reaches ringed in red."""
+    """A downstream walk laid out by depth, arrows along the flow, the impact ringed in red.
+
+    Columns are whole depths (edges from the start); a trace per node kind gives the legend;
+    labels alternate above and below their markers and are never clipped at the plot's edge.
+    """
     hit = set(impact.model_versions + impact.workloads) if impact else set()
     hit |= {name.split(":", 1)[-1] for name in impact.derived_datasets} if impact else set()
     position: dict[str, tuple[int, int]] = {}
     per_depth: dict[int, int] = {}
     for node in view.nodes:
         depth = node.depth or 0
-        position[_label(node)] = (depth, per_depth.get(depth, 0))
+        position[_label(node)] = (depth, -per_depth.get(depth, 0))
         per_depth[depth] = per_depth.get(depth, 0) + 1
-    xs: list[wire.JsonValue] = []
-    ys: list[wire.JsonValue] = []
-    for edge in view.edges:
-        if edge.source in position and edge.to in position:
-            (x0, y0), (x1, y1) = position[edge.source], position[edge.to]
+    pairs = [
+        (position[e.source], position[e.to])
+        for e in view.edges
+        if e.source in position and e.to in position
+    ]
+    traces: list[wire.JsonValue] = []
+    arrows: list[wire.JsonValue] = []
+    if len(pairs) <= MAX_ARROWS:
+        arrows = [
+            {"x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x",
+             "ayref": "y", "showarrow": True, "arrowhead": 2, "arrowsize": 1.2,
+             "arrowwidth": 1.2, "arrowcolor": "#8b949e", "standoff": 9, "startstandoff": 7,
+             "text": ""}
+            for (x0, y0), (x1, y1) in pairs
+        ]  # fmt: skip
+    else:
+        xs: list[wire.JsonValue] = []
+        ys: list[wire.JsonValue] = []
+        for (x0, y0), (x1, y1) in pairs:
             xs += [x0, x1, None]
             ys += [y0, y1, None]
-    labels: list[str] = [_label(n) for n in view.nodes]
-    texts: list[wire.JsonValue] = list(labels)
-    ringed = [n.name in hit for n in view.nodes]
-    marker: wire.JsonObject = {
-        "size": [18 if r else 10 for r in ringed],
-        "color": [COLOURS.get(n.kind, "#000") for n in view.nodes],
-        "line": {"width": [3 if r else 0 for r in ringed], "color": "#c62828"},
-    }
+        traces.append({"type": "scatter", "x": xs, "y": ys, "mode": "lines",
+                       "hoverinfo": "skip", "showlegend": False,
+                       "line": {"color": "#c9d1d9"}})  # fmt: skip
+    kinds = [*COLOURS, *sorted({n.kind for n in view.nodes} - set(COLOURS))]
+    for kind in kinds:
+        nodes = [n for n in view.nodes if n.kind == kind]
+        if not nodes:
+            continue
+        colour = COLOURS.get(kind, "#6e7781")
+        labels = [_label(n) for n in nodes]
+        ringed = [n.name in hit for n in nodes]
+        texts: list[wire.JsonValue] = list(labels)
+        traces.append(
+            {
+                "type": "scatter",
+                "name": kind.replace("_", " "),
+                "mode": "markers+text",
+                "x": [position[label][0] for label in labels],
+                "y": [position[label][1] for label in labels],
+                "text": texts,
+                "textposition": [
+                    "top center" if position[label][1] % 2 == 0 else "bottom center"
+                    for label in labels
+                ],
+                "cliponaxis": False,
+                "hovertext": [
+                    f"{label} (depth {position[label][0]}){' - impacted' if r else ''}"
+                    for label, r in zip(labels, ringed, strict=True)
+                ],
+                "hoverinfo": "text",
+                "marker": {
+                    "size": [18 if r else 12 for r in ringed],
+                    "color": colour,
+                    "line": {"width": [3 if r else 0 for r in ringed], "color": "#c62828"},
+                },
+            }
+        )
+    deepest = max(per_depth, default=0)
+    tallest = max(per_depth.values(), default=1)
     return {
-        "data": [
-            {"type": "scatter", "x": xs, "y": ys, "mode": "lines", "hoverinfo": "skip",
-             "line": {"color": "#c9d1d9"}},
-            {"type": "scatter", "mode": "markers+text", "textposition": "top center",
-             "x": [position[label][0] for label in labels],
-             "y": [position[label][1] for label in labels],
-             "text": texts, "marker": marker},
-        ],
+        "data": traces,
         "layout": {
-            "showlegend": False,
-            "xaxis": {"title": {"text": "depth"}},
-            "yaxis": {"visible": False},
-            "margin": {"t": 10},
+            "annotations": arrows,
+            "legend": {"title": {"text": "node kind (red ring: impacted)"}},
+            "xaxis": {
+                "title": {"text": "depth (edges from the start)"},
+                "tickmode": "linear",
+                "dtick": 1,
+                "tick0": 0,
+                "range": [-0.6, deepest + 0.6],
+                "zeroline": False,
+            },
+            "yaxis": {"visible": False, "range": [-tallest + 0.4, 0.8]},
+            "margin": {"t": 30, "l": 40, "r": 40, "b": 50},
+            "height": max(360, 70 * tallest + 120),
         },
-    }  # fmt: skip
+    }
 
 
 def drift_figure(result: wire.JsonObject) -> wire.JsonObject:

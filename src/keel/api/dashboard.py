@@ -22,13 +22,13 @@ from typing import Annotated
 from urllib.parse import parse_qs, quote
 
 import jinja2
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from plotly.offline import get_plotlyjs
 from starlette.concurrency import run_in_threadpool
 
 from keel import wire
-from keel.api.charts import drift_figure, lineage_figure, site_devices, sites_figure
+from keel.api.charts import drift_figure, lineage_figure, site_devices, site_values, sites_figure
 from keel.api.security import (
     SESSION_COOKIE,
     Caller,
@@ -69,7 +69,8 @@ def _templates() -> jinja2.Environment:
 def _static(name: str) -> tuple[str, str]:
     if name == "plotly.min.js":
         return str(get_plotlyjs()), "text/javascript"
-    return (resources.files("keel.web") / "static" / name).read_text("utf-8"), "text/css"
+    text = (resources.files("keel.web") / "static" / name).read_text("utf-8")
+    return text, "application/json" if name.endswith(".json") else "text/css"
 
 
 def render(
@@ -104,6 +105,40 @@ def _cross_site() -> Response:
 def is_page(path: str) -> bool:
     """Whether a path is a dashboard page (unauthenticated visits go to the sign-in form)."""
     return path.startswith("/ui/") and not path.startswith("/ui/static/")
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error should render as a page: a browser asking for HTML, never on ``/v1``.
+
+    API clients (``/v1``, or anything that does not ask for ``text/html``) keep the JSON body.
+    """
+    path = request.url.path
+    return not path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    hint: str = "",
+    problems: list[str] | None = None,
+) -> HTMLResponse:
+    """An error as a page a person reads: the code, the message, the hint, a way back."""
+    titles = {403: "Not allowed", 404: "Not found", 429: "Too many requests", 500: "Error"}
+    response = render(
+        "error.html", titles.get(status, "Error"), request, code=code, message=message,
+        hint=hint, problems=problems or [],
+    )  # fmt: skip
+    response.status_code = status
+    return response
+
+
+@router.get("/", include_in_schema=False)
+def root() -> Response:
+    """The server's root sends a browser to the dashboard (sign-in first when needed)."""
+    return RedirectResponse("/ui/", status_code=307)
 
 
 # -- sign-in ----------------------------------------------------------------------------------
@@ -170,6 +205,14 @@ def plotly(_: Annotated[Caller, Depends(guard("read", "Resource/Dashboard/static
     return Response(text, media_type=media, headers=headers)
 
 
+@router.get("/ui/static/topojson/world_110m.json")
+def basemap(_: Annotated[Caller, Depends(guard("read", "Resource/Dashboard/static"))]) -> Response:
+    """The world map's outlines (Natural Earth 1:110m; see keel/web/static/topojson/NOTICE.md)."""
+    text, media = _static("topojson/world_110m.json")
+    headers = {**security_headers(), "Cache-Control": "private, max-age=86400"}
+    return Response(text, media_type=media, headers=headers)
+
+
 @router.get("/ui/keel.css")
 def stylesheet() -> Response:
     """The stylesheet, from :mod:`keel.web` (anonymous, like the sign-in page it styles)."""
@@ -193,14 +236,17 @@ def overview(request: Request, caller: Page) -> HTMLResponse:
     for site in sites:
         devices = site_devices(site)
         share = used.get(site.name, 0) / devices if devices else 0.0
-        rows.append([site.name, site.spec.get("kind"), site.spec.get("country") or "", devices,
-                     used.get(site.name, 0), f"{share:.0%}"])  # fmt: skip
+        values = site_values(site)
+        rows.append([site.name, str(values.get("kind", "")).replace("_", " "),
+                     values.get("country") or "", devices, used.get(site.name, 0),
+                     f"{share:.0%}"])  # fmt: skip
     totals = plan.totals if plan else {}
     cards = [
         ("Sites", len(sites)),
-        ("Cost (USD)", f"{totals.get('cost_usd', 0):,.0f}"),
-        ("Energy (kWh)", f"{totals.get('energy_kwh', 0):,.0f}"),
-        ("Carbon (kgCO2e)", f"{totals.get('carbon_kgco2e', 0):,.0f}"),
+        ("Services, USD per month", f"{totals.get('cost_usd_per_month', 0):,.0f}"),
+        ("Jobs, USD per run (one run each)", f"{totals.get('cost_usd_per_run', 0):,.0f}"),
+        ("Services, kgCO2e per month", f"{totals.get('carbon_kgco2e_per_month', 0):,.0f}"),
+        ("Jobs, kgCO2e per run", f"{totals.get('carbon_kgco2e_per_run', 0):,.0f}"),
         ("Unplaced workloads", len(plan.unplaced) if plan else 0),
         ("Firing alerts", len(caller.ops.alerts().alerts)),
     ]
@@ -230,31 +276,116 @@ def plan_page(request: Request, caller: Page) -> HTMLResponse:
     return render("plan.html", "Plan", request, caller, plan=plan, rows=rows, unplaced=unplaced)
 
 
+LEDGER_PAGE = 50
+"""Entries per ledger page."""
+LEDGER_SCAN = 5000
+"""Entries one filtered page reads at most, newest first, before it offers the next page."""
+
+
+def entry_subject(entry: wire.JsonObject) -> str:
+    """What an entry is about, for people: a resource, a plan, a model version, a dataset."""
+    if isinstance(entry.get("kind"), str) and isinstance(entry.get("name"), str):
+        return f"{entry['kind']}/{entry['name']}"
+    if "plan_id" in entry:
+        return f"plan {entry['plan_id']}" + (
+            f", Workload/{entry['workload']}" if "workload" in entry else ""
+        )
+    if "model" in entry and "version" in entry:
+        return f"{entry['model']}@{entry['version']}"
+    if isinstance(entry.get("resource"), str):  # an access decision: on what, doing what
+        return f"{entry['resource']} ({entry.get('action', '?')})"
+    for key, shown in (
+        ("workload", "Workload/"),
+        ("monitor", "Monitor/"),
+        ("dataset", "dataset:"),
+        ("node", ""),
+        ("token", "API key "),
+    ):
+        if isinstance(entry.get(key), str):
+            return f"{shown}{entry[key]}"
+    return "-"
+
+
+def entry_actor(item: wire.LedgerEntry) -> str:
+    """Who acted: opened on the local workspace, else sealed (a personal value's commitment)."""
+    if item.personal and isinstance(item.personal.get("actor"), str):
+        return str(item.personal["actor"])
+    personal = item.entry.get("personal")
+    sealed = personal.get("actor") if isinstance(personal, dict) else None
+    if isinstance(sealed, str):
+        return f"sealed {sealed.removeprefix('sha256:')[:12]}"
+    principal = item.entry.get("principal") or item.entry.get("actor")
+    return str(principal) if principal else "-"
+
+
+def _ledger_rows(caller: Caller, before: int, kind: str) -> tuple[list[wire.LedgerEntry], int]:
+    """Up to a page of entries before an index, newest first, of one type when asked.
+
+    Returns:
+        The entries, and the index the next (older) page starts before (0: no older page).
+    """
+    shown: list[wire.LedgerEntry] = []
+    cursor, scanned = before, 0
+    while cursor > 0 and len(shown) < LEDGER_PAGE and scanned < LEDGER_SCAN:
+        batch = LEDGER_PAGE if not kind else 500
+        start = max(0, cursor - batch)
+        found = caller.ops.entries(start, cursor - start).entries
+        for item in reversed(found):
+            if not kind or item.entry.get("type") == kind:
+                shown.append(item)
+                if len(shown) == LEDGER_PAGE:
+                    return shown, item.index
+        scanned += cursor - start
+        cursor = start
+    return shown, cursor
+
+
 @router.get("/ui/ledger")
-def ledger_page(request: Request, caller: Page, entry: int | None = None) -> HTMLResponse:
-    """Verification, the latest checkpoint and entries, an entry with its inclusion proof."""
+def ledger_page(
+    request: Request,
+    caller: Page,
+    entry: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    before: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    type: Annotated[str, Query(max_length=100, pattern=r"^[a-z0-9_.-]*$")] = "",
+) -> HTMLResponse:
+    """Entries with their subject and actor, paged and filtered by type; one with its proof.
+
+    The whole log is verified on the first page only (a later page or a filter says so), so
+    paging through a long log does not re-verify it each time.
+    """
     trusts = {
         "pinned": "against the key pinned for this log",
         "given": "against the given keys",
         "unpinned": "against the workspace's own key, which is not pinned",
     }
     verified, failure = None, ""
-    try:
-        verified = caller.ops.verify()
-    except KeelError as error:
-        failure = error.message
-    size = verified.size if verified else 0
-    shown = list(reversed(caller.ops.entries(max(0, size - 50), 50).entries))
+    first_page = before is None and not type and entry is None
+    if first_page:
+        try:
+            verified = caller.ops.verify()
+        except KeelError as error:
+            failure = error.message
+    size = caller.ops.entries(0, 1).size if not first_page or verified is None else verified.size
+    rows, older = _ledger_rows(caller, min(before if before is not None else size, size), type)
     detail = None
     if entry is not None:
         found = caller.ops.entries(entry, 1).entries
         if found:
             text = json.dumps(found[0].entry, indent=2)
             detail = {"index": entry, "json": text, "proof": caller.ops.prove(entry)}
+    entries = [
+        {"index": e.index, "type": e.entry.get("type") or "-", "subject": entry_subject(e.entry),
+         "actor": entry_actor(e), "time": e.created_at.isoformat(timespec="seconds")}
+        for e in rows
+    ]  # fmt: skip
+    query = f"&type={quote(type)}" if type else ""
     return render(
         "ledger.html", "Ledger", request, caller,
-        verified=verified, failure=failure, trust=trusts[verified.trust] if verified else "",
-        checkpoint=caller.ops.latest_checkpoint() if size else "", entries=shown, detail=detail,
+        verified=verified, failure=failure, first_page=first_page, size=size,
+        trust=trusts[verified.trust] if verified else "",
+        checkpoint=caller.ops.latest_checkpoint() if size else "", entries=entries,
+        detail=detail, type=type, older=f"/ui/ledger?before={older}{query}" if older else "",
+        newest=f"/ui/ledger?{query[1:]}" if before is not None else "",
     )  # fmt: skip
 
 

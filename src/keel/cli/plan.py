@@ -16,9 +16,61 @@ if TYPE_CHECKING:
 
 
 PLACEMENT_COLUMNS = [
-    "WORKLOAD", "SITE", "POOL", "DEVICES", "COST USD", "KWH", "KGCO2E", "RTT MS", "SLO MS",
-    "EGRESS GB",
+    "WORKLOAD", "SITE", "POOL", "DEVICES", "PER", "COST USD", "KWH", "KGCO2E", "RTT MS",
+    "SLO MS", "EGRESS GB",
 ]  # fmt: skip
+
+PERIOD_WORDS = {"month": "per month (services)", "run": "per run (jobs, one run each)"}
+
+BOUND_WORDS = {"lp": "the LP relaxation", "lagrangian": "a Lagrangian relaxation"}
+
+
+def totals_lines(totals: dict[str, float]) -> list[str]:
+    """Totals like with like: a line per period that has any placement.
+
+    Args:
+        totals: A plan's totals, keyed ``{quantity}_per_{period}``.
+
+    Returns:
+        Lines such as ``per month (services): 12,345 USD, 6,789 kWh, 1,234 kgCO2e``.
+    """
+    lines = []
+    for period, words in PERIOD_WORDS.items():
+        cost = totals.get(f"cost_usd_per_{period}")
+        if cost is None:
+            continue
+        energy = totals.get(f"energy_kwh_per_{period}", 0.0)
+        carbon = totals.get(f"carbon_kgco2e_per_{period}", 0.0)
+        lines.append(f"  {words}: {cost:,.0f} USD, {energy:,.0f} kWh, {carbon:,.0f} kgCO2e")
+    if not lines and "cost_usd" in totals:  # a plan stored before totals had periods
+        lines.append(
+            f"  mixed periods (an older plan): {totals['cost_usd']:,.0f} USD,"
+            f" {totals.get('energy_kwh', 0):,.0f} kWh, {totals.get('carbon_kgco2e', 0):,.0f} kgCO2e"
+        )
+    return lines
+
+
+def gap_text(plan: wire.Plan) -> str:
+    """What the optimality gap says, or why there is none.
+
+    Args:
+        plan: A plan.
+
+    Returns:
+        A sentence for people.
+    """
+    if plan.gap is None:
+        return (
+            "optimality gap unknown: no lower bound strong enough at this size"
+            " (the plan may still be good; see docs/placement.md)"
+        )
+    method = BOUND_WORDS.get(plan.bound_method, "a lower bound")
+    if plan.gap == 0:
+        return f"optimal: the objective equals a lower bound from {method}"
+    return (
+        f"at most {plan.gap:.2%} above the best possible objective (a lower bound from"
+        f" {method}; replicas no option can take are left out)"
+    )
 
 
 def print_plan(plan: wire.Plan) -> None:
@@ -28,21 +80,23 @@ def print_plan(plan: wire.Plan) -> None:
         plan: A plan.
     """
     rows = [
-        [p.workload, p.site, p.pool, p.devices, p.cost_usd, p.energy_kwh, p.carbon_kgco2e,
-         p.latency_ms or "-", p.latency_slo_ms or "-", p.egress_gb]
+        [p.workload, p.site, p.pool, p.devices, p.period or "?", p.cost_usd, p.energy_kwh,
+         p.carbon_kgco2e, p.latency_ms or "-", p.latency_slo_ms or "-", p.egress_gb]
         for p in plan.placements
     ]  # fmt: skip
     typer.echo(table(PLACEMENT_COLUMNS, rows))
     for u in plan.unplaced:
         tries = "; ".join(u.relaxations) or "-"
         typer.echo(f"unplaced: {u.workload} x{u.replicas}: {', '.join(u.reasons)}; try: {tries}")
-    totals = plan.totals
+    typer.echo("totals:")
+    for line in totals_lines(plan.totals):
+        typer.echo(line)
     typer.echo(
-        f"totals: {totals['cost_usd']:,.0f} USD, {totals['energy_kwh']:,.0f} kWh,"
-        f" {totals['carbon_kgco2e']:,.0f} kgCO2e; objective {plan.objective_usd:,.0f} USD"
-        f" ({plan.objective}); solver {plan.solver}, gap to LP bound {plan.gap:.2%},"
-        f" {plan.solve_s * 1000:.1f} ms"
+        f"objective: {plan.objective_usd:,.0f} USD ({plan.objective}: a month of each service"
+        " plus one run of each job, carbon and latency priced in; a score to compare plans,"
+        " not a bill)"
     )
+    typer.echo(f"solver: {plan.solver}, {plan.solve_s * 1000:,.1f} ms; {gap_text(plan)}")
     if plan.baselines:
         base_rows = [["keel", plan.placed_replicas, plan.objective_usd, 0]]
         base_rows += [
@@ -77,7 +131,10 @@ def explanation_text(why: wire.Explanation) -> str:
     if why.alternatives:
         alternatives = [[*row(o), f"+{o.delta_usd:,.2f}"] for o in why.alternatives]
         lines += ["next best:", table([*columns, "DELTA USD"], alternatives)]
-    if why.rejected:
+    if why.rejections:
+        rows = [[r.site, r.pool or "(site)", r.reason, r.detail] for r in why.rejections]
+        lines += ["rejected sites:", table(["SITE", "POOL", "REASON", "DETAIL"], rows)]
+    elif why.rejected:
         rejected = [[site, ", ".join(codes)] for site, codes in why.rejected.items()]
         lines += ["rejected sites:", table(["SITE", "REASONS"], rejected)]
     if why.policy is not None:

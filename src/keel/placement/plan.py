@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,6 +19,12 @@ from keel.placement.reasons import Reason, reason_codes
 from keel.placement.solver import UNPLACED, Solution
 
 ALTERNATIVES = 3
+
+Period = Literal["month", "run"]
+"""What a placement's figures cover: a month of a service, or one run of a job."""
+PERIODS: tuple[Period, ...] = ("month", "run")
+TOTALLED = ("cost_usd", "energy_kwh", "carbon_kgco2e", "egress_gb")
+"""The quantities a plan totals per period."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +46,10 @@ class Placement:
     latency_ms: float
     objective_usd: float
     reasons: list[str]
+    period: Period = "run"
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form (``reasons`` says why this option won)."""
+        """JSON form (``reasons`` says why this option won; ``period`` what the costs cover)."""
         return {
             "workload": self.workload,
             "site": self.site,
@@ -59,6 +66,7 @@ class Placement:
             "latency_ms": round(self.latency_ms, 3),
             "objective_usd": round(self.objective_usd, 4),
             "reasons": self.reasons,
+            "period": self.period,
         }
 
 
@@ -91,11 +99,12 @@ class Plan:
     objective_preset: str
     objective_usd: float
     bound_usd: float
-    gap: float
+    gap: float | None
     solve_s: float
     estate_digest: str = ""
     policy_digest: str = ""
     totals: dict[str, float] = field(default_factory=dict)
+    bound_method: str = "none"
 
     def to_json(self) -> dict[str, Any]:
         """The plan as ``keel plan -o json`` prints it."""
@@ -107,7 +116,8 @@ class Plan:
             "objective": self.objective_preset,
             "objective_usd": round(self.objective_usd, 4),
             "bound": round(self.bound_usd, 4) if np.isfinite(self.bound_usd) else None,
-            "gap": round(self.gap, 6),
+            "gap": None if self.gap is None else round(self.gap, 6),
+            "bound_method": self.bound_method,
             "solve_s": round(self.solve_s, 4),
             "estate_digest": self.estate_digest,
             "policy_digest": self.policy_digest,
@@ -168,6 +178,7 @@ def build_plan(problem: Problem, solution: Solution, objective_preset: str) -> P
                 latency_ms=float(problem.latency_ms[w, o]),
                 objective_usd=float(problem.objective[w, o]) * n,
                 reasons=_why_chosen(problem, w, o),
+                period="month" if problem.service[w] else "run",
             )
         )
     unplaced = [
@@ -179,12 +190,7 @@ def build_plan(problem: Problem, solution: Solution, objective_preset: str) -> P
         )
         for w, n in sorted(missing.items())
     ]
-    totals = {
-        "cost_usd": sum(p.cost_usd for p in placements),
-        "energy_kwh": sum(p.energy_kwh for p in placements),
-        "carbon_kgco2e": sum(p.carbon_kgco2e for p in placements),
-        "egress_gb": sum(p.egress_gb for p in placements),
-    }
+    totals = period_totals(placements)
     return Plan(
         placements,
         unplaced,
@@ -195,7 +201,22 @@ def build_plan(problem: Problem, solution: Solution, objective_preset: str) -> P
         solution.gap,
         solution.seconds,
         totals=totals,
+        bound_method=solution.bound_method,
     )
+
+
+def period_totals(placements: list[Placement]) -> dict[str, float]:
+    """Costs, energy, carbon and egress added like with like: services per month, jobs per run.
+
+    Keys are ``{quantity}_per_{period}``: ``cost_usd_per_month``, ``cost_usd_per_run``, and so
+    on for ``energy_kwh``, ``carbon_kgco2e`` and ``egress_gb``. A job's "per run" is one run of
+    each job in the plan.
+    """
+    totals = {f"{q}_per_{period}": 0.0 for q in TOTALLED for period in PERIODS}
+    for p in placements:
+        for quantity in TOTALLED:
+            totals[f"{quantity}_per_{p.period}"] += getattr(p, quantity)
+    return totals
 
 
 def _blocking(problem: Problem, w: int) -> int:

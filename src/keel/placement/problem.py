@@ -8,7 +8,9 @@ sites), never in a Python loop over pairs.
 Cost terms, per item (one replica):
 
 * ``compute_usd = devices x usd_per_hour x hours`` (jobs: their run length; services: a month
-  of 730 hours); owned hardware is priced at its amortised rate, never 0;
+  of 730 hours); owned hardware is priced at its amortised rate, never 0. So a job's costs,
+  energy and carbon are **per run** and a service's **per month** (``service`` says which);
+  totals add each period on its own;
 * ``egress_usd``, ``egress_gb`` and ``transfer_h`` for every input not replicated at the site,
   moved from its cheapest replica at ``DEFAULT_BANDWIDTH_GBPS`` ("compute goes to data");
 * ``energy_kwh = power_w x devices x hours x utilisation x pue / 1000`` and
@@ -89,6 +91,8 @@ class Problem:
         compute_usd, egress_usd, egress_gb, transfer_h, energy_kwh, carbon_kgco2e, latency_ms:
             Cost terms per workload x option, for one replica.
         objective: The weighted objective per workload x option (``inf`` where infeasible).
+        service: Whether each workload is a service (its terms are per month) or a job (per
+            run).
         latency_estimated: Whether a workload x site latency used the distance estimate.
         coverage: For services with several user regions: regions x sites meeting the SLO.
             Each region needs a replica at a site that covers it; every replica's site must
@@ -115,6 +119,7 @@ class Problem:
     carbon_kgco2e: Floats
     latency_ms: Floats
     objective: Floats
+    service: Bools
     latency_estimated: Bools
     coverage: dict[int, Bools]
 
@@ -199,6 +204,7 @@ class _Demands:
     replicas: Ints
     min_sites: Ints
     hours: Floats
+    service: Bools
     utilisation: Floats
     model_memory: Floats
     slo: Floats
@@ -209,7 +215,8 @@ class _Demands:
     served: dict[tuple[str, ...], list[int]]
 
 
-def _model_memory(estate: Estate, spec: WorkloadSpec) -> float:
+def model_memory_gb(estate: Estate, spec: WorkloadSpec) -> float:
+    """The memory a workload's model needs in all (weights; optimizer state for training)."""
     model_name, version = split_model_ref(spec.model)
     model = estate.of_kind("Model").get(model_name)
     if model is None:
@@ -237,8 +244,9 @@ def _demands(
         replicas=np.array([s.compute.replicas for s in specs], dtype=np.int64),
         min_sites=np.array([s.min_sites for s in specs], dtype=np.int64),
         hours=np.zeros(n_w),
+        service=np.zeros(n_w, dtype=bool),
         utilisation=np.array([s.compute.utilisation for s in specs], dtype=np.float64),
-        model_memory=np.array([_model_memory(estate, s) for s in specs], dtype=np.float64),
+        model_memory=np.array([model_memory_gb(estate, s) for s in specs], dtype=np.float64),
         slo=np.full(n_w, np.inf),
         service_ms=np.zeros(n_w),
         carbon_weight=np.zeros(n_w),
@@ -251,6 +259,7 @@ def _demands(
         out.uses[w, inputs] = 1
         out.need_rank[w] = max((_rank(data.specs[i].classification) for i in inputs), default=0)
         service = spec.kind in SERVICE_KINDS
+        out.service[w] = service
         out.hours[w] = HOURS_PER_MONTH if service else (spec.compute.hours or 0.0)
         weights = PRESETS[spec.objective or objective]
         out.carbon_weight[w] = weights.carbon_usd_per_t
@@ -396,6 +405,7 @@ def compile_problem(
         carbon_kgco2e=carbon_kg,
         latency_ms=latency_ms,
         objective=objective_usd,
+        service=demands.service,
         latency_estimated=estimated[:, options.site],
         coverage=coverage,
     )

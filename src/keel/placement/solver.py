@@ -68,7 +68,11 @@ class Solution:
         penalised: Objective plus the penalty for unplaced items (what the solvers minimise).
         bound: LP-relaxation lower bound of ``penalised``.
         gap: ``(penalised - bound) / penalised``, both without the penalty of items that have
-            no feasible option at all; 0 when provably optimal.
+            no feasible option at all; 0 when provably optimal; ``None`` when the bound cannot
+            support a figure (none computed, or at or below zero once that penalty is removed:
+            it would print 100% whatever the plan).
+        bound_method: ``lp`` (the LP relaxation), ``lagrangian`` (on large problems) or
+            ``none``.
         solver: ``fast`` or ``exact``.
         seconds: Wall time of the solve (bound excluded).
     """
@@ -77,9 +81,10 @@ class Solution:
     objective: float
     penalised: float
     bound: float
-    gap: float
+    gap: float | None
     solver: str
     seconds: float
+    bound_method: str = "none"
 
 
 def unplaced_penalty(problem: Problem) -> float:
@@ -765,15 +770,17 @@ def solve(
         raise ValueError(f"unknown solver {solver!r}: use fast or exact")
     seconds = time.perf_counter() - started
     cost, penalised = _totals(problem, assignment)
-    bound = float("-inf")
+    bound, method = float("-inf"), "none"
     if with_bound:
-        cells = problem.item_costs().size
-        bound = (
-            lp_bound(problem) if cells <= LP_BOUND_CELLS else lagrangian_bound(problem, penalised)
-        )
+        method = "lp" if problem.item_costs().size <= LP_BOUND_CELLS else "lagrangian"
+        bound = lp_bound(problem) if method == "lp" else lagrangian_bound(problem, penalised)
     # Items with no feasible option pay the penalty in every solution, bound included: leave
     # that constant out so the gap speaks about what the solver could influence.
     forced = unplaced_penalty(problem) * int((~np.isfinite(problem.item_costs())).all(axis=1).sum())
     free, floor = penalised - forced, bound - forced
-    gap = max(0.0, (free - floor) / free) if free > 0 and np.isfinite(bound) else 0.0
-    return Solution(assignment, cost, penalised, bound, gap, solver, seconds)
+    gap: float | None = None
+    if free <= 0:
+        gap = 0.0  # nothing the solver could influence: every plan is this one
+    elif np.isfinite(bound) and floor > 0:
+        gap = max(0.0, (free - floor) / free)
+    return Solution(assignment, cost, penalised, bound, gap, solver, seconds, method)

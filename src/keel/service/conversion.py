@@ -110,9 +110,9 @@ def entry(shown: ShownEntry, *, opened: bool) -> wire.LedgerEntry:
     )
 
 
-def entries(shown: Iterable[ShownEntry], *, opened: bool) -> wire.LedgerEntries:
-    """Ledger entries."""
-    return wire.LedgerEntries(entries=[entry(e, opened=opened) for e in shown])
+def entries(shown: Iterable[ShownEntry], *, opened: bool, size: int) -> wire.LedgerEntries:
+    """Ledger entries, with the log's size."""
+    return wire.LedgerEntries(entries=[entry(e, opened=opened) for e in shown], size=size)
 
 
 def verification(report: VerifyReport) -> wire.Verification:

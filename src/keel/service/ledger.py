@@ -358,6 +358,19 @@ def show(workspace: Workspace, start: int = 0, limit: int = 50) -> list[ShownEnt
     return shown
 
 
+def size(workspace: Workspace) -> int:
+    """How many entries the log holds.
+
+    Args:
+        workspace: The workspace.
+
+    Returns:
+        The log's size.
+    """
+    with workspace.unit() as unit:
+        return unit.repository(LedgerRepository).size()
+
+
 def latest_checkpoint(workspace: Workspace) -> str:
     """The most recent signed checkpoint.
 

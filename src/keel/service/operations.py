@@ -146,7 +146,28 @@ class LocalOperations:
         result = planning.compute_plan(
             self.workspace, objective=objective, solver=solver, seed=seed
         )
-        return conversion.explanation(planning.explain_workload(result, workload))
+        why = conversion.explanation(planning.explain_workload(result, workload, detail=True))
+        return self._redact_datasets(why)
+
+    def _redact_datasets(self, why: wire.Explanation) -> wire.Explanation:
+        """Rejections that name a dataset the caller may not read keep the reason, not the name.
+
+        A caller who may read a workload learns which of its sites are forbidden, but not the
+        name, classification or residency of an input it may not read.
+        """
+        named = sorted({r.dataset for r in why.rejections if r.dataset is not None})
+        allowed = self._shown([f"Dataset/{d}" for d in named])
+        hidden = {d for d, ok in zip(named, allowed, strict=True) if not ok}
+        if not hidden:
+            return why
+        withheld = "an input you may not read forbids this site"
+        shown = [
+            r.model_copy(update={"dataset": None, "detail": f"{withheld} ({r.reason})"})
+            if r.dataset in hidden
+            else r
+            for r in why.rejections
+        ]
+        return why.model_copy(update={"rejections": shown})
 
     def decision(self, workload: str) -> wire.PolicyDecision:
         """The compliance decision for one workload."""
@@ -161,7 +182,8 @@ class LocalOperations:
     def entries(self, start: int = 0, limit: int = 50) -> wire.LedgerEntries:
         """Entries, personal values opened (the local workspace holds their openings)."""
         shown = ledger.show(self.workspace, start=start, limit=limit)
-        return conversion.entries(shown, opened=self._visible is None)
+        size = ledger.size(self.workspace)  # after: every entry shown lies below it
+        return conversion.entries(shown, opened=self._visible is None, size=size)
 
     def verify(self, keys: Sequence[str] = (), *, pin: bool = False) -> wire.Verification:
         """Verify the whole log."""

@@ -15,12 +15,14 @@ from typing import Any
 
 from keel import progress, wire
 from keel.errors import NotFoundError, UserError
+from keel.estate import Estate
 from keel.estate.digest import canonical_json
 from keel.estate.spelling import did_you_mean
 from keel.lineage import emit
 from keel.placement.baselines import Baseline, cheapest_ignoring_capacity, on_prem_first
 from keel.placement.plan import Plan, build_plan, explain
 from keel.placement.problem import PRESETS, Problem, compile_problem
+from keel.placement.rejection import rejections
 from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
@@ -45,6 +47,7 @@ class PlanResult:
         decisions: The compliance decision per workload (the policy's site denials are
             placement constraints; a workload denied outright is unplaced).
         slos: Each workload's latency SLO in milliseconds, if it has one.
+        estate: The estate the plan was computed from (explanations read its numbers).
     """
 
     plan: Plan
@@ -54,6 +57,7 @@ class PlanResult:
     previous_id: int | None = None
     decisions: dict[str, Decision] = field(default_factory=dict)
     slos: dict[str, float | None] = field(default_factory=dict)
+    estate: Estate | None = None
 
     def decides(self) -> bool:
         """Whether the plan decides anything (an estate without workloads has nothing to say)."""
@@ -111,7 +115,7 @@ def compute_plan(
     plan.estate_digest = digest
     plan.policy_digest = engine.digest
     slos = {name: w.latency_slo_ms for name, w in estate.workloads().items()}
-    result = PlanResult(plan, problem, solution, decisions=decisions, slos=slos)
+    result = PlanResult(plan, problem, solution, decisions=decisions, slos=slos, estate=estate)
     if previous is not None:
         result.previous_id = previous[0]
         result.moves = diff(problem, previous[1], plan.to_json())
@@ -205,12 +209,15 @@ def decision_records(result: PlanResult) -> list[dict[str, Any]]:
     return records
 
 
-def explain_workload(result: PlanResult, workload: str) -> dict[str, Any]:
+def explain_workload(result: PlanResult, workload: str, *, detail: bool = False) -> dict[str, Any]:
     """Why a workload is placed where it is.
 
     Args:
         result: A computed plan.
         workload: Workload name.
+        detail: Add ``rejections``: every reason a rejected site or pool turns the workload
+            away, with its numbers (what ``keel plan --explain`` shows; the digests recorded
+            in the ledger cover the explanation without them, computed for every workload).
 
     Returns:
         Chosen options, alternatives with deltas, rejected sites with reasons (a site the
@@ -234,6 +241,10 @@ def explain_workload(result: PlanResult, workload: str) -> dict[str, Any]:
         why["policy"] = decision.to_json()
         why["policy"].pop("elapsed_ms")
         why["policy"].pop("workload")
+    if detail and result.estate is not None:
+        denying = {site: decision.rules_at(site) for site in why["rejected"]} if decision else {}
+        found = rejections(result.problem, result.estate, workload, denying)
+        why["rejections"] = [r.to_json() for r in found]
     return why
 
 

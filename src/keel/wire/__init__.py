@@ -35,6 +35,7 @@ from keel.wire.plans import (
     Option,
     Placement,
     Plan,
+    Rejection,
     Unplaced,
     WorkloadPlacement,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "Placement",
     "Plan",
     "PolicyDecision",
+    "Rejection",
     "Resource",
     "ResourceList",
     "ResourceStatus",

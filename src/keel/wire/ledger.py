@@ -24,6 +24,7 @@ class LedgerEntries(Wire):
     """Entries from an index on."""
 
     entries: list[LedgerEntry]
+    size: int = Field(description="The log's size when read: entries 0 to size - 1 exist.")
 
 
 class Appended(Wire):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from keel.wire.base import Wire
@@ -27,6 +29,11 @@ class Placement(Wire):
     latency_slo_ms: float | None = Field(default=None, description="The workload's SLO.")
     objective_usd: float
     reasons: list[str]
+    period: Literal["month", "run"] | None = Field(
+        default=None,
+        description="What cost, energy and carbon cover: a month of a service, or one run of a"
+        " job (none in plans stored before Keel said so).",
+    )
 
 
 class Unplaced(Wire):
@@ -62,12 +69,22 @@ class Plan(Wire):
 
     placements: list[Placement]
     unplaced: list[Unplaced]
-    totals: dict[str, float]
+    totals: dict[str, float] = Field(
+        description="Like with like: cost_usd, energy_kwh, carbon_kgco2e and egress_gb, each"
+        " _per_month (services) and _per_run (one run of each job)."
+    )
     solver: str
     objective: str
     objective_usd: float
-    bound: float | None
-    gap: float
+    bound: float | None = Field(description="A lower bound on the best plan's objective, USD.")
+    gap: float | None = Field(
+        description="How far the objective may be above the best possible plan's, as a share:"
+        " (objective - bound) / objective, without replicas no option can take; none when the"
+        " bound is too weak to support a figure."
+    )
+    bound_method: str = Field(
+        default="none", description="lp (LP relaxation), lagrangian (large problems) or none."
+    )
     solve_s: float
     estate_digest: str
     policy_digest: str
@@ -118,6 +135,18 @@ class Verdict(Wire):
     warn: list[Finding]
 
 
+class Rejection(Wire):
+    """One reason a site, or one of its pools, cannot take a workload."""
+
+    site: str
+    pool: str | None = Field(description="Set when the reason is the pool's, not the site's.")
+    reason: str = Field(description="capacity, accelerator, memory, latency, residency, ...")
+    detail: str = Field(description="The numbers: devices needed vs held, RTT vs SLO in ms...")
+    dataset: str | None = Field(
+        default=None, description="The input dataset that forbids the site, if one does."
+    )
+
+
 class Explanation(Wire):
     """Why a workload is placed where it is."""
 
@@ -125,5 +154,10 @@ class Explanation(Wire):
     chosen: list[Option]
     alternatives: list[Alternative]
     rejected: dict[str, list[str]] = Field(description="Site -> reason codes.")
+    rejections: list[Rejection] = Field(
+        default_factory=list,
+        description="Every reason each rejected site or pool turns the workload away, with"
+        " the numbers behind it.",
+    )
     relaxations: list[str]
     policy: Verdict | None = None
