@@ -30,7 +30,8 @@ class Rejection:
     Attributes:
         site: The site.
         pool: The pool when the reason is the pool's, else ``None``.
-        reason: The reason's stable code (``capacity``, ``latency``...).
+        reason: The reason's stable code (``capacity``, ``latency``...; ``policy:RULE`` for a
+            compliance rule).
         detail: The numbers behind it, for people.
         dataset: The input dataset that forbids the site (classification, residency).
     """
@@ -53,7 +54,10 @@ class Rejection:
 
 
 def rejections(
-    problem: Problem, estate: Estate, workload: str, policy_rules: dict[str, list[str]]
+    problem: Problem,
+    estate: Estate,
+    workload: str,
+    policy_rules: dict[str, list[tuple[str, str]]],
 ) -> list[Rejection]:
     """Every reason each rejected site (none of whose pools can take it) turns a workload away.
 
@@ -61,7 +65,7 @@ def rejections(
         problem: The compiled problem.
         estate: The estate it was compiled from.
         workload: The workload's name.
-        policy_rules: The compliance rules that deny each site, by site.
+        policy_rules: The compliance rules that deny each site, with their messages, by site.
 
     Returns:
         Rejections, site by site in the problem's order: site-wide reasons, then pools'.
@@ -103,7 +107,7 @@ def _site_reasons(
     estate: Estate,
     spec: WorkloadSpec,
     site_name: str,
-    policy_rules: dict[str, list[str]],
+    policy_rules: dict[str, list[tuple[str, str]]],
 ) -> list[Rejection]:
     site = estate.sites[site_name]
     inputs = [
@@ -145,10 +149,10 @@ def _site_reasons(
     if bits & Reason.SITE_DOWN:
         out.append(Rejection(site_name, None, "site_down", "the site is marked unavailable"))
     if bits & Reason.POLICY:
-        rules = policy_rules.get(site_name) or ["a compliance rule"]
+        rules = policy_rules.get(site_name) or [("", "a compliance rule denies it")]
         out += [
-            Rejection(site_name, None, "policy", f"denied by {rule} (see the policy below)")
-            for rule in rules
+            Rejection(site_name, None, f"policy:{rule}" if rule else "policy", message)
+            for rule, message in rules
         ]
     return out
 

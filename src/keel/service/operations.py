@@ -147,27 +147,41 @@ class LocalOperations:
             self.workspace, objective=objective, solver=solver, seed=seed
         )
         why = conversion.explanation(planning.explain_workload(result, workload, detail=True))
-        return self._redact_datasets(why)
+        return self._redact_inputs(why, planning.inputs_of(result, workload))
 
-    def _redact_datasets(self, why: wire.Explanation) -> wire.Explanation:
-        """Rejections that name a dataset the caller may not read keep the reason, not the name.
+    def _redact_inputs(self, why: wire.Explanation, inputs: list[str]) -> wire.Explanation:
+        """Withhold the inputs the caller may not read from the reasons an explanation gives.
 
-        A caller who may read a workload learns which of its sites are forbidden, but not the
-        name, classification or residency of an input it may not read.
+        A caller who may read a workload learns which sites are forbidden and by which rule,
+        but not the name, classification or residency of an input it may not read: such a
+        rejection loses its dataset, and the name is withheld from every message.
         """
-        named = sorted({r.dataset for r in why.rejections if r.dataset is not None})
-        allowed = self._shown([f"Dataset/{d}" for d in named])
-        hidden = {d for d, ok in zip(named, allowed, strict=True) if not ok}
+        allowed = self._shown([f"Dataset/{d}" for d in inputs])
+        hidden = [d for d, ok in zip(inputs, allowed, strict=True) if not ok]
         if not hidden:
             return why
-        withheld = "an input you may not read forbids this site"
-        shown = [
-            r.model_copy(update={"dataset": None, "detail": f"{withheld} ({r.reason})"})
+
+        def withheld(text: str) -> str:
+            for name in hidden:
+                text = text.replace(name, "<an input you may not read>")
+            return text
+
+        rejections = [
+            r.model_copy(
+                update={"dataset": None, "detail": "an input you may not read forbids this site"}
+            )
             if r.dataset in hidden
-            else r
+            else r.model_copy(update={"detail": withheld(r.detail)})
             for r in why.rejections
         ]
-        return why.model_copy(update={"rejections": shown})
+        update: dict[str, object] = {"rejections": rejections}
+        if why.policy is not None:
+            findings = {
+                key: [f.model_copy(update={"message": withheld(f.message)}) for f in found]
+                for key, found in (("deny", why.policy.deny), ("warn", why.policy.warn))
+            }
+            update["policy"] = why.policy.model_copy(update=findings)
+        return why.model_copy(update=update)
 
     def decision(self, workload: str) -> wire.PolicyDecision:
         """The compliance decision for one workload."""

@@ -242,10 +242,34 @@ def explain_workload(result: PlanResult, workload: str, *, detail: bool = False)
         why["policy"].pop("elapsed_ms")
         why["policy"].pop("workload")
     if detail and result.estate is not None:
-        denying = {site: decision.rules_at(site) for site in why["rejected"]} if decision else {}
+        sites = why["rejected"]
+        denying = {site: _denials_at(decision, site) for site in sites} if decision else {}
         found = rejections(result.problem, result.estate, workload, denying)
         why["rejections"] = [r.to_json() for r in found]
     return why
+
+
+def inputs_of(result: PlanResult, workload: str) -> list[str]:
+    """The datasets a workload of a computed plan reads (none when the plan has no estate).
+
+    Args:
+        result: A computed plan.
+        workload: The workload's name.
+
+    Returns:
+        Dataset names.
+    """
+    if result.estate is None:
+        return []
+    spec = result.estate.workloads().get(workload)
+    return list(spec.inputs) if spec is not None else []
+
+
+def _denials_at(decision: Decision, site: str) -> list[tuple[str, str]]:
+    """The rules that deny a site, each with its message (without the "here" suffix)."""
+    findings = [*decision.denied, *decision.site_denials.get(site, [])]
+    found = {f.rule: f.message.split(" (here ")[0] for f in reversed(findings)}
+    return [(rule, found[rule]) for rule in decision.rules_at(site)]
 
 
 def baselines(result: PlanResult) -> list[Baseline]:

@@ -157,7 +157,8 @@ class Explanation(Wire):
     rejections: list[Rejection] = Field(
         default_factory=list,
         description="Every reason each rejected site or pool turns the workload away, with"
-        " the numbers behind it.",
+        " the numbers behind it (derived from the same problem; the ledger's"
+        " explanation_digest covers every other field).",
     )
     relaxations: list[str]
     policy: Verdict | None = None
