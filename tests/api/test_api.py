@@ -251,6 +251,14 @@ def test_an_explanation_withholds_inputs_the_caller_may_not_read(server: Server)
     for name in hidden:  # not in a rejection, not in a rule's message
         assert name not in json.dumps(redacted)
     assert any("<an input you may not read>" in f["message"] for f in redacted["policy"]["deny"])
+    with server.client("admin") as admin:
+        decided = admin.get(f"/v1/policy/decisions/{workload}").json()
+    with server.client("viewer") as viewer:
+        seen_decision = viewer.get(f"/v1/policy/decisions/{workload}").json()
+    assert "eu-card-transactions" in json.dumps(decided)  # the admin reads every input
+    assert [f["rule"] for f in seen_decision["deny"]] == [f["rule"] for f in decided["deny"]]
+    for name in hidden:  # the same decision, without the inputs the viewer may not read
+        assert name not in json.dumps(seen_decision)
 
 
 def test_errors_have_one_shape(server: Server) -> None:

@@ -149,6 +149,11 @@ class LocalOperations:
         why = conversion.explanation(planning.explain_workload(result, workload, detail=True))
         return self._redact_inputs(why, planning.inputs_of(result, workload))
 
+    def _hidden(self, inputs: list[str]) -> list[str]:
+        """The inputs the caller may not read (none on the local workspace)."""
+        allowed = self._shown([f"Dataset/{d}" for d in inputs])
+        return [d for d, ok in zip(inputs, allowed, strict=True) if not ok]
+
     def _redact_inputs(self, why: wire.Explanation, inputs: list[str]) -> wire.Explanation:
         """Withhold the inputs the caller may not read from the reasons an explanation gives.
 
@@ -156,36 +161,27 @@ class LocalOperations:
         but not the name, classification or residency of an input it may not read: such a
         rejection loses its dataset, and the name is withheld from every message.
         """
-        allowed = self._shown([f"Dataset/{d}" for d in inputs])
-        hidden = [d for d, ok in zip(inputs, allowed, strict=True) if not ok]
+        hidden = self._hidden(inputs)
         if not hidden:
             return why
-
-        def withheld(text: str) -> str:
-            for name in hidden:
-                text = text.replace(name, "<an input you may not read>")
-            return text
-
         rejections = [
             r.model_copy(
                 update={"dataset": None, "detail": "an input you may not read forbids this site"}
             )
             if r.dataset in hidden
-            else r.model_copy(update={"detail": withheld(r.detail)})
+            else r.model_copy(update={"detail": withheld(r.detail, hidden)})
             for r in why.rejections
         ]
         update: dict[str, object] = {"rejections": rejections}
         if why.policy is not None:
-            findings = {
-                key: [f.model_copy(update={"message": withheld(f.message)}) for f in found]
-                for key, found in (("deny", why.policy.deny), ("warn", why.policy.warn))
-            }
-            update["policy"] = why.policy.model_copy(update=findings)
+            update["policy"] = why.policy.model_copy(update=_findings(why.policy, hidden))
         return why.model_copy(update=update)
 
     def decision(self, workload: str) -> wire.PolicyDecision:
-        """The compliance decision for one workload."""
-        return conversion.decision(policy.evaluate(self.workspace, workload))
+        """The compliance decision for one workload (inputs the caller may not read withheld)."""
+        found = conversion.decision(policy.evaluate(self.workspace, workload))
+        hidden = self._hidden(policy.inputs_of(self.workspace, workload))
+        return found.model_copy(update=_findings(found, hidden)) if hidden else found
 
     def check_access(self, principal: str, action: str, resource: str) -> wire.AccessDecision:
         """Whether a principal may do an action to a resource."""
@@ -365,3 +361,25 @@ class LocalOperations:
         access.authorize(self.workspace, self.actor, [("admin", f"Resource/ApiKey/{name}")])
         revoked = tokens.revoke(self.workspace, name, actor=self.actor.principal)
         return conversion.token(revoked, datetime.now(UTC))
+
+
+def withheld(text: str, hidden: list[str]) -> str:
+    """A message with the names of inputs the caller may not read replaced.
+
+    Args:
+        text: The message.
+        hidden: Dataset names to withhold.
+
+    Returns:
+        The message without them.
+    """
+    for name in sorted(hidden, key=len, reverse=True):  # a name inside a longer one: longest first
+        text = text.replace(name, "<an input you may not read>")
+    return text
+
+
+def _findings(decision: wire.PolicyDecision | wire.Verdict, hidden: list[str]) -> dict[str, object]:
+    return {
+        key: [f.model_copy(update={"message": withheld(f.message, hidden)}) for f in found]
+        for key, found in (("deny", decision.deny), ("warn", decision.warn))
+    }

@@ -291,6 +291,20 @@ def evaluate(workspace: Workspace, workload: str) -> Decision:
     return decide(estate, [workload])[workload]
 
 
+def inputs_of(workspace: Workspace, workload: str) -> list[str]:
+    """The datasets a stored workload reads (none when it does not exist).
+
+    Args:
+        workspace: The workspace.
+        workload: The workload's name.
+
+    Returns:
+        Dataset names.
+    """
+    spec = load_estate(workspace).workloads().get(workload)
+    return list(spec.inputs) if spec is not None else []
+
+
 def shipped_packs() -> list[tuple[str, str, dict[str, Any]]]:
     """The regulation packs Keel ships.
 

@@ -37,6 +37,7 @@ from keel.wire.plans import (
     Plan,
     Rejection,
     Unplaced,
+    Verdict,
     WorkloadPlacement,
 )
 from keel.wire.policy import AccessDecision, Finding, PolicyDecision
@@ -90,6 +91,7 @@ __all__ = [
     "Token",
     "Tokens",
     "Unplaced",
+    "Verdict",
     "Verification",
     "Wire",
     "WorkloadPlacement",
