@@ -1,7 +1,9 @@
 """Service and domain objects as wire models: the one place their JSON shape is decided.
 
 Routes return what these functions make, :class:`keel.Client` parses the same models, and the
-CLI renders them, so a field is named once. Nothing here reads the store.
+CLI renders them, so a field is named once. Nothing here reads the store. Where a stored
+object's attributes are the wire model's fields by name, the model reads them itself
+(``from_attributes``); the functions here spell out only what differs.
 """
 
 from __future__ import annotations
@@ -117,15 +119,7 @@ def entries(shown: Iterable[ShownEntry], *, opened: bool, size: int) -> wire.Led
 
 def verification(report: VerifyReport) -> wire.Verification:
     """A successful verification."""
-    return wire.Verification(
-        size=report.size,
-        checkpoints=report.checkpoints,
-        previous_size=report.previous_size,
-        trust=report.trust,
-        origin=report.origin,
-        pinned=report.pinned,
-        latest_note=report.latest_note,
-    )
+    return wire.Verification.model_validate(report, from_attributes=True)
 
 
 # -- lineage ----------------------------------------------------------------------------------
@@ -211,8 +205,7 @@ def version_detail(detail: VersionDetail) -> wire.ModelVersionDetail:
         approvers=detail.approvers,
         approvals_needed=detail.approvals_needed,
         evaluations=[
-            wire.Evaluation(kind=e.kind, name=e.name, passed=e.passed, score=e.score)
-            for e in detail.evaluations
+            wire.Evaluation.model_validate(e, from_attributes=True) for e in detail.evaluations
         ],
         history=[
             wire.HistoryEvent(
@@ -226,14 +219,7 @@ def version_detail(detail: VersionDetail) -> wire.ModelVersionDetail:
 # -- monitors ---------------------------------------------------------------------------------
 def alert(item: StoredAlert) -> wire.Alert:
     """An alert."""
-    return wire.Alert(
-        monitor=item.monitor,
-        condition=item.condition,
-        state=item.state,
-        message=item.message,
-        raised_at=item.raised_at,
-        checks=item.checks,
-    )
+    return wire.Alert.model_validate(item, from_attributes=True)
 
 
 def alerts(items: Iterable[StoredAlert]) -> wire.Alerts:
@@ -250,8 +236,7 @@ def monitor_run(run: MonitorRun) -> wire.MonitorRun:
         status=result.status,
         rows=result.rows,
         conditions=[
-            wire.ConditionResult(key=c.key, firing=c.firing, message=c.message)
-            for c in result.conditions
+            wire.ConditionResult.model_validate(c, from_attributes=True) for c in result.conditions
         ],
         raised=list(run.raised),
         resolved=list(run.resolved),
