@@ -46,7 +46,7 @@ class Placement:
     latency_ms: float
     objective_usd: float
     reasons: list[str]
-    period: Period = "run"
+    period: Period
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (``reasons`` says why this option won; ``period`` what the costs cover)."""
