@@ -22,7 +22,7 @@ from keel.estate.manifest import parse_bytes, to_resources
 from keel.estate.resources import CLASSIFICATION_ORDER
 from keel.placement.baselines import cheapest_ignoring_capacity, on_prem_first
 from keel.placement.plan import Plan, build_plan, explain
-from keel.placement.problem import compile_problem
+from keel.placement.problem import Problem, compile_problem
 from keel.placement.solver import (
     UNPLACED,
     check_capacity,
@@ -482,6 +482,19 @@ def test_a_gap_the_bound_cannot_support_is_not_given() -> None:
     assert bounded.gap is not None and bounded.bound_method == "lp"
 
 
+def test_a_bound_too_weak_to_say_anything_gives_no_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid but weak bound (a gap of 50% or more) says nothing about the plan: no figure."""
+    from keel.placement import solver
+
+    problem = compile_problem(demo_estate())
+    real = solve(problem, "fast")
+    assert real.gap is not None and real.gap < solver.UNINFORMATIVE_GAP
+    monkeypatch.setattr(solver, "lp_bound", lambda _problem: real.bound * 0.4)
+    weak = solve(problem, "fast")
+    assert weak.bound == pytest.approx(real.bound * 0.4)  # still reported, and valid
+    assert weak.gap is None
+
+
 def test_every_rejection_carries_its_numbers_and_blames_the_right_pool() -> None:
     """Pool reasons name the pool at fault; site reasons come once per site, with numbers."""
     import re
@@ -522,3 +535,63 @@ def test_every_rejection_carries_its_numbers_and_blames_the_right_pool() -> None
     assert {"accelerator", "latency", "classification", "residency", "capacity"} <= {
         r.reason for w in problem.workloads for r in rejections(problem, estate, w, {})
     }
+
+
+def _every_option_relaxations(problem: Problem, w: int) -> list[str]:
+    """The relaxations as first written: every option textualised, sorted, deduplicated."""
+    from keel.placement.plan import ALTERNATIVES, SINGLE_REASONS, _relaxation
+
+    suggestions = []
+    for o in range(len(problem.option_site)):
+        mask = int(problem.reasons[w, o])
+        if mask == 0 or mask in SINGLE_REASONS:
+            cost = float(problem.compute_usd[w, o] + problem.egress_usd[w, o])
+            suggestions.append((cost, _relaxation(problem, w, o)))
+    seen: list[str] = []
+    for _, text in sorted(suggestions):
+        if text not in seen:
+            seen.append(text)
+    return seen[:ALTERNATIVES]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_relaxations_from_the_cheapest_options_equal_those_from_every_option(text: str) -> None:
+    """Texting only the cheapest options (the fast path) gives the same three suggestions."""
+    from keel.placement.plan import relaxations
+
+    for estate in (load(text), demo_estate()):
+        problem = compile_problem(estate)
+        for w in range(len(problem.workloads)):
+            assert relaxations(problem, w) == _every_option_relaxations(problem, w)
+
+
+def _first_fit_by_loops(problem: Problem) -> list[int]:
+    """The on-premises-first baseline as first written: a loop over items and options."""
+    from keel.placement.baselines import SITE_KIND_ORDER
+    from keel.placement.solver import UNPLACED
+
+    rank = [SITE_KIND_ORDER.index(problem.site_kind[s]) for s in problem.option_site]
+    order = sorted(
+        range(len(problem.option_site)),
+        key=lambda o: (rank[o], problem.sites[problem.option_site[o]], o),
+    )
+    costs = problem.item_costs()
+    demand = problem.demand[problem.item_workload]
+    left = problem.capacity.copy()
+    assignment = [UNPLACED] * costs.shape[0]
+    for item in range(costs.shape[0]):
+        for option in order:
+            if np.isfinite(costs[item, option]) and left[option] >= demand[item]:
+                assignment[item] = option
+                left[option] -= demand[item]
+                break
+    return assignment
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_the_first_fit_baseline_places_as_the_loops_did(text: str) -> None:
+    for estate in (load(text), demo_estate()):
+        problem = compile_problem(estate)
+        assert on_prem_first(problem).assignment.tolist() == _first_fit_by_loops(problem)

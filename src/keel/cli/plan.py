@@ -41,6 +41,8 @@ def totals_lines(totals: dict[str, float]) -> list[str]:
             continue
         energy = totals.get(f"energy_kwh_per_{period}", 0.0)
         carbon = totals.get(f"carbon_kgco2e_per_{period}", 0.0)
+        if cost == energy == carbon == 0:
+            continue  # no placement of that kind
         lines.append(f"  {words}: {cost:,.0f} USD, {energy:,.0f} kWh, {carbon:,.0f} kgCO2e")
     if not lines and "cost_usd" in totals:  # a plan stored before totals had periods
         lines.append(
@@ -59,12 +61,14 @@ def gap_text(plan: wire.Plan) -> str:
     Returns:
         A sentence for people.
     """
-    if plan.gap is None:
-        return (
-            "optimality gap unknown: no lower bound strong enough at this size"
-            " (the plan may still be good; see docs/placement.md)"
-        )
     method = BOUND_WORDS.get(plan.bound_method, "a lower bound")
+    if plan.gap is None:
+        if plan.bound is None or plan.bound_method == "none":
+            return "optimality gap unknown: no lower bound was computed"
+        return (
+            f"optimality gap unknown: the lower bound from {method} is too weak at this size to"
+            " say how close this plan is to the best (docs/placement.md)"
+        )
     if plan.gap == 0:
         return f"optimal: the objective equals a lower bound from {method}"
     return (

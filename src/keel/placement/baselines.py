@@ -81,14 +81,15 @@ def on_prem_first(problem: Problem) -> Baseline:
         range(len(problem.option_site)),
         key=lambda o: (rank[o], problem.sites[problem.option_site[o]], o),
     )
-    costs = problem.item_costs()
+    ordered = np.asarray(order, dtype=np.int64)
+    feasible = np.isfinite(problem.item_costs())[:, ordered]  # items x options, in fixed order
     demand = problem.demand[problem.item_workload]
-    left = problem.capacity.copy()
-    assignment = np.full(costs.shape[0], UNPLACED, dtype=np.int64)
-    for item in range(costs.shape[0]):
-        for option in order:
-            if np.isfinite(costs[item, option]) and left[option] >= demand[item]:
-                assignment[item] = option
-                left[option] -= demand[item]
-                break
+    left = problem.capacity[ordered].copy()
+    assignment = np.full(feasible.shape[0], UNPLACED, dtype=np.int64)
+    for item in range(feasible.shape[0]):
+        fits = np.flatnonzero(feasible[item] & (left >= demand[item]))
+        if fits.size:
+            first = fits[0]
+            assignment[item] = ordered[first]
+            left[first] -= demand[item]
     return _score("on-premises first, then cloud, fixed order", problem, assignment)

@@ -270,35 +270,64 @@ def relaxations(problem: Problem, w: int) -> list[str]:
     Returns:
         Human-readable suggestions (at most three).
     """
+    row = problem.reasons[w]
+    candidates = np.flatnonzero((row == 0) | np.isin(row, SINGLE_REASONS))
+    costs = problem.compute_usd[w, candidates] + problem.egress_usd[w, candidates]
+    order = np.argsort(costs, kind="stable")
+    # Only the cheapest candidates can give the first distinct suggestions: text them in cost
+    # order until there are enough, with every tie of the last cost (sorting then breaks ties
+    # by text, as a sort of every option would).
     suggestions: list[tuple[float, str]] = []
-    for o in range(len(problem.option_site)):
-        mask = int(problem.reasons[w, o])
-        site = problem.sites[problem.option_site[o]]
-        cost = float(problem.compute_usd[w, o] + problem.egress_usd[w, o])
-        if mask == 0:
-            accelerator = problem.option_accelerator[o]
-            text = f"free capacity: {int(problem.demand[w])} {accelerator} at site {site}"
-        elif mask == Reason.CAPACITY:
-            more = int(problem.demand[w] - problem.capacity[o])
-            text = f"add {more} {problem.option_accelerator[o]} at site {site}"
-        elif mask == Reason.LATENCY:
-            text = f"raise the SLO to {problem.latency_ms[w, o]:.0f} ms (site {site})"
-        elif mask == Reason.RESIDENCY:
-            text = f"allow the inputs' data at site {site} (residency)"
-        elif mask == Reason.CLASSIFICATION:
-            text = f"raise max_classification of site {site}"
-        elif mask == Reason.ACCELERATOR:
-            text = f"accept {problem.option_accelerator[o]} (available at site {site})"
-        elif mask == Reason.SITE_DOWN:
-            text = f"bring site {site} back up"
-        else:
-            continue
+    distinct: set[str] = set()
+    last = np.inf
+    for k in order.tolist():
+        cost = float(costs[k])
+        if len(distinct) >= ALTERNATIVES and cost != last:
+            break
+        text = _relaxation(problem, w, int(candidates[k]))
         suggestions.append((cost, text))
+        distinct.add(text)
+        last = cost
     seen: list[str] = []
     for _, text in sorted(suggestions):
         if text not in seen:
             seen.append(text)
     return seen[:ALTERNATIVES]
+
+
+SINGLE_REASONS = [
+    int(r)
+    for r in (
+        Reason.CAPACITY,
+        Reason.LATENCY,
+        Reason.RESIDENCY,
+        Reason.CLASSIFICATION,
+        Reason.ACCELERATOR,
+        Reason.SITE_DOWN,
+    )
+]
+"""Reasons that one change can lift; an option blocked by exactly one suggests that change."""
+
+
+def _relaxation(problem: Problem, w: int, o: int) -> str:
+    """The change that lifts the one reason blocking an option (or its free capacity)."""
+    mask = int(problem.reasons[w, o])
+    site = problem.sites[problem.option_site[o]]
+    accelerator = problem.option_accelerator[o]
+    if mask == 0:
+        return f"free capacity: {int(problem.demand[w])} {accelerator} at site {site}"
+    if mask == Reason.CAPACITY:
+        return f"add {int(problem.demand[w] - problem.capacity[o])} {accelerator} at site {site}"
+    if mask == Reason.LATENCY:
+        return f"raise the SLO to {problem.latency_ms[w, o]:.0f} ms (site {site})"
+    if mask == Reason.RESIDENCY:
+        return f"allow the inputs' data at site {site} (residency)"
+    if mask == Reason.CLASSIFICATION:
+        return f"raise max_classification of site {site}"
+    if mask == Reason.ACCELERATOR:
+        return f"accept {accelerator} (available at site {site})"
+    assert mask == Reason.SITE_DOWN, mask
+    return f"bring site {site} back up"
 
 
 def explain(problem: Problem, solution: Solution, workload: str) -> dict[str, Any]:

@@ -69,8 +69,9 @@ class Solution:
         bound: LP-relaxation lower bound of ``penalised``.
         gap: ``(penalised - bound) / penalised``, both without the penalty of items that have
             no feasible option at all; 0 when provably optimal; ``None`` when the bound cannot
-            support a figure (none computed, or at or below zero once that penalty is removed:
-            it would print 100% whatever the plan).
+            support a figure: none computed, at or below zero once that penalty is removed, or
+            so weak that the gap would be :data:`UNINFORMATIVE_GAP` or more (it would then say
+            more about the bound than about the plan).
         bound_method: ``lp`` (the LP relaxation), ``lagrangian`` (on large problems) or
             ``none``.
         solver: ``fast`` or ``exact``.
@@ -712,6 +713,8 @@ def lagrangian_bound(problem: Problem, upper: float | None = None, rounds: int =
 
 LP_BOUND_CELLS = 4_000_000
 """Above this many items x options the plan's bound is the Lagrangian one (the LP gets slow)."""
+UNINFORMATIVE_GAP = 0.5
+"""A gap this large says the bound is weak, not that the plan is: it is reported as unknown."""
 
 
 def solve_exact(problem: Problem, time_limit_s: float = 120.0) -> npt.NDArray[np.int64] | None:
@@ -781,6 +784,6 @@ def solve(
     gap: float | None = None
     if free <= 0:
         gap = 0.0  # nothing the solver could influence: every plan is this one
-    elif np.isfinite(bound) and floor > 0:
+    elif np.isfinite(bound) and floor > 0 and (free - floor) / free < UNINFORMATIVE_GAP:
         gap = max(0.0, (free - floor) / free)
     return Solution(assignment, cost, penalised, bound, gap, solver, seconds, method)

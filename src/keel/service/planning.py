@@ -355,15 +355,16 @@ def report(result: PlanResult, *, diff: bool = False) -> wire.Plan:
     Returns:
         The plan.
     """
-    compared = [
-        wire.Baseline(
-            name=b.name,
-            placed=b.placed,
-            objective_usd=b.objective_usd,
-            capacity_violations=b.capacity_violations,
-        )
-        for b in baselines(result)
-    ]
+    with progress.step("comparing with two naive baselines"):
+        compared = [
+            wire.Baseline(
+                name=b.name,
+                placed=b.placed,
+                objective_usd=b.objective_usd,
+                capacity_violations=b.capacity_violations,
+            )
+            for b in baselines(result)
+        ]
     extra: dict[str, Any] = {"placed_replicas": placed_items(result), "baselines": compared}
     if diff:
         extra["previous_plan_id"] = result.previous_id
