@@ -79,14 +79,14 @@ def check_ledger(page: Any, server: Server) -> None:
     page.goto(f"{server.url}/ui/ledger")
     rows = page.locator("#entries tbody tr").count()
     assert rows == 50  # the demo's ledger holds more than a page
-    page.click("text=older entries")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.click("text=older entries")
     first = page.locator("#entries tbody tr td:first-child").all_inner_texts()
     assert first and int(first[0]) < int(first[-1]) + 50 and "the first page" in page.content()
     page.goto(f"{server.url}/ui/ledger")
     page.fill("input[name=type]", "plan.committed")
-    page.click("text=Filter")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.click("text=Filter")
     types = page.locator("#entries tbody tr td:nth-child(2)").all_inner_texts()
     assert types and set(types) == {"plan.committed"}
     subjects = page.locator("#entries tbody tr td:nth-child(3)").all_inner_texts()
@@ -137,8 +137,7 @@ def test_sign_in_and_visit_every_page(server: Server) -> None:
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.url}/ui/")
         for path, title, texts in PAGES:
-            page.goto(f"{server.url}{path}")
-            page.wait_for_load_state("networkidle")
+            page.goto(f"{server.url}{path}")  # waits for the load event; charts are waited for
             assert page.locator("h1").inner_text() == title
             content = page.content()
             for text in texts:
