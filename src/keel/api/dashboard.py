@@ -110,10 +110,12 @@ def is_page(path: str) -> bool:
 def wants_page(request: Request) -> bool:
     """Whether an error should render as a page: a browser asking for HTML, never on ``/v1``.
 
-    API clients (``/v1``, or anything that does not ask for ``text/html``) keep the JSON body.
+    API clients (``/v1``, the OpenLineage endpoint under ``/api/``, ``/metrics``, ``/healthz``,
+    or anything that does not ask for ``text/html``) keep the JSON body.
     """
     path = request.url.path
-    return not path.startswith("/v1") and "text/html" in request.headers.get("accept", "")
+    machine = path.startswith(("/v1", "/api/", "/metrics", "/healthz"))
+    return not machine and "text/html" in request.headers.get("accept", "")
 
 
 def error_page(
@@ -346,7 +348,7 @@ def ledger_page(
     caller: Page,
     entry: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     before: Annotated[int | None, Query(ge=0, le=2**53)] = None,
-    type: Annotated[str, Query(max_length=100, pattern=r"^[a-z0-9_.-]*$")] = "",
+    kind: Annotated[str, Query(alias="type", max_length=100, pattern=r"^[a-z0-9_.-]*$")] = "",
 ) -> HTMLResponse:
     """Entries with their subject and actor, paged and filtered by type; one with its proof.
 
@@ -359,14 +361,14 @@ def ledger_page(
         "unpinned": "against the workspace's own key, which is not pinned",
     }
     verified, failure = None, ""
-    first_page = before is None and not type and entry is None
+    first_page = before is None and not kind and entry is None
     if first_page:
         try:
             verified = caller.ops.verify()
         except KeelError as error:
             failure = error.message
-    size = caller.ops.entries(0, 1).size if not first_page or verified is None else verified.size
-    rows, older = _ledger_rows(caller, min(before if before is not None else size, size), type)
+    size = verified.size if verified else caller.ops.entries(0, 1).size
+    rows, older = _ledger_rows(caller, min(before if before is not None else size, size), kind)
     detail = None
     if entry is not None:
         found = caller.ops.entries(entry, 1).entries
@@ -378,13 +380,13 @@ def ledger_page(
          "actor": entry_actor(e), "time": e.created_at.isoformat(timespec="seconds")}
         for e in rows
     ]  # fmt: skip
-    query = f"&type={quote(type)}" if type else ""
+    query = f"&type={quote(kind)}" if kind else ""
     return render(
         "ledger.html", "Ledger", request, caller,
         verified=verified, failure=failure, first_page=first_page, size=size,
         trust=trusts[verified.trust] if verified else "",
         checkpoint=caller.ops.latest_checkpoint() if size else "", entries=entries,
-        detail=detail, type=type, older=f"/ui/ledger?before={older}{query}" if older else "",
+        detail=detail, type=kind, older=f"/ui/ledger?before={older}{query}" if older else "",
         newest=f"/ui/ledger?{query[1:]}" if before is not None else "",
     )  # fmt: skip
 

@@ -71,8 +71,9 @@ def rejections(
         Rejections, site by site in the problem's order: site-wide reasons, then pools'.
     """
     w = problem.workloads.index(workload)
-    spec = estate.of_kind("Workload")[workload].spec
-    assert isinstance(spec, WorkloadSpec)
+    spec = estate.workloads()[workload]
+    datasets = estate.specs(DatasetSpec)
+    inputs = [(name, datasets[name]) for name in sorted(spec.inputs) if name in datasets]
     row = problem.reasons[w]
     found: list[Rejection] = []
     for s, site_name in enumerate(problem.sites):
@@ -83,7 +84,7 @@ def rejections(
             found.append(Rejection(site_name, None, "capacity", "the site has no pools"))
             continue
         site_bits = Reason(int(np.bitwise_and.reduce(row[options])) & ~POOL_REASONS)
-        found += _site_reasons(site_bits, estate, spec, site_name, policy_rules)
+        found += _site_reasons(site_bits, estate, inputs, site_name, policy_rules)
         if site_bits & Reason.LATENCY:
             slo = spec.latency_slo_ms
             latency = float(problem.latency_ms[w, options[0]])
@@ -105,16 +106,11 @@ def rejections(
 def _site_reasons(
     bits: Reason,
     estate: Estate,
-    spec: WorkloadSpec,
+    inputs: list[tuple[str, DatasetSpec]],
     site_name: str,
     policy_rules: dict[str, list[tuple[str, str]]],
 ) -> list[Rejection]:
     site = estate.sites[site_name]
-    inputs = [
-        (name, dataset.spec)
-        for name, dataset in sorted(estate.of_kind("Dataset").items())
-        if name in spec.inputs and isinstance(dataset.spec, DatasetSpec)
-    ]
     out: list[Rejection] = []
     if bits & Reason.CLASSIFICATION:
         allowed = CLASSIFICATION_ORDER.index(site.max_classification)  # type: ignore[arg-type,unused-ignore]

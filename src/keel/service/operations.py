@@ -9,6 +9,7 @@ decisions. So "plan and commit", "explain", "approve and show" are composed once
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -373,9 +374,9 @@ def withheld(text: str, hidden: list[str]) -> str:
     Returns:
         The message without them.
     """
-    for name in sorted(hidden, key=len, reverse=True):  # a name inside a longer one: longest first
-        text = text.replace(name, "<an input you may not read>")
-    return text
+    names = "|".join(re.escape(name) for name in sorted(hidden, key=len, reverse=True))
+    # A whole name only: "eu-cards" is not withheld from "eu-cards-archive", nor "pii" from "piie".
+    return re.sub(rf"(?<![\w.-])(?:{names})(?![\w-]|\.\w)", "<an input you may not read>", text)
 
 
 def _findings(decision: wire.PolicyDecision | wire.Verdict, hidden: list[str]) -> dict[str, object]:

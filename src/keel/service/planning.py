@@ -46,18 +46,16 @@ class PlanResult:
         previous_id: With ``replan``, the id of that plan (``None`` if there was none).
         decisions: The compliance decision per workload (the policy's site denials are
             placement constraints; a workload denied outright is unplaced).
-        slos: Each workload's latency SLO in milliseconds, if it has one.
-        estate: The estate the plan was computed from (explanations read its numbers).
+        estate: The estate the plan was computed from (SLOs and explanations read it).
     """
 
     plan: Plan
     problem: Problem
     solution: Solution
+    estate: Estate
     moves: list[Move] = field(default_factory=list)
     previous_id: int | None = None
     decisions: dict[str, Decision] = field(default_factory=dict)
-    slos: dict[str, float | None] = field(default_factory=dict)
-    estate: Estate | None = None
 
     def decides(self) -> bool:
         """Whether the plan decides anything (an estate without workloads has nothing to say)."""
@@ -114,8 +112,7 @@ def compute_plan(
         plan = build_plan(problem, solution, objective)
     plan.estate_digest = digest
     plan.policy_digest = engine.digest
-    slos = {name: w.latency_slo_ms for name, w in estate.workloads().items()}
-    result = PlanResult(plan, problem, solution, decisions=decisions, slos=slos, estate=estate)
+    result = PlanResult(plan, problem, solution, estate, decisions=decisions)
     if previous is not None:
         result.previous_id = previous[0]
         result.moves = diff(problem, previous[1], plan.to_json())
@@ -241,7 +238,7 @@ def explain_workload(result: PlanResult, workload: str, *, detail: bool = False)
         why["policy"] = decision.to_json()
         why["policy"].pop("elapsed_ms")
         why["policy"].pop("workload")
-    if detail and result.estate is not None:
+    if detail:
         sites = why["rejected"]
         denying = {site: _denials_at(decision, site) for site in sites} if decision else {}
         found = rejections(result.problem, result.estate, workload, denying)
@@ -250,7 +247,7 @@ def explain_workload(result: PlanResult, workload: str, *, detail: bool = False)
 
 
 def inputs_of(result: PlanResult, workload: str) -> list[str]:
-    """The datasets a workload of a computed plan reads (none when the plan has no estate).
+    """The datasets a workload of a computed plan reads (none for an unknown workload).
 
     Args:
         result: A computed plan.
@@ -259,8 +256,6 @@ def inputs_of(result: PlanResult, workload: str) -> list[str]:
     Returns:
         Dataset names.
     """
-    if result.estate is None:
-        return []
     spec = result.estate.workloads().get(workload)
     return list(spec.inputs) if spec is not None else []
 
@@ -340,8 +335,9 @@ def plan_data(result: PlanResult) -> dict[str, Any]:
         The JSON (its digest is the plan's).
     """
     data = result.plan.to_json()
+    specs = result.estate.workloads()
     for placement in data["placements"]:
-        placement["latency_slo_ms"] = result.slos.get(placement["workload"])
+        placement["latency_slo_ms"] = specs[placement["workload"]].latency_slo_ms
     return data
 
 
