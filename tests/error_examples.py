@@ -27,6 +27,10 @@ def example(kind: type[KeelError]) -> KeelError:
             "cannot reach http://h:1", url="http://h:1", hint="start it"
         ),
         errors.IntegrityError: lambda: errors.IntegrityError("tampered", first_bad_index=12),
+        errors.DispatchError: lambda: errors.DispatchError("cannot dispatch", [PROBLEM]),
+        errors.EngineError: lambda: errors.EngineError(
+            "ray refused", cluster="gpu-ray", unreachable=False, hint="check it"
+        ),
     }
     return made.get(kind, lambda: kind("something went wrong", hint="a hint"))()
 

@@ -347,6 +347,23 @@ class Client:
         """The latest check of every monitor."""
         return self._get(wire.MonitorChecks, "/v1/monitors/checks")
 
+    # -- runs ----------------------------------------------------------------------------------
+    def dispatch(self, *, dry_run: bool = False) -> wire.Dispatch:
+        """One reconcile cycle on the server."""
+        return self._post(wire.Dispatch, "/v1/dispatch", {"dry_run": dry_run})
+
+    def runs(self, workload: str | None = None, *, every: bool = False) -> wire.Runs:
+        """Runs the latest plan wants (every run, with ``every``)."""
+        return self._get(wire.Runs, "/v1/runs", all=every, workload=workload)
+
+    def run_logs(self, workload: str, *, replica: int = 0) -> wire.Text:
+        """The end of a workload's latest run's output."""
+        return self._get(wire.Text, f"/v1/runs/{workload}/logs", replica=replica)
+
+    def cancel_runs(self, workload: str | None = None) -> wire.Runs:
+        """Stop a workload's runs (all, with ``None``)."""
+        return self._post(wire.Runs, "/v1/runs/cancel", {"workload": workload})
+
     # -- API keys ------------------------------------------------------------------------------
     def tokens(self) -> wire.Tokens:
         """Every API key (admin)."""

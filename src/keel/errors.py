@@ -22,7 +22,9 @@ The tree (code, HTTP status, exit status)::
     │   ├── ForbiddenError         E-FORBIDDEN  403  2  the access policy refuses the principal
     │   ├── LifecycleError         E-LIFECYCLE  400  2  a model version cannot make that transition
     │   ├── EventError             E-EVENT      400  2  an OpenLineage event breaks the schema
-    │   └── LedgerError            E-LEDGER     400  2  malformed keys, notes, checkpoints or proofs
+    │   ├── LedgerError            E-LEDGER     400  2  malformed keys, notes, checkpoints or proofs
+    │   ├── DispatchError          E-DISPATCH   400  2  placed work its engine cannot run
+    │   └── EngineError            E-ENGINE     502  2  an engine is unreachable or refused
     ├── IntegrityError             E-INTEGRITY  500  3  the ledger failed verification
     └── StoreError                 E-STORE      503  1  the database failed
 """
@@ -387,6 +389,52 @@ class UnreachableError(UserError):
     @classmethod
     def _from_fields(cls, message: str, hint: str, fields: Mapping[str, Any]) -> KeelError:
         return cls(message, url=str(fields.get("url", "")), hint=hint)
+
+
+class DispatchError(_ProblemsError):
+    """Placed work its engine cannot run, found before anything is submitted.
+
+    A missing image for Kubernetes, a credential reference that does not resolve, an engine
+    whose client library is not installed.
+
+    Attributes:
+        problems: Each workload or cluster, with the field that is wrong.
+    """
+
+    code = "E-DISPATCH"
+
+
+class EngineError(UserError):
+    """An execution engine (Ray, Slurm, Kubernetes, local processes) is unreachable or refused.
+
+    Attributes:
+        cluster: The ``Cluster`` resource whose engine failed.
+        unreachable: ``True`` when the engine could not be reached at all (its runs are then
+            ``unknown``, not failed); ``False`` when it answered with a refusal.
+    """
+
+    code = "E-ENGINE"
+    http_status = 502
+
+    def __init__(
+        self, message: str, *, cluster: str, unreachable: bool = True, hint: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.cluster = cluster
+        self.unreachable = unreachable
+
+    def details(self) -> dict[str, Any]:
+        """The cluster and whether it was reachable."""
+        return {"cluster": self.cluster, "unreachable": self.unreachable}
+
+    @classmethod
+    def _from_fields(cls, message: str, hint: str, fields: Mapping[str, Any]) -> KeelError:
+        return cls(
+            message,
+            cluster=str(fields.get("cluster", "")),
+            unreachable=bool(fields.get("unreachable", True)),
+            hint=hint,
+        )
 
 
 class StoreError(KeelError):

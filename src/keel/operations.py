@@ -209,6 +209,23 @@ class Operations(Protocol):
         """The latest check of every monitor."""
         ...
 
+    # -- runs ----------------------------------------------------------------------------------
+    def dispatch(self, *, dry_run: bool = False) -> wire.Dispatch:
+        """One reconcile cycle: make the engines run what the latest plan says."""
+        ...
+
+    def runs(self, workload: str | None = None, *, every: bool = False) -> wire.Runs:
+        """Runs the latest plan wants (every run, with ``every``)."""
+        ...
+
+    def run_logs(self, workload: str, *, replica: int = 0) -> wire.Text:
+        """The end of a workload's latest run's output."""
+        ...
+
+    def cancel_runs(self, workload: str | None = None) -> wire.Runs:
+        """Stop a workload's runs (all runs, with ``None``)."""
+        ...
+
     # -- API keys ------------------------------------------------------------------------------
     def tokens(self) -> wire.Tokens:
         """Every API key, without secrets."""

@@ -45,6 +45,9 @@ def _commands(group: typer.Typer, prefix: str = "") -> set[str]:
     }  # type: ignore[union-attr]
     for sub in group.registered_groups:
         found |= _commands(sub.typer_instance, f"{prefix}{sub.name} ")  # type: ignore[arg-type]
+        info = sub.typer_instance.registered_callback  # type: ignore[union-attr]
+        if info is not None and info.invoke_without_command:  # a group that is a command too
+            found.add(f"{prefix}{sub.name}")
     return found
 
 
@@ -172,6 +175,13 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
     commitment = next(iter(entries["entry"]["personal"].values()))
     assert "erased" in once("ledger", "erase", commitment, "--reason", "test",
                             command="ledger erase")  # fmt: skip
+    both("runs", "--all")
+    both("runs", "logs", "nightly-aml-scoring", command="runs logs")
+    assert "would" in once("dispatch", "--dry-run", command="dispatch")
+    refused = remote(served, tmp_path, "dispatch", who="operator")
+    assert refused.returncode == 2 and "E-FORBIDDEN" in refused.stderr  # a local cluster
+    assert "Cluster/workstation is local" in refused.stderr
+    assert "cancelled 0 runs" in once("runs", "cancel", command="runs cancel")
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 

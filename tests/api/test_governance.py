@@ -73,6 +73,15 @@ def _copy_of(server: Server, kind: str) -> str:
     """A manifest of a new resource of a kind: a copy of a stored one under a new name."""
     if kind == "Accelerator":
         spec: dict[str, Any] = {"vendor": "acme", "memory_gb": 64, "power_w": 400}
+    elif kind == "Cluster":  # a site no cluster serves yet
+        with server.client("admin") as admin:
+            served = {
+                s["site"]
+                for c in admin.get("/v1/resources/clusters").json()["items"]
+                for s in c["spec"]["sites"]
+            }
+            sites = [i["name"] for i in admin.get("/v1/resources/sites").json()["items"]]
+        spec = {"type": "local", "sites": [{"site": next(s for s in sites if s not in served)}]}
     elif kind == "PolicySet":
         spec = {"packs": [{"name": "gdpr"}]}
     elif kind == "Link":  # a pair of sites not linked yet

@@ -17,6 +17,7 @@ from keel.cli.plan import print_plan
 from keel.errors import DeniedError, ForbiddenError, KeelError, UserError
 
 if TYPE_CHECKING:
+    from keel import wire
     from keel.service import EstateSummary, Workspace
 
 ADMIN = "user:root-ops"
@@ -101,7 +102,7 @@ def _monitor(workspace: Workspace, data: Path) -> None:
     """Run the demo monitor on a normal window, a drifted one, then a normal one again."""
     from keel.service import Actor, monitoring
 
-    typer.echo("\n5. monitored credit-decision-api (drift, model quality, latency SLO):")
+    typer.echo("\n6. monitored credit-decision-api (drift, model quality, latency SLO):")
     for step, drifted in (
         ("normal traffic", False),
         ("a drifted window", True),
@@ -120,6 +121,77 @@ def _monitor(workspace: Workspace, data: Path) -> None:
         typer.echo(line)
 
 
+def _settle(workspace: Workspace) -> wire.Dispatch:
+    """Dispatch until no job waits or runs (services keep running), for at most a minute."""
+    from keel.service import Actor
+    from keel.service import dispatch as dispatching
+
+    deadline = time.monotonic() + 60
+    done = dispatching.dispatch(workspace, actor=Actor(CI))
+    while done.jobs_active and time.monotonic() < deadline:
+        time.sleep(0.3)
+        done = dispatching.dispatch(workspace, actor=Actor(CI))
+    return done
+
+
+def _dispatch(workspace: Workspace, manifests: Path) -> None:
+    """Run the plan on the local engine, take a site down, re-plan, move what was there."""
+    from keel.service import Actor, apply_manifests, planning
+    from keel.service import dispatch as dispatching
+
+    typer.echo("\n5. ran the plan on Cluster/workstation (this machine's processes):")
+    first = dispatching.dispatch(workspace, actor=Actor(CI))
+    submitted = [a for a in first.actions if a.action == "submit"]
+    undispatchable = sum(u.replicas for u in first.undispatchable)
+    typer.echo(
+        f"   submitted {len(submitted)} runs; {undispatchable} placed replicas have no engine"
+        " or no run section here (listed by keel dispatch, never dropped)"
+    )
+    _settle(workspace)
+    jobs = [r for r in dispatching.list_runs(workspace).runs if not r.service]
+    rows = [
+        [r.workload, r.site, r.state,
+         f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
+         f"{(r.energy_kwh or 0) * 1000:.3g} Wh ({r.energy_source})"]
+        for r in jobs
+    ]  # fmt: skip
+    typer.echo(_indent(table(["JOB", "SITE", "STATE", "RAN", "ENERGY"], rows), 3))
+    services = [r for r in dispatching.list_runs(workspace).runs if r.service]
+    typer.echo(f"   {len(services)} service replicas running (online inference and agents)")
+    sites = manifests / "sites.yaml"
+    original = sites.read_text(encoding="utf-8")
+    marker = "  kind: on_prem\n  country: DE\n"
+    if marker not in original:
+        raise KeelError("the demo's sites.yaml changed: fra-dc1 cannot be taken down")
+    sites.write_text(original.replace(marker, marker + "  available: false\n", 1), "utf-8")
+    try:
+        apply_manifests(workspace, [str(manifests)], actor=Actor(ADMIN))
+        replanned = planning.compute_plan(workspace, replan=True)
+        planning.commit_plan(workspace, replanned, actor=Actor(CI))
+        moved = [m for m in planning.report(replanned, diff=True).moves or [] if m.change != "kept"]
+        typer.echo(f"   fra-dc1 went down: re-planned, {len(moved)} workloads moved")
+        done = dispatching.dispatch(workspace, actor=Actor(CI))
+        for action in done.actions:
+            if action.action in ("cancel", "submit"):
+                typer.echo(
+                    f"   {action.action:6} {action.workload}#{action.replica} at {action.site}:"
+                    f" {action.detail}"
+                )
+        kept = sum(1 for r in services if r.site != "fra-dc1")
+        typer.echo(
+            f"   the {kept} service replicas elsewhere and the finished jobs were not touched"
+        )
+    finally:
+        sites.write_text(original, "utf-8")
+        apply_manifests(workspace, [str(manifests)], actor=Actor(ADMIN))
+        planning.commit_plan(workspace, planning.compute_plan(workspace), actor=Actor(CI))
+        stopped = dispatching.cancel(workspace, None, actor=Actor(CI))
+    typer.echo(
+        f"   fra-dc1 is back and the plan with it; stopped the {len(stopped.runs)} services"
+        " (keel runs cancel); every run is in the ledger (run.submitted, run.finished...)"
+    )
+
+
 def _print_next(root: Path, data: Path) -> None:
     """What to try next, with the ``keel`` this shell would find (or its path)."""
     keel = _keel()
@@ -128,6 +200,7 @@ def _print_next(root: Path, data: Path) -> None:
     typer.echo(f"  {ws} get dataset cn-customer-profiles -o json")
     typer.echo(f"  {ws} plan --explain trading-desk-copilot")
     typer.echo(f"  {ws} ledger show --from 0 --limit 5")
+    typer.echo(f"  {ws} runs --all && {ws} runs logs nightly-aml-scoring")
     typer.echo(f"  {ws} monitor alerts --all")
     typer.echo(f"  {ws} lineage show dataset:credit-features --upstream")
     typer.echo(f"  {ws} model factsheet credit-scoring@3.2 -o html --file fs.html")
@@ -155,7 +228,7 @@ def _lineage(workspace: Workspace, root: Path) -> None:
     """Ingest the demo's OpenLineage events, analyse impact, govern a model, erase a dataset."""
     from keel.service import Actor, factsheet, lineage, registry
 
-    typer.echo("\n6. lineage and the model registry:")
+    typer.echo("\n7. lineage and the model registry:")
     events = lineage.read_jsonl(lineage.demo_events())
     stored = lineage.ingest(workspace, events)
     typer.echo(
@@ -276,11 +349,12 @@ def demo(
         plan_id, index = planning.commit_plan(workspace, planned, actor=Actor(CI))
         print_plan(planning.report(planned))
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
+        _dispatch(workspace, manifests)
         _monitor(workspace, manifests / "data")
         _lineage(workspace, root)
         report = ledger.verify(workspace)
         typer.echo(
-            f"\n7. verified the ledger: {report.size} entries recomputed,"
+            f"\n8. verified the ledger: {report.size} entries recomputed,"
             f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
         )
         typer.echo(_indent(report.latest_note or "", 3))

@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from keel import __version__, progress
-from keel.cli import access, demo, estate, ledger, lineage, model, monitor, plan, policy, serve
+from keel.cli import (
+    access,
+    demo,
+    estate,
+    ledger,
+    lineage,
+    model,
+    monitor,
+    plan,
+    policy,
+    runs,
+    serve,
+)
 from keel.cli.context import CliState
 from keel.cli.output import report_error
 from keel.cli.progress import TerminalProgress, quiet_s
@@ -80,6 +92,8 @@ app.command()(estate.schema)
 app.command()(demo.init)
 app.command()(demo.demo)
 app.command()(plan.plan)
+app.command()(runs.dispatch)
+app.add_typer(runs.app, name="runs")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(policy.app, name="policy")
 app.add_typer(access.app, name="access")

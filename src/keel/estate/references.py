@@ -31,6 +31,7 @@ from keel.estate.resources import (
     CLASSIFICATION_ORDER,
     AcceleratorSpec,
     AgentSpec,
+    ClusterSpec,
     DatasetSpec,
     LinkSpec,
     ModelSpec,
@@ -377,6 +378,36 @@ class _Checker:
                     )
                 )
 
+    def cluster(self, item: LocatedResource, bound: dict[str, str]) -> None:
+        spec = item.resource.spec
+        assert isinstance(spec, ClusterSpec)
+        sites = self.names("Site")
+        for index, binding in enumerate(spec.sites):
+            path: FieldPath = ("spec", "sites", index)
+            if not self.require(item, (*path, "site"), "Site", binding.site):
+                continue
+            other = bound.setdefault(binding.site, item.resource.name)
+            if other != item.resource.name:
+                self.problems.append(
+                    item.problem(
+                        (*path, "site"),
+                        f"Site '{binding.site}' is already served by Cluster/{other}:"
+                        " a site runs its work on one engine",
+                    )
+                )
+            site = sites[binding.site].resource.spec
+            assert isinstance(site, SiteSpec)
+            pools = {pool.name for pool in site.pools}
+            for pool in binding.pools:
+                if pool not in pools:
+                    self.problems.append(
+                        item.problem(
+                            (*path, "pools", pool),
+                            f"Site '{binding.site}' has no pool '{pool}'"
+                            + did_you_mean(pool, pools),
+                        )
+                    )
+
     def link(self, item: LocatedResource, seen: dict[frozenset[str], str]) -> None:
         spec = item.resource.spec
         assert isinstance(spec, LinkSpec)
@@ -430,6 +461,9 @@ def build_estate(
         checker.workload(item)
     for item in checker.names("Monitor").values():
         checker.monitor(item)
+    bound: dict[str, str] = {}
+    for item in checker.names("Cluster").values():
+        checker.cluster(item, bound)
     linked: dict[frozenset[str], str] = {}
     for item in checker.names("Link").values():
         checker.link(item, linked)

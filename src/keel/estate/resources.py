@@ -46,6 +46,7 @@ RiskTier = Literal["minimal", "limited", "high", "prohibited"]
 LifecycleState = Literal["draft", "validated", "approved", "deployed", "retired"]
 ObjectivePreset = Literal["cost", "carbon", "latency", "balanced"]
 Autonomy = Literal["suggest", "act_with_approval", "autonomous"]
+ClusterType = Literal["local", "ray", "slurm", "kubernetes"]
 
 JOB_KINDS: frozenset[str] = frozenset({"training", "fine_tuning", "batch_inference"})
 SERVICE_KINDS: frozenset[str] = frozenset({"online_inference", "agent"})
@@ -215,6 +216,39 @@ class WindowSpec(Spec):
         return self
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+"""Environment variable names (POSIX portable characters)."""
+
+
+class RunSpec(Spec):
+    """What a workload runs once placed: its command, environment and expected duration.
+
+    The site, pool and device count come from the plan. ``command`` is an argument vector (no
+    shell unless you name one). ``image`` is required where the engine runs containers
+    (Kubernetes); ``runtime_env`` is passed to Ray as is (``pip``, ``working_dir``...). Jobs
+    (training, fine-tuning, batch inference) run to completion and are retried up to
+    ``max_retries`` times with exponential backoff; services (online inference, agents) run
+    until the plan moves or drops them, one run per replica. ``expected_minutes`` becomes a
+    time limit of twice that on engines that enforce one (Slurm's ``--time``). A ``working_dir``
+    starting with ``./`` is relative to the manifest's folder (for engines sharing this file
+    system); any other path goes to the engine as written.
+    """
+
+    command: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        min_length=1, max_length=256
+    )
+    image: str | None = Field(
+        default=None, min_length=1, max_length=512, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
+    )
+    env: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field(
+        default_factory=dict, max_length=256
+    )
+    working_dir: str | None = Field(default=None, min_length=1, max_length=1024)
+    runtime_env: dict[str, JsonValue] = Field(default_factory=dict, max_length=64)
+    expected_minutes: float | None = Field(default=None, gt=0, le=1_000_000)
+    max_retries: int = Field(default=2, ge=0, le=100)
+
+
 class WorkloadSpec(Spec):
     """AI work to place: a job (training, fine-tuning, batch inference) or a service."""
 
@@ -229,6 +263,7 @@ class WorkloadSpec(Spec):
     window: WindowSpec | None = None
     objective: ObjectivePreset | None = None
     agent: Name | None = None
+    run: RunSpec | None = None
 
     @model_validator(mode="after")
     def _profile(self) -> WorkloadSpec:
@@ -431,6 +466,87 @@ class PolicySetSpec(Spec):
     access: list[AccessPolicySpec] = Field(default_factory=list, max_length=256)
 
 
+class CredentialRef(Spec):
+    """Where a cluster's credential is read at dispatch time: never the secret itself.
+
+    ``env`` names an environment variable of the process that dispatches; ``file`` is a path
+    on its machine (a kubeconfig, a token file). Keel reads it when it talks to the engine and
+    records only the reference, never the value.
+    """
+
+    env: str | None = Field(default=None, pattern=ENV_NAME)
+    file: str | None = Field(default=None, min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one(self) -> CredentialRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env (a variable name) or file (a path)")
+        return self
+
+
+class ClusterSiteSpec(Spec):
+    """One site a cluster serves, and where on the engine its pools map.
+
+    ``queue`` is the Slurm partition, the Kueue LocalQueue, or the Ray custom resource that
+    pins work to the site's nodes (defaults: the site's name for Slurm, ``keel-<site>`` for
+    Kueue, ``site:<site>`` for Ray). ``pools`` overrides it per pool (a partition or a
+    ResourceFlavor per accelerator type).
+    """
+
+    site: Name
+    queue: str | None = Field(
+        default=None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+    )
+    pools: dict[Name, Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]] = Field(
+        default_factory=dict, max_length=256
+    )
+
+
+class ClusterSpec(Spec):
+    """An execution engine that runs placed work for some sites.
+
+    ``type`` is ``local`` (processes on the machine that dispatches: demos and tests),
+    ``ray`` (Ray Jobs: ``address`` is the dashboard's URL), ``slurm`` (the ``sbatch`` family of
+    the dispatching machine; ``address`` is the ``slurm.conf`` path when not the default) or
+    ``kubernetes`` (Jobs and Deployments queued through Kueue; ``context`` is the kubeconfig
+    context, ``namespace`` where they go). ``request_devices`` asks the engine for the placed
+    accelerators (Slurm ``--gres=gpu:N``, a Kubernetes resource limit, Ray's
+    ``entrypoint_num_gpus``); turn it off where the engine has none to give (a test cluster).
+    Only admins apply clusters: an address and a credential reference decide where code and
+    secrets go.
+    """
+
+    type: ClusterType
+    address: str | None = Field(default=None, min_length=1, max_length=2048)
+    context: str | None = Field(default=None, min_length=1, max_length=253)
+    namespace: str = Field(
+        default="default", min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )
+    credentials: CredentialRef | None = None
+    request_devices: bool = True
+    sites: list[ClusterSiteSpec] = Field(min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _engine(self) -> ClusterSpec:
+        if self.type == "ray" and (
+            self.address is None or not re.match(r"^https?://", self.address)
+        ):
+            raise ValueError("a ray cluster needs address: its dashboard URL, http(s)://host:port")
+        if self.type == "local" and (self.address or self.credentials or self.context):
+            raise ValueError("a local cluster takes no address, context or credentials")
+        if self.context is not None and self.type != "kubernetes":
+            raise ValueError("context is only for kubernetes clusters")
+        if self.type == "slurm" and self.credentials is not None:
+            raise ValueError(
+                "a slurm cluster takes no credentials: Slurm authenticates this machine with munge"
+            )
+        names = [s.site for s in self.sites]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"sites lists {', '.join(repeated)} more than once")
+        return self
+
+
 SPEC_TYPES: dict[str, type[Spec]] = {
     "Accelerator": AcceleratorSpec,
     "Site": SiteSpec,
@@ -443,6 +559,7 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "PolicySet": PolicySetSpec,
     "Principal": PrincipalSpec,
     "Monitor": MonitorSpec,
+    "Cluster": ClusterSpec,
 }
 """Every resource kind and its spec class, in dependency order (referenced kinds first)."""
 

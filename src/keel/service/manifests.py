@@ -26,6 +26,7 @@ from keel.estate.resources import (
     MonitorSpec,
     PolicySetSpec,
     RegoModuleSpec,
+    WorkloadSpec,
 )
 from keel.policy.compliance.engine import ComplianceEngine
 from keel.service import access, policy
@@ -90,6 +91,12 @@ def resolve_files(
             out.append(_monitor_paths(item, spec, data_root, as_text, problems))
         elif isinstance(spec, PolicySetSpec) and any(m.file for m in spec.modules):
             out.append(_module_files(item, spec, data_root, as_text, problems))
+        elif (
+            isinstance(spec, WorkloadSpec)
+            and spec.run is not None
+            and (spec.run.working_dir or "").startswith("./")
+        ):
+            out.append(_working_dir(item, spec, data_root, as_text, problems))
         else:
             out.append(item)
     return out, problems
@@ -137,6 +144,36 @@ def _monitor_paths(
             )
         paths[key] = str(resolved)
     resource = item.resource.model_copy(update={"spec": spec.model_copy(update=paths)})
+    return dataclasses.replace(item, resource=resource)
+
+
+def _working_dir(
+    item: LocatedResource,
+    spec: WorkloadSpec,
+    data_root: Path | None,
+    as_text: bool,
+    problems: list[Problem],
+) -> LocatedResource:
+    """A run's ``./`` working folder made absolute: relative to the manifest (or the data root).
+
+    Only ``./`` paths are resolved, for engines that share this file system (local, Slurm);
+    any other path goes to the engine as written (a container's own folder, say).
+    """
+    assert spec.run is not None
+    assert spec.run.working_dir is not None
+    where = ("spec", "run", "working_dir")
+    base = data_root if as_text else Path(item.path).parent
+    if base is None:
+        problems.append(item.problem(where, f"a ./ folder needs {_where_allowed(True)}"))
+        return item
+    resolved = (base / spec.run.working_dir).resolve()
+    if _outside(resolved, _roots(item, data_root, as_text)):
+        problems.append(
+            item.problem(where, f"{spec.run.working_dir} lies outside {_where_allowed(as_text)}")
+        )
+        return item
+    run = spec.run.model_copy(update={"working_dir": str(resolved)})
+    resource = item.resource.model_copy(update={"spec": spec.model_copy(update={"run": run})})
     return dataclasses.replace(item, resource=resource)
 
 

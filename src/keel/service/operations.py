@@ -22,6 +22,7 @@ from keel.service import (
     access,
     changes,
     conversion,
+    dispatch,
     estate,
     factsheet,
     ledger,
@@ -338,6 +339,55 @@ class LocalOperations:
                 for name, (at, result) in sorted(found.items())
             ]
         )
+
+    # -- runs ----------------------------------------------------------------------------------
+    @property
+    def _remote(self) -> bool:
+        """Whether the caller came through the API (its reads are filtered)."""
+        return self._visible is not None
+
+    def dispatch(self, *, dry_run: bool = False) -> wire.Dispatch:
+        """One reconcile cycle (deploying every workload is an operator's act)."""
+        if not dry_run:
+            access.authorize(self.workspace, self.actor, [("deploy", "Workload/*")])
+        done = dispatch.dispatch(
+            self.workspace, actor=self.actor, dry_run=dry_run, remote=self._remote
+        )
+        hidden = self._hidden_workloads({a.workload for a in done.actions})
+        if not hidden:
+            return done
+        return done.model_copy(
+            update={"actions": [a for a in done.actions if a.workload not in hidden]}
+        )
+
+    def _hidden_workloads(self, names: set[str]) -> set[str]:
+        ordered = sorted(names)
+        allowed = self._shown([f"Workload/{n}" for n in ordered])
+        return {n for n, ok in zip(ordered, allowed, strict=True) if not ok}
+
+    def runs(self, workload: str | None = None, *, every: bool = False) -> wire.Runs:
+        """Runs, without those of workloads the caller may not read."""
+        found = dispatch.list_runs(self.workspace, workload=workload, every=every)
+        hidden = self._hidden_workloads({r.workload for r in found.runs})
+        if not hidden:
+            return found
+        shown = [r for r in found.runs if r.workload not in hidden]
+        states: dict[str, int] = {}
+        for run in shown:
+            states[run.state] = states.get(run.state, 0) + 1
+        return wire.Runs(runs=shown, states=states)
+
+    def run_logs(self, workload: str, *, replica: int = 0) -> wire.Text:
+        """A run's output (what a job prints may hold its data: an operator's read)."""
+        access.authorize(self.workspace, self.actor, [("deploy", f"Workload/{workload}")])
+        return wire.Text(
+            format="text", text=dispatch.logs(self.workspace, workload, replica=replica)
+        )
+
+    def cancel_runs(self, workload: str | None = None) -> wire.Runs:
+        """Stop runs (an operator's act on each workload)."""
+        access.authorize(self.workspace, self.actor, [("deploy", f"Workload/{workload or '*'}")])
+        return dispatch.cancel(self.workspace, workload, actor=self.actor, remote=self._remote)
 
     # -- API keys ------------------------------------------------------------------------------
     def tokens(self) -> wire.Tokens:

@@ -164,6 +164,9 @@ def _commit(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tuple[
             for record in decision_records(result)
         ]
         first, _ = ledger.record(unit, [entry, *decisions])
+        unit.repository(PlanRepository).record_decisions(
+            plan_id, {d["workload"]: first + 1 + i for i, d in enumerate(decisions)}
+        )
     if workspace.settings.lineage_emit:
         _emit_plan(workspace, plan_id, data, digest)
     return plan_id, first

@@ -21,7 +21,12 @@ class PlanRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, plan: dict[str, Any], digest: str, now: datetime) -> int:
+    def add(
+        self,
+        plan: dict[str, Any],
+        digest: str,
+        now: datetime,
+    ) -> int:
         """Store a plan.
 
         Args:
@@ -60,3 +65,26 @@ class PlanRepository:
             sa.select(plans.c.id, plans.c.plan).order_by(plans.c.id.desc()).limit(1)
         ).first()
         return None if row is None else (int(row[0]), dict(row[1]))
+
+    def record_decisions(self, plan_id: int, decisions: dict[str, int]) -> None:
+        """Remember the ledger index of each workload's ``placement.decided`` entry.
+
+        Args:
+            plan_id: The plan.
+            decisions: Workload name -> ledger index.
+        """
+        self.conn.execute(sa.update(plans).where(plans.c.id == plan_id).values(decisions=decisions))
+
+    def decisions(self, plan_id: int) -> dict[str, int]:
+        """The ledger index of each workload's ``placement.decided`` entry in a plan.
+
+        Args:
+            plan_id: The plan.
+
+        Returns:
+            Workload name -> ledger index; empty for plans committed before Keel kept them.
+        """
+        found = self.conn.execute(
+            sa.select(plans.c.decisions).where(plans.c.id == plan_id)
+        ).scalar()
+        return {str(k): int(v) for k, v in (found or {}).items()}

@@ -92,6 +92,7 @@ plans = sa.Table(
     sa.Column("policy_digest", sa.String(71), nullable=False),
     sa.Column("plan_digest", sa.String(71), nullable=False),
     sa.Column("plan", JSONType, nullable=False),
+    sa.Column("decisions", JSONType, nullable=True),
 )
 
 monitor_sketches = sa.Table(
@@ -238,3 +239,40 @@ api_sessions = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("key", sa.String(71), primary_key=True),
+    sa.Column("name", sa.String(63), nullable=False, unique=True),
+    sa.Column("plan_id", sa.Integer, nullable=False),
+    sa.Column("decision_index", sa.BigInteger, nullable=True),
+    sa.Column("workload", sa.String(63), nullable=False, index=True),
+    sa.Column("replica", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("site", sa.String(63), nullable=False),
+    sa.Column("pool", sa.String(63), nullable=False),
+    sa.Column("cluster", sa.String(63), nullable=False),
+    sa.Column("engine", sa.String(16), nullable=False),
+    sa.Column("service", sa.Boolean, nullable=False),
+    sa.Column("wanted", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("engine_id", sa.String(253), nullable=True),
+    sa.Column("node", sa.String(253), nullable=True),
+    sa.Column("location", sa.String(253), nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("energy_kwh", sa.Float, nullable=True),
+    sa.Column("energy_source", sa.String(32), nullable=True),
+    sa.Column("history", JSONType, nullable=False),
+)
+"""One row per run: a workload's replica at a site and pool, with the current attempt's job
+name. ``wanted`` says whether the latest plan still asks for it; ``history`` is its states over
+time, ``[[state, ISO time], ...]``."""

@@ -41,10 +41,12 @@ from keel.wire.plans import (
     WorkloadPlacement,
 )
 from keel.wire.policy import AccessDecision, Finding, PolicyDecision
+from keel.wire.runs import Action, Dispatch, EngineTrouble, Run, Runs, Transition, Undispatchable
 from keel.wire.tokens import CreatedToken, Token, Tokens
 
 __all__ = [
     "AccessDecision",
+    "Action",
     "Alert",
     "Alerts",
     "Alternative",
@@ -54,7 +56,9 @@ __all__ = [
     "Change",
     "ConditionResult",
     "CreatedToken",
+    "Dispatch",
     "Edge",
+    "EngineTrouble",
     "Erasure",
     "Evaluation",
     "Explanation",
@@ -87,9 +91,13 @@ __all__ = [
     "Resource",
     "ResourceList",
     "ResourceStatus",
+    "Run",
+    "Runs",
     "Text",
     "Token",
     "Tokens",
+    "Transition",
+    "Undispatchable",
     "Unplaced",
     "Verdict",
     "Verification",

@@ -4,7 +4,17 @@ A route reads its body, asks the caller's operations (acting as the authenticate
 lists filtered by its reads) for one thing, and returns the wire model it got.
 """
 
-from keel.api.routers import estate, ledger, lineage, meta, models, monitors, plans, tokens
+from keel.api.routers import (
+    estate,
+    ledger,
+    lineage,
+    meta,
+    models,
+    monitors,
+    plans,
+    runs,
+    tokens,
+)
 
 ROUTERS = [
     meta.router,
@@ -14,6 +24,7 @@ ROUTERS = [
     lineage.router,
     models.router,
     monitors.router,
+    runs.router,
     tokens.router,
 ]
 """Every router of the API, in the order the OpenAPI document lists them."""

@@ -17,11 +17,12 @@ from keel.estate.resources import (
 )
 from keel.policy.access.engine import NAMESPACE, ROLES, Request
 
-TYPED_KINDS = {"Site", "Dataset", "Model", "Workload", "PolicySet", "Principal", "Agent"}
+TYPED_KINDS = {"Site", "Dataset", "Model", "Workload", "PolicySet", "Principal", "Agent", "Cluster"}
 """Kinds with their own entity type; every other kind is a ``Resource`` named ``Kind/name``."""
 
-GOVERNANCE_KINDS = ("Agent", "PolicySet", "Principal")
-"""Kinds only admins may apply or delete (the baseline's ``governance.admin_only``)."""
+GOVERNANCE_KINDS = ("Agent", "PolicySet", "Principal", "Cluster")
+"""Kinds only admins may apply or delete (the baseline's ``governance.admin_only``): who may
+do what, which rules bind, and where code runs with which credentials (clusters)."""
 
 PRINCIPAL_PREFIXES = {"user": "User", "service_account": "ServiceAccount", "agent": "Agent"}
 
@@ -138,6 +139,7 @@ def entities(
         found.append(_entity("Site", name, {"owner": resource.labels.get("owner")}))
     found += [_entity("PolicySet", name, {}) for name in estate.of_kind("PolicySet")]
     found += [_entity("Principal", name, {}) for name in estate.of_kind("Principal")]
+    found += [_entity("Cluster", name, {}) for name in estate.of_kind("Cluster")]
     for kind, group in estate.resources.items():
         if kind in TYPED_KINDS:
             continue

@@ -1,0 +1,278 @@
+"""Dispatch end to end on the local runtime (real processes), on SQLite and PostgreSQL: runs,
+ledger entries, idempotence, moves after a re-plan, retries, unreachable engines, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dispatch_estate import cluster, python, workload, write
+from keel import wire
+from keel.errors import EngineError
+from keel.runtimes.base import JobStatus
+from keel.runtimes.local import LocalRuntime
+from keel.service import Actor, Workspace, apply_manifests, ledger, planning
+from keel.service import dispatch as dispatching
+
+ADMIN = Actor.system("test")
+SLEEPER = python("import time\nwhile True: time.sleep(0.2)")
+
+
+def _apply_and_plan(
+    ws: Workspace, folder: Path, *docs: dict[str, object], down: str | None = None
+) -> int:
+    write(folder, *docs, down=down)
+    apply_manifests(ws, [str(folder)], actor=ADMIN)
+    plan_id, _ = planning.commit_plan(ws, planning.compute_plan(ws), actor=ADMIN)
+    return plan_id
+
+
+def _settle(ws: Workspace, *, cycles: int = 60, **kwargs: object) -> wire.Dispatch:
+    """Dispatch until no job is waiting (services keep running)."""
+    done = dispatching.dispatch(ws, actor=ADMIN, **kwargs)  # type: ignore[arg-type]
+    for _ in range(cycles):
+        if (
+            done.jobs_active == 0
+            and "submitting" not in done.states
+            and "pending" not in done.states
+        ):
+            return done
+        time.sleep(0.25)
+        done = dispatching.dispatch(ws, actor=ADMIN, **kwargs)  # type: ignore[arg-type]
+    raise AssertionError(f"did not settle: {done.states}")
+
+
+def _entries(ws: Workspace, kind: str) -> list[dict]:
+    shown = ledger.show(ws, start=0, limit=10_000)
+    return [e.entry for e in shown if e.entry.get("type") == kind]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "estate"
+
+
+def test_jobs_run_once_and_every_transition_names_its_placement_decision(
+    workspace: Workspace, folder: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran.txt"
+    job = workload(
+        "scoring",
+        python(
+            f"import os\nopen({str(marker)!r}, 'a').write(os.environ['KEEL_RUN'] + ' ' + os.environ['KEEL_SITE'] + '\\n')"
+        ),
+        replicas=3,
+    )
+    plan_id = _apply_and_plan(workspace, folder, cluster(), job)
+    first = dispatching.dispatch(workspace, actor=ADMIN)
+    assert [a.action for a in first.actions] == ["submit"] * 3
+    done = _settle(workspace)
+    assert done.states == {"succeeded": 3}
+    again = dispatching.dispatch(workspace, actor=ADMIN)
+    assert again.actions == []  # nothing to do: idempotent
+    lines = marker.read_text().splitlines()
+    assert len(lines) == 3 and len({line.split()[0] for line in lines}) == 3
+    runs = dispatching.list_runs(workspace).runs
+    decided = {
+        e.entry["workload"]: e.index
+        for e in ledger.show(workspace, start=0, limit=10_000)
+        if e.entry.get("type") == "placement.decided" and e.entry.get("plan_id") == plan_id
+    }
+    assert {r.decision_index for r in runs} == {decided["scoring"]}
+    for kind in ("run.submitted", "run.started", "run.finished"):
+        found = _entries(workspace, kind)
+        assert len(found) == 3, kind
+        assert {e["decision"] for e in found} == {decided["scoring"]}
+    finished = _entries(workspace, "run.finished")
+    assert {e["status"] for e in finished} == {"succeeded"}
+    assert all(e["duration_s"] is not None and e["duration_s"] >= 0 for e in finished)
+    for run in runs:
+        assert run.energy_kwh is not None and run.energy_kwh > 0
+        assert run.energy_source in ("estimated", "rapl", "nvml", "rapl+nvml")
+    assert ledger.verify(workspace).size > 0
+
+
+def test_a_site_going_down_moves_exactly_the_work_that_was_there(
+    workspace: Workspace, folder: Path
+) -> None:
+    services = [
+        workload(f"svc-{i}", SLEEPER, kind="online_inference", replicas=1) for i in range(2)
+    ]
+    job = workload("quick", python("print('done')"))
+    docs = [cluster(), *services, job]
+    _apply_and_plan(workspace, folder, *docs)
+    _settle(workspace)
+    before = {r.workload: r for r in dispatching.list_runs(workspace).runs}
+    assert {r.state for w, r in before.items() if w.startswith("svc")} == {"running"}
+    down = before["svc-0"].site
+    moved_services = {w for w, r in before.items() if r.site == down and r.service}
+    _apply_and_plan(workspace, folder, *docs, down=down)
+    done = dispatching.dispatch(workspace, actor=ADMIN)
+    _settle(workspace)
+    cancelled = {a.workload for a in done.actions if a.action == "cancel"}
+    submitted = {a.workload for a in done.actions if a.action == "submit"}
+    assert cancelled == moved_services
+    assert submitted == moved_services  # the finished job is not run again, wherever it goes
+    after = {r.workload: r for r in dispatching.list_runs(workspace).runs}
+    for name in moved_services:
+        assert after[name].site != down and after[name].state == "running"
+        assert "moved it to" in next(
+            e["reason"] for e in _entries(workspace, "run.cancelled") if e["workload"] == name
+        )
+    for name in set(before) - moved_services:
+        assert after[name].name == before[name].name  # untouched
+    dispatching.cancel(workspace, None, actor=ADMIN)
+    assert {r.state for r in dispatching.list_runs(workspace).runs if r.service} == {"cancelled"}
+
+
+def test_failed_jobs_are_retried_with_backoff_up_to_their_limit(
+    workspace: Workspace, folder: Path
+) -> None:
+    _apply_and_plan(
+        workspace, folder, cluster(), workload("flaky", python("raise SystemExit(4)"), retries=2)
+    )
+    done = _settle(workspace, retry_base_s=0.0)
+    for _ in range(40):
+        if done.actions == [] and done.states == {"failed": 1}:
+            break
+        time.sleep(0.25)
+        done = dispatching.dispatch(workspace, actor=ADMIN, retry_base_s=0.0)
+    [run] = dispatching.list_runs(workspace).runs
+    assert run.state == "failed" and run.attempt == 3 and run.exit_code == 4
+    assert [e["attempt"] for e in _entries(workspace, "run.submitted")] == [1, 2, 3]
+
+
+def test_a_retry_waits_for_its_backoff(workspace: Workspace, folder: Path) -> None:
+    _apply_and_plan(workspace, folder, cluster(), workload("flaky", python("raise SystemExit(1)")))
+    _settle(workspace, retry_base_s=3600.0)
+    [run] = dispatching.list_runs(workspace).runs
+    assert run.state == "failed" and run.attempt == 1 and run.retry_at is not None
+    later = dispatching.dispatch(workspace, actor=ADMIN, retry_base_s=3600.0)
+    assert [a.action for a in later.actions] == []
+
+
+class Partitioned(LocalRuntime):
+    """The local engine behind a network partition: it cannot be asked while ``down``."""
+
+    down = False
+
+    def jobs(self) -> dict[str, JobStatus]:
+        if self.down:
+            raise EngineError("connection refused", cluster=self.cluster)
+        return super().jobs()
+
+
+def test_an_unreachable_engine_makes_runs_unknown_not_failed(
+    workspace: Workspace, folder: Path
+) -> None:
+    _apply_and_plan(workspace, folder, cluster(), workload("svc", SLEEPER, kind="online_inference"))
+    engine = Partitioned("local-engine", workspace.settings.state_dir / "runs" / "local-engine")
+    _settle(workspace, runtimes={"local-engine": engine})
+    engine.down = True
+    cut = dispatching.dispatch(workspace, actor=ADMIN, runtimes={"local-engine": engine})
+    assert [t.cluster for t in cut.unreachable] == ["local-engine"]
+    assert cut.states == {"unknown": 1}
+    assert _entries(workspace, "run.finished") == []
+    engine.down = False
+    back = dispatching.dispatch(workspace, actor=ADMIN, runtimes={"local-engine": engine})
+    assert back.states == {"running": 1} and back.unreachable == []
+    dispatching.cancel(workspace, "svc", actor=ADMIN)
+
+
+def test_a_dry_run_changes_nothing(workspace: Workspace, folder: Path) -> None:
+    _apply_and_plan(workspace, folder, cluster(), workload("job", python("print(1)"), replicas=2))
+    size = ledger.size(workspace)
+    done = dispatching.dispatch(workspace, actor=ADMIN, dry_run=True)
+    assert done.dry_run and [a.action for a in done.actions] == ["submit", "submit"]
+    assert dispatching.list_runs(workspace, every=True).runs == []
+    assert ledger.size(workspace) == size
+    assert not (workspace.settings.state_dir / "runs").exists()
+
+
+def test_work_without_a_run_section_or_a_cluster_is_reported_not_dropped(
+    workspace: Workspace, folder: Path
+) -> None:
+    bare = workload("bare", ["true"])
+    del bare["spec"]["run"]  # type: ignore[index]
+    partial = cluster()
+    partial["spec"]["sites"] = [{"site": "dc-b"}]  # type: ignore[index]
+    _apply_and_plan(workspace, folder, partial, bare, workload("job", python("print(1)")))
+    done = dispatching.dispatch(workspace, actor=ADMIN, dry_run=True)
+    reasons = {(u.workload, u.reason) for u in done.undispatchable}
+    assert ("bare", "the workload has no run section") in reasons
+    placed_at_a = [u for u in done.undispatchable if u.site == "dc-a"]
+    assert all(
+        "no Cluster serves site dc-a" in u.reason or u.workload == "bare" for u in placed_at_a
+    )
+
+
+def test_a_keel_killed_mid_dispatch_never_runs_a_job_twice(tmp_path: Path) -> None:
+    folder = tmp_path / "estate"
+    marker = tmp_path / "ran.txt"
+    replicas = 40
+    job = workload(
+        "many",
+        python(f"import os\nopen({str(marker)!r}, 'a').write(os.environ['KEEL_RUN'] + '\\n')"),
+        replicas=replicas,
+    )
+    url = f"sqlite:///{tmp_path / 'keel.db'}"
+    ws = Workspace.open(tmp_path, database_url=url)
+    try:
+        _apply_and_plan(ws, folder, cluster(), job)
+    finally:
+        ws.close()
+    runs_dir = tmp_path / ".keel" / "runs" / "local-engine"
+    env = {**os.environ, "KEEL_PROGRESS": "0", "KEEL_DATABASE_URL": url, "KEEL_PRINCIPAL": ""}
+    keel = [str(Path(sys.executable).parent / "keel")]
+    victim = subprocess.Popen([*keel, "--workspace", str(tmp_path), "dispatch"], env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if runs_dir.is_dir() and sum(1 for _ in runs_dir.iterdir()) >= 3:
+            break
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    started_before = sum(1 for _ in runs_dir.iterdir())
+    ws = Workspace.open(tmp_path, database_url=url)
+    try:
+        _settle(ws)
+        runs = dispatching.list_runs(ws).runs
+    finally:
+        ws.close()
+    assert len(runs) == replicas and {r.state for r in runs} == {"succeeded"}
+    lines = marker.read_text().splitlines()
+    assert len(lines) == replicas, f"{len(lines)} runs for {replicas} replicas"
+    assert len(set(lines)) == replicas
+    assert 3 <= started_before < replicas  # killed in the middle of submitting
+    assert json.loads((runs_dir / lines[0] / "job.json").read_text())["name"] == lines[0]
+
+
+def test_two_runners_of_one_local_job_run_it_once(tmp_path: Path) -> None:
+    from keel.runtimes.base import JobRequest
+
+    marker = tmp_path / "ran.txt"
+    engine = LocalRuntime("here", tmp_path / "runs")
+    job = JobRequest(
+        name="keel-race-0000000000-a1", workload="race", replica=0, site="a", pool="p",
+        queue="a", devices=1, accelerator="L4",
+        command=tuple(python(f"open({str(marker)!r}, 'a').write('x')")),
+    )  # fmt: skip
+    engine.submit(job)
+    folder = tmp_path / "runs" / job.name
+    racers = [
+        subprocess.Popen([sys.executable, "-m", "keel.runtimes.local_job", str(folder)])
+        for _ in range(3)
+    ]
+    for racer in racers:
+        racer.wait()
+    deadline = time.monotonic() + 20
+    while engine.jobs()[job.name].state != "succeeded" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.read_text() == "x"
