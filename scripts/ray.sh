@@ -6,10 +6,14 @@
 # Facts this relies on: ../shared/ENGINES.md (--node-ip-address 127.0.0.1, ports away from
 # Ray's worker port range). Each node's dashboard agent gets its own ports: on one machine the
 # defaults collide, the workers' agents then advertise port -1 and their jobs' logs cannot be read.
+_keel_ray_up() {
+  .venv/bin/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$1/api/version" >/dev/null 2>&1
+}
 _keel_ray() {
   local ray=.venv/bin/ray port=6390 dashboard=8266
   [ -x "$ray" ] || return 1
-  if ! curl -fsS "http://127.0.0.1:$dashboard/api/version" >/dev/null 2>&1; then
+  if ! _keel_ray_up "$dashboard"; then
     export RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 RAY_USAGE_STATS_ENABLED=0
     "$ray" start --head --node-ip-address 127.0.0.1 --port "$port" --dashboard-host 127.0.0.1 \
       --dashboard-port "$dashboard" --num-cpus 1 --resources '{"site:ray-a": 100}' \
@@ -25,10 +29,10 @@ _keel_ray() {
       --runtime-env-agent-port 52423 --metrics-export-port 52433 --disable-usage-stats >/tmp/keel-ray-c.log 2>&1 || return 1
   fi
   for _ in $(seq 1 60); do
-    curl -fsS "http://127.0.0.1:$dashboard/api/version" >/dev/null 2>&1 && break
+    _keel_ray_up "$dashboard" && break
     sleep 1
   done
-  curl -fsS "http://127.0.0.1:$dashboard/api/version" >/dev/null 2>&1 || return 1
+  _keel_ray_up "$dashboard" || return 1
   KEEL_TEST_RAY_ADDRESS="http://127.0.0.1:$dashboard"
 }
 _keel_ray

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install Keel with its test tools, start PostgreSQL, run the linters and the whole test suite.
-# Used by the README's second command and by CI (.ci/run). With CI=true, a PostgreSQL that
-# cannot be started is a failure, not a skip.
+# Install Keel with its test tools and engine clients, start PostgreSQL, a single-node Slurm and
+# a three-node Ray cluster on this machine, run the linters and the whole test suite.
+# Used by the README's second command and by CI (.ci/run). With CI=true, a PostgreSQL, Slurm or
+# Ray that cannot be started is a failure, not a skip. The services stay up for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/pip install -q -c constraints.txt -e '.[dev]'
+.venv/bin/pip install -q -c constraints.txt -e '.[dev,ray,kubernetes]'
 # Bytecode for the editable source tree: the suite starts `keel` as a process hundreds of
 # times, and with PYTHONDONTWRITEBYTECODE set each start would compile Keel's modules again.
 .venv/bin/python -m compileall -q src >/dev/null
@@ -31,6 +32,30 @@ if [ -z "${KEEL_TEST_DATABASE_URL:-}" ]; then
     exit 1
   else
     echo "warning: no PostgreSQL; its tests will be skipped" >&2
+  fi
+fi
+
+# The runtime contract tests run against real engines (tests/contract/test_runtime_contract.py).
+if [ -z "${KEEL_TEST_SLURM_CONF:-}" ]; then
+  echo "== starting Slurm (slurmctld, slurmd, munge)"
+  if source scripts/slurm.sh; then
+    export KEEL_TEST_SLURM_CONF
+  elif [ "${CI:-}" = "true" ]; then
+    echo "Slurm could not be started and CI=true: failing" >&2
+    exit 1
+  else
+    echo "warning: no Slurm; its tests will be skipped" >&2
+  fi
+fi
+if [ -z "${KEEL_TEST_RAY_ADDRESS:-}" ]; then
+  echo "== starting a Ray cluster (a head and two workers on loopback)"
+  if source scripts/ray.sh; then
+    export KEEL_TEST_RAY_ADDRESS
+  elif [ "${CI:-}" = "true" ]; then
+    echo "Ray could not be started and CI=true: failing (see /tmp/keel-ray-*.log)" >&2
+    exit 1
+  else
+    echo "warning: no Ray; its tests will be skipped" >&2
   fi
 fi
 

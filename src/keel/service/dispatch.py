@@ -3,8 +3,8 @@
 One reconcile cycle (:func:`dispatch`):
 
 1. **Want.** Every replica of every placement in the latest committed plan is a run, keyed by
-   workload, site, pool, its index there and the digest of the workload's ``run`` and
-   ``compute`` sections. A re-plan that leaves a replica where it was keeps its key, so nothing
+   the ledger's origin (one per workspace), workload, site, pool, its index there and the
+   digest of the workload's ``run`` and ``compute`` sections. A re-plan that leaves a replica where it was keeps its key, so nothing
    restarts; one that moves it makes a new key at the new site, and the old one is no longer
    wanted. Placed work with no ``run`` section or no ``Cluster`` serving its site is reported as
    not dispatchable, never dropped silently.
@@ -91,13 +91,17 @@ def run_digest(spec: WorkloadSpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def intents(estate: Estate, plan: wire.Plan, decisions: Mapping[str, int]) -> list[Intent]:
+def intents(
+    estate: Estate, plan: wire.Plan, decisions: Mapping[str, int], origin: str = ""
+) -> list[Intent]:
     """Every replica the plan places, as runs to have.
 
     Args:
         estate: The estate now (clusters, run sections).
         plan: The latest committed plan.
         decisions: Workload -> its ``placement.decided`` ledger index in that plan.
+        origin: The ledger's origin (``keel.local/ledger/...``), so that two Keel workspaces
+            sharing an engine never take each other's jobs for their own.
 
     Returns:
         One intent per replica, in the plan's order.
@@ -118,7 +122,7 @@ def intents(estate: Estate, plan: wire.Plan, decisions: Mapping[str, int]) -> li
             reason = f"no Cluster serves site {placed.site}"
         digest = run_digest(spec) if spec is not None and spec.run is not None else ""
         for replica in range(placed.replicas):
-            key = f"{placed.workload}|{placed.site}|{placed.pool}|{replica}|{digest}"
+            key = f"{origin}|{placed.workload}|{placed.site}|{placed.pool}|{replica}|{digest}"
             found.append(
                 Intent(
                     key="sha256:" + hashlib.sha256(key.encode()).hexdigest(),
@@ -395,7 +399,7 @@ def dispatch(
         decisions = plans.decisions(plan_row[0])
         estate = estate_in(unit)
         stored = {run.key: run for run in unit.repository(RunRepository).all()}
-    wanted_all = intents(estate, plan, decisions)
+    wanted_all = intents(estate, plan, decisions, ledger.signer(workspace).name)
     check(estate, [i for i in wanted_all if not i.reason], remote=remote and not dry_run)
     cycle = Cycle(
         workspace, estate, plan, wanted_all, stored, dict(runtimes or {}), dry_run, retry_base_s
