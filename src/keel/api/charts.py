@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from keel import wire
 
 COLOURS = {
@@ -252,4 +254,60 @@ def drift_figure(result: wire.JsonObject) -> wire.JsonObject:
             },
         ],
         "layout": {"margin": {"t": 10}, "yaxis": {"title": {"text": "drift statistic"}}},
+    }
+
+
+STATE_COLOURS = {
+    "submitting": "#9e9e9e",
+    "pending": "#f9a825",
+    "running": "#1f6feb",
+    "succeeded": "#2e7d32",
+    "failed": "#c62828",
+    "rejected": "#6a1b9a",
+    "cancelled": "#616161",
+    "unknown": "#ff7043",
+}
+
+
+FINAL = ("succeeded", "failed", "cancelled", "rejected")
+
+
+def runs_figure(runs: list[wire.Run], now: datetime) -> wire.JsonObject:
+    """Each run's states over time: one row per run, one bar per state it was in."""
+    spans: dict[str, dict[str, list[wire.JsonValue]]] = {}
+    for run in runs:
+        label = f"{run.workload}#{run.replica} @ {run.site}"
+        steps = list(run.history)
+        for index, step in enumerate(steps):
+            end = steps[index + 1].at if index + 1 < len(steps) else None
+            if end is None:
+                end = run.finished_at if step.state in FINAL else now
+            if end is None or end < step.at:
+                continue
+            found = spans.setdefault(step.state, {"y": [], "x": [], "base": []})
+            found["y"].append(label)
+            found["x"].append(max((end - step.at).total_seconds() * 1000, 300.0))
+            found["base"].append(step.at.isoformat())
+    data: list[wire.JsonValue] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": state,
+            "y": values["y"],
+            "x": values["x"],
+            "base": values["base"],
+            "marker": {"color": STATE_COLOURS.get(state, "#999999")},
+        }
+        for state, values in spans.items()
+    ]
+    rows = len({f"{r.workload}#{r.replica} @ {r.site}" for r in runs})
+    return {
+        "data": data,
+        "layout": {
+            "barmode": "overlay",
+            "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+            "yaxis": {"automargin": True, "autorange": "reversed"},
+            "margin": {"t": 10},
+            "height": max(240, 22 * rows + 120),
+        },
     }

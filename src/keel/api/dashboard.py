@@ -28,7 +28,14 @@ from plotly.offline import get_plotlyjs
 from starlette.concurrency import run_in_threadpool
 
 from keel import wire
-from keel.api.charts import drift_figure, lineage_figure, site_devices, site_values, sites_figure
+from keel.api.charts import (
+    drift_figure,
+    lineage_figure,
+    runs_figure,
+    site_devices,
+    site_values,
+    sites_figure,
+)
 from keel.api.security import (
     SESSION_COOKIE,
     Caller,
@@ -50,6 +57,7 @@ PAGES = (
     ("/ui/ledger", "Ledger"),
     ("/ui/lineage", "Lineage"),
     ("/ui/models", "Models"),
+    ("/ui/runs", "Runs"),
     ("/ui/monitors", "Monitors"),
 )
 
@@ -425,6 +433,34 @@ def models_page(request: Request, caller: Page, ref: str | None = None) -> HTMLR
         "models.html", "Models", request, caller,
         versions=caller.ops.models().versions, detail=detail, history=history, error=error,
     )  # fmt: skip
+
+
+@router.get("/ui/runs")
+def runs_page(
+    request: Request, caller: Page, every: Annotated[bool, Query(alias="all")] = False
+) -> HTMLResponse:
+    """Runs over time (a bar per state each run was in), then the table."""
+    found = caller.ops.runs(every=every)
+    shown = found.runs[-200:]
+    rows = [
+        [r.workload, r.replica, f"{r.site}/{r.pool}", r.cluster, r.state, r.attempt,
+         "-" if r.duration_s is None else f"{r.duration_s:,.1f} s",
+         "-" if r.energy_kwh is None else f"{r.energy_kwh * 1000:,.3g} Wh ({r.energy_source})",
+         r.message]
+        for r in shown
+    ]  # fmt: skip
+    return render(
+        "runs.html",
+        "Runs",
+        request,
+        caller,
+        figure=runs_figure(shown, datetime.now(UTC)),
+        rows=rows,
+        states=sorted(found.states.items()),
+        total=len(found.runs),
+        shown=len(shown),
+        every=every,
+    )
 
 
 @router.get("/ui/monitors")

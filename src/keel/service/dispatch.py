@@ -4,9 +4,10 @@ One reconcile cycle (:func:`dispatch`):
 
 1. **Want.** Every replica of every placement in the latest committed plan is a run, keyed by
    the ledger's origin (one per workspace), workload, site, pool, its index there and the
-   digest of the workload's ``run`` and ``compute`` sections. A re-plan that leaves a replica where it was keeps its key, so nothing
-   restarts; one that moves it makes a new key at the new site, and the old one is no longer
-   wanted. Placed work with no ``run`` section or no ``Cluster`` serving its site is reported as
+   digest of the workload's ``run`` and ``compute`` sections. A re-plan that leaves a replica
+   where it was keeps its key, so nothing restarts; one that moves it makes a new key at the new
+   site, and the old one is no longer wanted. A job replica that already succeeded with the
+   same sections is done: moving it does not run it again. Placed work with no ``run`` section or no ``Cluster`` serving its site is reported as
    not dispatchable, never dropped silently.
 2. **Observe.** Each engine lists the Keel jobs it knows. An engine that cannot be reached
    marks its runs ``unknown`` (not failed) and Keel says so; nothing is done to them.
@@ -359,6 +360,14 @@ def observe(
     return updated, entries
 
 
+def _stopped(estate: Estate, run: StoredRun, why: str, now: datetime) -> StoredRun:
+    """A run cancelled now, with the energy it used while it ran (estimated)."""
+    done = run.moved_to("cancelled", now, message=why, finished_at=now)
+    if done.started_at is None:
+        return done
+    return replace(done, energy_kwh=estimated_kwh(estate, done), energy_source="estimated")
+
+
 def _backoff_s(attempt: int, base_s: float) -> float:
     return float(min(RETRY_MAX_S, base_s * 2.0 ** (attempt - 1)))
 
@@ -586,8 +595,8 @@ class Cycle:
         except EngineError as exc:
             self.change(run.moved_to("unknown", self.now, message=exc.message))
             return
-        done = run.moved_to("cancelled", self.now, message=why, finished_at=self.now)
-        self.change(done, _entry("cancelled", done, reason=why))
+        done = _stopped(self.estate, run, why, self.now)
+        self.change(done, _entry("cancelled", done, reason=why, energy_kwh=done.energy_kwh))
 
     def plan_retries(self) -> None:
         """Schedule, and when due start, the next attempt of failed jobs the plan wants."""
@@ -847,9 +856,9 @@ def cancel(
                 run.cluster, clusters[run.cluster], estate, workspace.settings.state_dir
             )
         adapters[run.cluster].cancel(run.name)
-        stopped = run.moved_to("cancelled", now, message=why, finished_at=now)
+        stopped = _stopped(estate, run, why, now)
         done.append(stopped)
-        entries.append(_entry("cancelled", stopped, reason=why))
+        entries.append(_entry("cancelled", stopped, reason=why, energy_kwh=stopped.energy_kwh))
     if done:
         with workspace.unit(actor.principal, write=True) as unit:
             unit.repository(RunRepository).save(done)
