@@ -7,8 +7,8 @@ One reconcile cycle (:func:`dispatch`):
    digest of the workload's ``run`` and ``compute`` sections. A re-plan that leaves a replica
    where it was keeps its key, so nothing restarts; one that moves it makes a new key at the new
    site, and the old one is no longer wanted. A job replica that already succeeded with the
-   same sections is done: moving it does not run it again. Placed work with no ``run`` section or no ``Cluster`` serving its site is reported as
-   not dispatchable, never dropped silently.
+   same sections is done: moving it does not run it again. Placed work with no ``run`` section
+   or no ``Cluster`` serving its site is reported as not dispatchable, never dropped silently.
 2. **Observe.** Each engine lists the Keel jobs it knows. An engine that cannot be reached
    marks its runs ``unknown`` (not failed) and Keel says so; nothing is done to them.
 3. **Converge.** New runs are first stored as ``submitting`` (committed), then submitted under
