@@ -276,3 +276,32 @@ def test_two_runners_of_one_local_job_run_it_once(tmp_path: Path) -> None:
     while engine.jobs()[job.name].state != "succeeded" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker.read_text() == "x"
+
+
+def test_measured_durations_replace_declared_hours_from_the_third_run_on(
+    workspace: Workspace, folder: Path
+) -> None:
+    code = python("import time; time.sleep(0.2)")
+    _apply_and_plan(workspace, folder, cluster(), workload("short", code, replicas=2))
+    _settle(workspace)
+    assert planning.compute_plan(workspace).measured_hours == {}  # two runs are not enough
+    declared = planning.report(planning.compute_plan(workspace))
+    assert declared.measured_hours is None
+    _apply_and_plan(workspace, folder, cluster(), workload("short", code, replicas=3))
+    third = dispatching.dispatch(workspace, actor=ADMIN)
+    assert [a.action for a in third.actions] == ["submit"]  # one more replica, none restarted
+    _settle(workspace)
+    durations = sorted(
+        r.duration_s for r in dispatching.list_runs(workspace).runs if r.duration_s is not None
+    )
+    assert len(durations) == 3
+    measured = planning.compute_plan(workspace)
+    hours = measured.measured_hours["short"]
+    assert abs(hours * 3600 - durations[1]) < 1e-6  # the median
+    shown = planning.report(measured)
+    assert shown.measured_hours == {"short": hours}
+    assert sum(p.energy_kwh for p in shown.placements) < sum(
+        p.energy_kwh for p in declared.placements
+    )  # 1 h declared per run, well under a second measured
+    planning.commit_plan(workspace, measured, actor=ADMIN)
+    assert planning.latest(workspace).measured_hours == {"short": hours}  # type: ignore[union-attr]

@@ -101,6 +101,9 @@ def print_plan(plan: wire.Plan) -> None:
         " not a bill)"
     )
     typer.echo(f"solver: {plan.solver}, {plan.solve_s * 1000:,.1f} ms; {gap_text(plan)}")
+    if plan.measured_hours:
+        measured = ", ".join(f"{w} {h * 3600:,.4g} s" for w, h in plan.measured_hours.items())
+        typer.echo(f"run lengths measured by dispatched runs (not the manifest's): {measured}")
     if plan.baselines:
         base_rows = [["keel", plan.placed_replicas, plan.objective_usd, 0]]
         base_rows += [

@@ -183,6 +183,25 @@ class Estate:
         """Every workload's spec, by name."""
         return self.specs(WorkloadSpec)
 
+    def with_job_hours(self, hours: dict[str, float]) -> Estate:
+        """This estate with some jobs' run length (``compute.hours``) replaced.
+
+        Args:
+            hours: Workload name -> hours per run (measured ones, say).
+
+        Returns:
+            A new estate; this one is unchanged.
+        """
+        workloads = dict(self.of_kind("Workload"))
+        for name, value in hours.items():
+            resource = workloads[name]
+            assert isinstance(resource.spec, WorkloadSpec)
+            compute = resource.spec.compute.model_copy(update={"hours": value})
+            spec = resource.spec.model_copy(update={"compute": compute})
+            workloads[name] = resource.model_copy(update={"spec": spec})
+        resources = {**self.resources, "Workload": workloads}
+        return Estate(resources, self.sites, self.accelerators, self.catalog)
+
     def __len__(self) -> int:
         return sum(len(group) for group in self.resources.values())
 

@@ -4,11 +4,12 @@ One reconcile cycle (:func:`dispatch`):
 
 1. **Want.** Every replica of every placement in the latest committed plan is a run, keyed by
    the ledger's origin (one per workspace), workload, site, pool, its index there and the
-   digest of the workload's ``run`` and ``compute`` sections. A re-plan that leaves a replica
-   where it was keeps its key, so nothing restarts; one that moves it makes a new key at the new
-   site, and the old one is no longer wanted. A job replica that already succeeded with the
-   same sections is done: moving it does not run it again. Placed work with no ``run`` section
-   or no ``Cluster`` serving its site is reported as not dispatchable, never dropped silently.
+   digest of the workload's ``run`` section and devices per replica (:func:`run_digest`). A
+   re-plan that leaves a replica where it was keeps its key, so nothing restarts; one that
+   moves it makes a new key at the new site, and the old one is no longer wanted. A job replica
+   that already succeeded with the same digest is done: moving it does not run it again.
+   Placed work with no ``run`` section or no ``Cluster`` serving its site is reported as not
+   dispatchable, never dropped silently.
 2. **Observe.** Each engine lists the Keel jobs it knows. An engine that cannot be reached
    marks its runs ``unknown`` (not failed) and Keel says so; nothing is done to them.
 3. **Converge.** New runs are first stored as ``submitting`` (committed), then submitted under
@@ -29,6 +30,7 @@ duration x utilisation x PUE, and labelled ``estimated``.
 from __future__ import annotations
 
 import hashlib
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,6 +57,12 @@ RETRY_BASE_S = 5.0
 RETRY_MAX_S = 300.0
 """No retry waits longer."""
 
+MEASURED_MIN_RUNS = 3
+"""A job's measured duration replaces its declared ``compute.hours`` from this many runs on."""
+
+MEASURED_LAST_RUNS = 5
+"""The measured duration is the median of at most this many latest successful runs."""
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:
@@ -79,16 +87,19 @@ class Intent:
 
 
 def run_digest(spec: WorkloadSpec) -> str:
-    """Digest of what a run executes: the workload's ``run`` and ``compute`` sections.
+    """Digest of what a run executes: the workload's ``run`` section and devices per replica.
+
+    Scaling (``replicas``) and the planner's figures (``hours``, ``utilisation``) are not in
+    it: adding a replica starts one run and restarts none.
 
     Args:
         spec: The workload.
 
     Returns:
-        Hex SHA-256; a change to either section makes new runs.
+        Hex SHA-256; a change to what it covers makes new runs.
     """
     assert spec.run is not None
-    text = canonical_json([spec.run.model_dump(mode="json"), spec.compute.model_dump(mode="json")])
+    text = canonical_json([spec.run.model_dump(mode="json"), spec.compute.count])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -140,6 +151,38 @@ def intents(
                     reason=reason,
                 )
             )
+    return found
+
+
+def measured_hours(estate: Estate, runs: Iterable[StoredRun]) -> dict[str, tuple[float, int]]:
+    """What measured runs say each job takes, where enough of them did.
+
+    The rule: for a job (training, fine-tuning, batch inference) with a ``run`` section, the
+    median duration of its latest :data:`MEASURED_LAST_RUNS` successful runs of the current
+    ``run`` and ``compute`` sections, once there are :data:`MEASURED_MIN_RUNS` of them.
+    One run is not enough: a cold cache or a busy node would swing the plan.
+
+    Args:
+        estate: The estate.
+        runs: Stored runs.
+
+    Returns:
+        Workload -> (hours per run, how many runs the figure is from).
+    """
+    durations: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    for run in runs:
+        seconds = run.duration_s
+        if run.state == "succeeded" and not run.service and seconds is not None:
+            assert run.finished_at is not None
+            durations.setdefault((run.workload, run.digest), []).append((run.finished_at, seconds))
+    found: dict[str, tuple[float, int]] = {}
+    for name, spec in estate.workloads().items():
+        if spec.run is None or spec.kind not in JOB_KINDS:
+            continue
+        latest = sorted(durations.get((name, run_digest(spec)), []))[-MEASURED_LAST_RUNS:]
+        if len(latest) >= MEASURED_MIN_RUNS:
+            hours = max(statistics.median(s for _, s in latest) / 3600, 1e-6)
+            found[name] = (hours, len(latest))
     return found
 
 

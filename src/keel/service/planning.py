@@ -26,12 +26,13 @@ from keel.placement.rejection import rejections
 from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
-from keel.service import conversion, ledger, lineage, policy
+from keel.service import conversion, dispatch, ledger, lineage, policy
 from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
 from keel.store.plans import PlanRepository
+from keel.store.runs import RunRepository
 
 
 @dataclass
@@ -47,6 +48,7 @@ class PlanResult:
         decisions: The compliance decision per workload (the policy's site denials are
             placement constraints; a workload denied outright is unplaced).
         estate: The estate the plan was computed from (SLOs and explanations read it).
+        measured_hours: Jobs whose run length came from measured runs, not the manifest.
     """
 
     plan: Plan
@@ -56,6 +58,7 @@ class PlanResult:
     moves: list[Move] = field(default_factory=list)
     previous_id: int | None = None
     decisions: dict[str, Decision] = field(default_factory=dict)
+    measured_hours: dict[str, float] = field(default_factory=dict)
 
     def decides(self) -> bool:
         """Whether the plan decides anything (an estate without workloads has nothing to say)."""
@@ -97,6 +100,9 @@ def compute_plan(
         with workspace.unit() as unit:
             _revision, digest = unit.repository(ResourceRepository).revision()
             previous = unit.repository(PlanRepository).latest() if replan else None
+            measured = dispatch.measured_hours(estate, unit.repository(RunRepository).all())
+        if measured:  # measured run lengths replace the declared ones (docs/runtimes.md)
+            estate = estate.with_job_hours({name: h for name, (h, _) in measured.items()})
     workloads = len(estate.workloads())
     with progress.step(f"deciding data and model rules for {workloads:,} workloads"):
         engine = policy.engine_for(estate)
@@ -113,6 +119,7 @@ def compute_plan(
     plan.estate_digest = digest
     plan.policy_digest = engine.digest
     result = PlanResult(plan, problem, solution, estate, decisions=decisions)
+    result.measured_hours = {name: h for name, (h, _) in measured.items()}
     if previous is not None:
         result.previous_id = previous[0]
         result.moves = diff(problem, previous[1], plan.to_json())
@@ -341,6 +348,8 @@ def plan_data(result: PlanResult) -> dict[str, Any]:
     specs = result.estate.workloads()
     for placement in data["placements"]:
         placement["latency_slo_ms"] = specs[placement["workload"]].latency_slo_ms
+    if result.measured_hours:
+        data["measured_hours"] = dict(sorted(result.measured_hours.items()))
     return data
 
 

@@ -97,6 +97,11 @@ class Plan(Wire):
         default=None, description="The committed plan that decided the same; nothing recorded."
     )
     moves: list[Move] | None = Field(default=None, description="With diff: what moved and why.")
+    measured_hours: dict[str, float] | None = Field(
+        default=None,
+        description="Jobs whose hours per run came from measured runs (the median of the"
+        " latest successful ones), not from the manifest.",
+    )
 
 
 class WorkloadPlacement(Wire):
