@@ -5,9 +5,10 @@ started with ``--resources '{"site:<site>": N}'`` (or the name in ``ClusterSiteS
 and the job asks for one unit of it (``entrypoint_resources``) and no CPU, so the driver lands
 on that site's node and its tasks inherit nothing unasked. With ``request_devices`` the driver
 also asks for the placed GPUs (``entrypoint_num_gpus``); otherwise the job's own tasks request
-them, the usual Ray pattern. The Ray submission id is Keel's job name, so a name Ray knows is
-never submitted again. Where a job ran is read back from its driver's node: the node's
-``site:*`` resources are reported in :attr:`JobStatus.where`.
+them, the usual Ray pattern. The Ray submission id is Keel's job name, and Ray refuses a
+submission id it knows, so a job is never submitted twice and a submission is one call. Where
+a job ran is read back from its driver's node: the node's ``site:*`` resources are reported in
+:attr:`JobStatus.where`.
 
 Works the same against KubeRay: point ``address`` at the RayCluster's dashboard service.
 """
@@ -95,33 +96,36 @@ class RayRuntime(Runtime):
         except RuntimeError as exc:
             text = str(exc)
             unreachable = "Failed to connect" in text or "Connection" in text
+            reason = "the job already exists" if "already exists" in text else _first_line(exc)
             raise EngineError(
-                f"Ray refused {what}: {_first_line(exc)}",
+                f"Ray refused {what}: {reason}",
                 cluster=self.cluster,
                 unreachable=unreachable,
             ) from exc
 
     def submit(self, job: JobRequest) -> JobStatus:  # noqa: D102 - the contract's docstring
         client = self._connect()
-        existing = self.jobs().get(job.name)
-        if existing is not None:
-            return existing
         runtime_env: dict[str, Any] = dict(job.runtime_env)
         runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **job.env}
         if job.working_dir and "working_dir" not in runtime_env:
             runtime_env["working_dir"] = job.working_dir
-        self._call(
-            "the job",
-            client.submit_job,
-            entrypoint=shlex.join(job.command),
-            submission_id=job.name,
-            entrypoint_resources={job.queue: 1},
-            entrypoint_num_cpus=0,
-            entrypoint_num_gpus=job.devices if self.request_devices else 0,
-            runtime_env=runtime_env,
-            metadata={k: str(v) for k, v in job.labels.items()},
-        )
-        return self._status(self._call("status", client.get_job_info, job.name))
+        try:  # one call: Ray refuses a submission id it knows, which is the idempotence
+            self._call(
+                "the job",
+                client.submit_job,
+                entrypoint=shlex.join(job.command),
+                submission_id=job.name,
+                entrypoint_resources={job.queue: 1},
+                entrypoint_num_cpus=0,
+                entrypoint_num_gpus=job.devices if self.request_devices else 0,
+                runtime_env=runtime_env,
+                metadata={k: str(v) for k, v in job.labels.items()},
+            )
+        except EngineError as exc:
+            if exc.unreachable or "the job already exists" not in exc.message:
+                raise
+            return self._status(self._call("status", client.get_job_info, job.name))
+        return JobStatus(job.name, job.name, "pending", where=job.queue)
 
     def jobs(self) -> dict[str, JobStatus]:  # noqa: D102
         client = self._connect()
