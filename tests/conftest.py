@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,26 @@ def _own_config_home(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_job_outlives_the_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local jobs run in sessions of their own and outlive Keel, by design; a test that fails
+    before it cancels its services must not leave them running after the suite."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"keel.runtimes.local_job" in argv and any(
+            a.decode(errors="replace").startswith(base) for a in argv
+        ):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(proc.name), signal.SIGTERM)
 
 
 def _backends() -> list[object]:

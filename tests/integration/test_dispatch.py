@@ -305,3 +305,30 @@ def test_measured_durations_replace_declared_hours_from_the_third_run_on(
     )  # 1 h declared per run, well under a second measured
     planning.commit_plan(workspace, measured, actor=ADMIN)
     assert planning.latest(workspace).measured_hours == {"short": hours}  # type: ignore[union-attr]
+
+
+def test_a_job_cancelled_as_it_starts_never_keeps_running(tmp_path: Path) -> None:
+    from keel.runtimes.base import JobRequest
+
+    marker = tmp_path / "ran.txt"
+    engine = LocalRuntime("here", tmp_path / "runs")
+    names = []
+    for i in range(8):
+        job = JobRequest(
+            name=f"keel-cancel-{i:010d}-a1", workload="cancel", replica=i, site="a", pool="p",
+            queue="a", devices=1, accelerator="L4",
+            command=tuple(python(f"import time; time.sleep(1); open({str(marker)!r}, 'a').write('x')")),
+        )  # fmt: skip
+        engine.submit(job)
+        time.sleep(0.01 * i)  # cancels land before, while and after the runner starts
+        engine.cancel(job.name)
+        names.append(job.name)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        states = {engine.jobs()[n].state for n in names}
+        if states == {"cancelled"}:
+            break
+        time.sleep(0.1)
+    assert states == {"cancelled"}
+    time.sleep(1.2)
+    assert not marker.exists()  # every command was stopped, none ran to its end

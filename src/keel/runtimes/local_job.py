@@ -79,12 +79,6 @@ def main(folder: Path) -> int:
     except FileExistsError:
         return 0  # it ran, or runs, already: never twice
     job = json.loads((folder / "job.json").read_text())
-    write_atomically(
-        folder / "pid.json", {"pid": os.getpid(), "start": process_start_ticks(os.getpid())}
-    )
-    env = {**os.environ, **job["env"]}
-    started = datetime.now(UTC)
-    before = meter.read()
     child: subprocess.Popen[bytes] | None = None
     cancelled = False
 
@@ -95,26 +89,40 @@ def main(folder: Path) -> int:
             child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
+    # The pid is written before the cancel marker is read; a canceller touches the marker before
+    # it reads the pid: one of the two always sees the other, so a cancel is never lost.
+    write_atomically(
+        folder / "pid.json", {"pid": os.getpid(), "start": process_start_ticks(os.getpid())}
+    )
+    env = {**os.environ, **job["env"]}
+    started = datetime.now(UTC)
+    before = meter.read()
+    code = -signal.SIGTERM
     with (folder / "out.log").open("ab") as out:
         try:
-            child = subprocess.Popen(
-                job["command"],
-                cwd=job.get("working_dir") or None,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+            if not cancelled and not (folder / "cancel").exists():
+                child = subprocess.Popen(
+                    job["command"],
+                    cwd=job.get("working_dir") or None,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
         except OSError as exc:
             out.write(f"keel: cannot start {job['command'][0]!r}: {exc}\n".encode())
             code = 127
-        else:
+        if child is not None:
+            if cancelled:  # the signal came between the check and the start
+                child.terminate()
             while True:
                 try:
                     code = child.wait(timeout=1.0 if cancelled else None)
                     break
                 except subprocess.TimeoutExpired:
                     child.kill()
+        else:
+            cancelled = cancelled or (folder / "cancel").exists()
     finished = datetime.now(UTC)
     measured = meter.used_kwh(before, meter.read())
     write_atomically(
