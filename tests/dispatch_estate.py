@@ -82,10 +82,12 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def write(folder: Path, *docs: dict[str, object], down: str | None = None) -> Path:
-    """Write the estate (with ``down`` marked unavailable) into ``folder/estate.yaml``."""
+def write(
+    folder: Path, *docs: dict[str, object], down: str | None = None, devices: int = 64
+) -> Path:
+    """Write the estate (``down`` unavailable, ``devices`` per pool) into ``folder/estate.yaml``."""
     folder.mkdir(parents=True, exist_ok=True)
-    sites = SITES
+    sites = SITES.replace("count: 64,", f"count: {devices},")
     if down:
         sites = sites.replace(
             f"name: {down}\nspec:\n", f"name: {down}\nspec:\n  available: false\n"

@@ -34,7 +34,7 @@ def _apply_and_plan(
     return plan_id
 
 
-def _settle(ws: Workspace, *, cycles: int = 60, **kwargs: object) -> wire.Dispatch:
+def _settle(ws: Workspace, *, cycles: int = 120, **kwargs: object) -> wire.Dispatch:
     """Dispatch until no job is waiting (services keep running)."""
     done = dispatching.dispatch(ws, actor=ADMIN, **kwargs)  # type: ignore[arg-type]
     for _ in range(cycles):

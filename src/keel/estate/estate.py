@@ -145,6 +145,7 @@ class Estate:
         self.sites = sites
         self.accelerators = accelerators
         self.catalog = catalog
+        self._specs: dict[type[Spec], dict[str, Any]] = {}
         self._links: dict[frozenset[str], float] = {}
         for resource in resources.get("Link", {}).values():
             assert isinstance(resource.spec, LinkSpec)
@@ -172,12 +173,16 @@ class Estate:
         Returns:
             Specs by name, empty when there are none.
         """
-        kind = KIND_OF_SPEC[spec_type]
-        return {
-            name: resource.spec
-            for name, resource in self.of_kind(kind).items()
-            if isinstance(resource.spec, spec_type)
-        }
+        found = self._specs.get(spec_type)
+        if found is None:  # resources do not change once an estate is built: read once
+            kind = KIND_OF_SPEC[spec_type]
+            found = {
+                name: resource.spec
+                for name, resource in self.of_kind(kind).items()
+                if isinstance(resource.spec, spec_type)
+            }
+            self._specs[spec_type] = found
+        return dict(found)
 
     def workloads(self) -> dict[str, WorkloadSpec]:
         """Every workload's spec, by name."""

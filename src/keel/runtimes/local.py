@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ from keel.runtimes.base import (
     Runtime,
 )
 from keel.runtimes.local_job import LOCK, STARTED, process_start_ticks
+
+REVIVE_AFTER_S = 10.0
+"""A job whose runner has not started this long after submission gets a runner started."""
 
 
 class LocalRuntime(Runtime):
@@ -120,7 +124,7 @@ class LocalRuntime(Runtime):
             if not folder.name.startswith(NAME_PREFIX):
                 continue
             status = self._status(folder)
-            if status.state == "pending" and _unclaimed(folder):
+            if status.state == "pending" and _stale(folder) and _unclaimed(folder):
                 self._start(folder)  # its runner never started (a Keel killed in between)
             found[folder.name] = status
         return found
@@ -182,6 +186,11 @@ class LocalRuntime(Runtime):
                 message="" if cancelled else "the job's process ended without a result",
             )
         return JobStatus(name, "", "pending", where=where)
+
+
+def _stale(folder: Path) -> bool:
+    """Whether a job was submitted long enough ago that its runner should have started."""
+    return time.time() - folder.stat().st_mtime > REVIVE_AFTER_S
 
 
 def _unclaimed(folder: Path) -> bool:

@@ -74,10 +74,8 @@ def main(folder: Path) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another runner has the job
-    try:
-        (folder / STARTED).open("x").close()
-    except FileExistsError:
-        return 0  # it ran, or runs, already: never twice
+    if (folder / STARTED).exists():
+        return 0  # it ran, or runs, already: never twice (checked under the lock)
     job = json.loads((folder / "job.json").read_text())
     child: subprocess.Popen[bytes] | None = None
     cancelled = False
@@ -94,6 +92,7 @@ def main(folder: Path) -> int:
     write_atomically(
         folder / "pid.json", {"pid": os.getpid(), "start": process_start_ticks(os.getpid())}
     )
+    (folder / STARTED).touch()  # after the pid: a started job always has a process to look at
     env = {**os.environ, **job["env"]}
     started = datetime.now(UTC)
     before = meter.read()

@@ -36,6 +36,10 @@ _STATES: dict[str, RunState] = {
 }
 
 
+_NODE_SITES: dict[str, dict[str, str]] = {}
+"""Per Ray address, each node's site resources (a node keeps its resources for its life)."""
+
+
 def _ms(value: int | None) -> datetime | None:
     return None if not value else datetime.fromtimestamp(value / 1000, UTC)
 
@@ -63,7 +67,7 @@ class RayRuntime(Runtime):
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.request_devices = request_devices
         self._client: JobSubmissionClient | None = None
-        self._sites: dict[str, str] = {}
+        self._sites = _NODE_SITES.setdefault(self.address, {})
 
     def _connect(self) -> JobSubmissionClient:
         if self._client is None:

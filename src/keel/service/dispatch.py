@@ -360,6 +360,15 @@ def observe(
     Returns:
         The updated run and its new entries (submitted, started, finished).
     """
+    if (
+        status.state == run.state
+        and run.submitted_at is not None
+        and (run.started_at is not None or status.state == "pending")
+        and status.node in (None, run.node)
+        and status.where in (None, run.location)
+        and status.state not in TERMINAL
+    ):
+        return run, []  # nothing new: the usual case of a steady cycle
     entries: list[dict[str, Any]] = []
     changes: dict[str, Any] = {"engine_id": status.engine_id or run.engine_id}
     if run.submitted_at is None:
@@ -705,12 +714,13 @@ class Cycle:
         Returns:
             Every run, as it stands after the cycle.
         """
-        with self.workspace.unit(actor.principal, write=True) as unit:
-            repo = unit.repository(RunRepository)
-            present = {r.key for r in repo.all()}  # another dispatcher may have stored some
-            new = [r for r in new if r.key not in present]
-            repo.add(new)
-            repo.save(self.changed.values())
+        if new or self.changed:
+            with self.workspace.unit(actor.principal, write=True) as unit:
+                repo = unit.repository(RunRepository)
+                present = repo.keys()  # another dispatcher may have stored some meanwhile
+                new = [r for r in new if r.key not in present]
+                repo.add(new)
+                repo.save(self.changed.values())
         submitted: dict[str, StoredRun] = {}
         with progress.step(f"submitting {len(new) + len(self.to_submit)} job(s)"):
             for run in [*self.to_submit, *new]:
@@ -729,10 +739,11 @@ class Cycle:
                 updated, made = observe(run, status, self.estate, self.now)
                 self.entries += made
                 submitted[run.key] = updated
-        with self.workspace.unit(actor.principal, write=True) as unit:
-            unit.repository(RunRepository).save(submitted.values())
-            if self.entries:
-                ledger.record(unit, self.entries)
+        if submitted or self.entries:
+            with self.workspace.unit(actor.principal, write=True) as unit:
+                unit.repository(RunRepository).save(submitted.values())
+                if self.entries:
+                    ledger.record(unit, self.entries)
         final = {**self.stored, **self.changed, **{r.key: r for r in new}, **submitted}
         return list(final.values())
 

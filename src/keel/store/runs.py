@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,15 +72,8 @@ class StoredRun:
 
 
 _COLUMNS = tuple(f.name for f in fields(StoredRun))
-
-
-def _aware(value: Any) -> Any:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC.
-    if isinstance(value, datetime) and value.tzinfo is None:
-        from datetime import UTC
-
-        return value.replace(tzinfo=UTC)
-    return value
+_TIMES = tuple(i for i, c in enumerate(_COLUMNS) if c.endswith("_at"))
+"""Positions of the time columns: SQLite returns them naive, and they were stored in UTC."""
 
 
 class RunRepository:
@@ -102,13 +95,21 @@ class RunRepository:
         Returns:
             The runs.
         """
-        query = sa.select(runs).order_by(runs.c.created_at, runs.c.key)
+        query = sa.select(*(runs.c[c] for c in _COLUMNS)).order_by(runs.c.created_at, runs.c.key)
         if workload is not None:
             query = query.where(runs.c.workload == workload)
-        return [
-            StoredRun(**{c: _aware(row._mapping[c]) for c in _COLUMNS})
-            for row in self.conn.execute(query)
-        ]
+        found = []
+        for row in self.conn.execute(query):
+            values = list(row)
+            for index in _TIMES:
+                if values[index] is not None and values[index].tzinfo is None:
+                    values[index] = values[index].replace(tzinfo=UTC)
+            found.append(StoredRun(*values))
+        return found
+
+    def keys(self) -> set[str]:
+        """The key of every stored run."""
+        return set(self.conn.execute(sa.select(runs.c.key)).scalars())
 
     def add(self, made: Iterable[StoredRun]) -> None:
         """Insert new runs.
@@ -126,6 +127,12 @@ class RunRepository:
         Args:
             changed: Runs already stored, with their new values.
         """
-        for run in changed:
-            values = {c: getattr(run, c) for c in _COLUMNS if c != "key"}
-            self.conn.execute(sa.update(runs).where(runs.c.key == run.key).values(**values))
+        rows = [{"b_" + c: getattr(run, c) for c in _COLUMNS} for run in changed]
+        if not rows:
+            return
+        statement = (
+            sa.update(runs)
+            .where(runs.c.key == sa.bindparam("b_key"))
+            .values({c: sa.bindparam("b_" + c) for c in _COLUMNS if c != "key"})
+        )
+        self.conn.execute(statement, rows)
