@@ -118,3 +118,16 @@ def test_job_names_are_deterministic_engine_safe_and_distinct() -> None:
     assert job_name("Scoring_Job.v2", "k", 1).startswith("keel-scoring-job-v2-")
     assert job_name("a", "k1", 1) == job_name("a", "k1", 1) != job_name("a", "k2", 1)
     assert job_name("a", "k1", 1) != job_name("a", "k1", 2)
+
+
+def test_keel_get_has_a_table_for_every_kind() -> None:
+    from keel.cli.views import _COLUMNS
+    from keel.estate import KINDS
+
+    assert set(_COLUMNS) == set(KINDS)
+    cells = _COLUMNS["Cluster"][1](
+        {"type": "ray", "address": "http://h:8265", "credentials": {"env": "TOKEN"},
+         "sites": [{"site": "a"}, {"site": "b"}]},
+        None,
+    )  # fmt: skip
+    assert cells == ["ray", "http://h:8265", "a, b", "env TOKEN"]

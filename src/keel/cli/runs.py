@@ -132,7 +132,7 @@ def runs(
     ] = False,
     output: Out = Format.table,
 ) -> None:
-    """List runs: where each replica runs, its state, duration and energy."""
+    """List runs (those the plan wanted at the last dispatch): where, state, duration, energy."""
     if ctx.invoked_subcommand is not None:
         return
     found = state(ctx).ops().runs(workload, every=every)

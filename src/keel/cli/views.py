@@ -75,6 +75,13 @@ def _monitor(spec: Any, _resolved: Any) -> list[Any]:
     return [spec["workload"], ", ".join(checks), spec.get("every_minutes", 60)]
 
 
+def _cluster(spec: Any, _resolved: Any) -> list[Any]:
+    where = spec.get("address") or spec.get("context") or "-"
+    credential = spec.get("credentials") or {}
+    reference = f"env {credential['env']}" if "env" in credential else credential.get("file", "-")
+    return [spec["type"], where, ", ".join(s["site"] for s in spec["sites"]), reference]
+
+
 _COLUMNS: dict[str, tuple[list[str], Callable[[Any, Any], list[Any]]]] = {
     "Site": (["KIND", "COUNTRY", "MAX CLASS", "POOLS"], _site),
     "Dataset": (["CLASS", "SIZE GB", "REPLICAS", "RESIDENCY", "TAGS"], _dataset),
@@ -87,6 +94,7 @@ _COLUMNS: dict[str, tuple[list[str], Callable[[Any, Any], list[Any]]]] = {
     "PolicySet": (["PACKS", "MODULES", "ACCESS"], _policy_set),
     "Principal": (["TYPE", "ROLES"], _principal),
     "Monitor": (["WORKLOAD", "CHECKS", "EVERY MIN"], _monitor),
+    "Cluster": (["TYPE", "ADDRESS", "SITES", "CREDENTIALS"], _cluster),
 }
 
 

@@ -32,7 +32,10 @@ class Run(Wire):
     )
     attempt: int
     service: bool = Field(description="Runs until stopped (online inference, agents).")
-    wanted: bool = Field(description="Whether the latest plan still asks for it.")
+    wanted: bool = Field(
+        description="Whether the plan asked for it at the last dispatch cycle (a plan committed"
+        " since is taken into account by the next cycle)."
+    )
     plan_id: int
     decision_index: int | None = Field(
         description="The ledger's placement.decided entry this run carries out."
