@@ -250,3 +250,33 @@ def test_job_and_deployment_states_map_to_run_states(obj: dict[str, Any], state:
     assert found.where == "keel-dc-a"
     if state == "failed":
         assert "BackoffLimitExceeded" in found.message
+
+
+def test_keel_dispatch_dry_run_prints_the_objects_as_yaml(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _workspace(tmp_path, *_estate(tmp_path)).close()
+    env = {
+        **os.environ,
+        "KEEL_PROGRESS": "0",
+        "KEEL_DATABASE_URL": f"sqlite:///{tmp_path / 'keel.db'}",
+    }
+    env.pop("KEEL_PRINCIPAL", None)
+    keel = str(Path(sys.executable).parent / "keel")
+    done = subprocess.run(
+        [keel, "--workspace", str(tmp_path), "dispatch", "--dry-run", "-o", "yaml"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = list(yaml.safe_load_all(done.stdout))
+    assert {o["kind"] for o in printed} >= {"Job", "Deployment", "LocalQueue", "ClusterQueue"}
+    assert printed == _dry_run_again(tmp_path)
+
+
+def _dry_run_again(tmp_path: Path) -> list[dict[str, Any]]:
+    ws = Workspace.open(tmp_path, database_url=f"sqlite:///{tmp_path / 'keel.db'}")
+    try:
+        return [dict(o) for o in dispatching.dispatch(ws, actor=ADMIN, dry_run=True).objects]
+    finally:
+        ws.close()

@@ -111,9 +111,12 @@ def dispatch(  # noqa: PLR0917 (Typer passes options by position)
     ops = state(ctx).ops()
     while True:
         done = ops.dispatch(dry_run=dry_run)
-        if output is not Format.table:
-            data = done.objects if dry_run and done.objects else done
-            typer.echo(machine(data, output))
+        if output is Format.yaml and done.objects:  # what kubectl apply -f takes
+            import yaml
+
+            typer.echo(yaml.safe_dump_all(done.objects, sort_keys=False), nl=False)
+        elif output is not Format.table:
+            typer.echo(machine(done.objects if done.objects else done, output))
         else:
             print_dispatch(done)
         if not watch or dry_run or (until_done and done.jobs_active == 0):
