@@ -152,10 +152,17 @@ class LocalRuntime(Runtime):
             return handle.read().decode(errors="replace")
 
     def _status(self, folder: Path) -> JobStatus:
+        # The order of the reads matters: the runner writes pid.json, then the started marker,
+        # runs, then writes result.json. Reading started, then the pid, then the result, a job
+        # is never taken for dead while its runner is starting or finishing.
         name = folder.name
-        result = _read_json(folder / "result.json")
         job = _read_json(folder / "job.json") or {}
         where = str(job.get("queue")) if job.get("queue") else None
+        started = (folder / STARTED).exists()
+        pid = _live_pid(folder)
+        if pid is not None:
+            return JobStatus(name, str(pid), "running", node=os.uname().nodename, where=where)
+        result = _read_json(folder / "result.json")
         if result is not None:
             cancelled = bool(result.get("cancelled")) or (folder / "cancel").exists()
             code = int(result["exit_code"])
@@ -173,10 +180,7 @@ class LocalRuntime(Runtime):
                 energy_kwh=result.get("energy_kwh"),
                 energy_source=result.get("energy_source"),
             )
-        pid = _live_pid(folder)
-        if pid is not None:
-            return JobStatus(name, str(pid), "running", node=os.uname().nodename, where=where)
-        if (folder / STARTED).exists():
+        if started:
             cancelled = (folder / "cancel").exists()
             return JobStatus(
                 name,

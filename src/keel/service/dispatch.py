@@ -651,10 +651,13 @@ class Cycle:
         self.change(done, _entry("cancelled", done, reason=why, energy_kwh=done.energy_kwh))
 
     def plan_retries(self) -> None:
-        """Schedule, and when due start, the next attempt of failed jobs the plan wants."""
+        """Schedule, and when due start, the next attempt of failed runs the plan wants.
+
+        A job that failed and a service that died are retried alike, up to ``max_retries``.
+        """
         specs = self.estate.workloads()
         for key, stored in list({**self.stored, **self.changed}.items()):
-            if not (stored.wanted and stored.state == "failed" and not stored.service):
+            if not (stored.wanted and stored.state == "failed"):
                 continue
             spec = specs[stored.workload].run
             if spec is None or stored.attempt > spec.max_retries:
