@@ -211,6 +211,8 @@ def test_work_without_a_run_section_or_a_cluster_is_reported_not_dropped(
     assert all(
         "no Cluster serves site dc-a" in u.reason or u.workload == "bare" for u in placed_at_a
     )
+    job_runs = [a.site for a in done.actions if a.workload == "job"]
+    assert ("job", "no Cluster serves site dc-a") in reasons or job_runs == ["dc-b"]
 
 
 def test_a_keel_killed_mid_dispatch_never_runs_a_job_twice(tmp_path: Path) -> None:

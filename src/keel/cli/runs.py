@@ -16,9 +16,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Runs: placed work on its engines (Ray, Slurm, Kubernetes, local).")
 
-ACTIVE = ("submitting", "pending", "running", "unknown")
-"""States of a job that is not done yet (a service stays running)."""
-
 
 def _when(run: wire.Run) -> str:
     if run.duration_s is not None:

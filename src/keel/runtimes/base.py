@@ -20,11 +20,13 @@ exists under that name. Invariants every adapter keeps, checked by one contract 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 RunState = Literal[
@@ -61,6 +63,22 @@ def job_name(workload: str, key: str, attempt: int) -> str:
     stem = re.sub(r"[^a-z0-9-]+", "-", workload.lower()).strip("-")
     room = MAX_NAME - len(NAME_PREFIX) - len(tail)
     return f"{NAME_PREFIX}{stem[:room].rstrip('-') or 'w'}{tail}"
+
+
+def tail_text(path: Path, max_bytes: int) -> str:
+    """The end of a text file, at most ``max_bytes`` of it (bytes that do not decode replaced).
+
+    Args:
+        path: The file (a job's output).
+        max_bytes: How much, from the end.
+
+    Returns:
+        The text.
+    """
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - max_bytes))
+        return handle.read().decode(errors="replace")
 
 
 @dataclass(frozen=True, slots=True)

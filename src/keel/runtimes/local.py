@@ -38,6 +38,7 @@ from keel.runtimes.base import (
     JobStatus,
     RunState,
     Runtime,
+    tail_text,
 )
 from keel.runtimes.local_job import LOCK, STARTED, process_start_ticks
 
@@ -146,10 +147,7 @@ class LocalRuntime(Runtime):
         log = folder / "out.log"
         if not log.exists():
             return ""
-        with log.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - max_bytes))
-            return handle.read().decode(errors="replace")
+        return tail_text(log, max_bytes)
 
     def _status(self, folder: Path) -> JobStatus:
         # The order of the reads matters: the runner writes pid.json, then the started marker,

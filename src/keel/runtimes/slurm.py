@@ -19,7 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from keel.errors import EngineError
-from keel.runtimes.base import NAME_PREFIX, Capabilities, JobRequest, JobStatus, RunState, Runtime
+from keel.runtimes.base import (
+    NAME_PREFIX,
+    Capabilities,
+    JobRequest,
+    JobStatus,
+    RunState,
+    Runtime,
+    tail_text,
+)
 
 TIMEOUT_S = 30.0
 """Longest wait for one Slurm command."""
@@ -217,7 +225,4 @@ class SlurmRuntime(Runtime):
             if self._named(name) is None:
                 raise EngineError(f"no job {name}", cluster=self.cluster, unreachable=False)
             return ""
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - max_bytes))
-            return handle.read().decode(errors="replace")
+        return tail_text(path, max_bytes)

@@ -353,11 +353,15 @@ class LocalOperations:
         done = dispatch.dispatch(
             self.workspace, actor=self.actor, dry_run=dry_run, remote=self._remote
         )
-        hidden = self._hidden_workloads({a.workload for a in done.actions})
+        named = {a.workload for a in done.actions} | {u.workload for u in done.undispatchable}
+        hidden = self._hidden_workloads(named)
         if not hidden:
             return done
         return done.model_copy(
-            update={"actions": [a for a in done.actions if a.workload not in hidden]}
+            update={
+                "actions": [a for a in done.actions if a.workload not in hidden],
+                "undispatchable": [u for u in done.undispatchable if u.workload not in hidden],
+            }
         )
 
     def _hidden_workloads(self, names: set[str]) -> set[str]:
