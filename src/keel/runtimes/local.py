@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,16 +151,24 @@ class LocalRuntime(Runtime):
 
     def _status(self, folder: Path) -> JobStatus:
         # The order of the reads matters: the runner writes pid.json, then the started marker,
-        # runs, then writes result.json. Reading started, then the pid, then the result, a job
-        # is never taken for dead while its runner is starting or finishing.
+        # runs, then writes result.json and exits. Reading started, then the pid, then the
+        # result, a job is never taken for dead while its runner is starting or finishing; and
+        # a result, once written, wins over a runner that has not exited yet.
         name = folder.name
         job = _read_json(folder / "job.json") or {}
         where = str(job.get("queue")) if job.get("queue") else None
-        started = (folder / STARTED).exists()
+        started = _mtime(folder / STARTED)
         pid = _live_pid(folder)
-        if pid is not None:
-            return JobStatus(name, str(pid), "running", node=os.uname().nodename, where=where)
         result = _read_json(folder / "result.json")
+        if result is None and pid is not None:
+            return JobStatus(
+                name,
+                str(pid),
+                "running",
+                started_at=started,
+                node=os.uname().nodename,
+                where=where,
+            )
         if result is not None:
             cancelled = bool(result.get("cancelled")) or (folder / "cancel").exists()
             code = int(result["exit_code"])
@@ -178,7 +186,7 @@ class LocalRuntime(Runtime):
                 energy_kwh=result.get("energy_kwh"),
                 energy_source=result.get("energy_source"),
             )
-        if started:
+        if started is not None:
             cancelled = (folder / "cancel").exists()
             return JobStatus(
                 name,
@@ -206,6 +214,14 @@ def _unclaimed(folder: Path) -> bool:
     except BlockingIOError:
         return False
     return not (folder / STARTED).exists()
+
+
+def _mtime(path: Path) -> datetime | None:
+    """When a marker file was written, or ``None`` when it does not exist."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

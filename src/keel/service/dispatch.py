@@ -384,6 +384,8 @@ def observe(
         changes["location"] = status.where
     state = status.state
     if state in TERMINAL:
+        if status.started_at is not None:  # the engine's start time beats a cycle's first sight
+            changes["started_at"] = status.started_at
         changes.update(
             finished_at=status.finished_at or now,
             exit_code=status.exit_code,
