@@ -364,6 +364,15 @@ class Client:
         """Stop a workload's runs (all, with ``None``)."""
         return self._post(wire.Runs, "/v1/runs/cancel", {"workload": workload})
 
+    # -- readiness -----------------------------------------------------------------------------
+    def assess_readiness(self) -> wire.Readiness:
+        """Compute the readiness index now, store it and record it in the ledger."""
+        return self._post(wire.Readiness, "/v1/readiness", {})
+
+    def readiness(self) -> wire.Readiness:
+        """The latest readiness assessment, with its trend."""
+        return self._get(wire.Readiness, "/v1/readiness")
+
     # -- API keys ------------------------------------------------------------------------------
     def tokens(self) -> wire.Tokens:
         """Every API key (admin)."""

@@ -226,6 +226,15 @@ class Operations(Protocol):
         """Stop a workload's runs (all runs, with ``None``)."""
         ...
 
+    # -- readiness -----------------------------------------------------------------------------
+    def assess_readiness(self) -> wire.Readiness:
+        """Compute the readiness index now, store it and record it in the ledger."""
+        ...
+
+    def readiness(self) -> wire.Readiness:
+        """The latest readiness assessment, with its trend."""
+        ...
+
     # -- API keys ------------------------------------------------------------------------------
     def tokens(self) -> wire.Tokens:
         """Every API key, without secrets."""

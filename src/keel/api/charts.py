@@ -311,3 +311,28 @@ def runs_figure(runs: list[wire.Run], now: datetime) -> wire.JsonObject:
             "height": max(240, 22 * rows + 120),
         },
     }
+
+
+def readiness_trend(points: list[wire.TrendPoint]) -> wire.JsonObject:
+    """The measured readiness and maturity indices and the declared one, per assessment."""
+    series = (("readiness", "#1f6feb"), ("maturity", "#2da44e"), ("declared", "#d29922"))
+    data: list[wire.JsonValue] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name + (" (declared)" if name == "declared" else " (measured)"),
+            "x": [p.at.isoformat() for p in points],
+            "y": [getattr(p, name) for p in points],
+            "line": {"color": colour, "dash": "dot" if name == "declared" else "solid"},
+        }
+        for name, colour in series
+    ]
+    return {
+        "data": data,
+        "layout": {
+            "xaxis": {"type": "date", "title": {"text": "assessed at (UTC)"}},
+            "yaxis": {"range": [0, 100], "title": {"text": "index (0-100)"}},
+            "margin": {"t": 10},
+            "height": 320,
+        },
+    }

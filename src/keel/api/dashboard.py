@@ -31,6 +31,7 @@ from keel import wire
 from keel.api.charts import (
     drift_figure,
     lineage_figure,
+    readiness_trend,
     runs_figure,
     site_devices,
     site_values,
@@ -46,8 +47,9 @@ from keel.api.security import (
     same_origin,
     security_headers,
 )
-from keel.errors import AuthenticationError, KeelError
+from keel.errors import AuthenticationError, KeelError, NotFoundError
 from keel.service import tokens
+from keel.web.readiness import radar_svg
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,6 +61,7 @@ PAGES = (
     ("/ui/models", "Models"),
     ("/ui/runs", "Runs"),
     ("/ui/monitors", "Monitors"),
+    ("/ui/readiness", "Readiness"),
 )
 
 Page = Annotated[Caller, Depends(guard("read", "Resource/Dashboard/page"))]
@@ -489,3 +492,21 @@ def monitors_page(request: Request, caller: Page) -> HTMLResponse:
         for a in caller.ops.alerts(every=True).alerts
     ]
     return render("monitors.html", "Monitors", request, caller, monitors=monitors, alerts=alerts)
+
+
+@router.get("/ui/readiness")
+def readiness_page(request: Request, caller: Page) -> HTMLResponse:
+    """The index, the radar of sub-scores, the trend, tiers, next steps and sites' records."""
+    try:
+        found: wire.Readiness | None = caller.ops.readiness()
+    except NotFoundError:
+        found = None
+    return render(
+        "readiness.html",
+        "Readiness",
+        request,
+        caller,
+        r=found,
+        radar=radar_svg(found.scores) if found else "",
+        trend=readiness_trend(found.trend) if found else {},
+    )

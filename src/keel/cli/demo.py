@@ -192,6 +192,19 @@ def _dispatch(workspace: Workspace, manifests: Path) -> None:
     )
 
 
+def _readiness(found: wire.Readiness, before: wire.Readiness) -> None:
+    typer.echo(
+        f"\n9. readiness and maturity, computed from all of the above (assessment {found.id}):"
+    )
+    typer.echo(
+        f"   readiness {before.readiness} -> {found.readiness}, maturity {before.maturity} ->"
+        f" {found.maturity} (measured, 0-100); declared {found.declared} (the Questionnaire)"
+    )
+    typer.echo(f"   level {found.level}; capability tier reached: {found.tier or 'none yet'}")
+    for step in found.steps[:3]:
+        typer.echo(f"   next: {step.score}/{step.component} ({step.value}): {step.action}")
+
+
 def _print_next(root: Path, data: Path) -> None:
     """What to try next, with the ``keel`` this shell would find (or its path)."""
     keel = _keel()
@@ -207,6 +220,7 @@ def _print_next(root: Path, data: Path) -> None:
     typer.echo(f"  {keel} drift --reference {data}/credit-decision-reference.parquet \\")
     typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
     typer.echo(f"  {ws} ledger prove 3 --out entry3.tlog-proof")
+    typer.echo(f"  {ws} readiness --latest -o html --file readiness.html")
     typer.echo("Open the dashboard on this workspace:")
     typer.echo(f"  {ws} --as user:root-ops token create --name me --role viewer")
     typer.echo(f"  {ws} serve    # then http://127.0.0.1:8470/ui/, sign in")
@@ -312,6 +326,7 @@ def demo(
         apply_manifests,
         ledger,
         planning,
+        readiness,
         summarise,
         validate_manifests,
     )
@@ -349,6 +364,11 @@ def demo(
         plan_id, index = planning.commit_plan(workspace, planned, actor=Actor(CI))
         print_plan(planning.report(planned))
         typer.echo(f"   committed as plan {plan_id}, recorded at ledger index {index}")
+        before = readiness.assess(workspace, actor=Actor(CI))
+        typer.echo(
+            f"   readiness index now: readiness {before.readiness}, maturity {before.maturity}"
+            " (measured, 0-100); step 9 measures again"
+        )
         _dispatch(workspace, manifests)
         _monitor(workspace, manifests / "data")
         _lineage(workspace, root)
@@ -359,6 +379,7 @@ def demo(
         )
         typer.echo(_indent(report.latest_note or "", 3))
         typer.echo(f"   public key: {ledger.signer(workspace).verifier.encode()}")
+        _readiness(readiness.assess(workspace, actor=Actor(CI)), before)
     finally:
         workspace.close()
     typer.echo(f"\ndone in {time.perf_counter() - started:.1f} s. Explore it:")

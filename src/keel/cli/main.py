@@ -18,6 +18,7 @@ from keel.cli import (
     monitor,
     plan,
     policy,
+    readiness,
     runs,
     serve,
 )
@@ -102,6 +103,7 @@ app.command()(monitor.drift)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(model.app, name="model")
+app.command()(readiness.readiness)
 app.command()(serve.serve)
 app.add_typer(serve.app, name="token")
 

@@ -82,6 +82,16 @@ def _cluster(spec: Any, _resolved: Any) -> list[Any]:
     return [spec["type"], where, ", ".join(s["site"] for s in spec["sites"]), reference]
 
 
+def _questionnaire(spec: Any, _status: Any) -> list[Any]:
+    return [
+        spec["answered_by"],
+        spec["as_of"],
+        f"{spec['talent']['trained_share_pct']:g}%",
+        "yes" if spec["centre_of_excellence"]["exists"] else "no",
+        spec["partnerships"]["model"],
+    ]
+
+
 _COLUMNS: dict[str, tuple[list[str], Callable[[Any, Any], list[Any]]]] = {
     "Site": (["KIND", "COUNTRY", "MAX CLASS", "POOLS"], _site),
     "Dataset": (["CLASS", "SIZE GB", "REPLICAS", "RESIDENCY", "TAGS"], _dataset),
@@ -95,6 +105,7 @@ _COLUMNS: dict[str, tuple[list[str], Callable[[Any, Any], list[Any]]]] = {
     "Principal": (["TYPE", "ROLES"], _principal),
     "Monitor": (["WORKLOAD", "CHECKS", "EVERY MIN"], _monitor),
     "Cluster": (["TYPE", "ADDRESS", "SITES", "CREDENTIALS"], _cluster),
+    "Questionnaire": (["ANSWERED BY", "AS OF", "TRAINED", "COE", "PARTNERSHIPS"], _questionnaire),
 }
 
 

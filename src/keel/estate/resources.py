@@ -13,6 +13,7 @@ Invariants:
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -547,6 +548,45 @@ class ClusterSpec(Spec):
         return self
 
 
+class TalentAnswers(Spec):
+    """What the organisation declares about its AI talent (the report's enabling capability)."""
+
+    trained_share_pct: float = Field(ge=0, le=100)
+    roadmap: Literal["none", "hire_only", "build_only", "build_and_hire"]
+    infrastructure_engineers: int = Field(ge=0, le=1_000_000)
+
+
+class CentreOfExcellenceAnswers(Spec):
+    """Whether an AI centre of excellence exists and how it works (an accelerating capability)."""
+
+    exists: bool
+    cross_functional: bool = False
+    shares_practices: bool = False
+
+
+class PartnershipAnswers(Spec):
+    """How AI partners are chosen and managed (a foundational capability)."""
+
+    model: Literal["vendor_pool", "transactional", "integrated", "strategic"]
+    judged_on_execution: bool
+
+
+class QuestionnaireSpec(Spec):
+    """What Keel cannot see in the estate, declared by a person.
+
+    Talent, a centre of excellence and partnerships: readiness marks their scores as declared
+    and never mixes them with measured ones (docs/readiness.md). One per estate.
+    """
+
+    model_config = ConfigDict(strict=False)
+
+    answered_by: str = Field(min_length=1, max_length=253)
+    as_of: date
+    talent: TalentAnswers
+    centre_of_excellence: CentreOfExcellenceAnswers
+    partnerships: PartnershipAnswers
+
+
 SPEC_TYPES: dict[str, type[Spec]] = {
     "Accelerator": AcceleratorSpec,
     "Site": SiteSpec,
@@ -560,6 +600,7 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "Principal": PrincipalSpec,
     "Monitor": MonitorSpec,
     "Cluster": ClusterSpec,
+    "Questionnaire": QuestionnaireSpec,
 }
 """Every resource kind and its spec class, in dependency order (referenced kinds first)."""
 

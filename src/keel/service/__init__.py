@@ -13,6 +13,7 @@ from keel.service import (
     monitoring,
     planning,
     policy,
+    readiness,
     registration,
     registry,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "monitoring",
     "planning",
     "policy",
+    "readiness",
     "registry",
     "summarise",
     "validate_manifests",

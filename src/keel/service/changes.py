@@ -500,6 +500,11 @@ def _write(unit: Unit, plan: _Plan, *, revision: int, before: Estate | None, act
         if change.action != "unchanged"
     ]
     assert plan.estate is not None  # an apply that writes built its estate
+    for entry in entries:
+        site = plan.estate.sites.get(entry["name"]) if entry["kind"] == "Site" else None
+        if site is not None:  # a provider's record: outages and prices over time (readiness)
+            entry["available"] = site.available
+            entry["usd_per_device_hour"] = {p.name: p.usd_per_hour for p in site.pools}
     if governance:
         assert before is not None
         entries.append(governance_entry(before, plan.estate, governance))

@@ -30,6 +30,7 @@ from keel.service import (
     monitoring,
     planning,
     policy,
+    readiness,
     registry,
     tokens,
 )
@@ -392,6 +393,22 @@ class LocalOperations:
         """Stop runs (an operator's act on each workload)."""
         access.authorize(self.workspace, self.actor, [("deploy", f"Workload/{workload or '*'}")])
         return dispatch.cancel(self.workspace, workload, actor=self.actor, remote=self._remote)
+
+    # -- readiness -----------------------------------------------------------------------------
+    def assess_readiness(self) -> wire.Readiness:
+        """Assess now (an operator's act: it writes the ledger), store and record it."""
+        access.authorize(self.workspace, self.actor, [("apply", "Resource/Readiness/all")])
+        return self._redacted(readiness.assess(self.workspace, actor=self.actor))
+
+    def readiness(self) -> wire.Readiness:
+        """The latest assessment, without names the caller may not read."""
+        found = readiness.latest(self.workspace)
+        if found is None:
+            raise NotFoundError("no readiness assessment yet", hint="run keel readiness --assess")
+        return self._redacted(found)
+
+    def _redacted(self, found: wire.Readiness) -> wire.Readiness:
+        return found if self._visible is None else readiness.redact(found, self._visible)
 
     # -- API keys ------------------------------------------------------------------------------
     def tokens(self) -> wire.Tokens:

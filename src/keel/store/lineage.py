@@ -147,6 +147,27 @@ class LineageRepository:
         edges = self.conn.execute(sa.select(sa.func.count()).select_from(lineage_edges)).scalar()
         return int(nodes or 0), int(edges or 0)
 
+    def edge_origins(self, namespace: str) -> dict[tuple[str, str], set[str]]:
+        """Who recorded the edges of each node of a namespace that has any.
+
+        Args:
+            namespace: The namespace (``keel`` for the estate's own nodes).
+
+        Returns:
+            ``(kind, name)`` -> origins of its edges (``keel``, ``openlineage``).
+        """
+        found: dict[tuple[str, str], set[str]] = {}
+        for column in (lineage_edges.c.src, lineage_edges.c.dst):
+            rows = self.conn.execute(
+                sa.select(lineage_nodes.c.kind, lineage_nodes.c.name, lineage_edges.c.origin)
+                .select_from(lineage_nodes.join(lineage_edges, column == lineage_nodes.c.id))
+                .where(lineage_nodes.c.namespace == namespace)
+                .distinct()
+            )
+            for kind, name, origin in rows:
+                found.setdefault((kind, name), set()).add(origin)
+        return found
+
     def ensure_nodes(
         self,
         keys: Iterable[NodeKey],

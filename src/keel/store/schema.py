@@ -276,3 +276,20 @@ runs = sa.Table(
 """One row per run: a workload's replica at a site and pool, with the current attempt's job
 name. ``wanted`` says whether the latest plan still asks for it; ``history`` is its states over
 time, ``[[state, ISO time], ...]``."""
+
+readiness_assessments = sa.Table(
+    "readiness_assessments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("readiness", sa.Float, nullable=True),
+    sa.Column("maturity", sa.Float, nullable=True),
+    sa.Column("declared", sa.Float, nullable=True),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=True),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Column("inputs", JSONType, nullable=False),
+    sa.Column("assessment", JSONType, nullable=False),
+)
+"""One row per readiness assessment: the indices (for trends), the digests of what it was
+computed from, the whole assessment as JSON, and its ``readiness.assessed`` ledger entry."""

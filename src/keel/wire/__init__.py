@@ -41,6 +41,15 @@ from keel.wire.plans import (
     WorkloadPlacement,
 )
 from keel.wire.policy import AccessDecision, Finding, PolicyDecision
+from keel.wire.readiness import (
+    Readiness,
+    ReadinessComponent,
+    ReadinessScore,
+    ReadinessStep,
+    ReadinessTier,
+    SiteScorecard,
+    TrendPoint,
+)
 from keel.wire.runs import Action, Dispatch, EngineTrouble, Run, Runs, Transition, Undispatchable
 from keel.wire.tokens import CreatedToken, Token, Tokens
 
@@ -87,16 +96,23 @@ __all__ = [
     "Placement",
     "Plan",
     "PolicyDecision",
+    "Readiness",
+    "ReadinessComponent",
+    "ReadinessScore",
+    "ReadinessStep",
+    "ReadinessTier",
     "Rejection",
     "Resource",
     "ResourceList",
     "ResourceStatus",
     "Run",
     "Runs",
+    "SiteScorecard",
     "Text",
     "Token",
     "Tokens",
     "Transition",
+    "TrendPoint",
     "Undispatchable",
     "Unplaced",
     "Verdict",

@@ -12,6 +12,7 @@ from keel.api.routers import (
     models,
     monitors,
     plans,
+    readiness,
     runs,
     tokens,
 )
@@ -25,6 +26,7 @@ ROUTERS = [
     models.router,
     monitors.router,
     runs.router,
+    readiness.router,
     tokens.router,
 ]
 """Every router of the API, in the order the OpenAPI document lists them."""

@@ -1,0 +1,99 @@
+"""Readiness assessments over time: the indices for trends, each assessment whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.store.schema import readiness_assessments as table
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAssessment:
+    """One stored assessment (the columns of ``readiness_assessments``)."""
+
+    id: int
+    created_at: datetime
+    readiness: float | None
+    maturity: float | None
+    declared: float | None
+    level: str
+    tier: str | None
+    ledger_index: int
+    inputs: dict[str, Any]
+    assessment: dict[str, Any]
+
+
+class ReadinessRepository:
+    """Reads and writes assessments on one connection.
+
+    Args:
+        conn: An open connection (inside a write transaction for :meth:`add`).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, row: StoredAssessment) -> int:
+        """Store an assessment (its ``id`` is assigned here).
+
+        Args:
+            row: The assessment.
+
+        Returns:
+            Its id.
+        """
+        values = {
+            "created_at": row.created_at,
+            "readiness": row.readiness,
+            "maturity": row.maturity,
+            "declared": row.declared,
+            "level": row.level,
+            "tier": row.tier,
+            "ledger_index": row.ledger_index,
+            "inputs": row.inputs,
+            "assessment": row.assessment,
+        }
+        result = self.conn.execute(sa.insert(table).values(**values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def latest(self) -> StoredAssessment | None:
+        """The newest assessment, or ``None``."""
+        row = self.conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(1)).first()
+        return None if row is None else _stored(row)
+
+    def trend(self, limit: int = 100) -> list[StoredAssessment]:
+        """The newest assessments without their bodies, oldest first.
+
+        Args:
+            limit: How many at most.
+
+        Returns:
+            The assessments (``assessment`` holds only the sub-scores' values).
+        """
+        rows = self.conn.execute(
+            sa.select(table).order_by(table.c.id.desc()).limit(max(limit, 0))
+        ).all()
+        return [_stored(r) for r in reversed(rows)]
+
+
+def _stored(row: Any) -> StoredAssessment:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite returns naive times; they were stored in UTC
+        created = created.replace(tzinfo=UTC)
+    return StoredAssessment(
+        id=int(row.id),
+        created_at=created,
+        readiness=row.readiness,
+        maturity=row.maturity,
+        declared=row.declared,
+        level=row.level,
+        tier=row.tier,
+        ledger_index=int(row.ledger_index),
+        inputs=dict(row.inputs),
+        assessment=dict(row.assessment),
+    )
