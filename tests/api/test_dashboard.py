@@ -35,6 +35,11 @@ PAGES = [
     ("/ui/models", "Models", ["credit-scoring@3.2", "approved"]),
     ("/ui/runs?all=true", "Runs", ["nightly-aml-scoring", "succeeded", "cancelled", "Wh"]),
     ("/ui/monitors", "Monitors", ["credit-decision-health", "drift", "Alerts"]),
+    (
+        "/ui/readiness",
+        "Readiness",
+        ["<svg", "Capability tiers", "Next steps", "Providers and sites", "declared"],
+    ),
 ]
 
 
@@ -143,7 +148,13 @@ def test_sign_in_and_visit_every_page(server: Server) -> None:
             content = page.content()
             for text in texts:
                 assert text in content, f"{path}: {text!r} missing"
-            if path in ("/ui/", "/ui/lineage", "/ui/runs?all=true", "/ui/monitors"):
+            if path in (
+                "/ui/",
+                "/ui/lineage",
+                "/ui/runs?all=true",
+                "/ui/monitors",
+                "/ui/readiness",
+            ):
                 page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
                 points = page.evaluate(POINTS_PER_CHART)
                 assert points and all(n > 0 for n in points), f"{path}: an empty chart {points}"

@@ -16,15 +16,17 @@ from markupsafe import Markup
 from keel import wire
 
 SIZE = 420
-"""The radar's width and height in pixels."""
+"""The radar's height in pixels."""
+
+WIDTH = 760
+"""Its width: room for the labels either side."""
 
 _COLOURS = {"measured": "#1f6feb", "declared": "#d29922"}
 
 
 def _point(index: int, count: int, radius: float) -> tuple[float, float]:
     angle = -math.pi / 2 + 2 * math.pi * index / count
-    centre = SIZE / 2
-    return centre + radius * math.cos(angle), centre + radius * math.sin(angle)
+    return WIDTH / 2 + radius * math.cos(angle), SIZE / 2 + radius * math.sin(angle)
 
 
 def radar_svg(scores: list[wire.ReadinessScore]) -> Markup:
@@ -39,9 +41,9 @@ def radar_svg(scores: list[wire.ReadinessScore]) -> Markup:
     count = len(scores)
     if count < 3:
         return Markup("")
-    outer = SIZE / 2 - 80
+    outer = SIZE / 2 - 40
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}"'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {SIZE}" width="{WIDTH}"'
         f' height="{SIZE}" role="img" aria-label="readiness radar">'
     ]
     for ring in (25, 50, 75, 100):
@@ -53,10 +55,10 @@ def radar_svg(scores: list[wire.ReadinessScore]) -> Markup:
     for i, score in enumerate(scores):
         x, y = _point(i, count, outer)
         parts.append(
-            f'<line x1="{SIZE / 2}" y1="{SIZE / 2}" x2="{x:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>'
+            f'<line x1="{WIDTH / 2}" y1="{SIZE / 2}" x2="{x:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>'
         )
         lx, ly = _point(i, count, outer + 18)
-        anchor = "middle" if abs(lx - SIZE / 2) < 10 else ("start" if lx > SIZE / 2 else "end")
+        anchor = "middle" if abs(lx - WIDTH / 2) < 10 else ("start" if lx > WIDTH / 2 else "end")
         value = "n/a" if score.value is None else f"{score.value:.0f}"
         parts.append(
             f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="{anchor}"'
