@@ -182,6 +182,8 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
     assert refused.returncode == 2 and "E-FORBIDDEN" in refused.stderr  # a local cluster
     assert "Cluster/workstation is local" in refused.stderr
     assert "cancelled 0 runs" in once("runs", "cancel", command="runs cancel")
+    assert "readiness" in once("readiness", command="readiness", who="operator")
+    both("readiness", "--latest", "-o", "json", command="readiness")
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 

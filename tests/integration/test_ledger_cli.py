@@ -20,6 +20,8 @@ from test_cli import (
 # next. Then the registry and lineage step: three evaluations, validation, the registrant's
 # refused approval, two approvals, the move to approved, an erasure. One checkpoint per
 # transaction: the apply, the plan, three monitor runs and six registry and lineage changes.
+# Readiness is assessed twice (after the plan, and before the ledger is verified), one entry
+# and one checkpoint each.
 DEMO_ENTRIES = (
     DEMO_RESOURCES
     + DEMO_GOVERNANCE_ENTRIES
@@ -35,8 +37,9 @@ DEMO_ENTRIES = (
     + 2
     + 1
     + 1
+    + 2
 )
-DEMO_CHECKPOINTS = 1 + 1 + 3 + 6
+DEMO_CHECKPOINTS = 1 + 1 + 3 + 6 + 2
 # The dispatch step adds: fra-dc1 taken down and brought back (an estate.configured entry and
 # a plan with its decisions each time), and the runs' entries, whose number depends on how far
 # each service got before it was moved or stopped (counted from the ledger itself), in at

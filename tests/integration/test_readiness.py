@@ -214,13 +214,13 @@ def test_a_questionnaire_with_bad_answers_gets_an_error_per_question(tmp_path: P
     assert "build_and_hire" in found[(8, "spec.talent.roadmap")]
 
 
-def test_an_estate_holds_one_questionnaire(tmp_path: Path) -> None:
-    good = QUESTIONNAIRE.replace("135", "35").replace("hire_everyone", "build_only")
-    good = good.replace('"yes"', "true") + "    judged_on_execution: true\n"
-    (tmp_path / "a.yaml").write_text(good)
-    assert validate_manifests([str(tmp_path / "a.yaml")])
-    (tmp_path / "b.yaml").write_text(good.replace("name: answers", "name: other"))
-    with pytest.raises(ManifestError) as caught:
-        validate_manifests([str(tmp_path)])
-    (problem,) = caught.value.problems
-    assert problem.resource == "Questionnaire/other" and "one Questionnaire" in problem.message
+def test_the_newest_answers_count(demo: Workspace, demo_dir: Path) -> None:
+    newer = QUESTIONNAIRE.replace("135", "80").replace("hire_everyone", "build_only")
+    newer = newer.replace('"yes"', "true") + "    judged_on_execution: true\n"
+    newer = newer.replace("2026-11-02", "2026-11-20")
+    (demo_dir / "newer-answers.yaml").write_text(newer)
+    apply_manifests(demo, [str(demo_dir)], actor=ADMIN)
+    found = readiness.assess(demo, actor=ADMIN)
+    trained = _component(found, "talent", "trained")
+    assert trained.value == 80.0 and trained.refs == ["Questionnaire/answers"]
+    assert "2026-11-20" in trained.detail

@@ -194,7 +194,7 @@ def _dispatch(workspace: Workspace, manifests: Path) -> None:
 
 def _readiness(found: wire.Readiness, before: wire.Readiness) -> None:
     typer.echo(
-        f"\n9. readiness and maturity, computed from all of the above (assessment {found.id}):"
+        f"\n8. readiness and maturity, computed from all of the above (assessment {found.id}):"
     )
     typer.echo(
         f"   readiness {before.readiness} -> {found.readiness}, maturity {before.maturity} ->"
@@ -367,19 +367,19 @@ def demo(
         before = readiness.assess(workspace, actor=Actor(CI))
         typer.echo(
             f"   readiness index now: readiness {before.readiness}, maturity {before.maturity}"
-            " (measured, 0-100); step 9 measures again"
+            " (measured, 0-100); step 8 measures again"
         )
         _dispatch(workspace, manifests)
         _monitor(workspace, manifests / "data")
         _lineage(workspace, root)
+        _readiness(readiness.assess(workspace, actor=Actor(CI)), before)
         report = ledger.verify(workspace)
         typer.echo(
-            f"\n8. verified the ledger: {report.size} entries recomputed,"
+            f"\n9. verified the ledger: {report.size} entries recomputed,"
             f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
         )
         typer.echo(_indent(report.latest_note or "", 3))
         typer.echo(f"   public key: {ledger.signer(workspace).verifier.encode()}")
-        _readiness(readiness.assess(workspace, actor=Actor(CI)), before)
     finally:
         workspace.close()
     typer.echo(f"\ndone in {time.perf_counter() - started:.1f} s. Explore it:")

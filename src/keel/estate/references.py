@@ -464,15 +464,6 @@ def build_estate(
     bound: dict[str, str] = {}
     for item in checker.names("Cluster").values():
         checker.cluster(item, bound)
-    questionnaires = sorted(checker.names("Questionnaire").values(), key=lambda i: i.resource.name)
-    for item in questionnaires[1:]:
-        checker.problems.append(
-            item.problem(
-                (),
-                f"one Questionnaire per estate: '{questionnaires[0].resource.name}' "
-                "already answers it",
-            )
-        )
     linked: dict[frozenset[str], str] = {}
     for item in checker.names("Link").values():
         checker.link(item, linked)

@@ -575,7 +575,8 @@ class QuestionnaireSpec(Spec):
     """What Keel cannot see in the estate, declared by a person.
 
     Talent, a centre of excellence and partnerships: readiness marks their scores as declared
-    and never mixes them with measured ones (docs/readiness.md). One per estate.
+    and never mixes them with measured ones (docs/readiness.md). The newest ``as_of`` counts;
+    older ones stay as a record.
     """
 
     model_config = ConfigDict(strict=False)

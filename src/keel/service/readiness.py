@@ -331,10 +331,11 @@ def _scan_ledger(unit: Unit, size: int) -> _LedgerScan:
 
 
 def _answers(estate: Estate) -> Answers | None:
-    found = sorted(estate.specs(QuestionnaireSpec).items())
+    # The newest answers count; older questionnaires stay in the estate as a record.
+    found = sorted(estate.specs(QuestionnaireSpec).items(), key=lambda i: (i[1].as_of, i[0]))
     if not found:
         return None
-    name, spec = found[0]
+    name, spec = found[-1]
     return Answers(
         name=name,
         answered_by=spec.answered_by,
