@@ -299,3 +299,17 @@ def test_every_component_has_an_action_and_a_formula_in_the_docs() -> None:
     assert {k for keys in TIERS.values() for k in keys} == {s.key for s in found}
     assert {key for key, _ in ACTIONS} <= {s.key for s in found}
     assert re.search(r"TIER_PASS.*60|60.*pass", text, re.IGNORECASE | re.DOTALL)
+
+
+def test_energy_is_measured_over_runs_that_ran_and_ended() -> None:
+    from keel.readiness.facts import RunFacts
+
+    runs = (
+        RunFacts("train", "s-on_prem", "succeeded", 9, 1.0, 0.5, True),
+        RunFacts("train", "s-on_prem", "failed", 9, 2.0, None, False),  # ran, not accounted
+        RunFacts("train", "s-on_prem", "cancelled", 9, None, None, False),  # never started
+        RunFacts("api", "s-on_prem", "running", 9, 1.0, None, False),  # not ended
+    )
+    energy = part(readiness.assess(facts(runs=runs)), "performance_measurement", "energy")
+    assert energy.value == 0.5 and energy.detail == "1 of 2 runs, 1 metered"
+    assert part(readiness.assess(facts()), "performance_measurement", "energy").value is None

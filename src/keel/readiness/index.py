@@ -531,14 +531,15 @@ def performance_measurement(facts: Facts) -> Score:
         kind="Workload",
         noun="serving workloads measured",
     )
-    finished = [r for r in facts.runs if r.energy_kwh is not None]
+    ran = [r for r in facts.runs if r.state in _ENDED and r.wait_s is not None]
+    accounted = [r for r in ran if r.energy_kwh is not None]
     energy = Component(
         "energy",
-        "finished runs with their energy accounted (metered or estimated)",
-        len(finished) / len([r for r in facts.runs if r.state in _ENDED]) if finished else None,
-        f"{len(finished)} run(s) with energy, {sum(r.measured for r in finished)} metered"
-        if finished
-        else "no finished run yet",
+        "runs that ran and ended with their energy accounted (metered or estimated)",
+        len(accounted) / len(ran) if ran else None,
+        f"{len(accounted)} of {len(ran)} runs, {sum(r.measured for r in accounted)} metered"
+        if ran
+        else "no run has ended yet",
     )
     return Score(
         "performance_measurement",

@@ -142,7 +142,8 @@ def _monitors(
             seen = [c for c in conditions if str(c.get("key", "")).startswith("latency")]
             met = None if not seen else not any(c.get("firing") for c in seen)
             before = latency.get(spec.workload)
-            latency[spec.workload] = met if before is None else (before and bool(met))
+            if met is not None:  # every latency check that ran must be met
+                latency[spec.workload] = met if before is None else before and met
     return tuple(found), by_workload, latency, measured
 
 
@@ -373,7 +374,7 @@ def gather(workspace: Workspace) -> tuple[Facts, dict[str, str | int | None]]:
             revision, estate_digest = unit.repository(ResourceRepository).revision()
             latest = unit.repository(PlanRepository).latest()
             checks = unit.repository(MonitorRepository).latest_checks()
-            origins = dict(unit.repository(LineageRepository).edge_origins(KEEL_NAMESPACE).items())
+            origins = unit.repository(LineageRepository).edge_origins(KEEL_NAMESPACE)
             models = _models(estate, unit, origins)
             runs = _runs(unit)
             ledger_repo = unit.repository(LedgerRepository)
