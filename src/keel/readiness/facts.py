@@ -59,8 +59,9 @@ class WorkloadFacts:
     """One workload: what it may use, where the latest plan put it, how it is watched.
 
     Attributes:
-        feasible_sites: Sites where it passes every hard rule (data, security, latency,
-            compute); empty when a compliance rule denies it outright.
+        feasible_sites: How many sites it passes every hard rule at (data, security,
+            latency, compute); 0 when a compliance rule denies it outright.
+        feasible_kinds: The kinds of those sites.
         denied: Whether a compliance rule denies it outright.
         monitors: Monitors that watch it.
         latency_met: ``True``/``False`` from its latest latency check, ``None`` without one.
@@ -73,7 +74,7 @@ class WorkloadFacts:
     name: str
     kind: str
     model: str
-    feasible_sites: tuple[str, ...]
+    feasible_sites: int
     feasible_kinds: tuple[str, ...]
     denied: bool
     monitors: tuple[str, ...] = ()

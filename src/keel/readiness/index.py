@@ -248,7 +248,7 @@ def adaptability(facts: Facts) -> Score:
     fallback = share(
         "fallback",
         "workloads with a second site to move to",
-        [w.name for w in facts.workloads if len(w.feasible_sites) >= 2],
+        [w.name for w in facts.workloads if w.feasible_sites >= 2],
         names,
         kind="Workload",
         noun="workloads with 2+ feasible sites",

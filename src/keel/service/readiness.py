@@ -104,21 +104,33 @@ def _sites(estate: Estate) -> tuple[SiteFacts, ...]:
     return tuple(found)
 
 
-def _feasibility(estate: Estate) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str]]:
-    """Feasible sites and site kinds per workload, and the workloads denied outright."""
+def _feasibility(
+    estate: Estate,
+) -> tuple[dict[str, int], dict[str, tuple[str, ...]], set[str]]:
+    """Feasible sites (how many) and site kinds per workload; the workloads denied outright."""
     engine = policy.engine_for(estate)
     decisions = policy.decide(estate, engine=engine)
     problem = compile_problem(estate, objective="balanced", policy=policy.denial_mask(decisions))
-    feasible = problem.feasible
-    sites: dict[str, set[str]] = {}
-    kinds: dict[str, set[str]] = {}
-    for w, name in enumerate(problem.workloads):
-        options = np.flatnonzero(feasible[w])
-        where = {int(problem.option_site[o]) for o in options}
-        sites[name] = {problem.sites[s] for s in where}
-        kinds[name] = {problem.site_kind[s] for s in where}
     denied = {name for name, d in decisions.items() if d.denied}
-    return sites, kinds, denied
+    if not problem.workloads or not len(problem.option_site):
+        return dict.fromkeys(problem.workloads, 0), {}, denied
+    # Workloads x sites: feasible at a site when one of its options is (options grouped by site).
+    order = np.argsort(problem.option_site, kind="stable")
+    site_of = np.asarray(problem.option_site)[order]
+    starts = np.flatnonzero(np.r_[True, site_of[1:] != site_of[:-1]])
+    at_site = np.logical_or.reduceat(problem.feasible[:, order], starts, axis=1)
+    site_kinds = np.array([problem.site_kind[s] for s in site_of[starts]])
+    kinds_present = sorted(set(site_kinds))
+    by_kind = np.stack([at_site[:, site_kinds == k].any(axis=1) for k in kinds_present], axis=1)
+    counts = at_site.sum(axis=1)
+    return (
+        {name: int(counts[w]) for w, name in enumerate(problem.workloads)},
+        {
+            name: tuple(k for k, ok in zip(kinds_present, by_kind[w], strict=True) if ok)
+            for w, name in enumerate(problem.workloads)
+        },
+        denied,
+    )
 
 
 def _monitors(
@@ -164,14 +176,16 @@ def _workloads(
     for u in (plan or {}).get("unplaced", []):
         unplaced[u["workload"]] = unplaced.get(u["workload"], 0) + int(u["replicas"])
     found = []
-    for name, spec in sorted(estate.workloads().items()):
+    workloads = estate.workloads()
+    for name in sorted(workloads):
+        spec = workloads[name]
         found.append(
             WorkloadFacts(
                 name=name,
                 kind=str(spec.kind),
                 model=spec.model.partition("@")[0],
-                feasible_sites=tuple(sorted(sites.get(name, ()))),
-                feasible_kinds=tuple(sorted(kinds.get(name, ()))),
+                feasible_sites=sites.get(name, 0),
+                feasible_kinds=kinds.get(name, ()),
                 denied=name in denied,
                 monitors=tuple(monitors.get(name, ())),
                 latency_met=latency.get(name),
