@@ -224,3 +224,20 @@ def test_the_newest_answers_count(demo: Workspace, demo_dir: Path) -> None:
     trained = _component(found, "talent", "trained")
     assert trained.value == 80.0 and trained.refs == ["Questionnaire/answers"]
     assert "2026-11-20" in trained.detail
+
+
+def test_a_caller_whose_policy_forbids_reading_readiness_is_refused_everywhere(
+    demo: Workspace,
+) -> None:
+    readiness.assess(demo, actor=ADMIN)
+    # As the dashboard's page calls it: the caller's read decisions say no (a custom policy).
+    ops = LocalOperations(demo, actor=Actor("user:bob"), visible=lambda refs: [False] * len(refs))
+    size = ledger.size(demo)
+    with pytest.raises(ForbiddenError):
+        ops.readiness()
+    (refused,) = ledger.show(demo, start=size, limit=5)
+    assert refused.entry["type"] == "access.denied"
+    assert (refused.entry["action"], refused.entry["resource"]) == (
+        "read",
+        "Resource/Readiness/all",
+    )

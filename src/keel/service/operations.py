@@ -401,7 +401,14 @@ class LocalOperations:
         return self._redacted(readiness.assess(self.workspace, actor=self.actor))
 
     def readiness(self) -> wire.Readiness:
-        """The latest assessment, without names the caller may not read."""
+        """The latest assessment, without names the caller may not read.
+
+        The read is checked here too, so the dashboard's page (guarded as a page) answers as
+        the API's route does under a custom policy that forbids it.
+        """
+        target = "Resource/Readiness/all"
+        if self._visible is not None and not self._visible([target])[0]:
+            access.raise_refused(self.workspace, [(self.actor.principal, "read", target, [])])
         found = readiness.latest(self.workspace)
         if found is None:
             raise NotFoundError("no readiness assessment yet", hint="run keel readiness --assess")
