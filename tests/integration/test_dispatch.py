@@ -18,7 +18,7 @@ from keel import wire
 from keel.errors import EngineError
 from keel.runtimes.base import JobStatus
 from keel.runtimes.local import LocalRuntime
-from keel.service import Actor, Workspace, apply_manifests, ledger, planning
+from keel.service import Actor, Workspace, apply_manifests, ledger, planning, readiness
 from keel.service import dispatch as dispatching
 
 ADMIN = Actor.system("test")
@@ -128,6 +128,16 @@ def test_a_site_going_down_moves_exactly_the_work_that_was_there(
         )
     for name in set(before) - moved_services:
         assert after[name].name == before[name].name  # untouched
+    # Readiness reads the same story from the ledger: the outage, the work it moved, and the
+    # moved work running again elsewhere.
+    found = readiness.assess(workspace, actor=ADMIN)
+    (resumed,) = [
+        c for s in found.scores if s.key == "adaptability" for c in s.components
+        if c.key == "resumed"
+    ]  # fmt: skip
+    assert resumed.detail.startswith(f"{len(moved_services)} of {len(moved_services)} moved")
+    assert resumed.value is not None and resumed.value > 99  # seconds, not minutes
+    assert resumed.gaps == []
     dispatching.cancel(workspace, None, actor=ADMIN)
     assert {r.state for r in dispatching.list_runs(workspace).runs if r.service} == {"cancelled"}
 

@@ -313,3 +313,20 @@ def test_energy_is_measured_over_runs_that_ran_and_ended() -> None:
     energy = part(readiness.assess(facts(runs=runs)), "performance_measurement", "energy")
     assert energy.value == 0.5 and energy.detail == "1 of 2 runs, 1 metered"
     assert part(readiness.assess(facts()), "performance_measurement", "energy").value is None
+
+
+def test_work_an_outage_stopped_counts_once_it_runs_again_elsewhere() -> None:
+    all_back = Outage("s-on_prem", 7, NOW, 8, NOW + timedelta(minutes=1), moved=2, resumed=2,
+                      resumed_index=12, resumed_at=NOW + timedelta(minutes=3))  # fmt: skip
+    half_back = replace(all_back, resumed=1)
+    none_back = replace(all_back, resumed=0, resumed_index=None, resumed_at=None)
+    nothing_moved = replace(all_back, moved=0, resumed=0, resumed_index=None, resumed_at=None)
+
+    def resumed(outage: Outage) -> readiness.index.Component:
+        ledger = LedgerFacts(size=20, verified=True, outages=(outage,))
+        return part(readiness.assess(facts(ledger=ledger)), "adaptability", "resumed")
+
+    assert resumed(all_back).value == 1.0 and resumed(all_back).refs == ("ledger:7", "ledger:12")
+    assert resumed(half_back).value == 0.5 and resumed(half_back).gaps == ("Site/s-on_prem",)
+    assert resumed(none_back).value == 0.0
+    assert resumed(nothing_moved).value is None

@@ -155,6 +155,9 @@ class Outage:
         index: Ledger index of the change that took it down.
         replanned_index: The first plan committed after it, or ``None``.
         recovered_index: The change that brought it back, or ``None`` while it is down.
+        moved: Workloads whose runs at the site were cancelled while it was down.
+        resumed: Those of them that started again at another site.
+        resumed_index / resumed_at: The last of those starts (the work is back).
     """
 
     site: str
@@ -164,6 +167,10 @@ class Outage:
     replanned_at: datetime | None = None
     recovered_index: int | None = None
     recovered_at: datetime | None = None
+    moved: int = 0
+    resumed: int = 0
+    resumed_index: int | None = None
+    resumed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

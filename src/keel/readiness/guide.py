@@ -105,6 +105,8 @@ ACTIONS: dict[tuple[str, str], str] = {
     "data replica, or a site in the same jurisdiction",
     ("adaptability", "recovery"): "re-plan as soon as a site goes down: `keel plan` after "
     "`keel apply`, or run `keel dispatch --watch` with the plan",
+    ("adaptability", "resumed"): "keep dispatch running (`keel dispatch --watch`) so moved "
+    "work starts again at its new site",
     ("real_time", "slo"): "add a latency check (Monitor spec.latency) and move or scale the "
     "workloads that miss it",
     ("multi_environment", "spread"): "declare the missing kinds of site (Site spec.kind) and "

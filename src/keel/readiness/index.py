@@ -281,7 +281,41 @@ def adaptability(facts: Facts) -> Score:
         tuple(refs)[:MAX_REFS],
         tuple(open_),
     )
-    return Score("adaptability", "Adaptability", "readiness", "measured", (fallback, recovery))
+    return Score(
+        "adaptability",
+        "Adaptability",
+        "readiness",
+        "measured",
+        (fallback, recovery, _resumed(facts)),
+    )
+
+
+def _resumed(facts: Facts) -> Component:
+    """How soon the work an outage stopped ran again elsewhere (from the runs' entries)."""
+    moving = [o for o in facts.ledger.outages if o.moved]
+    marks, waits, refs = [], [], []
+    for outage in moving:
+        refs.append(f"ledger:{outage.index}")
+        if outage.resumed_at is None:
+            marks.append(0.0)
+            continue
+        minutes = (outage.resumed_at - outage.at).total_seconds() / 60
+        waits.append(minutes)
+        marks.append(outage.resumed / outage.moved * _recovery(minutes))
+        refs.append(f"ledger:{outage.resumed_index}")
+    moved = sum(o.moved for o in moving)
+    back = sum(o.resumed for o in moving)
+    slowest = f", the last after {max(waits):.1f} min" if waits else ""
+    return Component(
+        "resumed",
+        "work stopped by an outage running again elsewhere, promptly",
+        fmean(marks) if marks else None,
+        f"{back} of {moved} moved workloads started again{slowest}"
+        if moving
+        else "no outage has moved running work yet",
+        tuple(refs)[:MAX_REFS],
+        tuple(f"Site/{o.site}" for o in moving if o.resumed < o.moved),
+    )
 
 
 def real_time(facts: Facts) -> Score:

@@ -283,6 +283,8 @@ class _LedgerScan:
         self.governance: list[int] = []
         self.raised: list[int] = []
         self.resolved: list[int] = []
+        self.cancelled: list[tuple[int, str, str]] = []  # (index, workload, site)
+        self.started: list[tuple[int, datetime, str, str]] = []
 
     def add(self, index: int, at: datetime, entry: dict[str, Any]) -> None:
         kind = entry.get("type")
@@ -299,6 +301,10 @@ class _LedgerScan:
             self.raised.append(index)
         elif kind == "alert.resolved":
             self.resolved.append(index)
+        elif kind == "run.cancelled":
+            self.cancelled.append((index, str(entry.get("workload")), str(entry.get("site"))))
+        elif kind == "run.started":
+            self.started.append((index, at, str(entry.get("workload")), str(entry.get("site"))))
 
     def _site(self, index: int, at: datetime, entry: dict[str, Any]) -> None:
         site = str(entry.get("name"))
@@ -322,13 +328,33 @@ class _LedgerScan:
                 )
             self.prices[(site, pool)] = float(usd)
 
+    def _moves(self, outage: dict[str, Any]) -> dict[str, Any]:
+        """The work an outage stopped at its site, and when it started again elsewhere."""
+        end = outage.get("recovered_index")
+        moved = {
+            w
+            for i, w, site in self.cancelled
+            if site == outage["site"] and i > outage["index"] and (end is None or i < end)
+        }
+        back: dict[str, tuple[int, datetime]] = {}
+        for i, at, w, site in self.started:
+            if w in moved and w not in back and i > outage["index"] and site != outage["site"]:
+                back[w] = (i, at)
+        last = max(back.values(), default=None)
+        return {
+            "moved": len(moved),
+            "resumed": len(back),
+            "resumed_index": last[0] if last else None,
+            "resumed_at": last[1] if last else None,
+        }
+
     def facts(self, size: int, verified: bool, checkpoint: int) -> LedgerFacts:
         return LedgerFacts(
             size=size,
             verified=verified,
             checkpoint_size=checkpoint,
             plan_index=self.plans[-1][0] if self.plans else None,
-            outages=tuple(Outage(**o) for o in self.outages),
+            outages=tuple(Outage(**o, **self._moves(o)) for o in self.outages),
             price_changes=tuple(self.price_changes),
             governance_changes=tuple(self.governance),
             alerts_raised=tuple(self.raised),
