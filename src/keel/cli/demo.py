@@ -181,6 +181,12 @@ def _dispatch(workspace: Workspace, manifests: Path) -> None:
         typer.echo(
             f"   the {kept} service replicas elsewhere and the finished jobs were not touched"
         )
+        deadline = time.monotonic() + 15  # the moved services start at their new sites
+        while {"submitting", "pending"} & set(done.states) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            done = dispatching.dispatch(workspace, actor=Actor(CI))
+        wanted = ", ".join(f"{n} {s}" for s, n in sorted(done.states.items()))
+        typer.echo(f"   runs the re-plan wants: {wanted}")
     finally:
         sites.write_text(original, "utf-8")
         apply_manifests(workspace, [str(manifests)], actor=Actor(ADMIN))

@@ -235,6 +235,10 @@ def integration(facts: Facts) -> Score:
     )
 
 
+def _took(minutes: float) -> str:
+    return f"{minutes * 60:.0f} s" if minutes < 1 else f"{minutes:.1f} min"
+
+
 def _recovery(minutes: float) -> float:
     if minutes <= RECOVERY_FULL_MIN:
         return 1.0
@@ -266,7 +270,7 @@ def adaptability(facts: Facts) -> Score:
         marks.append(_recovery(minutes))
         refs.append(f"ledger:{outage.replanned_index}")
     if outages:
-        worst = f", slowest {max(waits):.1f} min" if waits else ""
+        worst = f", slowest after {_took(max(waits))}" if waits else ""
         detail = (
             f"{len(outages)} outage(s); {len(waits)} re-planned{worst}; "
             f"full marks within {RECOVERY_FULL_MIN:g} min"
@@ -305,7 +309,7 @@ def _resumed(facts: Facts) -> Component:
         refs.append(f"ledger:{outage.resumed_index}")
     moved = sum(o.moved for o in moving)
     back = sum(o.resumed for o in moving)
-    slowest = f", the last after {max(waits):.1f} min" if waits else ""
+    slowest = f", the last after {_took(max(waits))}" if waits else ""
     return Component(
         "resumed",
         "work stopped by an outage running again elsewhere, promptly",
