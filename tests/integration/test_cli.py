@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -81,6 +82,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert f"{DEMO_RESOURCES} created in one transaction" in result.stdout
     assert f"re-applied: {DEMO_RESOURCES} unchanged" in result.stdout
     assert "cn-customer-profiles     CN" in result.stdout
+    # Readiness, assessed after planning and at the end: the monitors, lineage, registry and
+    # runs of the steps between raise the measured maturity.
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("   readiness ") and "->" in x]
+    numbers = re.findall(r"maturity ([\d.]+) -> ([\d.]+)", line)
+    assert numbers and float(numbers[0][1]) > float(numbers[0][0]), line
     listed = keel("--workspace", str(tmp_path / "ws"), "get", "sites", cwd=tmp_path)
     assert listed.returncode == 0
     assert "par-edge" in listed.stdout and "8xL4" in listed.stdout
