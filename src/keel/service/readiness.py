@@ -503,8 +503,9 @@ def assess(workspace: Workspace, *, actor: Actor) -> wire.Readiness:
     body = to_json(found)
     digest = _digest(body)
     now = datetime.now(UTC)
+    values = {s.key: s.value for s in found.scores}
     with workspace.unit(actor.principal, write=True) as unit:
-        entry = {
+        entry: dict[str, Any] = {
             "type": "readiness.assessed",
             "assessment_digest": digest,
             "readiness": found.readiness,
@@ -512,7 +513,7 @@ def assess(workspace: Workspace, *, actor: Actor) -> wire.Readiness:
             "declared": found.declared,
             "level": found.level,
             "tier": found.tier,
-            "scores": {s.key: s.value for s in found.scores},
+            "scores": values,
             "inputs": inputs,
         }
         index, _ = ledger.record(unit, [entry])
@@ -527,6 +528,7 @@ def assess(workspace: Workspace, *, actor: Actor) -> wire.Readiness:
                 tier=found.tier,
                 ledger_index=index,
                 inputs=inputs,
+                scores=values,
                 assessment=body,
             )
         )
@@ -574,7 +576,7 @@ def latest(workspace: Workspace) -> wire.Readiness | None:
                 declared=p.declared,
                 level=p.level,
                 tier=p.tier,
-                scores={s["key"]: s["value"] for s in p.assessment["scores"]},
+                scores=p.scores,
             )
             for p in trend
         ],

@@ -25,6 +25,7 @@ class StoredAssessment:
     tier: str | None
     ledger_index: int
     inputs: dict[str, Any]
+    scores: dict[str, float | None]
     assessment: dict[str, Any]
 
 
@@ -56,6 +57,7 @@ class ReadinessRepository:
             "tier": row.tier,
             "ledger_index": row.ledger_index,
             "inputs": row.inputs,
+            "scores": row.scores,
             "assessment": row.assessment,
         }
         result = self.conn.execute(sa.insert(table).values(**values))
@@ -73,10 +75,13 @@ class ReadinessRepository:
             limit: How many at most.
 
         Returns:
-            The assessments (``assessment`` holds only the sub-scores' values).
+            The assessments, each with an empty ``assessment`` (the body is not read).
         """
+        columns = [c for c in table.c if c.name != "assessment"]
         rows = self.conn.execute(
-            sa.select(table).order_by(table.c.id.desc()).limit(max(limit, 0))
+            sa.select(*columns, sa.literal(None).label("assessment"))
+            .order_by(table.c.id.desc())
+            .limit(max(limit, 0))
         ).all()
         return [_stored(r) for r in reversed(rows)]
 
@@ -95,5 +100,6 @@ def _stored(row: Any) -> StoredAssessment:
         tier=row.tier,
         ledger_index=int(row.ledger_index),
         inputs=dict(row.inputs),
-        assessment=dict(row.assessment),
+        scores=dict(row.scores),
+        assessment=dict(row.assessment or {}),
     )

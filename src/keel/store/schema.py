@@ -289,7 +289,9 @@ readiness_assessments = sa.Table(
     sa.Column("tier", sa.String(16), nullable=True),
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
     sa.Column("inputs", JSONType, nullable=False),
+    sa.Column("scores", JSONType, nullable=False),
     sa.Column("assessment", JSONType, nullable=False),
 )
-"""One row per readiness assessment: the indices (for trends), the digests of what it was
-computed from, the whole assessment as JSON, and its ``readiness.assessed`` ledger entry."""
+"""One row per readiness assessment: the indices and sub-scores (``scores``, for trends), the
+digests of what it was computed from, the whole assessment as JSON, and its
+``readiness.assessed`` ledger entry."""

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("tier", sa.String(16), nullable=True),
         sa.Column("ledger_index", sa.BigInteger, nullable=False),
         sa.Column("inputs", JSONType, nullable=False),
+        sa.Column("scores", JSONType, nullable=False),
         sa.Column("assessment", JSONType, nullable=False),
     )
 
