@@ -68,7 +68,6 @@ class WorkloadFacts:
         measured: Whether any monitor measures its model's quality or its latency.
         placed: Devices the latest plan holds for it, per ``(site, pool)``.
         replicas: Replicas it asks for; ``unplaced``: those the latest plan left out.
-        runnable: Whether it has a run section (Keel can hand it to an engine).
     """
 
     name: str
@@ -83,7 +82,6 @@ class WorkloadFacts:
     placed: dict[tuple[str, str], int] = field(default_factory=dict)
     replicas: int = 1
     unplaced: int = 0
-    runnable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,20 +191,16 @@ class LedgerFacts:
         size: Entries in the log.
         verified: Whether the whole log verified (every leaf, the tree, every checkpoint).
         checkpoint_size: Entries covered by the latest signed checkpoint (0: none).
-        checkpoint_at: When that checkpoint was signed.
         plan_index: Ledger index of the latest ``plan.committed``.
-        governance_changes: Indices of ``governance.changed`` entries.
         alerts_raised / alerts_resolved: Indices of alert entries.
     """
 
     size: int
     verified: bool
     checkpoint_size: int = 0
-    checkpoint_at: datetime | None = None
     plan_index: int | None = None
     outages: tuple[Outage, ...] = ()
     price_changes: tuple[PriceChange, ...] = ()
-    governance_changes: tuple[int, ...] = ()
     alerts_raised: tuple[int, ...] = ()
     alerts_resolved: tuple[int, ...] = ()
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import fmean
 from typing import Literal
 
-from keel.readiness.facts import SERVING_KINDS, SITE_KINDS, Facts
+from keel.readiness.facts import SERVING_KINDS, SITE_KINDS, Facts, Outage
 
 Axis = Literal["readiness", "maturity"]
 Source = Literal["measured", "declared"]
@@ -35,9 +36,6 @@ RECOVERY_FULL_MIN = 15.0
 
 RECOVERY_ZERO_MIN = 24 * 60.0
 """...falling linearly to nothing at a day."""
-
-CHECKPOINT_FRESH_H = 24.0
-"""A signed checkpoint counts as published when it is at most a day old or covers the log."""
 
 MAX_REFS = 50
 """Names shown per component; the count always covers all."""
@@ -172,16 +170,13 @@ def scalability(facts: Facts) -> Score:
         noun="workloads placeable in 2+ site kinds",
     )
     asked = sum(w.replicas for w in facts.workloads)
+    got = asked - sum(w.unplaced for w in facts.workloads)
     unplaced = [w.name for w in facts.workloads if w.unplaced]
     placed = Component(
         "placed",
         "replicas the latest plan placed",
-        (asked - sum(w.unplaced for w in facts.workloads)) / asked
-        if asked and facts.plan_id is not None
-        else None,
-        f"{asked - sum(w.unplaced for w in facts.workloads)} of {asked} replicas placed"
-        if facts.plan_id is not None
-        else "no committed plan",
+        got / asked if asked and facts.plan_id is not None else None,
+        f"{got} of {asked} replicas placed" if facts.plan_id is not None else "no committed plan",
         _plan_ref(facts),
         _names(unplaced, "Workload"),
     )
@@ -258,32 +253,18 @@ def adaptability(facts: Facts) -> Score:
         noun="workloads with 2+ feasible sites",
     )
     outages = facts.ledger.outages
-    marks, waits, refs, open_ = [], [], [], []
-    for outage in outages:
-        refs.append(f"ledger:{outage.index}")
-        if outage.replanned_at is None:
-            marks.append(0.0)
-            open_.append(f"Site/{outage.site}")
-            continue
-        minutes = (outage.replanned_at - outage.at).total_seconds() / 60
-        waits.append(minutes)
-        marks.append(_recovery(minutes))
-        refs.append(f"ledger:{outage.replanned_index}")
-    if outages:
-        worst = f", slowest after {_took(max(waits))}" if waits else ""
-        detail = (
-            f"{len(outages)} outage(s); {len(waits)} re-planned{worst}; "
-            f"full marks within {RECOVERY_FULL_MIN:g} min"
-        )
-    else:
-        detail = "no site outage recorded yet"
+    value, waits, refs = _promptness([(o, o.replanned_index, o.replanned_at, 1.0) for o in outages])
+    worst = f", slowest after {_took(max(waits))}" if waits else ""
     recovery = Component(
         "recovery",
         "site outages re-planned promptly",
-        fmean(marks) if marks else None,
-        detail,
-        tuple(refs)[:MAX_REFS],
-        tuple(open_),
+        value,
+        f"{len(outages)} outage(s); {len(waits)} re-planned{worst}; "
+        f"full marks within {RECOVERY_FULL_MIN:g} min"
+        if outages
+        else "no site outage recorded yet",
+        refs,
+        tuple(f"Site/{o.site}" for o in outages if o.replanned_at is None),
     )
     return Score(
         "adaptability",
@@ -294,30 +275,48 @@ def adaptability(facts: Facts) -> Score:
     )
 
 
+def _promptness(
+    done: Sequence[tuple[Outage, int | None, datetime | None, float]],
+) -> tuple[float | None, list[float], tuple[str, ...]]:
+    """Mark each outage by how soon something followed it.
+
+    Args:
+        done: Per outage: the ledger index and time of what followed (``None``: nothing yet),
+            and the share of it that happened.
+
+    Returns:
+        The mean mark (``None`` without outages), the minutes waited, the ledger references.
+    """
+    marks, waits, refs = [], [], []
+    for outage, index, at, part in done:
+        refs.append(f"ledger:{outage.index}")
+        if at is None:
+            marks.append(0.0)
+            continue
+        minutes = (at - outage.at).total_seconds() / 60
+        waits.append(minutes)
+        marks.append(part * _recovery(minutes))
+        refs.append(f"ledger:{index}")
+    return (fmean(marks) if marks else None), waits, tuple(refs)[:MAX_REFS]
+
+
 def _resumed(facts: Facts) -> Component:
     """How soon the work an outage stopped ran again elsewhere (from the runs' entries)."""
     moving = [o for o in facts.ledger.outages if o.moved]
-    marks, waits, refs = [], [], []
-    for outage in moving:
-        refs.append(f"ledger:{outage.index}")
-        if outage.resumed_at is None:
-            marks.append(0.0)
-            continue
-        minutes = (outage.resumed_at - outage.at).total_seconds() / 60
-        waits.append(minutes)
-        marks.append(outage.resumed / outage.moved * _recovery(minutes))
-        refs.append(f"ledger:{outage.resumed_index}")
+    value, waits, refs = _promptness(
+        [(o, o.resumed_index, o.resumed_at, o.resumed / o.moved) for o in moving]
+    )
     moved = sum(o.moved for o in moving)
     back = sum(o.resumed for o in moving)
     slowest = f", the last after {_took(max(waits))}" if waits else ""
     return Component(
         "resumed",
         "work stopped by an outage running again elsewhere, promptly",
-        fmean(marks) if marks else None,
+        value,
         f"{back} of {moved} moved workloads started again{slowest}"
         if moving
         else "no outage has moved running work yet",
-        tuple(refs)[:MAX_REFS],
+        refs,
         tuple(f"Site/{o.site}" for o in moving if o.resumed < o.moved),
     )
 
@@ -357,17 +356,15 @@ def multi_environment(facts: Facts) -> Score:
     return Score("multi_environment", "Multi-environment", "readiness", "measured", (spread,))
 
 
-def _high_risk_versions(facts: Facts) -> list[tuple[str, str, bool]]:
-    """``(ref, model, ok)`` for approved or deployed versions of high-risk models."""
-    found = []
-    for model in facts.models:
-        if model.risk_tier != "high":
-            continue
-        for v in model.versions:
-            if v.state in ("approved", "deployed"):
-                ok = len(set(v.approvers)) >= 2 and model.risk_assessment == "approved"
-                found.append((v.ref, model.name, ok))
-    return found
+def _high_risk_versions(facts: Facts) -> list[tuple[str, bool]]:
+    """``(ref, ok)`` for approved or deployed versions of high-risk models."""
+    return [
+        (v.ref, len(set(v.approvers)) >= 2 and model.risk_assessment == "approved")
+        for model in facts.models
+        if model.risk_tier == "high"
+        for v in model.versions
+        if v.state in ("approved", "deployed")
+    ]
 
 
 def compliance(facts: Facts) -> Score:
@@ -392,22 +389,18 @@ def compliance(facts: Facts) -> Score:
     approvals = share(
         "high_risk",
         "high-risk versions in use with two approvers and an approved risk assessment",
-        [ref for ref, _, ok in risky if ok],
-        [ref for ref, _, _ in risky],
+        [ref for ref, ok in risky if ok],
+        [ref for ref, _ in risky],
         kind="ModelVersion",
         noun="high-risk versions approved twice with an assessment",
     )
+    # Verification passes only when the newest signed checkpoint covers every entry, so a
+    # verified ledger is a published one.
     ledger = facts.ledger
-    fresh = ledger.checkpoint_size >= ledger.size or (
-        ledger.checkpoint_at is not None
-        and (facts.now - ledger.checkpoint_at).total_seconds() <= CHECKPOINT_FRESH_H * 3600
-    )
-    published = ledger.checkpoint_size > 0 and fresh
-    value = (0.5 if ledger.verified else 0.0) + (0.5 if published and ledger.verified else 0.0)
     audit = Component(
         "ledger",
         "ledger verified, with a current signed checkpoint",
-        value if ledger.size else None,
+        (1.0 if ledger.verified else 0.0) if ledger.size else None,
         f"{ledger.size} entries, {'verified' if ledger.verified else 'FAILED verification'}; "
         + (
             f"latest checkpoint covers {ledger.checkpoint_size}"
@@ -415,7 +408,7 @@ def compliance(facts: Facts) -> Score:
             else "no signed checkpoint"
         ),
         (f"checkpoint:{ledger.checkpoint_size}",) if ledger.checkpoint_size else (),
-        () if published else ("ledger checkpoint",),
+        () if ledger.verified else ("ledger checkpoint",),
     )
     return Score(
         "compliance", "Compliance", "readiness", "measured", (packs, denials, approvals, audit)

@@ -12,7 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +50,7 @@ from keel.readiness.facts import (
 from keel.readiness.guide import TIERS
 from keel.service import engines, ledger, policy
 from keel.service.actor import Actor
+from keel.service.lineage import Visible
 from keel.service.stored import load_estate
 from keel.service.workspace import Unit, Workspace
 from keel.store import ResourceRepository
@@ -66,8 +67,6 @@ SCAN_CHUNK = 5_000
 
 TREND_POINTS = 100
 """Past assessments shown in a trend."""
-
-Visible = Callable[[list[str]], list[bool]]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -193,7 +192,6 @@ def _workloads(
                 placed=placed.get(name, {}),
                 replicas=spec.compute.replicas,
                 unplaced=unplaced.get(name, 0),
-                runnable=spec.run is not None,
             )
         )
     return tuple(found)
@@ -275,12 +273,11 @@ class _LedgerScan:
     """What readiness needs from the ledger, in one pass over it."""
 
     def __init__(self) -> None:
-        self.plans: list[tuple[int, datetime]] = []
+        self.plan_index: int | None = None
         self.available: dict[str, bool] = {}
         self.prices: dict[tuple[str, str], float] = {}
         self.outages: list[dict[str, Any]] = []
         self.price_changes: list[PriceChange] = []
-        self.governance: list[int] = []
         self.raised: list[int] = []
         self.resolved: list[int] = []
         self.cancelled: list[tuple[int, str, str]] = []  # (index, workload, site)
@@ -289,14 +286,12 @@ class _LedgerScan:
     def add(self, index: int, at: datetime, entry: dict[str, Any]) -> None:
         kind = entry.get("type")
         if kind == "plan.committed":
-            self.plans.append((index, at))
+            self.plan_index = index
             for outage in self.outages:
                 if outage["replanned_index"] is None:
                     outage.update(replanned_index=index, replanned_at=at)
         elif kind in ("estate.created", "estate.configured") and entry.get("kind") == "Site":
             self._site(index, at, entry)
-        elif kind == "governance.changed":
-            self.governance.append(index)
         elif kind == "alert.raised":
             self.raised.append(index)
         elif kind == "alert.resolved":
@@ -353,10 +348,9 @@ class _LedgerScan:
             size=size,
             verified=verified,
             checkpoint_size=checkpoint,
-            plan_index=self.plans[-1][0] if self.plans else None,
+            plan_index=self.plan_index,
             outages=tuple(Outage(**o, **self._moves(o)) for o in self.outages),
             price_changes=tuple(self.price_changes),
-            governance_changes=tuple(self.governance),
             alerts_raised=tuple(self.raised),
             alerts_resolved=tuple(self.resolved),
         )
