@@ -241,3 +241,20 @@ def test_a_caller_whose_policy_forbids_reading_readiness_is_refused_everywhere(
         "read",
         "Resource/Readiness/all",
     )
+
+
+def test_an_assessment_answers_with_itself_not_a_later_one(demo: Workspace) -> None:
+    first = readiness.assess(demo, actor=ADMIN)
+    second = readiness.assess(demo, actor=ADMIN)  # as if another caller assessed meanwhile
+    again = readiness.latest(demo, first.id)
+    assert again is not None and again.id == first.id and again.ledger_index == first.ledger_index
+    assert [p.id for p in again.trend] == [first.id]  # the trend up to it, not past it
+    assert readiness.latest(demo).id == second.id  # type: ignore[union-attr]
+
+
+def test_a_site_the_caller_may_not_read_has_no_scorecard(demo: Workspace) -> None:
+    found = readiness.assess(demo, actor=ADMIN)
+    assert any(card.site == "fra-dc1" for card in found.sites)
+    shown = readiness.redact(found, lambda refs: [r != "Site/fra-dc1" for r in refs])
+    assert [c.site for c in shown.sites] == [c.site for c in found.sites if c.site != "fra-dc1"]
+    assert all("Site/fra-dc1" not in (*c.refs, *c.gaps) for s in shown.scores for c in s.components)

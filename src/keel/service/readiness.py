@@ -6,7 +6,7 @@ Invariants:
       of those inputs are stored with it and written to its ``readiness.assessed`` ledger
       entry, in the same transaction as the stored row.
     * Scores cover the whole estate; a caller who may not read a resource sees the counts but
-      not its name (:func:`redact`).
+      not its name, nor the scorecard of a site it may not read (:func:`redact`).
 """
 
 from __future__ import annotations
@@ -511,7 +511,7 @@ def assess(workspace: Workspace, *, actor: Actor) -> wire.Readiness:
             "inputs": inputs,
         }
         index, _ = ledger.record(unit, [entry])
-        unit.repository(ReadinessRepository).add(
+        made = unit.repository(ReadinessRepository).add(
             StoredAssessment(
                 id=0,
                 created_at=now,
@@ -526,26 +526,27 @@ def assess(workspace: Workspace, *, actor: Actor) -> wire.Readiness:
                 assessment=body,
             )
         )
-    answer = latest(workspace)
+    answer = latest(workspace, made)  # this one, even if another caller assessed since
     assert answer is not None
     return answer
 
 
-def latest(workspace: Workspace) -> wire.Readiness | None:
-    """The newest stored assessment with the trend up to it, or ``None``.
+def latest(workspace: Workspace, assessment_id: int | None = None) -> wire.Readiness | None:
+    """The newest stored assessment (or one by id) with the trend up to it, or ``None``.
 
     Args:
         workspace: The workspace.
+        assessment_id: Which one; the newest when ``None``.
 
     Returns:
         The assessment.
     """
     with workspace.unit() as unit:
         repo = unit.repository(ReadinessRepository)
-        found = repo.latest()
+        found = repo.get(assessment_id)
         if found is None:
             return None
-        trend = repo.trend(TREND_POINTS)
+        trend = repo.trend(found.id, TREND_POINTS)
     body = found.assessment
     return wire.Readiness(
         id=found.id,
@@ -597,6 +598,7 @@ def redact(found: wire.Readiness, visible: Visible) -> wire.Readiness:
     named = sorted(
         {r for s in found.scores for c in s.components for r in _resources([*c.refs, *c.gaps])}
         | {r for step in found.steps for r in _resources(step.gaps)}
+        | {f"Site/{card.site}" for card in found.sites}
     )
     allowed = visible(named) if named else []
     hidden = {r for r, ok in zip(named, allowed, strict=True) if not ok}
@@ -624,4 +626,5 @@ def redact(found: wire.Readiness, visible: Visible) -> wire.Readiness:
         for s in found.scores
     ]
     steps = [s.model_copy(update={"gaps": keep(s.gaps)}) for s in found.steps]
-    return found.model_copy(update={"scores": scores, "steps": steps})
+    sites = [card for card in found.sites if f"Site/{card.site}" not in hidden]
+    return found.model_copy(update={"scores": scores, "steps": steps, "sites": sites})

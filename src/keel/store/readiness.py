@@ -63,15 +63,26 @@ class ReadinessRepository:
         result = self.conn.execute(sa.insert(table).values(**values))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def latest(self) -> StoredAssessment | None:
-        """The newest assessment, or ``None``."""
-        row = self.conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(1)).first()
-        return None if row is None else _stored(row)
-
-    def trend(self, limit: int = 100) -> list[StoredAssessment]:
-        """The newest assessments without their bodies, oldest first.
+    def get(self, assessment_id: int | None = None) -> StoredAssessment | None:
+        """One assessment, or the newest when ``assessment_id`` is ``None``.
 
         Args:
+            assessment_id: Its id.
+
+        Returns:
+            The assessment, or ``None``.
+        """
+        query = sa.select(table).order_by(table.c.id.desc()).limit(1)
+        if assessment_id is not None:
+            query = query.where(table.c.id == assessment_id)
+        row = self.conn.execute(query).first()
+        return None if row is None else _stored(row)
+
+    def trend(self, up_to: int, limit: int = 100) -> list[StoredAssessment]:
+        """The assessments up to one, without their bodies, oldest first.
+
+        Args:
+            up_to: The newest id to include.
             limit: How many at most.
 
         Returns:
@@ -80,6 +91,7 @@ class ReadinessRepository:
         columns = [c for c in table.c if c.name != "assessment"]
         rows = self.conn.execute(
             sa.select(*columns, sa.literal(None).label("assessment"))
+            .where(table.c.id <= up_to)
             .order_by(table.c.id.desc())
             .limit(max(limit, 0))
         ).all()
