@@ -115,16 +115,14 @@ def readiness(
     ops = state(ctx).ops()
     found = ops.readiness() if latest else ops.assess_readiness()
     if output is ReportFormat.table:
-        text = None
         print_readiness(found)
-    elif output is ReportFormat.html:
+        return
+    if output is ReportFormat.html:
         from keel.web.readiness import report_html
 
         text = report_html(found)
     else:
         text = machine(found, output.value)
-    if text is None:
-        return
     if file is None:
         typer.echo(text)
     else:
