@@ -3,9 +3,12 @@
 A **numeric** sketch keeps the exact count, mean and variance (Welford), minimum and maximum,
 the distinct values while there are at most :data:`DISTINCT_LIMIT`, and either the raw values
 (up to :data:`RAW_LIMIT` of them: every test on them is exact) or, beyond that, a weighted
-quantile summary of :data:`SUMMARY_POINTS` points. Merging chunk summaries and compacting them
-costs rank accuracy: each compaction moves a quantile by at most ``1 / (2 x SUMMARY_POINTS)``
-of the rank (0.024%); ``docs/monitors.md`` shows what that does to each test.
+quantile summary of :data:`SUMMARY_POINTS` points plus the exact :data:`TAIL_VALUES` smallest
+and largest values. Merging chunk summaries and compacting them costs rank accuracy: each
+compaction moves a quantile by at most ``1 / (2 x SUMMARY_POINTS)`` of the rank (0.024%);
+``docs/monitors.md`` shows what that does to each test. The tails are exact because heavy tails
+(Pareto, lognormal, Cauchy, rare huge values) carry most of a Wasserstein distance in their
+extremes, where a quantile summary is coarsest.
 
 A **categorical** sketch keeps the count of every category (exact), up to
 :data:`CATEGORY_LIMIT` categories.
@@ -29,6 +32,10 @@ RAW_LIMIT = 10_000
 """Raw values kept per numeric column before switching to a quantile summary."""
 SUMMARY_POINTS = 2048
 """Points in a quantile summary."""
+TAIL_VALUES = 1024
+"""Smallest and largest values kept exactly, each, beside a quantile summary."""
+BULK_POINTS = 20_000
+"""Equal-weight quantiles that stand for the values between the tails in a distance."""
 DISTINCT_LIMIT = 20
 """Distinct numeric values tracked (tests switch method at 2, 5 and 20 distinct values)."""
 CATEGORY_LIMIT = 100_000
@@ -66,6 +73,16 @@ def _chunk_quantiles(values: Floats, points: int) -> tuple[Floats, Floats]:
     return picked, np.full(points, ordered.size / points)
 
 
+def _tails(values: Floats) -> tuple[Floats, Floats]:
+    """The :data:`TAIL_VALUES` smallest and largest values, each sorted."""
+    if values.size <= TAIL_VALUES:
+        ordered = np.sort(values)
+        return ordered, ordered.copy()
+    low = np.sort(np.partition(values, TAIL_VALUES - 1)[:TAIL_VALUES])
+    high = np.sort(np.partition(values, values.size - TAIL_VALUES)[-TAIL_VALUES:])
+    return low, high
+
+
 @dataclass
 class NumericSketch:
     """A numeric column (see the module docstring)."""
@@ -79,6 +96,10 @@ class NumericSketch:
     distinct: dict[float, int] | None = field(default_factory=dict)
     raw: list[Floats] | None = field(default_factory=list)
     summary: tuple[Floats, Floats] | None = None
+    low: Floats | None = None
+    """The :data:`TAIL_VALUES` smallest values, sorted (with a summary)."""
+    high: Floats | None = None
+    """The :data:`TAIL_VALUES` largest values, sorted (with a summary)."""
     _sorted: Floats | None = field(default=None, repr=False)
 
     kind: ColumnKind = "numerical"
@@ -119,8 +140,10 @@ class NumericSketch:
                 every = np.concatenate(self.raw)
                 self.raw = None
                 self.summary = _chunk_quantiles(every, SUMMARY_POINTS)
+                self.low, self.high = _tails(every)
             return
         assert self.summary is not None
+        self._merge_tails(finite)
         part = _chunk_quantiles(finite, SUMMARY_POINTS)
         merged_v = np.concatenate([self.summary[0], part[0]])
         order = np.argsort(merged_v, kind="stable")
@@ -129,6 +152,13 @@ class NumericSketch:
         self.summary = (
             _compact(*merged, SUMMARY_POINTS) if order.size > 4 * SUMMARY_POINTS else merged
         )
+
+    def _merge_tails(self, values: Floats) -> None:
+        low, high = _tails(values)
+        if self.low is not None and self.high is not None:
+            low, _ = _tails(np.concatenate([self.low, low]))
+            _, high = _tails(np.concatenate([self.high, high]))
+        self.low, self.high = low, high
 
     @property
     def exact(self) -> bool:
@@ -168,8 +198,43 @@ class NumericSketch:
             return data[index]
         assert self.summary is not None
         values, weights = self.summary
-        inner = np.interp(ranks, _centres(weights), values)
-        return np.clip(inner, self.minimum, self.maximum)
+        inner = np.clip(np.interp(ranks, _centres(weights), values), self.minimum, self.maximum)
+        if self.low is None or self.high is None:
+            return inner
+        index = np.clip(np.floor(ranks * self.n).astype(np.int64), 0, self.n - 1)
+        top = index - (self.n - self.high.size)
+        inner = np.where(
+            index < self.low.size, self.low[np.minimum(index, self.low.size - 1)], inner
+        )
+        return np.where(top >= 0, self.high[np.maximum(top, 0)], inner)
+
+    def distribution(self) -> tuple[Floats, Floats | None]:
+        """The column as a discrete distribution: values and their weights.
+
+        Returns:
+            The raw values (no weights) while :attr:`exact`; otherwise the exact tails (weight 1
+            each) and :data:`BULK_POINTS` equal-weight quantiles of what lies between them.
+        """
+        if self.raw is not None:
+            return self.values(), None
+        assert self.summary is not None
+        if self.low is None or self.high is None:  # a sketch saved before tails were kept
+            ranks = (np.arange(BULK_POINTS) + 0.5) / BULK_POINTS
+            return self.quantiles(ranks), np.full(BULK_POINTS, self.n / BULK_POINTS)
+        bulk = self.n - self.low.size - self.high.size
+        ranks = (self.low.size + (np.arange(BULK_POINTS) + 0.5) * bulk / BULK_POINTS) / self.n
+        values, weights = self.summary
+        inner = np.clip(np.interp(ranks, _centres(weights), values), self.low[-1], self.high[0])
+        return (
+            np.concatenate([self.low, inner, self.high]),
+            np.concatenate(
+                [
+                    np.ones(self.low.size),
+                    np.full(BULK_POINTS, bulk / BULK_POINTS),
+                    np.ones(self.high.size),
+                ]
+            ),
+        )
 
     def cdf(self, points: Floats) -> Floats:
         """Share of values at or below each point.
@@ -188,7 +253,15 @@ class NumericSketch:
         grid = np.concatenate([[self.minimum], values, [self.maximum]])
         ranks = np.concatenate([[0.0], _centres(weights), [1.0]])
         shares = np.interp(points, grid, ranks, left=0.0, right=1.0)
-        return np.where(points >= self.maximum, 1.0, shares)
+        shares = np.where(points >= self.maximum, 1.0, shares)
+        if self.low is None or self.high is None:
+            return shares
+        below = np.searchsorted(self.low, points, side="right") / self.n
+        above = (
+            self.n - self.high.size + np.searchsorted(self.high, points, side="right")
+        ) / self.n
+        shares = np.where(points < self.low[-1], below, shares)
+        return np.where(points >= self.high[0], above, shares)
 
     def to_json(self) -> dict[str, Any]:
         """The sketch as JSON."""
@@ -209,6 +282,8 @@ class NumericSketch:
         else:
             assert self.summary is not None
             data["summary"] = [self.summary[0].tolist(), self.summary[1].tolist()]
+            if self.low is not None and self.high is not None:
+                data["tails"] = [self.low.tolist(), self.high.tolist()]
         return data
 
     @classmethod
@@ -239,6 +314,9 @@ class NumericSketch:
             values, weights = (np.asarray(part, np.float64) for part in data["summary"])
             order = np.argsort(values, kind="stable")
             sketch.summary = (values[order], weights[order])
+            if "tails" in data:  # sketches saved before tails were kept have none
+                low, high = (np.sort(np.asarray(part, np.float64)) for part in data["tails"])
+                sketch.low, sketch.high = low, high
         return sketch
 
 
