@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keel.errors import (
     DeniedError,
@@ -28,6 +32,9 @@ from keel.service import (
     registry,
 )
 from keel.service.actor import Actor
+from keel.store import Database
+from keel.store.lineage import LineageRepository
+from keel.store.schema import lineage_nodes
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 FACET = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s.json"}
@@ -308,3 +315,84 @@ def test_aliases_and_fact_sheets(workspace: Workspace) -> None:
     assert "| registered |" in markdown and "credit-committee@aurelia.example" in markdown
     page = factsheet.RENDERERS["html"](sheet)
     assert page.startswith("<!doctype html>") and "<script" not in page
+
+
+_graphs = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(0, 30), st.sampled_from(["input", "output"])),
+    max_size=120,
+)
+
+
+def _distances(edges: list[tuple[int, int, str]], start: int, forward: bool) -> dict[int, int]:
+    """Reference: shortest-path distances by relaxing every edge until nothing changes."""
+    dist = {start: 0}
+    changed = True
+    while changed:
+        changed = False
+        for s, d, _ in edges:
+            a, b = (s, d) if forward else (d, s)
+            if a in dist and dist[a] + 1 < dist.get(b, 1 << 30):
+                dist[b] = dist[a] + 1
+                changed = True
+    return dist
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edges=_graphs,
+    start=st.integers(0, 30),
+    forward=st.booleans(),
+    depth=st.one_of(st.none(), st.integers(0, 6)),
+    cap=st.integers(1, 40),
+)
+def test_the_database_walk_reaches_what_a_breadth_first_walk_does(
+    database: Database,
+    *,
+    edges: list[tuple[int, int, str]],
+    start: int,
+    forward: bool,
+    depth: int | None,
+    cap: int,
+) -> None:
+    # Random graphs with cycles and self-loops: the recursive statement ends, finds exactly the
+    # nodes within the depth, and a cap keeps the nearest and says it cut.
+    now = datetime.now(UTC)
+    with database.engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(
+            sa.insert(lineage_nodes),
+            [
+                {
+                    "id": i + 1,
+                    "kind": "dataset",
+                    "namespace": "prop",
+                    "name": f"n{i}",
+                    "origin": "openlineage",
+                    "facets": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(31)
+            ],
+        )
+        unique = list(dict.fromkeys((s + 1, d + 1, k) for s, d, k in edges))
+        LineageRepository(conn).add_edges(unique, "openlineage", now)
+        found, truncated = LineageRepository(conn).reach(
+            start + 1, downstream=forward, depth=depth, max_nodes=cap, facets=False
+        )
+        transaction.rollback()
+    expected = {
+        n: d
+        for n, d in _distances(unique, start + 1, forward).items()
+        if depth is None or d <= depth
+    }
+    assert start + 1 in found
+    if len(expected) <= cap:
+        assert set(found) == set(expected) and not truncated
+        return
+    assert truncated and len(found) == cap and set(found) <= set(expected)
+    if depth is not None:  # the nearest are kept
+        dropped = set(expected) - set(found)
+        assert max(expected[n] for n in found) <= min(expected[n] for n in dropped)

@@ -29,8 +29,8 @@ from keel.lineage.graph import (
     KEEL_NAMESPACE,
     MODELS_NAMESPACE,
     Direction,
+    Edge,
     NodeRef,
-    Walk,
     parse_node,
     walk,
 )
@@ -388,24 +388,10 @@ def _parse(text: str, namespace: str | None) -> NodeRef:
         raise UserError(str(error)) from None
 
 
-def _walk(
-    repo: LineageRepository,
-    start: int,
-    direction: Direction,
-    depth: int | None,
-    *,
-    keep_edges: bool,
-    max_nodes: int,
-) -> Walk:
-    step = repo.edges_from if direction == "downstream" else repo.edges_to
-    return walk(
-        [start],
-        step,
-        direction=direction,
-        max_depth=depth,
-        max_nodes=max_nodes,
-        keep_edges=keep_edges,
-    )
+def _within(repo: LineageRepository, reached: dict[int, Node], downstream: bool) -> list[Edge]:
+    """The edges between reached nodes (read from the side the walk came from)."""
+    step = repo.edges_from if downstream else repo.edges_to
+    return [(s, d, k) for s, d, k in step(list(reached)) if s in reached and d in reached]
 
 
 def _check_depth(depth: int | None) -> None:
@@ -440,24 +426,45 @@ def show(
     with workspace.unit() as unit:
         repo = unit.repository(LineageRepository)
         root = _resolve(repo, ref)
-        reached = _walk(repo, root.id, direction, depth, keep_edges=True, max_nodes=max_nodes)
-        nodes = repo.nodes(reached.depth)
+        downstream = direction == "downstream"
+        nodes, truncated = repo.reach(
+            root.id, downstream=downstream, depth=depth, max_nodes=max_nodes, facets=True
+        )
+        within = _within(repo, nodes, downstream)
+    # The database found the nodes; distances and the edges followed come from a walk of the
+    # subgraph they span (small, in memory).
+    forward: dict[int, list[Edge]] = {}
+    for edge in within:
+        forward.setdefault(edge[0] if downstream else edge[1], []).append(edge)
+    reached = walk(
+        [root.id],
+        lambda frontier: [e for node in frontier for e in forward.get(node, [])],
+        direction=direction,
+        max_depth=depth,
+    )
     edges = [
         (nodes[s], nodes[d], kind)
         for s, d, kind in reached.edges
-        if s in nodes and d in nodes and s in reached.depth and d in reached.depth
+        if s in reached.depth and d in reached.depth
     ]
     ordered = sorted(
         ((nodes[i], d) for i, d in reached.depth.items()),
         key=lambda item: (item[1], item[0].kind, item[0].name),
     )
-    return LineageView(root, direction, ordered, edges, reached.truncated)
+    return LineageView(root, direction, ordered, edges, truncated)
 
 
 def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact:
     repo = unit.repository(LineageRepository)
-    reached = _walk(repo, root.id, "downstream", depth, keep_edges=False, max_nodes=max_nodes)
-    nodes = repo.nodes((i for i in reached.depth if i != root.id), facets=False)
+    nodes, truncated = repo.reach(
+        root.id,
+        downstream=True,
+        depth=depth,
+        max_nodes=max_nodes,
+        facets=False,
+        kinds=("dataset", "model", "workload"),
+    )
+    nodes.pop(root.id, None)
     by_kind: dict[str, list[Node]] = {"dataset": [], "model": [], "workload": []}
     for item in sorted(nodes.values(), key=lambda n: (n.namespace, n.name)):
         if item.kind in by_kind:
@@ -478,7 +485,7 @@ def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact
         by_kind["model"],
         by_kind["workload"],
         placements,
-        reached.truncated,
+        truncated,
     )
 
 

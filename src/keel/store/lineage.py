@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from keel.store.bulk import gc_paused
 from keel.store.schema import lineage_edges, lineage_events, lineage_nodes, lineage_runs
 
 NodeKey = tuple[str, str, str]
@@ -93,16 +95,12 @@ class LineageRepository:
         return dialect.insert(table)
 
     def _node(self, row: Any, facets: bool = True) -> Node:
-        return Node(
-            int(row.id),
-            row.kind,
-            row.namespace,
-            row.name,
-            row.origin,
-            dict(row.facets) if facets else {},
-            row.erased_at,
-            row.erased_reason,
-        )
+        # Positional: rows hold the table's columns in order, without facets when not asked.
+        if facets:
+            id_, kind, namespace, name, origin, found, erased_at, erased_reason = row[:8]
+            return Node(id_, kind, namespace, name, origin, dict(found), erased_at, erased_reason)
+        id_, kind, namespace, name, origin, erased_at, erased_reason = row[:7]
+        return Node(id_, kind, namespace, name, origin, {}, erased_at, erased_reason)
 
     def find(self, kind: str, name: str, namespace: str | None = None) -> list[Node]:
         """Nodes of a kind with a name, in any namespace or in one.
@@ -122,24 +120,6 @@ class LineageRepository:
             query = query.where(lineage_nodes.c.namespace == namespace)
         rows = self.conn.execute(query.order_by(lineage_nodes.c.namespace))
         return [self._node(row) for row in rows]
-
-    def nodes(self, ids: Iterable[int], *, facets: bool = True) -> dict[int, Node]:
-        """Nodes by id.
-
-        Args:
-            ids: Node ids.
-            facets: Whether to read their facets (an impact query needs none).
-
-        Returns:
-            Id -> node, for the ids that exist.
-        """
-        columns = [c for c in lineage_nodes.c if facets or c.name != "facets"]
-        found: dict[int, Node] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            query = sa.select(*columns).where(lineage_nodes.c.id.in_(chunk))
-            for row in self.conn.execute(query).all():
-                found[int(row.id)] = self._node(row, facets)
-        return found
 
     def count(self) -> tuple[int, int]:
         """How many nodes and edges the graph has."""
@@ -321,6 +301,101 @@ class LineageRepository:
         """
         self.conn.execute(sa.delete(lineage_edges).where(lineage_edges.c.origin == origin))
         self.add_edges(edges, origin, now)
+
+    def reach(
+        self,
+        start: int,
+        *,
+        downstream: bool,
+        depth: int | None,
+        max_nodes: int,
+        facets: bool,
+        kinds: Sequence[str] | None = None,
+    ) -> tuple[dict[int, Node], bool]:
+        """The nodes a walk reaches, in one recursive SQL statement.
+
+        ``UNION`` drops a row already produced, so a cycle ends the walk: on ``(node, depth)``
+        when the depth is bounded, on the node alone when it is not. A walk past ``max_nodes``
+        nodes is cut: with a bound, the nearest are kept (by shortest distance, then id);
+        without one, the first the database's breadth-first queue reached.
+
+        Args:
+            start: The node to start from.
+            downstream: Follow edges the way data flows (else against it).
+            depth: Most edges from the start, or ``None`` for no limit.
+            max_nodes: Most nodes walked.
+            facets: Whether to read the nodes' facets.
+            kinds: Return only nodes of these kinds (all are walked and counted; the start too
+                is returned only if it is one of them).
+
+        Returns:
+            Id -> node, and whether the cap cut the walk.
+        """
+        near, far = ("src", "dst") if downstream else ("dst", "src")
+        read = ["kind", "namespace", "name", "origin", *(["facets"] if facets else [])]
+        columns = ", ".join(f"n.{c}" for c in [*read, "erased_at", "erased_reason"])
+        parameters: dict[str, Any] = {"start": start, "depth": depth, "cap": max_nodes + 1}
+        # Rows only for the kinds asked for (and the start), each with how many were walked.
+        wanted = ""
+        if kinds is not None:
+            wanted = " WHERE n.kind IN :kinds OR n.id = :start"
+            parameters["kinds"] = list(kinds)
+        if depth is None:
+            walk = (
+                "WITH RECURSIVE walk(id) AS (SELECT CAST(:start AS INTEGER) UNION"
+                f" SELECT e.{far} FROM lineage_edges e JOIN walk w ON e.{near} = w.id)"
+            )
+            reached, nearest = "SELECT id, 0 AS d FROM walk", "SELECT id, 0 AS d FROM walk"
+        else:
+            walk = (
+                "WITH RECURSIVE walk(id, depth) AS (SELECT CAST(:start AS INTEGER), 0 UNION"
+                f" SELECT e.{far}, w.depth + 1 FROM lineage_edges e JOIN walk w"
+                f" ON e.{near} = w.id WHERE w.depth < :depth)"
+            )
+            # Distances cost a sort; they matter only to choose whom a cut walk keeps.
+            reached = "SELECT DISTINCT id, 0 AS d FROM walk"
+            nearest = "SELECT id, MIN(depth) AS d FROM walk GROUP BY id ORDER BY d, id"
+
+        def fetch(select: str) -> list[Any]:
+            # Tens of thousands of rows: the driver's tuples, converted in _raw_node, are 3x
+            # faster to read than result rows.
+            statement = sa.text(
+                f"SELECT r.id, r.d, r.total, {columns} FROM (SELECT id, d, COUNT(*) OVER ()"
+                f" AS total FROM ({walk} {select} LIMIT :cap) w) r"
+                f" JOIN lineage_nodes n ON n.id = r.id{wanted}"
+            )
+            if kinds is not None:
+                statement = statement.bindparams(sa.bindparam("kinds", expanding=True))
+            return list(self.conn.execute(statement, parameters).cursor.fetchall())
+
+        # Tens of thousands of small objects at once: without the collector in between, a
+        # process with a large heap does not run full collections halfway (it halved the time
+        # of a 20,000-node walk in the benchmark). They hold no cycles; it runs again after.
+        with gc_paused():
+            rows = fetch(reached)
+            truncated = bool(rows) and rows[0][2] > max_nodes
+            if truncated:  # past the cap: keep the start and the nearest
+                rows = fetch(nearest)
+                rows.sort(key=lambda row: (row[0] != start, row[1], row[0]))
+                rows = rows[:max_nodes]
+            return {
+                int(row[0]): self._raw_node(row, facets)
+                for row in rows
+                if kinds is None or row[3] in kinds
+            }, truncated
+
+    @staticmethod
+    def _raw_node(row: Sequence[Any], facets: bool) -> Node:
+        """A node from ``(id, depth, total, kind, namespace, name, origin, [facets,] ...)``."""
+        found: Any = {}
+        if facets:
+            id_, _, _, kind, namespace, name, origin, found, erased_at, erased_reason = row
+            found = orjson.loads(found) if isinstance(found, str | bytes) else dict(found)
+        else:
+            id_, _, _, kind, namespace, name, origin, erased_at, erased_reason = row
+        if isinstance(erased_at, str):
+            erased_at = datetime.fromisoformat(erased_at)
+        return Node(int(id_), kind, namespace, name, origin, found, erased_at, erased_reason)
 
     def edges_from(self, ids: Sequence[int]) -> list[Edge]:
         """Edges leaving some nodes.
