@@ -13,9 +13,14 @@ uvicorn workers:
 
 Targets (issue 8): authenticated reads within 3x of the floor's throughput, p99 under 50 ms.
 
+On PostgreSQL, ``--instances 1 2 3`` also runs that many ``keel serve`` processes on the one
+database (as behind a load balancer: one wrk per server, the connections split between them)
+for the authenticated read and ledger appends, with the rate limits shared in the database;
+and one server with ``--local-rate-limits``, to show what sharing them costs.
+
 Usage::
 
-    python bench/api.py [--seconds 8] [--connections 32] [--postgres URL]
+    python bench/api.py [--seconds 8] [--connections 32] [--postgres URL] [--instances 1 2 3]
 """
 
 from __future__ import annotations
@@ -102,10 +107,22 @@ def wrk(
     return found
 
 
-def serve(root: Path, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    root: Path, env: dict[str, str], workers: int, *extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     process = subprocess.Popen(
-        [KEEL, "serve", "--port", str(port), "--workers", str(workers), "--rate-limit", "1000000"],
+        [
+            KEEL,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--rate-limit",
+            "1000000",
+            *extra,
+        ],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -119,6 +136,64 @@ def serve(root: Path, env: dict[str, str], workers: int) -> tuple[subprocess.Pop
         except httpx.TransportError:
             time.sleep(0.05)
     raise SystemExit("keel serve did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wrk_all(
+    urls: list[str], seconds: int, connections: int, key: str, script: Path | None = None
+) -> dict[str, Any]:
+    """One wrk per server at once, the connections split: their rates summed."""
+    each = max(1, connections // len(urls))
+    command = ["wrk", "-t1", f"-c{each}", f"-d{seconds}s", "-H", f"Authorization: Bearer {key}"]
+    command += ["-s", str(script)] if script else []
+    running = [subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True) for url in urls]
+    rates = []
+    for process in running:
+        out, _ = process.communicate()
+        line = next(li for li in out.splitlines() if li.startswith("Requests/sec"))
+        rates.append(float(line.split()[1]))
+    return {"requests_per_s": round(sum(rates)), "per_server": [round(r) for r in rates]}
+
+
+def instances(
+    root: Path, env: dict[str, str], args: argparse.Namespace, key: str, script: Path
+) -> list[dict[str, Any]]:
+    """Reads and appends through 1, 2, 3... servers on one database."""
+    rows = []
+    for count, extra in [(1, ("--local-rate-limits",))] + [(n, ()) for n in args.instances]:
+        started = [serve(root, env, 1, *extra) for _ in range(count)]
+        urls = [url for _, url in started]
+        try:
+            read = wrk_all(
+                [f"{u}/v1/plans/latest" for u in urls], args.seconds, args.connections, key
+            )
+            append = wrk_all(
+                [f"{u}/v1/ledger/entries" for u in urls],
+                args.seconds,
+                args.connections,
+                key,
+                script,
+            )
+        finally:
+            for process, _ in started:
+                stop(process)
+        limits = "local" if extra else "shared"
+        rows.append({"instances": count, "rate_limits": limits, "read": read, "append": append})
+        print(
+            f"[postgresql, {count} server{'s' if count > 1 else ''}, {limits} rate limits]"
+            f" GET /v1/plans/latest {read['requests_per_s']:,}/s {read['per_server']};"
+            f" ledger appends {append['requests_per_s']:,}/s {append['per_server']}",
+            flush=True,
+        )
+    return rows
 
 
 def run_backend(
@@ -151,12 +226,7 @@ def run_backend(
             append = wrk(f"{url}/v1/ledger/entries", args.seconds, args.connections, key, script)
             plan = wrk(f"{url}/v1/plans", args.seconds, 2, key, plan_script)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
         row = {
             "backend": name,
             "workers": workers,
@@ -177,6 +247,8 @@ def run_backend(
             f" plan of 100 workloads {plan['requests_per_s']}/s (p50 {plan['p50_ms']} ms)",
             flush=True,
         )
+    if name == "postgresql" and args.instances:
+        results.append({"backend": name, "instances": instances(root, env, args, key, script)})
     return results
 
 
@@ -186,6 +258,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--postgres", default=None)
+    parser.add_argument("--instances", type=int, nargs="*", default=[], help="PostgreSQL only.")
     parser.add_argument("--out", default="bench/results/api.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:

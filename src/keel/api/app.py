@@ -36,6 +36,7 @@ from keel.api.security import (
     Denials,
     Guards,
     RateLimiter,
+    SharedRateLimiter,
     retry_after,
     security_headers,
 )
@@ -266,11 +267,20 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         redoc_url=None,
         openapi_url=None,
     )
+    shared = settings.shared_limits
+    if shared is None:
+        shared = workspace.database.dialect == "postgresql"
+
+    def limiter(scope: str, rate_per_s: float, burst: int) -> RateLimiter:
+        if shared:
+            return SharedRateLimiter(workspace, scope, rate_per_s, burst)
+        return RateLimiter(rate_per_s, burst)
+
     guards = Guards(
         workspace,
         access.Gate(workspace, settings.auth_cache_s),
-        RateLimiter(settings.rate_per_s, settings.burst),
-        RateLimiter(settings.failures_per_s, settings.failure_burst),
+        limiter("requests", settings.rate_per_s, settings.burst),
+        limiter("failures", settings.failures_per_s, settings.failure_burst),
         Denials(workspace, settings.denial_flush_s),
     )
     app.state.guards = guards

@@ -27,7 +27,7 @@ from fastapi import Request
 
 from keel.errors import AuthenticationError, ForbiddenError, KeelError, RateLimitError
 from keel.estate.resources import kind_named
-from keel.service import access
+from keel.service import access, limits
 from keel.service.actor import Actor
 from keel.service.operations import LocalOperations
 from keel.service.tokens import Token
@@ -54,6 +54,8 @@ class ApiSettings:
         failure_burst: Failed authentications a client address may send at once.
         max_header_bytes: Largest total size of a request's headers.
         denial_flush_s: Longest a refusal waits before its batch is written to the ledger.
+        shared_limits: Keep the rate limits in the database, so that every server on it
+            enforces one limit (``None``: on PostgreSQL, where several servers can share it).
     """
 
     rate_per_s: float = 50.0
@@ -65,6 +67,7 @@ class ApiSettings:
     failure_burst: int = 20
     max_header_bytes: int = 32 * 1024
     denial_flush_s: float = 0.5
+    shared_limits: bool | None = None
 
 
 class RateLimiter:
@@ -101,6 +104,57 @@ class RateLimiter:
                     f"rate limit: {self.rate:g} requests/s, burst {self.burst}", wait
                 )
             self._buckets[principal] = (level - 1, now)
+
+
+class SharedRateLimiter(RateLimiter):
+    """Token buckets in the database: every server on it enforces one limit per principal.
+
+    A server takes tokens from the database a few at a time (a twentieth of a second's worth,
+    at most a tenth of the burst, at least one) and spends them locally for up to
+    :attr:`LEASE_S`; tokens it did not spend by then are dropped, never returned. So the limit
+    across servers is never exceeded; at most, a principal is refused on one server while
+    another holds a few of its tokens for that long.
+
+    Args:
+        workspace: The workspace whose database holds the buckets.
+        scope: What it limits (``requests``, ``failures``): its buckets' keys start with it.
+        rate_per_s: Refill rate.
+        burst: Bucket size.
+    """
+
+    LEASE_S = 1.0
+
+    def __init__(self, workspace: Workspace, scope: str, rate_per_s: float, burst: int) -> None:
+        super().__init__(rate_per_s, burst)
+        self.workspace = workspace
+        self.scope = scope
+        self.lease = max(1, min(burst // 10, math.ceil(rate_per_s / 20)))
+        self._held: dict[str, tuple[int, float]] = {}
+
+    def take(self, principal: str) -> None:
+        """Spend one request of a principal's bucket (a database statement now and then).
+
+        Args:
+            principal: Who asks.
+
+        Raises:
+            RateLimitError: With the seconds until the next request would pass.
+        """
+        now = time.monotonic()
+        with self._lock:
+            left, until = self._held.get(principal, (0, 0.0))
+            if left > 0 and until > now:
+                self._held[principal] = (left - 1, until)
+                return
+        granted, wait = limits.take(
+            self.workspace, f"{self.scope}/{principal}", self.rate, self.burst, self.lease
+        )
+        if granted == 0:
+            raise RateLimitError(f"rate limit: {self.rate:g} requests/s, burst {self.burst}", wait)
+        with self._lock:
+            if len(self._held) >= 10_000:
+                self._held.clear()
+            self._held[principal] = (granted - 1, now + self.LEASE_S)
 
 
 def retry_after(error: RateLimitError) -> str:

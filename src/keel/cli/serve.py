@@ -32,6 +32,14 @@ def serve(
             min=0.1, help="Failed sign-ins per second per client address (burst 4x), then 429."
         ),
     ] = 5.0,
+    shared_rate_limits: Annotated[
+        bool | None,
+        typer.Option(
+            "--shared-rate-limits/--local-rate-limits",
+            help="Keep rate limits in the database, one limit for every server and worker on"
+            " it (default on PostgreSQL), or in each process (default on SQLite).",
+        ),
+    ] = None,
     tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
     tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
@@ -51,6 +59,7 @@ def serve(
         burst=int(2 * rate_limit),
         failures_per_s=auth_failure_rate,
         failure_burst=int(4 * auth_failure_rate),
+        shared_limits=shared_rate_limits,
     )
     if workers == 1:
         api = create_app(workspace, settings)

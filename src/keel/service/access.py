@@ -558,6 +558,7 @@ class Gate:
     """
 
     MAX_CACHED = 10_000
+    MAX_READS_CACHED = 200_000
 
     def __init__(self, workspace: Workspace, cache_s: float = 1.0) -> None:
         self.workspace = workspace
@@ -566,12 +567,17 @@ class Gate:
         self._engine: AccessEngine | None = None
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[float, tokens.Token, int, str | None]] = {}
+        # Read decisions of the current engine, by (role principal, resource): a role's read
+        # of a resource is decided by the estate alone (no context), so it holds until the
+        # estate changes and the engine is rebuilt with a fresh cache.
+        self._reads: dict[tuple[str, str], bool] = {}
 
     def _current(self, revision: int) -> AccessEngine:
         with self._lock:
             if self._engine is None or revision != self._revision:
                 self._engine = engine_for(load_estate(self.workspace), extra=_role_principals())
                 self._revision = revision
+                self._reads = {}
             return self._engine
 
     def admit(
@@ -624,12 +630,24 @@ class Gate:
         if not resources:
             return []
         principal = f"service_account:role:{token.role}"
-        asked = [request(principal, "read", resource) for resource in resources]
         with self._lock:
-            engine = self._engine
+            engine, known = self._engine, self._reads
         if engine is None:  # no request was admitted yet: nothing to read
             return [False] * len(resources)
-        return [d.allowed for d in engine.authorize_batch(asked)]
+        answers: dict[str, bool] = {}
+        for resource in resources:
+            cached = known.get((principal, resource))  # another thread may clear it meanwhile
+            if cached is not None:
+                answers[resource] = cached
+        missing = [r for r in dict.fromkeys(resources) if r not in answers]
+        if missing:
+            decided = engine.authorize_batch([request(principal, "read", r) for r in missing])
+            fresh = {r: d.allowed for r, d in zip(missing, decided, strict=True)}
+            answers.update(fresh)
+            if len(known) + len(fresh) > self.MAX_READS_CACHED:
+                known.clear()
+            known.update(((principal, r), allowed) for r, allowed in fresh.items())
+        return [answers[r] for r in resources]
 
     @staticmethod
     def _digest(credential: str | None, session: bool) -> str:

@@ -131,8 +131,13 @@ class LocalOperations:
             report = report.model_copy(update={"same_as_plan_id": same})
         elif commit == "always" or (commit == "changed" and not diff and result.decides()):
             access.authorize(self.workspace, self.actor, [("plan", "Workload/*")])
-            plan_id, index = planning.commit_plan(self.workspace, result, actor=self.actor)
-            report = report.model_copy(update={"plan_id": plan_id, "ledger_index": index})
+            plan_id, index = planning.commit_plan(
+                self.workspace, result, actor=self.actor, unless_same=commit == "changed"
+            )
+            if index is None:  # another server committed the same plan meanwhile
+                report = report.model_copy(update={"same_as_plan_id": plan_id})
+            else:
+                report = report.model_copy(update={"plan_id": plan_id, "ledger_index": index})
         return planning.redact_plan(report, self._shown)
 
     def latest_plan(self) -> wire.Plan:

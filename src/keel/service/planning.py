@@ -126,7 +126,9 @@ def compute_plan(
     return result
 
 
-def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tuple[int, int]:
+def commit_plan(
+    workspace: Workspace, result: PlanResult, *, actor: Actor, unless_same: bool = False
+) -> tuple[int, int | None]:
     """Store a plan and record it in the ledger, in one transaction.
 
     The ledger gets a ``plan.committed`` entry with the plan's digest, then one
@@ -136,18 +138,32 @@ def commit_plan(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tu
         workspace: The workspace.
         result: A computed plan.
         actor: Who commits it (recorded with its entries).
+        unless_same: Commit nothing if the latest plan decided the same. The comparison is made
+            under the write lock, so that concurrent plans of one estate (several API servers)
+            commit it once.
 
     Returns:
-        The plan's id and the ledger index of its ``plan.committed`` entry.
+        The plan's id and the ledger index of its ``plan.committed`` entry; with
+        ``unless_same``, the latest plan's id and ``None`` when it decided the same.
     """
     with progress.step(f"committing {len(result.plan.placements):,} placements to the ledger"):
-        return _commit(workspace, result, actor=actor)
+        return _commit(workspace, result, actor=actor, unless_same=unless_same)
 
 
-def _commit(workspace: Workspace, result: PlanResult, *, actor: Actor) -> tuple[int, int]:
+def _same_decision(data: dict[str, Any], stored: dict[str, Any]) -> bool:
+    return all(canonical_json(data[k]) == canonical_json(stored.get(k)) for k in DECISION_KEYS)
+
+
+def _commit(
+    workspace: Workspace, result: PlanResult, *, actor: Actor, unless_same: bool
+) -> tuple[int, int | None]:
     data = plan_data(result)
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
     with workspace.unit(actor.principal, write=True) as unit:
+        if unless_same:
+            latest = unit.repository(PlanRepository).latest()
+            if latest is not None and _same_decision(data, latest[1]):
+                return latest[0], None
         plan_id = unit.repository(PlanRepository).add(data, digest, datetime.now(UTC))
         entry = {
             "type": "plan.committed",
@@ -330,9 +346,7 @@ def same_as_latest(workspace: Workspace, result: PlanResult) -> int | None:
         found = unit.repository(PlanRepository).latest()
     if found is None:
         return None
-    data = plan_data(result)
-    same = all(canonical_json(data[k]) == canonical_json(found[1].get(k)) for k in DECISION_KEYS)
-    return found[0] if same else None
+    return found[0] if _same_decision(plan_data(result), found[1]) else None
 
 
 def plan_data(result: PlanResult) -> dict[str, Any]:

@@ -295,3 +295,15 @@ readiness_assessments = sa.Table(
 """One row per readiness assessment: the indices and sub-scores (``scores``, for trends), the
 digests of what it was computed from, the whole assessment as JSON, and its
 ``readiness.assessed`` ledger entry."""
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("level", sa.Float, nullable=False),
+    sa.Column("at_s", sa.Float, nullable=False),
+    sa.Column("granted", sa.Integer, nullable=False),
+)
+"""A token bucket per principal or client address, shared by every API server on the database:
+its level after the last take, when that was (seconds since the epoch by the database's clock),
+and how many tokens that take granted."""

@@ -1,0 +1,54 @@
+"""Rate-limit buckets in the database, on each backend (what several API servers share)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from keel.store import Database
+from keel.store.limits import RateBuckets
+
+
+def _take(database: Database, key: str, rate: float, burst: int) -> float:
+    """The wait for one token (0 when granted)."""
+    with database.unlocked(durable=False) as conn:
+        granted, wait = RateBuckets(conn).take(key, rate, burst)
+    assert granted in (0, 1) and (granted == 1) == (wait == 0)
+    return wait
+
+
+def test_a_bucket_passes_its_burst_then_says_how_long_to_wait(database: Database) -> None:
+    waits = [_take(database, "requests/user:ann", 2.0, 3) for _ in range(5)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 0 < waits[3] <= 0.5 and 0 < waits[4] <= 0.5  # 2 tokens/s: at most half a second
+    # Another key has its own bucket; a refusal spends nothing.
+    assert _take(database, "requests/user:bob", 2.0, 3) == 0.0
+    time.sleep(waits[4] + 0.05)
+    assert _take(database, "requests/user:ann", 2.0, 3) == 0.0
+
+
+def test_a_bucket_refills_at_its_rate_and_no_further_than_its_burst(database: Database) -> None:
+    for _ in range(2):
+        assert _take(database, "failures/addr:10.0.0.1", 2.0, 2) == 0.0
+    assert _take(database, "failures/addr:10.0.0.1", 2.0, 2) > 0
+    time.sleep(2.0)  # 4 tokens' worth of time, but the bucket holds 2
+    passed = [_take(database, "failures/addr:10.0.0.1", 2.0, 2) == 0.0 for _ in range(4)]
+    assert passed[:2] == [True, True] and passed[2:] == [False, False]
+
+
+@pytest.mark.parametrize("rate", [0.5, 100.0])
+def test_the_wait_is_what_one_token_takes(database: Database, rate: float) -> None:
+    _take(database, f"requests/r{rate}", rate, 1)
+    wait = _take(database, f"requests/r{rate}", rate, 1)
+    assert 0 < wait <= 1 / rate
+
+
+def test_several_tokens_at_once_never_more_than_there_are(database: Database) -> None:
+    with database.unlocked() as conn:
+        buckets = RateBuckets(conn)
+        assert buckets.take("requests/lease", 1.0, 10, want=4)[0] == 4
+        assert buckets.take("requests/lease", 1.0, 10, want=4)[0] == 4
+        assert buckets.take("requests/lease", 1.0, 10, want=4)[0] == 2  # what is left
+        granted, wait = buckets.take("requests/lease", 1.0, 10, want=4)
+        assert granted == 0 and 0 < wait <= 1.0
