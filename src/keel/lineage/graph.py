@@ -4,7 +4,9 @@ Nodes are datasets, jobs, model versions and workloads, each named by ``(kind, n
 name)``. Edges point the way data flows: ``dataset -input-> job -output-> dataset``,
 ``dataset -trained_on-> model``, ``model -serves-> workload``, ``dataset -reads-> workload`` and
 ``workload -produces-> model`` (a training run). Traversal walks breadth first, one level per
-query, and visits each node once, so a cycle ends the walk instead of looping.
+call of its ``neighbours`` function, and visits each node once, so a cycle ends the walk instead
+of looping. (The store finds the nodes of a walk in one SQL statement; this walk then orders a
+``show`` by distance over the edges among them, in memory.)
 """
 
 from __future__ import annotations

@@ -374,10 +374,9 @@ class LineageRepository:
         with gc_paused():
             rows = fetch(reached)
             truncated = bool(rows) and rows[0][2] > max_nodes
-            if truncated:  # past the cap: keep the start and the nearest
+            if truncated:  # past the cap: the nearest max_nodes walked (the start first)
+                parameters["cap"] = max_nodes
                 rows = fetch(nearest)
-                rows.sort(key=lambda row: (row[0] != start, row[1], row[0]))
-                rows = rows[:max_nodes]
             return {
                 int(row[0]): self._raw_node(row, facets)
                 for row in rows
