@@ -40,6 +40,7 @@ from keel.service import access, ledger
 from keel.service.actor import Actor
 from keel.service.hooks import Recorded
 from keel.service.workspace import Unit, Workspace
+from keel.store.bulk import gc_paused
 from keel.store.lineage import LineageRepository, Node, NodeKey
 from keel.store.plans import PlanRepository
 
@@ -423,35 +424,37 @@ def show(
     """
     _check_depth(depth)
     ref = _parse(node, namespace)
-    with workspace.unit() as unit:
-        repo = unit.repository(LineageRepository)
-        root = _resolve(repo, ref)
-        downstream = direction == "downstream"
-        nodes, truncated = repo.reach(
-            root.id, downstream=downstream, depth=depth, max_nodes=max_nodes, facets=True
+    # Tens of thousands of objects for a large neighbourhood: no full collection halfway.
+    with gc_paused():
+        with workspace.unit() as unit:
+            repo = unit.repository(LineageRepository)
+            root = _resolve(repo, ref)
+            downstream = direction == "downstream"
+            nodes, truncated = repo.reach(
+                root.id, downstream=downstream, depth=depth, max_nodes=max_nodes, facets=True
+            )
+            within = _within(repo, nodes, downstream)
+        # The database found the nodes; distances and the edges followed come from a walk of the
+        # subgraph they span (small, in memory).
+        forward: dict[int, list[Edge]] = {}
+        for edge in within:
+            forward.setdefault(edge[0] if downstream else edge[1], []).append(edge)
+        reached = walk(
+            [root.id],
+            lambda frontier: [e for node in frontier for e in forward.get(node, [])],
+            direction=direction,
+            max_depth=depth,
         )
-        within = _within(repo, nodes, downstream)
-    # The database found the nodes; distances and the edges followed come from a walk of the
-    # subgraph they span (small, in memory).
-    forward: dict[int, list[Edge]] = {}
-    for edge in within:
-        forward.setdefault(edge[0] if downstream else edge[1], []).append(edge)
-    reached = walk(
-        [root.id],
-        lambda frontier: [e for node in frontier for e in forward.get(node, [])],
-        direction=direction,
-        max_depth=depth,
-    )
-    edges = [
-        (nodes[s], nodes[d], kind)
-        for s, d, kind in reached.edges
-        if s in reached.depth and d in reached.depth
-    ]
-    ordered = sorted(
-        ((nodes[i], d) for i, d in reached.depth.items()),
-        key=lambda item: (item[1], item[0].kind, item[0].name),
-    )
-    return LineageView(root, direction, ordered, edges, truncated)
+        edges = [
+            (nodes[s], nodes[d], kind)
+            for s, d, kind in reached.edges
+            if s in reached.depth and d in reached.depth
+        ]
+        ordered = sorted(
+            ((nodes[i], d) for i, d in reached.depth.items()),
+            key=lambda item: (item[1], item[0].kind, item[0].name),
+        )
+        return LineageView(root, direction, ordered, edges, truncated)
 
 
 def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact:
@@ -513,7 +516,8 @@ def impact(
     ref = _parse(node, namespace)
     if ref.kind != "dataset":
         raise UserError(f"impact starts at a dataset, not {ref}")
-    with workspace.unit() as unit:
+    # An impact can build tens of thousands of objects: no full collection in the middle.
+    with workspace.unit() as unit, gc_paused():
         root = _resolve(unit.repository(LineageRepository), ref)
         return _impact(unit, root, depth, max_nodes)
 
