@@ -5,17 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from keel.service import Workspace
 from keel.store import Database
-
-PG_URL = os.environ.get("KEEL_TEST_DATABASE_URL")
+from pg_schema import fresh_schema
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,9 +22,6 @@ def _own_config_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     Set in the environment, so ``keel`` processes the tests start inherit it.
     """
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
-
-
-IN_CI = os.environ.get("CI") == "true"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -65,21 +59,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'keel.db'}"
         return
-    if not PG_URL:
-        if IN_CI:
-            pytest.fail("CI=true but KEEL_TEST_DATABASE_URL is not set: PostgreSQL is required")
-        pytest.skip("KEEL_TEST_DATABASE_URL not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture

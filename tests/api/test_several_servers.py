@@ -7,10 +7,8 @@ key and a changed access policy are obeyed by every server within the documented
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -19,17 +17,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from keel.estate import demo_manifest_files
 from keel.service import Workspace, apply_manifests, ledger, tokens
 from keel.service.actor import Actor
 from live_server import clean_env, keel_serve
+from pg_schema import fresh_schema
 
 pytestmark = pytest.mark.postgres
 
-PG_URL = os.environ.get("KEEL_TEST_DATABASE_URL")
-IN_CI = os.environ.get("CI") == "true"
 
 ROLES = ("viewer", "operator", "admin")
 
@@ -60,21 +56,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A schema of its own on the test PostgreSQL."""
-    if not PG_URL:
-        if IN_CI:
-            pytest.fail("CI=true but KEEL_TEST_DATABASE_URL is not set: PostgreSQL is required")
-        pytest.skip("KEEL_TEST_DATABASE_URL not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema() as url:
+        yield url
 
 
 def _servers(root: Path, url: str, *extra: str) -> tuple[ExitStack, list[str]]:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from graph_reference import distances
 from keel.errors import (
     DeniedError,
     EventError,
@@ -323,20 +324,6 @@ _graphs = st.lists(
 )
 
 
-def _distances(edges: list[tuple[int, int, str]], start: int, forward: bool) -> dict[int, int]:
-    """Reference: shortest-path distances by relaxing every edge until nothing changes."""
-    dist = {start: 0}
-    changed = True
-    while changed:
-        changed = False
-        for s, d, _ in edges:
-            a, b = (s, d) if forward else (d, s)
-            if a in dist and dist[a] + 1 < dist.get(b, 1 << 30):
-                dist[b] = dist[a] + 1
-                changed = True
-    return dist
-
-
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -385,7 +372,7 @@ def test_the_database_walk_reaches_what_a_breadth_first_walk_does(
         transaction.rollback()
     expected = {
         n: d
-        for n, d in _distances(unique, start + 1, forward).items()
+        for n, d in distances(unique, start + 1, forward).items()
         if depth is None or d <= depth
     }
     assert start + 1 in found

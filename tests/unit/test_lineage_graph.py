@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graph_reference import distances
 from keel.lineage.graph import Edge, parse_node, walk
 
 
@@ -19,20 +20,6 @@ def _neighbours(edges: list[Edge], forward: bool) -> Callable[[list[int]], list[
     return step
 
 
-def _distances(edges: list[Edge], start: int, forward: bool) -> dict[int, int]:
-    """Reference: shortest-path distances by relaxing every edge until nothing changes."""
-    dist = {start: 0}
-    changed = True
-    while changed:
-        changed = False
-        for s, d, _ in edges:
-            a, b = (s, d) if forward else (d, s)
-            if a in dist and dist[a] + 1 < dist.get(b, 1 << 30):
-                dist[b] = dist[a] + 1
-                changed = True
-    return dist
-
-
 graphs = st.lists(
     st.tuples(st.integers(0, 30), st.integers(0, 30), st.sampled_from(["input", "output"])),
     max_size=120,
@@ -41,14 +28,14 @@ graphs = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(graphs, st.integers(0, 30), st.booleans(), st.one_of(st.none(), st.integers(0, 6)))
-def test_depths_are_shortest_distances(
+def test_depths_are_shortestdistances(
     edges: list[Edge], start: int, forward: bool, depth: int | None
 ) -> None:
     direction = "downstream" if forward else "upstream"
     result = walk([start], _neighbours(edges, forward), direction=direction, max_depth=depth)
     expected = {
         node: d
-        for node, d in _distances(edges, start, forward).items()
+        for node, d in distances(edges, start, forward).items()
         if depth is None or d <= depth
     }
     assert result.depth == expected
