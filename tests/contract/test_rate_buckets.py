@@ -52,3 +52,11 @@ def test_several_tokens_at_once_never_more_than_there_are(database: Database) ->
         assert buckets.take("requests/lease", 1.0, 10, want=4)[0] == 2  # what is left
         granted, wait = buckets.take("requests/lease", 1.0, 10, want=4)
         assert granted == 0 and 0 < wait <= 1.0
+
+
+def test_a_principal_name_longer_than_the_column_still_has_one_bucket(database: Database) -> None:
+    # An OIDC subject or a hostile client address can be long; the bucket must not fail.
+    key = "requests/user:" + "x" * 2000
+    assert _take(database, key, 1.0, 1) == 0.0
+    assert _take(database, key, 1.0, 1) > 0  # the same bucket, spent
+    assert _take(database, key + "y", 1.0, 1) == 0.0  # a different name, its own bucket

@@ -84,6 +84,9 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def _refusal(self, wait_s: float) -> RateLimitError:
+        return RateLimitError(f"rate limit: {self.rate:g} requests/s, burst {self.burst}", wait_s)
+
     def take(self, principal: str) -> None:
         """Spend one request of a principal's bucket.
 
@@ -99,10 +102,7 @@ class RateLimiter:
             level = min(float(self.burst), level + (now - at) * self.rate)
             if level < 1:
                 self._buckets[principal] = (level, now)
-                wait = (1 - level) / self.rate
-                raise RateLimitError(
-                    f"rate limit: {self.rate:g} requests/s, burst {self.burst}", wait
-                )
+                raise self._refusal((1 - level) / self.rate)
             self._buckets[principal] = (level - 1, now)
 
 
@@ -150,7 +150,7 @@ class SharedRateLimiter(RateLimiter):
             self.workspace, f"{self.scope}/{principal}", self.rate, self.burst, self.lease
         )
         if granted == 0:
-            raise RateLimitError(f"rate limit: {self.rate:g} requests/s, burst {self.burst}", wait)
+            raise self._refusal(wait)
         with self._lock:
             if len(self._held) >= 10_000:
                 self._held.clear()

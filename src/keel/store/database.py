@@ -226,15 +226,12 @@ class Database:
         Raises:
             StoreError: If the database fails; nothing is committed then.
         """
-        try:
-            with self.engine.begin() as conn:
-                locked = conn.execute(
-                    sa.update(estate_meta)
-                    .where(estate_meta.c.id == 1)
-                    .values(updated_at=datetime.now(UTC))
-                ).rowcount
-                if locked != 1:
-                    raise StoreError("the estate_meta row is missing: the schema is damaged")
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database write failed, nothing was changed: {exc}") from exc
+        with self.unlocked() as conn:
+            locked = conn.execute(
+                sa.update(estate_meta)
+                .where(estate_meta.c.id == 1)
+                .values(updated_at=datetime.now(UTC))
+            ).rowcount
+            if locked != 1:
+                raise StoreError("the estate_meta row is missing: the schema is damaged")
+            yield conn

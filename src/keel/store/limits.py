@@ -7,8 +7,13 @@ tokens as asked and available, and says how many. Concurrent servers queue on th
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+MAX_KEY_CHARS = 300
+"""The ``key`` column's width; a longer key is stored as a prefix and its digest."""
 
 _CLOCK = {
     "postgresql": "EXTRACT(EPOCH FROM clock_timestamp())",
@@ -53,6 +58,10 @@ class RateBuckets:
         Returns:
             The tokens granted (0 to ``want``) and, when none, the seconds until one would be.
         """
+        if (
+            len(key) > MAX_KEY_CHARS
+        ):  # a very long principal name: its digest, same bucket each time
+            key = key[:100] + "#" + hashlib.sha256(key.encode()).hexdigest()
         granted, level = self.conn.execute(
             _statement(self.conn.dialect.name),
             {
