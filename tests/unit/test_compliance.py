@@ -327,3 +327,145 @@ def test_selectors(selector: dict[str, object], why: str | None) -> None:
 def test_malformed_selectors_are_errors(selector: object) -> None:
     with pytest.raises(SelectorError):
         mismatch(selector, SITE)
+
+
+# -- the worker's input converter -------------------------------------------------------------
+
+ODD_DOCUMENTS = [
+    {},
+    [],
+    {"workload": {"name": "naïve-模型", "labels": {}, "count": 3, "hours": 2.5, "on": True}},
+    {"flags": [True, False, 1, 0, 1.0, None], "empty": {"a": [], "b": {}}},
+    # Plain strings only: regopy's own output reader mangles quotes and control characters.
+    {"big": 2**62, "negative": -7, "quarter": 0.25, "text": "plain text, 100%"},
+    {"nested": [[[{"deep": ["x", ("tuple", 1)]}]]]},
+]
+
+
+@pytest.mark.parametrize("document", ODD_DOCUMENTS)
+def test_the_workers_input_converter_gives_what_regopy_gives(document: object) -> None:
+    import regopy
+    from regopy import rego_shared
+
+    from keel.policy.compliance.worker import _input
+
+    def read_back(set_input: object) -> object:
+        interpreter = regopy.Interpreter()
+        assert callable(set_input)
+        set_input(interpreter)
+        return interpreter.query("x := input").results[0].bindings["x"]
+
+    def fast(interpreter: regopy.Interpreter) -> None:
+        handle = _input(rego_shared.rego, document)
+        rego_shared.rego_set_input(interpreter._impl, handle)
+        rego_shared.rego.regoFreeInput(handle)
+
+    theirs = read_back(lambda interpreter: interpreter.set_input(document))
+    ours = read_back(fast)
+    assert ours == theirs
+    assert [type(v) for v in _leaves(ours)] == [type(v) for v in _leaves(theirs)]
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for key in sorted(value) for leaf in _leaves(value[key])]
+    if isinstance(value, list):
+        return [leaf for member in value for leaf in _leaves(member)]
+    return [value]
+
+
+def test_the_worker_falls_back_to_regopy_for_other_types() -> None:
+    from regopy import rego_shared
+
+    from keel.policy.compliance.worker import _input, _UnconvertibleError
+
+    with pytest.raises(_UnconvertibleError):
+        _input(rego_shared.rego, {"a": {1, 2}})
+    with pytest.raises(_UnconvertibleError):
+        _input(rego_shared.rego, {1: "integer key"})
+
+
+# -- the decision cache ----------------------------------------------------------------------
+
+NAME_READER = """package custom.names
+
+import rego.v1
+
+deny contains {"rule": "custom.names", "message": "not on the list"} if {
+	not input.workload.name in {"kyc-agent"}
+}
+"""
+
+
+def _renamed(document: dict[str, object], name: str) -> dict[str, object]:
+    workload = document["workload"]
+    assert isinstance(workload, dict)
+    return {**document, "workload": {**workload, "name": name}}
+
+
+def test_an_unchanged_input_is_decided_again_from_the_cache_with_the_same_result() -> None:
+    estate = demo_estate()
+    builder = InputBuilder(estate)
+    names = sorted(estate.of_kind("Workload"))
+    documents = [builder.document(n) for n in names]
+    with engine(estate, ALL_PACKS) as e:
+        first = e.decide(documents)
+        again = e.decide(documents)
+    assert not any(d.cached for d in first)
+    assert all(d.cached and d.elapsed_ns == 0 for d in again)
+    strip = [
+        {k: v for k, v in d.to_json().items() if k not in ("elapsed_ms", "cached")} for d in first
+    ]
+    assert strip == [
+        {k: v for k, v in d.to_json().items() if k not in ("elapsed_ms", "cached")} for d in again
+    ]
+    assert any(d.denied or d.site_denials for d in first)  # the comparison covers denials
+
+
+def test_workloads_alike_but_for_the_name_share_an_evaluation_only_when_no_module_reads_it() -> (
+    None
+):
+    estate = demo_estate()
+    document = InputBuilder(estate).document("kyc-agent")
+    twins = [document, _renamed(document, "kyc-agent-copy")]
+    with engine(estate, ALL_PACKS) as e:
+        blind = e.decide(twins)
+    assert [d.cached for d in blind] == [False, True]
+    assert [d.workload for d in blind] == ["kyc-agent", "kyc-agent-copy"]
+    # A module that reads the name: each twin is evaluated, and they are decided apart.
+    with engine(estate, {"modules": [{"name": "names", "rego": NAME_READER}]}) as e:
+        reading = e.decide(twins)
+    assert [d.cached for d in reading] == [False, False]
+    assert not reading[0].denied and [f.rule for f in reading[1].denied] == ["custom.names"]
+
+
+def test_a_failed_evaluation_is_not_kept() -> None:
+    estate = demo_estate()
+    document = InputBuilder(estate).document("kyc-agent")
+    with engine(estate, {"modules": [{"name": "failing", "rego": FAILING}]}) as e:
+        first, again = e.decide([document]), e.decide([document])
+    assert first[0].failed and again[0].failed and not again[0].cached
+
+
+@pytest.mark.parametrize(
+    ("rego", "reads"),
+    [
+        ("x if input.workload.kind == 1", False),
+        ("x if input.model.name == 1", False),
+        ("x if input.workload.names == 1", False),
+        ('x := "input.workload.name" # input', False),
+        ("x if input.workload.name == 1", True),
+        ('x if input.workload["name"] == 1', True),
+        ("w := input.workload", True),
+        ('x if object.get(input.workload, "name", 1)', True),
+        ("x if walk(input, y)", True),
+        ("import input.workload", True),
+        ("x := y with input as {}", True),
+    ],
+)
+def test_which_modules_may_read_the_workload_name(rego: str, reads: bool) -> None:
+    assert RegoModule("m", f"package p\n\n{rego}\n").reads_workload_name is reads
+
+
+def test_no_shipped_pack_reads_the_workload_name() -> None:
+    assert not compile_policy({"all": PolicySetSpec.model_validate(ALL_PACKS)}).reads_workload_name

@@ -53,7 +53,8 @@ def eval_command(
         typer.echo(machine(decision, output))
         return
     verdict = "allowed" if decision.allowed else "denied everywhere"
-    typer.echo(f"Workload/{workload}: {verdict} ({decision.elapsed_ms} ms)")
+    took = "an earlier evaluation" if decision.cached else f"{decision.elapsed_ms} ms"
+    typer.echo(f"Workload/{workload}: {verdict} ({took})")
     typer.echo("\n".join(policy_lines(decision.policy_digest, decision.deny, decision.warn)))
 
 

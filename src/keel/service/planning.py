@@ -263,6 +263,7 @@ def explain_workload(result: PlanResult, workload: str, *, detail: bool = False)
                 codes[at : at + 1] = rules
         why["policy"] = decision.to_json()
         why["policy"].pop("elapsed_ms")
+        why["policy"].pop("cached")
         why["policy"].pop("workload")
     if detail:
         sites = why["rejected"]

@@ -24,6 +24,7 @@ class PolicyDecision(Wire):
     deny: list[Finding]
     warn: list[Finding]
     elapsed_ms: float
+    cached: bool = False
 
 
 class AccessDecision(Wire):

@@ -39,7 +39,9 @@ class Decision:
         denied: Denials of the workload itself (it may run nowhere).
         site_denials: Denials per site.
         warnings: Warnings (they do not block).
-        elapsed_ns: Time the Rego evaluation took.
+        elapsed_ns: Time the Rego evaluation took (0 when cached).
+        cached: Whether the engine reused the evaluation of an identical input (one alike but
+            for the workload's name, when no module reads the name).
     """
 
     workload: str
@@ -48,6 +50,7 @@ class Decision:
     site_denials: dict[str, list[Finding]] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
     elapsed_ns: int = 0
+    cached: bool = False
 
     @property
     def failed(self) -> bool:
@@ -89,4 +92,5 @@ class Decision:
             "deny": deny,
             "warn": [f.to_json() for f in self.warnings],
             "elapsed_ms": round(self.elapsed_ns / 1e6, 3),
+            "cached": self.cached,
         }

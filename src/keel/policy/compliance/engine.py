@@ -8,6 +8,7 @@ policy past its deadline denies the workload, and the reason is part of the deci
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import orjson
 from keel.estate.catalog import Catalog, load_catalog
 from keel.policy.compliance.decision import ERROR_RULE, Decision, Finding
 from keel.policy.compliance.policyset import CompiledPolicy, Source
-from keel.policy.compliance.process import DEFAULT_TIMEOUT_MS, RegoPool
+from keel.policy.compliance.process import DEFAULT_TIMEOUT_MS, Outcome, RegoPool
 from keel.policy.compliance.selector import SelectorError, mismatch
 
 
@@ -47,8 +48,19 @@ class PolicyCompileError(Exception):
         self.problem = problem
 
 
+CACHED_OUTCOMES = 100_000
+"""Evaluation results an engine keeps (emptied when full); about 100 MB at the most."""
+
+
 class ComplianceEngine:
     """Decides, per workload, where it may run under the policy in force.
+
+    A decision depends only on the input document, the policy and the sites, all fixed for an
+    engine (built-ins that read the clock, chance or the network are rejected at load). The
+    engine keeps each evaluation's result by a digest of the input, so an unchanged workload
+    is decided again without Rego, and workloads alike in everything but their name share one
+    evaluation when no module can read the name (:attr:`CompiledPolicy.reads_workload_name`).
+    Failed evaluations are not kept.
 
     Args:
         policy: The compiled policy (without problems).
@@ -73,6 +85,8 @@ class ComplianceEngine:
         self.digest = policy.digest
         self.sites = sites
         self._selected: dict[bytes, dict[str, str]] = {}
+        self._outcomes: dict[bytes, Any] = {}
+        self._name_blind = not policy.reads_workload_name
         self._process: RegoPool | None = None
         if policy.empty:
             return
@@ -120,10 +134,13 @@ class ComplianceEngine:
         names = [str(d.get("workload", {}).get("name", "")) for d in documents]
         if self._process is None:  # an empty policy allows everything
             return [Decision(name, self.digest) for name in names]
-        outcomes = self._process.evaluate(documents)
         decisions = []
-        for name, document, outcome in zip(names, documents, outcomes, strict=True):
-            decision = Decision(name, self.digest, elapsed_ns=outcome.elapsed_ns)
+        for name, document, outcome in zip(
+            names, documents, self._evaluate(documents), strict=True
+        ):
+            decision = Decision(
+                name, self.digest, elapsed_ns=outcome.elapsed_ns, cached=outcome.cached
+            )
             if outcome.error is not None:
                 decision.denied.append(Finding(ERROR_RULE, f"evaluation failed: {outcome.error}"))
             else:
@@ -134,6 +151,39 @@ class ComplianceEngine:
                     decision.site_denials, decision.warnings = {}, []
             decisions.append(decision)
         return decisions
+
+    def _evaluate(self, documents: list[dict[str, Any]]) -> list[Outcome]:
+        """One outcome per document: kept ones as they were, each new input evaluated once."""
+        assert self._process is not None
+        keys = [self._key(document) for document in documents]
+        fresh: dict[bytes, int] = {}  # key -> index of its first document
+        for index, key in enumerate(keys):
+            if key not in self._outcomes and key not in fresh:
+                fresh[key] = index
+        evaluated = dict(
+            zip(fresh, self._process.evaluate([documents[i] for i in fresh.values()]), strict=True)
+        )
+        if len(self._outcomes) + len(evaluated) > CACHED_OUTCOMES:
+            self._outcomes.clear()
+        outcomes = []
+        for index, key in enumerate(keys):
+            outcome = evaluated.get(key)
+            if outcome is None:
+                outcome = Outcome(self._outcomes[key], None, 0, cached=True)
+            elif fresh[key] != index:  # the same input twice in one call
+                outcome = Outcome(outcome.value, outcome.error, 0, cached=True)
+            elif outcome.error is None:
+                self._outcomes[key] = outcome.value
+            outcomes.append(outcome)
+        return outcomes
+
+    def _key(self, document: dict[str, Any]) -> bytes:
+        """A digest of what the policy can see of a document."""
+        workload = document.get("workload")
+        if self._name_blind and isinstance(workload, dict) and "name" in workload:
+            document = {**document, "workload": {**workload, "name": None}}
+        text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(text, digest_size=20).digest()
 
     def _read(self, decision: Decision, value: Any, candidates: list[str] | None) -> None:
         if not isinstance(value, list) or len(value) != len(self.policy.outputs):

@@ -46,6 +46,10 @@ _TEST_HEAD = re.compile(r"^(test_\w+)\b", re.M)
 _CALL = re.compile(
     r"(?<![\w.])(" + "|".join(re.escape(name) for name in FORBIDDEN_BUILTINS) + r")\s*\("
 )
+_INPUT = re.compile(r"(?<![\w.])input\b")
+_INPUT_FIELD = re.compile(r"input\.(?:workload\.(?!name\b)|(?!workload\b))[A-Za-z_]")
+"""A read of ``input`` that cannot reach the workload's name: ``input.X`` (X not ``workload``)
+or ``input.workload.Y`` (Y not ``name``)."""
 _STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
 
 
@@ -79,6 +83,20 @@ class RegoModule:
     def tests(self) -> tuple[str, ...]:
         """The names of its unit tests (``test_`` rules), in order."""
         return tuple(dict.fromkeys(_TEST_HEAD.findall(_blank(self.source))))
+
+    @property
+    def reads_workload_name(self) -> bool:
+        """Whether the module may read ``input.workload.name`` (conservatively).
+
+        ``False`` only when every use of ``input`` (outside strings and comments) names a field:
+        ``input.model``, ``input.workload.labels``. A bare ``input``, ``input.workload`` as a
+        value (``w := input.workload``, ``object.get(input.workload, ...)``), brackets
+        (``input.workload["name"]``), imports and ``with input`` all count as reading it. Rego
+        has no other way to reach the input, so when this is ``False`` a decision does not
+        depend on the name.
+        """
+        blank = _blank(self.source)
+        return any(_INPUT_FIELD.match(blank, use.start()) is None for use in _INPUT.finditer(blank))
 
     def line_at(self, offset: int) -> int:
         """The line of a character offset, counted in the file that holds the module.

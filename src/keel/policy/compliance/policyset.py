@@ -85,6 +85,11 @@ class CompiledPolicy:
         return not self.sources
 
     @property
+    def reads_workload_name(self) -> bool:
+        """Whether any module may read ``input.workload.name`` (see :class:`RegoModule`)."""
+        return any(module.reads_workload_name for module in self.modules)
+
+    @property
     def digest(self) -> str:
         """``sha256:`` digest of the modules, their names and the parameters."""
         if self.empty:

@@ -54,12 +54,14 @@ class Outcome:
     Attributes:
         value: The query's value (``None`` when undefined or failed).
         error: Why it failed (an evaluation error or the deadline), or ``None``.
-        elapsed_ns: Time spent in the worker (the deadline when it was stopped).
+        elapsed_ns: Time spent in the worker (the deadline when it was stopped; 0 when cached).
+        cached: Whether it is the kept result of an earlier evaluation of the same input.
     """
 
     value: Any
     error: str | None
     elapsed_ns: int
+    cached: bool = False
 
 
 class RegoProcess:

@@ -72,6 +72,63 @@ def _error_text(output: Any) -> str:
     return "; ".join(found) or "evaluation failed"
 
 
+class _UnconvertibleError(Exception):
+    """A value of a type :func:`_input` does not handle (regopy's own converter takes it)."""
+
+
+def _input(lib: Any, value: Any) -> int:
+    """A rego-cpp input handle for a JSON-like value, built with one C call per node.
+
+    ``regopy.Input`` does the same through a Python function per node that checks the value
+    against the abstract collection types and copies each string into a ctypes buffer; this
+    dispatches on the exact type and passes bytes, about a quarter of the time for Keel's
+    documents (it was a third of an evaluation). The caller frees the handle.
+
+    Raises:
+        _UnconvertibleError: For a type other than ``dict``, ``list``, ``tuple``, ``str``, ``int``,
+            ``float``, ``bool`` and ``None``.
+        RuntimeError: If rego-cpp refused a node.
+    """
+    string, integer, real = lib.regoInputString, lib.regoInputInt, lib.regoInputFloat
+    boolean, null, item = lib.regoInputBoolean, lib.regoInputNull, lib.regoInputObjectItem
+    obj, array = lib.regoInputObject, lib.regoInputArray
+    handle = lib.regoNewInput()
+
+    def add(value: Any) -> int:  # returns the OR of rego-cpp's codes: 0 when all went well
+        kind = type(value)
+        if kind is str:
+            return int(string(handle, value.encode()))
+        if kind is dict:
+            failed = 0
+            for key, member in value.items():
+                if type(key) is not str:
+                    raise _UnconvertibleError
+                failed |= string(handle, key.encode()) | add(member) | item(handle)
+            return failed | int(obj(handle, len(value)))
+        if kind is list or kind is tuple:
+            failed = 0
+            for member in value:
+                failed |= add(member)
+            return failed | int(array(handle, len(value)))
+        if kind is bool:
+            return int(boolean(handle, value))
+        if kind is int:
+            return int(integer(handle, value))
+        if kind is float:
+            return int(real(handle, value))
+        if value is None:
+            return int(null(handle))
+        raise _UnconvertibleError
+
+    try:
+        if add(value):
+            raise RuntimeError("rego-cpp refused the input document")
+    except BaseException:
+        lib.regoFreeInput(handle)
+        raise
+    return int(handle)
+
+
 def _value(output: Any, error_prefix: str = "") -> tuple[Any, str | None]:
     if not output.ok():
         return None, error_prefix + _error_text(output)
@@ -85,8 +142,10 @@ class _Worker:
 
     def __init__(self, conn: Connection) -> None:
         import regopy
+        from regopy import rego_shared
 
         self.regopy = regopy
+        self.shared = rego_shared
         self.conn = conn
         self.interpreter: Any = None
         self.bundle: Any = None
@@ -113,7 +172,7 @@ class _Worker:
         for index, document in enumerate(documents):
             started = time.perf_counter_ns()
             try:
-                self.interpreter.set_input(document)
+                self.set_input(document)
                 value, error = _value(self.interpreter.query_bundle(self.bundle))
             except Exception as failure:
                 value, error = None, str(failure)
@@ -122,9 +181,21 @@ class _Worker:
             if self.evaluated % COLLECT_EVERY == 0:
                 gc.collect()
 
+    def set_input(self, document: Any) -> None:
+        """Make ``document`` the input of the next evaluation."""
+        try:
+            handle = _input(self.shared.rego, document)
+        except _UnconvertibleError:
+            self.interpreter.set_input(document)
+            return
+        try:
+            self.shared.rego_set_input(self.interpreter._impl, handle)
+        finally:
+            self.shared.rego.regoFreeInput(handle)
+
     def query(self, queries: list[str], document: Any) -> None:
         if document is not None:
-            self.interpreter.set_input(document)
+            self.set_input(document)
         for index, query in enumerate(queries):
             started = time.perf_counter_ns()
             try:
