@@ -1,7 +1,13 @@
--- wrk script: POST one OpenLineage RunEvent per request, each with its own run id (so none is
--- a duplicate), 500 jobs over 3,000 datasets, a schema facet on the output.
+-- wrk script: POST OpenLineage RunEvents, each with its own run id (so none is a duplicate),
+-- 500 jobs over 3,000 datasets, a schema facet on the output. One event per request, or a JSON
+-- array of N events with `wrk ... -s lineage.lua URL -- N`.
 local counter = 0
 local threads = 0
+local per_request = 1
+
+function init(args)
+  per_request = tonumber(args[1]) or 1
+end
 
 function setup(thread)
   thread:set("tid", threads)
@@ -14,10 +20,10 @@ for k = 0, 7 do
 end
 local schema = table.concat(fields, ",")
 
-function request()
+local function event()
   counter = counter + 1
   local n = (tonumber(tid) or 0) * 100000000 + counter
-  local body = string.format(
+  return string.format(
     '{"eventType":"COMPLETE","eventTime":"2026-11-28T12:00:00+00:00",' ..
     '"producer":"https://example.com/bench",' ..
     '"schemaURL":"https://openlineage.io/spec/2-0-2/OpenLineage.json",' ..
@@ -29,6 +35,17 @@ function request()
     '"_schemaURL":"https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",' ..
     '"fields":[%s]}}}]}',
     n, n % 500, (n * 7) % 2000, (n * 13) % 2000, 2000 + n % 1000, schema)
+end
+
+function request()
+  local body
+  if per_request == 1 then
+    body = event()
+  else
+    local events = {}
+    for i = 1, per_request do events[i] = event() end
+    body = "[" .. table.concat(events, ",") .. "]"
+  end
   -- wrk.format replaces wrk.headers (where -H puts the API key) with the table it is given.
   local headers = {}
   for name, value in pairs(wrk.headers) do headers[name] = value end

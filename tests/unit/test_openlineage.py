@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import fastjsonschema
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -180,6 +179,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-5, 5)
+    | st.sampled_from([1.0, -2.5, 2**63, -(2**70)])
     | st.text(max_size=8)
     | st.sampled_from(["2026-11-28T12:00:00Z", str(uuid.UUID(int=7)), "https://x.y", "START"]),
     lambda inner: (
@@ -207,9 +207,4 @@ def test_fast_and_reference_validators_agree(data: st.DataObject) -> None:
     if kind is None:
         return
     reference_ok = not list(_validator(kind).iter_errors(raw))
-    try:
-        _fast(kind)(raw)
-        fast_ok = True
-    except fastjsonschema.JsonSchemaException:
-        fast_ok = False
-    assert fast_ok == reference_ok
+    assert _fast(kind).is_valid(raw) == reference_ok

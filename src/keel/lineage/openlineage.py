@@ -5,10 +5,10 @@ checked against the one definition its keys name (``run`` makes a RunEvent, ``da
 DatasetEvent, ``job`` alone a JobEvent), so an error names the field that broke the rule
 instead of the three-way ``oneOf`` that no event matched.
 
-Valid events take the fast path: the schema compiled to Python by fastjsonschema (about 30 us an
-event, 17 times faster than the jsonschema reference validator). An event it rejects is checked
-again by jsonschema, whose error names the field and the schema rule; the two are tested to
-agree.
+Valid events take the fast path: jsonschema-rs, a validator in Rust, with the same format checks
+as below (about 20 us an event; fastjsonschema's generated Python took 54 us, the jsonschema
+reference 460 us). An event it rejects is checked again by jsonschema, whose error names the
+field and the schema rule; the two are tested to agree.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
-import fastjsonschema
+import jsonschema_rs
 import orjson
 
 if TYPE_CHECKING:  # jsonschema explains a rejected event; valid ones never load it
@@ -164,10 +164,9 @@ def _root(kind: EventKind) -> dict[str, Any]:
 
 @cache
 def _fast(kind: EventKind) -> Any:
-    root = _root(kind)
-    del root["$schema"]  # fastjsonschema compiles it as draft 7; the rules used are the same
+    # Keel's own format checks, not the validator's: the event is read with Python's parsers.
     formats = {"uuid": _is_uuid, "date-time": _is_date_time, "uri": lambda v: bool(_URI.match(v))}
-    return fastjsonschema.compile(root, formats=formats)
+    return jsonschema_rs.validator_for(_root(kind), validate_formats=True, formats=formats)
 
 
 @cache
@@ -228,14 +227,13 @@ def parse_event(raw: object) -> Event:
             "$", "#/oneOf", f"an event is a JSON object, not {type(raw).__name__}"
         )
     kind = _kind_of(raw)
-    try:
-        _fast(kind)(raw)
-    except fastjsonschema.JsonSchemaException as fast_error:
+    if not _fast(kind).is_valid(raw):
         from jsonschema.exceptions import best_match
 
         error = best_match(_validator(kind).iter_errors(raw))
-        if error is None:  # never seen; the message of the fast validator is still precise
-            raise InvalidEventError("$", "", str(fast_error)) from None
+        if error is None:  # never seen; the fast validator's own first error is still precise
+            message = next(iter(_fast(kind).iter_errors(raw)), None)
+            raise InvalidEventError("$", "", str(message or "invalid event")) from None
         schema_path = "/".join(str(part) for part in error.absolute_schema_path)
         raise InvalidEventError(
             error.json_path, f"#/$defs/{_DEFINITIONS[kind]}/{schema_path}", error.message
