@@ -315,6 +315,7 @@ def _wrk(
     seconds: int,
     script: Path | None = None,
     key: str | None = None,
+    *,
     script_args: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run wrk (2 threads) and read its numbers; with the script, its RESULT line."""
@@ -376,7 +377,9 @@ def ingest_http(
             ingest = _wrk(url, clients, seconds, WRK_SCRIPT, key)
             # The same events, BATCH to a request (a JSON array): what a forwarder or a
             # buffering producer sends. Fewer connections, so a request waits less.
-            batched = _wrk(url, max(2, clients // 8), seconds, WRK_SCRIPT, key, (str(BATCH),))
+            batched = _wrk(
+                url, max(2, clients // 8), seconds, WRK_SCRIPT, key, script_args=(str(BATCH),)
+            )
             for run in (ingest, batched):
                 if run["errors"]:
                     raise SystemExit(f"{run['errors']} requests failed during an ingest run")
