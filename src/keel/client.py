@@ -287,11 +287,23 @@ class Client:
         )
 
     def impact(
-        self, node: str, *, depth: int | None = None, namespace: str | None = None
+        self,
+        node: str,
+        *,
+        depth: int | None = None,
+        namespace: str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
     ) -> wire.Impact:
-        """What a dataset feeds."""
+        """What a dataset feeds (one page of it with ``limit`` or ``page``)."""
         return self._get(
-            wire.Impact, "/v1/lineage/impact", node=node, depth=depth, namespace=namespace
+            wire.Impact,
+            "/v1/lineage/impact",
+            node=node,
+            depth=depth,
+            namespace=namespace,
+            limit=limit,
+            page=page,
         )
 
     def erase(self, node: str, reason: str, *, namespace: str | None = None) -> wire.Erasure:

@@ -28,6 +28,10 @@ Commit = Literal["changed", "always", "never"]
 other than the latest committed plan, and never with ``diff``; ``always``; ``never``."""
 
 DEFAULT_KEY_DAYS = 90.0
+DEFAULT_PAGE = 1_000
+"""Items in a page when a paged answer is asked for without a limit."""
+MAX_PAGE = 10_000
+"""Most items in one page."""
 """How long an API key lives unless its creator says otherwise (``never`` is explicit)."""
 
 LOCAL_ONLY: dict[str, str] = {
@@ -154,9 +158,18 @@ class Operations(Protocol):
         ...
 
     def impact(
-        self, node: str, *, depth: int | None = None, namespace: str | None = None
+        self,
+        node: str,
+        *,
+        depth: int | None = None,
+        namespace: str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
     ) -> wire.Impact:
-        """Everything downstream of a dataset."""
+        """Everything downstream of a dataset, or one page of it.
+
+        A page is asked for with ``limit``, or with ``page``: an earlier page's ``next_page``.
+        """
         ...
 
     def erase(self, node: str, reason: str, *, namespace: str | None = None) -> wire.Erasure:

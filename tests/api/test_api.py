@@ -231,6 +231,31 @@ def test_lists_never_show_what_a_single_read_refuses(server: Server) -> None:
     assert "eu-card-transactions" not in json.dumps(upstream)
 
 
+def test_impact_pages_over_http_add_up_to_the_callers_whole_impact(server: Server) -> None:
+    root = {"node": "dataset:eu-customer-profiles"}
+    for role in ("viewer", "admin"):
+        with server.client(role) as client:
+            whole = client.get("/v1/lineage/impact", params=root).json()
+            assert whole["next_page"] is None
+            items: list[str] = []
+            params: dict[str, object] = {**root, "limit": 2}
+            while True:
+                page = client.get("/v1/lineage/impact", params=params).json()
+                got = page["derived_datasets"] + page["model_versions"] + page["workloads"]
+                assert len(got) == 2 or page["next_page"] is None, (role, page)
+                items += got
+                if page["next_page"] is None:
+                    break
+                params = {**root, "limit": 2, "page": page["next_page"]}
+            expected = whole["derived_datasets"] + whole["model_versions"] + whole["workloads"]
+            assert sorted(items) == sorted(expected) and len(expected) > 2, role
+            for bad in ({"page": "12; DROP"}, {"limit": 0}, {"limit": 10_001}):
+                refused = client.get("/v1/lineage/impact", params={**root, **bad})
+                assert refused.status_code in (400, 422), (bad, refused.text)
+            answer = client.get("/v1/lineage/impact", params={**root, "page": "x" * 30})
+            assert answer.json()["error"]["code"] == "E-USER" and "page" in answer.text
+
+
 def test_an_explanation_withholds_inputs_the_caller_may_not_read(server: Server) -> None:
     """The rejected sites and their reasons stay; a hidden dataset's name does not."""
     workload = "nightly-aml-scoring"  # reads eu-card-transactions, restricted

@@ -145,6 +145,58 @@ def test_impact_follows_derived_data_to_models_workloads_and_placements(
         lineage.impact(workspace, "model:credit-scoring@3.1")
 
 
+def _everything(found: lineage.Impact) -> list[lineage.Node]:
+    return [*found.datasets, *found.models, *found.workloads]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 100])
+def test_impact_pages_add_up_to_the_whole_impact_and_hide_what_the_caller_may_not_read(
+    workspace: Workspace, limit: int
+) -> None:
+    _apply_demo(workspace)
+    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+    derived = [("keel", "eu-customer-profiles")] + [("keel", f"t{i:02}") for i in range(23)]
+    _ingest(
+        workspace,
+        *(_event(f"copy{i}", [derived[i]], [derived[i + 1]]) for i in range(len(derived) - 1)),
+        _event("train", [("keel", "t05")], [("keel.models", "fraud-detector@7.1")]),
+        _event("export", [("keel", "t07")], [("warehouse", "t07-copy")]),
+    )
+    root = "dataset:eu-customer-profiles"
+    whole = lineage.impact(workspace, root)
+    everything = _everything(whole)
+    # Hide every third derived dataset and a model version; other systems' datasets have no
+    # resource to hide (resource_of() is None), so the warehouse copy always shows.
+    hidden = {n.id for n in everything if n.name.endswith(("0", "3", "6")) or "7.1" in n.name}
+    resources = {lineage.resource_of(n): n.id for n in everything}
+
+    def visible(asked: list[str]) -> list[bool]:
+        return [resources.get(r) not in hidden for r in asked]
+
+    readable = [n for n in everything if lineage.resource_of(n) is None or n.id not in hidden]
+    assert len(everything) - len(readable) >= 6 and "t07-copy" in {n.name for n in readable}
+    for shown, expected in ((None, everything), (visible, readable)):
+        pages, after = [], 0
+        while True:
+            page = lineage.impact(workspace, root, page=(after, limit), visible=shown)
+            pages.append(_everything(page))
+            assert page.truncated is False
+            if page.next_after is None:
+                break
+            assert page.next_after == max(n.id for n in pages[-1])  # a shown node's id
+            after = page.next_after
+            assert len(pages) < 200
+        ids = [n.id for p in pages for n in p]
+        assert len(ids) == len(set(ids)), "pages overlap"
+        assert sorted(ids) == sorted(n.id for n in expected)
+        assert all(len(p) == limit for p in pages[:-1]), "only the last page may be short"
+        assert 0 < len(pages[-1]) <= limit or len(expected) == 0
+    workloads = {w.name for w in whole.workloads}
+    paged = lineage.impact(workspace, root, page=(0, 10_000))
+    assert paged.placements == whole.placements and paged.next_after is None
+    assert {p["workload"] for p in paged.placements} <= workloads
+
+
 def test_names_in_several_namespaces_need_one(workspace: Workspace) -> None:
     _ingest(workspace, _event("a", [("pg", "t")], [("s3", "t")]))
     with pytest.raises(UserError, match="several namespaces"):

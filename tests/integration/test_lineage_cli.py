@@ -153,6 +153,18 @@ def test_cli_ingest_show_impact_erase(estate: Path, tmp_path: Path) -> None:
     )
     assert "credit-decision-api" in impact["workloads"]
     assert "credit-decision-api" in {p["workload"] for p in impact["placements"]}
+    assert impact["next_page"] is None
+    first = keel("lineage", "impact", "dataset:eu-customer-profiles", "--limit", "1", cwd=estate)
+    assert first.returncode == 0 and "more: the next page is --page " in first.stdout
+    cursor = first.stdout.rsplit("--page ", 1)[1].strip()
+    second = keel(
+        "lineage", "impact", "dataset:eu-customer-profiles", "--page", cursor, "--limit", "1",
+        "-o", "json", cwd=estate,
+    )  # fmt: skip
+    page = json.loads(second.stdout)
+    assert len(page["derived_datasets"] + page["model_versions"] + page["workloads"]) == 1
+    bad = keel("lineage", "impact", "dataset:eu-customer-profiles", "--page", "abc", cwd=estate)
+    assert bad.returncode == 2 and "not a cursor" in bad.stderr
     erased = keel(
         "lineage",
         "erase",

@@ -11,7 +11,7 @@ from keel.cli.context import state
 from keel.cli.estate import Format, Out
 from keel.cli.output import machine, table
 from keel.errors import UserError
-from keel.operations import Direction
+from keel.operations import MAX_PAGE, Direction
 
 if TYPE_CHECKING:
     from keel import wire
@@ -96,6 +96,8 @@ def _print_impact(found: wire.Impact) -> None:
         typer.echo(table(["WORKLOAD", "SITE", "POOL", "PLAN"], rows))
     else:
         typer.echo("  placements: none in the latest committed plan")
+    if found.next_page is not None:
+        typer.echo(f"  more: the next page is --page {found.next_page}")
 
 
 @app.command("impact")
@@ -107,10 +109,21 @@ def impact_command(
         int | None, typer.Option(min=0, max=1000, help="Most edges (no limit when absent).")
     ] = None,
     namespace: Namespace = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_PAGE,
+            help="One page of this many nodes (next_page says where the next one starts).",
+        ),
+    ] = None,
+    page: Annotated[
+        str | None, typer.Option(help="The page after this cursor (an answer's next_page).")
+    ] = None,
     output: Out = Format.table,
 ) -> None:
     """Everything a dataset feeds: derived data, model versions, workloads, placements."""
-    found = state(ctx).ops().impact(node, depth=depth, namespace=namespace)
+    found = state(ctx).ops().impact(node, depth=depth, namespace=namespace, limit=limit, page=page)
     if output is not Format.table:
         typer.echo(machine(found, output))
     else:

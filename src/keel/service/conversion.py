@@ -157,6 +157,7 @@ def _impact_fields(found: Impact) -> dict[str, Any]:
         "workloads": [w.name for w in found.workloads],
         "placements": found.placements,
         "truncated": found.truncated,
+        "next_page": None if found.next_after is None else str(found.next_after),
     }
 
 

@@ -102,6 +102,7 @@ class Impact:
         placements: Placements of those workloads in the latest committed plan
             (``{workload, site, pool, plan_id}``).
         truncated: Whether the node limit cut the walk.
+        next_after: For a page, the cursor of the next one (``None`` on the last page).
     """
 
     root: Node
@@ -110,6 +111,7 @@ class Impact:
     workloads: list[Node]
     placements: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
+    next_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,19 +459,73 @@ def show(
         return LineageView(root, direction, ordered, edges, truncated)
 
 
+IMPACT_KINDS = ("dataset", "model", "workload")
+
+
 def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact:
     repo = unit.repository(LineageRepository)
     nodes, truncated = repo.reach(
-        root.id,
-        downstream=True,
-        depth=depth,
-        max_nodes=max_nodes,
-        facets=False,
-        kinds=("dataset", "model", "workload"),
+        root.id, downstream=True, depth=depth, max_nodes=max_nodes, facets=False, kinds=IMPACT_KINDS
     )
     nodes.pop(root.id, None)
+    return _impact_of(unit, root, list(nodes.values()), truncated)
+
+
+def _impact_page(
+    unit: Unit,
+    root: Node,
+    depth: int | None,
+    max_nodes: int,
+    *,
+    page: tuple[int, int],
+    visible: Visible | None,
+) -> Impact:
+    """The ``limit`` reached nodes with the smallest ids past ``after`` that the caller may read.
+
+    Hidden nodes are skipped before the page is counted, so a page is full unless it is the
+    last, and its cursor is the id of a node it shows: neither tells of hidden nodes. Each round
+    walks again and reads twice as many rows as the one before, past the last row read.
+    """
+    after, limit = page
+    repo = unit.repository(LineageRepository)
+    shown: list[Node] = []
+    cursor, rows, truncated, more = after, limit, False, False
+    while True:
+        # One row more than asked, to know whether there are more.
+        nodes, cut = repo.reach(
+            root.id,
+            downstream=True,
+            depth=depth,
+            max_nodes=max_nodes,
+            facets=False,
+            kinds=IMPACT_KINDS,
+            after=cursor,
+            limit=rows + 1,
+        )
+        truncated = truncated or cut
+        ordered = sorted(nodes.values(), key=lambda n: n.id)
+        more = len(ordered) > rows
+        ordered = ordered[:rows]
+        hidden = _hidden(ordered, visible) if visible is not None else set()
+        shown += [n for n in ordered if n.id != root.id and n.id not in hidden]
+        if len(shown) >= limit or not more:
+            break
+        cursor, rows = ordered[-1].id, rows * 2
+    more = more or len(shown) > limit
+    shown = shown[:limit]
+    next_after = shown[-1].id if more and shown else None
+    return _impact_of(unit, root, shown, truncated, next_after)
+
+
+def _impact_of(
+    unit: Unit,
+    root: Node,
+    nodes: list[Node],
+    truncated: bool,
+    next_after: int | None = None,
+) -> Impact:
     by_kind: dict[str, list[Node]] = {"dataset": [], "model": [], "workload": []}
-    for item in sorted(nodes.values(), key=lambda n: (n.namespace, n.name)):
+    for item in sorted(nodes, key=lambda n: (n.namespace, n.name)):
         if item.kind in by_kind:
             by_kind[item.kind].append(item)
     workloads = {n.name for n in by_kind["workload"] if n.namespace == KEEL_NAMESPACE}
@@ -489,6 +545,7 @@ def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact
         by_kind["workload"],
         placements,
         truncated,
+        next_after,
     )
 
 
@@ -499,6 +556,8 @@ def impact(
     namespace: str | None = None,
     depth: int | None = None,
     max_nodes: int = DEFAULT_MAX_NODES,
+    page: tuple[int, int] | None = None,
+    visible: Visible | None = None,
 ) -> Impact:
     """What a dataset feeds: derived datasets, model versions, workloads, placements.
 
@@ -508,9 +567,14 @@ def impact(
         namespace: Its namespace, when the name is in several.
         depth: Most edges from the dataset; ``None`` for no limit.
         max_nodes: Most nodes walked.
+        page: ``(after, limit)``: only the ``limit`` nodes with the smallest ids past the
+            cursor ``after`` (0 for the first page); the answer's ``next_after`` is the next
+            page's cursor. Everything when ``None``.
+        visible: For a page, the caller's read decisions: hidden nodes are left out before
+            the page is counted. (A whole answer is redacted with :func:`redact_impact`.)
 
     Returns:
-        The impact.
+        The impact, or one page of it.
     """
     _check_depth(depth)
     ref = _parse(node, namespace)
@@ -519,6 +583,8 @@ def impact(
     # An impact can build tens of thousands of objects: no full collection in the middle.
     with workspace.unit() as unit, gc_paused():
         root = _resolve(unit.repository(LineageRepository), ref)
+        if page is not None:
+            return _impact_page(unit, root, depth, max_nodes, page=page, visible=visible)
         return _impact(unit, root, depth, max_nodes)
 
 

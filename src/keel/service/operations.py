@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from keel import wire
-from keel.errors import NotFoundError
-from keel.operations import DEFAULT_KEY_DAYS, Commit, Direction
+from keel.errors import NotFoundError, UserError
+from keel.operations import DEFAULT_KEY_DAYS, DEFAULT_PAGE, MAX_PAGE, Commit, Direction
 from keel.service import (
     access,
     changes,
@@ -266,12 +266,25 @@ class LocalOperations:
         return conversion.view(lineage.redact_view(found, self._shown))
 
     def impact(
-        self, node: str, *, depth: int | None = None, namespace: str | None = None
+        self,
+        node: str,
+        *,
+        depth: int | None = None,
+        namespace: str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
     ) -> wire.Impact:
-        """Everything downstream of a dataset."""
-        found = lineage.impact(self.workspace, node, namespace=namespace, depth=depth)
+        """Everything downstream of a dataset, or one page of it."""
+        if limit is None and page is None:
+            found = lineage.impact(self.workspace, node, namespace=namespace, depth=depth)
+            self._require_visible(lineage.resource_of(found.root))
+            return conversion.impact(lineage.redact_impact(found, self._shown))
+        cursor = (_page_cursor(page), _page_size(limit))
+        found = lineage.impact(
+            self.workspace, node, namespace=namespace, depth=depth, page=cursor, visible=self._shown
+        )
         self._require_visible(lineage.resource_of(found.root))
-        return conversion.impact(lineage.redact_impact(found, self._shown))
+        return conversion.impact(found)
 
     def _require_visible(self, resource: str | None) -> None:
         if resource is not None and not self._shown([resource])[0]:
@@ -467,3 +480,23 @@ def _findings(decision: wire.PolicyDecision | wire.Verdict, hidden: list[str]) -
         key: [f.model_copy(update={"message": withheld(f.message, hidden)}) for f in found]
         for key, found in (("deny", decision.deny), ("warn", decision.warn))
     }
+
+
+_CURSOR = re.compile(r"^[0-9]{1,18}$")
+
+
+def _page_cursor(page: str | None) -> int:
+    """The node id a page cursor holds (0 for the first page)."""
+    if page is None:
+        return 0
+    if not _CURSOR.match(page):
+        raise UserError(f"page {page[:40]!r} is not a cursor from an earlier answer's next_page")
+    return int(page)
+
+
+def _page_size(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_PAGE
+    if not 1 <= limit <= MAX_PAGE:
+        raise UserError(f"limit must be 1 to {MAX_PAGE:,}, not {limit}")
+    return limit

@@ -311,6 +311,8 @@ class LineageRepository:
         max_nodes: int,
         facets: bool,
         kinds: Sequence[str] | None = None,
+        after: int = 0,
+        limit: int | None = None,
     ) -> tuple[dict[int, Node], bool]:
         """The nodes a walk reaches, in one recursive SQL statement.
 
@@ -327,6 +329,9 @@ class LineageRepository:
             facets: Whether to read the nodes' facets.
             kinds: Return only nodes of these kinds (all are walked and counted; the start too
                 is returned only if it is one of them).
+            after: Return only nodes with a larger id (a page's cursor).
+            limit: Return at most this many, those with the smallest ids (a page); all when
+                ``None``. The walk and its cap are the same whatever the page.
 
         Returns:
             Id -> node, and whether the cap cut the walk.
@@ -336,10 +341,17 @@ class LineageRepository:
         columns = ", ".join(f"n.{c}" for c in [*read, "erased_at", "erased_reason"])
         parameters: dict[str, Any] = {"start": start, "depth": depth, "cap": max_nodes + 1}
         # Rows only for the kinds asked for (and the start), each with how many were walked.
-        wanted = ""
+        conditions = []
         if kinds is not None:
-            wanted = " WHERE n.kind IN :kinds OR n.id = :start"
+            conditions.append("(n.kind IN :kinds OR n.id = :start)")
             parameters["kinds"] = list(kinds)
+        if after:
+            conditions.append("r.id > :after")
+            parameters["after"] = after
+        wanted = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        if limit is not None:
+            wanted += " ORDER BY r.id LIMIT :limit"
+            parameters["limit"] = limit
         if depth is None:
             walk = (
                 "WITH RECURSIVE walk(id) AS (SELECT CAST(:start AS INTEGER) UNION"

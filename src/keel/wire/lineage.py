@@ -56,6 +56,11 @@ class Impact(Wire):
     workloads: list[str]
     placements: list[ImpactPlacement]
     truncated: bool
+    next_page: str | None = Field(
+        default=None,
+        description="A paged answer's cursor: pass it as `page` for the next page; null on the"
+        " last page and when the answer is not paged.",
+    )
 
 
 class Erasure(Impact):

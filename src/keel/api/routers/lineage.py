@@ -10,6 +10,7 @@ from pydantic import Field
 from keel import wire
 from keel.api.routers.body import Body
 from keel.api.security import Caller, guard
+from keel.operations import MAX_PAGE
 from keel.service import lineage
 
 router = APIRouter(tags=["lineage"])
@@ -54,11 +55,18 @@ def lineage_show(
 def lineage_impact(
     node: str,
     caller: Read,
+    *,
     depth: Annotated[int | None, Query(ge=0, le=1000)] = None,
     namespace: str | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+    page: Annotated[str | None, Query(max_length=40)] = None,
 ) -> wire.Impact:
-    """Everything downstream of a dataset (that the caller may read)."""
-    return caller.ops.impact(node, depth=depth, namespace=namespace)
+    """Everything downstream of a dataset (that the caller may read).
+
+    With `limit` (or `page`), one page: the `limit` reached nodes with the smallest ids past the
+    cursor, hidden ones left out before counting; `next_page` is the next page's cursor.
+    """
+    return caller.ops.impact(node, depth=depth, namespace=namespace, limit=limit, page=page)
 
 
 @router.post("/v1/lineage/erasures", response_model=wire.Erasure)
