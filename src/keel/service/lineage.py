@@ -491,7 +491,7 @@ def _impact_page(
     shown: list[Node] = []
     cursor, rows, truncated, more = after, limit, False, False
     while True:
-        # One row more than asked, to know whether there are more.
+        # Two rows more than asked: the start may be one, and one more says there are more.
         nodes, cut = repo.reach(
             root.id,
             downstream=True,
@@ -500,14 +500,14 @@ def _impact_page(
             facets=False,
             kinds=IMPACT_KINDS,
             after=cursor,
-            limit=rows + 1,
+            limit=rows + 2,
         )
         truncated = truncated or cut
-        ordered = sorted(nodes.values(), key=lambda n: n.id)
+        ordered = sorted((n for n in nodes.values() if n.id != root.id), key=lambda n: n.id)
         more = len(ordered) > rows
         ordered = ordered[:rows]
         hidden = _hidden(ordered, visible) if visible is not None else set()
-        shown += [n for n in ordered if n.id != root.id and n.id not in hidden]
+        shown += [n for n in ordered if n.id not in hidden]
         if len(shown) >= limit or not more:
             break
         cursor, rows = ordered[-1].id, rows * 2

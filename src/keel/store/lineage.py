@@ -343,14 +343,14 @@ class LineageRepository:
         # Rows only for the kinds asked for (and the start), each with how many were walked.
         conditions = []
         if kinds is not None:
-            conditions.append("(n.kind IN :kinds OR n.id = :start)")
+            conditions.append("(k.kind IN :kinds OR k.id = :start)")
             parameters["kinds"] = list(kinds)
         if after:
-            conditions.append("r.id > :after")
+            conditions.append("w.id > :after")
             parameters["after"] = after
         wanted = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         if limit is not None:
-            wanted += " ORDER BY r.id LIMIT :limit"
+            wanted += " ORDER BY w.id LIMIT :limit"
             parameters["limit"] = limit
         if depth is None:
             walk = (
@@ -371,10 +371,16 @@ class LineageRepository:
         def fetch(select: str) -> list[Any]:
             # Tens of thousands of rows: the driver's tuples, converted in _raw_node, are 3x
             # faster to read than result rows.
+            walked = f"SELECT id, d, COUNT(*) OVER () AS total FROM ({walk} {select} LIMIT :cap) x"
+            # The rows wanted, chosen by id and kind alone: a page reads only its own columns.
+            chosen = (
+                f"SELECT w.id, w.d, w.total FROM ({walked}) w"
+                + (" JOIN lineage_nodes k ON k.id = w.id" if kinds is not None else "")
+                + wanted
+            )
             statement = sa.text(
-                f"SELECT r.id, r.d, r.total, {columns} FROM (SELECT id, d, COUNT(*) OVER ()"
-                f" AS total FROM ({walk} {select} LIMIT :cap) w) r"
-                f" JOIN lineage_nodes n ON n.id = r.id{wanted}"
+                f"SELECT r.id, r.d, r.total, {columns} FROM ({chosen}) r"
+                " JOIN lineage_nodes n ON n.id = r.id"
             )
             if kinds is not None:
                 statement = statement.bindparams(sa.bindparam("kinds", expanding=True))
