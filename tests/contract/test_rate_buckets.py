@@ -60,3 +60,25 @@ def test_a_principal_name_longer_than_the_column_still_has_one_bucket(database: 
     assert _take(database, key, 1.0, 1) == 0.0
     assert _take(database, key, 1.0, 1) > 0  # the same bucket, spent
     assert _take(database, key + "y", 1.0, 1) == 0.0  # a different name, its own bucket
+
+
+def test_pruning_deletes_only_idle_buckets_of_its_scope_and_changes_no_answer(
+    database: Database,
+) -> None:
+    import sqlalchemy as sa
+
+    for key in ("requests/idle", "requests/busy", "failures/idle"):
+        assert _take(database, key, 1.0, 2) == 0.0
+    with database.unlocked() as conn:  # as if the idle ones were last used 10 minutes ago
+        conn.execute(sa.text("UPDATE rate_buckets SET at_s = at_s - 600 WHERE key LIKE '%/idle'"))
+    with database.unlocked() as conn:
+        assert RateBuckets(conn).prune("requests", idle_s=300) == 1
+    with database.unlocked() as conn:
+        keys = {k for (k,) in conn.execute(sa.text("SELECT key FROM rate_buckets"))}
+    assert keys == {"requests/busy", "failures/idle"}
+    # The pruned bucket answers as a full one would: its burst, then a wait.
+    assert [_take(database, "requests/idle", 1.0, 2) == 0.0 for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]

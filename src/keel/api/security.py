@@ -123,6 +123,8 @@ class SharedRateLimiter(RateLimiter):
     """
 
     LEASE_S = 1.0
+    PRUNE_EVERY_S = 300.0
+    """How often a server deletes the scope's buckets that have been idle long enough to be full."""
 
     def __init__(self, workspace: Workspace, scope: str, rate_per_s: float, burst: int) -> None:
         super().__init__(rate_per_s, burst)
@@ -130,6 +132,7 @@ class SharedRateLimiter(RateLimiter):
         self.scope = scope
         self.lease = max(1, min(burst // 10, math.ceil(rate_per_s / 20)))
         self._held: dict[str, tuple[int, float]] = {}
+        self._pruned_at = time.monotonic()
 
     def take(self, principal: str) -> None:
         """Spend one request of a principal's bucket (a database statement now and then).
@@ -155,6 +158,11 @@ class SharedRateLimiter(RateLimiter):
             if len(self._held) >= 10_000:
                 self._held.clear()
             self._held[principal] = (granted - 1, now + self.LEASE_S)
+            prune = now - self._pruned_at >= self.PRUNE_EVERY_S
+            if prune:
+                self._pruned_at = now
+        if prune:  # twice the time a bucket takes to refill: it is full, as if absent
+            limits.prune(self.workspace, self.scope, max(60.0, 2 * self.burst / self.rate))
 
 
 def retry_after(error: RateLimitError) -> str:

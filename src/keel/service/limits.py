@@ -28,3 +28,21 @@ def take(
     """
     with workspace.database.unlocked(durable=False) as conn:
         return RateBuckets(conn).take(key, rate_per_s, burst, want)
+
+
+def prune(workspace: Workspace, scope: str, idle_s: float) -> int:
+    """Delete a scope's buckets idle for ``idle_s`` seconds.
+
+    One row per principal or client address would otherwise stay forever. With ``idle_s`` at
+    least the refill time, the deleted buckets were full, as a missing one is.
+
+    Args:
+        workspace: The workspace whose database holds the buckets.
+        scope: ``requests`` or ``failures``.
+        idle_s: Seconds since a bucket's last take.
+
+    Returns:
+        How many were deleted.
+    """
+    with workspace.database.unlocked(durable=False) as conn:
+        return RateBuckets(conn).prune(scope, idle_s)

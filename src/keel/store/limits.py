@@ -73,3 +73,27 @@ class RateBuckets:
             },
         ).one()
         return int(granted), 0.0 if granted else (1.0 - float(level)) / rate_per_s
+
+    def prune(self, scope: str, idle_s: float) -> int:
+        """Delete a scope's buckets untouched for ``idle_s`` seconds (by the database's clock).
+
+        A bucket left alone for as long as it takes to refill is full, and so is a bucket that
+        does not exist: with ``idle_s`` at least ``burst / rate`` a prune changes no answer.
+
+        Args:
+            scope: The keys' first part (``requests``, ``failures``).
+            idle_s: Seconds since a bucket's last take.
+
+        Returns:
+            How many were deleted.
+        """
+        prefix = f"{scope}/"
+        clock = _CLOCK[self.conn.dialect.name]
+        deleted = self.conn.execute(
+            sa.text(
+                "DELETE FROM rate_buckets WHERE substr(key, 1, :length) = :prefix"
+                f" AND at_s < {clock} - :idle"
+            ),
+            {"length": len(prefix), "prefix": prefix, "idle": idle_s},
+        )
+        return int(deleted.rowcount or 0)
