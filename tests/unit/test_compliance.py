@@ -469,3 +469,16 @@ def test_which_modules_may_read_the_workload_name(rego: str, reads: bool) -> Non
 
 def test_no_shipped_pack_reads_the_workload_name() -> None:
     assert not compile_policy({"all": PolicySetSpec.model_validate(ALL_PACKS)}).reads_workload_name
+
+
+def test_the_cache_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keel.policy.compliance import engine as engine_module
+
+    estate = demo_estate()
+    builder = InputBuilder(estate)
+    documents = [builder.document(n) for n in sorted(estate.of_kind("Workload"))[:3]]
+    monkeypatch.setattr(engine_module, "CACHED_BYTES", 1)  # room for no result at all
+    with engine(estate, ALL_PACKS) as e:
+        e.decide(documents)
+        again = e.decide(documents)
+    assert sum(d.cached for d in again) <= 1  # at most the last one kept survives

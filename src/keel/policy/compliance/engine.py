@@ -9,6 +9,7 @@ policy past its deadline denies the workload, and the reason is part of the deci
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,9 @@ class PolicyCompileError(Exception):
         self.problem = problem
 
 
-CACHED_OUTCOMES = 100_000
-"""Evaluation results an engine keeps (emptied when full); about 100 MB at the most."""
+CACHED_BYTES = 64 * 1024 * 1024
+"""Most bytes of kept evaluation results (as JSON, about 700 bytes each with every pack on);
+the engine empties its cache when a result would pass it."""
 
 
 class ComplianceEngine:
@@ -85,7 +87,8 @@ class ComplianceEngine:
         self.digest = policy.digest
         self.sites = sites
         self._selected: dict[bytes, dict[str, str]] = {}
-        self._outcomes: dict[bytes, Any] = {}
+        self._outcomes: dict[bytes, bytes] = {}  # input digest -> the result as JSON
+        self._cached_bytes = 0
         self._name_blind = not policy.reads_workload_name
         self._process: RegoPool | None = None
         if policy.empty:
@@ -157,25 +160,40 @@ class ComplianceEngine:
         assert self._process is not None
         keys = [self._key(document) for document in documents]
         fresh: dict[bytes, int] = {}  # key -> index of its first document
+        kept: dict[bytes, bytes] = {}  # read now: keeping new results may empty the cache
         for index, key in enumerate(keys):
-            if key not in self._outcomes and key not in fresh:
+            if key in kept or key in fresh:
+                continue
+            found = self._outcomes.get(key)
+            if found is None:
                 fresh[key] = index
+            else:
+                kept[key] = found
         evaluated = dict(
             zip(fresh, self._process.evaluate([documents[i] for i in fresh.values()]), strict=True)
         )
-        if len(self._outcomes) + len(evaluated) > CACHED_OUTCOMES:
-            self._outcomes.clear()
         outcomes = []
         for index, key in enumerate(keys):
             outcome = evaluated.get(key)
             if outcome is None:
-                outcome = Outcome(self._outcomes[key], None, 0, cached=True)
+                outcome = Outcome(orjson.loads(kept[key]), None, 0, cached=True)
             elif fresh[key] != index:  # the same input twice in one call
                 outcome = Outcome(outcome.value, outcome.error, 0, cached=True)
             elif outcome.error is None:
-                self._outcomes[key] = outcome.value
+                self._keep(key, outcome.value)
             outcomes.append(outcome)
         return outcomes
+
+    def _keep(self, key: bytes, value: Any) -> None:
+        try:
+            text = orjson.dumps(value)
+        except TypeError:  # an integer past 64 bits, say: decided again next time
+            return
+        if self._cached_bytes + len(text) > CACHED_BYTES:
+            self._outcomes.clear()
+            self._cached_bytes = 0
+        self._outcomes[key] = text
+        self._cached_bytes += len(text)
 
     def _key(self, document: dict[str, Any]) -> bytes:
         """A digest of what the policy can see of a document."""
