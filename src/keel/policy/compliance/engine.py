@@ -89,6 +89,7 @@ class ComplianceEngine:
         self._selected: dict[bytes, dict[str, str]] = {}
         self._outcomes: dict[bytes, bytes] = {}  # input digest -> the result as JSON
         self._cached_bytes = 0
+        self._keeping = threading.Lock()  # API threads share an engine
         self._name_blind = not policy.reads_workload_name
         self._process: RegoPool | None = None
         if policy.empty:
@@ -189,11 +190,12 @@ class ComplianceEngine:
             text = orjson.dumps(value)
         except TypeError:  # an integer past 64 bits, say: decided again next time
             return
-        if self._cached_bytes + len(text) > CACHED_BYTES:
-            self._outcomes.clear()
-            self._cached_bytes = 0
-        self._outcomes[key] = text
-        self._cached_bytes += len(text)
+        with self._keeping:
+            if self._cached_bytes + len(text) > CACHED_BYTES:
+                self._outcomes.clear()
+                self._cached_bytes = 0
+            self._outcomes[key] = text
+            self._cached_bytes += len(text)
 
     def _key(self, document: dict[str, Any]) -> bytes:
         """A digest of what the policy can see of a document."""
