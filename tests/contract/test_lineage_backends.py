@@ -435,3 +435,72 @@ def test_the_database_walk_reaches_what_a_breadth_first_walk_does(
     if depth is not None:  # the nearest are kept
         dropped = set(expected) - set(found)
         assert max(expected[n] for n in found) <= min(expected[n] for n in dropped)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    reads=st.lists(st.tuples(st.integers(0, 14), st.integers(15, 29)), max_size=60),
+    writes=st.lists(st.tuples(st.integers(15, 29), st.integers(0, 14)), max_size=60),
+    start=st.integers(0, 14),
+    forward=st.booleans(),
+    depth=st.one_of(st.none(), st.integers(0, 6)),
+)
+def test_a_walk_without_jobs_returns_the_other_nodes_it_reaches(
+    database: Database,
+    *,
+    reads: list[tuple[int, int]],
+    writes: list[tuple[int, int]],
+    start: int,
+    forward: bool,
+    depth: int | None,
+) -> None:
+    # Datasets 1-15 and jobs 16-30, linked as OpenLineage links them: dataset -input-> job
+    # -output-> dataset. Leaving jobs out (known by the edge that reached them) keeps the rest.
+    now = datetime.now(UTC)
+    edges = list(
+        dict.fromkeys(
+            [(d + 1, j + 1, "input") for d, j in reads]
+            + [(j + 1, d + 1, "output") for j, d in writes]
+        )
+    )
+    with database.engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(
+            sa.insert(lineage_nodes),
+            [
+                {
+                    "id": i + 1,
+                    "kind": "dataset" if i < 15 else "job",
+                    "namespace": "prop",
+                    "name": f"n{i}",
+                    "origin": "openlineage",
+                    "facets": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(30)
+            ],
+        )
+        LineageRepository(conn).add_edges(edges, "openlineage", now)
+        found, truncated = LineageRepository(conn).reach(
+            start + 1, downstream=forward, depth=depth, max_nodes=1000, facets=False, jobs=False
+        )
+        page, _ = LineageRepository(conn).reach(
+            start + 1,
+            downstream=forward,
+            depth=depth,
+            max_nodes=1000,
+            facets=False,
+            jobs=False,
+            after=start + 1,
+            limit=3,
+        )
+        transaction.rollback()
+    reached = {
+        n for n, d in distances(edges, start + 1, forward).items() if depth is None or d <= depth
+    }
+    assert set(found) == {n for n in reached if n <= 15} and not truncated
+    assert all(node.kind == "dataset" for node in found.values())
+    assert sorted(page) == sorted(n for n in found if n > start + 1)[:3]

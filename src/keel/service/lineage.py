@@ -459,13 +459,10 @@ def show(
         return LineageView(root, direction, ordered, edges, truncated)
 
 
-IMPACT_KINDS = ("dataset", "model", "workload")
-
-
 def _impact(unit: Unit, root: Node, depth: int | None, max_nodes: int) -> Impact:
     repo = unit.repository(LineageRepository)
     nodes, truncated = repo.reach(
-        root.id, downstream=True, depth=depth, max_nodes=max_nodes, facets=False, kinds=IMPACT_KINDS
+        root.id, downstream=True, depth=depth, max_nodes=max_nodes, facets=False, jobs=False
     )
     nodes.pop(root.id, None)
     return _impact_of(unit, root, list(nodes.values()), truncated)
@@ -498,7 +495,7 @@ def _impact_page(
             depth=depth,
             max_nodes=max_nodes,
             facets=False,
-            kinds=IMPACT_KINDS,
+            jobs=False,
             after=cursor,
             limit=rows + 2,
         )

@@ -310,7 +310,7 @@ class LineageRepository:
         depth: int | None,
         max_nodes: int,
         facets: bool,
-        kinds: Sequence[str] | None = None,
+        jobs: bool = True,
         after: int = 0,
         limit: int | None = None,
     ) -> tuple[dict[int, Node], bool]:
@@ -327,8 +327,10 @@ class LineageRepository:
             depth: Most edges from the start, or ``None`` for no limit.
             max_nodes: Most nodes walked.
             facets: Whether to read the nodes' facets.
-            kinds: Return only nodes of these kinds (all are walked and counted; the start too
-                is returned only if it is one of them).
+            jobs: Whether to return jobs (all are walked and counted; the start is returned
+                whatever it is). A walk knows a job by the edge that reached it (``input``
+                downstream, ``output`` upstream: no other edge touches a job that way), so
+                leaving them out costs no lookup of the nodes.
             after: Return only nodes with a larger id (a page's cursor).
             limit: Return at most this many, those with the smallest ids (a page); all when
                 ``None``. The walk and its cap are the same whatever the page.
@@ -339,12 +341,17 @@ class LineageRepository:
         near, far = ("src", "dst") if downstream else ("dst", "src")
         read = ["kind", "namespace", "name", "origin", *(["facets"] if facets else [])]
         columns = ", ".join(f"n.{c}" for c in [*read, "erased_at", "erased_reason"])
-        parameters: dict[str, Any] = {"start": start, "depth": depth, "cap": max_nodes + 1}
-        # Rows only for the kinds asked for (and the start), each with how many were walked.
+        parameters: dict[str, Any] = {
+            "start": start,
+            "depth": depth,
+            "cap": max_nodes + 1,
+            "job_edge": "input" if downstream else "output",
+        }
+        # The rows wanted (by id and job-ness alone), each with how many were walked; then only
+        # their columns are read.
         conditions = []
-        if kinds is not None:
-            conditions.append("(k.kind IN :kinds OR k.id = :start)")
-            parameters["kinds"] = list(kinds)
+        if not jobs:
+            conditions.append("(w.job = 0 OR w.id = :start)")
         if after:
             conditions.append("w.id > :after")
             parameters["after"] = after
@@ -352,38 +359,39 @@ class LineageRepository:
         if limit is not None:
             wanted += " ORDER BY w.id LIMIT :limit"
             parameters["limit"] = limit
+        # Whether a row is a job, from the edge that reached it (0 when jobs are wanted anyway:
+        # then a node is one row whatever edges reach it).
+        job = "0" if jobs else "CASE WHEN e.kind = :job_edge THEN 1 ELSE 0 END"
         if depth is None:
             walk = (
-                "WITH RECURSIVE walk(id) AS (SELECT CAST(:start AS INTEGER) UNION"
-                f" SELECT e.{far} FROM lineage_edges e JOIN walk w ON e.{near} = w.id)"
+                "WITH RECURSIVE walk(id, job) AS (SELECT CAST(:start AS INTEGER), 0 UNION"
+                f" SELECT e.{far}, {job} FROM lineage_edges e JOIN walk w ON e.{near} = w.id)"
             )
-            reached, nearest = "SELECT id, 0 AS d FROM walk", "SELECT id, 0 AS d FROM walk"
+            # In the walk's order: a cut keeps what the breadth-first queue reached first.
+            reached = nearest = "SELECT id, 0 AS d, job FROM walk"
         else:
             walk = (
-                "WITH RECURSIVE walk(id, depth) AS (SELECT CAST(:start AS INTEGER), 0 UNION"
-                f" SELECT e.{far}, w.depth + 1 FROM lineage_edges e JOIN walk w"
+                "WITH RECURSIVE walk(id, depth, job) AS (SELECT CAST(:start AS INTEGER), 0, 0"
+                f" UNION SELECT e.{far}, w.depth + 1, {job} FROM lineage_edges e JOIN walk w"
                 f" ON e.{near} = w.id WHERE w.depth < :depth)"
             )
             # Distances cost a sort; they matter only to choose whom a cut walk keeps.
-            reached = "SELECT DISTINCT id, 0 AS d FROM walk"
-            nearest = "SELECT id, MIN(depth) AS d FROM walk GROUP BY id ORDER BY d, id"
+            reached = "SELECT id, 0 AS d, MIN(job) AS job FROM walk GROUP BY id"
+            nearest = (
+                "SELECT id, MIN(depth) AS d, MIN(job) AS job FROM walk GROUP BY id ORDER BY d, id"
+            )
 
         def fetch(select: str) -> list[Any]:
             # Tens of thousands of rows: the driver's tuples, converted in _raw_node, are 3x
             # faster to read than result rows.
-            walked = f"SELECT id, d, COUNT(*) OVER () AS total FROM ({walk} {select} LIMIT :cap) x"
-            # The rows wanted, chosen by id and kind alone: a page reads only its own columns.
-            chosen = (
-                f"SELECT w.id, w.d, w.total FROM ({walked}) w"
-                + (" JOIN lineage_nodes k ON k.id = w.id" if kinds is not None else "")
-                + wanted
+            walked = (
+                f"SELECT id, d, job, COUNT(*) OVER () AS total FROM ({walk} {select} LIMIT :cap) x"
             )
             statement = sa.text(
-                f"SELECT r.id, r.d, r.total, {columns} FROM ({chosen}) r"
+                f"SELECT r.id, r.d, r.total, {columns} FROM"
+                f" (SELECT w.id, w.d, w.total FROM ({walked}) w{wanted}) r"
                 " JOIN lineage_nodes n ON n.id = r.id"
             )
-            if kinds is not None:
-                statement = statement.bindparams(sa.bindparam("kinds", expanding=True))
             return list(self.conn.execute(statement, parameters).cursor.fetchall())
 
         # Tens of thousands of small objects at once: without the collector in between, a
@@ -395,11 +403,7 @@ class LineageRepository:
             if truncated:  # past the cap: the nearest max_nodes walked (the start first)
                 parameters["cap"] = max_nodes
                 rows = fetch(nearest)
-            return {
-                int(row[0]): self._raw_node(row, facets)
-                for row in rows
-                if kinds is None or row[3] in kinds
-            }, truncated
+            return {int(row[0]): self._raw_node(row, facets) for row in rows}, truncated
 
     @staticmethod
     def _raw_node(row: Sequence[Any], facets: bool) -> Node:
