@@ -39,8 +39,13 @@ def test_a_bucket_refills_at_its_rate_and_no_further_than_its_burst(database: Da
 
 @pytest.mark.parametrize("rate", [0.5, 100.0])
 def test_the_wait_is_what_one_token_takes(database: Database, rate: float) -> None:
-    _take(database, f"requests/r{rate}", rate, 1)
-    wait = _take(database, f"requests/r{rate}", rate, 1)
+    # At 100 tokens/s a token comes back within 10 ms: on a loaded machine two takes in a row
+    # can be further apart than that, so look at the first refusal of a few tries.
+    for _ in range(20):
+        _take(database, f"requests/r{rate}", rate, 1)
+        wait = _take(database, f"requests/r{rate}", rate, 1)
+        if wait > 0:
+            break
     assert 0 < wait <= 1 / rate
 
 
