@@ -28,11 +28,12 @@ Commit = Literal["changed", "always", "never"]
 other than the latest committed plan, and never with ``diff``; ``always``; ``never``."""
 
 DEFAULT_KEY_DAYS = 90.0
+"""How long an API key lives unless its creator says otherwise (``never`` is explicit)."""
+
 DEFAULT_PAGE = 1_000
 """Items in a page when a paged answer is asked for without a limit."""
 MAX_PAGE = 10_000
 """Most items in one page."""
-"""How long an API key lives unless its creator says otherwise (``never`` is explicit)."""
 
 LOCAL_ONLY: dict[str, str] = {
     "init": "writes manifests into a local folder",

@@ -35,11 +35,12 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 PG_MIGRATION_LOCK_KEY = 0x6B65656C  # "keel"
 
 SCHEMA_REVISION = "0010"
-PING_IDLE_S = 5.0
-"""A pooled PostgreSQL connection idle longer than this is checked before it is used."""
 """The newest migration's revision: a database at it needs no Alembic run (a test keeps this in
 step with ``migrations/versions``). Checking it with one query instead of loading Alembic saves
 every command about 0.2 s of start-up."""
+
+PING_IDLE_S = 5.0
+"""A pooled PostgreSQL connection idle longer than this is checked before it is used."""
 
 _migrated: set[str] = set()
 
