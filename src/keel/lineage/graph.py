@@ -30,6 +30,10 @@ job's output there links its input data to the registry's version."""
 
 Direction = Literal["upstream", "downstream"]
 
+REACHES_JOB: dict[Direction, str] = {"downstream": "input", "upstream": "output"}
+"""The one edge kind by which a walk reaches a job, in each direction: a job is read by
+``input`` edges and writes through ``output`` edges, and no other kind touches it."""
+
 
 @dataclass(frozen=True, slots=True)
 class NodeRef:

@@ -567,8 +567,8 @@ def impact(
         page: ``(after, limit)``: only the ``limit`` nodes with the smallest ids past the
             cursor ``after`` (0 for the first page); the answer's ``next_after`` is the next
             page's cursor. Everything when ``None``.
-        visible: For a page, the caller's read decisions: hidden nodes are left out before
-            the page is counted. (A whole answer is redacted with :func:`redact_impact`.)
+        visible: The caller's read decisions: the nodes it may not read are left out (of a
+            page, before the page is counted). Everything is shown when ``None``.
 
     Returns:
         The impact, or one page of it.
@@ -582,7 +582,8 @@ def impact(
         root = _resolve(unit.repository(LineageRepository), ref)
         if page is not None:
             return _impact_page(unit, root, depth, max_nodes, page=page, visible=visible)
-        return _impact(unit, root, depth, max_nodes)
+        found = _impact(unit, root, depth, max_nodes)
+    return found if visible is None else redact_impact(found, visible)
 
 
 def erase(

@@ -275,13 +275,14 @@ class LocalOperations:
         page: str | None = None,
     ) -> wire.Impact:
         """Everything downstream of a dataset, or one page of it."""
-        if limit is None and page is None:
-            found = lineage.impact(self.workspace, node, namespace=namespace, depth=depth)
-            self._require_visible(lineage.resource_of(found.root))
-            return conversion.impact(lineage.redact_impact(found, self._shown))
-        cursor = (_page_cursor(page), _page_size(limit))
+        paged = limit is not None or page is not None
         found = lineage.impact(
-            self.workspace, node, namespace=namespace, depth=depth, page=cursor, visible=self._shown
+            self.workspace,
+            node,
+            namespace=namespace,
+            depth=depth,
+            page=(_page_cursor(page), _page_size(limit)) if paged else None,
+            visible=self._shown,
         )
         self._require_visible(lineage.resource_of(found.root))
         return conversion.impact(found)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from keel.lineage.graph import REACHES_JOB
 from keel.store.bulk import gc_paused
 from keel.store.schema import lineage_edges, lineage_events, lineage_nodes, lineage_runs
 
@@ -328,9 +329,9 @@ class LineageRepository:
             max_nodes: Most nodes walked.
             facets: Whether to read the nodes' facets.
             jobs: Whether to return jobs (all are walked and counted; the start is returned
-                whatever it is). A walk knows a job by the edge that reached it (``input``
-                downstream, ``output`` upstream: no other edge touches a job that way), so
-                leaving them out costs no lookup of the nodes.
+                whatever it is). A walk knows a job by the edge that reached it
+                (:data:`~keel.lineage.graph.REACHES_JOB`), so leaving them out costs no lookup
+                of the nodes.
             after: Return only nodes with a larger id (a page's cursor).
             limit: Return at most this many, those with the smallest ids (a page); all when
                 ``None``. The walk and its cap are the same whatever the page.
@@ -345,7 +346,7 @@ class LineageRepository:
             "start": start,
             "depth": depth,
             "cap": max_nodes + 1,
-            "job_edge": "input" if downstream else "output",
+            "job_edge": REACHES_JOB["downstream" if downstream else "upstream"],
         }
         # The rows wanted (by id and job-ness alone), each with how many were walked; then only
         # their columns are read.
