@@ -34,7 +34,7 @@ from keel.service import (
 )
 from keel.service.actor import Actor
 from keel.store import Database
-from keel.store.lineage import LineageRepository
+from keel.store.lineage import LineageRepository, Node
 from keel.store.schema import lineage_nodes
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
@@ -145,7 +145,7 @@ def test_impact_follows_derived_data_to_models_workloads_and_placements(
         lineage.impact(workspace, "model:credit-scoring@3.1")
 
 
-def _everything(found: lineage.Impact) -> list[lineage.Node]:
+def _everything(found: lineage.Impact) -> list[Node]:
     return [*found.datasets, *found.models, *found.workloads]
 
 
@@ -370,6 +370,29 @@ def test_aliases_and_fact_sheets(workspace: Workspace) -> None:
     assert page.startswith("<!doctype html>") and "<script" not in page
 
 
+def _graph(
+    conn: sa.Connection, kinds: list[str], edges: list[tuple[int, int, str]], now: datetime
+) -> None:
+    """Nodes 1..N of the given kinds and the edges between them, written straight to the store."""
+    conn.execute(
+        sa.insert(lineage_nodes),
+        [
+            {
+                "id": i + 1,
+                "kind": kind,
+                "namespace": "prop",
+                "name": f"n{i}",
+                "origin": "openlineage",
+                "facets": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i, kind in enumerate(kinds)
+        ],
+    )
+    LineageRepository(conn).add_edges(edges, "openlineage", now)
+
+
 _graphs = st.lists(
     st.tuples(st.integers(0, 30), st.integers(0, 30), st.sampled_from(["input", "output"])),
     max_size=120,
@@ -400,24 +423,8 @@ def test_the_database_walk_reaches_what_a_breadth_first_walk_does(
     now = datetime.now(UTC)
     with database.engine.connect() as conn:
         transaction = conn.begin()
-        conn.execute(
-            sa.insert(lineage_nodes),
-            [
-                {
-                    "id": i + 1,
-                    "kind": "dataset",
-                    "namespace": "prop",
-                    "name": f"n{i}",
-                    "origin": "openlineage",
-                    "facets": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(31)
-            ],
-        )
         unique = list(dict.fromkeys((s + 1, d + 1, k) for s, d, k in edges))
-        LineageRepository(conn).add_edges(unique, "openlineage", now)
+        _graph(conn, ["dataset"] * 31, unique, now)
         found, truncated = LineageRepository(conn).reach(
             start + 1, downstream=forward, depth=depth, max_nodes=cap, facets=False
         )
@@ -467,23 +474,7 @@ def test_a_walk_without_jobs_returns_the_other_nodes_it_reaches(
     )
     with database.engine.connect() as conn:
         transaction = conn.begin()
-        conn.execute(
-            sa.insert(lineage_nodes),
-            [
-                {
-                    "id": i + 1,
-                    "kind": "dataset" if i < 15 else "job",
-                    "namespace": "prop",
-                    "name": f"n{i}",
-                    "origin": "openlineage",
-                    "facets": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(30)
-            ],
-        )
-        LineageRepository(conn).add_edges(edges, "openlineage", now)
+        _graph(conn, ["dataset"] * 15 + ["job"] * 15, edges, now)
         found, truncated = LineageRepository(conn).reach(
             start + 1, downstream=forward, depth=depth, max_nodes=1000, facets=False, jobs=False
         )
