@@ -52,6 +52,11 @@ from keel.store.bulk import insert_rows, timestamp
 from keel.store.schema import lineage_edges, lineage_nodes
 from pgschema import postgres_schema, postgres_url
 
+PAGE = 1_000
+"""Nodes in the first page of a paged impact."""
+BATCH = 50
+"""Events in one request in the batched HTTP run."""
+
 CTE = sa.text(
     """
     WITH RECURSIVE walk(id, depth) AS (
@@ -315,10 +320,6 @@ async def _send_all(url: str, events: list[dict[str, Any]], clients: int, key: s
 
 
 WRK_SCRIPT = Path(__file__).parent / "wrk" / "lineage.lua"
-BATCH = 50
-"""Events in one request in the batched HTTP run."""
-PAGE = 1_000
-"""Nodes in the first page of a paged impact."""
 
 
 def _wrk(
