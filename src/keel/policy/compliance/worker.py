@@ -81,8 +81,9 @@ def _input(lib: Any, value: Any) -> int:
 
     ``regopy.Input`` does the same through a Python function per node that checks the value
     against the abstract collection types and copies each string into a ctypes buffer; this
-    dispatches on the exact type and passes bytes, about a quarter of the time for Keel's
-    documents (it was a third of an evaluation). The caller frees the handle.
+    dispatches on the exact type and passes bytes: a quarter of the time on the benchmark's
+    documents, half on the demo estate's (which list the candidate sites). The caller frees the
+    handle.
 
     Raises:
         _UnconvertibleError: For a type other than ``dict``, ``list``, ``tuple``, ``str``, ``int``,
