@@ -7,8 +7,8 @@ instead of the three-way ``oneOf`` that no event matched.
 
 Valid events take the fast path: jsonschema-rs, a validator in Rust, with the same format checks
 as below (17-20 us an event; fastjsonschema's generated Python took 32-54 us on the same events,
-the jsonschema reference 460 us). An event it rejects is checked again by jsonschema, whose error names the
-field and the schema rule; the two are tested to agree.
+the jsonschema reference 460 us). An event it rejects is checked again by jsonschema, whose
+error names the field and the schema rule; the two are tested to agree.
 """
 
 from __future__ import annotations
