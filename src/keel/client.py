@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -242,6 +243,40 @@ class Client:
     def record(self, records: Sequence[wire.JsonObject]) -> wire.Appended:
         """Append decision records to the ledger."""
         return self._post(wire.Appended, "/v1/ledger/entries", {"entries": list(records)})
+
+    # -- decision records ----------------------------------------------------------------------
+    def record_decisions(self, records: Sequence[wire.JsonObject]) -> wire.DecisionsRecorded:
+        """Store a batch of decision records (all or none; retries are recognised)."""
+        return self._post(wire.DecisionsRecorded, "/v1/decisions", {"records": list(records)})
+
+    def decision_record(self, record_id: str) -> wire.Decision:
+        """One decision record, its content opened (admin)."""
+        return self._get(wire.Decision, f"/v1/decisions/{quote(record_id, safe='')}")
+
+    def decisions_of_subject(self, subject: str) -> wire.Decisions:
+        """Every record about one subject (admin); the subject travels in the body."""
+        return self._post(wire.Decisions, "/v1/decisions/searches", {"subject": subject})
+
+    def decision_proof(self, record_id: str) -> wire.DecisionProof:
+        """A record's tlog-proof and the opening of its content (admin)."""
+        return self._get(wire.DecisionProof, f"/v1/decisions/{quote(record_id, safe='')}/proof")
+
+    def decision_summary(
+        self, model: str | None = None, since: str | None = None, until: str | None = None
+    ) -> wire.DecisionSummary:
+        """Counts per model version and outcome."""
+        return self._get(
+            wire.DecisionSummary, "/v1/decisions/summary", model=model, since=since, until=until
+        )
+
+    def prune_decisions(self) -> wire.DecisionsForgotten:
+        """Erase the contents of expired records (admin)."""
+        return self._post(wire.DecisionsForgotten, "/v1/decisions/prunes")
+
+    def erase_subject(self, subject: str, reason: str) -> wire.DecisionsForgotten:
+        """Erase the contents of a subject's records (admin)."""
+        body = {"subject": subject, "reason": reason}
+        return self._post(wire.DecisionsForgotten, "/v1/decisions/erasures", body)
 
     # -- lineage -------------------------------------------------------------------------------
     def ingest(self, path: str) -> wire.Ingested:

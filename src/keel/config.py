@@ -27,6 +27,9 @@ principal           ``KEEL_PRINCIPAL``      none: who the local CLI acts as
 known_logs          ``KEEL_KNOWN_LOGS``     ``~/.config/keel/known_logs``: pinned ledger
                                             public keys, one per log (like SSH's
                                             known_hosts)
+decision_retention_days ``KEEL_DECISION_RETENTION_DAYS`` 183: how long decision records keep
+                                            their content; never under 183 for high-risk
+                                            models (EU AI Act Art. 19 and 26: six months)
 =================== ======================= ============================================
 """
 
@@ -56,6 +59,7 @@ _KEYS = (
     "data_root",
     "principal",
     "known_logs",
+    "decision_retention_days",
 )
 
 
@@ -77,6 +81,8 @@ class Settings:
             manifest's folder; ``None`` for none.
         principal: Who the local CLI acts as (``user:NAME``), or ``""``.
         known_logs: The file of pinned ledger public keys.
+        decision_retention_days: Days a decision record keeps its content (output,
+            explanation, subject) before it is pruned.
     """
 
     workspace: Path
@@ -90,6 +96,7 @@ class Settings:
     data_root: Path | None = None
     principal: str = ""
     known_logs: Path = Path("~/.config/keel/known_logs")
+    decision_retention_days: float = 183.0
 
     @property
     def state_dir(self) -> Path:
@@ -184,6 +191,13 @@ def load_settings(
         raise ConfigError(f"data_root {data_root} is not a folder")
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     known = pick(None, "known_logs", "KEEL_KNOWN_LOGS") or config_home / "keel" / "known_logs"
+    raw_days = pick(None, "decision_retention_days", "KEEL_DECISION_RETENTION_DAYS") or 183
+    try:
+        days = float(raw_days)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"decision_retention_days must be a number, got {raw_days!r}") from exc
+    if not 1 <= days <= 36_500:
+        raise ConfigError(f"decision_retention_days must be 1 to 36,500, got {days}")
     return Settings(
         workspace=ws.resolve(),
         database_url=str(url),
@@ -196,4 +210,5 @@ def load_settings(
         data_root=data_root,
         principal=str(pick(None, "principal", "KEEL_PRINCIPAL") or ""),
         known_logs=Path(str(known)).expanduser(),
+        decision_retention_days=days,
     )

@@ -22,6 +22,7 @@ The tree (code, HTTP status, exit status)::
     │   ├── ForbiddenError         E-FORBIDDEN  403  2  the access policy refuses the principal
     │   ├── LifecycleError         E-LIFECYCLE  400  2  a model version cannot make that transition
     │   ├── EventError             E-EVENT      400  2  an OpenLineage event breaks the schema
+    │   ├── DecisionError          E-DECISION   400  2  decision records that are refused
     │   ├── LedgerError            E-LEDGER     400  2  malformed keys, notes, checkpoints or proofs
     │   ├── DispatchError          E-DISPATCH   400  2  placed work its engine cannot run
     │   └── EngineError            E-ENGINE     502  2  an engine is unreachable or refused
@@ -366,6 +367,18 @@ class EventError(UserError):
             path=str(fields.get("path", "$")),
             schema_path=str(fields.get("schema_path", "")),
         )
+
+
+class DecisionError(_ProblemsError):
+    """Decision records that are refused (malformed, unknown model version, duplicate id...).
+
+    A batch is all or nothing: when this is raised, no record of the batch was stored.
+
+    Attributes:
+        problems: Each refused record (``records[3]``), field and why.
+    """
+
+    code = "E-DECISION"
 
 
 class UnreachableError(UserError):

@@ -34,6 +34,9 @@ DEFAULT_PAGE = 1_000
 """Items in a page when a paged answer is asked for without a limit."""
 MAX_PAGE = 10_000
 """Most items in one page."""
+MAX_DECISIONS = 10_000
+"""Most decision records in one batch (the domain's :data:`keel.decisions.MAX_BATCH`; a test
+keeps the two in step)."""
 
 LOCAL_ONLY: dict[str, str] = {
     "init": "writes manifests into a local folder",
@@ -140,6 +143,37 @@ class Operations(Protocol):
 
     def erase_personal(self, commitment: str, reason: str) -> None:
         """Erase a personal value behind a commitment."""
+        ...
+
+    # -- decision records ----------------------------------------------------------------------
+    def record_decisions(self, records: Sequence[wire.JsonObject]) -> wire.DecisionsRecorded:
+        """Store a batch of model decision records, all or none (retries are recognised)."""
+        ...
+
+    def decision_record(self, record_id: str) -> wire.Decision:
+        """One decision record, its content opened while held."""
+        ...
+
+    def decisions_of_subject(self, subject: str) -> wire.Decisions:
+        """Every decision record about one subject, newest first."""
+        ...
+
+    def decision_proof(self, record_id: str) -> wire.DecisionProof:
+        """A decision record's tlog-proof, with the opening of its content while held."""
+        ...
+
+    def decision_summary(
+        self, model: str | None = None, since: str | None = None, until: str | None = None
+    ) -> wire.DecisionSummary:
+        """Decision counts per model version and outcome (RFC 3339 times; default: 30 days)."""
+        ...
+
+    def prune_decisions(self) -> wire.DecisionsForgotten:
+        """Erase the content of every record whose retention ended."""
+        ...
+
+    def erase_subject(self, subject: str, reason: str) -> wire.DecisionsForgotten:
+        """Erase the content of every record about one subject."""
         ...
 
     # -- lineage -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -114,8 +115,16 @@ def verify_proof(
     ctx: typer.Context,
     proof_file: Annotated[Path, typer.Argument(help="A .tlog-proof file.")],
     key: KeyOption = None,
+    opening: Annotated[
+        Path | None,
+        typer.Option(help="A decision record's opening (keel decisions prove --opening)."),
+    ] = None,
 ) -> None:
-    """Check a proof offline, with nothing but the log's public key (no database)."""
+    """Check a proof offline, with nothing but the log's public key (no database).
+
+    With ``--opening``, also check that the opening's content is what the proved entry
+    committed to, and print it.
+    """
     from keel.service import ledger
 
     state(ctx).local("ledger verify-proof")
@@ -131,6 +140,15 @@ def verify_proof(
         f"ok: entry {proof.index} is in {checkpoint.origin} at size {checkpoint.size}\n"
         f"{proof.entry.decode()}"
     )
+    if opening is None:
+        return
+    try:
+        opened = json.loads(opening.read_text(encoding="utf-8"))
+        salt, content = str(opened["salt"]), str(opened["content"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{opening}: not an opening (JSON with salt and content): {exc}") from exc
+    field = ledger.open_commitment(proof.entry, salt, content)
+    typer.echo(f"ok: the opening opens the entry's {field} commitment\n{content}")
 
 
 @app.command()

@@ -10,6 +10,7 @@ import typer
 from keel import __version__, progress
 from keel.cli import (
     access,
+    decisions,
     demo,
     estate,
     ledger,
@@ -96,6 +97,7 @@ app.command()(plan.plan)
 app.command()(runs.dispatch)
 app.add_typer(runs.app, name="runs")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(decisions.app, name="decisions")
 app.add_typer(policy.app, name="policy")
 app.add_typer(access.app, name="access")
 app.command()(monitor.sketch)

@@ -5,7 +5,13 @@ the service layer ties appends to the state changes they record.
 """
 
 from keel.ledger.checkpoint import Checkpoint
-from keel.ledger.entry import Commitment, canonical_entry, commit, opening_digest
+from keel.ledger.entry import (
+    Commitment,
+    canonical_entry,
+    canonical_json,
+    commit,
+    opening_digest,
+)
 from keel.ledger.merkle import (
     EMPTY_ROOT,
     consistency_ranges,
@@ -30,6 +36,7 @@ __all__ = [
     "Signer",
     "Verifier",
     "canonical_entry",
+    "canonical_json",
     "commit",
     "consistency_ranges",
     "inclusion_ranges",

@@ -56,12 +56,32 @@ def _plain(value: Any) -> bool:
     return True
 
 
-def canonical_entry(entry: dict[str, Any]) -> bytes:
-    """The RFC 8785 canonical bytes of an entry.
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical bytes of any JSON value.
 
-    Plain entries (see :func:`_plain`) are serialised by orjson, whose sorted output is
+    Plain values (see :func:`_plain`) are serialised by orjson, whose sorted output is
     byte-identical to RFC 8785 for them (property-tested against the ``rfc8785`` package);
     everything else goes through ``rfc8785``.
+
+    Args:
+        value: A JSON value (no floats that JSON cannot represent).
+
+    Returns:
+        The canonical UTF-8 bytes.
+
+    Raises:
+        LedgerError: If the value is not canonicalisable.
+    """
+    try:
+        if _plain(value):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise LedgerError(f"not canonical JSON: {exc}") from exc
+
+
+def canonical_entry(entry: dict[str, Any]) -> bytes:
+    """The RFC 8785 canonical bytes of an entry.
 
     Args:
         entry: A JSON object (no floats that JSON cannot represent).
@@ -73,13 +93,9 @@ def canonical_entry(entry: dict[str, Any]) -> bytes:
         LedgerError: If the entry is not canonicalisable or is larger than 64 KiB.
     """
     try:
-        data = (
-            orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
-            if _plain(entry)
-            else rfc8785.dumps(entry)
-        )
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise LedgerError(f"ledger entry is not canonical JSON: {exc}") from exc
+        data = canonical_json(entry)
+    except LedgerError as exc:
+        raise LedgerError(f"ledger entry is {exc}") from exc
     if len(data) > MAX_ENTRY_BYTES:
         raise LedgerError(f"ledger entry is {len(data)} bytes; the limit is {MAX_ENTRY_BYTES}")
     return data
@@ -102,9 +118,12 @@ def commit(value: Any) -> Commitment:
 
     Returns:
         The commitment (``sha256:<hex>`` of salt and canonical value) and its opening.
+
+    Raises:
+        LedgerError: If the value is not canonicalisable.
     """
     salt = os.urandom(SALT_BYTES)
-    canonical = rfc8785.dumps(value)
+    canonical = canonical_json(value)
     return Commitment(opening_digest(salt, canonical), salt, canonical)
 
 

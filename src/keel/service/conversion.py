@@ -17,6 +17,7 @@ from keel.monitor.check import CheckResult
 from keel.policy.access.engine import AccessDecision
 from keel.policy.compliance.decision import Decision
 from keel.service.changes import ApplyResult, Change
+from keel.service.decisions import ShownDecision
 from keel.service.ledger import ShownEntry, VerifyReport
 from keel.service.lineage import Erasure, Impact, LineageView, label
 from keel.service.monitoring import MonitorRun
@@ -262,4 +263,24 @@ def token(item: Token, now: datetime) -> wire.Token:
         created_at=item.created_at,
         expires_at=item.expires_at,
         revoked_at=item.revoked_at,
+    )
+
+
+# -- decision records -------------------------------------------------------------------------
+def decision_record(shown: ShownDecision) -> wire.Decision:
+    """A decision record, its content opened while held."""
+    stored, content = shown.stored, shown.content
+    return wire.Decision(
+        id=stored.id,
+        ledger_index=stored.ledger_index,
+        model=stored.model,
+        workload=stored.workload,
+        decided_at=stored.decided_at,
+        received_at=stored.received_at,
+        expires_at=stored.expires_at,
+        input_digest=stored.input_digest,
+        content_commitment=stored.content,
+        outcome=stored.outcome,
+        content=None if content is None else wire.DecisionContent(**content),
+        gone=shown.gone,
     )

@@ -24,6 +24,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -38,6 +40,7 @@ from keel import progress
 from keel.errors import ConfigError, IntegrityError, LedgerError, NotFoundError
 from keel.ledger import (
     Checkpoint,
+    Commitment,
     InclusionProof,
     Signer,
     Verifier,
@@ -207,6 +210,7 @@ def record(
     personal: dict[str, Any] | None = None,
     *,
     cosigner: Signer | None = None,
+    openings: list[Commitment] | None = None,
 ) -> tuple[int, int]:
     """Append entries inside a writing unit of work and sign a checkpoint.
 
@@ -218,6 +222,8 @@ def record(
         personal: Personal values to attach to every entry as salted commitments, under the
             entry's ``personal`` key; their openings go to the erasable payload table.
         cosigner: A second key that signs the checkpoint too (a key rotation's new key).
+        openings: Openings of commitments the entries hold themselves (a decision record's
+            content), stored in the erasable payload table too.
 
     Returns:
         The index of the first new entry and the new tree size.
@@ -229,7 +235,7 @@ def record(
     repo = unit.repository(LedgerRepository)
     now = datetime.now(UTC)
     commitments: dict[str, str] = {}
-    payloads = []
+    payloads = [(made.digest, made.salt, made.value) for made in openings or ()]
     actor = unit.principal
     values = ({"actor": actor} if actor is not None else {}) | (personal or {})
     for field, value in values.items():
@@ -456,6 +462,38 @@ def verify_proof(text: str, verifier_keys: list[str]) -> tuple[Checkpoint, Inclu
     keys = [Verifier.parse(key) for key in verifier_keys]
     proof = InclusionProof.parse(text)
     return proof.verify(keys), proof
+
+
+def open_commitment(entry: bytes, salt_b64: str, value: str) -> str:
+    """Check that a salt and canonical value open a commitment the entry holds.
+
+    Args:
+        entry: A (proved) entry's bytes.
+        salt_b64: The commitment's salt, base64.
+        value: The committed value's canonical JSON.
+
+    Returns:
+        The entry field that holds the commitment.
+
+    Raises:
+        LedgerError: If the salt is not base64 or the opening matches no commitment of the
+            entry.
+    """
+    try:
+        salt = base64.b64decode(salt_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise LedgerError(f"the opening's salt is not base64: {exc}") from exc
+    digest = opening_digest(salt, value.encode())
+    found = orjson.loads(entry)
+    held = {key: v for key, v in found.items() if isinstance(v, str)}
+    held |= {f"personal.{key}": v for key, v in (found.get("personal") or {}).items()}
+    for field, commitment in held.items():
+        if commitment == digest:
+            return str(field)
+    raise LedgerError(
+        "the opening does not open any commitment of the proved entry: the content was altered,"
+        " or the opening belongs to another record"
+    )
 
 
 # -- verification -----------------------------------------------------------------------------

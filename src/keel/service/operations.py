@@ -9,19 +9,22 @@ decisions. So "plan and commit", "explain", "approve and show" are composed once
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from keel import wire
+from keel.decisions.record import MAX_SKEW_S
 from keel.errors import NotFoundError, UserError
 from keel.operations import DEFAULT_KEY_DAYS, DEFAULT_PAGE, MAX_PAGE, Commit, Direction
 from keel.service import (
     access,
     changes,
     conversion,
+    decisions,
     dispatch,
     estate,
     factsheet,
@@ -39,6 +42,17 @@ from keel.service.workspace import Workspace
 
 Visible = Callable[[list[str]], list[bool]]
 """The caller's read decisions on ``Kind/name`` resources (one batch)."""
+
+
+def _moment(text: str, field: str) -> datetime:
+    """An RFC 3339 time with a timezone, or a user error naming the field."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{field}: {text!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise UserError(f"{field}: {text!r} has no timezone; add Z or an offset")
+    return moment.astimezone(UTC)
 
 
 class LocalOperations:
@@ -241,6 +255,75 @@ class LocalOperations:
         ]
         first, size = ledger.append(self.workspace, marked, actor=principal)
         return wire.Appended(first_index=first, size=size)
+
+    # -- decision records ----------------------------------------------------------------------
+    def record_decisions(self, records: Sequence[wire.JsonObject]) -> wire.DecisionsRecorded:
+        """Store a batch of decision records, credited to the actor."""
+        done = decisions.record(self.workspace, list(records), actor=self.actor.principal)
+        return wire.DecisionsRecorded(
+            stored=done.stored,
+            duplicates=done.duplicates,
+            first_index=done.first_index,
+            size=done.size,
+        )
+
+    def _admin(self) -> None:
+        """Decision contents are personal data: opening, finding and erasing them is an admin's."""
+        access.authorize(self.workspace, self.actor, [("admin", "Ledger")])
+
+    def decision_record(self, record_id: str) -> wire.Decision:
+        """One record, opened (an admin's read)."""
+        self._admin()
+        return conversion.decision_record(decisions.show(self.workspace, record_id))
+
+    def decisions_of_subject(self, subject: str) -> wire.Decisions:
+        """A subject's records (an admin's read)."""
+        self._admin()
+        found = decisions.of_subject(self.workspace, subject)
+        return wire.Decisions(decisions=[conversion.decision_record(d) for d in found])
+
+    def decision_proof(self, record_id: str) -> wire.DecisionProof:
+        """A record's proof and opening (an admin's read)."""
+        self._admin()
+        proof, _shown = decisions.prove(self.workspace, record_id)
+        opened = decisions.opening(self.workspace, record_id)
+        if opened is None:
+            return wire.DecisionProof(proof=proof)
+        salt, content = opened
+        return wire.DecisionProof(
+            proof=proof, salt=base64.b64encode(salt).decode(), content=content
+        )
+
+    def decision_summary(
+        self, model: str | None = None, since: str | None = None, until: str | None = None
+    ) -> wire.DecisionSummary:
+        """Counts per model version and outcome; 30 days up to now by default."""
+        now = datetime.now(UTC)
+        end = _moment(until, "until") if until else now + timedelta(seconds=MAX_SKEW_S)
+        start = _moment(since, "since") if since else end - timedelta(days=30)
+        if start >= end:
+            raise UserError(f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
+        found = decisions.summary(self.workspace, model, start, end)
+        models = [
+            wire.ModelOutcomes(model=name, count=sum(c.values()), outcomes=dict(c.most_common()))
+            for name, c in sorted(found.items())
+        ]
+        return wire.DecisionSummary(
+            since=start, until=end, model=model, total=sum(m.count for m in models), models=models
+        )
+
+    def prune_decisions(self) -> wire.DecisionsForgotten:
+        """Prune expired contents (an admin's act)."""
+        self._admin()
+        return wire.DecisionsForgotten(
+            records=decisions.prune(self.workspace, actor=self.actor.principal)
+        )
+
+    def erase_subject(self, subject: str, reason: str) -> wire.DecisionsForgotten:
+        """Erase a subject's contents (an admin's act)."""
+        self._admin()
+        count = decisions.erase_subject(self.workspace, subject, reason, actor=self.actor.principal)
+        return wire.DecisionsForgotten(records=count)
 
     # -- lineage -------------------------------------------------------------------------------
     def ingest(self, path: str) -> wire.Ingested:

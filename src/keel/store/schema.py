@@ -307,3 +307,36 @@ rate_buckets = sa.Table(
 """A token bucket per principal or client address, shared by every API server on the database:
 its level after the last take, when that was (seconds since the epoch by the database's clock),
 and how many tokens that take granted."""
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Column("model", sa.String(127), nullable=False),
+    sa.Column("workload", sa.String(63), nullable=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("input_digest", sa.String(71), nullable=False),
+    sa.Column("content", sa.String(71), nullable=False),
+    sa.Column("subject_key", sa.String(64), nullable=True),
+    sa.Column("outcome", sa.String(64), nullable=True),
+    sa.Column("pruned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("prune_reason", sa.String(32), nullable=True),
+    sa.Index("ix_decisions_model_time", "model", "decided_at"),
+    sa.Index("ix_decisions_subject", "subject_key"),
+    sa.Index("ix_decisions_expiry", "expires_at"),
+)
+"""One row per model decision recorded: its ledger leaf's index and fields, the commitment to
+its content (whose opening lies in ``ledger_payloads``), the keyed hash of its subject and its
+outcome label. Pruning (retention) or erasure (a subject's request) blanks ``subject_key`` and
+``outcome`` and erases the opening; the row and its leaf stay."""
+
+decision_meta = sa.Table(
+    "decision_meta",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("index_key", sa.LargeBinary(32), nullable=False),
+)
+"""One row: the secret key of the subjects' keyed hashes (created with the table)."""

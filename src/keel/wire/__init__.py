@@ -7,6 +7,16 @@ service layer; this package imports nothing of Keel but pydantic.
 """
 
 from keel.wire.base import JsonObject, JsonValue, Wire
+from keel.wire.decisions import (
+    Decision,
+    DecisionContent,
+    DecisionProof,
+    Decisions,
+    DecisionsForgotten,
+    DecisionsRecorded,
+    DecisionSummary,
+    ModelOutcomes,
+)
 from keel.wire.estate import ApplyResult, Change, Resource, ResourceList, ResourceStatus
 from keel.wire.ledger import Appended, LedgerEntries, LedgerEntry, Verification
 from keel.wire.lineage import Edge, Erasure, Impact, ImpactPlacement, Ingested, LineageView, Node
@@ -65,6 +75,13 @@ __all__ = [
     "Change",
     "ConditionResult",
     "CreatedToken",
+    "Decision",
+    "DecisionContent",
+    "DecisionProof",
+    "DecisionSummary",
+    "Decisions",
+    "DecisionsForgotten",
+    "DecisionsRecorded",
     "Dispatch",
     "Edge",
     "EngineTrouble",
@@ -82,6 +99,7 @@ __all__ = [
     "LedgerEntries",
     "LedgerEntry",
     "LineageView",
+    "ModelOutcomes",
     "ModelVersion",
     "ModelVersionDetail",
     "ModelVersions",

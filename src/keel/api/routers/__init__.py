@@ -5,6 +5,7 @@ lists filtered by its reads) for one thing, and returns the wire model it got.
 """
 
 from keel.api.routers import (
+    decisions,
     estate,
     ledger,
     lineage,
@@ -22,6 +23,7 @@ ROUTERS = [
     estate.router,
     plans.router,
     ledger.router,
+    decisions.router,
     lineage.router,
     models.router,
     monitors.router,

@@ -1,0 +1,29 @@
+"""Decision records: what models decided, about whom, and why, as ledger leaves.
+
+Pure computation over records (checking, ledger leaves, keyed subject hashes) and the SDK that
+model servers record with (:class:`Recorder`). Storage lives in :mod:`keel.store`; the service
+layer appends records to the ledger with their state in one transaction.
+"""
+
+from keel.decisions.record import (
+    MAX_BATCH,
+    DecisionRecord,
+    check_records,
+    input_digest,
+    instant,
+    refuse,
+    subject_key,
+)
+from keel.decisions.recorder import DecisionSink, Recorder
+
+__all__ = [
+    "MAX_BATCH",
+    "DecisionRecord",
+    "DecisionSink",
+    "Recorder",
+    "check_records",
+    "input_digest",
+    "instant",
+    "refuse",
+    "subject_key",
+]

@@ -1,0 +1,316 @@
+"""Decision records: what a model decided, checked and turned into a ledger leaf.
+
+A record says which model version decided, for which workload, when, on what input (a digest:
+the raw input is never sent to Keel), what it answered, why (reason codes or feature
+attributions, as the model gives them) and about whom (the data subject).
+
+What the ledger holds, and what it does not::
+
+    leaf:    {"type": "decision", "id", "model", "workload", "decided_at", "input", "content"}
+    content: a salted commitment to {"output", "explanation", "subject"}
+
+The leaf holds no personal value: the output, the explanation and the subject are behind one
+salted commitment (:func:`keel.ledger.commit`) whose opening is stored apart and can be erased
+(a subject's request) or pruned (the retention period ended) while the leaf, the tree and every
+proof stay valid. To find a subject's records, Keel keeps a keyed hash of the subject
+(:func:`subject_key`) beside each record, never the subject itself.
+
+Invariants:
+    * :func:`check_records` names every bad record and field of a batch at once; the service
+      adds what needs the store (unknown model versions, reused ids) and stores all or none.
+    * A leaf is at most a few hundred bytes whatever the record holds; the content is bounded
+      by :data:`MAX_CONTENT_BYTES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from keel.errors import DecisionError, LedgerError, Problem
+from keel.ledger import canonical_json
+
+MAX_BATCH = 10_000
+"""Most records in one batch."""
+MAX_CONTENT_BYTES = 16 * 1024
+"""Largest canonical output, explanation and subject together, in bytes."""
+MAX_SKEW_S = 300.0
+"""How far in the future (by the receiver's clock) a decision time may lie, in seconds."""
+MAX_OUTCOME_CHARS = 64
+"""Longest outcome label kept for distributions."""
+OUTCOME_KEYS = ("decision", "label", "class", "outcome", "prediction")
+"""Keys of an object output whose scalar value is its outcome, in order of preference."""
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_MODEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}@[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_WORKLOAD = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_FIELDS = frozenset(
+    {"id", "model", "workload", "decided_at", "input_digest", "output", "explanation", "subject"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One model decision, checked.
+
+    Attributes:
+        id: The sender's id for the record (unique in the workspace; a retry sends it again).
+        model: ``name@version`` of the deciding model version.
+        workload: The workload that served it, or ``None``.
+        decided_at: When the model decided (UTC).
+        input_digest: ``sha256:<hex>`` of the input's canonical JSON (RFC 8785).
+        output: What the model answered (any JSON value).
+        explanation: Reason codes, feature attributions or ``None``.
+        subject: Whom the decision is about (a customer id), or ``None``.
+    """
+
+    id: str
+    model: str
+    workload: str | None
+    decided_at: datetime
+    input_digest: str
+    output: Any
+    explanation: Any
+    subject: str | None
+
+    @property
+    def model_name(self) -> str:
+        """The model's name (before the ``@``)."""
+        return self.model.partition("@")[0]
+
+    @property
+    def model_version(self) -> str:
+        """The model's version (after the ``@``)."""
+        return self.model.partition("@")[2]
+
+    def content(self) -> dict[str, Any]:
+        """What the content commitment commits to."""
+        return {"output": self.output, "explanation": self.explanation, "subject": self.subject}
+
+    def leaf(self, content_commitment: str) -> dict[str, Any]:
+        """The ledger entry of this record.
+
+        Args:
+            content_commitment: The commitment to :meth:`content`.
+
+        Returns:
+            The entry (no personal value in it).
+        """
+        entry: dict[str, Any] = {
+            "type": "decision",
+            "id": self.id,
+            "model": self.model,
+            "decided_at": instant(self.decided_at),
+            "input": self.input_digest,
+            "content": content_commitment,
+        }
+        if self.workload is not None:
+            entry["workload"] = self.workload
+        return entry
+
+    def outcome(self) -> str | None:
+        """A short label of the output for distributions, or ``None`` when it has none.
+
+        A scalar output is its own label; an object's label is the scalar under the first of
+        :data:`OUTCOME_KEYS` it has. Labels are cut to :data:`MAX_OUTCOME_CHARS`.
+        """
+        value = self.output
+        if isinstance(value, dict):
+            value = next((value[k] for k in OUTCOME_KEYS if k in value), None)
+        if value is None or isinstance(value, dict | list):
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)[:MAX_OUTCOME_CHARS]
+
+
+def instant(moment: datetime) -> str:
+    """A UTC time as the ledger writes it: RFC 3339 with microseconds and ``Z``.
+
+    Args:
+        moment: An aware time.
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def input_digest(value: Any) -> str:
+    """The digest a record carries for an input: SHA-256 of its RFC 8785 canonical JSON.
+
+    Anyone holding the input recomputes it with any RFC 8785 library.
+
+    Args:
+        value: The model's input, as JSON.
+
+    Returns:
+        ``sha256:<hex>``.
+
+    Raises:
+        DecisionError: If the input is not JSON.
+    """
+    try:
+        return "sha256:" + hashlib.sha256(canonical_json(value)).hexdigest()
+    except LedgerError as exc:
+        raise DecisionError(
+            "the input is not JSON", [Problem("<input>", 0, "", "input", str(exc))]
+        ) from exc
+
+
+def subject_key(index_key: bytes, subject: str) -> str:
+    """The keyed hash under which a subject's records are found (HMAC-SHA-256, hex).
+
+    Without the workspace's index key it neither reveals nor confirms the subject.
+
+    Args:
+        index_key: The workspace's secret index key.
+        subject: The subject's identifier.
+
+    Returns:
+        64 hex characters.
+    """
+    return hmac.new(index_key, subject.encode(), hashlib.sha256).hexdigest()
+
+
+def _time(value: Any) -> datetime | str:
+    """A timezone-aware time from RFC 3339 text, or what is wrong with it."""
+    if not isinstance(value, str) or len(value) > 40:
+        return "must be an RFC 3339 time with a timezone, e.g. 2026-11-30T09:15:00Z"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return f"{value!r} is not an RFC 3339 time"
+    if moment.tzinfo is None:
+        return f"{value!r} has no timezone; add Z or an offset"
+    return moment.astimezone(UTC)
+
+
+def _check(
+    raw: Any, where: str, now: datetime, oldest: datetime
+) -> tuple[DecisionRecord | None, list[Problem]]:
+    """One record, or the problems in it."""
+    if not isinstance(raw, dict):
+        return None, [Problem(where, 0, "", "", "a record must be a JSON object")]
+    ident = raw.get("id")
+    name = f"Decision/{ident}" if isinstance(ident, str) and len(ident) <= 64 else ""
+    problems: list[Problem] = []
+
+    def bad(field: str, message: str) -> None:
+        problems.append(Problem(where, 0, name, field, message))
+
+    for unknown in sorted(set(raw) - _FIELDS):
+        bad(unknown[:64], f"unknown field; known: {', '.join(sorted(_FIELDS))}")
+    if not isinstance(ident, str) or not _ID.match(ident):
+        bad("id", "must be 1-64 letters, digits, '.', '_', ':' or '-', starting alphanumeric")
+    model = raw.get("model")
+    if not isinstance(model, str) or not _MODEL.match(model):
+        bad("model", "must be name@version of a registered model version")
+    workload = raw.get("workload")
+    if workload is not None and (not isinstance(workload, str) or not _WORKLOAD.match(workload)):
+        bad("workload", "must be a workload name (lowercase letters, digits, '-')")
+    decided = _time(raw.get("decided_at"))
+    if isinstance(decided, str):
+        bad("decided_at", decided)
+    elif (decided - now).total_seconds() > MAX_SKEW_S:
+        bad(
+            "decided_at",
+            f"{instant(decided)} is {(decided - now).total_seconds():.0f} s ahead of this"
+            f" server's clock ({instant(now)}); at most {MAX_SKEW_S:.0f} s is accepted",
+        )
+    elif decided < oldest:
+        bad(
+            "decided_at",
+            f"{instant(decided)} is older than the retention period (before {instant(oldest)});"
+            " the record would be pruned at once",
+        )
+    digest = raw.get("input_digest")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        bad("input_digest", "must be sha256:<64 lowercase hex> of the input's canonical JSON")
+    if "output" not in raw:
+        bad("output", "is required (any JSON value)")
+    subject = raw.get("subject")
+    if subject is not None and (not isinstance(subject, str) or not 1 <= len(subject) <= 256):
+        bad("subject", "must be a string of 1-256 characters")
+    if problems:
+        return None, problems
+    assert isinstance(decided, datetime)
+    assert isinstance(ident, str)
+    assert isinstance(model, str)
+    record = DecisionRecord(
+        ident, model, workload, decided, str(digest), raw["output"], raw.get("explanation"), subject
+    )
+    try:
+        size = len(canonical_json(record.content()))
+    except LedgerError as exc:
+        return None, [Problem(where, 0, name, "output", str(exc))]
+    if size > MAX_CONTENT_BYTES:
+        message = f"output, explanation and subject take {size} bytes; at most {MAX_CONTENT_BYTES}"
+        return None, [Problem(where, 0, name, "output", message)]
+    return record, []
+
+
+def check_records(
+    raws: list[Any], *, now: datetime, retention: timedelta
+) -> tuple[list[DecisionRecord], list[Problem]]:
+    """Check a batch of records as sent (JSON objects).
+
+    Args:
+        raws: The records.
+        now: The receiver's clock (decision times more than :data:`MAX_SKEW_S` ahead are
+            refused).
+        retention: The shortest retention period that applies (older records are refused).
+
+    Returns:
+        The good records, in order, and a problem per bad record and field (``records[i]``),
+        duplicate ids within the batch included.
+
+    Raises:
+        DecisionError: If the batch is empty or larger than :data:`MAX_BATCH`.
+    """
+    if not raws:
+        raise DecisionError("no records to store", [])
+    if len(raws) > MAX_BATCH:
+        raise DecisionError(f"{len(raws)} records in one batch; at most {MAX_BATCH}", [])
+    records: list[DecisionRecord] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    oldest = now - retention
+    for index, raw in enumerate(raws):
+        where = f"records[{index}]"
+        record, found = _check(raw, where, now, oldest)
+        problems += found
+        if record is None:
+            continue
+        first = seen.setdefault(record.id, index)
+        if first != index:
+            problems.append(
+                Problem(where, 0, f"Decision/{record.id}", "id", f"repeats records[{first}]")
+            )
+            continue
+        records.append(record)
+    return records, problems
+
+
+def refuse(problems: list[Problem], total: int) -> DecisionError:
+    """The error for a batch with problems: every problem, in record order.
+
+    Args:
+        problems: What is wrong (paths ``records[i]``).
+        total: Records in the batch.
+
+    Returns:
+        The error to raise.
+    """
+    ordered = sorted(problems, key=lambda p: int(p.path[8:-1]))
+    bad = len({p.path for p in problems})
+    return DecisionError(
+        f"{bad} of {total} records are refused; none was stored",
+        ordered,
+        hint="fix the records named above and send the batch again",
+    )

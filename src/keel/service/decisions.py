@@ -1,0 +1,377 @@
+"""Model decision records as a service: record, find, prove, summarise, prune, erase.
+
+A batch of records is checked whole (:func:`keel.decisions.check_records`, then against the
+registry: the model version must exist and be approved or deployed, the workload must exist),
+then appended to the ledger as one leaf per record, with the records' rows and the openings of
+their content commitments, in one transaction. A batch is all or nothing, except records the
+workspace already holds with the same id, model, time and input digest: a sender's retry,
+counted as ``duplicates`` and not stored twice.
+
+Retention: a record keeps its content until ``decided_at`` plus the workspace's
+``decision_retention_days`` (never less than :data:`HIGH_RISK_MIN_DAYS` for a high-risk model).
+:func:`prune` then erases the content's opening; :func:`erase_subject` does the same at once
+for every record of one subject. Leaves, the tree and every proof stay valid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from keel.decisions import DecisionRecord, check_records, refuse, subject_key
+from keel.errors import NotFoundError, Problem
+from keel.ledger import Commitment, canonical_json, commit, opening_digest
+from keel.registry.lifecycle import USABLE_STATES
+from keel.service import ledger
+from keel.service.workspace import Unit, Workspace
+from keel.store.decisions import DecisionRepository, NewDecision, StoredDecision
+from keel.store.ledger import LedgerRepository
+from keel.store.resources import ResourceRepository
+
+HIGH_RISK_MIN_DAYS = 183.0
+"""Shortest retention of a high-risk model's decisions: six months (EU AI Act Art. 19, 26(6))."""
+MAX_SUBJECT_RECORDS = 10_000
+"""Most records one subject lookup returns."""
+PRUNE_BATCH = 5_000
+"""Records pruned per transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Where a batch landed.
+
+    Attributes:
+        stored: Records stored now.
+        duplicates: Records the workspace held already (a retry), not stored again.
+        first_index: The ledger index of the first stored record (the log's size if none).
+        size: The log's size after the batch.
+    """
+
+    stored: int
+    duplicates: int
+    first_index: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShownDecision:
+    """A record with its content opened, or why it cannot be.
+
+    Attributes:
+        stored: The record's row.
+        content: ``{"output", "explanation", "subject"}`` or ``None`` once pruned or erased.
+        gone: Why the content is gone (``retention``, ``erasure: <reason>``), or ``None``.
+    """
+
+    stored: StoredDecision
+    content: dict[str, Any] | None
+    gone: str | None
+
+
+def _retention(workspace: Workspace, risk_tier: str | None) -> timedelta:
+    days = workspace.settings.decision_retention_days
+    if risk_tier == "high":
+        days = max(days, HIGH_RISK_MIN_DAYS)
+    return timedelta(days=days)
+
+
+def _registry_problems(
+    unit: Unit, records: list[DecisionRecord], raws_index: dict[str, int]
+) -> tuple[dict[str, str | None], list[Problem]]:
+    """Risk tiers by model name, and the records whose model version or workload is unknown."""
+    from keel.store.registry import RegistryRepository
+
+    states = unit.repository(RegistryRepository).states()
+    names = {r.model_name for r in records}
+    workloads = {r.workload for r in records if r.workload is not None}
+    specs = unit.repository(ResourceRepository).specs(
+        [("Model", n) for n in names] + [("Workload", w) for w in workloads]
+    )
+    tiers = {n: specs.get(("Model", n), {}).get("risk_tier") for n in names}
+    problems = []
+    for record in records:
+        where, name = f"records[{raws_index[record.id]}]", f"Decision/{record.id}"
+        state = states.get((record.model_name, record.model_version))
+        if state is None:
+            problems.append(Problem(where, 0, name, "model", f"{record.model} is not registered"))
+        elif state not in USABLE_STATES:
+            message = f"{record.model} is {state}; only approved or deployed versions decide"
+            problems.append(Problem(where, 0, name, "model", message))
+        if record.workload is not None and ("Workload", record.workload) not in specs:
+            message = f"no workload {record.workload!r} in the estate"
+            problems.append(Problem(where, 0, name, "workload", message))
+    return tiers, problems
+
+
+def _duplicates(
+    unit: Unit, records: list[DecisionRecord], raws_index: dict[str, int]
+) -> tuple[list[DecisionRecord], list[Problem]]:
+    """The records not stored yet, and problems for ids stored with another decision.
+
+    A record whose id is stored is a retry when the leaf's facts match and its content opens
+    the stored commitment (the stored salt is reused to compare; a content erased since can
+    no longer be compared, and the leaf's facts decide).
+    """
+    stored = unit.repository(DecisionRepository).get(raws_index)
+    if not stored:
+        return records, []
+    openings = unit.repository(LedgerRepository).payloads(d.content for d in stored.values())
+    fresh, problems = [], []
+    for record in records:
+        old = stored.get(record.id)
+        if old is None:
+            fresh.append(record)
+            continue
+        salt = openings.get(old.content, (None, None, None))[0]
+        same = (old.model, old.decided_at, old.input_digest) == (
+            record.model,
+            record.decided_at,
+            record.input_digest,
+        ) and (
+            salt is None or opening_digest(salt, canonical_json(record.content())) == old.content
+        )
+        if not same:
+            where = f"records[{raws_index[record.id]}]"
+            message = (
+                f"id already records another decision ({old.model} at"
+                f" {old.decided_at.isoformat()}, ledger entry {old.ledger_index})"
+            )
+            problems.append(Problem(where, 0, f"Decision/{record.id}", "id", message))
+    return fresh, problems
+
+
+def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
+    """Store a batch of decision records, all or none (retries of stored ones are skipped).
+
+    Args:
+        workspace: The workspace.
+        raws: The records as sent (JSON objects; see :class:`keel.decisions.DecisionRecord`).
+        actor: Who sends them (credited in the ledger).
+
+    Returns:
+        What was stored and where.
+
+    Raises:
+        DecisionError: Naming every refused record and field; nothing was stored.
+    """
+    now = datetime.now(UTC)
+    shortest = _retention(workspace, None)
+    records, problems = check_records(raws, now=now, retention=shortest)
+    raws_index: dict[str, int] = {}
+    for index, raw in enumerate(raws):  # where each good record was sent (its first place)
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            raws_index.setdefault(raw["id"], index)
+    with workspace.unit(actor, write=True) as unit:
+        tiers, unknown = _registry_problems(unit, records, raws_index)
+        fresh, repeated = _duplicates(unit, records, raws_index)
+        problems += unknown + repeated
+        if problems:
+            raise refuse(problems, len(raws))
+        repo = unit.repository(DecisionRepository)
+        if not fresh:
+            size = unit.repository(LedgerRepository).size()
+            return Recorded(0, len(records), size, size)
+        key = repo.index_key()
+        openings: list[Commitment] = [commit(r.content()) for r in fresh]
+        leaves = [r.leaf(made.digest) for r, made in zip(fresh, openings, strict=True)]
+        first, size = ledger.record(unit, leaves, openings=openings)
+        repo.insert(
+            [
+                NewDecision(
+                    r.id,
+                    first + i,
+                    r.model,
+                    r.workload,
+                    r.decided_at,
+                    r.decided_at + _retention(workspace, tiers.get(r.model_name)),
+                    r.input_digest,
+                    made.digest,
+                    None if r.subject is None else subject_key(key, r.subject),
+                    r.outcome(),
+                )
+                for i, (r, made) in enumerate(zip(fresh, openings, strict=True))
+            ],
+            now,
+        )
+    return Recorded(len(fresh), len(records) - len(fresh), first, size)
+
+
+def _opened(unit: Unit, found: list[StoredDecision]) -> list[ShownDecision]:
+    openings = unit.repository(LedgerRepository).payloads(d.content for d in found)
+    shown = []
+    for stored in found:
+        salt, value, reason = openings.get(stored.content, (None, None, None))
+        if salt is not None and value is not None:
+            if opening_digest(salt, value.encode()) != stored.content:
+                shown.append(ShownDecision(stored, None, "the stored opening does not match"))
+            else:
+                shown.append(ShownDecision(stored, orjson.loads(value), None))
+        else:
+            shown.append(ShownDecision(stored, None, reason or stored.prune_reason or "missing"))
+    return shown
+
+
+def of_subject(workspace: Workspace, subject: str) -> list[ShownDecision]:
+    """Every record about one subject, newest first (at most :data:`MAX_SUBJECT_RECORDS`).
+
+    Args:
+        workspace: The workspace.
+        subject: The subject's identifier, as the model server sent it.
+
+    Returns:
+        The records, contents opened.
+    """
+    with workspace.unit() as unit:
+        repo = unit.repository(DecisionRepository)
+        found = repo.of_subject(subject_key(repo.index_key(), subject), MAX_SUBJECT_RECORDS)
+        return _opened(unit, found)
+
+
+def show(workspace: Workspace, record_id: str) -> ShownDecision:
+    """One record, its content opened when it is still held.
+
+    Args:
+        workspace: The workspace.
+        record_id: The record's id.
+
+    Returns:
+        The record.
+
+    Raises:
+        NotFoundError: If no record has that id.
+    """
+    with workspace.unit() as unit:
+        found = unit.repository(DecisionRepository).get([record_id]).get(record_id)
+        if found is None:
+            raise NotFoundError(f"no decision record {record_id!r}")
+        return _opened(unit, [found])[0]
+
+
+def prove(workspace: Workspace, record_id: str) -> tuple[str, ShownDecision]:
+    """A record's tlog-proof against the latest checkpoint, and the record with its opening.
+
+    Args:
+        workspace: The workspace.
+        record_id: The record's id.
+
+    Returns:
+        The ``tlog-proof`` text and the record.
+
+    Raises:
+        NotFoundError: If no record has that id.
+    """
+    shown = show(workspace, record_id)
+    return ledger.prove(workspace, shown.stored.ledger_index).encode(), shown
+
+
+def opening(workspace: Workspace, record_id: str) -> tuple[bytes, str] | None:
+    """The salt and canonical content that open a record's commitment, if still held.
+
+    Args:
+        workspace: The workspace.
+        record_id: The record's id.
+
+    Returns:
+        ``(salt, canonical JSON)`` or ``None`` once pruned or erased.
+
+    Raises:
+        NotFoundError: If no record has that id.
+    """
+    with workspace.unit() as unit:
+        found = unit.repository(DecisionRepository).get([record_id]).get(record_id)
+        if found is None:
+            raise NotFoundError(f"no decision record {record_id!r}")
+        salt, value, _ = (
+            unit.repository(LedgerRepository)
+            .payloads([found.content])
+            .get(found.content, (None, None, None))
+        )
+    return None if salt is None or value is None else (salt, value)
+
+
+def summary(
+    workspace: Workspace, model: str | None, since: datetime, until: datetime
+) -> dict[str, Counter[str]]:
+    """Decision counts per model version and outcome in a time range.
+
+    Args:
+        workspace: The workspace.
+        model: ``name@version``, ``name`` or ``None`` for all.
+        since: First decision time included.
+        until: Decision times before it are included.
+
+    Returns:
+        Outcome counts by model version (pruned or unlabelled outcomes under ``""``).
+    """
+    with workspace.unit() as unit:
+        rows = unit.repository(DecisionRepository).summary(model, since, until)
+    found: dict[str, Counter[str]] = {}
+    for name, outcome, count in rows:
+        found.setdefault(name, Counter())[outcome or ""] += count
+    return found
+
+
+def prune(workspace: Workspace, *, actor: str, now: datetime | None = None) -> int:
+    """Erase the content of every record whose retention ended; leaves and proofs stay.
+
+    Args:
+        workspace: The workspace.
+        actor: Who prunes (credited in the ledger).
+        now: The time (now by default).
+
+    Returns:
+        How many records were pruned.
+    """
+    moment = now or datetime.now(UTC)
+    pruned = 0
+    while True:
+        with workspace.unit(actor, write=True) as unit:
+            repo = unit.repository(DecisionRepository)
+            expired = repo.expired(moment, PRUNE_BATCH)
+            if not expired:
+                return pruned
+            _forget(unit, expired, "retention", moment)
+            entry = {"type": "decision.pruned", "records": len(expired), "before": str(moment)}
+            ledger.record(unit, [entry])
+        pruned += len(expired)
+
+
+def _forget(unit: Unit, found: list[tuple[str, str]], reason: str, now: datetime) -> None:
+    kind = reason.split(":", maxsplit=1)[0]
+    unit.repository(DecisionRepository).blank([i for i, _ in found], kind, now)
+    unit.repository(LedgerRepository).erase_many([c for _, c in found], reason, now)
+
+
+def erase_subject(workspace: Workspace, subject: str, reason: str, *, actor: str) -> int:
+    """Erase the content of every record about one subject (a GDPR Art. 17 request).
+
+    The records' rows, leaves and proofs stay; the content can no longer be opened and the
+    records can no longer be found by the subject.
+
+    Args:
+        workspace: The workspace.
+        subject: The subject's identifier.
+        reason: Why (recorded in the ledger, without the subject).
+        actor: Who erases.
+
+    Returns:
+        How many records were erased.
+
+    Raises:
+        NotFoundError: If no record is about that subject.
+    """
+    now = datetime.now(UTC)
+    with workspace.unit(actor, write=True) as unit:
+        repo = unit.repository(DecisionRepository)
+        key = subject_key(repo.index_key(), subject)
+        found = repo.of_subject(key, 1 << 62)
+        if not found:
+            raise NotFoundError("no decision record is about that subject (or it was erased)")
+        _forget(unit, [(d.id, d.content) for d in found], f"erasure: {reason}", now)
+        entry = {"type": "decision.erased", "records": len(found), "reason": reason}
+        ledger.record(unit, [entry])
+    return len(found)

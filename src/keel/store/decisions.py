@@ -1,0 +1,247 @@
+"""The decision records' table: one row per model decision, beside its ledger leaf.
+
+Invariants:
+    * A row is written in the transaction that appends its leaf, so every row has a leaf and
+      every ``decision`` leaf has a row.
+    * Pruning and erasure blank a row's ``subject_key`` and ``outcome`` and set ``pruned_at``;
+      they never delete the row (its leaf's index and commitment stay findable by id).
+    * Times are stored in UTC; SQLite keeps them as naive text and they are read back as UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.errors import StoreError
+from keel.store.bulk import insert_rows, timestamp
+from keel.store.schema import decision_meta, decisions
+
+KEY_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A decision record's row (its content stays behind its commitment)."""
+
+    id: str
+    ledger_index: int
+    model: str
+    workload: str | None
+    decided_at: datetime
+    received_at: datetime
+    expires_at: datetime
+    input_digest: str
+    content: str
+    outcome: str | None
+    pruned_at: datetime | None
+    prune_reason: str | None
+
+
+_COLUMNS = (
+    decisions.c.id,
+    decisions.c.ledger_index,
+    decisions.c.model,
+    decisions.c.workload,
+    decisions.c.decided_at,
+    decisions.c.received_at,
+    decisions.c.expires_at,
+    decisions.c.input_digest,
+    decisions.c.content,
+    decisions.c.outcome,
+    decisions.c.pruned_at,
+    decisions.c.prune_reason,
+)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stored(row: Sequence[Any]) -> StoredDecision:
+    (ident, index, model, workload, decided, received, expires, digest, content, outcome,
+     pruned, reason) = row  # fmt: skip
+    return StoredDecision(
+        ident,
+        int(index),
+        model,
+        workload,
+        _utc(decided) or decided,
+        _utc(received) or received,
+        _utc(expires) or expires,
+        digest,
+        content,
+        outcome,
+        _utc(pruned),
+        reason,
+    )
+
+
+_INSERTED = (
+    "id", "ledger_index", "model", "workload", "decided_at", "received_at", "expires_at",
+    "input_digest", "content", "subject_key", "outcome",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NewDecision:
+    """A row to insert (see :class:`StoredDecision`)."""
+
+    id: str
+    ledger_index: int
+    model: str
+    workload: str | None
+    decided_at: datetime
+    expires_at: datetime
+    input_digest: str
+    content: str
+    subject_key: str | None
+    outcome: str | None
+
+
+class DecisionRepository:
+    """Reads and writes decision records on one connection.
+
+    Args:
+        conn: An open connection (inside a write transaction for changes).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def index_key(self) -> bytes:
+        """The secret key of the subjects' keyed hashes.
+
+        Returns:
+            32 bytes.
+
+        Raises:
+            StoreError: If the key row is missing (a damaged schema).
+        """
+        key = self.conn.execute(
+            sa.select(decision_meta.c.index_key).where(decision_meta.c.id == 1)
+        ).scalar()
+        if key is None:
+            raise StoreError("the decision_meta row is missing: the schema is damaged")
+        return bytes(key)
+
+    def insert(self, rows: Sequence[NewDecision], now: datetime) -> None:
+        """Insert rows.
+
+        Args:
+            rows: The new records' rows.
+            now: When they were received.
+        """
+        conn = self.conn
+
+        def stamp(value: datetime) -> Any:
+            return timestamp(conn, decisions.c.decided_at, value.astimezone(UTC))
+
+        received = stamp(now)
+        values = [
+            (r.id, r.ledger_index, r.model, r.workload, stamp(r.decided_at), received,
+             stamp(r.expires_at), r.input_digest, r.content, r.subject_key, r.outcome)
+            for r in rows
+        ]  # fmt: skip
+        insert_rows(conn, decisions, _INSERTED, values)
+
+    def get(self, ids: Iterable[str]) -> dict[str, StoredDecision]:
+        """Records by id.
+
+        Args:
+            ids: Record ids.
+
+        Returns:
+            The stored ones, by id.
+        """
+        wanted = sorted(set(ids))
+        found: dict[str, StoredDecision] = {}
+        for start in range(0, len(wanted), KEY_BATCH):
+            rows = self.conn.execute(
+                sa.select(*_COLUMNS).where(decisions.c.id.in_(wanted[start : start + KEY_BATCH]))
+            )
+            found.update({row[0]: _stored(row) for row in rows})
+        return found
+
+    def of_subject(self, key: str, limit: int) -> list[StoredDecision]:
+        """A subject's records, newest first.
+
+        Args:
+            key: The subject's keyed hash.
+            limit: Most records.
+
+        Returns:
+            The records.
+        """
+        rows = self.conn.execute(
+            sa.select(*_COLUMNS)
+            .where(decisions.c.subject_key == key)
+            .order_by(decisions.c.decided_at.desc(), decisions.c.id)
+            .limit(limit)
+        )
+        return [_stored(row) for row in rows]
+
+    def summary(
+        self, model: str | None, since: datetime, until: datetime
+    ) -> list[tuple[str, str | None, int]]:
+        """Counts of records by model version and outcome in a time range.
+
+        Args:
+            model: ``name@version``, ``name`` (every version) or ``None`` (every model).
+            since: First decision time included.
+            until: Decision times before this one are included.
+
+        Returns:
+            ``(model, outcome, count)`` rows; pruned records count under outcome ``None``.
+        """
+        query = (
+            sa.select(decisions.c.model, decisions.c.outcome, sa.func.count())
+            .where(decisions.c.decided_at >= since.astimezone(UTC))
+            .where(decisions.c.decided_at < until.astimezone(UTC))
+            .group_by(decisions.c.model, decisions.c.outcome)
+        )
+        if model is not None and "@" in model:
+            query = query.where(decisions.c.model == model)
+        elif model is not None:
+            query = query.where(decisions.c.model.startswith(model + "@", autoescape=True))
+        return [(m, o, int(n)) for m, o, n in self.conn.execute(query)]
+
+    def expired(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Records whose retention ended and that were not pruned yet.
+
+        Args:
+            now: The time.
+            limit: Most records.
+
+        Returns:
+            ``(id, content commitment)`` pairs.
+        """
+        rows = self.conn.execute(
+            sa.select(decisions.c.id, decisions.c.content)
+            .where(decisions.c.expires_at <= now.astimezone(UTC), decisions.c.pruned_at.is_(None))
+            .order_by(decisions.c.expires_at, decisions.c.id)
+            .limit(limit)
+        )
+        return [(ident, content) for ident, content in rows]
+
+    def blank(self, ids: Sequence[str], reason: str, now: datetime) -> None:
+        """Forget the subject and outcome of records (pruned or erased); the rows stay.
+
+        Args:
+            ids: Record ids.
+            reason: ``retention`` or ``erasure``.
+            now: When.
+        """
+        for start in range(0, len(ids), KEY_BATCH):
+            self.conn.execute(
+                sa.update(decisions)
+                .where(decisions.c.id.in_(ids[start : start + KEY_BATCH]))
+                .values(subject_key=None, outcome=None, pruned_at=now, prune_reason=reason)
+            )
