@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,20 @@ EVENT = {
     "inputs": [{"namespace": "keel", "name": "eu-customer-profiles"}],
     "outputs": [{"namespace": "keel", "name": "remote-features"}],
 }
+
+DECISION = {
+    "id": "remote-1",
+    "model": "credit-scoring@3.1",
+    "workload": "credit-decision-api",
+    "input_digest": "sha256:" + "ab" * 32,
+    "output": {"decision": "approve"},
+    "explanation": {"reason_codes": ["R2"]},
+    "subject": "cust-remote",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def _commands(group: typer.Typer, prefix: str = "") -> set[str]:
@@ -184,6 +199,25 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
     assert "cancelled 0 runs" in once("runs", "cancel", command="runs cancel")
     assert "readiness" in once("readiness", command="readiness", who="operator")
     both("readiness", "--latest", "-o", "json", command="readiness")
+    records = tmp_path / "decisions.jsonl"
+    records.write_text(json.dumps(DECISION | {"decided_at": _now()}) + "\n")
+    assert "stored 1 records" in once("decisions", "record", str(records),
+                                      command="decisions record", who="operator")  # fmt: skip
+    both("decisions", "show", "remote-1", "-o", "json")
+    both("decisions", "subject", "cust-remote")
+    both("decisions", "summary", "--model", "credit-scoring", "--since", "2026-01-01T00:00:00Z",
+         "--until", "2099-01-01T00:00:00Z")  # fmt: skip
+    decision_proof, opening = tmp_path / "d.tlog-proof", tmp_path / "d.json"
+    once("decisions", "prove", "remote-1", "--out", str(decision_proof), "--opening",
+         str(opening), command="decisions prove")  # fmt: skip
+    checked = ok(local("ledger", "verify-proof", str(decision_proof), "--key", str(key),
+                       "--opening", str(opening), cwd=tmp_path))  # fmt: skip
+    assert '"subject":"cust-remote"' in checked
+    assert "pruned 0 records" in once("decisions", "prune", command="decisions prune")
+    assert "erased the contents of 1 records" in once(
+        "decisions", "erase", "--subject", "cust-remote", "--reason", "test",
+        command="decisions erase",
+    )  # fmt: skip
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 

@@ -159,7 +159,8 @@ def input_digest(value: Any) -> str:
         return "sha256:" + hashlib.sha256(canonical_json(value)).hexdigest()
     except LedgerError as exc:
         raise DecisionError(
-            "the input is not JSON", [Problem("<input>", 0, "", "input", str(exc))]
+            f"the input has no RFC 8785 form ({exc}); send large integers as text",
+            [Problem("<input>", 0, "", "input", str(exc))],
         ) from exc
 
 

@@ -1,0 +1,237 @@
+"""Decision records on every store backend: all-or-nothing batches, retries, subjects, proofs,
+erasure and retention, with the ledger verifying throughout."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import rfc8785
+import sqlalchemy as sa
+
+from keel.errors import DecisionError, LedgerError, NotFoundError
+from keel.service import Workspace, apply_manifests, decisions, ledger
+from keel.service.actor import Actor
+
+SYSTEM = Actor.system("tests")
+
+MODELS = """\
+kind: Model
+name: scorer
+spec:
+  risk_tier: minimal
+  purpose: Test scoring
+  versions:
+    - {version: "1", parameters_billion: 0.1, state: approved}
+    - {version: "2", parameters_billion: 0.1}
+---
+kind: Model
+name: lender
+spec:
+  risk_tier: high
+  purpose: Credit decisions
+  owner: credit-risk
+  oversight_contact: credit@example.com
+  risk_assessment: approved
+  logging_enabled: true
+  versions:
+    - {version: "1", parameters_billion: 0.1}
+"""
+
+
+@pytest.fixture
+def estate(workspace: Workspace, tmp_path: Path) -> Workspace:
+    """Two models: scorer@1 approved (minimal risk), scorer@2 draft, lender@1 (high risk)
+    approved here directly (its approvals are not what these tests are about)."""
+    manifest = tmp_path / "models.yaml"
+    manifest.write_text(MODELS)
+    apply_manifests(workspace, [str(manifest)], actor=SYSTEM)
+    with workspace.database.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE model_versions SET state = 'approved' WHERE model = 'lender'"))
+    return workspace
+
+
+def make(n: int, *, subject: str | None = "cust-1", minutes_ago: float = 1, **extra: Any) -> dict:
+    decided = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    record: dict[str, Any] = {
+        "id": f"d-{n}",
+        "model": "scorer@1",
+        "decided_at": decided.isoformat(),
+        "input_digest": "sha256:" + hashlib.sha256(str(n).encode()).hexdigest(),
+        "output": {"decision": "approve" if n % 3 else "deny", "score": n / 100},
+        "explanation": {"reason_codes": [f"R{n % 4}"]},
+    }
+    if subject is not None:
+        record["subject"] = subject
+    return record | extra
+
+
+def size(workspace: Workspace) -> int:
+    return ledger.size(workspace)
+
+
+def rows(workspace: Workspace) -> int:
+    with workspace.database.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one())
+
+
+def test_records_become_leaves_whose_content_opens_offline(estate: Workspace) -> None:
+    done = decisions.record(estate, [make(n) for n in range(5)], actor="user:model-server")
+    assert (done.stored, done.duplicates) == (5, 0)
+    shown = decisions.show(estate, "d-4")
+    assert shown.content == {
+        "output": {"decision": "approve", "score": 0.04},
+        "explanation": {"reason_codes": ["R0"]},
+        "subject": "cust-1",
+    }
+    # The leaf holds no personal value: only digests, the commitment and the model's facts.
+    proof, _ = decisions.prove(estate, "d-4")
+    key = ledger.signer(estate).verifier.encode()
+    checkpoint, parsed = ledger.verify_proof(proof, [key])
+    assert checkpoint.size == done.size and parsed.index == shown.stored.ledger_index
+    leaf = orjson.loads(parsed.entry)
+    assert leaf["type"] == "decision" and leaf["model"] == "scorer@1"
+    assert b"cust-1" not in parsed.entry and b"approve" not in parsed.entry
+    opened = decisions.opening(estate, "d-4")
+    assert opened is not None
+    salt, content = opened
+    assert content.encode() == rfc8785.dumps(shown.content)
+    assert ledger.open_commitment(parsed.entry, base64.b64encode(salt).decode(), content) == (
+        "content"
+    )
+    altered = content.replace("approve", "deny!!!")
+    with pytest.raises(LedgerError, match="does not open"):
+        ledger.open_commitment(parsed.entry, base64.b64encode(salt).decode(), altered)
+    assert ledger.verify(estate).size == done.size
+
+
+def test_a_batch_with_any_bad_record_stores_nothing_and_names_each(estate: Workspace) -> None:
+    decisions.record(estate, [make(0)], actor="user:s")
+    before = (size(estate), rows(estate))
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    batch = [
+        make(1),
+        make(2, model="scorer@2"),  # draft
+        make(3, model="ghost@1"),  # not registered
+        make(4, decided_at=future),
+        make(5, decided_at="2026-11-30T10:00:00"),  # no timezone
+        make(6, workload="no-such-workload"),
+        make(7, output="x" * 20_000),  # content over 16 KiB
+        {k: v for k, v in make(8).items() if k != "output"},
+        make(1),  # repeats records[0]
+        make(0, output="something else"),  # id already stored with another decision
+        make(10, input_digest="md5:abc", colour="red"),
+        "not an object",
+    ]
+    with pytest.raises(DecisionError) as caught:
+        decisions.record(estate, batch, actor="user:s")
+    found = {(p.path, p.field) for p in caught.value.problems}
+    assert found == {
+        ("records[1]", "model"),
+        ("records[2]", "model"),
+        ("records[3]", "decided_at"),
+        ("records[4]", "decided_at"),
+        ("records[5]", "workload"),
+        ("records[6]", "output"),
+        ("records[7]", "output"),
+        ("records[8]", "id"),
+        ("records[9]", "id"),
+        ("records[10]", "input_digest"),
+        ("records[10]", "colour"),
+        ("records[11]", ""),
+    }
+    assert "11 of 12 records are refused" in str(caught.value)
+    assert "is draft" in next(p.message for p in caught.value.problems if p.path == "records[1]")
+    assert (size(estate), rows(estate)) == before  # nothing of the batch landed
+
+
+def test_a_retry_is_recognised_and_a_reused_id_is_refused(estate: Workspace) -> None:
+    batch = [make(n) for n in range(4)]
+    first = decisions.record(estate, batch, actor="user:s")
+    again = decisions.record(estate, [*batch, make(9)], actor="user:s")
+    assert (again.stored, again.duplicates) == (1, 4)
+    assert again.first_index == first.size  # only the new record was appended
+    assert size(estate) == again.size == first.size + 1
+    changed = batch[2] | {"output": {"decision": "deny"}}  # same id, time and input
+    with pytest.raises(DecisionError) as caught:
+        decisions.record(estate, [changed], actor="user:s")
+    assert "already records another decision" in caught.value.problems[0].message
+    assert size(estate) == again.size
+
+
+def test_a_subjects_records_are_found_by_keyed_hash_only(estate: Workspace) -> None:
+    batch = [make(n, subject=f"cust-{n % 3}", minutes_ago=10 - n) for n in range(9)]
+    batch.append(make(99, subject=None))
+    decisions.record(estate, batch, actor="user:s")
+    mine = decisions.of_subject(estate, "cust-1")
+    assert [d.stored.id for d in mine] == ["d-7", "d-4", "d-1"]  # newest first
+    assert all(d.content and d.content["subject"] == "cust-1" for d in mine)
+    assert decisions.of_subject(estate, "cust-404") == []
+    with estate.database.engine.connect() as conn:
+        table = conn.execute(sa.text("SELECT * FROM decisions")).all()
+        leaves = conn.execute(sa.text("SELECT entry FROM ledger_entries")).scalars().all()
+    assert not any("cust-1" in str(row) for row in table)
+    assert not any("cust-1" in leaf for leaf in leaves)
+
+
+def test_erasing_a_subject_blanks_contents_and_keeps_every_proof(estate: Workspace) -> None:
+    batch = [make(n, subject=f"cust-{n % 2}") for n in range(6)]
+    decisions.record(estate, batch, actor="user:s")
+    proof_before, _ = decisions.prove(estate, "d-1")
+    assert decisions.erase_subject(estate, "cust-1", "Art. 17 request", actor="user:a") == 3
+    gone = decisions.show(estate, "d-1")
+    assert gone.content is None and gone.gone == "erasure: Art. 17 request"
+    assert decisions.opening(estate, "d-1") is None
+    assert decisions.of_subject(estate, "cust-1") == []
+    assert len(decisions.of_subject(estate, "cust-0")) == 3  # the other subject is untouched
+    key = ledger.signer(estate).verifier.encode()
+    ledger.verify_proof(proof_before, [key])  # an old proof still verifies
+    ledger.verify_proof(decisions.prove(estate, "d-1")[0], [key])
+    assert ledger.verify(estate).size == size(estate)
+    with pytest.raises(NotFoundError):
+        decisions.erase_subject(estate, "cust-1", "again", actor="user:a")
+    erased = [s.entry for s in ledger.show(estate, size(estate) - 1)]
+    assert erased[0]["type"] == "decision.erased" and "cust-1" not in str(erased)
+
+
+def test_retention_prunes_contents_by_risk_tier_and_refuses_records_already_past_it(
+    estate: Workspace,
+) -> None:
+    estate = Workspace(replace(estate.settings, decision_retention_days=1.0), estate.database)
+    with pytest.raises(DecisionError) as caught:
+        decisions.record(estate, [make(0, minutes_ago=25 * 60)], actor="user:s")
+    assert "older than the retention period" in caught.value.problems[0].message
+    batch = [make(1, minutes_ago=23 * 60), make(2, minutes_ago=60, model="lender@1"), make(3)]
+    decisions.record(estate, batch, actor="user:s")
+    assert decisions.show(estate, "d-2").stored.expires_at - decisions.show(
+        estate, "d-2"
+    ).stored.decided_at == timedelta(days=183)  # high risk: six months at least
+    assert decisions.prune(estate, actor="user:a") == 0
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert decisions.prune(estate, actor="user:a", now=later) == 1  # d-1 only
+    assert decisions.show(estate, "d-1").gone == "retention"
+    assert decisions.show(estate, "d-3").content is not None
+    assert decisions.prune(estate, actor="user:a", now=later + timedelta(days=2)) == 1  # d-3
+    assert decisions.show(estate, "d-2").content is not None  # lender: still kept
+    counts = decisions.summary(estate, None, later - timedelta(days=3), later)
+    assert counts["scorer@1"][""] == 2  # pruned records keep counting, without an outcome
+    assert ledger.verify(estate).size == size(estate)
+
+
+def test_summary_counts_outcomes_per_version_within_the_range(estate: Workspace) -> None:
+    batch = [make(n, minutes_ago=n) for n in range(12)]
+    batch += [make(100 + n, model="lender@1", output=bool(n % 2)) for n in range(5)]
+    decisions.record(estate, batch, actor="user:s")
+    now = datetime.now(UTC)
+    found = decisions.summary(estate, None, now - timedelta(hours=1), now)
+    assert dict(found["scorer@1"]) == {"approve": 8, "deny": 4}
+    assert dict(found["lender@1"]) == {"true": 2, "false": 3}
+    recent = decisions.summary(estate, "scorer", now - timedelta(minutes=5, seconds=30), now)
+    assert sum(recent["scorer@1"].values()) == 6 and "lender@1" not in recent  # 0 to 5 min ago
+    assert decisions.summary(estate, "lender@2", now - timedelta(hours=1), now) == {}

@@ -1,0 +1,235 @@
+"""Decision records without a store: checking, leaves, digests, keyed subjects, the Recorder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keel.decisions import MAX_BATCH, Recorder, check_records, input_digest, subject_key
+from keel.decisions.record import DecisionRecord
+from keel.errors import DecisionError, UnreachableError
+from keel.operations import MAX_DECISIONS
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+RETENTION = timedelta(days=183)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                  max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+def good(**extra: Any) -> dict[str, Any]:
+    return {
+        "id": "a-1",
+        "model": "scorer@1",
+        "decided_at": "2026-11-30T11:59:00+00:00",
+        "input_digest": "sha256:" + "0" * 64,
+        "output": 1,
+    } | extra
+
+
+def test_the_batch_limit_is_the_apis() -> None:
+    assert MAX_BATCH == MAX_DECISIONS
+
+
+@given(json_values)
+def test_input_digests_are_sha256_of_rfc8785(value: Any) -> None:
+    assert input_digest(value) == "sha256:" + hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+
+
+def test_an_input_that_is_not_json_is_refused() -> None:
+    with pytest.raises(DecisionError):
+        input_digest({"when": NOW})
+    with pytest.raises(DecisionError, match="safe integer"):  # RFC 8785: send such as text
+        input_digest({"account": 2**53})
+
+
+def test_subject_keys_depend_on_the_index_key() -> None:
+    one, other = os.urandom(32), os.urandom(32)
+    assert subject_key(one, "cust-1") == subject_key(one, "cust-1")
+    assert subject_key(one, "cust-1") != subject_key(other, "cust-1")
+    assert subject_key(one, "cust-1") != subject_key(one, "cust-2")
+    assert "cust" not in subject_key(one, "cust-1")
+
+
+@pytest.mark.parametrize(
+    ("output", "outcome"),
+    [
+        ("approve", "approve"),
+        (True, "true"),
+        (3, "3"),
+        ({"score": 0.3, "label": "deny", "decision": "refer"}, "refer"),
+        ({"score": 0.3}, None),
+        ([1, 2], None),
+        (None, None),
+        ("x" * 100, "x" * 64),
+    ],
+)
+def test_outcome_labels(output: Any, outcome: str | None) -> None:
+    [record], problems = check_records([good(output=output)], now=NOW, retention=RETENTION)
+    assert problems == [] and record.outcome() == outcome
+
+
+def test_times_are_normalised_and_skew_is_bounded() -> None:
+    records, problems = check_records(
+        [
+            good(decided_at="2026-11-30T13:01:00+01:00"),  # 12:01 UTC: within the skew
+            good(id="b", decided_at="2026-11-30T12:06:00Z"),  # six minutes ahead
+            good(id="c", decided_at="2026-05-01T00:00:00Z"),  # older than 183 days
+        ],
+        now=NOW,
+        retention=RETENTION,
+    )
+    assert records[0].decided_at == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+    assert [p.path for p in problems] == ["records[1]", "records[2]"]
+    assert "ahead of this server's clock" in problems[0].message
+
+
+def test_leaves_hold_no_personal_value() -> None:
+    [record], _ = check_records(
+        [good(subject="alice@example.com", output={"decision": "deny"}, workload="api")],
+        now=NOW,
+        retention=RETENTION,
+    )
+    leaf = record.leaf("sha256:" + "1" * 64)
+    assert set(leaf) == {"type", "id", "model", "workload", "decided_at", "input", "content"}
+    assert "alice" not in str(leaf) and "deny" not in str(leaf)
+
+
+def test_empty_and_oversized_batches_are_refused() -> None:
+    with pytest.raises(DecisionError, match="no records"):
+        check_records([], now=NOW, retention=RETENTION)
+    with pytest.raises(DecisionError, match="at most 10000"):
+        check_records([good()] * (MAX_BATCH + 1), now=NOW, retention=RETENTION)
+
+
+class Sink:
+    """Collects batches, failing the first ``failures`` sends as an unreachable server would."""
+
+    def __init__(self, failures: int = 0, delay_s: float = 0.0) -> None:
+        self.batches: list[list[dict[str, Any]]] = []
+        self.failures = failures
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+
+    def record_decisions(self, records: list[dict[str, Any]]) -> None:
+        time.sleep(self.delay_s)
+        with self.lock:
+            if self.failures:
+                self.failures -= 1
+                raise UnreachableError("cannot reach the server", url="http://x")
+            self.batches.append(list(records))
+
+    def ids(self) -> list[str]:
+        return [r["id"] for batch in self.batches for r in batch]
+
+
+def test_many_threads_record_and_every_record_is_sent_once() -> None:
+    sink = Sink(delay_s=0.001)
+    recorder = Recorder(sink, model="scorer@1", flush_s=0.01, batch=50)
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    def work(thread: int) -> None:
+        for n in range(500):
+            ident = recorder.record({"n": n}, n % 2, subject=f"c{thread}")
+            with lock:
+                sent.append(ident)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.close()
+    assert sorted(sink.ids()) == sorted(sent) and len(set(sent)) == 4000
+    assert all(len(batch) <= 50 for batch in sink.batches)
+    assert recorder.pending() == 0
+
+
+def test_a_failed_send_keeps_the_records_for_the_next() -> None:
+    sink = Sink(failures=2)
+    recorder = Recorder(sink, model="scorer@1", flush_s=3600, batch=30)  # no early wake-up
+    ids = [recorder.record({"n": n}, "ok", record_id=f"r{n}") for n in range(25)]
+    for _ in range(2):
+        with pytest.raises(UnreachableError):
+            recorder.flush()
+        assert recorder.pending() == 25
+    assert recorder.flush() == 25
+    assert sink.ids() == ids and recorder.last_error is not None
+    recorder.close()
+
+
+def test_refused_records_are_dropped_not_retried_forever() -> None:
+    class Refusing(Sink):
+        def record_decisions(self, records: list[dict[str, Any]]) -> None:
+            raise DecisionError("1 of 1 records are refused; none was stored", [])
+
+    recorder = Recorder(Refusing(), model="ghost@1", flush_s=3600)
+    recorder.record({}, 1)
+    with pytest.raises(DecisionError):
+        recorder.flush()
+    assert recorder.pending() == 0
+    recorder.close()
+
+
+def test_the_decorator_records_the_call() -> None:
+    sink = Sink()
+    recorder = Recorder(sink, model="scorer@1", workload="api", flush_s=3600)
+
+    @recorder.decides(subject=lambda app: app["customer"], explanation=lambda out: ["R1"])
+    def score(app: dict[str, Any]) -> dict[str, Any]:
+        return {"decision": "approve" if app["income"] > 10 else "deny"}
+
+    assert score({"customer": "c-9", "income": 50}) == {"decision": "approve"}
+    recorder.flush()
+    [[sent]] = sink.batches
+    assert sent["subject"] == "c-9" and sent["explanation"] == ["R1"]
+    assert sent["output"] == {"decision": "approve"} and sent["workload"] == "api"
+    assert sent["input_digest"] == input_digest(
+        {"args": [{"customer": "c-9", "income": 50}], "kwargs": {}}
+    )
+    checked, problems = check_records([sent], now=datetime.now(UTC), retention=RETENTION)
+    assert problems == [] and isinstance(checked[0], DecisionRecord)
+    recorder.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_send_its_parents_records() -> None:
+    sink = Sink()
+    recorder = Recorder(sink, model="scorer@1", flush_s=3600)
+    for n in range(5):
+        recorder.record({"n": n}, n)
+    pid = os.fork()
+    if pid == 0:  # the child: its buffer starts empty, and its own records go out
+        try:
+            child_had = recorder.pending()
+            recorder.record({"child": True}, 1)
+            sent = recorder.flush()
+            os._exit(10 * child_had + sent)
+        except BaseException:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1  # nothing inherited, one of its own sent
+    assert recorder.pending() == 5 and recorder.flush() == 5
+    recorder.close()
+
+
+def test_a_closed_recorder_refuses_records() -> None:
+    recorder = Recorder(Sink(), model="scorer@1")
+    recorder.close()
+    with pytest.raises(Exception, match="closed"):
+        recorder.record({}, 1)
