@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.errors import LedgerError
-from keel.ledger import Checkpoint, InclusionProof, Signer, Verifier, canonical_entry, open_note
+from keel.ledger import (
+    Checkpoint,
+    InclusionProof,
+    Signer,
+    Verifier,
+    canonical_entry,
+    canonical_json,
+    open_note,
+)
 from keel.ledger.merkle import leaf_hash
 
 
@@ -155,3 +163,15 @@ def test_canonical_entries_are_rfc8785(entry: dict[str, object]) -> None:
             canonical_entry(entry)
         return
     assert canonical_entry(entry) == expected
+
+
+@settings(max_examples=3000)
+@given(
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e-6, max_value=1e17)
+    | st.floats(min_value=-1e17, max_value=-1e-6)
+    | st.integers(-(10**6), 10**6).map(lambda n: n / 1000)
+    | st.integers(-(2**60), 2**60).map(float)
+)
+def test_floats_take_the_fast_way_only_where_it_is_rfc8785(value: float) -> None:
+    assert canonical_json([value, {"x": value}]) == rfc8785.dumps([value, {"x": value}])

@@ -67,6 +67,8 @@ class DecisionRecord:
         output: What the model answered (any JSON value).
         explanation: Reason codes, feature attributions or ``None``.
         subject: Whom the decision is about (a customer id), or ``None``.
+        content_json: The canonical JSON (RFC 8785) of :meth:`content`, what its commitment
+            commits to.
     """
 
     id: str
@@ -77,6 +79,7 @@ class DecisionRecord:
     output: Any
     explanation: Any
     subject: str | None
+    content_json: bytes
 
     @property
     def model_name(self) -> str:
@@ -94,6 +97,9 @@ class DecisionRecord:
 
     def leaf(self, content_commitment: str) -> dict[str, Any]:
         """The ledger entry of this record.
+
+        Every value is plain (see :func:`keel.ledger.canonical_entry`): ids, names and digests
+        were checked against ASCII patterns, the time is :func:`instant`'s.
 
         Args:
             content_commitment: The commitment to :meth:`content`.
@@ -121,7 +127,12 @@ class DecisionRecord:
         """
         value = self.output
         if isinstance(value, dict):
-            value = next((value[k] for k in OUTCOME_KEYS if k in value), None)
+            found = None
+            for key in OUTCOME_KEYS:
+                if key in value:
+                    found = value[key]
+                    break
+            value = found
         if value is None or isinstance(value, dict | list):
             return None
         if isinstance(value, bool):
@@ -138,7 +149,7 @@ def instant(moment: datetime) -> str:
     Returns:
         ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
     """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def input_digest(value: Any) -> str:
@@ -176,7 +187,7 @@ def subject_key(index_key: bytes, subject: str) -> str:
     Returns:
         64 hex characters.
     """
-    return hmac.new(index_key, subject.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(index_key, subject.encode(), "sha256").hex()
 
 
 def _time(value: Any) -> datetime | str:
@@ -243,16 +254,20 @@ def _check(
     assert isinstance(decided, datetime)
     assert isinstance(ident, str)
     assert isinstance(model, str)
-    record = DecisionRecord(
-        ident, model, workload, decided, str(digest), raw["output"], raw.get("explanation"), subject
-    )
+    output, explanation = raw["output"], raw.get("explanation")
     try:
-        size = len(canonical_json(record.content()))
+        content = canonical_json({"output": output, "explanation": explanation, "subject": subject})
     except LedgerError as exc:
         return None, [Problem(where, 0, name, "output", str(exc))]
-    if size > MAX_CONTENT_BYTES:
-        message = f"output, explanation and subject take {size} bytes; at most {MAX_CONTENT_BYTES}"
+    if len(content) > MAX_CONTENT_BYTES:
+        message = (
+            f"output, explanation and subject take {len(content)} bytes;"
+            f" at most {MAX_CONTENT_BYTES}"
+        )
         return None, [Problem(where, 0, name, "output", message)]
+    record = DecisionRecord(
+        ident, model, workload, decided, str(digest), output, explanation, subject, content
+    )
     return record, []
 
 

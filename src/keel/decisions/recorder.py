@@ -33,7 +33,6 @@ import contextlib
 import functools
 import os
 import threading
-import uuid
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -141,7 +140,7 @@ class Recorder:
             DecisionError: If the input is not JSON.
             UserError: If the recorder was closed.
         """
-        ident = record_id or uuid.uuid4().hex
+        ident = record_id or os.urandom(16).hex()
         item: dict[str, Any] = {
             "id": ident,
             "model": self.model,

@@ -15,6 +15,7 @@ for every record of one subject. Leaves, the tree and every proof stay valid.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,10 @@ from typing import Any
 
 import orjson
 
-from keel.decisions import DecisionRecord, check_records, refuse, subject_key
+from keel.decisions import DecisionRecord, check_records, instant, refuse, subject_key
 from keel.errors import NotFoundError, Problem
-from keel.ledger import Commitment, canonical_json, commit, opening_digest
+from keel.ledger import opening_digest
+from keel.ledger.entry import SALT_BYTES
 from keel.registry.lifecycle import USABLE_STATES
 from keel.service import ledger
 from keel.service.workspace import Unit, Workspace
@@ -119,21 +121,17 @@ def _duplicates(
     stored = unit.repository(DecisionRepository).get(raws_index)
     if not stored:
         return records, []
-    openings = unit.repository(LedgerRepository).payloads(d.content for d in stored.values())
     fresh, problems = [], []
     for record in records:
         old = stored.get(record.id)
         if old is None:
             fresh.append(record)
             continue
-        salt = openings.get(old.content, (None, None, None))[0]
         same = (old.model, old.decided_at, old.input_digest) == (
             record.model,
             record.decided_at,
             record.input_digest,
-        ) and (
-            salt is None or opening_digest(salt, canonical_json(record.content())) == old.content
-        )
+        ) and (old.salt is None or opening_digest(old.salt, record.content_json) == old.content)
         if not same:
             where = f"records[{raws_index[record.id]}]"
             message = (
@@ -176,9 +174,12 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
             size = unit.repository(LedgerRepository).size()
             return Recorded(0, len(records), size, size)
         key = repo.index_key()
-        openings: list[Commitment] = [commit(r.content()) for r in fresh]
-        leaves = [r.leaf(made.digest) for r, made in zip(fresh, openings, strict=True)]
-        first, size = ledger.record(unit, leaves, openings=openings)
+        salts = [os.urandom(SALT_BYTES) for _ in fresh]
+        commitments = [
+            opening_digest(salt, r.content_json) for r, salt in zip(fresh, salts, strict=True)
+        ]
+        leaves = [r.leaf(c) for r, c in zip(fresh, commitments, strict=True)]
+        first, size = ledger.record(unit, leaves, plain=True)
         repo.insert(
             [
                 NewDecision(
@@ -189,30 +190,26 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
                     r.decided_at,
                     r.decided_at + _retention(workspace, tiers.get(r.model_name)),
                     r.input_digest,
-                    made.digest,
+                    commitments[i],
                     None if r.subject is None else subject_key(key, r.subject),
                     r.outcome(),
+                    salts[i],
+                    r.content_json.decode(),
                 )
-                for i, (r, made) in enumerate(zip(fresh, openings, strict=True))
+                for i, r in enumerate(fresh)
             ],
             now,
         )
     return Recorded(len(fresh), len(records) - len(fresh), first, size)
 
 
-def _opened(unit: Unit, found: list[StoredDecision]) -> list[ShownDecision]:
-    openings = unit.repository(LedgerRepository).payloads(d.content for d in found)
-    shown = []
-    for stored in found:
-        salt, value, reason = openings.get(stored.content, (None, None, None))
-        if salt is not None and value is not None:
-            if opening_digest(salt, value.encode()) != stored.content:
-                shown.append(ShownDecision(stored, None, "the stored opening does not match"))
-            else:
-                shown.append(ShownDecision(stored, orjson.loads(value), None))
-        else:
-            shown.append(ShownDecision(stored, None, reason or stored.prune_reason or "missing"))
-    return shown
+def _opened(stored: StoredDecision) -> ShownDecision:
+    salt, value = stored.salt, stored.opening
+    if salt is None or value is None:
+        return ShownDecision(stored, None, stored.gone_reason or "missing")
+    if opening_digest(salt, value.encode()) != stored.content:
+        return ShownDecision(stored, None, "the stored opening does not open the leaf's commitment")
+    return ShownDecision(stored, orjson.loads(value), None)
 
 
 def of_subject(workspace: Workspace, subject: str) -> list[ShownDecision]:
@@ -228,7 +225,7 @@ def of_subject(workspace: Workspace, subject: str) -> list[ShownDecision]:
     with workspace.unit() as unit:
         repo = unit.repository(DecisionRepository)
         found = repo.of_subject(subject_key(repo.index_key(), subject), MAX_SUBJECT_RECORDS)
-        return _opened(unit, found)
+    return [_opened(d) for d in found]
 
 
 def show(workspace: Workspace, record_id: str) -> ShownDecision:
@@ -246,9 +243,9 @@ def show(workspace: Workspace, record_id: str) -> ShownDecision:
     """
     with workspace.unit() as unit:
         found = unit.repository(DecisionRepository).get([record_id]).get(record_id)
-        if found is None:
-            raise NotFoundError(f"no decision record {record_id!r}")
-        return _opened(unit, [found])[0]
+    if found is None:
+        raise NotFoundError(f"no decision record {record_id!r}")
+    return _opened(found)
 
 
 def prove(workspace: Workspace, record_id: str) -> tuple[str, ShownDecision]:
@@ -281,16 +278,10 @@ def opening(workspace: Workspace, record_id: str) -> tuple[bytes, str] | None:
     Raises:
         NotFoundError: If no record has that id.
     """
-    with workspace.unit() as unit:
-        found = unit.repository(DecisionRepository).get([record_id]).get(record_id)
-        if found is None:
-            raise NotFoundError(f"no decision record {record_id!r}")
-        salt, value, _ = (
-            unit.repository(LedgerRepository)
-            .payloads([found.content])
-            .get(found.content, (None, None, None))
-        )
-    return None if salt is None or value is None else (salt, value)
+    stored = show(workspace, record_id).stored
+    if stored.salt is None or stored.opening is None:
+        return None
+    return stored.salt, stored.opening
 
 
 def summary(
@@ -334,16 +325,10 @@ def prune(workspace: Workspace, *, actor: str, now: datetime | None = None) -> i
             expired = repo.expired(moment, PRUNE_BATCH)
             if not expired:
                 return pruned
-            _forget(unit, expired, "retention", moment)
-            entry = {"type": "decision.pruned", "records": len(expired), "before": str(moment)}
+            repo.blank(expired, "retention", moment)
+            entry = {"type": "decision.pruned", "records": len(expired), "before": instant(moment)}
             ledger.record(unit, [entry])
         pruned += len(expired)
-
-
-def _forget(unit: Unit, found: list[tuple[str, str]], reason: str, now: datetime) -> None:
-    kind = reason.split(":", maxsplit=1)[0]
-    unit.repository(DecisionRepository).blank([i for i, _ in found], kind, now)
-    unit.repository(LedgerRepository).erase_many([c for _, c in found], reason, now)
 
 
 def erase_subject(workspace: Workspace, subject: str, reason: str, *, actor: str) -> int:
@@ -371,7 +356,7 @@ def erase_subject(workspace: Workspace, subject: str, reason: str, *, actor: str
         found = repo.of_subject(key, 1 << 62)
         if not found:
             raise NotFoundError("no decision record is about that subject (or it was erased)")
-        _forget(unit, [(d.id, d.content) for d in found], f"erasure: {reason}", now)
+        repo.blank([d.id for d in found], f"erasure: {reason}", now)
         entry = {"type": "decision.erased", "records": len(found), "reason": reason}
         ledger.record(unit, [entry])
     return len(found)

@@ -40,7 +40,6 @@ from keel import progress
 from keel.errors import ConfigError, IntegrityError, LedgerError, NotFoundError
 from keel.ledger import (
     Checkpoint,
-    Commitment,
     InclusionProof,
     Signer,
     Verifier,
@@ -210,7 +209,7 @@ def record(
     personal: dict[str, Any] | None = None,
     *,
     cosigner: Signer | None = None,
-    openings: list[Commitment] | None = None,
+    plain: bool = False,
 ) -> tuple[int, int]:
     """Append entries inside a writing unit of work and sign a checkpoint.
 
@@ -222,8 +221,8 @@ def record(
         personal: Personal values to attach to every entry as salted commitments, under the
             entry's ``personal`` key; their openings go to the erasable payload table.
         cosigner: A second key that signs the checkpoint too (a key rotation's new key).
-        openings: Openings of commitments the entries hold themselves (a decision record's
-            content), stored in the erasable payload table too.
+        plain: The entries hold only plain values, validated by the caller (see
+            :func:`keel.ledger.canonical_entry`); their canonical form is written unchecked.
 
     Returns:
         The index of the first new entry and the new tree size.
@@ -235,7 +234,7 @@ def record(
     repo = unit.repository(LedgerRepository)
     now = datetime.now(UTC)
     commitments: dict[str, str] = {}
-    payloads = [(made.digest, made.salt, made.value) for made in openings or ()]
+    payloads = []
     actor = unit.principal
     values = ({"actor": actor} if actor is not None else {}) | (personal or {})
     for field, value in values.items():
@@ -243,7 +242,7 @@ def record(
         commitments[field] = made.digest
         payloads.append((made.digest, made.salt, made.value))
     encoded = [
-        canonical_entry({**entry, "personal": commitments} if commitments else entry)
+        canonical_entry({**entry, "personal": commitments} if commitments else entry, plain=plain)
         for entry in entries
     ]
     repo.put_payloads(payloads)

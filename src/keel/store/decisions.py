@@ -3,8 +3,10 @@
 Invariants:
     * A row is written in the transaction that appends its leaf, so every row has a leaf and
       every ``decision`` leaf has a row.
-    * Pruning and erasure blank a row's ``subject_key`` and ``outcome`` and set ``pruned_at``;
-      they never delete the row (its leaf's index and commitment stay findable by id).
+    * A row holds the opening of its leaf's content commitment (``salt``, ``opening``).
+      Pruning and erasure blank it with ``subject_key`` and ``outcome`` and say why
+      (``gone_reason``); they never delete the row (its leaf's index and commitment stay
+      findable by id).
     * Times are stored in UTC; SQLite keeps them as naive text and they are read back as UTC.
 """
 
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel.errors import StoreError
-from keel.store.bulk import insert_rows, timestamp
+from keel.store.bulk import insert_rows
 from keel.store.schema import decision_meta, decisions
 
 KEY_BATCH = 500
@@ -39,8 +41,10 @@ class StoredDecision:
     input_digest: str
     content: str
     outcome: str | None
-    pruned_at: datetime | None
-    prune_reason: str | None
+    salt: bytes | None
+    opening: str | None
+    gone_at: datetime | None
+    gone_reason: str | None
 
 
 _COLUMNS = (
@@ -54,8 +58,10 @@ _COLUMNS = (
     decisions.c.input_digest,
     decisions.c.content,
     decisions.c.outcome,
-    decisions.c.pruned_at,
-    decisions.c.prune_reason,
+    decisions.c.salt,
+    decisions.c.opening,
+    decisions.c.gone_at,
+    decisions.c.gone_reason,
 )
 
 
@@ -67,7 +73,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _stored(row: Sequence[Any]) -> StoredDecision:
     (ident, index, model, workload, decided, received, expires, digest, content, outcome,
-     pruned, reason) = row  # fmt: skip
+     salt, opening, gone, reason) = row  # fmt: skip
     return StoredDecision(
         ident,
         int(index),
@@ -79,14 +85,16 @@ def _stored(row: Sequence[Any]) -> StoredDecision:
         digest,
         content,
         outcome,
-        _utc(pruned),
+        None if salt is None else bytes(salt),
+        opening,
+        _utc(gone),
         reason,
     )
 
 
 _INSERTED = (
     "id", "ledger_index", "model", "workload", "decided_at", "received_at", "expires_at",
-    "input_digest", "content", "subject_key", "outcome",
+    "input_digest", "content", "subject_key", "outcome", "salt", "opening",
 )  # fmt: skip
 
 
@@ -104,6 +112,8 @@ class NewDecision:
     content: str
     subject_key: str | None
     outcome: str | None
+    salt: bytes
+    opening: str
 
 
 class DecisionRepository:
@@ -140,14 +150,18 @@ class DecisionRepository:
             now: When they were received.
         """
         conn = self.conn
+        dialect = conn.dialect
+        process = decisions.c.decided_at.type.dialect_impl(dialect).bind_processor(dialect)
 
         def stamp(value: datetime) -> Any:
-            return timestamp(conn, decisions.c.decided_at, value.astimezone(UTC))
+            value = value.astimezone(UTC)
+            return process(value) if process else value
 
         received = stamp(now)
         values = [
             (r.id, r.ledger_index, r.model, r.workload, stamp(r.decided_at), received,
-             stamp(r.expires_at), r.input_digest, r.content, r.subject_key, r.outcome)
+             stamp(r.expires_at), r.input_digest, r.content, r.subject_key, r.outcome, r.salt,
+             r.opening)
             for r in rows
         ]  # fmt: skip
         insert_rows(conn, decisions, _INSERTED, values)
@@ -213,35 +227,42 @@ class DecisionRepository:
             query = query.where(decisions.c.model.startswith(model + "@", autoescape=True))
         return [(m, o, int(n)) for m, o, n in self.conn.execute(query)]
 
-    def expired(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """Records whose retention ended and that were not pruned yet.
+    def expired(self, now: datetime, limit: int) -> list[str]:
+        """Records whose retention ended and whose content is still held.
 
         Args:
             now: The time.
             limit: Most records.
 
         Returns:
-            ``(id, content commitment)`` pairs.
+            Their ids.
         """
         rows = self.conn.execute(
-            sa.select(decisions.c.id, decisions.c.content)
-            .where(decisions.c.expires_at <= now.astimezone(UTC), decisions.c.pruned_at.is_(None))
+            sa.select(decisions.c.id)
+            .where(decisions.c.expires_at <= now.astimezone(UTC), decisions.c.gone_at.is_(None))
             .order_by(decisions.c.expires_at, decisions.c.id)
             .limit(limit)
         )
-        return [(ident, content) for ident, content in rows]
+        return [ident for (ident,) in rows]
 
     def blank(self, ids: Sequence[str], reason: str, now: datetime) -> None:
-        """Forget the subject and outcome of records (pruned or erased); the rows stay.
+        """Forget the content, subject and outcome of records (pruned or erased); rows stay.
 
         Args:
             ids: Record ids.
-            reason: ``retention`` or ``erasure``.
+            reason: Why (``retention``, ``erasure: <the request's reason>``).
             now: When.
         """
         for start in range(0, len(ids), KEY_BATCH):
             self.conn.execute(
                 sa.update(decisions)
                 .where(decisions.c.id.in_(ids[start : start + KEY_BATCH]))
-                .values(subject_key=None, outcome=None, pruned_at=now, prune_reason=reason)
+                .values(
+                    subject_key=None,
+                    outcome=None,
+                    salt=None,
+                    opening=None,
+                    gone_at=now,
+                    gone_reason=reason,
+                )
             )

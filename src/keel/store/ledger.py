@@ -295,24 +295,6 @@ class LedgerRepository:
                 found[commitment] = (None if salt is None else bytes(salt), value, reason)
         return found
 
-    def erase_many(self, commitments: Sequence[str], reason: str, now: datetime) -> None:
-        """Erase the openings of many commitments (those already erased keep their reason).
-
-        Args:
-            commitments: The commitments.
-            reason: Why.
-            now: Erasure time.
-        """
-        for start in range(0, len(commitments), KEY_BATCH):
-            self.conn.execute(
-                sa.update(ledger_payloads)
-                .where(
-                    ledger_payloads.c.commitment.in_(commitments[start : start + KEY_BATCH]),
-                    ledger_payloads.c.salt.is_not(None),
-                )
-                .values(salt=None, value=None, erased_at=now, erasure_reason=reason)
-            )
-
     def erase(self, commitment: str, reason: str, now: datetime) -> bool:
         """Erase the opening of a commitment; the commitment itself stays in its entry.
 

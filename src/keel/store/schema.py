@@ -322,16 +322,19 @@ decisions = sa.Table(
     sa.Column("content", sa.String(71), nullable=False),
     sa.Column("subject_key", sa.String(64), nullable=True),
     sa.Column("outcome", sa.String(64), nullable=True),
-    sa.Column("pruned_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("prune_reason", sa.String(32), nullable=True),
+    sa.Column("salt", sa.LargeBinary(16), nullable=True),
+    sa.Column("opening", sa.Text, nullable=True),
+    sa.Column("gone_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("gone_reason", sa.Text, nullable=True),
     sa.Index("ix_decisions_model_time", "model", "decided_at"),
     sa.Index("ix_decisions_subject", "subject_key"),
     sa.Index("ix_decisions_expiry", "expires_at"),
 )
 """One row per model decision recorded: its ledger leaf's index and fields, the commitment to
-its content (whose opening lies in ``ledger_payloads``), the keyed hash of its subject and its
-outcome label. Pruning (retention) or erasure (a subject's request) blanks ``subject_key`` and
-``outcome`` and erases the opening; the row and its leaf stay."""
+its content and the commitment's opening (``salt`` and the canonical JSON ``opening``), the
+keyed hash of its subject and its outcome label. Pruning (retention) or erasure (a subject's
+request) blanks the opening, ``subject_key`` and ``outcome`` and says why in ``gone_reason``;
+the row and its leaf stay."""
 
 decision_meta = sa.Table(
     "decision_meta",

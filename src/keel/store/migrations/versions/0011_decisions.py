@@ -32,8 +32,10 @@ def upgrade() -> None:
         sa.Column("content", sa.String(71), nullable=False),
         sa.Column("subject_key", sa.String(64), nullable=True),
         sa.Column("outcome", sa.String(64), nullable=True),
-        sa.Column("pruned_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("prune_reason", sa.String(32), nullable=True),
+        sa.Column("salt", sa.LargeBinary(16), nullable=True),
+        sa.Column("opening", sa.Text, nullable=True),
+        sa.Column("gone_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("gone_reason", sa.Text, nullable=True),
     )
     op.create_index("ix_decisions_model_time", "decisions", ["model", "decided_at"])
     op.create_index("ix_decisions_subject", "decisions", ["subject_key"])

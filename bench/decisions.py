@@ -1,0 +1,259 @@
+"""Benchmark: decision record intake, the SDK's cost to the caller, and subject lookups.
+
+Measured, on SQLite and (when a URL is given) PostgreSQL:
+
+* **intake**: durable decision records per second through the service (checking, registry
+  checks, one ledger leaf, one content commitment and one row per record, one transaction and
+  one signed checkpoint per batch), against the ledger's own batched appends of the same leaves
+  in the same run (``ledger.append``: the floor any record intake pays);
+* **lookup**: all records of one subject among ``--lookup-records`` records (rows written in
+  bulk, as intake would leave them, ten records per subject; the lookup reads only that table),
+  p50 and p95 over 200 subjects, against the same query without the subject index (a scan: what
+  finding a person's records costs without Keel's keyed index), timed on 5 subjects.
+
+And once, without a database: the Recorder's cost per ``record()`` call on the caller's thread
+(digest of a 20-field input, a timestamp, a buffer append), against calling the model alone.
+
+Usage::
+
+    python bench/decisions.py [--seconds 4] [--batch 1000] [--lookup-records 1000000]
+                              [--postgres URL] [--out bench/results/decisions.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from keel.decisions import Recorder, instant, subject_key
+from keel.ledger import commit
+from keel.service import Workspace, apply_manifests, decisions, ledger
+from keel.service.actor import Actor
+from keel.store.bulk import insert_rows, timestamp
+from keel.store.decisions import DecisionRepository
+from keel.store.schema import decisions as decisions_table
+from pgschema import postgres_schema, postgres_url
+
+MODEL = """\
+kind: Model
+name: scorer
+spec:
+  risk_tier: limited
+  purpose: Benchmark scoring
+  versions:
+    - {version: "1", parameters_billion: 0.1, state: approved}
+"""
+FEATURES = 20
+"""Fields of a benchmark input (a credit application's size)."""
+
+
+def features(n: int) -> dict[str, Any]:
+    return {f"f{i}": (n * 31 + i) % 997 / 7 for i in range(FEATURES)} | {"id": f"app-{n}"}
+
+
+def record(n: int, now: datetime) -> dict[str, Any]:
+    """A record as a model server sends it: ~300 bytes, a subject, reason codes."""
+    return {
+        "id": f"r-{n}",
+        "model": "scorer@1",
+        "decided_at": instant(now - timedelta(milliseconds=n % 60_000)),
+        "input_digest": "sha256:" + hashlib.sha256(str(n).encode()).hexdigest(),
+        "output": {"decision": "approve" if n % 5 else "deny", "score": n % 1000 / 1000},
+        "explanation": {"reason_codes": [f"R{n % 7}", f"R{n % 11}"]},
+        "subject": f"customer-{n % 100_000}",
+    }
+
+
+def setup(root: Path, url: str) -> Workspace:
+    ws = Workspace.open(root, database_url=url)
+    manifest = root / "model.yaml"
+    manifest.write_text(MODEL)
+    apply_manifests(ws, [str(manifest)], actor=Actor.system("bench"))
+    return ws
+
+
+def intake(ws: Workspace, batch: int, seconds: float) -> dict[str, float]:
+    """Records/s through the service, then the ledger's appends of the same leaves."""
+    now = datetime.now(UTC)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        decisions.record(ws, [record(count + i, now) for i in range(batch)], actor="user:bench")
+        count += batch
+    records_s = count / (time.perf_counter() - started)
+    leaf = {
+        "type": "decision",
+        "id": "r-0",
+        "model": "scorer@1",
+        "decided_at": instant(now),
+        "input": "sha256:" + "0" * 64,
+        "content": commit({"output": 1}).digest,
+        "workload": "credit-decision-api",
+    }
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        ledger.append(ws, [leaf | {"id": f"l-{count + i}"} for i in range(batch)])
+        count += batch
+    appends_s = count / (time.perf_counter() - started)
+    return {"records_per_s": records_s, "ledger_appends_per_s": appends_s}
+
+
+def fill_lookup(ws: Workspace, total: int, subjects: int) -> None:
+    """``total`` records of ``subjects`` subjects, rows and openings written in bulk."""
+    now = datetime.now(UTC)
+    chunk = 50_000
+    with ws.database.write() as conn:
+        key = DecisionRepository(conn).index_key()
+    keys = [subject_key(key, f"customer-{s}") for s in range(subjects)]
+    salt = os.urandom(16)
+    for start in range(0, total, chunk):
+        with ws.database.write() as conn:
+            stamp = timestamp(conn, decisions_table.c.decided_at, now)
+            rows = []
+            for n in range(start, min(start + chunk, total)):
+                content = json.dumps({"output": n, "subject": f"customer-{n % subjects}"})
+                digest = "sha256:" + hashlib.sha256(salt + content.encode()).hexdigest()
+                rows.append(
+                    (f"b-{n}", n, "scorer@1", None, stamp, stamp, stamp,
+                     "sha256:" + "0" * 64, digest, keys[n % subjects], str(n % 2), salt, content)
+                )  # fmt: skip
+            insert_rows(conn, decisions_table, (
+                "id", "ledger_index", "model", "workload", "decided_at", "received_at",
+                "expires_at", "input_digest", "content", "subject_key", "outcome", "salt",
+                "opening",
+            ), rows)  # fmt: skip
+        print(f"  {min(start + chunk, total):,} / {total:,} records", file=sys.stderr)
+
+
+def lookups(ws: Workspace, subjects: int) -> dict[str, float]:
+    rng = random.Random(7)
+    times = []
+    found = 0
+    for _ in range(200):
+        who = f"customer-{rng.randrange(subjects)}"
+        started = time.perf_counter()
+        found += len(decisions.of_subject(ws, who))
+        times.append(time.perf_counter() - started)
+    times.sort()
+    result = {
+        "lookup_p50_ms": statistics.median(times) * 1000,
+        "lookup_p95_ms": times[int(len(times) * 0.95) - 1] * 1000,
+        "records_per_subject": found / 200,
+    }
+    with ws.database.engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_decisions_subject"))
+    scans = []
+    for _ in range(5):
+        who = f"customer-{rng.randrange(subjects)}"
+        started = time.perf_counter()
+        decisions.of_subject(ws, who)
+        scans.append(time.perf_counter() - started)
+    result["scan_p50_ms"] = statistics.median(scans) * 1000
+    return result
+
+
+def sdk_cost(calls: int = 50_000) -> dict[str, float]:
+    class Discard:
+        def record_decisions(self, records: list[dict[str, Any]]) -> None:
+            return None
+
+    def model(application: dict[str, Any]) -> dict[str, Any]:
+        return {"decision": "approve" if application["f0"] > 50 else "deny"}
+
+    recorder = Recorder(
+        Discard(), model="scorer@1", flush_s=3600, batch=10_000, max_buffered=calls + 1
+    )
+    decided = recorder.decides(subject=lambda application: application["id"])(model)
+    inputs = [features(n) for n in range(calls)]
+    started = time.perf_counter()
+    for item in inputs:
+        model(item)
+    bare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for item in inputs:
+        decided(item)
+    recorded_s = time.perf_counter() - started
+    recorder.close()
+    return {
+        "bare_us": bare_s / calls * 1e6,
+        "recorded_us": recorded_s / calls * 1e6,
+        "added_us": (recorded_s - bare_s) / calls * 1e6,
+    }
+
+
+def run_backend(name: str, url: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"backend": name}
+    folder = root / name
+    folder.mkdir()
+    ws = setup(folder, url)
+    print(f"[{name}] intake, batches of {args.batch} ...", file=sys.stderr)
+    result |= intake(ws, args.batch, args.seconds)
+    ws.close()
+    if args.lookup_records:
+        folder = root / f"{name}-lookup"
+        folder.mkdir()
+        ws = setup(folder, url.replace("keel.db", "lookup.db"))
+        subjects = max(1, args.lookup_records // 10)
+        print(f"[{name}] writing {args.lookup_records:,} records ...", file=sys.stderr)
+        started = time.perf_counter()
+        fill_lookup(ws, args.lookup_records, subjects)
+        result["fill_s"] = time.perf_counter() - started
+        result["lookup_records"] = args.lookup_records
+        result |= lookups(ws, subjects)
+        ws.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per intake measurement")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--lookup-records", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=None)
+    parser.add_argument("--out", default="bench/results/decisions.json")
+    args = parser.parse_args()
+    pg_url = postgres_url(args.postgres)
+    root = Path(tempfile.mkdtemp(prefix="keel-bench-decisions-"))
+    results: list[dict[str, Any]] = []
+    try:
+        results.append(run_backend("sqlite", f"sqlite:///{root / 'keel.db'}", root, args))
+        if pg_url:
+            with postgres_schema(pg_url) as (_schema, url):
+                results.append(run_backend("postgresql", url, root, args))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    sdk = sdk_cost()
+    print(
+        f"{'backend':<11} {'records/s':>10} {'ledger appends/s':>17} {'ratio':>6}"
+        f" {'records':>11} {'lookup p50 ms':>14} {'p95 ms':>7} {'scan ms':>8}"
+    )
+    for r in results:
+        print(
+            f"{r['backend']:<11} {r['records_per_s']:>10,.0f} {r['ledger_appends_per_s']:>17,.0f}"
+            f" {r['records_per_s'] / r['ledger_appends_per_s']:>6.2f}"
+            f" {r.get('lookup_records', 0):>11,} {r.get('lookup_p50_ms', 0):>14.2f}"
+            f" {r.get('lookup_p95_ms', 0):>7.2f} {r.get('scan_p50_ms', 0):>8.0f}"
+        )
+    print(
+        f"SDK: {sdk['added_us']:.1f} us added per decided call"
+        f" ({sdk['bare_us']:.1f} us the model alone, {sdk['recorded_us']:.1f} us recorded)"
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"backends": results, "sdk": sdk, "batch": args.batch}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
