@@ -261,6 +261,10 @@ class Client:
         """A record's tlog-proof and the opening of its content (admin)."""
         return self._get(wire.DecisionProof, f"/v1/decisions/{quote(record_id, safe='')}/proof")
 
+    def decision_sheet(self, record_id: str) -> wire.DecisionSheet:
+        """A decision in context (admin)."""
+        return self._get(wire.DecisionSheet, f"/v1/decisions/{quote(record_id, safe='')}/sheet")
+
     def decision_summary(
         self, model: str | None = None, since: str | None = None, until: str | None = None
     ) -> wire.DecisionSummary:

@@ -162,6 +162,10 @@ class Operations(Protocol):
         """A decision record's tlog-proof, with the opening of its content while held."""
         ...
 
+    def decision_sheet(self, record_id: str) -> wire.DecisionSheet:
+        """A decision with its model version's approvals, training data and monitors then."""
+        ...
+
     def decision_summary(
         self, model: str | None = None, since: str | None = None, until: str | None = None
     ) -> wire.DecisionSummary:

@@ -205,6 +205,7 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
                                       command="decisions record", who="operator")  # fmt: skip
     both("decisions", "show", "remote-1", "-o", "json")
     both("decisions", "subject", "cust-remote")
+    both("decisions", "sheet", "remote-1")
     both("decisions", "summary", "--model", "credit-scoring", "--since", "2026-01-01T00:00:00Z",
          "--until", "2099-01-01T00:00:00Z")  # fmt: skip
     decision_proof, opening = tmp_path / "d.tlog-proof", tmp_path / "d.json"

@@ -108,3 +108,31 @@ def test_the_recorder_sends_from_many_threads_through_the_client(server: Server)
     with keel.Client(server.url, token=server.keys["admin"]) as admin:
         for thread in range(4):
             assert len(admin.decisions_of_subject(f"sdk-{thread}").decisions) == 100
+
+
+def test_a_sheet_shows_the_monitors_as_they_were_when_it_decided(server: Server) -> None:
+    with server.client("admin") as admin:
+        alerts = admin.get("/v1/monitors/alerts", params={"all": True}).json()["alerts"]
+        drift = next(a for a in alerts if a["condition"] == "drift" and a["state"] == "resolved")
+        during = datetime.fromisoformat(drift["raised_at"]) + timedelta(milliseconds=1)
+        sent = admin.post(
+            "/v1/decisions",
+            json={
+                "records": [
+                    record(300, decided_at=during.isoformat()),
+                    record(301, decided_at=datetime.now(UTC).isoformat()),
+                ]
+            },
+        )
+        assert sent.status_code == 200, sent.text
+        then = admin.get("/v1/decisions/api-300/sheet").json()
+        now = admin.get("/v1/decisions/api-301/sheet").json()
+    assert then["decision"]["id"] == "api-300" and then["risk_tier"] == "high"
+    assert [a["by"] for a in then["approvals"]] == ["user:erin", "user:farid"]
+    assert all(a["declared"] for a in then["approvals"])
+    assert then["trained_on"] == ["credit-bureau-scores", "eu-customer-profiles"]
+    [monitor] = then["monitors"]
+    assert monitor["monitor"] == "credit-decision-health"
+    assert monitor["status"] == "firing" and "drift" in monitor["firing"]
+    [later] = now["monitors"]
+    assert later["status"] == "ok" and later["firing"] == []

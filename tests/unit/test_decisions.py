@@ -233,3 +233,52 @@ def test_a_closed_recorder_refuses_records() -> None:
     recorder.close()
     with pytest.raises(Exception, match="closed"):
         recorder.record({}, 1)
+
+
+def test_the_middleware_records_what_a_scoring_route_answers() -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+    from fastapi.testclient import TestClient
+
+    from keel.decisions import DecisionMiddleware
+
+    sink = Sink()
+    recorder = Recorder(sink, model="scorer@1", flush_s=3600)
+    app = FastAPI()
+
+    @app.post("/score")
+    def score(body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("income", 0) < 0:
+            from fastapi import HTTPException
+
+            raise HTTPException(status_code=422, detail="negative income")
+        return {"decision": "approve", "reasons": ["R3"]}
+
+    @app.post("/other")
+    def other() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.post("/text", response_class=PlainTextResponse)
+    def text() -> str:
+        return "not json"
+
+    app.add_middleware(
+        DecisionMiddleware,
+        recorder=recorder,
+        paths={"/score", "/text"},
+        subject=lambda body, headers: headers.get("x-customer"),
+        explanation=lambda answer: answer["reasons"],
+    )
+    with TestClient(app) as client:
+        answer = client.post("/score", json={"income": 40}, headers={"X-Customer": "c-7"})
+        assert answer.json() == {"decision": "approve", "reasons": ["R3"]}  # passed through
+        assert client.post("/score", json={"income": -1}).status_code == 422
+        assert client.post("/other", json={}).json() == {"ok": "yes"}
+        assert client.post("/text").text == "not json"
+        assert client.get("/score").status_code == 405
+    recorder.flush()
+    [[sent]] = sink.batches  # the refused request, the other route and the text are not
+    assert sent["subject"] == "c-7" and sent["explanation"] == ["R3"]
+    assert sent["input_digest"] == input_digest({"income": 40})
+    assert sent["output"] == {"decision": "approve", "reasons": ["R3"]}
+    recorder.close()

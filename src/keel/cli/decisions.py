@@ -110,6 +110,41 @@ def show(
 
 
 @app.command()
+def sheet(
+    ctx: typer.Context,
+    record_id: Annotated[str, typer.Argument(help="The record's id.")],
+    output: Out = Format.table,
+) -> None:
+    """One decision in context: model version, approvals, training data, monitors then."""
+    found = state(ctx).ops().decision_sheet(record_id)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    decision = found.decision
+    _print([decision])
+    typer.echo(
+        f"model version {decision.model}: {found.state or 'not registered now'}, risk tier"
+        f" {found.risk_tier or 'unknown'}"
+    )
+    approvals = (
+        ", ".join(
+            f"{a.by} ({'before Keel' if a.declared else a.at.date()})" for a in found.approvals
+        )
+        or "none"
+    )
+    typer.echo(f"approvals before the decision: {approvals}")
+    typer.echo(f"trained on: {', '.join(found.trained_on) or 'not recorded'}")
+    for m in found.monitors:
+        when = m.checked_at.isoformat(timespec="seconds") if m.checked_at else "never"
+        firing = f", firing: {', '.join(m.firing)}" if m.firing else ""
+        typer.echo(f"monitor {m.monitor}: {m.status or 'not checked'} (checked {when}){firing}")
+    if not found.monitors:
+        typer.echo("monitors: none watched the deciding workload")
+    if decision.content is not None:
+        typer.echo(f"explanation: {json.dumps(decision.content.explanation)}")
+
+
+@app.command()
 def subject(
     ctx: typer.Context,
     who: Annotated[str, typer.Argument(help="The subject, as the model server named it.")],

@@ -27,7 +27,7 @@ CI = "service_account:ci-pipeline"
 
 
 def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
-    """Write the demo estate's manifests into a folder, with its monitor data and events.
+    """Write the demo estate's manifests into a folder, with monitor data, events and decisions.
 
     Args:
         folder: Target folder; created if missing.
@@ -39,7 +39,7 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     Raises:
         UserError: If a file exists and ``force`` is false.
     """
-    from keel.service import demo_manifests, lineage, monitoring
+    from keel.service import demo_manifests, lineage, monitoring, scoring
 
     folder.mkdir(parents=True, exist_ok=True)
     files = demo_manifests()
@@ -56,7 +56,9 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     written += monitoring.write_demo_windows(folder / "data")
     events = folder / "events.jsonl"  # the tour's keel lineage ingest; not a manifest
     events.write_bytes(lineage.demo_events().read_bytes())
-    return [*written, events]
+    # The tour's keel decisions record: the demo model's answers, decided over the last hour.
+    made = scoring.write_demo_decisions(folder / "decisions.jsonl")
+    return [*written, events, made]
 
 
 def init(
@@ -98,11 +100,35 @@ def _indent(text: str, spaces: int = 2) -> str:
     return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
+def _serve(workspace: Workspace) -> None:
+    """Serve the credit model for real and record its decisions; show one customer's."""
+    from keel.service import decisions, scoring
+
+    scored = scoring.serve_and_score(workspace, principal=CI)
+    outcomes = ", ".join(f"{k} {v}" for k, v in scored.decisions.most_common())
+    typer.echo(
+        "\n6. served credit-decision-api: a scikit-learn logistic regression trained now, behind"
+        f" uvicorn at {scored.url}"
+    )
+    typer.echo(
+        f"   {sum(scored.decisions.values())} applications from {len(scored.customers)}"
+        f" customers: {outcomes}; {scored.recorded} decisions recorded through the SDK"
+        " (ledger leaves; outputs, reasons and customers behind erasable commitments)"
+    )
+    customer = scored.customers[7]
+    found = decisions.of_subject(workspace, customer)
+    latest = found[0].stored
+    typer.echo(
+        f"   {customer}: {len(found)} decisions, the latest {latest.id[:12]}... at ledger entry"
+        f" {latest.ledger_index} ({latest.outcome}); see keel decisions subject {customer}"
+    )
+
+
 def _monitor(workspace: Workspace, data: Path) -> None:
     """Run the demo monitor on a normal window, a drifted one, then a normal one again."""
     from keel.service import Actor, monitoring
 
-    typer.echo("\n6. monitored credit-decision-api (drift, model quality, latency SLO):")
+    typer.echo("   monitored it (drift, model quality, latency SLO):")
     for step, drifted in (
         ("normal traffic", False),
         ("a drifted window", True),
@@ -111,7 +137,7 @@ def _monitor(workspace: Workspace, data: Path) -> None:
         monitoring.write_demo_windows(data, drifted=drifted)
         (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"], actor=Actor(CI))
         firing = [c.key for c in run.result.firing]
-        line = f"   {step}: {run.result.status}"
+        line = f"     {step}: {run.result.status}"
         if firing:
             line += f" ({', '.join(firing)})"
         if run.raised:
@@ -221,6 +247,8 @@ def _print_next(root: Path, data: Path) -> None:
     typer.echo(f"  {ws} ledger show --from 0 --limit 5")
     typer.echo(f"  {ws} runs --all && {ws} runs logs nightly-aml-scoring")
     typer.echo(f"  {ws} monitor alerts --all")
+    typer.echo(f"  {ws} --as {ADMIN} decisions subject customer-0007")
+    typer.echo(f"  {ws} decisions summary --model credit-scoring")
     typer.echo(f"  {ws} lineage show dataset:credit-features --upstream")
     typer.echo(f"  {ws} model factsheet credit-scoring@3.2 -o html --file fs.html")
     typer.echo(f"  {keel} drift --reference {data}/credit-decision-reference.parquet \\")
@@ -376,6 +404,7 @@ def demo(
             " (measured, 0-100); step 8 measures again"
         )
         _dispatch(workspace, manifests)
+        _serve(workspace)
         _monitor(workspace, manifests / "data")
         _lineage(workspace, root)
         _readiness(readiness.assess(workspace, actor=Actor(CI)), before)

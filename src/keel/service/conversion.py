@@ -17,7 +17,7 @@ from keel.monitor.check import CheckResult
 from keel.policy.access.engine import AccessDecision
 from keel.policy.compliance.decision import Decision
 from keel.service.changes import ApplyResult, Change
-from keel.service.decisions import ShownDecision
+from keel.service.decisions import DecisionSheet, ShownDecision
 from keel.service.ledger import ShownEntry, VerifyReport
 from keel.service.lineage import Erasure, Impact, LineageView, label
 from keel.service.monitoring import MonitorRun
@@ -283,4 +283,23 @@ def decision_record(shown: ShownDecision) -> wire.Decision:
         outcome=stored.outcome,
         content=None if content is None else wire.DecisionContent(**content),
         gone=shown.gone,
+    )
+
+
+def decision_sheet(found: DecisionSheet) -> wire.DecisionSheet:
+    """A decision in context."""
+    return wire.DecisionSheet(
+        decision=decision_record(found.decision),
+        state=found.state,
+        risk_tier=found.risk_tier,
+        approvals=[
+            wire.Approval(by=by, at=at, declared=declared) for by, at, declared in found.approvals
+        ],
+        trained_on=found.trained_on,
+        monitors=[
+            wire.MonitorAtTime(
+                monitor=m.monitor, checked_at=m.checked_at, status=m.status, firing=m.firing
+            )
+            for m in found.monitors
+        ],
     )

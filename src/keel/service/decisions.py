@@ -25,13 +25,17 @@ import orjson
 
 from keel.decisions import DecisionRecord, check_records, instant, refuse, subject_key
 from keel.errors import NotFoundError, Problem
+from keel.estate.resources import ModelSpec, MonitorSpec
 from keel.ledger import opening_digest
 from keel.ledger.entry import SALT_BYTES
 from keel.registry.lifecycle import USABLE_STATES
 from keel.service import ledger
+from keel.service.stored import load_estate
 from keel.service.workspace import Unit, Workspace
 from keel.store.decisions import DecisionRepository, NewDecision, StoredDecision
 from keel.store.ledger import LedgerRepository
+from keel.store.monitors import MonitorRepository
+from keel.store.registry import RegistryRepository
 from keel.store.resources import ResourceRepository
 
 HIGH_RISK_MIN_DAYS = 183.0
@@ -85,8 +89,6 @@ def _registry_problems(
     unit: Unit, records: list[DecisionRecord], raws_index: dict[str, int]
 ) -> tuple[dict[str, str | None], list[Problem]]:
     """Risk tiers by model name, and the records whose model version or workload is unknown."""
-    from keel.store.registry import RegistryRepository
-
     states = unit.repository(RegistryRepository).states()
     names = {r.model_name for r in records}
     workloads = {r.workload for r in records if r.workload is not None}
@@ -360,3 +362,109 @@ def erase_subject(workspace: Workspace, subject: str, reason: str, *, actor: str
         entry = {"type": "decision.erased", "records": len(found), "reason": reason}
         ledger.record(unit, [entry])
     return len(found)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorAtTime:
+    """What a monitor of the deciding workload said when the decision was made.
+
+    Attributes:
+        monitor: The monitor's name.
+        checked_at: Its latest check before the decision, or ``None``.
+        status: That check's status (``ok``, ``firing``), or ``None``.
+        firing: Conditions whose alerts were firing at that moment.
+    """
+
+    monitor: str
+    checked_at: datetime | None
+    status: str | None
+    firing: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionSheet:
+    """One decision in context, for the person it is about or a regulator (GDPR Art. 22).
+
+    Attributes:
+        decision: The record, content opened while held.
+        state: The model version's lifecycle state now.
+        risk_tier: Its model's EU AI Act risk tier.
+        approvals: ``(principal, when, declared)`` of approvals given before the decision;
+            ``declared`` ones were given before Keel (registered with the version), so they
+            count whenever the decision was made.
+        trained_on: The datasets the version was trained on (registry and lineage).
+        monitors: The deciding workload's monitors at the decision's time.
+    """
+
+    decision: ShownDecision
+    state: str | None
+    risk_tier: str | None
+    approvals: list[tuple[str, datetime, bool]]
+    trained_on: list[str]
+    monitors: list[MonitorAtTime]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def sheet(workspace: Workspace, record_id: str) -> DecisionSheet:
+    """A decision with its model version's approvals, training data and monitors at the time.
+
+    Args:
+        workspace: The workspace.
+        record_id: The record's id.
+
+    Returns:
+        The sheet.
+
+    Raises:
+        NotFoundError: If no record has that id.
+    """
+    shown = show(workspace, record_id)
+    stored = shown.stored
+    when = stored.decided_at
+    name, _, version = stored.model.partition("@")
+    estate = load_estate(workspace)
+    with workspace.unit() as unit:
+        registry = unit.repository(RegistryRepository)
+        found = registry.version(name, version)
+        events = registry.events(name, version) if found else []
+        monitors = unit.repository(MonitorRepository)
+        watching = sorted(
+            monitor
+            for monitor, spec in estate.specs(MonitorSpec).items()
+            if stored.workload is not None and spec.workload == stored.workload
+        )
+        at_time = []
+        for monitor in watching:
+            check = monitors.check_at(monitor, when)
+            firing = sorted(
+                alert.condition
+                for alert in monitors.alerts(monitor)
+                if _aware(alert.raised_at) <= when
+                and (alert.resolved_at is None or _aware(alert.resolved_at) > when)
+            )
+            at_time.append(
+                MonitorAtTime(
+                    monitor,
+                    None if check is None else _aware(check[0]),
+                    None if check is None else check[1],
+                    firing,
+                )
+            )
+    model = estate.specs(ModelSpec).get(name)
+    trained = list((found.record.get("trained_on") if found else None) or [])
+    approvals = [
+        (e.principal or "", _aware(e.at), bool(e.detail.get("declared")))
+        for e in events
+        if e.type == "approved" and (_aware(e.at) <= when or e.detail.get("declared"))
+    ]
+    return DecisionSheet(
+        shown,
+        None if found is None else found.state,
+        None if model is None else model.risk_tier,
+        approvals,
+        sorted(trained),
+        at_time,
+    )

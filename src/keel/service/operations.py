@@ -294,6 +294,11 @@ class LocalOperations:
             proof=proof, salt=base64.b64encode(salt).decode(), content=content
         )
 
+    def decision_sheet(self, record_id: str) -> wire.DecisionSheet:
+        """A decision in context (an admin's read)."""
+        self._admin()
+        return conversion.decision_sheet(decisions.sheet(self.workspace, record_id))
+
     def decision_summary(
         self, model: str | None = None, since: str | None = None, until: str | None = None
     ) -> wire.DecisionSummary:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,6 +137,27 @@ class MonitorRepository:
             ).where(monitor_checks.c.id.in_(latest))
         )
         return {str(r[0]): (r[1], dict(r[2])) for r in rows}
+
+    def check_at(self, monitor: str, moment: datetime) -> tuple[datetime, str] | None:
+        """A monitor's latest check at or before a time.
+
+        Args:
+            monitor: The monitor.
+            moment: The time.
+
+        Returns:
+            ``(checked_at, status)``, or ``None`` when it had not been checked yet.
+        """
+        row = self.conn.execute(
+            sa.select(monitor_checks.c.checked_at, monitor_checks.c.status)
+            .where(
+                monitor_checks.c.monitor == monitor,
+                monitor_checks.c.checked_at <= moment.astimezone(UTC),
+            )
+            .order_by(monitor_checks.c.checked_at.desc(), monitor_checks.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row[0], str(row[1]))
 
     def alerts(self, monitor: str | None = None, *, firing_only: bool = False) -> list[StoredAlert]:
         """Alerts, newest first.

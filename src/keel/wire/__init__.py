@@ -8,14 +8,17 @@ service layer; this package imports nothing of Keel but pydantic.
 
 from keel.wire.base import JsonObject, JsonValue, Wire
 from keel.wire.decisions import (
+    Approval,
     Decision,
     DecisionContent,
     DecisionProof,
     Decisions,
     DecisionsForgotten,
+    DecisionSheet,
     DecisionsRecorded,
     DecisionSummary,
     ModelOutcomes,
+    MonitorAtTime,
 )
 from keel.wire.estate import ApplyResult, Change, Resource, ResourceList, ResourceStatus
 from keel.wire.ledger import Appended, LedgerEntries, LedgerEntry, Verification
@@ -71,6 +74,7 @@ __all__ = [
     "Alternative",
     "Appended",
     "ApplyResult",
+    "Approval",
     "Baseline",
     "Change",
     "ConditionResult",
@@ -78,6 +82,7 @@ __all__ = [
     "Decision",
     "DecisionContent",
     "DecisionProof",
+    "DecisionSheet",
     "DecisionSummary",
     "Decisions",
     "DecisionsForgotten",
@@ -103,6 +108,7 @@ __all__ = [
     "ModelVersion",
     "ModelVersionDetail",
     "ModelVersions",
+    "MonitorAtTime",
     "MonitorCheck",
     "MonitorChecks",
     "MonitorRun",

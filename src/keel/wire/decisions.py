@@ -43,6 +43,40 @@ class Decision(Wire):
     gone: str | None = Field(default=None, description="Why the content is gone.")
 
 
+class Approval(Wire):
+    """An approval a model version had when it decided."""
+
+    by: str
+    at: Instant
+    declared: bool = Field(
+        default=False, description="Given before Keel, declared when the version was registered."
+    )
+
+
+class MonitorAtTime(Wire):
+    """What a monitor of the deciding workload said when the decision was made."""
+
+    monitor: str
+    checked_at: Instant | None = Field(default=None, description="Its latest check before.")
+    status: str | None = Field(default=None, description="That check's status.")
+    firing: list[str] = Field(description="Conditions whose alerts were firing then.")
+
+
+class DecisionSheet(Wire):
+    """One decision in context (GDPR Art. 22, EU AI Act Art. 86).
+
+    The record, its model version's approvals and training data, and the deciding workload's
+    monitors at the time.
+    """
+
+    decision: Decision
+    state: str | None = Field(default=None, description="The version's lifecycle state now.")
+    risk_tier: str | None = None
+    approvals: list[Approval] = Field(description="Approvals given before the decision.")
+    trained_on: list[str]
+    monitors: list[MonitorAtTime]
+
+
 class Decisions(Wire):
     """Decision records, newest first."""
 

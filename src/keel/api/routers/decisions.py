@@ -4,9 +4,9 @@ Who may do what (the baseline's roles, on the ``Ledger`` resource):
 
 * send records: ``apply`` (an operator's key, or a model server's);
 * counts per model version and outcome: ``read``;
-* anything that opens a record's content or finds a subject's records (one record, a proof with
-  its opening, a subject's records, erasure, pruning): ``admin``. A subject is sent in a body,
-  never in a URL, so that it stays out of access logs.
+* anything that opens a record's content or finds a subject's records (one record, its sheet, a
+  proof with its opening, a subject's records, erasure, pruning): ``admin``. A subject is sent
+  in a body, never in a URL, so that it stays out of access logs.
 """
 
 from __future__ import annotations
@@ -94,3 +94,9 @@ def show(record_id: RecordId, caller: Admin) -> wire.Decision:
 def proof(record_id: RecordId, caller: Admin) -> wire.DecisionProof:
     """A record's tlog-proof and the opening of its content commitment."""
     return caller.ops.decision_proof(record_id)
+
+
+@router.get("/v1/decisions/{record_id}/sheet", response_model=wire.DecisionSheet)
+def sheet(record_id: RecordId, caller: Admin) -> wire.DecisionSheet:
+    """A decision with its model version's approvals, training data and monitors at the time."""
+    return caller.ops.decision_sheet(record_id)
