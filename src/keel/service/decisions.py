@@ -176,7 +176,8 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
             size = unit.repository(LedgerRepository).size()
             return Recorded(0, len(records), size, size)
         key = repo.index_key()
-        salts = [os.urandom(SALT_BYTES) for _ in fresh]
+        random = os.urandom(SALT_BYTES * len(fresh))
+        salts = [random[i : i + SALT_BYTES] for i in range(0, len(random), SALT_BYTES)]
         commitments = [
             opening_digest(salt, r.content_json) for r, salt in zip(fresh, salts, strict=True)
         ]
