@@ -45,7 +45,8 @@ def test_roles_send_count_open_and_erase(server: Server) -> None:
         counts = viewer.get("/v1/decisions/summary", params={"model": "credit-scoring@3.1"})
         assert counts.status_code == 200, counts.text
         [model] = counts.json()["models"]
-        assert model["outcomes"]["approve"] >= 6 and model["outcomes"]["deny"] >= 2
+        assert model["count"] >= 8 and sum(model["outcomes"].values()) == model["count"]
+        assert all(n >= 5 or "fewer" in k for k, n in model["outcomes"].items())
     with server.client("admin") as admin:
         found = admin.post("/v1/decisions/searches", json={"subject": "cust-api"}).json()
         assert {d["id"] for d in found["decisions"]} >= {f"api-{n}" for n in range(8)}

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from keel.errors import DecisionError, LedgerError, NotFoundError
 from keel.service import Workspace, apply_manifests, decisions, ledger
 from keel.service.actor import Actor
+from keel.service.decisions import FEW
 
 SYSTEM = Actor.system("tests")
 
@@ -226,19 +227,29 @@ def test_retention_prunes_contents_by_risk_tier_and_refuses_records_already_past
     assert decisions.show(estate, "d-3").content is not None
     assert decisions.prune(estate, actor="user:a", now=later + timedelta(days=2)) == 1  # d-3
     assert decisions.show(estate, "d-2").content is not None  # lender: still kept
-    counts = decisions.summary(estate, None, later - timedelta(days=3), later)
-    assert counts["scorer@1"][""] == 2  # pruned records keep counting, without an outcome
+    _, _, counts = decisions.summary(estate, None, later - timedelta(days=3), later)
+    assert counts["scorer@1"][FEW] == 2  # pruned records keep counting, without an outcome
     assert ledger.verify(estate).size == size(estate)
 
 
-def test_summary_counts_outcomes_per_version_within_the_range(estate: Workspace) -> None:
-    batch = [make(n, minutes_ago=n) for n in range(12)]
-    batch += [make(100 + n, model="lender@1", output=bool(n % 2)) for n in range(5)]
+def test_summary_counts_outcomes_in_whole_hours_and_merges_small_ones(estate: Workspace) -> None:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    at = [hour + timedelta(minutes=m) for m in (1, 5, 20, 59, 61, 62)]
+    batch = [
+        make(n, decided_at=at[n % 6].isoformat(), output="deny" if n in (0, 6, 12) else "approve")
+        for n in range(18)
+    ]
+    batch += [make(100 + n, model="lender@1", output=bool(n % 2), decided_at=at[0].isoformat())
+              for n in range(12)]  # fmt: skip
     decisions.record(estate, batch, actor="user:s")
-    now = datetime.now(UTC)
-    found = decisions.summary(estate, None, now - timedelta(hours=1), now)
-    assert dict(found["scorer@1"]) == {"approve": 8, "deny": 4}
-    assert dict(found["lender@1"]) == {"true": 2, "false": 3}
-    recent = decisions.summary(estate, "scorer", now - timedelta(minutes=5, seconds=30), now)
-    assert sum(recent["scorer@1"].values()) == 6 and "lender@1" not in recent  # 0 to 5 min ago
-    assert decisions.summary(estate, "lender@2", now - timedelta(hours=1), now) == {}
+    # Asking for one minute of the first hour counts the whole hour: 12 of scorer's 18.
+    start, end, found = decisions.summary(
+        estate, None, hour + timedelta(minutes=4), hour + timedelta(minutes=6)
+    )
+    assert (start, end) == (hour, hour + timedelta(hours=1))
+    assert dict(found["scorer@1"]) == {"approve": 9, FEW: 3}  # the 3 denials are not named
+    assert dict(found["lender@1"]) == {"true": 6, "false": 6}
+    _, _, scorer = decisions.summary(estate, "scorer", hour, hour + timedelta(hours=2))
+    assert sum(scorer["scorer@1"].values()) == 18 and "lender@1" not in scorer
+    _, _, none = decisions.summary(estate, "lender@2", hour, hour + timedelta(hours=2))
+    assert none == {}

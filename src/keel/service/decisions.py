@@ -44,6 +44,10 @@ MAX_SUBJECT_RECORDS = 10_000
 """Most records one subject lookup returns."""
 PRUNE_BATCH = 5_000
 """Records pruned per transaction."""
+MIN_OUTCOME_COUNT = 5
+"""Fewest decisions an outcome must have in a summary to be counted under its own name."""
+FEW = f"(fewer than {MIN_OUTCOME_COUNT} each)"
+"""Where a summary counts outcomes that have fewer than :data:`MIN_OUTCOME_COUNT` decisions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,26 +291,43 @@ def opening(workspace: Workspace, record_id: str) -> tuple[bytes, str] | None:
     return stored.salt, stored.opening
 
 
+def _hour(moment: datetime, *, up: bool) -> datetime:
+    floor = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return floor + timedelta(hours=1) if up and floor != moment else floor
+
+
 def summary(
     workspace: Workspace, model: str | None, since: datetime, until: datetime
-) -> dict[str, Counter[str]]:
-    """Decision counts per model version and outcome in a time range.
+) -> tuple[datetime, datetime, dict[str, Counter[str]]]:
+    """Decision counts per model version and outcome, in whole hours, small counts merged.
+
+    Counts are aggregates anyone with ``read`` on the ledger sees, so they must not single out
+    one decision: the range is widened to whole hours (UTC), and outcomes with fewer than
+    :data:`MIN_OUTCOME_COUNT` decisions are merged under :data:`FEW`. This limits, but does
+    not prevent, inference by someone who knows the other decisions of that hour.
 
     Args:
         workspace: The workspace.
         model: ``name@version``, ``name`` or ``None`` for all.
-        since: First decision time included.
-        until: Decision times before it are included.
+        since: First decision time included (rounded down to the hour).
+        until: Decision times before it are included (rounded up to the hour).
 
     Returns:
-        Outcome counts by model version (pruned or unlabelled outcomes under ``""``).
+        The range counted, and outcome counts by model version (pruned or unlabelled outcomes
+        under ``""``).
     """
+    start, end = _hour(since, up=False), _hour(until, up=True)
     with workspace.unit() as unit:
-        rows = unit.repository(DecisionRepository).summary(model, since, until)
+        rows = unit.repository(DecisionRepository).summary(model, start, end)
     found: dict[str, Counter[str]] = {}
     for name, outcome, count in rows:
         found.setdefault(name, Counter())[outcome or ""] += count
-    return found
+    for name, counts in found.items():
+        merged: Counter[str] = Counter()
+        for outcome, count in counts.items():
+            merged[outcome if count >= MIN_OUTCOME_COUNT else FEW] += count
+        found[name] = merged
+    return start, end, found
 
 
 def prune(workspace: Workspace, *, actor: str, now: datetime | None = None) -> int:

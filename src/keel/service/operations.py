@@ -302,13 +302,13 @@ class LocalOperations:
     def decision_summary(
         self, model: str | None = None, since: str | None = None, until: str | None = None
     ) -> wire.DecisionSummary:
-        """Counts per model version and outcome; 30 days up to now by default."""
+        """Counts per model version and outcome, in whole hours; 30 days up to now by default."""
         now = datetime.now(UTC)
         end = _moment(until, "until") if until else now + timedelta(seconds=MAX_SKEW_S)
         start = _moment(since, "since") if since else end - timedelta(days=30)
         if start >= end:
             raise UserError(f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
-        found = decisions.summary(self.workspace, model, start, end)
+        start, end, found = decisions.summary(self.workspace, model, start, end)
         models = [
             wire.ModelOutcomes(model=name, count=sum(c.values()), outcomes=dict(c.most_common()))
             for name, c in sorted(found.items())
