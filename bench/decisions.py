@@ -144,7 +144,7 @@ def lookups(ws: Workspace, subjects: int) -> dict[str, float]:
     for _ in range(200):
         who = f"customer-{rng.randrange(subjects)}"
         started = time.perf_counter()
-        found += len(decisions.of_subject(ws, who))
+        found += len(decisions.of_subject(ws, who)[0])
         times.append(time.perf_counter() - started)
     times.sort()
     result = {

@@ -73,6 +73,12 @@ def make(n: int, *, subject: str | None = "cust-1", minutes_ago: float = 1, **ex
     return record | extra
 
 
+def of_subject_list(workspace: Workspace, subject: str) -> list[decisions.ShownDecision]:
+    found, more = decisions.of_subject(workspace, subject)
+    assert not more
+    return found
+
+
 def size(workspace: Workspace) -> int:
     return ledger.size(workspace)
 
@@ -176,10 +182,10 @@ def test_a_subjects_records_are_found_by_keyed_hash_only(estate: Workspace) -> N
     batch = [make(n, subject=f"cust-{n % 3}", minutes_ago=10 - n) for n in range(9)]
     batch.append(make(99, subject=None))
     decisions.record(estate, batch, actor="user:s")
-    mine = decisions.of_subject(estate, "cust-1")
+    mine = of_subject_list(estate, "cust-1")
     assert [d.stored.id for d in mine] == ["d-7", "d-4", "d-1"]  # newest first
     assert all(d.content and d.content["subject"] == "cust-1" for d in mine)
-    assert decisions.of_subject(estate, "cust-404") == []
+    assert of_subject_list(estate, "cust-404") == []
     # The subject is in clear only inside the content's opening (erasable), never in what is
     # searched or in the ledger.
     assert "cust-1" not in dump(estate, "SELECT * FROM decisions", skip=("opening",))
@@ -194,8 +200,8 @@ def test_erasing_a_subject_blanks_contents_and_keeps_every_proof(estate: Workspa
     gone = decisions.show(estate, "d-1")
     assert gone.content is None and gone.gone == "erasure: Art. 17 request"
     assert decisions.opening(estate, "d-1") is None
-    assert decisions.of_subject(estate, "cust-1") == []
-    assert len(decisions.of_subject(estate, "cust-0")) == 3  # the other subject is untouched
+    assert of_subject_list(estate, "cust-1") == []
+    assert len(of_subject_list(estate, "cust-0")) == 3  # the other subject is untouched
     key = ledger.signer(estate).verifier.encode()
     ledger.verify_proof(proof_before, [key])  # an old proof still verifies
     ledger.verify_proof(decisions.prove(estate, "d-1")[0], [key])
@@ -253,3 +259,14 @@ def test_summary_counts_outcomes_in_whole_hours_and_merges_small_ones(estate: Wo
     assert sum(scorer["scorer@1"].values()) == 18 and "lender@1" not in scorer
     _, _, none = decisions.summary(estate, "lender@2", hour, hour + timedelta(hours=2))
     assert none == {}
+
+
+def test_a_long_history_says_that_older_records_were_left_out(
+    estate: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decisions.record(estate, [make(n, minutes_ago=n) for n in range(6)], actor="user:s")
+    monkeypatch.setattr(decisions, "MAX_SUBJECT_RECORDS", 5)
+    found, more = decisions.of_subject(estate, "cust-1")
+    assert more and [d.stored.id for d in found] == [f"d-{n}" for n in range(5)]
+    monkeypatch.setattr(decisions, "MAX_SUBJECT_RECORDS", 6)
+    assert decisions.of_subject(estate, "cust-1")[1] is False

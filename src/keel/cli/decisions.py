@@ -160,7 +160,8 @@ def subject(
         typer.echo("no decision record is about that subject")
         return
     _print(found)
-    typer.echo(f"{len(found)} records")
+    more = " (the newest; older ones were left out)" if answer.more else ""
+    typer.echo(f"{len(found)} records{more}")
 
 
 @app.command()

@@ -116,7 +116,7 @@ def _serve(workspace: Workspace) -> None:
         " (ledger leaves; outputs, reasons and customers behind erasable commitments)"
     )
     customer = scored.customers[7]
-    found = decisions.of_subject(workspace, customer)
+    found, _ = decisions.of_subject(workspace, customer)
     latest = found[0].stored
     typer.echo(
         f"   {customer}: {len(found)} decisions, the latest {latest.id[:12]}... at ledger entry"

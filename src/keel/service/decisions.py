@@ -219,20 +219,20 @@ def _opened(stored: StoredDecision) -> ShownDecision:
     return ShownDecision(stored, orjson.loads(value), None)
 
 
-def of_subject(workspace: Workspace, subject: str) -> list[ShownDecision]:
-    """Every record about one subject, newest first (at most :data:`MAX_SUBJECT_RECORDS`).
+def of_subject(workspace: Workspace, subject: str) -> tuple[list[ShownDecision], bool]:
+    """Records about one subject, newest first (at most :data:`MAX_SUBJECT_RECORDS`).
 
     Args:
         workspace: The workspace.
         subject: The subject's identifier, as the model server sent it.
 
     Returns:
-        The records, contents opened.
+        The records, contents opened, and whether older ones were left out.
     """
     with workspace.unit() as unit:
         repo = unit.repository(DecisionRepository)
-        found = repo.of_subject(subject_key(repo.index_key(), subject), MAX_SUBJECT_RECORDS)
-    return [_opened(d) for d in found]
+        found = repo.of_subject(subject_key(repo.index_key(), subject), MAX_SUBJECT_RECORDS + 1)
+    return [_opened(d) for d in found[:MAX_SUBJECT_RECORDS]], len(found) > MAX_SUBJECT_RECORDS
 
 
 def show(workspace: Workspace, record_id: str) -> ShownDecision:

@@ -279,8 +279,8 @@ class LocalOperations:
     def decisions_of_subject(self, subject: str) -> wire.Decisions:
         """A subject's records (an admin's read)."""
         self._admin()
-        found = decisions.of_subject(self.workspace, subject)
-        return wire.Decisions(decisions=[conversion.decision_record(d) for d in found])
+        found, more = decisions.of_subject(self.workspace, subject)
+        return wire.Decisions(decisions=[conversion.decision_record(d) for d in found], more=more)
 
     def decision_proof(self, record_id: str) -> wire.DecisionProof:
         """A record's proof and opening (an admin's read)."""

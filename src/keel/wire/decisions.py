@@ -81,6 +81,7 @@ class Decisions(Wire):
     """Decision records, newest first."""
 
     decisions: list[Decision]
+    more: bool = Field(default=False, description="Older records were left out (10,000 shown).")
 
 
 class ModelOutcomes(Wire):
