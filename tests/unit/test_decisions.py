@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from keel.decisions import MAX_BATCH, Recorder, check_records, input_digest, subject_key
 from keel.decisions.record import DecisionRecord
-from keel.errors import DecisionError, UnreachableError
+from keel.errors import DecisionError, Problem, UnreachableError
 from keel.operations import MAX_DECISIONS
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -183,6 +183,29 @@ def test_refused_records_are_dropped_not_retried_forever() -> None:
     with pytest.raises(DecisionError):
         recorder.flush()
     assert recorder.pending() == 0
+    recorder.close()
+
+
+def test_refused_records_are_dropped_and_their_good_neighbours_sent() -> None:
+    class Picky(Sink):
+        def record_decisions(self, records: list[dict[str, Any]]) -> None:
+            bad = [
+                Problem(f"records[{n}]", 0, "", "output", "refused")
+                for n, r in enumerate(records)
+                if r["output"] == "bad"
+            ]
+            if bad:
+                raise DecisionError(f"{len(bad)} refused", bad)
+            super().record_decisions(records)
+
+    sink = Picky()
+    recorder = Recorder(sink, model="scorer@1", flush_s=3600, batch=4)
+    outputs = ["ok", "bad", "ok", "ok", "bad", "bad", "ok", "ok", "ok"]
+    ids = [recorder.record({"n": n}, out, record_id=f"r{n}") for n, out in enumerate(outputs)]
+    with pytest.raises(DecisionError):
+        recorder.flush()
+    assert sink.ids() == [i for i, out in zip(ids, outputs, strict=True) if out == "ok"]
+    assert recorder.refused == 3 and recorder.pending() == 0 and recorder.sent == 6
     recorder.close()
 
 

@@ -24,6 +24,8 @@ Invariants:
       parent's records are the parent's to send).
     * Bounded: past ``max_buffered`` unsent records, :meth:`Recorder.record` sends on the
       caller's thread (back-pressure) instead of growing without end.
+    * Nothing good is lost to a bad neighbour: records the server refuses are dropped one by
+      one, and the rest of their batch is sent again.
 """
 
 from __future__ import annotations
@@ -39,10 +41,20 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from keel.decisions.record import MAX_BATCH, input_digest, instant
-from keel.errors import KeelError, UserError
+from keel.errors import DecisionError, KeelError, UserError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _refused(error: DecisionError, count: int) -> set[int]:
+    """The positions in a batch of the records an error names (all, if it names none)."""
+    found = set()
+    for problem in error.problems:
+        where = problem.path
+        if where.startswith("records[") and where.endswith("]") and where[8:-1].isdigit():
+            found.add(int(where[8:-1]))
+    return found if found and max(found) < count else set(range(count))
 
 
 class DecisionSink(Protocol):
@@ -103,6 +115,7 @@ class Recorder:
         self.batch = batch
         self.max_buffered = max_buffered
         self.sent = 0
+        self.refused = 0
         self.last_error: KeelError | None = None
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -207,31 +220,45 @@ class Recorder:
     def flush(self) -> int:
         """Send everything buffered now, on this thread.
 
+        A batch the sink refuses for some of its records (``E-DECISION``, naming them) is sent
+        again without them: the refused records are dropped (they would never be accepted;
+        :attr:`refused` counts them and :attr:`last_error` says why), the others are kept.
+
         Returns:
-            How many records were sent.
+            How many records were stored or recognised as already stored.
 
         Raises:
-            KeelError: If the sink refused or could not be reached (the records stay buffered
-                and are sent again later, unless the sink refused them as bad records).
+            KeelError: If the sink could not be reached or failed (the records stay buffered
+                and are sent again later), or refused records (after the others were sent).
         """
         sent = 0
+        refusal: KeelError | None = None
         with self._send_lock:
             while True:
                 with self._lock:
                     chunk = self._buffer[: self.batch]
                 if not chunk:
-                    return sent
+                    break
                 try:
                     self.sink.record_decisions(chunk)
+                except DecisionError as error:
+                    self.last_error = refusal = error
+                    bad = _refused(error, len(chunk))
+                    self.refused += len(bad)
+                    with self._lock:  # the chunk is still the buffer's head: only we drop
+                        self._buffer[: len(chunk)] = [
+                            item for n, item in enumerate(chunk) if n not in bad
+                        ]
+                    continue
                 except KeelError as error:
                     self.last_error = error
-                    if error.code == "E-DECISION":
-                        # Bad records never become good: drop them rather than retry forever.
-                        self._drop(len(chunk))
                     raise
                 self._drop(len(chunk))
                 sent += len(chunk)
                 self.sent += len(chunk)
+        if refusal is not None:
+            raise refusal
+        return sent
 
     def _drop(self, count: int) -> None:
         with self._lock:
