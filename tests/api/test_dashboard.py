@@ -35,6 +35,7 @@ PAGES = [
     ("/ui/models", "Models", ["credit-scoring@3.2", "approved"]),
     ("/ui/runs?all=true", "Runs", ["nightly-aml-scoring", "succeeded", "cancelled", "Wh"]),
     ("/ui/monitors", "Monitors", ["credit-decision-health", "drift", "Alerts"]),
+    ("/ui/decisions", "Decisions", ["credit-scoring@3.1", "refer", "ledger leaf"]),
     (
         "/ui/readiness",
         "Readiness",
@@ -153,6 +154,7 @@ def test_sign_in_and_visit_every_page(server: Server) -> None:
                 "/ui/lineage",
                 "/ui/runs?all=true",
                 "/ui/monitors",
+                "/ui/decisions",
                 "/ui/readiness",
             ):
                 page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)

@@ -336,3 +336,27 @@ def readiness_trend(points: list[wire.TrendPoint]) -> wire.JsonObject:
             "height": 320,
         },
     }
+
+
+def decisions_figure(found: wire.DecisionSummary) -> wire.JsonObject:
+    """Decisions per model version, stacked by outcome."""
+    outcomes = sorted({o for m in found.models for o in m.outcomes})
+    models = [m.model for m in found.models]
+    data: list[wire.JsonValue] = [
+        {
+            "type": "bar",
+            "name": outcome or "(pruned or unlabelled)",
+            "x": list(models),
+            "y": [m.outcomes.get(outcome, 0) for m in found.models],
+        }
+        for outcome in outcomes
+    ]
+    return {
+        "data": data,
+        "layout": {
+            "barmode": "stack",
+            "yaxis": {"title": {"text": "decisions"}},
+            "margin": {"t": 10},
+            "height": 320,
+        },
+    }

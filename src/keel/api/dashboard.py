@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keel import wire
 from keel.api.charts import (
+    decisions_figure,
     drift_figure,
     lineage_figure,
     readiness_trend,
@@ -61,6 +62,7 @@ PAGES = (
     ("/ui/models", "Models"),
     ("/ui/runs", "Runs"),
     ("/ui/monitors", "Monitors"),
+    ("/ui/decisions", "Decisions"),
     ("/ui/readiness", "Readiness"),
 )
 
@@ -492,6 +494,25 @@ def monitors_page(request: Request, caller: Page) -> HTMLResponse:
         for a in caller.ops.alerts(every=True).alerts
     ]
     return render("monitors.html", "Monitors", request, caller, monitors=monitors, alerts=alerts)
+
+
+@router.get("/ui/decisions")
+def decisions_page(request: Request, caller: Page) -> HTMLResponse:
+    """Model decisions of the last 30 days per version, stacked by outcome (counts only)."""
+    found = caller.ops.decision_summary()
+    rows = [
+        [m.model, m.count, ", ".join(f"{k or '(pruned)'} {v}" for k, v in m.outcomes.items())]
+        for m in found.models
+    ]
+    return render(
+        "decisions.html",
+        "Decisions",
+        request,
+        caller,
+        s=found,
+        rows=rows,
+        figure=decisions_figure(found),
+    )
 
 
 @router.get("/ui/readiness")

@@ -302,7 +302,12 @@ class LocalOperations:
     def decision_summary(
         self, model: str | None = None, since: str | None = None, until: str | None = None
     ) -> wire.DecisionSummary:
-        """Counts per model version and outcome, in whole hours; 30 days up to now by default."""
+        """Counts per model version and outcome, in whole hours; 30 days up to now by default.
+
+        The read is checked here too, so the dashboard's page answers as the API's route does
+        under a custom policy that forbids reading the ledger.
+        """
+        self._require_visible("Ledger")
         now = datetime.now(UTC)
         end = _moment(until, "until") if until else now + timedelta(seconds=MAX_SKEW_S)
         start = _moment(since, "since") if since else end - timedelta(days=30)
