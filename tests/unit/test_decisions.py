@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.decisions import MAX_BATCH, Recorder, check_records, input_digest, subject_key
@@ -305,3 +305,43 @@ def test_the_middleware_records_what_a_scoring_route_answers() -> None:
     assert sent["input_digest"] == input_digest({"income": 40})
     assert sent["output"] == {"decision": "approve", "reasons": ["R3"]}
     recorder.close()
+
+
+record_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.text(max_size=70) | json_values,
+        "model": st.sampled_from(["scorer@1", "Bad@@", ""]) | json_values,
+        "workload": st.sampled_from(["api", "API", "a" * 70]) | json_values,
+        "decided_at": st.sampled_from(
+            ["2026-11-30T11:00:00Z", "2026-11-30T11:00:00", "2031-01-01T00:00:00+00:00", "x"]
+        )
+        | json_values,
+        "input_digest": st.sampled_from(["sha256:" + "a" * 64, "sha256:AB"]) | json_values,
+        "output": json_values,
+        "explanation": json_values,
+        "subject": st.text(max_size=300) | json_values,
+        "extra": json_values,
+    },
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        record_fields
+        | json_values
+        | st.from_regex(r"[a-z][a-z0-9]{0,2}", fullmatch=True).map(lambda i: good(id=i)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_batch_gives_records_or_located_problems(raws: list[Any]) -> None:
+    records, problems = check_records(raws, now=NOW, retention=RETENTION)
+    assert len({r.id for r in records}) == len(records)
+    bad = {p.path for p in problems}
+    assert all(p.startswith("records[") for p in bad)
+    assert len(records) + len(bad) == len(raws)  # each is either a record or located problems
+    for record in records:
+        assert record.leaf("sha256:" + "0" * 64)["id"] == record.id
+        assert len(record.content_json) <= 16 * 1024

@@ -320,7 +320,7 @@ decisions = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("input_digest", sa.String(71), nullable=False),
     sa.Column("content", sa.String(71), nullable=False),
-    sa.Column("subject_key", sa.String(64), nullable=True),
+    sa.Column("subject_key", sa.String(32), nullable=True),
     sa.Column("outcome", sa.String(64), nullable=True),
     sa.Column("salt", sa.LargeBinary(16), nullable=True),
     sa.Column("opening", sa.Text, nullable=True),
