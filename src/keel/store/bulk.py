@@ -69,7 +69,7 @@ def timestamp(conn: Connection, column: sa.Column[Any], value: datetime) -> Any:
 def insert_rows(
     conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Insert rows with the driver's ``executemany``, in batches.
+    """Insert rows with the driver's ``executemany``, in batches (PostgreSQL: ``COPY``).
 
     Args:
         conn: An open connection inside a transaction.
@@ -77,6 +77,21 @@ def insert_rows(
         columns: Column names, in the order of each row's values.
         rows: Driver-ready value tuples.
     """
+    if conn.dialect.name == "postgresql" and len(rows) > 1:
+        # COPY: one stream instead of a statement per row (pipelined, but each still parsed,
+        # planned and answered); same rows, same constraints, same transaction.
+        import psycopg
+
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError...)
+            raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     statement = (
         f"INSERT INTO {table.name} ({', '.join(columns)})"
