@@ -270,3 +270,11 @@ def test_a_long_history_says_that_older_records_were_left_out(
     assert more and [d.stored.id for d in found] == [f"d-{n}" for n in range(5)]
     monkeypatch.setattr(decisions, "MAX_SUBJECT_RECORDS", 6)
     assert decisions.of_subject(estate, "cust-1")[1] is False
+
+
+def test_a_malformed_record_id_is_not_found_and_touches_no_sql(estate: Workspace) -> None:
+    decisions.record(estate, [make(1)], actor="user:s")
+    for bad in ("d-1' OR '1'='1", "../d-1", "", "x" * 65):
+        with pytest.raises(NotFoundError, match="not a record id"):
+            decisions.show(estate, bad)
+    assert decisions.show(estate, "d-1").stored.id == "d-1"

@@ -44,7 +44,8 @@ MAX_OUTCOME_CHARS = 64
 OUTCOME_KEYS = ("decision", "label", "class", "outcome", "prediction")
 """Keys of an object output whose scalar value is its outcome, in order of preference."""
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+"""What a record id is (the API's paths take the same pattern)."""
 _MODEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}@[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _WORKLOAD = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -219,7 +220,7 @@ def _check(
 
     for unknown in sorted(set(raw) - _FIELDS):
         bad(unknown[:64], f"unknown field; known: {', '.join(sorted(_FIELDS))}")
-    if not isinstance(ident, str) or not _ID.match(ident):
+    if not isinstance(ident, str) or not RECORD_ID.match(ident):
         bad("id", "must be 1-64 letters, digits, '.', '_', ':' or '-', starting alphanumeric")
     model = raw.get("model")
     if not isinstance(model, str) or not _MODEL.match(model):

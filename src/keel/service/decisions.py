@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from keel.decisions import DecisionRecord, check_records, instant, refuse, subject_key
+from keel.decisions.record import RECORD_ID
 from keel.errors import NotFoundError, Problem
 from keel.estate.resources import ModelSpec, MonitorSpec
 from keel.ledger import opening_digest
@@ -248,6 +249,8 @@ def show(workspace: Workspace, record_id: str) -> ShownDecision:
     Raises:
         NotFoundError: If no record has that id.
     """
+    if not RECORD_ID.match(record_id):
+        raise NotFoundError(f"no decision record {record_id[:80]!r}: not a record id")
     with workspace.unit() as unit:
         found = unit.repository(DecisionRepository).get([record_id]).get(record_id)
     if found is None:

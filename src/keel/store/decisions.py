@@ -179,10 +179,16 @@ class DecisionRepository:
         """
         wanted = sorted(set(ids))
         found: dict[str, StoredDecision] = {}
+        # Ids as literals (they are checked against a strict pattern, and SQLAlchemy quotes
+        # them): PostgreSQL then hashes the list. With bound parameters it compares every row
+        # with every id whenever it scans, as it does while its statistics still call a fresh
+        # table empty: 190 us a record at 10,000 records a batch.
+        ids_param: sa.BindParameter[list[str]] = sa.bindparam(
+            "ids", expanding=True, literal_execute=True
+        )
+        query = sa.select(*_COLUMNS).where(decisions.c.id.in_(ids_param))
         for start in range(0, len(wanted), KEY_BATCH):
-            rows = self.conn.execute(
-                sa.select(*_COLUMNS).where(decisions.c.id.in_(wanted[start : start + KEY_BATCH]))
-            )
+            rows = self.conn.execute(query, {"ids": wanted[start : start + KEY_BATCH]})
             found.update({row[0]: _stored(row) for row in rows})
         return found
 
