@@ -149,9 +149,12 @@ def run_backend(name: str, url: str, root: Path, proof_size: int, seconds: float
         result[f"appends_per_s_batch_{batch}"] = appends_per_second(ws, batch, seconds)
     ws.close()
     if proof_size:
-        ws_dir = root / f"{name}-proofs"
-        ws_dir.mkdir()
-        ws = Workspace.open(ws_dir, database_url=url.replace("keel.db", "proofs.db"))
+        proofs_url = url.replace("keel.db", "proofs.db")
+        if proofs_url != url:  # SQLite: a log of its own
+            ws_dir = root / f"{name}-proofs"
+            ws_dir.mkdir()
+        # PostgreSQL: the same schema, so the same workspace and key, the log grown further
+        ws = Workspace.open(ws_dir, database_url=proofs_url)
         print(f"[{name}] building a log of {proof_size} entries ...", file=sys.stderr)
         result["build_s"] = build(ws, proof_size)
         result["proof_size"] = proof_size
@@ -209,7 +212,8 @@ def main() -> None:
     )
     keel_sqlite = results[0]
     for r in results:
-        print(f"{r['backend']}: {r['prove_one_call_per_s']:,.0f} proofs/s with one call per proof")
+        if "prove_one_call_per_s" in r:
+            print(f"{r['backend']}: {r['prove_one_call_per_s']:,.0f} proofs/s, one call per proof")
     print(
         f"\nproof generation: Keel from SQLite / pymerkle in memory = "
         f"{keel_sqlite['prove_per_s'] / baseline['prove_per_s']:.1f}x"
