@@ -30,6 +30,7 @@ PARAMS = {
     "workload": "credit-decision-api",
     "ref": "credit-scoring@3.2",
     "index": "0",
+    "record_id": "d-0",
 }
 EVENT = {
     "eventType": "COMPLETE",
@@ -60,6 +61,9 @@ def _bodies(root: Path) -> dict[str, Any]:
         "/v1/ledger/erasures": {"commitment": "sha256:" + "0" * 64, "reason": "matrix"},
         "/v1/monitors/runs": {},
         "/v1/tokens": {"name": "matrix-key", "role": "viewer"},
+        "/v1/decisions": {"records": [{"id": "m-1", "model": "ghost@1"}]},
+        "/v1/decisions/searches": {"subject": "nobody"},
+        "/v1/decisions/erasures": {"subject": "nobody", "reason": "matrix"},
     }
 
 

@@ -60,7 +60,8 @@ def test_roles_send_count_open_and_erase(server: Server) -> None:
         assert erased.status_code == 200 and erased.json()["records"] >= 8
         assert admin.get("/v1/decisions/api-3").json()["gone"] == "erasure: Art. 17"
         assert admin.post("/v1/decisions/searches", json={"subject": "cust-api"}).json() == {
-            "decisions": []
+            "decisions": [],
+            "more": False,
         }
 
 

@@ -21,9 +21,12 @@ from test_cli import (
 # refused approval, two approvals, the move to approved, an erasure. One checkpoint per
 # transaction: the apply, the plan, three monitor runs and six registry and lineage changes.
 # Readiness is assessed twice (after the plan, and before the ledger is verified), one entry
-# and one checkpoint each.
+# and one checkpoint each. The demo's model server records one decision per application (in
+# batches whose number depends on timing: at least one checkpoint).
+DEMO_DECISIONS = 200
 DEMO_ENTRIES = (
-    DEMO_RESOURCES
+    DEMO_DECISIONS
+    + DEMO_RESOURCES
     + DEMO_GOVERNANCE_ENTRIES
     + DEMO_REGISTRY_ENTRIES
     + 1
