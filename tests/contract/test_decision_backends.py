@@ -79,6 +79,12 @@ def of_subject_list(workspace: Workspace, subject: str) -> list[decisions.ShownD
     return found
 
 
+def opening(workspace: Workspace, record_id: str) -> tuple[bytes, str] | None:
+    """What the proof route hands out with a proof: the content's salt and canonical JSON."""
+    stored = decisions.prove(workspace, record_id)[1].stored
+    return None if stored.salt is None or stored.opening is None else (stored.salt, stored.opening)
+
+
 def size(workspace: Workspace) -> int:
     return ledger.size(workspace)
 
@@ -111,7 +117,7 @@ def test_records_become_leaves_whose_content_opens_offline(estate: Workspace) ->
     leaf = orjson.loads(parsed.entry)
     assert leaf["type"] == "decision" and leaf["model"] == "scorer@1"
     assert b"cust-1" not in parsed.entry and b"approve" not in parsed.entry
-    opened = decisions.opening(estate, "d-4")
+    opened = opening(estate, "d-4")
     assert opened is not None
     salt, content = opened
     assert content.encode() == rfc8785.dumps(shown.content)
@@ -199,7 +205,7 @@ def test_erasing_a_subject_blanks_contents_and_keeps_every_proof(estate: Workspa
     assert decisions.erase_subject(estate, "cust-1", "Art. 17 request", actor="user:a") == 3
     gone = decisions.show(estate, "d-1")
     assert gone.content is None and gone.gone == "erasure: Art. 17 request"
-    assert decisions.opening(estate, "d-1") is None
+    assert opening(estate, "d-1") is None
     assert of_subject_list(estate, "cust-1") == []
     assert len(of_subject_list(estate, "cust-0")) == 3  # the other subject is untouched
     key = ledger.signer(estate).verifier.encode()

@@ -66,8 +66,8 @@ class DecisionRecord(NamedTuple):
         output: What the model answered (any JSON value).
         explanation: Reason codes, feature attributions or ``None``.
         subject: Whom the decision is about (a customer id), or ``None``.
-        content_json: The canonical JSON (RFC 8785) of :meth:`content`, what its commitment
-            commits to.
+        content_json: The canonical JSON (RFC 8785) of ``{"output", "explanation",
+            "subject"}``, what the leaf's content commitment commits to.
     """
 
     id: str
@@ -90,10 +90,6 @@ class DecisionRecord(NamedTuple):
         """The model's version (after the ``@``)."""
         return self.model.partition("@")[2]
 
-    def content(self) -> dict[str, Any]:
-        """What the content commitment commits to."""
-        return {"output": self.output, "explanation": self.explanation, "subject": self.subject}
-
     def leaf(self, content_commitment: str) -> dict[str, Any]:
         """The ledger entry of this record.
 
@@ -101,7 +97,7 @@ class DecisionRecord(NamedTuple):
         were checked against ASCII patterns, the time is :func:`instant`'s.
 
         Args:
-            content_commitment: The commitment to :meth:`content`.
+            content_commitment: The commitment to :attr:`content_json`.
 
         Returns:
             The entry (no personal value in it).

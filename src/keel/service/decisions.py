@@ -275,25 +275,6 @@ def prove(workspace: Workspace, record_id: str) -> tuple[str, ShownDecision]:
     return ledger.prove(workspace, shown.stored.ledger_index).encode(), shown
 
 
-def opening(workspace: Workspace, record_id: str) -> tuple[bytes, str] | None:
-    """The salt and canonical content that open a record's commitment, if still held.
-
-    Args:
-        workspace: The workspace.
-        record_id: The record's id.
-
-    Returns:
-        ``(salt, canonical JSON)`` or ``None`` once pruned or erased.
-
-    Raises:
-        NotFoundError: If no record has that id.
-    """
-    stored = show(workspace, record_id).stored
-    if stored.salt is None or stored.opening is None:
-        return None
-    return stored.salt, stored.opening
-
-
 def _hour(moment: datetime, *, up: bool) -> datetime:
     floor = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return floor + timedelta(hours=1) if up and floor != moment else floor

@@ -285,11 +285,10 @@ class LocalOperations:
     def decision_proof(self, record_id: str) -> wire.DecisionProof:
         """A record's proof and opening (an admin's read)."""
         self._admin()
-        proof, _shown = decisions.prove(self.workspace, record_id)
-        opened = decisions.opening(self.workspace, record_id)
-        if opened is None:
+        proof, shown = decisions.prove(self.workspace, record_id)
+        salt, content = shown.stored.salt, shown.stored.opening
+        if salt is None or content is None:
             return wire.DecisionProof(proof=proof)
-        salt, content = opened
         return wire.DecisionProof(
             proof=proof, salt=base64.b64encode(salt).decode(), content=content
         )

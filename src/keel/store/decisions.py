@@ -65,9 +65,7 @@ _COLUMNS = (
 )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
+def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -79,15 +77,15 @@ def _stored(row: Sequence[Any]) -> StoredDecision:
         int(index),
         model,
         workload,
-        _utc(decided) or decided,
-        _utc(received) or received,
-        _utc(expires) or expires,
+        _utc(decided),
+        _utc(received),
+        _utc(expires),
         digest,
         content,
         outcome,
         None if salt is None else bytes(salt),
         opening,
-        _utc(gone),
+        None if gone is None else _utc(gone),
         reason,
     )
 
