@@ -398,6 +398,34 @@ class Client:
         """The latest check of every monitor."""
         return self._get(wire.MonitorChecks, "/v1/monitors/checks")
 
+    def monitor_actions(
+        self, *, workload: str | None = None, state: str | None = None
+    ) -> wire.MonitorActions:
+        """Monitor actions, newest first."""
+        return self._get(
+            wire.MonitorActions, "/v1/monitors/actions", workload=workload, state=state
+        )
+
+    def decide_action(
+        self, action_id: int, *, approve: bool, reason: str = ""
+    ) -> wire.MonitorAction:
+        """Approve or reject a monitor action that waits for an approver."""
+        return self._post(
+            wire.MonitorAction,
+            f"/v1/monitors/actions/{action_id}/decisions",
+            {"approve": approve, "reason": reason},
+        )
+
+    def serving(self, workload: str) -> wire.Serving:
+        """What a workload serves, and whether a monitor action paused it."""
+        return self._get(wire.Serving, f"/v1/workloads/{quote(workload, safe='')}/serving")
+
+    def release(self, workload: str, *, reason: str) -> wire.Serving:
+        """Hand a workload back to its manifest (lift a monitor's rollback and pause)."""
+        return self._post(
+            wire.Serving, f"/v1/workloads/{quote(workload, safe='')}/releases", {"reason": reason}
+        )
+
     # -- runs ----------------------------------------------------------------------------------
     def dispatch(self, *, dry_run: bool = False) -> wire.Dispatch:
         """One reconcile cycle on the server."""

@@ -261,6 +261,26 @@ class Operations(Protocol):
         """The latest check of every monitor."""
         ...
 
+    def monitor_actions(
+        self, *, workload: str | None = None, state: str | None = None
+    ) -> wire.MonitorActions:
+        """Monitor actions, newest first."""
+        ...
+
+    def decide_action(
+        self, action_id: int, *, approve: bool, reason: str = ""
+    ) -> wire.MonitorAction:
+        """Approve or reject a monitor action that waits for an approver."""
+        ...
+
+    def serving(self, workload: str) -> wire.Serving:
+        """What a workload serves, and whether a monitor action paused it."""
+        ...
+
+    def release(self, workload: str, *, reason: str) -> wire.Serving:
+        """Hand a workload back to its manifest (lift a monitor's rollback and pause)."""
+        ...
+
     # -- runs ----------------------------------------------------------------------------------
     def dispatch(self, *, dry_run: bool = False) -> wire.Dispatch:
         """One reconcile cycle: make the engines run what the latest plan says."""

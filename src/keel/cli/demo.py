@@ -6,6 +6,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,7 @@ from keel.errors import DeniedError, ForbiddenError, KeelError, UserError
 if TYPE_CHECKING:
     from keel import wire
     from keel.service import EstateSummary, Workspace
+    from keel.service.monitoring import MonitorRun
 
 ADMIN = "user:root-ops"
 """The demo's admin; every later step acts as a principal the estate declares."""
@@ -100,51 +102,86 @@ def _indent(text: str, spaces: int = 2) -> str:
     return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
-def _serve(workspace: Workspace) -> None:
-    """Serve the credit model for real and record its decisions; show one customer's."""
-    from keel.service import decisions, scoring
+def _serve(workspace: Workspace, data: Path) -> None:
+    """Serve the credit model for real, record its decisions, monitor it, roll it back."""
+    from keel.service import Actor, corrections, decisions, scoring
 
-    scored = scoring.serve_and_score(workspace, principal=CI)
-    outcomes = ", ".join(f"{k} {v}" for k, v in scored.decisions.most_common())
+    with scoring.ModelServer(workspace, principal=CI) as server:
+        typer.echo(
+            "\n6. served credit-decision-api: scikit-learn logistic regressions trained now (3.1;"
+            f" 3.0 on an older window), behind uvicorn at {server.url}"
+        )
+        scored = server.score()
+        outcomes = ", ".join(f"{k[1]} {v}" for k, v in scored.decisions.most_common())
+        typer.echo(
+            f"   {sum(scored.decisions.values())} applications from {len(scored.customers)}"
+            f" customers, decided by {_versions(scored.decisions)}: {outcomes}"
+        )
+        typer.echo("   monitored it (drift, model quality, latency SLO):")
+        _check(workspace, data, "normal traffic", drifted=False)
+        run = _check(workspace, data, "a drifted window", drifted=True)
+        rollback = next(a for a in run.actions if a.action == "rollback")
+        for action in run.actions:
+            waits = " (high-risk: waits for an approver)" if action.state == "pending" else ""
+            typer.echo(f"       action {action.id}: {action.action} {action.state}{waits}")
+        done = corrections.decide(
+            workspace,
+            rollback.id,
+            approve=True,
+            reason="drift and AUC below its floor confirmed",
+            actor=Actor("user:erin"),
+        )
+        typer.echo(
+            f"       erin approved action {done.id} (the pipeline that ran the monitor may not):"
+            f" {done.workload} now serves {done.detail['to_model']}; its manifest still says"
+            f" {done.detail['from_model']}"
+        )
+        after = server.score(60, seed=12)
+        typer.echo(
+            f"       the running server swapped without a restart: the next"
+            f" {sum(after.decisions.values())} applications were decided by"
+            f" {_versions(after.decisions)}"
+        )
+        _check(workspace, data, "recovery", drifted=False)
+        recorded = server.close()
     typer.echo(
-        "\n6. served credit-decision-api: a scikit-learn logistic regression trained now, behind"
-        f" uvicorn at {scored.url}"
-    )
-    typer.echo(
-        f"   {sum(scored.decisions.values())} applications from {len(scored.customers)}"
-        f" customers: {outcomes}; {scored.recorded} decisions recorded through the SDK"
-        " (ledger leaves; outputs, reasons and customers behind erasable commitments)"
+        f"   {recorded} decisions recorded through the SDK (ledger leaves; outputs, reasons and"
+        " customers behind erasable commitments); the rollback is in the ledger"
+        " (monitor.action); keel monitor release hands the workload back to its manifest"
     )
     customer = scored.customers[7]
     found, _ = decisions.of_subject(workspace, customer)
     latest = found[0].stored
     typer.echo(
         f"   {customer}: {len(found)} decisions, the latest {latest.id[:12]}... at ledger entry"
-        f" {latest.ledger_index} ({latest.outcome}); see keel decisions subject {customer}"
+        f" {latest.ledger_index} ({latest.model}, {latest.outcome}); see keel decisions subject"
+        f" {customer}"
     )
 
 
-def _monitor(workspace: Workspace, data: Path) -> None:
-    """Run the demo monitor on a normal window, a drifted one, then a normal one again."""
+def _versions(decided: Counter[tuple[str, str]]) -> str:
+    by_model: Counter[str] = Counter()
+    for (model, _), count in decided.items():
+        by_model[model] += count
+    return ", ".join(f"{model} ({count})" for model, count in sorted(by_model.items()))
+
+
+def _check(workspace: Workspace, data: Path, step: str, *, drifted: bool) -> MonitorRun:
+    """Run the demo monitor on a normal or drifted window and say what it found."""
     from keel.service import Actor, monitoring
 
-    typer.echo("   monitored it (drift, model quality, latency SLO):")
-    for step, drifted in (
-        ("normal traffic", False),
-        ("a drifted window", True),
-        ("recovery", False),
-    ):
-        monitoring.write_demo_windows(data, drifted=drifted)
-        (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"], actor=Actor(CI))
-        firing = [c.key for c in run.result.firing]
-        line = f"     {step}: {run.result.status}"
-        if firing:
-            line += f" ({', '.join(firing)})"
-        if run.raised:
-            line += f"; alerts raised: {len(run.raised)}"
-        if run.resolved:
-            line += f"; alerts resolved: {len(run.resolved)}"
-        typer.echo(line)
+    monitoring.write_demo_windows(data, drifted=drifted)
+    (run,) = monitoring.run_monitors(workspace, ["credit-decision-health"], actor=Actor(CI))
+    firing = [c.key for c in run.result.firing]
+    line = f"     {step}: {run.result.status}"
+    if firing:
+        line += f" ({', '.join(firing)})"
+    if run.raised:
+        line += f"; alerts raised: {len(run.raised)}"
+    if run.resolved:
+        line += f"; alerts resolved: {len(run.resolved)}"
+    typer.echo(line)
+    return run
 
 
 def _settle(workspace: Workspace) -> wire.Dispatch:
@@ -404,8 +441,7 @@ def demo(
             " (measured, 0-100); step 8 measures again"
         )
         _dispatch(workspace, manifests)
-        _serve(workspace)
-        _monitor(workspace, manifests / "data")
+        _serve(workspace, manifests / "data")
         _lineage(workspace, root)
         _readiness(readiness.assess(workspace, actor=Actor(CI)), before)
         report = ledger.verify(workspace)

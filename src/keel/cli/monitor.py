@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from keel.cli.context import state
 from keel.cli.estate import Format, Out
 from keel.cli.output import machine, table
 from keel.errors import UserError
+
+if TYPE_CHECKING:
+    from keel import wire
 
 app = typer.Typer(help="Monitors: scheduled drift, quality and SLO checks with alerts.")
 
@@ -137,6 +140,8 @@ def run_command(
             typer.echo(f"  alert resolved: {key}")
         for error in run.delivery_errors:
             typer.echo(f"  delivery failed: {error}", err=True)
+        for action in run.actions:
+            typer.echo(f"  action {action.id}: {_describe(action)}")
     if not runs:
         typer.echo("no monitor is due")
 
@@ -158,6 +163,116 @@ def alerts_command(
         for a in found.alerts
     ]  # fmt: skip
     typer.echo(table(["MONITOR", "CONDITION", "STATE", "RAISED", "CHECKS", "MESSAGE"], rows))
+
+
+def _describe(action: wire.MonitorAction) -> str:
+    """One line: what the action did or waits for."""
+    what = action.action
+    if action.to_model:
+        what += f" {action.from_model} -> {action.to_model}"
+    if action.plan_id is not None:
+        what += f" (plan {action.plan_id})"
+    line = f"{what} of {action.workload}: {action.state}"
+    if action.state == "pending":
+        line += f"; an approver decides: keel monitor approve {action.id}"
+    elif action.state in ("provisional", "overdue") and action.due_at is not None:
+        line += f"; confirmation due {action.due_at.isoformat(timespec='minutes')}"
+    if action.message:
+        line += f" ({action.message})"
+    return line
+
+
+@app.command("actions")
+def actions_command(
+    ctx: typer.Context,
+    workload: Annotated[str | None, typer.Option(help="Only this workload's.")] = None,
+    state_: Annotated[
+        str | None, typer.Option("--state", help="Only this state (pending, applied, ...).")
+    ] = None,
+    output: Out = Format.table,
+) -> None:
+    """List monitor actions (rollback, replan, pause, notify), newest first."""
+    found = state(ctx).ops().monitor_actions(workload=workload, state=state_)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    rows = [
+        [a.id, a.monitor, a.workload, a.action, a.state, a.approval, ", ".join(a.conditions),
+         a.requested_at.isoformat(timespec="seconds"), a.decided_by or "-",
+         a.message or (f"{a.from_model} -> {a.to_model}" if a.to_model else "")]
+        for a in found.actions
+    ]  # fmt: skip
+    headers = ["ID", "MONITOR", "WORKLOAD", "ACTION", "STATE", "APPROVAL", "ON", "AT", "BY", "WHAT"]
+    typer.echo(table(headers, rows))
+
+
+def _decide(ctx: typer.Context, action_id: int, approve: bool, reason: str, output: Format) -> None:
+    decided = state(ctx).ops().decide_action(action_id, approve=approve, reason=reason)
+    if output is not Format.table:
+        typer.echo(machine(decided, output))
+        return
+    typer.echo(f"action {decided.id}: {_describe(decided)}")
+
+
+@app.command("approve")
+def approve_command(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument(help="The action's id (keel monitor actions).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
+    output: Out = Format.table,
+) -> None:
+    """Approve a monitor action: carry out a pending one, confirm a provisional one."""
+    _decide(ctx, action_id, True, reason, output)
+
+
+@app.command("reject")
+def reject_command(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument(help="The action's id (keel monitor actions).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")],
+    output: Out = Format.table,
+) -> None:
+    """Reject a monitor action: drop a pending one, revert a provisional one."""
+    _decide(ctx, action_id, False, reason, output)
+
+
+@app.command("serving")
+def serving_command(
+    ctx: typer.Context,
+    workload: Annotated[str, typer.Argument(help="The workload.")],
+    output: Out = Format.table,
+) -> None:
+    """Show what a workload serves and whether a monitor action paused it."""
+    found = state(ctx).ops().serving(workload)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    _print_serving(found)
+
+
+def _print_serving(found: wire.Serving) -> None:
+    line = f"Workload/{found.workload} serves {found.model}"
+    if found.rollback_action is not None:
+        line += f" (rolled back by action {found.rollback_action}; its manifest says"
+        line += f" {found.manifest_model})"
+    typer.echo(line)
+    if found.paused_by_action is not None:
+        typer.echo(f"paused by action {found.paused_by_action}: dispatch starts no new runs")
+
+
+@app.command("release")
+def release_command(
+    ctx: typer.Context,
+    workload: Annotated[str, typer.Argument(help="The workload.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")],
+    output: Out = Format.table,
+) -> None:
+    """Hand a workload back to its manifest: lift a monitor's rollback and pause."""
+    found = state(ctx).ops().release(workload, reason=reason)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    _print_serving(found)
 
 
 @app.command("metrics")

@@ -49,6 +49,8 @@ class DecisionMiddleware:
         subject: Picks the subject from the request's JSON body and its headers (lower-case
             names), or ``None``.
         explanation: Picks the explanation from the answer's JSON, or ``None``.
+        model: Picks the deciding ``name@version`` from the answer's JSON (the recorder's
+            when it returns ``None``), or ``None``.
     """
 
     def __init__(
@@ -59,8 +61,10 @@ class DecisionMiddleware:
         paths: Collection[str],
         subject: Callable[[Any, dict[str, str]], str | None] | None = None,
         explanation: Callable[[Any], Any] | None = None,
+        model: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.app = app
+        self.model = model
         self.recorder = recorder
         self.paths = frozenset(paths)
         self.subject = subject
@@ -117,6 +121,7 @@ class DecisionMiddleware:
                 output,
                 subject=self.subject(given, headers) if self.subject else None,
                 explanation=self.explanation(output) if self.explanation else None,
+                model=self.model(output) if self.model else None,
             )
         except (KeelError, KeyError, TypeError, ValueError):
             self.skipped += 1  # an input without an RFC 8785 form, or a picker that failed

@@ -135,6 +135,7 @@ class Recorder:
         explanation: Any = None,
         record_id: str | None = None,
         decided_at: datetime | None = None,
+        model: str | None = None,
     ) -> str:
         """Buffer one decision.
 
@@ -145,6 +146,8 @@ class Recorder:
             explanation: Reason codes or feature attributions (JSON).
             record_id: The record's id (a random one by default).
             decided_at: When it decided (now by default).
+            model: The ``name@version`` that decided, when not the recorder's (a server that
+                serves several versions, or swaps after a rollback).
 
         Returns:
             The record's id.
@@ -156,7 +159,7 @@ class Recorder:
         ident = record_id or os.urandom(16).hex()
         item: dict[str, Any] = {
             "id": ident,
-            "model": self.model,
+            "model": model or self.model,
             "decided_at": instant(decided_at or datetime.now(UTC)),
             "input_digest": input_digest(input),
             "output": output,

@@ -11,6 +11,7 @@ and the customer from the ``X-Customer`` header.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +79,7 @@ def train(rows: int = 20_000, seed: int = 1) -> CreditModel:
 
     Args:
         rows: Training rows.
-        seed: The window's seed.
+        seed: The window's seed (the demo's versions differ by it).
 
     Returns:
         The fitted model.
@@ -105,23 +106,33 @@ def _table(frame: pd.DataFrame) -> Any:
     )
 
 
-def scoring_app(model: CreditModel, recorder: Recorder) -> Any:
+def scoring_app(
+    models: dict[str, CreditModel], recorder: Recorder, served: Callable[[], str]
+) -> Any:
     """The model server: ``POST /score`` with an application, decisions recorded.
 
+    It answers with the version Keel says the workload serves (``served``, asked at each
+    request: a monitor's rollback swaps it), and names that version in the answer and record.
+
     Args:
-        model: The fitted model.
+        models: The fitted models, by ``name@version``.
         recorder: Where its decisions go.
+        served: The ``name@version`` to serve now.
 
     Returns:
         The ASGI app.
     """
-    from fastapi import FastAPI
+    from fastapi import FastAPI, HTTPException
 
     app = FastAPI(title="credit-decision-api (Keel demo)")
 
     @app.post("/score")
     def score(application: dict[str, Any]) -> dict[str, Any]:
-        return model.score(application)
+        ref = served()
+        model = models.get(ref)
+        if model is None:
+            raise HTTPException(503, f"{ref} is not loaded here")
+        return {**model.score(application), "model": ref}
 
     app.add_middleware(
         DecisionMiddleware,
@@ -129,5 +140,6 @@ def scoring_app(model: CreditModel, recorder: Recorder) -> Any:
         paths={"/score"},
         subject=lambda body, headers: headers.get("x-customer"),
         explanation=lambda answer: {"reason_codes": answer["reasons"]},
+        model=lambda answer: answer["model"],
     )
     return app

@@ -362,11 +362,43 @@ class _Checker:
         self.model_ref(item, ("spec", "model"), spec.model)
         self.require_all(item, ("spec", "datasets"), "Dataset", spec.datasets)
 
+    def monitor_actions(
+        self, item: LocatedResource, spec: MonitorSpec, workload: LocatedResource
+    ) -> None:
+        target = workload.resource.spec
+        assert isinstance(target, WorkloadSpec)
+        model = self.names("Model").get(split_model_ref(target.model)[0])
+        high = (
+            model is not None
+            and isinstance(model.resource.spec, ModelSpec)
+            and model.resource.spec.risk_tier == "high"
+        )
+        for index, action in enumerate(spec.actions):
+            path: FieldPath = ("spec", "actions", index)
+            if action.do == "rollback" and target.kind in ("training", "fine_tuning"):
+                self.problems.append(
+                    item.problem(
+                        (*path, "do"),
+                        f"Workload '{spec.workload}' is {target.kind}: it serves no model to roll"
+                        " back",
+                    )
+                )
+            if high and action.do in ("rollback", "pause") and action.approval == "none":
+                self.problems.append(
+                    item.problem(
+                        (*path, "approval"),
+                        f"Workload '{spec.workload}' serves a high-risk model: an automatic"
+                        f" {action.do} needs an approver (approval: before or after)",
+                    )
+                )
+
     def monitor(self, item: LocatedResource) -> None:
         spec = item.resource.spec
         assert isinstance(spec, MonitorSpec)
         self.require(item, ("spec", "workload"), "Workload", spec.workload)
         workload = self.names("Workload").get(spec.workload)
+        if workload is not None:
+            self.monitor_actions(item, spec, workload)
         if spec.latency is not None and workload is not None:
             target = workload.resource.spec
             assert isinstance(target, WorkloadSpec)

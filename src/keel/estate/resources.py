@@ -400,8 +400,45 @@ class AlertRouteSpec(Spec):
         return self
 
 
+CONDITION_PATTERN = r"^(drift|schema|errors|reference|performance|latency|window)(:[a-z0-9_]+)?$"
+"""A condition key (``performance:roc_auc``) or a family of them (``performance``)."""
+
+
+class MonitorActionSpec(Spec):
+    """What a monitor does when one of the conditions in ``when`` starts firing.
+
+    ``do``: ``rollback`` (serve the model's previous approved version), ``replan`` (re-plan
+    every workload against the committed plan), ``pause`` (dispatch no new runs of the
+    workload) or ``notify`` (POST the alert to ``url``, or write it to the alert log).
+
+    ``approval``: ``before`` (the action waits for an approver), ``after`` (it takes effect at
+    once, and an approver confirms or reverts it within ``grace_minutes``) or ``none``. Left
+    out, a ``rollback`` or ``pause`` of a high-risk model's workload waits for an approver
+    (``before``) and anything else needs none; ``none`` is refused for those two on a
+    high-risk model.
+    """
+
+    do: Literal["rollback", "replan", "pause", "notify"]
+    when: list[Annotated[str, Field(pattern=CONDITION_PATTERN, max_length=128)]] = Field(
+        min_length=1, max_length=16
+    )
+    approval: Literal["before", "after", "none"] | None = None
+    grace_minutes: int = Field(default=60, ge=1, le=10_080)
+    url: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+
+    @model_validator(mode="after")
+    def _url_for_notify(self) -> MonitorActionSpec:
+        if self.url is not None and self.do != "notify":
+            raise ValueError("url is for notify actions only")
+        return self
+
+    def matches(self, condition: str) -> bool:
+        """Whether a condition key is one this action is declared for (in ``when``)."""
+        return any(condition == w or condition.startswith(w + ":") for w in self.when)
+
+
 class MonitorSpec(Spec):
-    """Checks on a deployed workload's data and behaviour, with alert routes.
+    """Checks on a deployed workload's data and behaviour, with alert routes and actions.
 
     ``reference`` and ``current`` are data files (Parquet, CSV, Arrow) or, for ``reference``,
     a saved sketch (``.sketch.json``); relative paths are relative to the manifest.
@@ -417,6 +454,7 @@ class MonitorSpec(Spec):
     alerts: list[AlertRouteSpec] = Field(
         default_factory=lambda: [AlertRouteSpec(type="log")], max_length=16
     )
+    actions: list[MonitorActionSpec] = Field(default_factory=list, max_length=16)
 
 
 class AcceleratorSpec(Spec):

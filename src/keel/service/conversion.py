@@ -17,6 +17,7 @@ from keel.monitor.check import CheckResult
 from keel.policy.access.engine import AccessDecision
 from keel.policy.compliance.decision import Decision
 from keel.service.changes import ApplyResult, Change
+from keel.service.corrections import Serving
 from keel.service.decisions import DecisionSheet, ShownDecision
 from keel.service.ledger import ShownEntry, VerifyReport
 from keel.service.lineage import Erasure, Impact, LineageView, label
@@ -24,6 +25,7 @@ from keel.service.monitoring import MonitorRun
 from keel.service.registry import VersionDetail
 from keel.service.tokens import Token
 from keel.store import StoredResource
+from keel.store.actions import StoredAction
 from keel.store.lineage import Node
 from keel.store.monitors import StoredAlert
 from keel.store.registry import StoredVersion
@@ -244,7 +246,38 @@ def monitor_run(run: MonitorRun) -> wire.MonitorRun:
         resolved=list(run.resolved),
         still_firing=list(run.still_firing),
         delivery_errors=list(run.delivery_errors),
+        actions=[monitor_action(a) for a in run.actions],
     )
+
+
+def monitor_action(item: StoredAction) -> wire.MonitorAction:
+    """A monitor action and its facts."""
+    detail = item.detail
+    return wire.MonitorAction(
+        id=item.id,
+        monitor=item.monitor,
+        workload=item.workload,
+        alert_id=item.alert_id,
+        conditions=item.conditions,
+        action=item.action,
+        approval=item.approval,
+        state=item.state,
+        requested_by=item.requested_by,
+        requested_at=item.requested_at,
+        due_at=item.due_at,
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+        from_model=detail.get("from_model"),
+        to_model=detail.get("to_model"),
+        plan_id=detail.get("plan_id"),
+        message=detail.get("message", ""),
+        reason=detail.get("reason", ""),
+    )
+
+
+def serving(item: Serving) -> wire.Serving:
+    """What a workload serves after monitor actions."""
+    return wire.Serving.model_validate(item, from_attributes=True)
 
 
 def monitor_runs(runs: Iterable[MonitorRun]) -> wire.MonitorRuns:

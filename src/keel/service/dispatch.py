@@ -44,7 +44,7 @@ from keel.estate import Estate
 from keel.estate.digest import canonical_json
 from keel.estate.resources import JOB_KINDS, ClusterSpec, WorkloadSpec
 from keel.runtimes.base import TERMINAL, JobRequest, JobStatus, Runtime, job_name
-from keel.service import conversion, engines, ledger
+from keel.service import conversion, corrections, engines, ledger
 from keel.service.actor import Actor
 from keel.service.stored import estate_in
 from keel.service.workspace import Unit, Workspace
@@ -86,25 +86,35 @@ class Intent:
     reason: str = ""
 
 
-def run_digest(spec: WorkloadSpec) -> str:
-    """Digest of what a run executes: the workload's ``run`` section and devices per replica.
+def run_digest(spec: WorkloadSpec, served: str | None = None) -> str:
+    """Digest of what a run executes: its ``run`` section, devices, and a rolled-back model.
+
+    It covers the workload's ``run`` section and devices per replica, and the model version
+    served when a monitor's rollback serves another than the manifest's.
 
     Scaling (``replicas``) and the planner's figures (``hours``, ``utilisation``) are not in
     it: adding a replica starts one run and restarts none.
 
     Args:
         spec: The workload.
+        served: The ``model@version`` it serves, if not its manifest's.
 
     Returns:
         Hex SHA-256; a change to what it covers makes new runs.
     """
     assert spec.run is not None
-    text = canonical_json([spec.run.model_dump(mode="json"), spec.compute.count])
-    return hashlib.sha256(text.encode()).hexdigest()
+    covered: list[Any] = [spec.run.model_dump(mode="json"), spec.compute.count]
+    if served is not None and served != spec.model:
+        covered.append(served)
+    return hashlib.sha256(canonical_json(covered).encode()).hexdigest()
 
 
 def intents(
-    estate: Estate, plan: wire.Plan, decisions: Mapping[str, int], origin: str = ""
+    estate: Estate,
+    plan: wire.Plan,
+    decisions: Mapping[str, int],
+    origin: str = "",
+    models: Mapping[str, str] | None = None,
 ) -> list[Intent]:
     """Every replica the plan places, as runs to have.
 
@@ -114,6 +124,8 @@ def intents(
         decisions: Workload -> its ``placement.decided`` ledger index in that plan.
         origin: The ledger's origin (``keel.local/ledger/...``), so that two Keel workspaces
             sharing an engine never take each other's jobs for their own.
+        models: Workload -> the model version it serves (a monitor's rollback may have
+            changed it).
 
     Returns:
         One intent per replica, in the plan's order.
@@ -132,7 +144,8 @@ def intents(
             reason = "the workload has no run section"
         elif cluster is None:
             reason = f"no Cluster serves site {placed.site}"
-        digest = run_digest(spec) if spec is not None and spec.run is not None else ""
+        model = (models or {}).get(placed.workload)
+        digest = run_digest(spec, model) if spec is not None and spec.run is not None else ""
         for replica in range(placed.replicas):
             key = f"{origin}|{placed.workload}|{placed.site}|{placed.pool}|{replica}|{digest}"
             found.append(
@@ -186,12 +199,13 @@ def measured_hours(estate: Estate, runs: Iterable[StoredRun]) -> dict[str, tuple
     return found
 
 
-def job_request(estate: Estate, run: StoredRun) -> JobRequest:
+def job_request(estate: Estate, run: StoredRun, model: str | None = None) -> JobRequest:
     """What to hand the engine for a run's current attempt.
 
     Args:
         estate: The estate.
         run: The run.
+        model: The model version the workload serves (its manifest's when ``None``).
 
     Returns:
         The job request, with the placement's facts in ``KEEL_*`` variables.
@@ -211,6 +225,7 @@ def job_request(estate: Estate, run: StoredRun) -> JobRequest:
         "KEEL_ACCELERATOR": pool.accelerator,
         "KEEL_DEVICES": str(devices),
         "KEEL_PLAN": str(run.plan_id),
+        "KEEL_MODEL": model or spec.model,
     }
     return JobRequest(
         name=run.name,
@@ -462,18 +477,26 @@ def dispatch(
         decisions = plans.decisions(plan_row[0])
         estate = estate_in(unit)
         stored = {run.key: run for run in unit.repository(RunRepository).all()}
-    wanted_all = intents(estate, plan, decisions, ledger.signer(workspace).name)
+        served, paused = corrections.controls(unit, estate)
+    wanted_all = [
+        replace(i, reason=f"paused by monitor action {paused[i.workload]}")
+        if i.workload in paused and i.key not in stored and not i.reason
+        else i
+        for i in intents(estate, plan, decisions, ledger.signer(workspace).name, served)
+    ]
     check(estate, [i for i in wanted_all if not i.reason], remote=remote and not dry_run)
     cycle = Cycle(
         workspace, estate, plan, wanted_all, stored, dict(runtimes or {}), dry_run, retry_base_s
     )
+    cycle.served, cycle.paused = served, paused
     cycle.observe_engines()
     for run in list(stored.values()):
         cycle.reconcile(run)
     cycle.plan_retries()
     new = cycle.new_runs()
     if dry_run:
-        return cycle.report([*stored.values()], _objects(estate, [*cycle.to_submit, *new]), started)
+        objects = _objects(estate, [*cycle.to_submit, *new], served)
+        return cycle.report([*stored.values()], objects, started)
     final = cycle.submit(new, actor)
     return cycle.report(final, [], started)
 
@@ -521,6 +544,8 @@ class Cycle:
         self.entries: list[dict[str, Any]] = []
         self.changed: dict[str, StoredRun] = {}
         self.to_submit: list[StoredRun] = []
+        self.served: dict[str, str] = {}
+        self.paused: dict[str, int] = {}
 
     def _done_jobs(self) -> set[str]:
         """Succeeded job runs that stand for replicas the plan now places elsewhere.
@@ -664,7 +689,7 @@ class Cycle:
             spec = specs[stored.workload].run
             if spec is None or stored.attempt > spec.max_retries:
                 continue
-            if stored.cluster in self.unreachable:
+            if stored.cluster in self.unreachable or stored.workload in self.paused:
                 continue
             run = stored
             if run.retry_at is None:
@@ -730,7 +755,9 @@ class Cycle:
         with progress.step(f"submitting {len(new) + len(self.to_submit)} job(s)"):
             for run in [*self.to_submit, *new]:
                 try:
-                    status = self.adapters[run.cluster].submit(job_request(self.estate, run))
+                    status = self.adapters[run.cluster].submit(
+                        job_request(self.estate, run, self.served.get(run.workload))
+                    )
                 except EngineError as exc:
                     if exc.unreachable:
                         submitted[run.key] = run.moved_to("unknown", self.now, message=exc.message)
@@ -780,7 +807,9 @@ class Cycle:
         )
 
 
-def _objects(estate: Estate, runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
+def _objects(
+    estate: Estate, runs: Sequence[StoredRun], served: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """The Kubernetes objects a dispatch would apply (setup first, then jobs)."""
     from keel.runtimes.kubernetes import job_object, setup_objects
 
@@ -790,7 +819,9 @@ def _objects(estate: Estate, runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
         spec = clusters[name]
         found += setup_objects(engines.site_queues(spec, estate), spec.namespace)
         found += [
-            job_object(job_request(estate, r), spec.namespace) for r in runs if r.cluster == name
+            job_object(job_request(estate, r, served.get(r.workload)), spec.namespace)
+            for r in runs
+            if r.cluster == name
         ]
     return found
 

@@ -5,7 +5,10 @@ the reference file changes), stores the result, turns firing conditions into ale
 ``monitor.checked`` (with the digests of the sketch and of the result), ``alert.raised`` and
 ``alert.resolved`` in the ledger, all in one transaction. Alerts are deduplicated: a condition
 that keeps firing updates its alert without notifying again; one that clears resolves it and
-notifies once. Notifications go out after the commit.
+notifies once. Notifications go out after the commit. Then each alert raised takes the
+monitor's actions declared on its condition (:mod:`keel.service.corrections`: rollback,
+replan, pause, notify, with their approvals); a run first marks ``overdue`` the actions whose
+confirmation is late.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from keel.monitor.report import render
 from keel.monitor.sketch import DatasetSketch, SketchError
 from keel.monitor.synthetic import write_demo_windows
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
-from keel.service import ledger
+from keel.service import corrections, ledger
 from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
+from keel.store.actions import StoredAction
 from keel.store.monitors import MonitorRepository, StoredAlert
 
 __all__ = [
@@ -69,6 +73,8 @@ class MonitorRun:
         resolved: Conditions that cleared (notified).
         still_firing: Conditions that keep firing (not notified again).
         delivery_errors: Notifications that failed, with why.
+        alert_ids: The ids of the alerts raised, by condition.
+        actions: The monitor actions the raised alerts took or asked for.
     """
 
     result: CheckResult
@@ -77,6 +83,8 @@ class MonitorRun:
     resolved: list[str] = field(default_factory=list)
     still_firing: list[str] = field(default_factory=list)
     delivery_errors: list[str] = field(default_factory=list)
+    alert_ids: dict[str, int] = field(default_factory=dict)
+    actions: list[StoredAction] = field(default_factory=list)
 
 
 def _monitors(estate: Estate) -> dict[str, MonitorSpec]:
@@ -183,6 +191,7 @@ def run_monitors(
         if name not in monitors:
             raise NotFoundError(f"Monitor/{name} does not exist{did_you_mean(name, monitors)}")
     now = now or datetime.now(UTC)
+    corrections.expire(workspace, actor=actor, now=now)
     with workspace.unit() as unit:
         latest = unit.repository(MonitorRepository).latest_checks()
     runs = []
@@ -201,6 +210,7 @@ def run_monitors(
             result = run_check(name, spec, reference, spec.current, workload.latency_slo_ms)
         run = _record(workspace, result, now, actor)
         _notify(workspace, spec, run)
+        run.actions = corrections.take(workspace, spec, name, run.alert_ids, actor=actor, now=now)
         runs.append(run)
     return runs
 
@@ -234,6 +244,7 @@ def _record(workspace: Workspace, result: CheckResult, now: datetime, actor: Act
             if alert is None:
                 alert_id = repo.raise_alert(result.monitor, condition, message, now)
                 run.raised.append(condition)
+                run.alert_ids[condition] = alert_id
                 entries.append(_alert_entry("alert.raised", result, condition, alert_id, message))
             else:
                 repo.touch_alert(alert.id, message, now)

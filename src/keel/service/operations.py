@@ -24,6 +24,7 @@ from keel.service import (
     access,
     changes,
     conversion,
+    corrections,
     decisions,
     dispatch,
     estate,
@@ -451,6 +452,33 @@ class LocalOperations:
                 for name, (at, result) in sorted(found.items())
             ]
         )
+
+    def monitor_actions(
+        self, *, workload: str | None = None, state: str | None = None
+    ) -> wire.MonitorActions:
+        """Monitor actions, newest first."""
+        found = corrections.actions(
+            self.workspace, workload=workload, states=(state,) if state else ()
+        )
+        return wire.MonitorActions(actions=[conversion.monitor_action(a) for a in found])
+
+    def decide_action(
+        self, action_id: int, *, approve: bool, reason: str = ""
+    ) -> wire.MonitorAction:
+        """Approve or reject a monitor action that waits for an approver."""
+        decided = corrections.decide(
+            self.workspace, action_id, approve=approve, reason=reason, actor=self.actor
+        )
+        return conversion.monitor_action(decided)
+
+    def serving(self, workload: str) -> wire.Serving:
+        """What a workload serves, and whether a monitor action paused it."""
+        return conversion.serving(corrections.serving(self.workspace, workload))
+
+    def release(self, workload: str, *, reason: str) -> wire.Serving:
+        """Hand a workload back to its manifest (lift a monitor's rollback and pause)."""
+        released = corrections.release(self.workspace, workload, reason=reason, actor=self.actor)
+        return conversion.serving(released)
 
     # -- runs ----------------------------------------------------------------------------------
     @property

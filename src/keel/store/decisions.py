@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from keel.errors import StoreError
 from keel.store.bulk import insert_rows
-from keel.store.schema import decision_meta, decisions
+from keel.store.schema import decision_meta, decisions, utc
 
 KEY_BATCH = 500
 
@@ -65,10 +65,6 @@ _COLUMNS = (
 )
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _stored(row: Sequence[Any]) -> StoredDecision:
     (ident, index, model, workload, decided, received, expires, digest, content, outcome,
      salt, opening, gone, reason) = row  # fmt: skip
@@ -77,15 +73,15 @@ def _stored(row: Sequence[Any]) -> StoredDecision:
         int(index),
         model,
         workload,
-        _utc(decided),
-        _utc(received),
-        _utc(expires),
+        utc(decided),
+        utc(received),
+        utc(expires),
         digest,
         content,
         outcome,
         None if salt is None else bytes(salt),
         opening,
-        None if gone is None else _utc(gone),
+        None if gone is None else utc(gone),
         reason,
     )
 

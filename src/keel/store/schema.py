@@ -9,12 +9,20 @@ Invariants:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def utc(moment: datetime) -> datetime:
+    """A stored time in UTC: SQLite returns naive times, which were stored in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
 
 resources = sa.Table(
     "resources",
@@ -343,3 +351,42 @@ decision_meta = sa.Table(
     sa.Column("index_key", sa.LargeBinary(32), nullable=False),
 )
 """One row: the secret key of the subjects' keyed hashes (created with the table)."""
+
+monitor_actions = sa.Table(
+    "monitor_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(63), nullable=False),
+    sa.Column("workload", sa.String(63), nullable=False, index=True),
+    sa.Column("alert_id", sa.Integer, nullable=False),
+    sa.Column("conditions", JSONType, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("approval", sa.String(8), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("decided_by", sa.String(200), nullable=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("detail", JSONType, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""One row per action a monitor took or asked for when an alert was raised: what, on which
+workload, for which alert and conditions, the approval it needs, its state (``pending``,
+``applied``, ``provisional``, ``confirmed``, ``rejected``, ``reverted``, ``overdue``,
+``failed``), who asked (the monitor run's principal) and who decided, and its facts
+(``detail``: the versions of a rollback, the plan of a re-plan, why it failed)."""
+
+workload_controls = sa.Table(
+    "workload_controls",
+    metadata,
+    sa.Column("workload", sa.String(63), primary_key=True),
+    sa.Column("manifest_model", sa.String(127), nullable=True),
+    sa.Column("served_model", sa.String(127), nullable=True),
+    sa.Column("rollback_action", sa.Integer, nullable=True),
+    sa.Column("paused_by_action", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""What monitor actions changed about a workload: the model version it serves instead of its
+manifest's (``served_model``, valid while the manifest still says ``manifest_model``) and the
+action that paused it. No row: the manifest rules."""

@@ -49,6 +49,64 @@ def checks(
     return caller.ops.monitor_checks()
 
 
+class DecisionBody(Body):
+    """An approver's decision on a monitor action."""
+
+    approve: bool
+    reason: str = Field(default="", max_length=1000)
+
+
+class ReleaseBody(Body):
+    """Why a workload goes back to its manifest."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.get("/v1/monitors/actions", response_model=wire.MonitorActions)
+def actions(
+    caller: Annotated[Caller, Depends(guard("read", "Resource/Monitor/all"))],
+    workload: Annotated[str | None, Query(max_length=63)] = None,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+) -> wire.MonitorActions:
+    """Monitor actions (rollback, replan, pause, notify), newest first, at most 1,000."""
+    return caller.ops.monitor_actions(workload=workload, state=state)
+
+
+@router.post("/v1/monitors/actions/{action_id}/decisions", response_model=wire.MonitorAction)
+def decide(
+    action_id: int,
+    body: DecisionBody,
+    caller: Annotated[Caller, Depends(guard("approve", "Resource/Monitor/all", mutates=True))],
+) -> wire.MonitorAction:
+    """Approve or reject an action that waits for an approver.
+
+    The approver needs ``approve`` on the action's workload and never ran the monitor.
+    """
+    return caller.ops.decide_action(action_id, approve=body.approve, reason=body.reason)
+
+
+@router.get("/v1/workloads/{workload}/serving", response_model=wire.Serving, tags=["monitors"])
+def serving(
+    workload: str,
+    caller: Annotated[Caller, Depends(guard("read", "Workload/{workload}"))],
+) -> wire.Serving:
+    """What a workload serves, and whether a monitor paused it; model servers poll this.
+
+    A monitor's rollback may serve an earlier version than the manifest's.
+    """
+    return caller.ops.serving(workload)
+
+
+@router.post("/v1/workloads/{workload}/releases", response_model=wire.Serving, tags=["monitors"])
+def release(
+    workload: str,
+    body: ReleaseBody,
+    caller: Annotated[Caller, Depends(guard("approve", "Workload/{workload}", mutates=True))],
+) -> wire.Serving:
+    """Hand a workload back to its manifest: lift a monitor's rollback and pause."""
+    return caller.ops.release(workload, reason=body.reason)
+
+
 @router.get("/metrics", response_class=PlainTextResponse, responses=TEXT)
 def metrics(caller: Annotated[Caller, Depends(guard("read", "Resource/Metrics/all"))]) -> str:
     """Monitor results in the Prometheus text format."""
