@@ -156,9 +156,11 @@ def test_a_monitor_needs_a_workload_with_an_slo_for_latency(
     (folder / "monitors.yaml").write_text(text)
     with pytest.raises(ManifestError) as caught:
         apply_manifests(workspace, [str(folder)], actor=SYSTEM)
-    (problem,) = caught.value.problems
-    assert problem.resource == "Monitor/credit-decision-health"
-    assert "has no latency_slo_ms" in problem.message
+    latency, rollback = caught.value.problems
+    assert latency.resource == rollback.resource == "Monitor/credit-decision-health"
+    assert "has no latency_slo_ms" in latency.message
+    assert rollback.field == "spec.actions[0].do"  # a training job serves no model to roll back
+    assert "credit-scoring-retrain' is training: it serves no model" in rollback.message
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,15 @@ from test_cli import (
 # refused approval, two approvals, the move to approved, an erasure. One checkpoint per
 # transaction: the apply, the plan, three monitor runs and six registry and lineage changes.
 # Readiness is assessed twice (after the plan, and before the ledger is verified), one entry
-# and one checkpoint each. The demo's model server records one decision per application (in
-# batches whose number depends on timing: at least one checkpoint).
-DEMO_DECISIONS = 200
+# and one checkpoint each. The demo's model server records one decision per application, 200
+# then 60 after the rollback (in batches whose number depends on timing: at least one
+# checkpoint). The drifted window's rollback is asked for (one monitor.action entry) and
+# approved (another, with 3.0's move from approved to deployed), one checkpoint each.
+DEMO_DECISIONS = 260
+DEMO_ROLLBACK_ENTRIES = 3
 DEMO_ENTRIES = (
     DEMO_DECISIONS
+    + DEMO_ROLLBACK_ENTRIES
     + DEMO_RESOURCES
     + DEMO_GOVERNANCE_ENTRIES
     + DEMO_REGISTRY_ENTRIES
@@ -42,7 +46,7 @@ DEMO_ENTRIES = (
     + 1
     + 2
 )
-DEMO_CHECKPOINTS = 1 + 1 + 3 + 6 + 2
+DEMO_CHECKPOINTS = 1 + 1 + 3 + 6 + 2 + 2
 # The dispatch step adds: fra-dc1 taken down and brought back (an estate.configured entry and
 # a plan with its decisions each time), and the runs' entries, whose number depends on how far
 # each service got before it was moved or stopped (counted from the ledger itself), in at

@@ -10,6 +10,8 @@ When a run raises an alert on one of them, each matching action is taken once fo
   a pause is lifted). A ``provisional`` action not decided within its grace period becomes
   ``overdue`` at the next monitor run, stays in effect, and can still be decided.
 * ``approval: none`` -> carried out at once (``applied``).
+* An action being carried out is ``acting`` for that moment (stored first, so that a
+  notification can name it).
 * An action that cannot be carried out (no earlier approved version to roll back to, a re-plan
   that fails, a webhook that does not answer) is ``failed``, with why.
 
@@ -50,6 +52,7 @@ from keel.store.actions import ActionRepository, Control, StoredAction
 from keel.store.registry import ModelEvent, RegistryRepository
 
 STATES = (
+    "acting",
     "pending",
     "applied",
     "provisional",
@@ -256,6 +259,10 @@ def _carry_out(
 
     A re-plan commits its plan first, and a notification is sent first.
     """
+    if new:  # stored first, so that a notification can name it; nobody decides it meanwhile
+        with workspace.unit(actor.principal, write=True) as unit:
+            action = replace(action, state="acting")
+            action = replace(action, id=unit.repository(ActionRepository).add(action))
     detail = dict(action.detail)
     failure = ""
     try:
@@ -267,12 +274,9 @@ def _carry_out(
         failure = error.message
     with workspace.unit(actor.principal, write=True) as unit:
         repo = unit.repository(ActionRepository)
-        if new:
-            action = replace(action, id=repo.add(action))
-        else:
-            fresh = repo.get(action.id, for_update=True)
-            if fresh is None or fresh.state != action.state:
-                raise LifecycleError(f"monitor action {action.id} was decided meanwhile")
+        fresh = repo.get(action.id, for_update=True)
+        if fresh is None or fresh.state != action.state:
+            raise LifecycleError(f"monitor action {action.id} was decided meanwhile")
         pending = Pending([], [])
         now = datetime.now(UTC)
         if not failure and action.action in ("rollback", "pause"):
