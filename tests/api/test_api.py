@@ -31,6 +31,7 @@ PARAMS = {
     "ref": "credit-scoring@3.2",
     "index": "0",
     "record_id": "d-0",
+    "action_id": "1",
 }
 EVENT = {
     "eventType": "COMPLETE",
@@ -64,6 +65,8 @@ def _bodies(root: Path) -> dict[str, Any]:
         "/v1/decisions": {"records": [{"id": "m-1", "model": "ghost@1"}]},
         "/v1/decisions/searches": {"subject": "nobody"},
         "/v1/decisions/erasures": {"subject": "nobody", "reason": "matrix"},
+        "/v1/monitors/actions/{action_id}/decisions": {"approve": False, "reason": "matrix"},
+        "/v1/workloads/{workload}/releases": {"reason": "matrix"},
     }
 
 

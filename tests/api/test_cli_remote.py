@@ -219,6 +219,19 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
         "decisions", "erase", "--subject", "cust-remote", "--reason", "test",
         command="decisions erase",
     )  # fmt: skip
+    both("monitor", "actions", "-o", "json")
+    both("monitor", "serving", "credit-decision-api")
+    # The demo's rollback (action 1) was approved by erin; ask for another and decide it.
+    assert "rolled back by action 1" in once("monitor", "serving", "credit-decision-api",
+                                              command="monitor serving")  # fmt: skip
+    refused = remote(served, tmp_path, "monitor", "approve", "1", who="approver")
+    assert refused.returncode == 2 and "is applied: nothing to decide" in refused.stderr
+    tried.add("monitor approve")
+    refused = remote(served, tmp_path, "monitor", "reject", "1", "--reason", "r", who="operator")
+    assert refused.returncode == 2 and "E-FORBIDDEN" in refused.stderr  # operators may not
+    tried.add("monitor reject")
+    assert "serves credit-scoring@3.1" in once("monitor", "release", "credit-decision-api",
+                                               "--reason", "fixed", command="monitor release")  # fmt: skip
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 

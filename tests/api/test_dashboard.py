@@ -34,7 +34,17 @@ PAGES = [
     ("/ui/lineage", "Lineage", ["credit-scoring@3.1", "derived datasets"]),
     ("/ui/models", "Models", ["credit-scoring@3.2", "approved"]),
     ("/ui/runs?all=true", "Runs", ["nightly-aml-scoring", "succeeded", "cancelled", "Wh"]),
-    ("/ui/monitors", "Monitors", ["credit-decision-health", "drift", "Alerts"]),
+    (
+        "/ui/monitors",
+        "Monitors",
+        [
+            "credit-decision-health",
+            "drift",
+            "Alerts",
+            "rollback credit-decision-api",
+            "credit-scoring@3.1 -&gt; credit-scoring@3.0",
+        ],
+    ),
     ("/ui/decisions", "Decisions", ["credit-scoring@3.1", "refer", "ledger leaf"]),
     (
         "/ui/readiness",

@@ -470,7 +470,7 @@ def runs_page(
 
 @router.get("/ui/monitors")
 def monitors_page(request: Request, caller: Page) -> HTMLResponse:
-    """Per monitor, each column's drift statistic against its threshold; alerts."""
+    """Per monitor, each column's drift statistic against its threshold; alerts; actions."""
     monitors = []
     for check in caller.ops.monitor_checks().checks:
         result = check.result
@@ -493,7 +493,21 @@ def monitors_page(request: Request, caller: Page) -> HTMLResponse:
         [a.monitor, a.condition, a.state, a.raised_at.isoformat(timespec="seconds")]
         for a in caller.ops.alerts(every=True).alerts
     ]
-    return render("monitors.html", "Monitors", request, caller, monitors=monitors, alerts=alerts)
+    actions = [
+        [a.id, a.monitor, f"{a.action} {a.workload}", a.state, a.approval,
+         a.requested_at.isoformat(timespec="seconds"), a.decided_by or "",
+         a.message or (f"{a.from_model} -> {a.to_model}" if a.to_model else "")]
+        for a in caller.ops.monitor_actions().actions
+    ]  # fmt: skip
+    return render(
+        "monitors.html",
+        "Monitors",
+        request,
+        caller,
+        monitors=monitors,
+        alerts=alerts,
+        actions=actions,
+    )
 
 
 @router.get("/ui/decisions")
