@@ -227,6 +227,9 @@ def test_lists_never_show_what_a_single_read_refuses(server: Server) -> None:
             for placement in plan["placements"]:
                 path = f"/v1/resources/workload/{placement['workload']}"
                 assert client.get(path).status_code == 200, (role, placement)
+            for action in client.get("/v1/monitors/actions").json()["actions"]:
+                path = f"/v1/resources/workload/{action['workload']}"
+                assert client.get(path).status_code == 200, (role, action)
             seen[role] = shown
     assert "Dataset/eu-card-transactions" in seen["admin"]
     assert "Dataset/eu-card-transactions" not in seen["viewer"]

@@ -460,7 +460,10 @@ class LocalOperations:
         found = corrections.actions(
             self.workspace, workload=workload, states=(state,) if state else ()
         )
-        return wire.MonitorActions(actions=[conversion.monitor_action(a) for a in found])
+        seen = self._shown([f"Workload/{a.workload}" for a in found])
+        return wire.MonitorActions(
+            actions=[conversion.monitor_action(a) for a, ok in zip(found, seen, strict=True) if ok]
+        )
 
     def decide_action(
         self, action_id: int, *, approve: bool, reason: str = ""
