@@ -30,6 +30,9 @@ known_logs          ``KEEL_KNOWN_LOGS``     ``~/.config/keel/known_logs``: pinne
 decision_retention_days ``KEEL_DECISION_RETENTION_DAYS`` 183: how long decision records keep
                                             their content; never under 183 for high-risk
                                             models (EU AI Act Art. 19 and 26: six months)
+site_down_after_s   ``KEEL_SITE_DOWN_AFTER_S`` 300: how long a Cluster's engine must stay
+                                            unreachable before dispatch counts the sites
+                                            it serves as down and re-plans
 =================== ======================= ============================================
 """
 
@@ -60,6 +63,7 @@ _KEYS = (
     "principal",
     "known_logs",
     "decision_retention_days",
+    "site_down_after_s",
 )
 
 
@@ -83,6 +87,8 @@ class Settings:
         known_logs: The file of pinned ledger public keys.
         decision_retention_days: Days a decision record keeps its content (output,
             explanation, subject) before it is pruned.
+        site_down_after_s: Seconds a Cluster's engine must stay unreachable before the sites
+            it serves count as down (and the plan moves their work).
     """
 
     workspace: Path
@@ -97,6 +103,7 @@ class Settings:
     principal: str = ""
     known_logs: Path = Path("~/.config/keel/known_logs")
     decision_retention_days: float = 183.0
+    site_down_after_s: float = 300.0
 
     @property
     def state_dir(self) -> Path:
@@ -191,13 +198,10 @@ def load_settings(
         raise ConfigError(f"data_root {data_root} is not a folder")
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     known = pick(None, "known_logs", "KEEL_KNOWN_LOGS") or config_home / "keel" / "known_logs"
-    raw_days = pick(None, "decision_retention_days", "KEEL_DECISION_RETENTION_DAYS") or 183
-    try:
-        days = float(raw_days)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"decision_retention_days must be a number, got {raw_days!r}") from exc
-    if not 1 <= days <= 36_500:
-        raise ConfigError(f"decision_retention_days must be 1 to 36,500, got {days}")
+    days = _number(pick(None, "decision_retention_days", "KEEL_DECISION_RETENTION_DAYS"),
+                   "decision_retention_days", 183, (1, 36_500))  # fmt: skip
+    down_after_s = _number(pick(None, "site_down_after_s", "KEEL_SITE_DOWN_AFTER_S"),
+                           "site_down_after_s", 300, (0, 86_400))  # fmt: skip
     return Settings(
         workspace=ws.resolve(),
         database_url=str(url),
@@ -211,4 +215,19 @@ def load_settings(
         principal=str(pick(None, "principal", "KEEL_PRINCIPAL") or ""),
         known_logs=Path(str(known)).expanduser(),
         decision_retention_days=days,
+        site_down_after_s=down_after_s,
     )
+
+
+def _number(raw: object, name: str, default: float, bounds: tuple[float, float]) -> float:
+    """A numeric setting within bounds (``default`` when unset)."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {low:,g} to {high:,g}, got {value:g}")
+    return value

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -190,10 +191,59 @@ def test_an_unreachable_engine_makes_runs_unknown_not_failed(
     assert [t.cluster for t in cut.unreachable] == ["local-engine"]
     assert cut.states == {"unknown": 1}
     assert _entries(workspace, "run.finished") == []
+    assert _entries(workspace, "site.down") == []  # one failed try is no outage (300 s)
     engine.down = False
     back = dispatching.dispatch(workspace, actor=ADMIN, runtimes={"local-engine": engine})
     assert back.states == {"running": 1} and back.unreachable == []
     dispatching.cancel(workspace, "svc", actor=ADMIN)
+
+
+def test_an_engine_down_past_the_threshold_moves_its_sites_work_and_back_is_recorded(
+    workspace: Workspace, folder: Path
+) -> None:
+    """A site reported down by its engine triggers a re-plan (issue 21, part 4)."""
+    workspace.settings = replace(workspace.settings, site_down_after_s=0)
+    engines = []
+    for site in ("dc-a", "dc-b"):
+        found = cluster()
+        found["name"] = f"engine-{site}"
+        found["spec"]["sites"] = [{"site": site}]  # type: ignore[index]
+        engines.append(found)
+    _apply_and_plan(workspace, folder, *engines, workload("svc", SLEEPER, kind="online_inference"))
+    runtimes = {
+        f"engine-{site}": Partitioned(
+            f"engine-{site}", workspace.settings.state_dir / "runs" / f"engine-{site}"
+        )
+        for site in ("dc-a", "dc-b")
+    }
+    first = _settle(workspace, runtimes=runtimes)
+    (before,) = [r for r in dispatching.list_runs(workspace).runs if r.state == "running"]
+    assert first.states == {"running": 1}
+    here, there = before.site, "dc-b" if before.site == "dc-a" else "dc-a"
+    runtimes[f"engine-{here}"].down = True  # type: ignore[attr-defined]
+    cut = dispatching.dispatch(workspace, actor=ADMIN, runtimes=runtimes)
+    (trouble,) = cut.unreachable
+    assert trouble.cluster == f"engine-{here}" and trouble.sites_down == [here]
+    (down,) = _entries(workspace, "site.down")
+    assert down["cluster"] == f"engine-{here}" and down["sites"] == [here]
+    assert "connection refused" in down["message"]
+    plan = planning.latest(workspace)
+    assert [p.site for p in plan.placements if p.workload == "svc"] == [there]
+    moved = _settle(workspace, runtimes=runtimes)
+    assert [r.site for r in dispatching.list_runs(workspace).runs if r.state == "running"] == [
+        there
+    ]
+    assert moved.states.get("running") == 1
+    # Every later plan keeps the site out until its engine answers.
+    again = planning.compute_plan(workspace)
+    assert [p.site for p in again.plan.placements if p.workload == "svc"] == [there]
+    runtimes[f"engine-{here}"].down = False  # type: ignore[attr-defined]
+    dispatching.dispatch(workspace, actor=ADMIN, runtimes=runtimes)
+    (up,) = _entries(workspace, "site.up")
+    assert up["cluster"] == f"engine-{here}" and up["sites"] == [here]
+    assert dispatching.dispatch(workspace, actor=ADMIN, runtimes=runtimes).unreachable == []
+    assert _entries(workspace, "site.down") == [down]  # declared once
+    dispatching.cancel(workspace, None, actor=ADMIN)
 
 
 def test_a_dry_run_changes_nothing(workspace: Workspace, folder: Path) -> None:

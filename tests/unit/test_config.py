@@ -50,9 +50,21 @@ def test_keel_yaml_is_read_from_the_workspace(tmp_path: Path) -> None:
         ("max_manifest_mb: lots\n", "must be a number"),
         ("max_manifest_mb: -1\n", "between 0 and 4096"),
         ("a: [\n", "not valid YAML"),
+        ("site_down_after_s: soon\n", "site_down_after_s must be a number, got 'soon'"),
+        ("site_down_after_s: -1\n", "site_down_after_s must be 0 to 86,400, got -1"),
+        ("site_down_after_s: .nan\n", "site_down_after_s must be 0 to 86,400, got nan"),
+        ("decision_retention_days: 0\n", "decision_retention_days must be 1 to 36,500, got 0"),
     ],
 )
 def test_bad_config_file(tmp_path: Path, text: str, fragment: str) -> None:
     (tmp_path / "keel.yaml").write_text(text)
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         load_settings(cwd=tmp_path, environ={})
+
+
+def test_the_site_down_threshold_comes_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    assert load_settings(cwd=tmp_path, environ={}).site_down_after_s == 300
+    env = {"KEEL_SITE_DOWN_AFTER_S": "45"}
+    assert load_settings(cwd=tmp_path, environ=env).site_down_after_s == 45
+    (tmp_path / "keel.yaml").write_text("site_down_after_s: 0\n")
+    assert load_settings(cwd=tmp_path, environ=env).site_down_after_s == 0  # the file wins

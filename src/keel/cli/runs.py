@@ -73,11 +73,13 @@ def print_dispatch(done: wire.Dispatch) -> None:
             f" {item.reason}"
         )
     for trouble in done.unreachable:
-        typer.echo(
-            f"  engine unreachable: Cluster/{trouble.cluster}: {trouble.message}"
-            " (its runs are unknown, not failed)",
-            err=True,
-        )
+        line = f"  engine unreachable: Cluster/{trouble.cluster}: {trouble.message}"
+        line += " (its runs are unknown, not failed)"
+        if trouble.down_since is not None:
+            since = trouble.down_since.isoformat(timespec="seconds")
+            line += f"; its sites count as down since {since}: {', '.join(trouble.sites_down)}"
+            line += " (re-planned)"
+        typer.echo(line, err=True)
     states = ", ".join(f"{n} {s}" for s, n in sorted(done.states.items()))
     typer.echo(f"  runs the plan wants: {states or 'none'}")
 

@@ -7,7 +7,8 @@ defaulted value came from in ``defaults``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from keel.estate.catalog import Accelerator, Catalog
@@ -206,6 +207,22 @@ class Estate:
             workloads[name] = resource.model_copy(update={"spec": spec})
         resources = {**self.resources, "Workload": workloads}
         return Estate(resources, self.sites, self.accelerators, self.catalog)
+
+    def with_sites_down(self, names: Iterable[str]) -> Estate:
+        """This estate with some sites unavailable (their engine reports them down, say).
+
+        Args:
+            names: Sites to mark unavailable; unknown names are ignored.
+
+        Returns:
+            A new estate; this one is unchanged.
+        """
+        down = set(names)
+        sites = {
+            name: replace(site, available=False) if name in down else site
+            for name, site in self.sites.items()
+        }
+        return Estate(self.resources, sites, self.accelerators, self.catalog)
 
     def __len__(self) -> int:
         return sum(len(group) for group in self.resources.values())

@@ -44,10 +44,11 @@ from keel.estate import Estate
 from keel.estate.digest import canonical_json
 from keel.estate.resources import JOB_KINDS, ClusterSpec, WorkloadSpec
 from keel.runtimes.base import TERMINAL, JobRequest, JobStatus, Runtime, job_name
-from keel.service import conversion, corrections, engines, ledger
+from keel.service import conversion, corrections, engines, ledger, outages
 from keel.service.actor import Actor
 from keel.service.stored import estate_in
 from keel.service.workspace import Unit, Workspace
+from keel.store.outages import Outage
 from keel.store.plans import PlanRepository
 from keel.store.runs import RunRepository, StoredRun
 
@@ -490,6 +491,22 @@ def dispatch(
     )
     cycle.served, cycle.paused = served, paused
     cycle.observe_engines()
+    if not dry_run and outages.observe(
+        workspace,
+        estate,
+        reachable=list(cycle.observed),
+        unreachable=cycle.unreachable,
+        actor=actor,
+        now=cycle.now,
+    ):  # sites went down or came back: the plan changed; dispatch that one
+        return dispatch(
+            workspace,
+            actor=actor,
+            remote=remote,
+            runtimes={**(runtimes or {}), **cycle.adapters},
+            retry_base_s=retry_base_s,
+        )
+    cycle.outages = outages.known(workspace)
     for run in list(stored.values()):
         cycle.reconcile(run)
     cycle.plan_retries()
@@ -546,6 +563,7 @@ class Cycle:
         self.to_submit: list[StoredRun] = []
         self.served: dict[str, str] = {}
         self.paused: dict[str, int] = {}
+        self.outages: dict[str, Outage] = {}
 
     def _done_jobs(self) -> set[str]:
         """Succeeded job runs that stand for replicas the plan now places elsewhere.
@@ -797,7 +815,12 @@ class Cycle:
                 for (w, s, r), n in sorted(missing.items())
             ],
             unreachable=[
-                wire.EngineTrouble(cluster=c, message=m)
+                wire.EngineTrouble(
+                    cluster=c,
+                    message=m,
+                    down_since=self.outages[c].down_since if c in self.outages else None,
+                    sites_down=list(self.outages[c].sites) if c in self.outages else [],
+                )
                 for c, m in sorted(self.unreachable.items())
             ],
             states=dict(Counter(r.state for r in mine)),

@@ -31,6 +31,7 @@ from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
+from keel.store.outages import OutageRepository
 from keel.store.plans import PlanRepository
 from keel.store.runs import RunRepository
 
@@ -101,6 +102,9 @@ def compute_plan(
             _revision, digest = unit.repository(ResourceRepository).revision()
             previous = unit.repository(PlanRepository).latest() if replan else None
             measured = dispatch.measured_hours(estate, unit.repository(RunRepository).all())
+            down = unit.repository(OutageRepository).down_sites()
+        if down:  # sites whose engine has not answered for site_down_after_s (outages.py)
+            estate = estate.with_sites_down(down)
         if measured:  # measured run lengths replace the declared ones (docs/runtimes.md)
             estate = estate.with_job_hours({name: h for name, (h, _) in measured.items()})
     workloads = len(estate.workloads())

@@ -390,3 +390,16 @@ workload_controls = sa.Table(
 """What monitor actions changed about a workload: the model version it serves instead of its
 manifest's (``served_model``, valid while the manifest still says ``manifest_model``) and the
 action that paused it. No row: the manifest rules."""
+
+engine_outages = sa.Table(
+    "engine_outages",
+    metadata,
+    sa.Column("cluster", sa.String(63), primary_key=True),
+    sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("down_since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("sites", JSONType, nullable=False),
+)
+"""One row per Cluster whose engine dispatch could not reach at its latest try: since when, why,
+and, once that lasted ``site_down_after_s``, since when the sites it serves count as down (and
+which). The row goes when the engine answers again."""

@@ -93,10 +93,16 @@ class Undispatchable(Wire):
 
 
 class EngineTrouble(Wire):
-    """An engine that could not be asked; its runs are unknown, not failed."""
+    """An engine that could not be asked; its runs are unknown, not failed.
+
+    Once it stays unreachable for ``site_down_after_s``, the sites it serves count as down
+    (``sites_down``, since ``down_since``) and the plan moves their work.
+    """
 
     cluster: str
     message: str
+    down_since: Instant | None = None
+    sites_down: list[str] = Field(default_factory=list)
 
 
 class Dispatch(Wire):

@@ -1,4 +1,4 @@
-"""Monitor actions (rollback, replan, pause, notify) and what they changed about workloads.
+"""Monitor actions, what they changed about workloads, and engines that cannot be reached.
 
 Revision ID: 0012
 Revises: 0011
@@ -50,7 +50,17 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    op.create_table(
+        "engine_outages",
+        sa.Column("cluster", sa.String(63), primary_key=True),
+        sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("down_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sites", JSONType, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("engine_outages")
     op.drop_table("workload_controls")
     op.drop_table("monitor_actions")
