@@ -284,3 +284,53 @@ def test_a_malformed_record_id_is_not_found_and_touches_no_sql(estate: Workspace
         with pytest.raises(NotFoundError, match="not a record id"):
             decisions.show(estate, bad)
     assert decisions.show(estate, "d-1").stored.id == "d-1"
+
+
+WORKLOADS = """\
+kind: Workload
+name: scoring-batch
+spec:
+  kind: batch_inference
+  model: scorer@1
+  compute: {accelerators: [L4], count: 1, hours: 1}
+  decision_retention_days: 2
+---
+kind: Workload
+name: lending
+spec:
+  kind: batch_inference
+  model: lender@1
+  compute: {accelerators: [L4], count: 1, hours: 1}
+  decision_retention_days: 1
+"""
+
+
+def test_a_workload_keeps_its_decisions_for_its_own_retention(
+    estate: Workspace, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "workloads.yaml"
+    manifest.write_text(WORKLOADS)
+    apply_manifests(estate, [str(manifest)], actor=SYSTEM)
+    batch = [
+        make(1, workload="scoring-batch"),
+        make(2),
+        make(3, model="lender@1", workload="lending"),
+    ]
+    decisions.record(estate, batch, actor="user:s")
+    kept = {}
+    for n in (1, 2, 3):
+        stored = decisions.show(estate, f"d-{n}").stored
+        kept[n] = stored.expires_at - stored.decided_at
+    assert kept == {1: timedelta(days=2), 2: timedelta(days=183), 3: timedelta(days=183)}
+    three_days_ago = 3 * 24 * 60
+    with pytest.raises(DecisionError) as caught:
+        decisions.record(
+            estate,
+            [make(5, minutes_ago=three_days_ago), make(4, workload="scoring-batch",
+                                                        minutes_ago=three_days_ago)],
+            actor="user:s",
+        )  # fmt: skip
+    (problem,) = caught.value.problems  # only the workload's record is past its retention
+    assert (problem.path, problem.field) == ("records[1]", "decided_at")
+    assert "older than the retention period" in problem.message
+    decisions.record(estate, [make(5, minutes_ago=three_days_ago)], actor="user:s")

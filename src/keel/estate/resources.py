@@ -265,6 +265,9 @@ class WorkloadSpec(Spec):
     objective: ObjectivePreset | None = None
     agent: Name | None = None
     run: RunSpec | None = None
+    decision_retention_days: float | None = Field(default=None, ge=1, le=36_500)
+    """Days the decisions this workload records keep their content (the workspace's
+    ``decision_retention_days`` when unset); never under 183 for a high-risk model."""
 
     @model_validator(mode="after")
     def _profile(self) -> WorkloadSpec:

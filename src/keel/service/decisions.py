@@ -83,17 +83,28 @@ class ShownDecision:
     gone: str | None
 
 
-def _retention(workspace: Workspace, risk_tier: str | None) -> timedelta:
-    days = workspace.settings.decision_retention_days
+def _retention(
+    workspace: Workspace, risk_tier: str | None, workload_days: float | None = None
+) -> timedelta:
+    """A record's retention: its workload's, else the setting; six months at least if high-risk."""
+    days = workload_days or workspace.settings.decision_retention_days
     if risk_tier == "high":
         days = max(days, HIGH_RISK_MIN_DAYS)
     return timedelta(days=days)
 
 
+LONGEST_RETENTION = timedelta(days=36_500)
+"""No retention is longer: records older than this are refused before any read."""
+
+
 def _registry_problems(
     unit: Unit, records: list[DecisionRecord], raws_index: dict[str, int]
-) -> tuple[dict[str, str | None], list[Problem]]:
-    """Risk tiers by model name, and the records whose model version or workload is unknown."""
+) -> tuple[dict[str, str | None], dict[str, float], list[Problem]]:
+    """Risk tiers, workloads' own retention, and records of unknown versions or workloads.
+
+    Returns:
+        Risk tier by model name, retention in days by workload (where it sets one), problems.
+    """
     states = unit.repository(RegistryRepository).states()
     names = {r.model_name for r in records}
     workloads = {r.workload for r in records if r.workload is not None}
@@ -101,6 +112,11 @@ def _registry_problems(
         [("Model", n) for n in names] + [("Workload", w) for w in workloads]
     )
     tiers = {n: specs.get(("Model", n), {}).get("risk_tier") for n in names}
+    kept = {
+        w: float(days)
+        for w in workloads
+        if (days := specs.get(("Workload", w), {}).get("decision_retention_days")) is not None
+    }
     problems = []
     for record in records:
         where, name = f"records[{raws_index[record.id]}]", f"Decision/{record.id}"
@@ -113,7 +129,7 @@ def _registry_problems(
         if record.workload is not None and ("Workload", record.workload) not in specs:
             message = f"no workload {record.workload!r} in the estate"
             problems.append(Problem(where, 0, name, "workload", message))
-    return tiers, problems
+    return tiers, kept, problems
 
 
 def _duplicates(
@@ -164,16 +180,32 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
         DecisionError: Naming every refused record and field; nothing was stored.
     """
     now = datetime.now(UTC)
-    shortest = _retention(workspace, None)
-    records, problems = check_records(raws, now=now, retention=shortest)
+    records, problems = check_records(raws, now=now, retention=LONGEST_RETENTION)
     raws_index: dict[str, int] = {}
     for index, raw in enumerate(raws):  # where each good record was sent (its first place)
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             raws_index.setdefault(raw["id"], index)
     with workspace.unit(actor, write=True) as unit:
-        tiers, unknown = _registry_problems(unit, records, raws_index)
+        tiers, kept, unknown = _registry_problems(unit, records, raws_index)
+        expiry = {
+            r.id: r.decided_at
+            + _retention(workspace, tiers.get(r.model_name), kept.get(r.workload or ""))
+            for r in records
+        }
+        expired = [
+            Problem(
+                f"records[{raws_index[r.id]}]",
+                0,
+                f"Decision/{r.id}",
+                "decided_at",
+                f"{instant(r.decided_at)} is older than the retention period (it ended"
+                f" {instant(expiry[r.id])}); the record would be pruned at once",
+            )
+            for r in records
+            if expiry[r.id] <= now
+        ]
         fresh, repeated = _duplicates(unit, records, raws_index)
-        problems += unknown + repeated
+        problems += unknown + expired + repeated
         if problems:
             raise refuse(problems, len(raws))
         repo = unit.repository(DecisionRepository)
@@ -196,7 +228,7 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
                     r.model,
                     r.workload,
                     r.decided_at,
-                    r.decided_at + _retention(workspace, tiers.get(r.model_name)),
+                    expiry[r.id],
                     r.input_digest,
                     commitments[i],
                     None if r.subject is None else subject_key(key, r.subject),
