@@ -323,7 +323,7 @@ def _control(
     target = earlier[-1]
     if target.state == "approved":
         registry.update(target.model, target.version, now, state="deployed")
-        why = f"rollback of {action.workload} by monitor action"
+        why = f"rollback of {action.workload} by monitor action {action.id}"
         detail = {"from": "approved", "to": "deployed", "reason": why}
         pending.add(
             ModelEvent(target.model, target.version, "transitioned", None, detail, None, now),
