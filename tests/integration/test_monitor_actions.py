@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -349,3 +350,24 @@ def test_a_pause_starts_nothing_new_and_leaves_running_work_alone(
         assert _wait_for(marker, 2) == ["m@2", "m@2"]
     finally:
         dispatching.cancel(workspace, None, actor=SYSTEM)
+
+
+def test_an_action_left_acting_by_a_stopped_keel_is_marked_failed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from keel.store.actions import ActionRepository
+
+    folder = demo(tmp_path / "estate", "    - {do: replan, when: [drift]}\n")
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+    (action,) = drift(workspace, folder).actions
+    with workspace.unit(write=True) as unit:  # as if Keel had stopped mid-way
+        unit.repository(ActionRepository).update(
+            replace(action, state="acting", updated_at=action.updated_at)
+        )
+    later = action.updated_at + corrections.ACTING_TIMEOUT
+    assert corrections.expire(workspace, actor=CI, now=later) == []  # not yet
+    assert corrections.expire(workspace, actor=CI, now=later + timedelta(seconds=1)) == [action.id]
+    (failed,) = corrections.actions(workspace)
+    assert failed.state == "failed" and "interrupted" in failed.detail["message"]
+    assert entries(workspace, "monitor.action")[-1]["state"] == "failed"

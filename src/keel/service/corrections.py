@@ -11,7 +11,8 @@ When a run raises an alert on one of them, each matching action is taken once fo
   ``overdue`` at the next monitor run, stays in effect, and can still be decided.
 * ``approval: none`` -> carried out at once (``applied``).
 * An action being carried out is ``acting`` for that moment (stored first, so that a
-  notification can name it).
+  notification can name it); one left ``acting`` for 10 minutes (Keel stopped mid-way) is
+  marked ``failed`` by the next monitor run.
 * An action that cannot be carried out (no earlier approved version to roll back to, a re-plan
   that fails, a webhook that does not answer) is ``failed``, with why.
 
@@ -68,6 +69,9 @@ UNDECIDED = ("pending", "provisional", "overdue")
 """States that wait for an approver."""
 
 WEBHOOK_TIMEOUT_S = 5.0
+
+ACTING_TIMEOUT = timedelta(minutes=10)
+"""An action still ``acting`` after this long was interrupted (Keel stopped mid-way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +473,10 @@ def _revert(repo: ActionRepository, action: StoredAction, now: datetime) -> None
 
 
 def expire(workspace: Workspace, *, actor: Actor, now: datetime | None = None) -> list[int]:
-    """Mark ``provisional`` actions past their grace period ``overdue`` (they stay in effect).
+    """Mark late actions ``overdue`` (provisional past grace) or ``failed`` (left acting).
+
+    A ``provisional`` action past its grace period stays in effect; one still ``acting`` after
+    :data:`ACTING_TIMEOUT` was interrupted (Keel stopped while carrying it out).
 
     Args:
         workspace: The workspace.
@@ -477,26 +484,32 @@ def expire(workspace: Workspace, *, actor: Actor, now: datetime | None = None) -
         now: The time (tests pass one).
 
     Returns:
-        The ids of the actions that became overdue.
+        The ids of the actions marked.
     """
     now = now or datetime.now(UTC)
     with workspace.unit() as unit:
-        due = [
+        late = [
             a
-            for a in unit.repository(ActionRepository).list(states=("provisional",))
-            if a.due_at is not None and a.due_at <= now
+            for a in unit.repository(ActionRepository).list(states=("provisional", "acting"))
+            if (a.state == "provisional" and a.due_at is not None and a.due_at <= now)
+            or (a.state == "acting" and now - a.updated_at > ACTING_TIMEOUT)
         ]
-    if not due:
+    if not late:
         return []
     with workspace.unit(actor.principal, write=True) as unit:
         repo = unit.repository(ActionRepository)
         entries = []
-        for action in due:
-            late = replace(action, state="overdue", updated_at=now)
-            repo.update(late)
-            entries.append(_entry(late, due_at=action.due_at.isoformat() if action.due_at else ""))
+        for action in late:
+            marked = replace(action, state="overdue", updated_at=now)
+            if action.state == "acting":
+                why = "interrupted: Keel stopped while carrying it out; check the workload"
+                detail = {**action.detail, "message": why}
+                marked = replace(marked, state="failed", detail=detail)
+            repo.update(marked)
+            due = {"due_at": action.due_at.isoformat()} if action.due_at else {}
+            entries.append(_entry(marked, **due))
         ledger.record(unit, entries)
-    return [a.id for a in due]
+    return [a.id for a in late]
 
 
 def release(workspace: Workspace, workload: str, *, reason: str, actor: Actor) -> Serving:
