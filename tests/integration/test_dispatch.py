@@ -19,8 +19,9 @@ from keel import wire
 from keel.errors import EngineError
 from keel.runtimes.base import JobStatus
 from keel.runtimes.local import LocalRuntime
-from keel.service import Actor, Workspace, apply_manifests, ledger, planning, readiness
+from keel.service import Actor, Workspace, apply_manifests, ledger, outages, planning, readiness
 from keel.service import dispatch as dispatching
+from keel.service.estate import delete_resource
 
 ADMIN = Actor.system("test")
 SLEEPER = python("import time\nwhile True: time.sleep(0.2)")
@@ -244,6 +245,25 @@ def test_an_engine_down_past_the_threshold_moves_its_sites_work_and_back_is_reco
     assert dispatching.dispatch(workspace, actor=ADMIN, runtimes=runtimes).unreachable == []
     assert _entries(workspace, "site.down") == [down]  # declared once
     dispatching.cancel(workspace, None, actor=ADMIN)
+
+
+def test_an_outage_ends_when_its_cluster_is_deleted(workspace: Workspace, folder: Path) -> None:
+    """Else the sites of a deleted Cluster would stay down for every later plan."""
+    workspace.settings = replace(workspace.settings, site_down_after_s=0)
+    engine = cluster()
+    engine["spec"]["sites"] = [{"site": "dc-a"}]  # type: ignore[index]
+    _apply_and_plan(workspace, folder, engine, workload("job", python("print(1)")))
+    runtime = Partitioned("local-engine", workspace.settings.state_dir / "runs" / "local-engine")
+    runtime.down = True
+    dispatching.dispatch(workspace, actor=ADMIN, runtimes={"local-engine": runtime})
+    assert outages.known(workspace)["local-engine"].sites == ("dc-a",)
+    delete_resource(workspace, "Cluster", "local-engine", actor=ADMIN)
+    dispatching.dispatch(workspace, actor=ADMIN)
+    assert outages.known(workspace) == {}
+    (up,) = _entries(workspace, "site.up")
+    assert up["cluster"] == "local-engine" and up["sites"] == ["dc-a"]
+    plan = planning.latest(workspace)
+    assert plan is not None and [p.site for p in plan.placements] == ["dc-a"]
 
 
 def test_a_dry_run_changes_nothing(workspace: Workspace, folder: Path) -> None:

@@ -239,7 +239,12 @@ def test_notify_and_replan_act_at_once_and_a_dead_webhook_fails_the_action(
     assert notified.state == "applied"
     (body,) = bodies
     assert body["action_id"] == notified.id and body["conditions"] == ["latency:p99"]
-    assert dead.state == "failed" and "webhook http://127.0.0.1:9/closed" in dead.detail["message"]
+    assert dead.state == "failed" and "webhook at http://127.0.0.1:9" in dead.detail["message"]
+    # A webhook's path or query often holds its secret: never in the message or the ledger.
+    assert "/closed" not in dead.detail["message"]
+    recorded = json.dumps(entries(workspace, "monitor.action"))
+    assert "/closed" not in recorded and "/page" not in recorded
+    assert '"webhook": "http://127.0.0.1:9"' in recorded
     assert replanned.state == "applied" and replanned.detail["plan_id"] > first
     committed = entries(workspace, "plan.committed")[-1]
     assert committed["plan_id"] == replanned.detail["plan_id"]
@@ -371,3 +376,25 @@ def test_an_action_left_acting_by_a_stopped_keel_is_marked_failed(
     (failed,) = corrections.actions(workspace)
     assert failed.state == "failed" and "interrupted" in failed.detail["message"]
     assert entries(workspace, "monitor.action")[-1]["state"] == "failed"
+
+
+def test_the_action_list_shows_only_workloads_the_caller_may_read(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from keel.service.operations import LocalOperations
+
+    folder = demo(tmp_path / "estate")
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    (action,) = drift(workspace, folder).actions
+    everyone = LocalOperations(workspace, actor=SYSTEM, visible=lambda rs: [True] * len(rs))
+    assert [a.id for a in everyone.monitor_actions().actions] == [action.id]
+    hidden = LocalOperations(
+        workspace, actor=SYSTEM, visible=lambda rs: [r != f"Workload/{WORKLOAD}" for r in rs]
+    )
+    assert hidden.monitor_actions().actions == []
+
+
+@pytest.mark.parametrize("action_id", [0, -1, 2**31, 10**30])
+def test_an_action_id_out_of_range_is_not_found(workspace: Workspace, action_id: int) -> None:
+    with pytest.raises(NotFoundError, match=f"monitor action {action_id} does not exist"):
+        corrections.decide(workspace, action_id, approve=True, actor=ERIN)

@@ -34,8 +34,6 @@ Invariants:
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +42,7 @@ from keel.errors import KeelError, LifecycleError, NotFoundError, UserError
 from keel.estate import Estate
 from keel.estate.resources import MonitorActionSpec, MonitorSpec, split_model_ref
 from keel.registry.lifecycle import USABLE_STATES
-from keel.service import access, ledger
+from keel.service import access, ledger, notifications
 from keel.service.actor import Actor
 from keel.service.registry import Pending, spec_of
 from keel.service.stored import load_estate
@@ -67,8 +65,6 @@ STATES = (
 
 UNDECIDED = ("pending", "provisional", "overdue")
 """States that wait for an approver."""
-
-WEBHOOK_TIMEOUT_S = 5.0
 
 ACTING_TIMEOUT = timedelta(minutes=10)
 """An action still ``acting`` after this long was interrupted (Keel stopped mid-way)."""
@@ -111,7 +107,11 @@ def approval_of(action: MonitorActionSpec, risk_tier: str) -> str:
 
 
 def _entry(action: StoredAction, **extra: Any) -> dict[str, Any]:
-    entry = {
+    """The ``monitor.action`` entry of an action's state: its facts, a webhook by host only."""
+    facts = {k: v for k, v in action.detail.items() if k != "url" and v not in ("", None)}
+    if "url" in action.detail:
+        facts["webhook"] = notifications.where(action.detail["url"])
+    return {
         "type": "monitor.action",
         "action_id": action.id,
         "monitor": action.monitor,
@@ -121,12 +121,9 @@ def _entry(action: StoredAction, **extra: Any) -> dict[str, Any]:
         "do": action.action,
         "approval": action.approval,
         "state": action.state,
-        **{k: v for k, v in action.detail.items() if k != "message"},
+        **facts,
         **extra,
     }
-    if action.detail.get("message"):
-        entry["message"] = action.detail["message"]
-    return entry
 
 
 def _workload_model(estate: Estate, workload: str) -> str:
@@ -273,7 +270,7 @@ def _carry_out(
         if action.action == "replan":
             detail.update(_replan(workspace, actor))
         elif action.action == "notify":
-            detail.update(_notify(workspace, action))
+            _notify(workspace, action)
     except KeelError as error:
         failure = error.message
     with workspace.unit(actor.principal, write=True) as unit:
@@ -355,7 +352,7 @@ def _replan(workspace: Workspace, actor: Actor) -> dict[str, Any]:
     return {"plan_id": plan_id, "moved": len(moved)}
 
 
-def _notify(workspace: Workspace, action: StoredAction) -> dict[str, Any]:
+def _notify(workspace: Workspace, action: StoredAction) -> None:
     payload = {
         "action_id": action.id,
         "monitor": action.monitor,
@@ -365,23 +362,9 @@ def _notify(workspace: Workspace, action: StoredAction) -> dict[str, Any]:
     }
     url = action.detail.get("url")
     if url is None:
-        log = workspace.settings.state_dir / "alerts.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"at": datetime.now(UTC).isoformat(), **payload}) + "\n")
-        return {}
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:  # the spec allows http(s) URLs only
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-            response.read()
-    except OSError as error:
-        raise UserError(f"webhook {url}: {error}") from None
-    return {}
+        notifications.log_alert(workspace, payload)
+    else:
+        notifications.post(url, payload)
 
 
 # -- deciding ----------------------------------------------------------------------------------
@@ -408,6 +391,8 @@ def decide(
     """
     if len(reason) > 1000:
         raise UserError(f"reason: at most 1,000 characters, got {len(reason):,}")
+    if not 1 <= action_id < 2**31:  # ids are 32-bit; anything else names no action
+        raise NotFoundError(f"monitor action {action_id} does not exist")
     estate = load_estate(workspace)
     with workspace.unit() as unit:
         action = unit.repository(ActionRepository).get(action_id)

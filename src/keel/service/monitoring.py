@@ -14,7 +14,6 @@ confirmation is late.
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from keel.monitor.report import render
 from keel.monitor.sketch import DatasetSketch, SketchError
 from keel.monitor.synthetic import write_demo_windows
 from keel.monitor.window import WindowError, sketch_reference, sketch_window
-from keel.service import corrections, ledger
+from keel.service import corrections, ledger, notifications
 from keel.service.actor import Actor
 from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
@@ -59,7 +58,6 @@ __all__ = [
 SKETCH_SUFFIX = ".sketch.json"
 NO_REFERENCE = "none"
 """The reference digest recorded when the reference could not be read."""
-WEBHOOK_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -285,23 +283,15 @@ def _notify(workspace: Workspace, spec: MonitorSpec, run: MonitorRun) -> None:
         "resolved": run.resolved,
         "result_digest": run.result.digest,
     }
-    body = json.dumps(payload).encode()
     for route in spec.alerts:
         if route.type == "log":
-            log = workspace.settings.state_dir / "alerts.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"at": datetime.now(UTC).isoformat(), **payload}) + "\n")
+            notifications.log_alert(workspace, payload)
             continue
         assert route.url is not None
-        request = urllib.request.Request(
-            route.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
-        try:  # the spec allows http(s) URLs only
-            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-                response.read()
-        except OSError as error:
-            run.delivery_errors.append(f"webhook {route.url}: {error}")
+        try:
+            notifications.post(route.url, payload)
+        except UserError as error:
+            run.delivery_errors.append(error.message)
 
 
 def alerts(workspace: Workspace, *, firing_only: bool = True) -> list[StoredAlert]:

@@ -5,8 +5,9 @@ starts an *outage*; once the outage has lasted ``site_down_after_s`` (setting, d
 the sites its Cluster serves count as **down**: a ``site.down`` ledger entry names the cluster,
 the sites, since when and the engine's last error, and Keel re-plans and commits at once (every
 later plan, too, treats those sites as unavailable until they are up). When the engine answers
-again the outage ends; if its sites were down, a ``site.up`` entry records it and Keel re-plans
-again (moves cost churn, so work moves back only where that is clearly better).
+again, or its Cluster is deleted, the outage ends; if its sites were down, a ``site.up`` entry
+records it and Keel re-plans again (moves cost churn, so work moves back only where that is
+clearly better).
 
 A short blip never moves work: below the threshold the runs are only marked ``unknown``.
 """
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from keel.estate import Estate
+from keel.estate.resources import ClusterSpec
 from keel.service import engines, ledger
 from keel.service.actor import Actor
 from keel.service.workspace import Workspace
@@ -49,7 +51,8 @@ def observe(
     """
     with workspace.unit() as unit:
         known = unit.repository(OutageRepository).all()
-    ended = [known[name] for name in reachable if name in known]
+    clusters = set(estate.specs(ClusterSpec))  # an outage of a Cluster since deleted ends too
+    ended = [o for name, o in known.items() if name in set(reachable) or name not in clusters]
     started = {name: why for name, why in unreachable.items() if name not in known}
     threshold_s = workspace.settings.site_down_after_s
     served: dict[str, list[str]] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
@@ -74,7 +74,7 @@ def actions(
 
 @router.post("/v1/monitors/actions/{action_id}/decisions", response_model=wire.MonitorAction)
 def decide(
-    action_id: int,
+    action_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     body: DecisionBody,
     caller: Annotated[Caller, Depends(guard("approve", "Resource/Monitor/all", mutates=True))],
 ) -> wire.MonitorAction:
