@@ -24,8 +24,9 @@ with the rolled-back version; a paused workload gets no new runs or retries, and
 ones are left alone. ``release`` hands a workload back to its manifest.
 
 Invariants:
-    * Every change of an action's state is one ``monitor.action`` ledger entry naming the alert
-      that caused it, in the transaction that changes it.
+    * Every change of an action's state (but to the passing ``acting``) is one
+      ``monitor.action`` ledger entry naming the alert that caused it, in the transaction that
+      changes it; a webhook appears in it by scheme and host only.
     * The principal that ran the monitor never decides its actions (separation of duties);
       deciding needs ``approve`` on the workload in the access policy.
     * A rollback only ever serves a version that is ``approved`` or ``deployed`` at that moment;

@@ -442,10 +442,6 @@ class DecisionSheet:
     monitors: list[MonitorAtTime]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def sheet(workspace: Workspace, record_id: str) -> DecisionSheet:
     """A decision with its model version's approvals, training data and monitors at the time.
 
@@ -480,13 +476,13 @@ def sheet(workspace: Workspace, record_id: str) -> DecisionSheet:
             firing = sorted(
                 alert.condition
                 for alert in monitors.alerts(monitor)
-                if _aware(alert.raised_at) <= when
-                and (alert.resolved_at is None or _aware(alert.resolved_at) > when)
+                if (alert.raised_at) <= when
+                and (alert.resolved_at is None or (alert.resolved_at) > when)
             )
             at_time.append(
                 MonitorAtTime(
                     monitor,
-                    None if check is None else _aware(check[0]),
+                    None if check is None else (check[0]),
                     None if check is None else check[1],
                     firing,
                 )
@@ -494,9 +490,9 @@ def sheet(workspace: Workspace, record_id: str) -> DecisionSheet:
     model = estate.specs(ModelSpec).get(name)
     trained = list((found.record.get("trained_on") if found else None) or [])
     approvals = [
-        (e.principal or "", _aware(e.at), bool(e.detail.get("declared")))
+        (e.principal or "", (e.at), bool(e.detail.get("declared")))
         for e in events
-        if e.type == "approved" and (_aware(e.at) <= when or e.detail.get("declared"))
+        if e.type == "approved" and ((e.at) <= when or e.detail.get("declared"))
     ]
     return DecisionSheet(
         shown,

@@ -154,8 +154,6 @@ def _stored_reference(workspace: Workspace, name: str, spec: MonitorSpec) -> Dat
 def _due(last: datetime | None, spec: MonitorSpec, now: datetime) -> bool:
     if last is None:
         return True
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
     return now - last >= timedelta(minutes=spec.every_minutes)
 
 
@@ -349,8 +347,7 @@ class MonitorCollector(Collector):
             "keel_monitor_alert_firing", "Firing alerts.", labels=["monitor", "condition"]
         )
         for name, (at, result) in sorted(latest.items()):
-            stamp = at if at.tzinfo else at.replace(tzinfo=UTC)
-            checked.add_metric([name], stamp.timestamp())
+            checked.add_metric([name], at.timestamp())
             status.add_metric([name], 1 if result["status"] == "firing" else 0)
             drift = result.get("drift")
             if drift:

@@ -69,10 +69,6 @@ TREND_POINTS = 100
 """Past assessments shown in a trend."""
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _digest(value: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
@@ -143,7 +139,7 @@ def _monitors(
     for name, spec in sorted(estate.specs(MonitorSpec).items()):
         by_workload.setdefault(spec.workload, []).append(name)
         checked = checks.get(name)
-        at = _aware(checked[0]) if checked else None
+        at = checked[0] if checked else None
         overdue = at is None or now - at > timedelta(minutes=2 * spec.every_minutes)
         found.append(MonitorFacts(name, spec.workload, overdue))
         if spec.performance is not None or spec.latency is not None:
@@ -361,7 +357,7 @@ def _scan_ledger(unit: Unit, size: int) -> _LedgerScan:
     scan = _LedgerScan()
     for start in range(0, size, SCAN_CHUNK):
         for index, raw, at in repo.entries(start, min(size, start + SCAN_CHUNK)):
-            scan.add(index, _aware(at), orjson.loads(raw))
+            scan.add(index, at, orjson.loads(raw))
     return scan
 
 
@@ -440,7 +436,7 @@ def gather(workspace: Workspace) -> tuple[Facts, dict[str, str | int | None]]:
         "ledger_root": checkpoint[1].hex() if checkpoint else None,
         "runs_digest": _digest([asdict(r) for r in runs]),
         "checks_digest": _digest(
-            sorted((name, _aware(at).isoformat()) for name, (at, _) in checks.items())
+            sorted((name, at.isoformat()) for name, (at, _) in checks.items())
         ),
         "registry_digest": _digest(
             [[v.ref, v.state, v.approvers, v.evaluations] for m in models for v in m.versions]

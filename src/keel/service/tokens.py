@@ -80,13 +80,9 @@ class Token:
         """``active``, ``expired`` or ``revoked``."""
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and _aware(self.expires_at) <= now:
+        if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _public(row: StoredToken) -> Token:
@@ -406,7 +402,7 @@ def open_session(workspace: Workspace, key: str) -> tuple[str, Session]:
         token, _ = authenticate_in(unit, key, workspace.settings)
         expires = now + timedelta(hours=SESSION_HOURS)
         if token.expires_at is not None:
-            expires = min(expires, _aware(token.expires_at))
+            expires = min(expires, token.expires_at)
         csrf = secrets.token_urlsafe(32)
         unit.repository(SessionRepository).add(
             StoredSession(_digest(session_id), match[1], csrf, now, expires, None)
@@ -434,13 +430,13 @@ def session_in(unit: Unit, session_id: str | None) -> tuple[Session, int]:
     now = datetime.now(UTC)
     if stored is None or row is None or stored.ended_at is not None:
         raise AuthenticationError("no valid session: sign in again")
-    if _aware(stored.expires_at) <= now:
+    if stored.expires_at <= now:
         raise AuthenticationError("the session expired: sign in again")
     token = _public(row)
     state = token.state(now)
     if state != "active":
         raise AuthenticationError(f"API key {token.name!r} is {state}: sign in again")
-    return Session(token, stored.csrf, _aware(stored.expires_at)), revision
+    return Session(token, stored.csrf, stored.expires_at), revision
 
 
 def session(workspace: Workspace, session_id: str) -> Session:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.store.schema import monitor_actions, utc, workload_controls
+from keel.store.schema import monitor_actions, workload_controls
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +187,10 @@ def _action(row: Any) -> StoredAction:
         row.approval,
         row.state,
         row.requested_by,
-        utc(row.requested_at),
-        None if row.due_at is None else utc(row.due_at),
+        row.requested_at,
+        row.due_at,
         row.decided_by,
-        None if row.decided_at is None else utc(row.decided_at),
+        row.decided_at,
         dict(row.detail),
-        utc(row.updated_at),
+        row.updated_at,
     )

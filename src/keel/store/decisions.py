@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from keel.errors import StoreError
 from keel.store.bulk import insert_rows
-from keel.store.schema import decision_meta, decisions, utc
+from keel.store.schema import decision_meta, decisions
 
 KEY_BATCH = 500
 
@@ -73,15 +73,15 @@ def _stored(row: Sequence[Any]) -> StoredDecision:
         int(index),
         model,
         workload,
-        utc(decided),
-        utc(received),
-        utc(expires),
+        decided,
+        received,
+        expires,
         digest,
         content,
         outcome,
         None if salt is None else bytes(salt),
         opening,
-        None if gone is None else utc(gone),
+        gone,
         reason,
     )
 

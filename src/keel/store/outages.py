@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.store.schema import engine_outages, utc
+from keel.store.schema import engine_outages
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +46,9 @@ class OutageRepository:
         return {
             str(r.cluster): Outage(
                 r.cluster,
-                utc(r.unreachable_since),
+                r.unreachable_since,
                 r.message,
-                None if r.down_since is None else utc(r.down_since),
+                r.down_since,
                 tuple(r.sites),
             )
             for r in rows

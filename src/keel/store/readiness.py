@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,8 +100,6 @@ class ReadinessRepository:
 
 def _stored(row: Any) -> StoredAssessment:
     created = row.created_at
-    if created.tzinfo is None:  # SQLite returns naive times; they were stored in UTC
-        created = created.replace(tzinfo=UTC)
     return StoredAssessment(
         id=int(row.id),
         created_at=created,

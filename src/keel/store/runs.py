@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,8 +72,6 @@ class StoredRun:
 
 
 _COLUMNS = tuple(f.name for f in fields(StoredRun))
-_TIMES = tuple(i for i, c in enumerate(_COLUMNS) if c.endswith("_at"))
-"""Positions of the time columns: SQLite returns them naive, and they were stored in UTC."""
 
 
 class RunRepository:
@@ -98,14 +96,7 @@ class RunRepository:
         query = sa.select(*(runs.c[c] for c in _COLUMNS)).order_by(runs.c.created_at, runs.c.key)
         if workload is not None:
             query = query.where(runs.c.workload == workload)
-        found = []
-        for row in self.conn.execute(query):
-            values = list(row)
-            for index in _TIMES:
-                if values[index] is not None and values[index].tzinfo is None:
-                    values[index] = values[index].replace(tzinfo=UTC)
-            found.append(StoredRun(*values))
-        return found
+        return [StoredRun(*row) for row in self.conn.execute(query)]
 
     def keys(self) -> set[str]:
         """The key of every stored run."""

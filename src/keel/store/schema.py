@@ -19,9 +19,22 @@ metadata = sa.MetaData()
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
-def utc(moment: datetime) -> datetime:
-    """A stored time in UTC: SQLite returns naive times, which were stored in UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A point in time, read back timezone-aware in UTC on every backend.
+
+    SQLite keeps times as text without an offset (they are written in UTC) and returns them
+    naive; PostgreSQL returns them in the session's time zone. Every time column uses this type,
+    so no reader has to fix either up.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """The stored time in UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 resources = sa.Table(
@@ -34,8 +47,8 @@ resources = sa.Table(
     sa.Column("resolved", JSONType, nullable=True),
     sa.Column("spec_digest", sa.String(71), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 estate_meta = sa.Table(
@@ -44,7 +57,7 @@ estate_meta = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("digest", sa.String(71), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 ledger_meta = sa.Table(
@@ -59,7 +72,7 @@ ledger_entries = sa.Table(
     metadata,
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("entry", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 ledger_nodes = sa.Table(
@@ -76,7 +89,7 @@ ledger_checkpoints = sa.Table(
     sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("root", sa.LargeBinary(32), nullable=False),
     sa.Column("note", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 ledger_payloads = sa.Table(
@@ -85,7 +98,7 @@ ledger_payloads = sa.Table(
     sa.Column("commitment", sa.String(71), primary_key=True),
     sa.Column("salt", sa.LargeBinary(16), nullable=True),
     sa.Column("value", sa.Text, nullable=True),
-    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("erased_at", UTCDateTime(), nullable=True),
     sa.Column("erasure_reason", sa.Text, nullable=True),
 )
 
@@ -93,7 +106,7 @@ plans = sa.Table(
     "plans",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("solver", sa.String(16), nullable=False),
     sa.Column("objective", sa.String(16), nullable=False),
     sa.Column("estate_digest", sa.String(71), nullable=False),
@@ -110,7 +123,7 @@ monitor_sketches = sa.Table(
     sa.Column("source_key", sa.Text, nullable=False),
     sa.Column("sketch_digest", sa.String(71), nullable=False),
     sa.Column("sketch", JSONType, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 monitor_checks = sa.Table(
@@ -118,7 +131,7 @@ monitor_checks = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("monitor", sa.String(63), nullable=False, index=True),
-    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reference_digest", sa.String(71), nullable=False),
     sa.Column("result_digest", sa.String(71), nullable=False),
@@ -133,9 +146,9 @@ monitor_alerts = sa.Table(
     sa.Column("condition", sa.String(128), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("raised_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
     sa.Column("checks", sa.Integer, nullable=False),
 )
 
@@ -148,10 +161,10 @@ lineage_nodes = sa.Table(
     sa.Column("name", sa.String(1024), nullable=False),
     sa.Column("origin", sa.String(16), nullable=False),
     sa.Column("facets", JSONType, nullable=False),
-    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("erased_at", UTCDateTime(), nullable=True),
     sa.Column("erased_reason", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("kind", "namespace", "name", name="uq_lineage_nodes_kind_namespace_name"),
 )
 sa.Index("ix_lineage_nodes_kind_name", lineage_nodes.c.kind, lineage_nodes.c.name)
@@ -164,7 +177,7 @@ lineage_edges = sa.Table(
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("origin", sa.String(16), nullable=False),
     sa.Column("run_id", sa.String(36), nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 sa.Index("ix_lineage_edges_dst", lineage_edges.c.dst)
 
@@ -174,9 +187,9 @@ lineage_runs = sa.Table(
     sa.Column("run_id", sa.String(36), primary_key=True),
     sa.Column("job_id", sa.Integer, nullable=False, index=True),
     sa.Column("state", sa.String(16), nullable=True),
-    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
     sa.Column("facets", JSONType, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 lineage_events = sa.Table(
@@ -185,8 +198,8 @@ lineage_events = sa.Table(
     sa.Column("digest", sa.String(71), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("event_type", sa.String(16), nullable=True),
-    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
 )
 
 model_versions = sa.Table(
@@ -198,8 +211,8 @@ model_versions = sa.Table(
     sa.Column("declared_state", sa.String(16), nullable=False),
     sa.Column("registered_by", sa.String(253), nullable=True),
     sa.Column("record", JSONType, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 model_events = sa.Table(
@@ -212,7 +225,7 @@ model_events = sa.Table(
     sa.Column("principal", sa.String(300), nullable=True),
     sa.Column("detail", JSONType, nullable=False),
     sa.Column("ledger_index", sa.Integer, nullable=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
 )
 sa.Index("ix_model_events_model_version", model_events.c.model, model_events.c.version)
 
@@ -222,7 +235,7 @@ model_aliases = sa.Table(
     sa.Column("model", sa.String(63), primary_key=True),
     sa.Column("alias", sa.String(63), primary_key=True),
     sa.Column("version", sa.String(63), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 api_tokens = sa.Table(
@@ -232,9 +245,9 @@ api_tokens = sa.Table(
     sa.Column("name", sa.String(63), nullable=False, unique=True),
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("secret_sha256", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
 )
 
 api_sessions = sa.Table(
@@ -243,9 +256,9 @@ api_sessions = sa.Table(
     sa.Column("id_sha256", sa.String(64), primary_key=True),
     sa.Column("token_id", sa.String(16), sa.ForeignKey("api_tokens.id"), nullable=False),
     sa.Column("csrf", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
 )
 
 runs = sa.Table(
@@ -271,12 +284,12 @@ runs = sa.Table(
     sa.Column("location", sa.String(253), nullable=True),
     sa.Column("exit_code", sa.Integer, nullable=True),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("retry_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("energy_kwh", sa.Float, nullable=True),
     sa.Column("energy_source", sa.String(32), nullable=True),
     sa.Column("history", JSONType, nullable=False),
@@ -289,7 +302,7 @@ readiness_assessments = sa.Table(
     "readiness_assessments",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("readiness", sa.Float, nullable=True),
     sa.Column("maturity", sa.Float, nullable=True),
     sa.Column("declared", sa.Float, nullable=True),
@@ -323,16 +336,16 @@ decisions = sa.Table(
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
     sa.Column("model", sa.String(127), nullable=False),
     sa.Column("workload", sa.String(63), nullable=True),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("input_digest", sa.String(71), nullable=False),
     sa.Column("content", sa.String(71), nullable=False),
     sa.Column("subject_key", sa.String(32), nullable=True),
     sa.Column("outcome", sa.String(64), nullable=True),
     sa.Column("salt", sa.LargeBinary(16), nullable=True),
     sa.Column("opening", sa.Text, nullable=True),
-    sa.Column("gone_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("gone_at", UTCDateTime(), nullable=True),
     sa.Column("gone_reason", sa.Text, nullable=True),
     sa.Index("ix_decisions_model_time", "model", "decided_at"),
     sa.Index("ix_decisions_subject", "subject_key"),
@@ -364,12 +377,12 @@ monitor_actions = sa.Table(
     sa.Column("approval", sa.String(8), nullable=False),
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("requested_by", sa.String(200), nullable=False),
-    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=True),
     sa.Column("decided_by", sa.String(200), nullable=True),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
     sa.Column("detail", JSONType, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 """One row per action a monitor took or asked for when an alert was raised: what, on which
 workload, for which alert and conditions, the approval it needs, its state (``pending``,
@@ -385,7 +398,7 @@ workload_controls = sa.Table(
     sa.Column("served_model", sa.String(127), nullable=True),
     sa.Column("rollback_action", sa.Integer, nullable=True),
     sa.Column("paused_by_action", sa.Integer, nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 """What monitor actions changed about a workload: the model version it serves instead of its
 manifest's (``served_model``, valid while the manifest still says ``manifest_model``) and the
@@ -395,9 +408,9 @@ engine_outages = sa.Table(
     "engine_outages",
     metadata,
     sa.Column("cluster", sa.String(63), primary_key=True),
-    sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("unreachable_since", UTCDateTime(), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("down_since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("down_since", UTCDateTime(), nullable=True),
     sa.Column("sites", JSONType, nullable=False),
 )
 """One row per Cluster whose engine dispatch could not reach at its latest try: since when, why,
