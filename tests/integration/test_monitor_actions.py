@@ -398,3 +398,33 @@ def test_the_action_list_shows_only_workloads_the_caller_may_read(
 def test_an_action_id_out_of_range_is_not_found(workspace: Workspace, action_id: int) -> None:
     with pytest.raises(NotFoundError, match=f"monitor action {action_id} does not exist"):
         corrections.decide(workspace, action_id, approve=True, actor=ERIN)
+
+
+def test_two_approvers_deciding_at_once_carry_an_action_out_once(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = demo(tmp_path / "estate")
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    (action,) = drift(workspace, folder).actions
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(who: str) -> None:
+        start.wait()
+        try:
+            corrections.decide(workspace, action.id, approve=True, actor=Actor(who))
+            outcomes.append("applied")
+        except LifecycleError as error:
+            outcomes.append(error.message)
+
+    threads = [threading.Thread(target=decide, args=(w,)) for w in ("user:erin", "user:farid")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("applied") == 1, outcomes
+    (other,) = [o for o in outcomes if o != "applied"]
+    assert "nothing to decide" in other or "decided meanwhile" in other
+    states = [e["state"] for e in entries(workspace, "monitor.action")]
+    assert states == ["pending", "applied"]
+    assert corrections.serving(workspace, WORKLOAD).model == "credit-scoring@3.0"

@@ -9,7 +9,7 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +93,7 @@ class ActionRepository:
         Returns:
             Its id.
         """
-        values = {name: getattr(action, name) for name in StoredAction.__slots__ if name != "id"}
+        values = {f.name: getattr(action, f.name) for f in fields(StoredAction) if f.name != "id"}
         inserted = self.conn.execute(sa.insert(monitor_actions).values(**values))
         return int(inserted.inserted_primary_key[0])  # type: ignore[index]
 
