@@ -336,6 +336,38 @@ def test_threads_append_gap_free(workspace: Workspace) -> None:
     assert indices == list(range(80))
 
 
+def test_verify_reads_one_snapshot_while_others_append(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify sees one moment: an append, and another verification of it, that commit after it
+    read the size neither break its reads nor make its log look truncated."""
+    from keel.store.ledger import LedgerRepository
+
+    fill(workspace, 9)
+    size = LedgerRepository.size
+
+    def size_then_append(repo: LedgerRepository) -> int:
+        found = size(repo)
+        if not appended:
+            appended.append(1)  # another writer commits, and another verifier runs, meanwhile
+
+            def append_and_verify() -> None:
+                fill(workspace, 3)
+                ledger.verify(workspace)
+
+            writer = threading.Thread(target=append_and_verify)
+            writer.start()
+            writer.join()
+        return found
+
+    appended: list[int] = []
+    monkeypatch.setattr(LedgerRepository, "size", size_then_append)
+    report = ledger.verify(workspace)
+    assert appended and report.size == 9  # verified as it was when it started
+    monkeypatch.undo()
+    assert ledger.verify(workspace).size == 12
+
+
 APPENDER = textwrap.dedent(
     """
     import sys

@@ -28,6 +28,7 @@ import base64
 import binascii
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,11 +72,16 @@ def _key_dir(workspace: Workspace) -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read, whole or not at all (readers never see half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:  # mkstemp creates it 0600
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _add_verifier(workspace: Workspace, verifier: Verifier) -> None:
@@ -684,7 +690,10 @@ def verify(
         LedgerError: If a given key is malformed.
     """
     given = [Verifier.parse(key) for key in keys or []]
-    with workspace.unit() as unit:
+    verified = _key_dir(workspace) / VERIFIED_FILE
+    # Read before the snapshot, which then covers it however other verifications race.
+    before = verified.read_text() if verified.exists() else None
+    with workspace.unit(snapshot=True) as unit:  # others may append meanwhile
         repo = unit.repository(LedgerRepository)
         size = repo.size()
         checkpoints = repo.checkpoints()
@@ -725,10 +734,10 @@ def verify(
                 )
             known += [key for index, key in rotations if index < tree_size and key not in known]
             good_size = tree_size
-        previous = _check_previous(workspace, repo, known, size)
+        previous = _check_previous(before, repo, known, size) if before is not None else None
     latest = checkpoints[-1][2] if checkpoints else None
     if latest is not None:
-        _write_private(_key_dir(workspace) / VERIFIED_FILE, latest)
+        _write_private(verified, latest)
     if pin and origin is not None:
         pin_keys(workspace, origin, trusted)
     return VerifyReport(
@@ -743,14 +752,9 @@ def _origin(checkpoints: list[tuple[int, bytes, str]]) -> str | None:
     return checkpoints[0][2].split("\n", 1)[0]
 
 
-def _check_previous(
-    workspace: Workspace, repo: LedgerRepository, keys: list[Verifier], size: int
-) -> int | None:
-    path = _key_dir(workspace) / VERIFIED_FILE
-    if not path.exists():
-        return None
+def _check_previous(text: str, repo: LedgerRepository, keys: list[Verifier], size: int) -> int:
     try:
-        before = Checkpoint.open(path.read_text(), keys)
+        before = Checkpoint.open(text, keys)
     except LedgerError as exc:
         raise IntegrityError(
             f"the checkpoint verified last time no longer verifies: {exc.message}",

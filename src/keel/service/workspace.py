@@ -139,7 +139,9 @@ class Workspace:
         return limits_for(self.settings)
 
     @contextmanager
-    def unit(self, principal: str | None = None, *, write: bool = False) -> Iterator[Unit]:
+    def unit(
+        self, principal: str | None = None, *, write: bool = False, snapshot: bool = False
+    ) -> Iterator[Unit]:
         """A unit of work: one transaction, committed (``write``) or rolled back at its end.
 
         A writing unit holds the estate's write lock, so writers queue instead of interleaving.
@@ -148,11 +150,14 @@ class Workspace:
         Args:
             principal: Who acts (credited in the ledger entries recorded in the unit).
             write: Take the write lock and commit at the end; otherwise read only.
+            snapshot: For a reading unit, every read sees one moment (see
+                :meth:`Database.read`); a writing unit holds the lock anyway.
 
         Yields:
             The unit.
         """
-        with self.database.write() if write else self.database.read() as conn:
+        connection = self.database.write() if write else self.database.read(snapshot=snapshot)
+        with connection as conn:
             unit = Unit(self, principal, write, conn)
             yield unit
         for hook in unit._after:

@@ -198,13 +198,19 @@ class Database:
         return [row[0] for row in found] == [SCHEMA_REVISION]
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
         """A connection for reads.
 
-        On SQLite the reads share one transaction. On PostgreSQL each statement runs on its own
-        (autocommit): at Keel's isolation level, read committed, every statement sees its own
-        snapshot even inside a transaction, so ``BEGIN`` and ``ROLLBACK`` would add two round
-        trips and change nothing.
+        By default each statement sees the database as it is when it starts: on PostgreSQL it
+        runs on its own (autocommit: at read committed a transaction would add two round trips
+        and change nothing); on SQLite the driver begins no transaction before a ``SELECT``.
+        ``snapshot`` makes every read see one moment, whatever commits meanwhile: a read-only
+        repeatable-read transaction on PostgreSQL, an explicit ``BEGIN`` on SQLite (WAL keeps
+        the snapshot of the first read). Use it where reads must agree with each other, as
+        when verifying the ledger while others append.
+
+        Args:
+            snapshot: Read one consistent snapshot.
 
         Yields:
             The connection.
@@ -215,7 +221,12 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 if self.dialect == "postgresql":
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.execution_options(
+                        isolation_level="REPEATABLE READ" if snapshot else "AUTOCOMMIT",
+                        postgresql_readonly=snapshot,
+                    )
+                elif snapshot:
+                    conn.exec_driver_sql("BEGIN")
                 yield conn
                 conn.rollback()
         except SQLAlchemyError as exc:
