@@ -381,6 +381,19 @@ class DecisionError(_ProblemsError):
     code = "E-DECISION"
 
 
+class GridError(_ProblemsError):
+    """A grid signal (carbon intensity, electricity price) that cannot be read or used.
+
+    A file in an unknown format, times out of order or repeated, a value out of range for its
+    unit, a zone without data for the horizon.
+
+    Attributes:
+        problems: Each bad line of the file (``file:line``), up to 20.
+    """
+
+    code = "E-GRID"
+
+
 class UnreachableError(UserError):
     """The server a front end was pointed at (``--server``, ``KEEL_SERVER``) cannot be reached.
 

@@ -1,0 +1,220 @@
+"""Benchmark: carbon-aware time shifting under capacity, on real grid data and a real job trace.
+
+Grid: hourly carbon intensity of 2024 (Electricity Maps, direct, location-based) for six zones,
+one site each: DE-LU, GB, US-CAL-CISO, US-TEX-ERCO, SG and IN-WE (IN-WE is estimated by the
+source throughout). PUE per site from operators' published figures (``energy/pue``).
+Jobs: GPU pods of the Alibaba GPU trace 2023 (``openb_pod_list_default.csv``: GPU count x
+``gpu_milli``, run length from creation to deletion, arrival order and burstiness from
+creation times, squeezed into the week). 5,000 consecutive pods from an offset set by the
+seed. Each job may wait ``slack`` hours (0, 4, 12 or 24, one quarter each); 40% may run at any
+site, the rest only in their own region (Europe: DE-LU, GB; Americas: US-CAL-CISO,
+US-TEX-ERCO; Asia: SG, IN-WE). Every pool has a fixed number of devices (milli-GPUs of 700 W
+each), sized so that the week's demand fills ``--load`` of them on average.
+
+Policies, all scored on the same actual intensities (``--forecast`` is not used here):
+
+* ``run-now``: each job as soon as an allowed pool has room, the pool with the lowest annual
+  mean intensity among those that start soonest (what Keel did before hourly signals);
+* ``blind advice``: each job at its own best site and hour, capacity ignored (what the Carbon
+  Aware SDK returns per job); its overfilled pool-hours are counted;
+* ``blind queued``: that advice replayed first come, first served: what does not fit waits;
+* ``keel``: :func:`keel.placement.shifting.schedule`, all jobs at once, under capacity;
+* ``bound``: the advice's own cost, a lower bound for every capacity-feasible schedule.
+
+Savings are against run-now; ``share`` is a policy's saving as a share of the bound's.
+
+Usage::
+
+    python bench/shifting.py [--weeks 2024-03-04,2024-07-01] [--jobs 5000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from keel.energy import grid
+from keel.placement import shifting
+from keel.placement.shifting import Horizon, ShiftJob, ShiftPool
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ZONES = {
+    "DE-LU": ("Europe", 1.19),  # Azure Poland (nearest published Azure figure in Europe)
+    "GB": ("Europe", 1.18),  # Azure Ireland
+    "US-CAL-CISO": ("Americas", 1.09),  # Google Henderson, Nevada
+    "US-TEX-ERCO": ("Americas", 1.28),  # Azure Texas
+    "SG": ("Asia", 1.13),  # Google Singapore
+    "IN-WE": ("Asia", 1.58),  # Uptime Institute survey average 2023 (no operator figure)
+}
+WEEK_H = 168
+TAIL_H = 72
+SPILL_H = 168
+"""Hours after the last deadline in which queued baselines may still run (late)."""
+DEVICE_KW = 0.7 / 1000  # one milli-GPU of a 700 W device
+SLACKS_H = (0, 4, 12, 24)
+
+
+def load_jobs(count: int, seed: int, regions: list[str]) -> list[tuple[int, float, int, int, str]]:
+    """(devices in milli-GPUs, hours, release hour, slack hours, region or 'any') per job."""
+    path = DATA / "traces" / "alibaba-gpu-v2023" / "openb_pod_list_default.csv"
+    with path.open() as handle:
+        rows = [
+            r
+            for r in csv.DictReader(handle)
+            if int(r["num_gpu"]) > 0 and int(r["deletion_time"]) > int(r["creation_time"])
+        ]
+    rows.sort(key=lambda r: int(r["creation_time"]))
+    rng = np.random.default_rng(seed)
+    offset = int(rng.integers(0, max(1, len(rows) - count)))
+    chosen = rows[offset : offset + count]
+    first, last = int(chosen[0]["creation_time"]), int(chosen[-1]["creation_time"])
+    jobs = []
+    for row in chosen:
+        created = int(row["creation_time"])
+        release = min(WEEK_H - 1, math.floor((created - first) / max(1, last - first) * WEEK_H))
+        hours = min(48.0, (int(row["deletion_time"]) - created) / 3600)
+        devices = int(row["num_gpu"]) * int(row["gpu_milli"])
+        slack = SLACKS_H[int(rng.integers(0, len(SLACKS_H)))]
+        region = "any" if rng.random() < 0.4 else regions[int(rng.integers(0, len(regions)))]
+        jobs.append((devices, hours, release, slack, region))
+    return jobs
+
+
+def build(week: datetime, count: int, seed: int, load: float) -> tuple[Horizon, list[float]]:
+    slots = WEEK_H + TAIL_H + SPILL_H
+    names = list(ZONES)
+    regions = sorted({region for region, _ in ZONES.values()})
+    intensities = []
+    for zone in names:
+        series = grid.read(DATA / "carbon" / "electricitymaps-hourly" / f"{zone}_2024_hourly.csv")
+        values, note = series.window(week, slots).filled()
+        if note:
+            print(f"  note: {note}", file=sys.stderr)
+        intensities.append(values)
+    raw = load_jobs(count, seed, regions)
+    demand = sum(d * math.ceil(h) for d, h, *_ in raw)
+    share = {r: sum(d * math.ceil(h) for d, h, _, _, g in raw if g in (r, "any")) for r in regions}
+    total = sum(share.values())
+    capacity = {}
+    for zone, (region, _) in ZONES.items():
+        in_region = sum(1 for z in ZONES.values() if z[0] == region)
+        capacity[zone] = math.ceil(demand / (WEEK_H * load) * share[region] / total / in_region)
+    pools = [
+        ShiftPool(
+            zone,
+            np.full(slots, capacity[zone], dtype=np.int64),
+            DEVICE_KW * ZONES[zone][1],
+            intensity,
+        )
+        for zone, intensity in zip(names, intensities, strict=True)
+    ]
+    jobs = []
+    for n, (devices, hours, release, slack, region) in enumerate(raw):
+        allowed = tuple(i for i, z in enumerate(names) if region in ("any", ZONES[z][0]))
+        deadline = min(WEEK_H + TAIL_H, release + math.ceil(hours) + slack)
+        jobs.append(ShiftJob(f"job-{n}", devices, hours, release, deadline, allowed))
+    annual = []
+    for zone in names:
+        series = grid.read(DATA / "carbon" / "electricitymaps-hourly" / f"{zone}_2024_hourly.csv")
+        annual.append(float(np.nanmean(series.values)))
+    return Horizon(pools, jobs), annual
+
+
+def run(week: datetime, count: int, seed: int, load: float) -> dict[str, object]:
+    horizon, annual = build(week, count, seed, load)
+    rows: dict[str, dict[str, float]] = {}
+
+    def score(name: str, plan: shifting.ShiftSchedule, seconds: float) -> None:
+        found = shifting.evaluate(horizon, plan)
+        rows[name] = {
+            "carbon_t": found.carbon_g / 1e6,
+            "energy_mwh": found.energy_kwh / 1000,
+            "ran": found.ran,
+            "late": found.late,
+            "overfilled_pool_hours": found.overfilled_slots,
+            "unplaced": len(plan.unplaced),
+            "seconds": seconds,
+        }
+
+    for name, make in (
+        ("run-now", lambda: shifting.run_now(horizon, annual)),
+        ("blind advice", lambda: shifting.capacity_blind(horizon)),
+    ):
+        began = time.perf_counter()
+        plan = make()
+        score(name, plan, time.perf_counter() - began)
+        if name == "blind advice":
+            advice = plan
+    began = time.perf_counter()
+    score("blind queued", shifting.queue(horizon, advice), time.perf_counter() - began)
+    began = time.perf_counter()
+    keel = shifting.schedule(horizon)
+    score("keel", keel, time.perf_counter() - began)
+    began = time.perf_counter()
+    bound = shifting.lp_bound(horizon)
+    rows["keel"]["lp_bound_t"] = (bound if bound is not None else math.nan) / 1e6
+    rows["keel"]["lp_seconds"] = time.perf_counter() - began
+    base = rows["run-now"]["carbon_t"]
+    possible = base - rows["blind advice"]["carbon_t"]
+    for row in rows.values():
+        row["saving"] = 1 - row["carbon_t"] / base
+        row["share_of_bound"] = (base - row["carbon_t"]) / possible if possible > 0 else 0.0
+    return {
+        "week": week.date().isoformat(),
+        "jobs": count,
+        "seed": seed,
+        "load": load,
+        "pools": [p.name for p in horizon.pools],
+        "capacity_milli_gpu": [int(p.capacity[0]) for p in horizon.pools],
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weeks", default="2024-01-08,2024-04-01,2024-07-01,2024-10-07")
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--load", type=float, default=0.5, help="mean share of devices busy")
+    args = parser.parse_args()
+    results = []
+    for text in args.weeks.split(","):
+        week = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        result = run(week, args.jobs, args.seed, args.load)
+        results.append(result)
+        print(
+            f"\nweek of {result['week']}: {args.jobs:,} jobs, {WEEK_H + TAIL_H} hourly slots"
+            f" (+{SPILL_H} for queues to drain),"
+        )
+        print(f"  pools {dict(zip(result['pools'], result['capacity_milli_gpu'], strict=True))}")
+        print(
+            f"  {'policy':<13} {'tCO2e':>8} {'saving':>7} {'share':>6} {'late':>5}"
+            f" {'overfilled pool-h':>17} {'unplaced':>8} {'time s':>7}"
+        )
+        for name, row in result["rows"].items():  # type: ignore[attr-defined]
+            print(
+                f"  {name:<13} {row['carbon_t']:>8.3f} {row['saving']:>7.1%}"
+                f" {row['share_of_bound']:>6.1%} {row['late']:>5} "
+                f"{row['overfilled_pool_hours']:>17} {row['unplaced']:>8} {row['seconds']:>7.2f}"
+            )
+        keel = result["rows"]["keel"]  # type: ignore[index]
+        print(
+            f"  keel is {keel['carbon_t'] / keel['lp_bound_t'] - 1:.2%} above the"
+            f" LP bound ({keel['lp_bound_t']:.3f} t, {keel['lp_seconds']:.1f} s), blind queued"
+            f" {result['rows']['blind queued']['carbon_t'] / keel['carbon_t'] - 1:+.1%} of keel"  # type: ignore[index]
+        )
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "shifting.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

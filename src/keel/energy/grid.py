@@ -1,0 +1,406 @@
+"""Grid signals: hourly carbon intensity and electricity price per grid zone, read from files.
+
+A :class:`GridSeries` is one signal of one zone at a fixed step. Three signals are kept apart
+and never mixed in one number:
+
+* ``carbon_location``: the average (location-based) intensity of the electricity consumed,
+  gCO2e/kWh, as Electricity Maps publishes it (its *direct* figure: combustion only, not
+  life-cycle);
+* ``carbon_marginal``: the intensity of the plant that answers one more kWh (WattTime's MOER),
+  gCO2e/kWh;
+* ``price``: the day-ahead price, USD/MWh (it may be negative).
+
+Files read (the format is recognised by its header):
+
+* **Electricity Maps** hourly exports (``Datetime (UTC), ..., Carbon Intensity gCO₂eq/kWh
+  (direct), ..., Data Estimated``): hours the source estimated are flagged;
+* **prices** (``Datetime (UTC), Datetime (Local), Price (USD/MWh)``);
+* **Let's Wait Awhile** series (``Time, Carbon Intensity``; times in UTC);
+* **MOER** series (``time, moer, f1...``: kg CO2/kWh, converted to g);
+* **Keel's own** ``time, <signal>_<unit>[, estimated]``: ``carbon_location_gco2e_per_kwh``,
+  ``carbon_marginal_gco2e_per_kwh`` or ``price_usd_per_mwh``; every time carries its UTC
+  offset.
+
+Nothing is invented: an hour absent from the file is *missing* (``NaN``), and filling it is an
+explicit step (:meth:`GridSeries.filled`) whose note the caller must show. Unsorted or duplicate
+times, times without a zone where one is needed, unknown units and values out of range are
+errors naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from keel.errors import GridError, Problem
+
+Signal = Literal["carbon_location", "carbon_marginal", "price"]
+UNITS: dict[str, str] = {
+    "carbon_location": "gCO2e/kWh",
+    "carbon_marginal": "gCO2e/kWh",
+    "price": "USD/MWh",
+}
+KEEL_COLUMNS: dict[str, Signal] = {
+    "carbon_location_gco2e_per_kwh": "carbon_location",
+    "carbon_marginal_gco2e_per_kwh": "carbon_marginal",
+    "price_usd_per_mwh": "price",
+}
+RANGES: dict[str, tuple[float, float]] = {
+    "carbon_location": (0.0, 2000.0),
+    "carbon_marginal": (0.0, 3000.0),
+    "price": (-10_000.0, 100_000.0),
+}
+"""Plausible values per signal; outside them a value is an error (a unit mix-up, usually)."""
+
+MAX_ROWS = 2_000_000
+"""More rows than this in one file is refused (over 20 years of 5-minute steps)."""
+
+EM_CARBON = "Carbon Intensity gCO₂eq/kWh (direct)"
+
+
+@dataclass(frozen=True, slots=True)
+class GridSeries:
+    """One signal of one grid zone at a fixed step.
+
+    Attributes:
+        zone: The grid zone (``DE-LU``, ``US-CAL-CISO``).
+        signal: Which signal.
+        start: Time of the first value (UTC).
+        step_s: Seconds between values.
+        values: One value per step, ``NaN`` where the source has none.
+        estimated: Whether the source estimated each value.
+        source: Where it was read from.
+    """
+
+    zone: str
+    signal: Signal
+    start: datetime
+    step_s: int
+    values: npt.NDArray[np.float64]
+    estimated: npt.NDArray[np.bool_]
+    source: str
+
+    @property
+    def unit(self) -> str:
+        """The unit of the values."""
+        return UNITS[self.signal]
+
+    @property
+    def end(self) -> datetime:
+        """The end of the last step."""
+        return self.start + timedelta(seconds=self.step_s * len(self.values))
+
+    @property
+    def missing(self) -> npt.NDArray[np.bool_]:
+        """Whether each step has no value."""
+        return np.isnan(self.values)
+
+    def index(self, when: datetime) -> int:
+        """The step a time falls in (may lie outside the series)."""
+        return math.floor((when - self.start).total_seconds() / self.step_s)
+
+    def window(self, start: datetime, steps: int) -> GridSeries:
+        """The steps from ``start`` on.
+
+        Raises:
+            GridError: If the series does not cover them.
+        """
+        first = self.index(start)
+        if first < 0 or first + steps > len(self.values) or steps < 1:
+            raise GridError(
+                f"{self.zone} {self.signal} covers {_iso(self.start)} to {_iso(self.end)}, not"
+                f" {steps} step(s) from {_iso(start)}",
+                [],
+                hint="load a series that covers the planning horizon",
+            )
+        part = slice(first, first + steps)
+        return replace(
+            self,
+            start=self.start + timedelta(seconds=first * self.step_s),
+            values=self.values[part],
+            estimated=self.estimated[part],
+        )
+
+    def hourly(self) -> GridSeries:
+        """The series at one-hour steps: the mean of each hour's values.
+
+        An hour with any value missing is missing; one with any value estimated is estimated.
+
+        Raises:
+            GridError: If the step does not divide an hour or the series does not start on one.
+        """
+        if self.step_s == 3600:
+            return self
+        if 3600 % self.step_s or self.start.minute or self.start.second:
+            raise GridError(
+                f"{self.source}: a step of {self.step_s} s starting {_iso(self.start)} does not"
+                " fold into whole hours",
+                [],
+            )
+        per = 3600 // self.step_s
+        hours = len(self.values) // per
+        values = self.values[: hours * per].reshape(hours, per).mean(axis=1)
+        estimated = np.asarray(self.estimated[: hours * per].reshape(hours, per).any(axis=1))
+        return replace(self, step_s=3600, values=values, estimated=estimated)
+
+    def filled(self) -> tuple[npt.NDArray[np.float64], str | None]:
+        """Values with missing steps replaced by the mean of the present ones, and a note.
+
+        Returns:
+            The values, and a note saying what was filled (``None`` if nothing was).
+
+        Raises:
+            GridError: If no value at all is present.
+        """
+        missing = self.missing
+        if not missing.any():
+            return self.values, None
+        if missing.all():
+            raise GridError(
+                f"{self.zone} {self.signal} has no value from {_iso(self.start)} to"
+                f" {_iso(self.end)}",
+                [],
+                hint="load a series with data for the horizon, or plan without this zone",
+            )
+        mean = float(np.nanmean(self.values))
+        note = (
+            f"{int(missing.sum())} of {len(self.values)} step(s) of {self.zone} {self.signal}"
+            f" missing, filled with the mean of the rest ({mean:.1f} {self.unit})"
+        )
+        return np.where(missing, mean, self.values), note
+
+    def summary(self) -> dict[str, object]:
+        """Period, coverage and statistics of the values, for people and ``-o json``."""
+        present = self.values[~self.missing]
+        stats = (
+            {
+                "mean": float(present.mean()),
+                "min": float(present.min()),
+                "p10": float(np.percentile(present, 10)),
+                "p90": float(np.percentile(present, 90)),
+                "max": float(present.max()),
+            }
+            if len(present)
+            else {}
+        )
+        return {
+            "zone": self.zone,
+            "signal": self.signal,
+            "unit": self.unit,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "step_s": self.step_s,
+            "steps": len(self.values),
+            "missing": int(self.missing.sum()),
+            "estimated": int(self.estimated.sum()),
+            "source": self.source,
+            **stats,
+        }
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class _Format:
+    time: str
+    value: str
+    signal: Signal
+    scale: float
+    naive_is_utc: bool
+    estimated: str | None = None
+
+
+def _format(header: list[str], path: str) -> _Format:
+    if "Datetime (UTC)" in header and EM_CARBON in header:
+        return _Format("Datetime (UTC)", EM_CARBON, "carbon_location", 1, True, "Data Estimated")
+    if "Datetime (UTC)" in header and "Price (USD/MWh)" in header:
+        return _Format("Datetime (UTC)", "Price (USD/MWh)", "price", 1, True)
+    if header[:2] == ["Time", "Carbon Intensity"]:
+        return _Format("Time", "Carbon Intensity", "carbon_location", 1, True)
+    if header[:2] == ["time", "moer"]:
+        return _Format("time", "moer", "carbon_marginal", 1000, False)
+    if len(header) >= 2 and header[0] == "time" and header[1] in KEEL_COLUMNS:
+        estimated = "estimated" if "estimated" in header else None
+        return _Format("time", header[1], KEEL_COLUMNS[header[1]], 1, False, estimated)
+    raise GridError(
+        f"{path}: not a grid series this reader knows",
+        [
+            Problem(
+                path,
+                1,
+                "",
+                "header",
+                f"got {', '.join(header[:4]) or 'nothing'}; expected an Electricity Maps or"
+                " price export, Time,Carbon Intensity, time,moer, or time plus one of "
+                + ", ".join(KEEL_COLUMNS),
+            )
+        ],
+    )
+
+
+def _parse_time(cell: str, naive_is_utc: bool) -> datetime:
+    when = datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        if not naive_is_utc:
+            raise ValueError(f"time {cell!r} has no UTC offset")
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def zone_of(path: Path) -> str:
+    """A file's zone from its name: what comes before the first ``_`` (``DE-LU_2024...``)."""
+    return path.name.split("_", 1)[0].split(".", 1)[0]
+
+
+def read(path: Path, *, zone: str | None = None) -> GridSeries:
+    """Read one series from a CSV file.
+
+    Args:
+        path: The file.
+        zone: The grid zone (by default, from the file name: see :func:`zone_of`).
+
+    Returns:
+        The series, at the file's step, missing steps as ``NaN``.
+
+    Raises:
+        GridError: Naming every bad line (up to 20): unreadable times or values, times out of
+            order or repeated, a step that changes, values out of range for the signal.
+    """
+    name = str(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise GridError(f"cannot read {name}: {exc.strerror}", []) from exc
+    with handle:
+        rows = csv.reader(handle)
+        header = next(rows, [])
+        form = _format([cell.strip() for cell in header], name)
+        columns = [cell.strip() for cell in header]
+        at = columns.index(form.time)
+        value_at = columns.index(form.value)
+        estimated_at = columns.index(form.estimated) if form.estimated in columns else None
+        times: list[datetime] = []
+        values: list[float] = []
+        estimated: list[bool] = []
+        lines: list[int] = []
+        problems: list[Problem] = []
+        low, high = RANGES[form.signal]
+        for line, row in enumerate(rows, start=2):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(times) >= MAX_ROWS:
+                raise GridError(f"{name}: more than {MAX_ROWS:,} rows", [])
+            try:
+                when = _parse_time(row[at], form.naive_is_utc)
+                cell = row[value_at].strip()
+                value = float(cell) * form.scale if cell else math.nan
+            except (ValueError, IndexError) as exc:
+                problems.append(Problem(name, line, "", form.value, str(exc)))
+                continue
+            if not math.isnan(value) and not low <= value <= high:
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        "",
+                        form.value,
+                        f"{value:g} {UNITS[form.signal]} is outside {low:g}..{high:g}: is the"
+                        " unit right?",
+                    )
+                )
+            flag = estimated_at is not None and row[estimated_at].strip().lower() == "true"
+            times.append(when)
+            values.append(value)
+            estimated.append(flag)
+            lines.append(line)
+    problems += _order_problems(name, times, lines)
+    if problems:
+        raise GridError(f"{len(problems)} problem(s) in {name}", problems[:20])
+    if not times:
+        raise GridError(f"{name}: no values", [Problem(name, 2, "", "", "the file has no rows")])
+    return _regular(zone or zone_of(path), form.signal, name, times, values, estimated, lines)
+
+
+def _order_problems(name: str, times: list[datetime], lines: list[int]) -> list[Problem]:
+    problems = []
+    for i in range(1, len(times)):
+        if times[i] == times[i - 1]:
+            problems.append(Problem(name, lines[i], "", "time", f"{_iso(times[i])} is repeated"))
+        elif times[i] < times[i - 1]:
+            problems.append(
+                Problem(
+                    name,
+                    lines[i],
+                    "",
+                    "time",
+                    f"{_iso(times[i])} comes after {_iso(times[i - 1])}: times must increase",
+                )
+            )
+    return problems
+
+
+def _regular(  # noqa: PLR0917 (the columns of one file, read together)
+    zone: str,
+    signal: Signal,
+    name: str,
+    times: list[datetime],
+    values: list[float],
+    estimated: list[bool],
+    lines: list[int],
+) -> GridSeries:
+    """Place the values on a regular grid of steps; absent steps are missing."""
+    seconds = np.array([(t - times[0]).total_seconds() for t in times])
+    gaps = np.diff(seconds)
+    if len(gaps):  # the most common spacing (the smallest of equals): gaps are then holes
+        spacings, counts = np.unique(gaps, return_counts=True)
+        step = int(spacings[np.argmax(counts)])
+    else:
+        step = 3600
+    offsets = seconds / step
+    off_grid = np.flatnonzero(np.abs(offsets - np.round(offsets)) > 1e-9)
+    if len(off_grid):
+        problems = [
+            Problem(name, lines[i], "", "time", f"{_iso(times[i])} is off the {step} s step")
+            for i in off_grid[:20]
+        ]
+        raise GridError(f"{len(off_grid)} time(s) off the step in {name}", problems)
+    slots = np.round(offsets).astype(np.int64)
+    full = np.full(int(slots[-1]) + 1, math.nan)
+    full[slots] = values
+    flags = np.zeros(len(full), dtype=np.bool_)
+    flags[slots] = estimated
+    return GridSeries(zone, signal, times[0], step, full, flags, name)
+
+
+def find(folder: Path, zone: str, signal: Signal) -> GridSeries:
+    """The series of a zone and signal among the CSV files of a folder (by file name).
+
+    Files are named ``<ZONE>_...csv`` (as the shared data are); the first whose header holds
+    the signal is read.
+
+    Raises:
+        GridError: If no file there has the zone's signal.
+    """
+    candidates = sorted(folder.rglob(f"{zone}_*.csv")) if folder.is_dir() else []
+    for path in candidates:
+        with path.open(encoding="utf-8-sig") as handle:
+            header = [cell.strip() for cell in next(csv.reader(handle), [])]
+        try:
+            if _format(header, str(path)).signal == signal:
+                return read(path, zone=zone)
+        except GridError:
+            continue
+    raise GridError(
+        f"no {signal} series for zone {zone} under {folder}",
+        [],
+        hint=f"add a file named {zone}_<anything>.csv (see docs/carbon.md for the formats)",
+    )

@@ -1,0 +1,125 @@
+"""Grid signals read from real excerpts and from hostile files: located errors, no invention."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keel.energy import grid
+from keel.errors import GridError
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "grid"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_electricity_maps_export_reads_as_location_based_intensity() -> None:
+    series = grid.read(FIXTURES / "DE-LU_2024_hourly.csv")
+    assert (series.zone, series.signal, series.unit) == ("DE-LU", "carbon_location", "gCO2e/kWh")
+    assert series.start == datetime(2024, 1, 1, tzinfo=UTC) and series.step_s == 3600
+    assert len(series.values) == 48
+    assert series.values[0] == 133.1  # the direct figure, not the life-cycle one (177.74)
+    assert series.summary()["missing"] == 0
+
+
+def test_prices_lets_wait_awhile_and_moer_formats() -> None:
+    price = grid.read(FIXTURES / "DE-LU_electricity_prices_2024.csv")
+    assert (price.signal, price.unit, len(price.values)) == ("price", "USD/MWh", 24)
+    german = grid.read(FIXTURES / "DE_lets_wait_awhile.csv")
+    assert german.step_s == 900 and german.zone == "DE"
+    hourly = german.hourly()
+    assert hourly.step_s == 3600 and len(hourly.values) == 2
+    assert hourly.values[0] == pytest.approx(german.values[:4].mean())
+    moer = grid.read(FIXTURES / "CAISO-PGE_moer.csv", zone="US-CAL-CISO")
+    assert moer.signal == "carbon_marginal" and moer.step_s == 300
+    assert moer.values[0] == pytest.approx(663.75)  # 0.66375 kg/kWh in grams
+
+
+def test_keel_format_flags_estimates_and_leaves_gaps_missing(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "GB_2024.csv",
+        "time,carbon_marginal_gco2e_per_kwh,estimated\n"
+        "2024-03-01T00:00:00Z,300,false\n"
+        "2024-03-01T01:00:00+00:00,310,true\n"
+        "2024-03-01T05:00:00+02:00,320,false\n"  # 03:00 UTC: 02:00 is absent
+        "2024-03-01T04:00:00Z,,false\n",
+    )
+    series = grid.read(path)
+    assert series.zone == "GB" and series.signal == "carbon_marginal"
+    assert np.isnan(series.values[2]) and np.isnan(series.values[4])
+    assert list(series.estimated) == [False, True, False, False, False]
+    values, note = series.filled()
+    assert values[2] == pytest.approx(310.0) and note is not None
+    assert "2 of 5 step(s)" in note and "310.0 gCO2e/kWh" in note
+    assert series.summary()["missing"] == 2 and series.summary()["estimated"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "says"),
+    [
+        ("2024-01-01T01:00:00Z,1\n2024-01-01T00:00:00Z,2\n", 3, "times must increase"),
+        ("2024-01-01T00:00:00Z,1\n2024-01-01T00:00:00Z,2\n", 3, "is repeated"),
+        ("2024-01-01T00:00:00Z,1\n2024-01-01 01:00:00,2\n", 3, "has no UTC offset"),
+        ("2024-01-01T00:00:00Z,1\nyesterday,2\n", 3, "Invalid isoformat"),
+        ("2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,lots\n", 3, "could not convert"),
+        ("2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,0.45e4\n", 3, "is the unit right"),
+        ("2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,-3\n", 3, "outside 0..2000"),
+        (
+            "2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,2\n2024-01-01T02:00:00Z,2\n"
+            "2024-01-01T02:30:00Z,3\n",
+            5,
+            "off the 3600 s step",
+        ),
+    ],
+)
+def test_bad_rows_are_located_and_refused(tmp_path: Path, body: str, line: int, says: str) -> None:
+    path = write(tmp_path, "X_bad.csv", "time,carbon_location_gco2e_per_kwh\n" + body)
+    with pytest.raises(GridError) as caught:
+        grid.read(path)
+    problems = caught.value.problems
+    assert problems and problems[0].line == line and problems[0].path == str(path)
+    assert says in problems[0].message
+
+
+def test_unknown_header_and_empty_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(GridError) as caught:
+        grid.read(write(tmp_path, "X.csv", "when,kg\n2024-01-01T00:00:00Z,1\n"))
+    assert "not a grid series" in caught.value.message
+    assert caught.value.problems[0].field == "header"
+    with pytest.raises(GridError, match="no values"):
+        grid.read(write(tmp_path, "Y.csv", "time,price_usd_per_mwh\n"))
+    with pytest.raises(GridError, match="cannot read"):
+        grid.read(tmp_path / "absent.csv")
+
+
+def test_window_outside_the_series_and_all_missing_are_errors(tmp_path: Path) -> None:
+    series = grid.read(FIXTURES / "DE-LU_2024_hourly.csv")
+    assert len(series.window(datetime(2024, 1, 1, 12, tzinfo=UTC), 24).values) == 24
+    with pytest.raises(GridError, match="covers 2024-01-01T00:00:00Z to 2024-01-03"):
+        series.window(datetime(2024, 1, 2, tzinfo=UTC), 48)
+    hole = write(
+        tmp_path,
+        "Z_gap.csv",
+        "time,price_usd_per_mwh\n2024-01-01T00:00:00Z,1\n2024-01-01T03:00:00Z,2\n"
+        "2024-01-01T04:00:00Z,2\n",
+    )
+    gap = grid.read(hole).window(datetime(2024, 1, 1, 1, tzinfo=UTC), 2)
+    assert all(math.isnan(v) for v in gap.values)
+    with pytest.raises(GridError, match="has no value"):
+        gap.filled()
+
+
+def test_find_picks_the_zone_file_with_the_signal() -> None:
+    assert grid.find(FIXTURES, "DE-LU", "price").signal == "price"
+    assert grid.find(FIXTURES, "DE-LU", "carbon_location").values[0] == 133.1
+    with pytest.raises(GridError, match="no carbon_marginal series for zone DE-LU"):
+        grid.find(FIXTURES, "DE-LU", "carbon_marginal")
