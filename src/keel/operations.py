@@ -49,6 +49,7 @@ LOCAL_ONLY: dict[str, str] = {
     "policy test": "runs Rego tests from local files",
     "policy packs": "lists the packs this installation ships",
     "ledger verify-proof": "checks a proof file offline, with a public key",
+    "grid show": "reads grid series from local files",
 }
 """Commands that never talk to a store, with why (``--server`` does not apply to them)."""
 

@@ -252,6 +252,7 @@ def test_local_only_commands_refuse_a_server(served: Server, tmp_path: Path, com
         "policy test": ["policy", "test"],
         "policy packs": ["policy", "packs"],
         "ledger verify-proof": ["ledger", "verify-proof", "p", "--key", "k"],
+        "grid show": ["grid", "show", "DE-LU", "--data", "."],
     }[command]
     refused = remote(served, tmp_path, *args)
     assert refused.returncode == 2 and "drop --server" in refused.stderr, refused.stderr

@@ -123,3 +123,51 @@ def test_find_picks_the_zone_file_with_the_signal() -> None:
     assert grid.find(FIXTURES, "DE-LU", "carbon_location").values[0] == 133.1
     with pytest.raises(GridError, match="no carbon_marginal series for zone DE-LU"):
         grid.find(FIXTURES, "DE-LU", "carbon_marginal")
+
+
+def test_shift_potential_is_the_mean_saving_of_waiting_for_the_best_start() -> None:
+    values = np.array([100.0, 100.0, 10.0, 10.0, 100.0, 100.0])
+    # 2-step jobs finishing within 4 steps: starts 0, 1, 2 (each has a whole look-ahead).
+    # start 0: now 200, best 20 (start 2); start 1: now 110, best 20; start 2: 20 vs 20.
+    expected = ((1 - 20 / 200) + (1 - 20 / 110) + 0) / 3
+    assert grid.shift_potential(values, 2, 4) == pytest.approx(expected)
+    assert grid.shift_potential(values, 2, 2) == 0.0  # no room to wait, nothing saved
+    with pytest.raises(GridError, match="missing"):
+        grid.shift_potential(np.array([1.0, math.nan, 1.0]), 1, 2)
+    with pytest.raises(GridError, match="look-ahead"):
+        grid.shift_potential(values, 5, 4)
+    with pytest.raises(GridError, match="reaches 0"):
+        grid.shift_potential(np.zeros(4), 1, 2)
+
+
+def test_keel_grid_show_summarises_a_zone(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    keel = Path(sys.executable).parent / "keel"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(keel), "grid", "show", *args], cwd=tmp_path, env=env, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+
+    done = run("DE-LU", "--data", str(FIXTURES), "--from", "2024-01-01T12:00Z", "--hours", "24",
+               "--run-hours", "2", "--within-hours", "6", "-o", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    series = grid.read(FIXTURES / "DE-LU_2024_hourly.csv").window(
+        datetime(2024, 1, 1, 12, tzinfo=UTC), 24
+    )
+    assert (found["steps"], found["start"]) == (24, "2024-01-01T12:00:00Z")
+    assert found["mean"] == pytest.approx(float(series.values.mean()))
+    assert found["shift_saving"] == pytest.approx(grid.shift_potential(series.values, 2, 6))
+    table = run("DE-LU", "--data", str(FIXTURES), "--signal", "price")
+    assert table.returncode == 0 and "DE-LU price (USD/MWh)" in table.stdout
+    assert "24 hourly steps: 0 missing" in table.stdout
+    refused = run("DE-LU", "--data", str(FIXTURES), "--from", "2025-01-01", "--hours", "2")
+    assert refused.returncode == 2 and "E-GRID" in refused.stderr and "covers" in refused.stderr
+    assert "--data FOLDER" in run("DE-LU").stderr

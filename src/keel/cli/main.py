@@ -13,6 +13,7 @@ from keel.cli import (
     decisions,
     demo,
     estate,
+    grid,
     ledger,
     lineage,
     model,
@@ -104,6 +105,7 @@ app.command()(monitor.sketch)
 app.command()(monitor.drift)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(lineage.app, name="lineage")
+app.add_typer(grid.app, name="grid")
 app.add_typer(model.app, name="model")
 app.command()(readiness.readiness)
 app.command()(serve.serve)

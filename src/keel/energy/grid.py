@@ -205,6 +205,43 @@ class GridSeries:
         }
 
 
+def shift_potential(values: npt.NDArray[np.float64], run_steps: int, within_steps: int) -> float:
+    """What waiting can save, for one job alone: the mean over every start in the series.
+
+    For each step ``t`` with a whole look-ahead, a job of ``run_steps`` started at ``t`` is
+    compared with the same job started at the best step in ``[t, t + within_steps -
+    run_steps]`` (finished within ``within_steps``). Returns the mean of ``1 - best / now``
+    over the starts: what a per-job optimiser saves a typical job, capacity ignored (for
+    carbon intensity, the share of its emissions).
+
+    Args:
+        values: The signal, one value per step, no value missing.
+        run_steps: The job's run length in steps.
+        within_steps: How far ahead it may finish, in steps.
+
+    Returns:
+        The saving as a share (0.42: 42%).
+
+    Raises:
+        GridError: If the series is too short or has a missing value.
+    """
+    if np.isnan(values).any():
+        raise GridError("fill or drop the missing steps before computing a saving", [])
+    if not 0 < run_steps <= within_steps or len(values) < within_steps:
+        raise GridError(
+            f"need 0 < run ({run_steps}) <= look-ahead ({within_steps}) <= the series'"
+            f" {len(values)} step(s)",
+            [],
+        )
+    sums = np.convolve(values, np.ones(run_steps), mode="valid")  # sums[t]: a run from t
+    starts = len(values) - within_steps + 1
+    ahead = within_steps - run_steps + 1
+    best = np.lib.stride_tricks.sliding_window_view(sums, ahead)[:starts].min(axis=1)
+    if (sums[:starts] <= 0).any():
+        raise GridError("a saving is a share of a positive signal; this one reaches 0", [])
+    return float(np.mean(1 - best / sums[:starts]))
+
+
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
