@@ -178,13 +178,101 @@ def run(week: datetime, count: int, seed: int, load: float) -> dict[str, object]
     }
 
 
+MOER = DATA / "carbon" / "moer-caiso-sgip"
+CYCLE = 36
+"""A planning cycle: 36 five-minute steps, as far as the CAISO forecasts reach (3 h)."""
+
+
+def forecast_regret(seed: int, jobs_per_cycle: int, load: float) -> dict[str, float]:
+    """Plan each 3-hour cycle of August 2021 on the forecasts, score on the actuals.
+
+    Two sites (PG&E's and SCE's marginal emissions, 5-minute steps). Every cycle, the jobs
+    released in it (durations and GPU sizes of the Alibaba trace's pods under an hour) must
+    finish by its end; Keel plans them on the forecast made at the cycle's start, and again on
+    the actuals (perfect foresight); both, and run-now, are scored on the actuals.
+    """
+    forecasts = [
+        grid.read_forecast(MOER / f"SGIP_CAISO_{name}_2021-08.csv.gz", zone=name)
+        for name in ("PGE", "SCE")
+    ]
+    steps = min(len(f.actual.values) for f in forecasts)
+    rng = np.random.default_rng(seed)
+    path = DATA / "traces" / "alibaba-gpu-v2023" / "openb_pod_list_default.csv"
+    with path.open() as handle:
+        pods = [
+            (
+                int(r["num_gpu"]) * int(r["gpu_milli"]),
+                (int(r["deletion_time"]) - int(r["creation_time"])) / 3600,
+            )
+            for r in csv.DictReader(handle)
+            if int(r["num_gpu"]) > 0
+            and 0 < int(r["deletion_time"]) - int(r["creation_time"]) < 3600
+        ]
+    step_h = 5 / 60
+    sizes = [pods[int(i)] for i in rng.integers(0, len(pods), jobs_per_cycle)]
+    demand = sum(d * math.ceil(h / step_h) for d, h in sizes)
+    capacity = math.ceil(demand / (CYCLE * load) / 2)
+    totals = {"run-now": 0.0, "keel on forecast": 0.0, "keel on actuals": 0.0}
+    late = 0
+    for first in range(1, steps - CYCLE, CYCLE):
+        cycle_jobs = []
+        for n in range(jobs_per_cycle):
+            devices, hours = pods[int(rng.integers(0, len(pods)))]
+            held = math.ceil(hours / step_h - 1e-9)
+            release = int(rng.integers(0, CYCLE - held + 1))
+            cycle_jobs.append(ShiftJob(f"j{n}", devices, hours, release, CYCLE, (0, 1)))
+
+        def horizon(values: list[np.ndarray], jobs: list[ShiftJob] = cycle_jobs) -> Horizon:
+            pools = [
+                ShiftPool(name, np.full(CYCLE, capacity, dtype=np.int64), DEVICE_KW, row)
+                for name, row in zip(("PGE", "SCE"), values, strict=True)
+            ]
+            return Horizon(pools, jobs, step_h=step_h)
+
+        actual = horizon([f.actual.values[first : first + CYCLE] for f in forecasts])
+        planned = horizon([f.issued(first, CYCLE) for f in forecasts])
+        annual = [float(np.mean(f.actual.values)) for f in forecasts]
+        for name, plan in (
+            ("run-now", shifting.run_now(actual, annual)),
+            ("keel on forecast", shifting.schedule(planned, large_share=0)),
+            ("keel on actuals", shifting.schedule(actual, large_share=0)),
+        ):
+            score = shifting.evaluate(planned, plan, actual)
+            totals[name] += score.carbon_g / 1e6
+            late += score.late if name == "run-now" else 0
+    base = totals["run-now"]
+    possible = base - totals["keel on actuals"]
+    return {
+        **{f"{k} t": v for k, v in totals.items()},
+        "saving on forecast": 1 - totals["keel on forecast"] / base,
+        "saving on actuals": 1 - totals["keel on actuals"] / base,
+        "regret (share of the saving lost)": (
+            totals["keel on forecast"] - totals["keel on actuals"]
+        )
+        / possible,
+        "run-now late": late,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weeks", default="2024-01-08,2024-04-01,2024-07-01,2024-10-07")
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--load", type=float, default=0.5, help="mean share of devices busy")
+    parser.add_argument(
+        "--forecast", action="store_true", help="the regret of planning on CAISO forecasts"
+    )
+    parser.add_argument("--jobs-per-cycle", type=int, default=40)
     args = parser.parse_args()
+    if args.forecast:
+        found = forecast_regret(args.seed, args.jobs_per_cycle, args.load)
+        print("August 2021, PG&E and SCE marginal emissions, 5-minute steps, 3-hour cycles:")
+        for key, value in found.items():
+            print(
+                f"  {key:<36} {value:.4f}" if isinstance(value, float) else f"  {key:<36} {value}"
+            )
+        return
     results = []
     for text in args.weeks.split(","):
         week = datetime.fromisoformat(text).replace(tzinfo=UTC)

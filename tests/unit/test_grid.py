@@ -171,3 +171,32 @@ def test_keel_grid_show_summarises_a_zone(tmp_path: Path) -> None:
     refused = run("DE-LU", "--data", str(FIXTURES), "--from", "2025-01-01", "--hours", "2")
     assert refused.returncode == 2 and "E-GRID" in refused.stderr and "covers" in refused.stderr
     assert "--data FOLDER" in run("DE-LU").stderr
+
+
+def test_forecasts_are_read_beside_the_actuals_and_issued_per_step(tmp_path: Path) -> None:
+    forecast = grid.read_forecast(FIXTURES / "CAISO-PGE_moer.csv", zone="US-CAL-CISO")
+    assert forecast.ahead.shape == (12, 2)
+    assert forecast.ahead[0, 0] == pytest.approx(660.6389940703731)  # f1 at 00:00, in grams
+    # Issued at step 3 for 3 steps: step 3 by f1 of step 2, steps 4 and 5 by f1, f2 of step 3.
+    issued = forecast.issued(3, 3)
+    assert list(issued) == [forecast.ahead[2, 0], forecast.ahead[3, 0], forecast.ahead[3, 1]]
+    with pytest.raises(GridError, match="cover 3 step"):
+        forecast.issued(3, 4)
+    with pytest.raises(GridError, match="no forecast columns"):
+        grid.read_forecast(FIXTURES / "DE_lets_wait_awhile.csv")
+
+
+def test_binary_and_compressed_files(tmp_path: Path) -> None:
+    import gzip
+
+    junk = tmp_path / "Q_junk.csv"
+    junk.write_bytes(b"\x8b\xff\x00\x01" * 50)
+    with pytest.raises(GridError, match="cannot read"):
+        grid.read(junk)
+    packed = tmp_path / "DE-LU_2024.csv.gz"
+    packed.write_bytes(gzip.compress((FIXTURES / "DE-LU_2024_hourly.csv").read_bytes()))
+    assert grid.read(packed).values[0] == 133.1
+    broken = tmp_path / "DE-LU_broken.csv.gz"
+    broken.write_bytes(gzip.compress(b"time,price_usd_per_mwh\n")[:-6])
+    with pytest.raises(GridError, match="cannot read"):
+        grid.read(broken)

@@ -30,7 +30,10 @@ errors naming the file and line.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -293,6 +296,23 @@ def _parse_time(cell: str, naive_is_utc: bool) -> datetime:
     return when.astimezone(UTC)
 
 
+def _rows(path: Path) -> Iterator[list[str]]:
+    """The CSV rows of a file, gzip-compressed or not; unreadable bytes are a GridError."""
+    try:
+        handle = (
+            gzip.open(path, "rt", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
+            if path.suffix == ".gz"
+            else path.open(newline="", encoding="utf-8-sig")
+        )
+    except OSError as exc:
+        raise GridError(f"cannot read {path}: {exc.strerror}", []) from exc
+    try:
+        with handle:
+            yield from csv.reader(handle)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise GridError(f"cannot read {path}: {exc}", []) from exc
+
+
 def zone_of(path: Path) -> str:
     """A file's zone from its name: what comes before the first ``_`` (``DE-LU_2024...``)."""
     return path.name.split("_", 1)[0].split(".", 1)[0]
@@ -313,52 +333,47 @@ def read(path: Path, *, zone: str | None = None) -> GridSeries:
             order or repeated, a step that changes, values out of range for the signal.
     """
     name = str(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise GridError(f"cannot read {name}: {exc.strerror}", []) from exc
-    with handle:
-        rows = csv.reader(handle)
-        header = next(rows, [])
-        form = _format([cell.strip() for cell in header], name)
-        columns = [cell.strip() for cell in header]
-        at = columns.index(form.time)
-        value_at = columns.index(form.value)
-        estimated_at = columns.index(form.estimated) if form.estimated in columns else None
-        times: list[datetime] = []
-        values: list[float] = []
-        estimated: list[bool] = []
-        lines: list[int] = []
-        problems: list[Problem] = []
-        low, high = RANGES[form.signal]
-        for line, row in enumerate(rows, start=2):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if len(times) >= MAX_ROWS:
-                raise GridError(f"{name}: more than {MAX_ROWS:,} rows", [])
-            try:
-                when = _parse_time(row[at], form.naive_is_utc)
-                cell = row[value_at].strip()
-                value = float(cell) * form.scale if cell else math.nan
-            except (ValueError, IndexError) as exc:
-                problems.append(Problem(name, line, "", form.value, str(exc)))
-                continue
-            if not math.isnan(value) and not low <= value <= high:
-                problems.append(
-                    Problem(
-                        name,
-                        line,
-                        "",
-                        form.value,
-                        f"{value:g} {UNITS[form.signal]} is outside {low:g}..{high:g}: is the"
-                        " unit right?",
-                    )
+    rows = _rows(path)
+    header = next(rows, [])
+    form = _format([cell.strip() for cell in header], name)
+    columns = [cell.strip() for cell in header]
+    at = columns.index(form.time)
+    value_at = columns.index(form.value)
+    estimated_at = columns.index(form.estimated) if form.estimated in columns else None
+    times: list[datetime] = []
+    values: list[float] = []
+    estimated: list[bool] = []
+    lines: list[int] = []
+    problems: list[Problem] = []
+    low, high = RANGES[form.signal]
+    for line, row in enumerate(rows, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(times) >= MAX_ROWS:
+            raise GridError(f"{name}: more than {MAX_ROWS:,} rows", [])
+        try:
+            when = _parse_time(row[at], form.naive_is_utc)
+            cell = row[value_at].strip()
+            value = float(cell) * form.scale if cell else math.nan
+        except (ValueError, IndexError) as exc:
+            problems.append(Problem(name, line, "", form.value, str(exc)))
+            continue
+        if not math.isnan(value) and not low <= value <= high:
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    "",
+                    form.value,
+                    f"{value:g} {UNITS[form.signal]} is outside {low:g}..{high:g}: is the"
+                    " unit right?",
                 )
-            flag = estimated_at is not None and row[estimated_at].strip().lower() == "true"
-            times.append(when)
-            values.append(value)
-            estimated.append(flag)
-            lines.append(line)
+            )
+        flag = estimated_at is not None and row[estimated_at].strip().lower() == "true"
+        times.append(when)
+        values.append(value)
+        estimated.append(flag)
+        lines.append(line)
     problems += _order_problems(name, times, lines)
     if problems:
         raise GridError(f"{len(problems)} problem(s) in {name}", problems[:20])
@@ -418,19 +433,85 @@ def _regular(  # noqa: PLR0917 (the columns of one file, read together)
     return GridSeries(zone, signal, times[0], step, full, flags, name)
 
 
+@dataclass(frozen=True, slots=True)
+class GridForecast:
+    """Forecasts of a signal, issued at every step for the steps that follow.
+
+    Attributes:
+        actual: The signal as it happened (its ``start`` and ``step_s`` are the issue times').
+        ahead: ``ahead[t, k]``: the value forecast at step ``t`` for step ``t + k + 1``.
+    """
+
+    actual: GridSeries
+    ahead: npt.NDArray[np.float64]
+
+    def issued(self, step: int, steps: int) -> npt.NDArray[np.float64]:
+        """The forecast made at ``step`` for the ``steps`` steps from it on.
+
+        The step it is made in is forecast too (by the one-step-ahead value made a step
+        earlier, as a planner running at that moment would hold it).
+
+        Raises:
+            GridError: If the forecast does not reach that far.
+        """
+        if not 0 < step < len(self.ahead) or not 0 < steps <= self.ahead.shape[1] + 1:
+            raise GridError(
+                f"{self.actual.source}: forecasts cover {self.ahead.shape[1] + 1} step(s)"
+                f" from steps 1..{len(self.ahead) - 1}; asked for {steps} from step {step}",
+                [],
+            )
+        return np.concatenate([[self.ahead[step - 1, 0]], self.ahead[step, : steps - 1]])
+
+
+def read_forecast(path: Path, *, zone: str | None = None) -> GridForecast:
+    """Read a MOER file with forecast columns (``time, moer, f1, ..., fN``).
+
+    Column ``fK`` of the row at time ``t`` is taken as the forecast for ``t + K`` steps (its
+    error against the actuals is smallest at that lag in the CAISO files). Values are
+    converted from kg to g per kWh like the actuals.
+
+    Raises:
+        GridError: As :func:`read` does, or if the forecast columns are missing or hold a
+            value that is not a number.
+    """
+    actual = read(path, zone=zone)
+    rows = _rows(path)
+    header = [cell.strip() for cell in next(rows, [])]
+    columns = [i for i, name in enumerate(header) if re.fullmatch(r"f\d+", name)]
+    if header[:2] != ["time", "moer"] or not columns:
+        raise GridError(
+            f"{path}: no forecast columns",
+            [Problem(str(path), 1, "", "header", "expected time, moer, f1, f2, ...")],
+        )
+    ahead = np.full((len(actual.values), len(columns)), math.nan)
+    for line, row in enumerate(rows, start=2):
+        step = actual.index(_parse_time(row[0], False))
+        try:
+            ahead[step] = [float(row[i]) * 1000 for i in columns]
+        except (ValueError, IndexError) as exc:
+            raise GridError(
+                f"{path}:{line}: a forecast is not a number",
+                [Problem(str(path), line, "", "f1..", str(exc))],
+            ) from None
+    return GridForecast(actual, ahead)
+
+
 def find(folder: Path, zone: str, signal: Signal) -> GridSeries:
     """The series of a zone and signal among the CSV files of a folder (by file name).
 
-    Files are named ``<ZONE>_...csv`` (as the shared data are); the first whose header holds
-    the signal is read.
+    Files are named ``<ZONE>_...csv`` or ``.csv.gz`` (as the shared data are); the first whose
+    header holds the signal is read.
 
     Raises:
         GridError: If no file there has the zone's signal.
     """
-    candidates = sorted(folder.rglob(f"{zone}_*.csv")) if folder.is_dir() else []
+    candidates = (
+        sorted([*folder.rglob(f"{zone}_*.csv"), *folder.rglob(f"{zone}_*.csv.gz")])
+        if folder.is_dir()
+        else []
+    )
     for path in candidates:
-        with path.open(encoding="utf-8-sig") as handle:
-            header = [cell.strip() for cell in next(csv.reader(handle), [])]
+        header = [cell.strip() for cell in next(_rows(path), [])]
         try:
             if _format(header, str(path)).signal == signal:
                 return read(path, zone=zone)
