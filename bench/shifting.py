@@ -254,6 +254,42 @@ def forecast_regret(seed: int, jobs_per_cycle: int, load: float) -> dict[str, fl
     }
 
 
+WAIT_AWHILE = DATA / "carbon" / "lets-wait-awhile"
+
+
+def nightly(max_window_h: int = 8) -> dict[str, list[float]]:
+    """Wiesner et al.'s Scenario I on their own data, with their sampling.
+
+    A 30-minute job every night at 1:00 in 2020, free to run up to ``w`` hours earlier or
+    later, on the series sampled on the half hour (as their simulator does). Returns, per
+    window, the share of emissions saved against running at 1:00 (each job alone).
+    """
+    found: dict[str, list[float]] = {}
+    for country, file in (("DE", "ger_ci.csv"), ("GB", "gb_ci.csv"), ("FR", "fr_ci.csv")):
+        series = grid.read(WAIT_AWHILE / file, zone=country)
+        step_s = 1800
+        per = step_s // series.step_s
+        start = datetime(2020, 1, 1, tzinfo=UTC)
+        first = series.index(start)
+        values = series.values[first : first + 366 * 48 * per]
+        halves = values[: len(values) // per * per].reshape(-1, per)[:, 0]  # on the half hour
+        filled = np.where(np.isnan(halves), np.nanmean(halves), halves)
+        pool = ShiftPool(country, np.full(len(filled), 1, dtype=np.int64), 1.0, filled)
+        savings = []
+        for window in range(max_window_h + 1):
+            jobs = [
+                ShiftJob(f"night-{d}", 1, 0.5, max(0, 2 + 48 * d - 2 * window),
+                         min(len(filled), 2 + 48 * d + 2 * window + 1), (0,))
+                for d in range(366)
+                if 2 + 48 * d + 2 * window + 1 <= len(filled)
+            ]  # fmt: skip
+            horizon = Horizon([pool], jobs, step_h=0.5)
+            carbon = shifting.evaluate(horizon, shifting.capacity_blind(horizon)).carbon_g
+            savings.append(carbon)
+        found[country] = [1 - c / savings[0] for c in savings]
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weeks", default="2024-01-08,2024-04-01,2024-07-01,2024-10-07")
@@ -264,7 +300,16 @@ def main() -> None:
         "--forecast", action="store_true", help="the regret of planning on CAISO forecasts"
     )
     parser.add_argument("--jobs-per-cycle", type=int, default=40)
+    parser.add_argument(
+        "--nightly", action="store_true", help="Wiesner et al.'s Scenario I on their data"
+    )
     args = parser.parse_args()
+    if args.nightly:
+        print("Let's Wait Awhile, Scenario I (2020): a 30-minute job nightly at 1:00, moved")
+        print("within +-w hours; share of its emissions saved against running at 1:00")
+        for country, shares in nightly().items():
+            print(f"  {country}: " + "  ".join(f"+-{w}h {v:.1%}" for w, v in enumerate(shares)))
+        return
     if args.forecast:
         found = forecast_regret(args.seed, args.jobs_per_cycle, args.load)
         print("August 2021, PG&E and SCE marginal emissions, 5-minute steps, 3-hour cycles:")

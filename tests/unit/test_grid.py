@@ -75,7 +75,7 @@ def test_keel_format_flags_estimates_and_leaves_gaps_missing(tmp_path: Path) -> 
         ("2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,-3\n", 3, "outside 0..2000"),
         (
             "2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,2\n2024-01-01T02:00:00Z,2\n"
-            "2024-01-01T02:30:00Z,3\n",
+            "2024-01-01T02:00:07Z,3\n",
             5,
             "off the 3600 s step",
         ),
@@ -184,6 +184,23 @@ def test_forecasts_are_read_beside_the_actuals_and_issued_per_step(tmp_path: Pat
         forecast.issued(3, 4)
     with pytest.raises(GridError, match="no forecast columns"):
         grid.read_forecast(FIXTURES / "DE_lets_wait_awhile.csv")
+
+
+def test_a_source_that_changes_resolution_reads_as_one_series(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "GB_mixed.csv",
+        "time,carbon_location_gco2e_per_kwh\n"
+        "2020-01-01T00:00:00Z,100\n2020-01-01T00:30:00Z,200\n"  # 30-minute steps
+        "2020-01-01T01:00:00Z,10\n2020-01-01T01:15:00Z,20\n"  # then 15-minute ones
+        "2020-01-01T01:30:00Z,30\n2020-01-01T01:45:00Z,40\n"
+        "2020-01-01T03:00:00Z,50\n",  # and a missing hour
+    )
+    series = grid.read(path)
+    assert series.step_s == 900 and len(series.values) == 13
+    hourly = series.hourly()
+    assert list(hourly.values[:2]) == [150.0, 25.0]
+    assert np.isnan(hourly.values[2])
 
 
 def test_binary_and_compressed_files(tmp_path: Path) -> None:

@@ -134,7 +134,9 @@ class GridSeries:
     def hourly(self) -> GridSeries:
         """The series at one-hour steps: the mean of each hour's values.
 
-        An hour with any value missing is missing; one with any value estimated is estimated.
+        An hour is the mean of the values it has (a source at 30-minute steps on a 15-minute
+        grid has two); it is missing only if it has none, and estimated if any of its values
+        is.
 
         Raises:
             GridError: If the step does not divide an hour or the series does not start on one.
@@ -149,7 +151,9 @@ class GridSeries:
             )
         per = 3600 // self.step_s
         hours = len(self.values) // per
-        values = self.values[: hours * per].reshape(hours, per).mean(axis=1)
+        parts = self.values[: hours * per].reshape(hours, per)
+        present = (~np.isnan(parts)).sum(axis=1)
+        values = np.where(present > 0, np.nansum(parts, axis=1) / np.maximum(present, 1), np.nan)
         estimated = np.asarray(self.estimated[: hours * per].reshape(hours, per).any(axis=1))
         return replace(self, step_s=3600, values=values, estimated=estimated)
 
@@ -412,11 +416,17 @@ def _regular(  # noqa: PLR0917 (the columns of one file, read together)
     """Place the values on a regular grid of steps; absent steps are missing."""
     seconds = np.array([(t - times[0]).total_seconds() for t in times])
     gaps = np.diff(seconds)
-    if len(gaps):  # the most common spacing (the smallest of equals): gaps are then holes
-        spacings, counts = np.unique(gaps, return_counts=True)
-        step = int(spacings[np.argmax(counts)])
-    else:
-        step = 3600
+    # The step: the greatest common divisor of the spacings, so that a source that changes
+    # resolution (30 then 15 minutes) reads as one series, and a hole as missing steps. Times
+    # off by seconds would make that divisor meaningless: then the most common spacing is the
+    # step, and the times off it are errors.
+    step = 3600
+    if len(gaps):
+        whole = np.round(gaps).astype(np.int64)
+        divisor = int(np.gcd.reduce(whole))
+        spacings, counts = np.unique(whole, return_counts=True)
+        exact = np.allclose(gaps, whole)
+        step = divisor if exact and divisor >= 60 else int(spacings[np.argmax(counts)])
     offsets = seconds / step
     off_grid = np.flatnonzero(np.abs(offsets - np.round(offsets)) > 1e-9)
     if len(off_grid):
