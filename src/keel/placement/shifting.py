@@ -278,8 +278,9 @@ def schedule(
        the small jobs that have a single option. The rest follow greedily.
     2. **Greedy restarts.** Jobs, largest energy first, each take the cheapest pool and start
        with room in every slot they hold; then ``starts - 1`` more times with each job's
-       energy scaled by random noise (log-normal, sigma 0.5, from ``seed``: the same input
-       gives the same schedule).
+       energy scaled by random noise (log-normal, sigma 0.5, from ``seed``). The same input
+       gives the same schedule, unless HiGHS stops at its time limit in step 1 (then its
+       best answer so far depends on the machine's speed).
     3. Within each construction a job that finds no room has room made for it by moving
        others (:func:`_relocate`): feasibility comes before cost. Then **re-insertion**: each
        job in turn is taken out and put back where it now costs least, ``rounds`` at most.
