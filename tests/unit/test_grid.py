@@ -90,6 +90,20 @@ def test_bad_rows_are_located_and_refused(tmp_path: Path, body: str, line: int, 
     assert says in problems[0].message
 
 
+def test_times_far_apart_at_a_fine_step_are_refused_before_any_grid_is_built(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "X_span.csv",
+        "time,price_usd_per_mwh\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n"
+        "9999-12-31T00:00:00Z,3\n",
+    )
+    with pytest.raises(GridError, match="over the 8,000,000 a series may have") as caught:
+        grid.read(path)
+    assert caught.value.problems[0].line == 4
+
+
 def test_unknown_header_and_empty_file_are_refused(tmp_path: Path) -> None:
     with pytest.raises(GridError) as caught:
         grid.read(write(tmp_path, "X.csv", "when,kg\n2024-01-01T00:00:00Z,1\n"))

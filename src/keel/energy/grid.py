@@ -23,8 +23,8 @@ Files read (the format is recognised by its header):
 
 Nothing is invented: an hour absent from the file is *missing* (``NaN``), and filling it is an
 explicit step (:meth:`GridSeries.filled`) whose note the caller must show. Unsorted or duplicate
-times, times without a zone where one is needed, unknown units and values out of range are
-errors naming the file and line.
+times, times without a UTC offset where one is needed, unknown headers and values out of range
+are errors naming the file and line.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ RANGES: dict[str, tuple[float, float]] = {
 
 MAX_ROWS = 2_000_000
 """More rows than this in one file is refused (over 20 years of 5-minute steps)."""
+
+MAX_STEPS = 4 * MAX_ROWS
+"""A series spanning more steps than this (times far apart at a fine step) is refused before
+its grid is built, so that two rows cannot ask for gigabytes."""
 
 EM_CARBON = "Carbon Intensity gCO₂eq/kWh (direct)"
 
@@ -436,6 +440,12 @@ def _regular(  # noqa: PLR0917 (the columns of one file, read together)
         ]
         raise GridError(f"{len(off_grid)} time(s) off the step in {name}", problems)
     slots = np.round(offsets).astype(np.int64)
+    if slots[-1] >= MAX_STEPS:
+        raise GridError(
+            f"{name}: {_iso(times[0])} to {_iso(times[-1])} at a {step} s step is"
+            f" {int(slots[-1]) + 1:,} steps, over the {MAX_STEPS:,} a series may have",
+            [Problem(name, lines[-1], "", "time", "this time is too far from the first")],
+        )
     full = np.full(int(slots[-1]) + 1, math.nan)
     full[slots] = values
     flags = np.zeros(len(full), dtype=np.bool_)
