@@ -27,7 +27,7 @@ def test_electricity_maps_export_reads_as_location_based_intensity() -> None:
     assert series.start == datetime(2024, 1, 1, tzinfo=UTC) and series.step_s == 3600
     assert len(series.values) == 48
     assert series.values[0] == 133.1  # the direct figure, not the life-cycle one (177.74)
-    assert series.summary()["missing"] == 0
+    assert series.summary().missing == 0
 
 
 def test_prices_lets_wait_awhile_and_moer_formats() -> None:
@@ -60,7 +60,7 @@ def test_keel_format_flags_estimates_and_leaves_gaps_missing(tmp_path: Path) -> 
     values, note = series.filled()
     assert values[2] == pytest.approx(310.0) and note is not None
     assert "2 of 5 step(s)" in note and "310.0 gCO2e/kWh" in note
-    assert series.summary()["missing"] == 2 and series.summary()["estimated"] == 1
+    assert series.summary().missing == 2 and series.summary().estimated == 1
 
 
 @pytest.mark.parametrize(
@@ -152,6 +152,8 @@ def test_shift_potential_is_the_mean_saving_of_waiting_for_the_best_start() -> N
         grid.shift_potential(values, 5, 4)
     with pytest.raises(GridError, match="reaches 0"):
         grid.shift_potential(np.zeros(4), 1, 2)
+    with pytest.raises(GridError, match="reaches 0"):  # a negative price: no share (was 346%)
+        grid.shift_potential(np.array([50.0, 40.0, -140.0, 30.0]), 1, 4)
 
 
 def test_keel_grid_show_summarises_a_zone(tmp_path: Path) -> None:
@@ -182,6 +184,14 @@ def test_keel_grid_show_summarises_a_zone(tmp_path: Path) -> None:
     table = run("DE-LU", "--data", str(FIXTURES), "--signal", "price")
     assert table.returncode == 0 and "DE-LU price (USD/MWh)" in table.stdout
     assert "24 hourly steps: 0 missing" in table.stdout
+    negative = write(
+        tmp_path,
+        "NEG_prices.csv",
+        "time,price_usd_per_mwh\n"
+        + "".join(f"2024-05-12T{h:02d}:00:00Z,{-50 if h == 3 else 60}\n" for h in range(8)),
+    )
+    shown = run("NEG", "--data", str(negative.parent), "--signal", "price", "-o", "json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["shift_saving"] is None
     refused = run("DE-LU", "--data", str(FIXTURES), "--from", "2025-01-01", "--hours", "2")
     assert refused.returncode == 2 and "E-GRID" in refused.stderr and "covers" in refused.stderr
     assert "--data FOLDER" in run("DE-LU").stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -43,7 +42,7 @@ def show(
     *,
     data: Annotated[
         Path | None,
-        typer.Option(help="Folder of <ZONE>_*.csv series (default: $KEEL_GRID_DATA)."),
+        typer.Option(envvar="KEEL_GRID_DATA", help="Folder of <ZONE>_*.csv series."),
     ] = None,
     signal: Annotated[SignalName, typer.Option(help="Which signal.")] = SignalName.carbon_location,
     start: Annotated[
@@ -60,13 +59,10 @@ def show(
     from keel.service import grid
 
     state(ctx).local("grid show")
-    folder = data or (
-        Path(os.environ["KEEL_GRID_DATA"]) if "KEEL_GRID_DATA" in os.environ else None
-    )
-    if folder is None:
+    if data is None:
         raise UserError("say where the series are: --data FOLDER (or KEEL_GRID_DATA)")
     found = grid.summary(
-        folder,
+        data,
         zone,
         signal.value,
         start=_when(start),
@@ -75,21 +71,29 @@ def show(
         within_hours=within_hours,
     )
     if output is not Format.table:
-        typer.echo(machine(found, output.value))
+        typer.echo(machine(found.to_json(), output.value))
         return
-    unit = found["unit"]
+    series = found.series
     typer.echo(
-        f"{found['zone']} {found['signal']} ({unit}), {found['start']} to {found['end']},"
-        f" {found['steps']:,} hourly steps: {found['missing']} missing,"
-        f" {found['estimated']} estimated by the source"
+        f"{series.zone} {series.signal} ({series.unit}), {series.start} to {series.end},"
+        f" {series.steps:,} hourly steps: {series.missing} missing,"
+        f" {series.estimated} estimated by the source"
     )
-    stats = ["mean", "min", "p10", "p90", "max"]
-    typer.echo(table(stats, [[f"{float(found[k]):,.1f}" for k in stats]]))  # type: ignore[arg-type]
+    stats = [series.mean, series.min, series.p10, series.p90, series.max]
     typer.echo(
-        f"a {run_hours} h job started at the best hour that finishes within {within_hours} h,"
-        f" instead of at once, saves {float(found['shift_saving']):.1%} on average"  # type: ignore[arg-type]
-        " (capacity ignored)"
+        table(
+            ["mean", "min", "p10", "p90", "max"],
+            [["-" if v is None else f"{v:,.1f}" for v in stats]],
+        )
     )
-    if found["filled"]:
-        typer.echo(f"note: {found['filled']}")
-    typer.echo(f"source: {found['source']}")
+    job = f"a {run_hours} h job started at the best hour that finishes within {within_hours} h"
+    if found.shift_saving is None:
+        typer.echo(f"{job}: no saving as a share, since the signal reaches 0 or below")
+    else:
+        typer.echo(
+            f"{job}, instead of at once, saves {found.shift_saving:.1%} on average"
+            " (capacity ignored)"
+        )
+    if found.filled:
+        typer.echo(f"note: {found.filled}")
+    typer.echo(f"source: {series.source}")

@@ -187,33 +187,51 @@ class GridSeries:
         )
         return np.where(missing, mean, self.values), note
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> SeriesSummary:
         """Period, coverage and statistics of the values, for people and ``-o json``."""
         present = self.values[~self.missing]
-        stats = (
-            {
-                "mean": float(present.mean()),
-                "min": float(present.min()),
-                "p10": float(np.percentile(present, 10)),
-                "p90": float(np.percentile(present, 90)),
-                "max": float(present.max()),
-            }
-            if len(present)
-            else {}
+        has = len(present) > 0
+        return SeriesSummary(
+            zone=self.zone,
+            signal=self.signal,
+            unit=self.unit,
+            start=_iso(self.start),
+            end=_iso(self.end),
+            step_s=self.step_s,
+            steps=len(self.values),
+            missing=int(self.missing.sum()),
+            estimated=int(self.estimated.sum()),
+            source=self.source,
+            mean=float(present.mean()) if has else None,
+            min=float(present.min()) if has else None,
+            p10=float(np.percentile(present, 10)) if has else None,
+            p90=float(np.percentile(present, 90)) if has else None,
+            max=float(present.max()) if has else None,
         )
-        return {
-            "zone": self.zone,
-            "signal": self.signal,
-            "unit": self.unit,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
-            "step_s": self.step_s,
-            "steps": len(self.values),
-            "missing": int(self.missing.sum()),
-            "estimated": int(self.estimated.sum()),
-            "source": self.source,
-            **stats,
-        }
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSummary:
+    """What :meth:`GridSeries.summary` reports.
+
+    The period, the coverage, and statistics of the values present (``None`` when none is).
+    """
+
+    zone: str
+    signal: Signal
+    unit: str
+    start: str
+    end: str
+    step_s: int
+    steps: int
+    missing: int
+    estimated: int
+    source: str
+    mean: float | None
+    min: float | None
+    p10: float | None
+    p90: float | None
+    max: float | None
 
 
 def shift_potential(values: npt.NDArray[np.float64], run_steps: int, within_steps: int) -> float:
@@ -234,10 +252,12 @@ def shift_potential(values: npt.NDArray[np.float64], run_steps: int, within_step
         The saving as a share (0.42: 42%).
 
     Raises:
-        GridError: If the series is too short or has a missing value.
+        GridError: If the series is too short, has a missing value or a value of 0 or below.
     """
     if np.isnan(values).any():
         raise GridError("fill or drop the missing steps before computing a saving", [])
+    if (values <= 0).any():  # a negative price makes 1 - best / now meaningless (over 100%)
+        raise GridError("a saving as a share needs a positive signal; this one reaches 0", [])
     if not 0 < run_steps <= within_steps or len(values) < within_steps:
         raise GridError(
             f"need 0 < run ({run_steps}) <= look-ahead ({within_steps}) <= the series'"
@@ -248,8 +268,6 @@ def shift_potential(values: npt.NDArray[np.float64], run_steps: int, within_step
     starts = len(values) - within_steps + 1
     ahead = within_steps - run_steps + 1
     best = np.lib.stride_tricks.sliding_window_view(sums, ahead)[:starts].min(axis=1)
-    if (sums[:starts] <= 0).any():
-        raise GridError("a saving is a share of a positive signal; this one reaches 0", [])
     return float(np.mean(1 - best / sums[:starts]))
 
 
