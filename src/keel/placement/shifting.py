@@ -164,8 +164,9 @@ class Horizon:
                 raise ValueError(f"pool {pool.name}: every series needs {self.slots} slots")
             if not all(np.isfinite(a).all() for a in arrays):
                 raise ValueError(f"pool {pool.name}: a series has a missing or infinite value")
-        self.pools = list(pools)
-        self.jobs = list(jobs)
+        # Tuples: the run lengths and prices below are derived from them once.
+        self.pools = tuple(pools)
+        self.jobs = tuple(jobs)
         self.step_h = step_h
         # Carbon (g) and price (USD) of one busy device for one slot, per pool and slot.
         kw = np.array([p.kw_per_device for p in pools])[:, None]
