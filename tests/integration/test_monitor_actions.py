@@ -299,6 +299,11 @@ def _wait_for(marker: Path, lines: int) -> list[str]:
     raise AssertionError(f"{marker} has fewer than {lines} lines")
 
 
+def _apply_and_commit(workspace: Workspace, folder: Path) -> None:
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+
+
 def _monitor_drifted(ws: Workspace, folder: Path) -> list[corrections.StoredAction]:
     monitoring.write_demo_windows(folder / "data", drifted=True)
     (run,) = monitoring.run_monitors(ws, ["svc-health"], actor=SYSTEM)
@@ -310,8 +315,7 @@ def test_a_rollback_restarts_the_service_with_the_previous_version(
 ) -> None:
     folder, marker = tmp_path / "estate", tmp_path / "served.txt"
     _estate(folder, marker, "    - {do: rollback, when: [drift], approval: none}\n")
-    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
-    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+    _apply_and_commit(workspace, folder)
     try:
         dispatching.dispatch(workspace, actor=SYSTEM)
         assert _wait_for(marker, 1) == ["m@2"]
@@ -332,8 +336,7 @@ def test_a_pause_starts_nothing_new_and_leaves_running_work_alone(
 ) -> None:
     folder, marker = tmp_path / "estate", tmp_path / "served.txt"
     _estate(folder, marker, "    - {do: pause, when: [drift]}\n")
-    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
-    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+    _apply_and_commit(workspace, folder)
     try:
         dispatching.dispatch(workspace, actor=SYSTEM)
         _wait_for(marker, 1)
@@ -342,8 +345,7 @@ def test_a_pause_starts_nothing_new_and_leaves_running_work_alone(
         assert corrections.serving(workspace, "svc").paused_by_action == action.id
         # Scaled to two replicas: the running one stays, the new one waits for a release.
         _estate(folder, marker, "    - {do: pause, when: [drift]}\n", replicas=2)
-        apply_manifests(workspace, [str(folder)], actor=SYSTEM)
-        planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+        _apply_and_commit(workspace, folder)
         paused = dispatching.dispatch(workspace, actor=SYSTEM)
         assert [a.action for a in paused.actions if a.action in ("cancel", "submit")] == []
         (waiting,) = paused.undispatchable
@@ -363,8 +365,7 @@ def test_an_action_left_acting_by_a_stopped_keel_is_marked_failed(
     from keel.store.actions import ActionRepository
 
     folder = demo(tmp_path / "estate", "    - {do: replan, when: [drift]}\n")
-    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
-    planning.commit_plan(workspace, planning.compute_plan(workspace), actor=SYSTEM)
+    _apply_and_commit(workspace, folder)
     (action,) = drift(workspace, folder).actions
     with workspace.unit(write=True) as unit:  # as if Keel had stopped mid-way
         unit.repository(ActionRepository).update(
