@@ -36,6 +36,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -273,20 +274,26 @@ def nightly(max_window_h: int = 8) -> dict[str, list[float]]:
         first = series.index(start)
         values = series.values[first : first + 366 * 48 * per]
         halves = values[: len(values) // per * per].reshape(-1, per)[:, 0]  # on the half hour
-        filled = np.where(np.isnan(halves), np.nanmean(halves), halves)
+        sampled = replace(series, start=start, step_s=step_s, values=halves,
+                          estimated=np.zeros(len(halves), dtype=np.bool_))  # fmt: skip
+        filled, note = sampled.filled()
+        if note:
+            print(f"  note: {note}", file=sys.stderr)
         pool = ShiftPool(country, np.full(len(filled), 1, dtype=np.int64), 1.0, filled)
-        savings = []
+        widest = 2 * max_window_h
+        # The same nights for every window: those where the widest window fits both sides.
+        nights = [d for d in range(366) if 2 + 48 * d - widest >= 0
+                  and 2 + 48 * d + widest + 1 <= len(filled)]  # fmt: skip
+        emitted = []
         for window in range(max_window_h + 1):
             jobs = [
-                ShiftJob(f"night-{d}", 1, 0.5, max(0, 2 + 48 * d - 2 * window),
-                         min(len(filled), 2 + 48 * d + 2 * window + 1), (0,))
-                for d in range(366)
-                if 2 + 48 * d + 2 * window + 1 <= len(filled)
+                ShiftJob(f"night-{d}", 1, 0.5, 2 + 48 * d - 2 * window,
+                         2 + 48 * d + 2 * window + 1, (0,))
+                for d in nights
             ]  # fmt: skip
             horizon = Horizon([pool], jobs, step_h=0.5)
-            carbon = shifting.evaluate(horizon, shifting.capacity_blind(horizon)).carbon_g
-            savings.append(carbon)
-        found[country] = [1 - c / savings[0] for c in savings]
+            emitted.append(shifting.evaluate(horizon, shifting.capacity_blind(horizon)).carbon_g)
+        found[country] = [1 - c / emitted[0] for c in emitted]
     return found
 
 
