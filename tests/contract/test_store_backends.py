@@ -318,3 +318,43 @@ def test_an_older_schema_is_migrated_on_open(database_url: str) -> None:
         assert version == store.SCHEMA_REVISION
     finally:
         again.close()
+
+
+def test_a_plan_records_the_digest_of_the_estate_it_was_computed_from(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An apply that commits while a plan reads the estate does not lend the plan its digest."""
+    import threading
+
+    from keel.service import planning
+    from keel.store import ResourceRepository
+
+    write(tmp_path / "a", "site.yaml", SITE)
+    apply_manifests(workspace, [str(tmp_path / "a")], actor=SYSTEM)
+    with workspace.unit() as unit:
+        _, before = unit.repository(ResourceRepository).revision()
+    write(tmp_path / "b", "site.yaml", SITE)
+    write(tmp_path / "b", "data.yaml", DATASET.format(name="late", size=1))
+    listed = ResourceRepository.list
+    applied: list[bool] = []
+
+    def list_then_apply(repo: ResourceRepository, *args: Any, **kwargs: Any) -> Any:
+        rows = listed(repo, *args, **kwargs)
+        if not applied:  # another writer commits between the plan's reads
+            applied.append(True)
+            other = threading.Thread(
+                target=apply_manifests, args=(workspace, [str(tmp_path / "b")]),
+                kwargs={"actor": SYSTEM},
+            )  # fmt: skip
+            other.start()
+            other.join()
+        return rows
+
+    monkeypatch.setattr(ResourceRepository, "list", list_then_apply)
+    result = planning.compute_plan(workspace)
+    monkeypatch.undo()
+    with workspace.unit() as unit:
+        _, after = unit.repository(ResourceRepository).revision()
+    assert applied and after != before  # the apply did land
+    assert result.plan.estate_digest == before  # the plan names the estate it read
+    assert [d.name for d in get_resources(workspace, "Dataset")] == ["late"]

@@ -28,7 +28,7 @@ from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
 from keel.service import conversion, dispatch, ledger, lineage, policy
 from keel.service.actor import Actor
-from keel.service.stored import load_estate
+from keel.service.stored import estate_in, load_estate
 from keel.service.workspace import Workspace
 from keel.store import ResourceRepository
 from keel.store.outages import OutageRepository
@@ -97,8 +97,9 @@ def compute_plan(
     if solver not in ("fast", "exact"):
         raise UserError(f"unknown solver '{solver}': use fast or exact")
     with progress.step("loading the estate"):
-        estate = load_estate(workspace)
-        with workspace.unit() as unit:
+        # One snapshot: the digest recorded with the plan is the estate's it was computed from.
+        with workspace.unit(snapshot=True) as unit:
+            estate = estate_in(unit)
             _revision, digest = unit.repository(ResourceRepository).revision()
             previous = unit.repository(PlanRepository).latest() if replan else None
             measured = dispatch.measured_hours(estate, unit.repository(RunRepository).all())

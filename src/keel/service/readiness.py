@@ -51,7 +51,7 @@ from keel.readiness.guide import TIERS
 from keel.service import engines, ledger, policy
 from keel.service.actor import Actor
 from keel.service.lineage import Visible
-from keel.service.stored import load_estate
+from keel.service.stored import estate_in
 from keel.service.workspace import Unit, Workspace
 from keel.store import ResourceRepository
 from keel.store.ledger import LedgerRepository
@@ -398,19 +398,21 @@ def gather(workspace: Workspace) -> tuple[Facts, dict[str, str | int | None]]:
             verified = True
         except (IntegrityError, LedgerError):
             verified = False
-    with progress.step("reading the estate and its records"):
-        estate = load_estate(workspace)
-        with workspace.unit() as unit:
-            revision, estate_digest = unit.repository(ResourceRepository).revision()
-            latest = unit.repository(PlanRepository).latest()
-            checks = unit.repository(MonitorRepository).latest_checks()
-            origins = unit.repository(LineageRepository).edge_origins(KEEL_NAMESPACE)
-            models = _models(estate, unit, origins)
-            runs = _runs(unit)
-            ledger_repo = unit.repository(LedgerRepository)
-            size = ledger_repo.size()
-            checkpoint = ledger_repo.latest_checkpoint()
-            scan = _scan_ledger(unit, size)
+    with (
+        progress.step("reading the estate and its records"),
+        workspace.unit(snapshot=True) as unit,  # the digest is this estate's
+    ):
+        estate = estate_in(unit)
+        revision, estate_digest = unit.repository(ResourceRepository).revision()
+        latest = unit.repository(PlanRepository).latest()
+        checks = unit.repository(MonitorRepository).latest_checks()
+        origins = unit.repository(LineageRepository).edge_origins(KEEL_NAMESPACE)
+        models = _models(estate, unit, origins)
+        runs = _runs(unit)
+        ledger_repo = unit.repository(LedgerRepository)
+        size = ledger_repo.size()
+        checkpoint = ledger_repo.latest_checkpoint()
+        scan = _scan_ledger(unit, size)
     monitor_facts, by_workload, latency, measured = _monitors(estate, checks, now)
     plan = latest[1] if latest else None
     facts = Facts(
