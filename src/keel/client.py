@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -173,10 +174,17 @@ class Client:
         seed: int = 0,
         commit: Commit = "changed",
         diff: bool = False,
+        horizon_h: int | None = None,
+        start: datetime | None = None,
+        signal: str = "carbon_location",
     ) -> wire.Plan:
         """Compute (and commit, see :data:`keel.operations.Commit`) a plan."""
-        body = {"objective": objective, "solver": solver, "seed": seed, "commit": commit}
-        return self._post(wire.Plan, "/v1/plans", body | {"diff": diff})
+        body: dict[str, Any] = {"objective": objective, "solver": solver, "seed": seed}
+        body |= {"commit": commit, "diff": diff}
+        if horizon_h is not None:
+            when = None if start is None else start.isoformat()
+            body |= {"horizon_h": horizon_h, "start": when, "signal": signal}
+        return self._post(wire.Plan, "/v1/plans", body)
 
     def latest_plan(self) -> wire.Plan:
         """The latest committed plan."""

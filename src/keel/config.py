@@ -22,6 +22,9 @@ oidc_roles_claim    ``KEEL_OIDC_ROLES_CLAIM`` ``roles``: the claim listing Keel 
 data_root           ``KEEL_DATA_ROOT``      none: a folder monitor data and policy files
                                             may lie in besides the manifest's own folder
                                             (the only one for manifests sent to the API)
+grid_data           ``KEEL_GRID_DATA``      none: the folder of hourly grid series
+                                            (``<ZONE>_*.csv``) that ``keel plan --horizon``
+                                            and ``keel grid show`` read
 principal           ``KEEL_PRINCIPAL``      none: who the local CLI acts as
                                             (``user:NAME``; ``--as`` overrides)
 known_logs          ``KEEL_KNOWN_LOGS``     ``~/.config/keel/known_logs``: pinned ledger
@@ -60,6 +63,7 @@ _KEYS = (
     "oidc_jwks_file",
     "oidc_roles_claim",
     "data_root",
+    "grid_data",
     "principal",
     "known_logs",
     "decision_retention_days",
@@ -83,6 +87,8 @@ class Settings:
             ``file:PATH`` or an ``http(s)://`` endpoint that takes ``POST /api/v1/lineage``.
         data_root: A folder that monitor data and policy module files may lie in, besides the
             manifest's folder; ``None`` for none.
+        grid_data: The folder of hourly grid series (``<ZONE>_*.csv``) that plans over a
+            horizon read; ``None``: every site keeps its annual figure, and the plan says so.
         principal: Who the local CLI acts as (``user:NAME``), or ``""``.
         known_logs: The file of pinned ledger public keys.
         decision_retention_days: Days a decision record keeps its content (output,
@@ -100,6 +106,7 @@ class Settings:
     oidc_jwks_file: str = ""
     oidc_roles_claim: str = "roles"
     data_root: Path | None = None
+    grid_data: Path | None = None
     principal: str = ""
     known_logs: Path = Path("~/.config/keel/known_logs")
     decision_retention_days: float = 183.0
@@ -196,6 +203,10 @@ def load_settings(
     data_root = Path(str(raw_root)).expanduser().resolve() if raw_root else None
     if data_root is not None and not data_root.is_dir():
         raise ConfigError(f"data_root {data_root} is not a folder")
+    raw_grid = pick(None, "grid_data", "KEEL_GRID_DATA")
+    grid_data = Path(str(raw_grid)).expanduser().resolve() if raw_grid else None
+    if grid_data is not None and not grid_data.is_dir():
+        raise ConfigError(f"grid_data {grid_data} is not a folder")
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     known = pick(None, "known_logs", "KEEL_KNOWN_LOGS") or config_home / "keel" / "known_logs"
     days = _number(pick(None, "decision_retention_days", "KEEL_DECISION_RETENTION_DAYS"),
@@ -212,6 +223,7 @@ def load_settings(
         oidc_jwks_file=oidc["oidc_jwks_file"],
         oidc_roles_claim=oidc["oidc_roles_claim"] or "roles",
         data_root=data_root,
+        grid_data=grid_data,
         principal=str(pick(None, "principal", "KEEL_PRINCIPAL") or ""),
         known_logs=Path(str(known)).expanduser(),
         decision_retention_days=days,

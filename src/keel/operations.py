@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:  # the CLI imports this module at start-up; the wire's models load on use
+    from datetime import datetime
+
     from keel import wire
 
 Direction = Literal["upstream", "downstream"]
@@ -87,8 +89,15 @@ class Operations(Protocol):
         seed: int = 0,
         commit: Commit = "changed",
         diff: bool = False,
+        horizon_h: int | None = None,
+        start: datetime | None = None,
+        signal: str = "carbon_location",
     ) -> wire.Plan:
-        """Compute a plan (committed as :data:`Commit` says), with baselines; ``diff``: moves."""
+        """Compute a plan (committed as :data:`Commit` says), with baselines; ``diff``: moves.
+
+        ``horizon_h``: schedule the jobs over that many hours of grid signals from ``start``
+        (the current hour by default) on ``signal``; the plan gets a ``schedule``.
+        """
         ...
 
     def latest_plan(self) -> wire.Plan:

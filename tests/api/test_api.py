@@ -431,3 +431,43 @@ def test_the_cli_targets_a_server(server: Server, tmp_path: Path) -> None:
     local = cli("validate", "-f", "x.yaml")
     assert local.returncode == 2 and "drop --server" in local.stderr
     assert not (tmp_path / ".keel").exists()  # nothing was created locally
+
+
+def test_a_plan_over_a_horizon_names_its_fallbacks_and_hides_what_a_reader_may_not_see(
+    server: Server,
+) -> None:
+    """The server has no grid data: every site keeps its annual figure and says so; a viewer
+    sees only the runs of jobs it may read, and no totals that would cover the others."""
+    body = {"commit": "always", "horizon_h": 24, "start": "2027-01-04T00:00:00Z"}
+    with server.client("operator") as client:
+        plan = client.post("/v1/plans", json=body).json()
+        for bad, field in (
+            ({"start": "2027-01-04T00:00:00Z"}, "start needs horizon_h"),
+            ({"horizon_h": 0}, "horizon_h"),
+            ({"horizon_h": 24, "start": "2027-01-04T00:00:00"}, "start"),
+            ({"horizon_h": 24, "signal": "price"}, "signal"),
+        ):
+            refused = client.post("/v1/plans", json={"commit": "never", **bad})
+            assert refused.status_code == 422, bad
+            assert field in refused.text, (bad, refused.text)
+    schedule = plan["schedule"]
+    assert schedule["start"] == "2027-01-04T00:00:00Z" and schedule["hours"] == 24
+    for signal in schedule["signals"]:
+        assert signal["source"] == "annual figure"
+        assert "no grid data folder is set" in signal["note"]
+        assert len(set(signal["intensity_g_per_kwh"])) == 1
+    jobs = {r["workload"] for r in schedule["runs"]}
+    assert "fraud-detector-retrain" in jobs and "doc-search-api" not in jobs  # jobs only
+    pretrain = next(r for r in schedule["runs"] if r["workload"] == "foundation-13b-pretrain")
+    assert pretrain["start"] is None and "336 h" in pretrain["why"]
+    with server.client("viewer") as viewer:
+        seen = viewer.get("/v1/plans/latest").json()["schedule"]
+        readable = {
+            name
+            for name in jobs
+            if viewer.get(f"/v1/resources/workload/{name}").status_code == 200
+        }
+    assert {r["workload"] for r in seen["runs"]} == readable
+    assert seen["totals_withheld"] == (readable != jobs)
+    if readable != jobs:
+        assert seen["baselines"] == [] and seen["carbon_kgco2e"] == 0

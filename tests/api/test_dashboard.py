@@ -190,3 +190,34 @@ def test_sign_in_and_visit_every_page(server: Server) -> None:
     assert replayed.status_code == 401  # signed out on the server, not only in the browser
     assert not [e for e in errors if "Content Security Policy" in e], errors
     assert not errors, errors
+
+
+def test_the_plan_page_draws_a_horizon_plans_schedule(server: Server) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but chromium is missing: scripts/test.sh installs it")
+        pytest.skip("chromium is not installed")
+    body = {"commit": "always", "horizon_h": 12, "start": "2027-01-04T00:00:00Z"}
+    headers = {"Authorization": f"Bearer {server.keys['operator']}"}
+    plan = httpx.post(f"{server.url}/v1/plans", json=body, headers=headers, timeout=120).json()
+    runs = [r for r in plan["schedule"]["runs"] if r["start"]]
+    assert runs
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server.url}/ui/login")
+        page.fill("input[name=key]", server.keys["admin"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/ui/")
+        page.goto(f"{server.url}/ui/plan")
+        content = page.content()
+        assert "Schedule" in content and "capacity-blind advice, queued" in content
+        assert "no grid data folder is set" in content  # the fallback is named on the page
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
+        traces = page.evaluate(
+            "() => document.querySelector('.js-plotly-plot').data.map(t => t.type)"
+        )
+        assert traces.count("bar") == len(runs)  # one bar per scheduled run
+        assert "scatter" in traces  # and the sites' intensity lines
+        page.screenshot(path=str(SHOTS / "plan-schedule.png"), full_page=True)
+        browser.close()

@@ -414,3 +414,43 @@ def test_a_job_cancelled_as_it_starts_never_keeps_running(tmp_path: Path) -> Non
     assert states == {"cancelled"}
     time.sleep(1.2)
     assert not marker.exists()  # every command was stopped, none ran to its end
+
+
+def test_a_job_a_horizon_plan_starts_later_waits_for_its_start(
+    workspace: Workspace, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from keel.service.timing import HorizonRequest
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    marker = tmp_path / "ran.txt"
+    later = workload("later", python(f"open({str(marker)!r}, 'a').write('later\\n')"))
+    later["spec"]["window"] = {  # type: ignore[index]
+        "earliest_start": (hour + timedelta(hours=3)).isoformat(),
+        "deadline": (hour + timedelta(hours=9)).isoformat(),
+    }
+    now = workload("now", python(f"open({str(marker)!r}, 'a').write('now\\n')"))
+    write(folder, cluster(), later, now)
+    apply_manifests(workspace, [str(folder)], actor=ADMIN)
+    result = planning.compute_plan(workspace, horizon=HorizonRequest(hour, 12))
+    planning.commit_plan(workspace, result, actor=ADMIN)
+    first = dispatching.dispatch(workspace, actor=ADMIN)
+    acted = {a.workload: a for a in first.actions}
+    assert acted["now"].action == "submit"
+    assert acted["later"].action == "wait"
+    start = (hour + timedelta(hours=3)).isoformat().replace("+00:00", "Z")
+    assert start in acted["later"].detail
+    assert _settle(workspace).states == {"succeeded": 1}
+    assert marker.read_text() == "now\n"
+
+    class Later(datetime):  # the clock, past the job's start
+        @classmethod
+        def now(cls, tz: object = None) -> Later:  # type: ignore[override]
+            return cls.fromtimestamp((hour + timedelta(hours=3, minutes=1)).timestamp(), UTC)
+
+    monkeypatch.setattr(dispatching, "datetime", Later)
+    second = dispatching.dispatch(workspace, actor=ADMIN)
+    assert [(a.workload, a.action) for a in second.actions] == [("later", "submit")]
+    assert _settle(workspace).states == {"succeeded": 2}
+    assert sorted(marker.read_text().split()) == ["later", "now"]

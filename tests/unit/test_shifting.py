@@ -184,6 +184,24 @@ def test_price_weight_trades_carbon_for_cost() -> None:
     assert list(shifting.schedule(priced).start) == [1]  # 10 USD/MWh beats 500
 
 
+def test_a_jobs_weight_and_fixed_costs_join_its_hourly_cost() -> None:
+    # Pool 0 is clean at hour 1, pool 1 is always dirtier; pool 0 costs 1 more to use.
+    pools = pools_of([[300, 100], [200, 200]], 1)
+    cheap = ShiftJob("light", 1, 1.0, 0, 2, (0, 1), weight=0.001, fixed=(1.0, 0.0))
+    heavy = ShiftJob("heavy", 1, 1.0, 0, 2, (0, 1), weight=1.0, fixed=(1.0, 0.0))
+    horizon = Horizon(pools, [cheap])
+    assert horizon.cost_of(0, 0, 1) == pytest.approx(1.0 + 0.001 * 100)
+    assert horizon.cost_of(0, 1, 0) == pytest.approx(0.001 * 200)
+    plan = shifting.schedule(horizon)  # carbon barely counts: the pool without the fee wins
+    assert (int(plan.pool[0]), int(plan.start[0])) == (1, 0)
+    plan = shifting.schedule(Horizon(pools, [heavy]))  # carbon counts: the clean hour wins
+    assert (int(plan.pool[0]), int(plan.start[0])) == (0, 1)
+    with pytest.raises(ValueError, match="one figure per pool"):
+        Horizon(pools, [ShiftJob("j", 1, 1.0, 0, 2, (0, 1), fixed=(1.0,))])
+    with pytest.raises(ValueError, match="weight"):
+        Horizon(pools, [ShiftJob("j", 1, 1.0, 0, 2, (0,), weight=-1.0)])
+
+
 def test_impossible_windows_are_unplaced_with_the_reason() -> None:
     horizon = Horizon(
         pools_of([[1, 1, 1, 1]], 2),

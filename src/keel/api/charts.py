@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from keel import wire
 
@@ -360,3 +360,68 @@ def decisions_figure(found: wire.DecisionSummary) -> wire.JsonObject:
             "height": 320,
         },
     }
+
+
+def schedule_figure(schedule: wire.Schedule) -> wire.JsonObject:
+    """A plan over a horizon: each site's hourly intensity, and the jobs' runs beneath it.
+
+    The top panel draws one line per site that runs a job (a fallback site's line is flat:
+    its annual figure); the bottom one a bar per run, from its start to its end, in its site's
+    line colour.
+    """
+    used = {r.site for r in schedule.runs if r.site is not None}
+    start = datetime.fromisoformat(schedule.start)
+    hours: list[wire.JsonValue] = [
+        (start + timedelta(hours=h)).isoformat().replace("+00:00", "Z")
+        for h in range(schedule.hours)
+    ]
+    data: list[wire.JsonValue] = []
+    colours: dict[str, str] = {}
+    for index, signal in enumerate(s for s in schedule.signals if s.site in used):
+        colours[signal.site] = PALETTE[index % len(PALETTE)]
+        source = "annual figure" if signal.source == "annual figure" else signal.zone
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv", "color": colours[signal.site]},
+                "name": f"{signal.site} ({source})",
+                "x": hours,
+                "y": list(signal.intensity_g_per_kwh),
+                "yaxis": "y",
+            }
+        )
+    for run in schedule.runs:
+        if run.start is None or run.end is None or run.site is None:
+            continue
+        begins, ends = datetime.fromisoformat(run.start), datetime.fromisoformat(run.end)
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "showlegend": False,
+                "name": run.why,
+                "y": [f"{run.workload}#{run.replica}"],
+                "x": [(ends - begins).total_seconds() * 1000],
+                "base": [run.start],
+                "marker": {"color": colours.get(run.site, "#999999")},
+                "hovertext": [run.why],
+                "hoverinfo": "text",
+                "yaxis": "y2",
+            }
+        )
+    rows = sum(1 for r in schedule.runs if r.start is not None)
+    return {
+        "data": data,
+        "layout": {
+            "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+            "yaxis": {"domain": [0.55, 1], "title": {"text": "gCO2e/kWh"}},
+            "yaxis2": {"domain": [0, 0.45], "automargin": True, "autorange": "reversed"},
+            "margin": {"t": 10},
+            "height": max(420, 22 * rows + 300),
+        },
+    }
+
+
+PALETTE = ("#1f6feb", "#d29922", "#2da44e", "#8250df", "#cf222e", "#0a7ea4", "#bf8700")
+"""Line colours for sites, in turn."""

@@ -34,6 +34,7 @@ from keel.api.charts import (
     lineage_figure,
     readiness_trend,
     runs_figure,
+    schedule_figure,
     site_devices,
     site_values,
     sites_figure,
@@ -288,7 +289,20 @@ def plan_page(request: Request, caller: Page) -> HTMLResponse:
         [u.workload, u.replicas, ", ".join(u.reasons), "; ".join(u.relaxations) or "-"]
         for u in (plan.unplaced if plan else [])
     ]
-    return render("plan.html", "Plan", request, caller, plan=plan, rows=rows, unplaced=unplaced)
+    timed = plan.schedule if plan else None
+    figure = schedule_figure(timed) if timed is not None else None
+    compared = (
+        [["keel", f"{timed.carbon_kgco2e:,.2f}", sum(1 for r in timed.runs if r.start), 0, 0]]
+        + [[b.name, f"{b.carbon_kgco2e:,.2f}", b.ran, b.late, b.overfilled_pool_hours]
+           for b in timed.baselines]
+        if timed is not None and not timed.totals_withheld
+        else []
+    )  # fmt: skip
+    notes = [f"{s.site}: {s.note}" for s in timed.signals if s.note] if timed else []
+    return render(
+        "plan.html", "Plan", request, caller, plan=plan, rows=rows, unplaced=unplaced,
+        schedule=timed, figure=figure, compared=compared, notes=notes,
+    )  # fmt: skip
 
 
 LEDGER_PAGE = 50

@@ -130,6 +130,12 @@ class CliState:
 
         return local_settings(self.workspace_dir).data_root
 
+    def grid_data(self) -> Path | None:
+        """The configured grid data folder (``grid_data``), without opening the store."""
+        from keel.service.workspace import local_settings
+
+        return local_settings(self.workspace_dir).grid_data
+
     def limits(self) -> Limits:
         """Manifest input limits, without opening the store."""
         from keel.service import manifest_limits

@@ -42,7 +42,7 @@ def show(
     *,
     data: Annotated[
         Path | None,
-        typer.Option(envvar="KEEL_GRID_DATA", help="Folder of <ZONE>_*.csv series."),
+        typer.Option(help="Folder of <ZONE>_*.csv series (default: the grid_data setting)."),
     ] = None,
     signal: Annotated[SignalName, typer.Option(help="Which signal.")] = SignalName.carbon_location,
     start: Annotated[
@@ -59,8 +59,12 @@ def show(
     from keel.service import grid
 
     state(ctx).local("grid show")
+    data = data or state(ctx).grid_data()
     if data is None:
-        raise UserError("say where the series are: --data FOLDER (or KEEL_GRID_DATA)")
+        raise UserError(
+            "say where the series are: --data FOLDER, or the grid_data setting"
+            " (KEEL_GRID_DATA, or grid_data: in keel.yaml)"
+        )
     found = grid.summary(
         data,
         zone,

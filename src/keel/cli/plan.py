@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,6 +11,7 @@ import typer
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
 from keel.cli.output import machine, table
+from keel.errors import UserError
 from keel.operations import OBJECTIVES, Commit
 
 if TYPE_CHECKING:
@@ -217,6 +220,25 @@ def plan(
     diff: Annotated[
         bool, typer.Option("--diff", help="Re-plan against the last committed plan; show moves.")
     ] = False,
+    horizon: Annotated[
+        str | None,
+        typer.Option(
+            help="Also schedule the jobs over this many hours of grid signals (48h, 2d): each"
+            " gets a start time (series from KEEL_GRID_DATA; docs/carbon.md).",
+            show_default=False,
+        ),
+    ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            help="The horizon's first hour, UTC (default: the current hour).",
+            formats=["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"],
+            show_default=False,
+        ),
+    ] = None,
+    signal: Annotated[
+        str, typer.Option(help="carbon_location (average) or carbon_marginal.")
+    ] = "carbon_location",
 ) -> None:
     """Decide where every workload runs: four dimensions, shared capacity, cost and carbon."""
     ops = state(ctx).ops()
@@ -225,7 +247,13 @@ def plan(
         typer.echo(machine(why, output) if output is not Format.table else explanation_text(why))
         return
     mode: Commit = "changed" if commit is None else "always" if commit else "never"
-    found = ops.plan(objective=objective, solver=solver, seed=seed, commit=mode, diff=diff)
+    hours = horizon_hours(horizon) if horizon is not None else None
+    if hours is None and start is not None:
+        raise UserError("--start needs --horizon (the hours to schedule from it)")
+    found = ops.plan(
+        objective=objective, solver=solver, seed=seed, commit=mode, diff=diff,
+        horizon_h=hours, start=start, signal=signal,
+    )  # fmt: skip
     if output is not Format.table:
         typer.echo(machine(found, output, exclude_none=True))
         return
@@ -235,7 +263,73 @@ def plan(
             print_commit(found)
         return
     print_plan(found)
+    if found.schedule is not None:
+        print_schedule(found.schedule)
     print_commit(found)
+
+
+def horizon_hours(text: str) -> int:
+    """``48h``, ``2d`` or ``48`` (hours) as whole hours.
+
+    Raises:
+        UserError: If it is not a whole number of hours or days.
+    """
+    match = re.fullmatch(r"(\d{1,5})([hd]?)", text.strip())
+    if match is None:
+        raise UserError(f"--horizon {text!r}: write whole hours (48h) or days (2d)")
+    return int(match[1]) * (24 if match[2] == "d" else 1)
+
+
+def _hhmm(when: str | None) -> str:
+    """``2024-03-04T02:00:00Z`` as ``03-04 02:00``."""
+    return "-" if when is None else f"{when[5:10]} {when[11:16]}"
+
+
+def print_schedule(schedule: wire.Schedule) -> None:
+    """Print when each job runs, the baselines on the same horizon, and every fallback.
+
+    Args:
+        schedule: A plan's schedule.
+    """
+    typer.echo(
+        f"\nschedule: {schedule.hours} h from {_hhmm(schedule.start)} UTC on {schedule.signal}"
+    )
+    rows = [
+        [r.workload + (f"#{r.replica}" if r.replica else ""),
+         f"{r.site}/{r.pool}" if r.site else "-", _hhmm(r.start), _hhmm(r.deadline),
+         r.carbon_kgco2e if r.start else "-", r.at_once_kgco2e if r.start else "-", r.why]
+        for r in schedule.runs
+    ]  # fmt: skip
+    columns = ["JOB", "AT", "START", "DEADLINE", "KGCO2E", "AT ONCE KGCO2E", "WHY"]
+    typer.echo(table(columns, rows))
+    if schedule.totals_withheld:
+        typer.echo("totals and baselines withheld: they cover jobs you may not read")
+    else:
+        _schedule_totals(schedule)
+    for s in schedule.signals:
+        if s.note:
+            typer.echo(f"signal {s.site}: {s.note}")
+
+
+def _schedule_totals(schedule: wire.Schedule) -> None:
+    saved = schedule.at_once_kgco2e - schedule.carbon_kgco2e
+    share = f" ({saved / schedule.at_once_kgco2e:.1%})" if schedule.at_once_kgco2e else ""
+    typer.echo(
+        f"carbon per run of the scheduled jobs: {schedule.carbon_kgco2e:,.1f} kgCO2e,"
+        f" {saved:,.1f} kgCO2e{share} less than each starting at once"
+    )
+    base = [["keel", schedule.carbon_kgco2e, sum(1 for r in schedule.runs if r.start), 0, 0]]
+    base += [
+        [b.name, b.carbon_kgco2e, b.ran, b.late, b.overfilled_pool_hours]
+        for b in schedule.baselines
+    ]
+    typer.echo(table(["TIMING", "KGCO2E", "RAN", "LATE", "OVERFILLED POOL-H"], base))
+    if schedule.bound_usd is not None and schedule.objective_usd > 0:
+        above = max(schedule.objective_usd - schedule.bound_usd, 0) / schedule.objective_usd
+        typer.echo(
+            f"jobs' objective {schedule.objective_usd:,.2f} USD: at most {above:.2%} above the"
+            " best schedule (a lower bound from the time-indexed LP relaxation)"
+        )
 
 
 def print_commit(plan: wire.Plan) -> None:

@@ -71,6 +71,7 @@ class ResolvedSite:
     egress_usd_per_gb: float
     available: bool
     pools: tuple[ResolvedPool, ...]
+    grid_zone: str | None = None
     defaults: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -161,6 +161,9 @@ class _Checker:
                 )
             lat = lon = 0.0
         pue, carbon, egress = self.site_figures(spec, region, country, defaults)
+        zone = spec.grid_zone
+        if zone is None and region is not None:
+            zone, defaults["grid_zone"] = region.grid_zone, source
         pools = self.pools(item, spec, defaults)
         if len(self.problems) > problems_before or country is None:
             return None
@@ -180,6 +183,7 @@ class _Checker:
             egress_usd_per_gb=egress,
             available=spec.available,
             pools=tuple(pools),
+            grid_zone=zone,
             defaults=defaults,
         )
 

@@ -112,7 +112,9 @@ class SiteSpec(Spec):
     """Where AI work can run.
 
     A public-cloud site that names a catalog ``provider``/``region`` inherits its country,
-    location, grid carbon intensity, PUE and egress price; any value stated here wins.
+    location, grid carbon intensity, grid zone, PUE and egress price; any value stated here
+    wins. ``grid_zone`` names the grid whose hourly signals time shifting reads (as the data
+    files name it: ``DE-LU``, ``US-CAL-CISO``); without one a site has its annual figure only.
     """
 
     kind: SiteKind
@@ -125,6 +127,9 @@ class SiteSpec(Spec):
     confidential_computing: bool = False
     pue: float | None = Field(default=None, ge=1.0, le=3.0)
     carbon_intensity_gco2e_per_kwh: float | None = Field(default=None, ge=0, le=2000)
+    grid_zone: str | None = Field(
+        default=None, min_length=2, max_length=32, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,8}){0,3}$"
+    )
     egress_usd_per_gb: float | None = Field(default=None, ge=0, le=100)
     available: bool = True
     pools: list[PoolSpec] = Field(default_factory=list, max_length=256)

@@ -91,7 +91,10 @@ class Unplaced:
 
 @dataclass
 class Plan:
-    """Placements for a set of workloads, with totals, solver, bound and gap."""
+    """Placements for a set of workloads, with totals, solver, bound and gap.
+
+    ``schedule``: with a horizon, when each job runs (:mod:`keel.service.timing`).
+    """
 
     placements: list[Placement]
     unplaced: list[Unplaced]
@@ -105,6 +108,7 @@ class Plan:
     policy_digest: str = ""
     totals: dict[str, float] = field(default_factory=dict)
     bound_method: str = "none"
+    schedule: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The plan as ``keel plan -o json`` prints it."""
@@ -121,6 +125,7 @@ class Plan:
             "solve_s": round(self.solve_s, 4),
             "estate_digest": self.estate_digest,
             "policy_digest": self.policy_digest,
+            "schedule": self.schedule,
         }
 
 

@@ -80,6 +80,9 @@ class ShiftJob:
         deadline: Slot by whose start it must have finished (exclusive end).
         pools: Indices of the pools it may run in.
         utilisation: Share of the devices' power it draws.
+        weight: Scales the slots' objective for this job (a workload's own price of carbon).
+        fixed: The part of its objective that does not depend on the start, per pool in
+            ``pools`` (compute price, egress); empty for none.
     """
 
     name: str
@@ -89,6 +92,8 @@ class ShiftJob:
     deadline: int
     pools: tuple[int, ...]
     utilisation: float = 1.0
+    weight: float = 1.0
+    fixed: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,11 @@ class Horizon:
             self.full[index] = full
             self.fraction[index] = max(0.0, whole - full)
         self.occupied = self.full + (self.fraction > 0)
+        self.scale = np.array([j.devices * j.utilisation * j.weight for j in self.jobs])
+        self.fixed = np.zeros((len(jobs), len(pools)))
+        for index, job in enumerate(jobs):
+            if job.fixed:
+                self.fixed[index, list(job.pools)] = job.fixed
 
     def _check(self, job: ShiftJob) -> None:
         if job.devices < 1 or not job.hours > 0 or not 0 < job.utilisation <= 1:
@@ -204,18 +214,23 @@ class Horizon:
             )
         if not job.pools or any(not 0 <= p < len(self.pools) for p in job.pools):
             raise ValueError(f"job {job.name}: pools must name pools of the horizon")
+        if job.fixed and len(job.fixed) != len(job.pools):
+            raise ValueError(f"job {job.name}: fixed needs one figure per pool it lists")
+        if not (math.isfinite(job.weight) and job.weight >= 0) or not all(
+            math.isfinite(f) for f in job.fixed
+        ):
+            raise ValueError(f"job {job.name}: weight and fixed must be finite, weight >= 0")
 
     def costs(self, index: int, pools: Ints, starts: Ints) -> Floats:
         """The objective of job ``index`` for each pool (rows) and start (columns)."""
-        job = self.jobs[index]
         full = int(self.full[index])
         rows = pools[:, None]
         cost = self.prefix[rows, starts + full] - self.prefix[rows, starts]
         fraction = float(self.fraction[index])
         if fraction:
             cost = cost + fraction * self.weighted[rows, starts + full]
-        scale: Floats = cost * (job.devices * job.utilisation)
-        return scale
+        total: Floats = cost * self.scale[index] + self.fixed[index, pools][:, None]
+        return total
 
     def best(self, index: int, free: Ints | None) -> tuple[int, int, float]:
         """The cheapest pool and start of a job with room in every slot it holds.
@@ -249,6 +264,25 @@ class Horizon:
     def cost_of(self, index: int, pool: int, start: int) -> float:
         """The objective of one job at one pool and start."""
         return float(self.costs(index, np.array([pool]), np.array([start]))[0, 0])
+
+    def run_weights(self, index: int) -> Floats:
+        """The share of each slot a job's run uses (1 for whole slots; its last may be part)."""
+        weights = np.ones(int(self.occupied[index]))
+        if self.fraction[index]:
+            weights[-1] = self.fraction[index]
+        return weights
+
+    def run_carbon_g(
+        self, index: int, pool: int, start: int, signals: Horizon | None = None
+    ) -> float:
+        """The emissions of one job run at one pool and start, in grams.
+
+        ``signals``: the horizon whose series to score on (this one's by default).
+        """
+        job = self.jobs[index]
+        held = slice(start, start + int(self.occupied[index]))
+        per_device = (signals or self).carbon_per_device[pool, held]
+        return job.devices * job.utilisation * float(self.run_weights(index) @ per_device)
 
     def take(self, free: Ints, index: int, pool: int, start: int, sign: int = -1) -> None:
         """Take (``sign=-1``) or give back (``+1``) a job's devices in the slots it holds."""
@@ -716,11 +750,9 @@ def evaluate(horizon: Horizon, plan: ShiftSchedule, actual: Horizon | None = Non
         occupied = int(horizon.occupied[index])
         late += start + occupied > job.deadline
         used[pool, start : start + occupied] += job.devices
-        weights = np.ones(occupied)
-        if horizon.fraction[index]:
-            weights[-1] = horizon.fraction[index]
+        weights = horizon.run_weights(index)
         share = job.devices * job.utilisation
-        carbon += share * float(weights @ signals.carbon_per_device[pool, start : start + occupied])
+        carbon += horizon.run_carbon_g(index, pool, start, signals)
         price += share * float(weights @ signals.price_per_device[pool, start : start + occupied])
         kwh = horizon.pools[pool].kw_per_device * horizon.step_h
         energy += share * kwh * float(weights.sum())

@@ -85,6 +85,17 @@ class Intent:
     cluster: str | None
     service: bool
     reason: str = ""
+    start: datetime | None = None
+
+
+def _starts(plan: wire.Plan) -> dict[tuple[str, str, str], list[datetime]]:
+    """The scheduled starts of a plan over a horizon, per workload, site and pool, in order."""
+    found: dict[tuple[str, str, str], list[datetime]] = {}
+    for run in plan.schedule.runs if plan.schedule is not None else []:
+        if run.start is not None and run.site is not None and run.pool is not None:
+            when = datetime.fromisoformat(run.start)
+            found.setdefault((run.workload, run.site, run.pool), []).append(when)
+    return {key: sorted(starts) for key, starts in found.items()}
 
 
 def run_digest(spec: WorkloadSpec, served: str | None = None) -> str:
@@ -129,11 +140,13 @@ def intents(
             changed it).
 
     Returns:
-        One intent per replica, in the plan's order.
+        One intent per replica, in the plan's order; a job the plan starts later (over a
+        horizon) has its ``start``.
     """
     assert plan.plan_id is not None
     workloads = estate.workloads()
     served = engines.clusters_by_site(estate)
+    starts = _starts(plan)
     found = []
     for placed in plan.placements:
         spec = workloads.get(placed.workload)
@@ -147,6 +160,7 @@ def intents(
             reason = f"no Cluster serves site {placed.site}"
         model = (models or {}).get(placed.workload)
         digest = run_digest(spec, model) if spec is not None and spec.run is not None else ""
+        timed = starts.get((placed.workload, placed.site, placed.pool), [])
         for replica in range(placed.replicas):
             key = f"{origin}|{placed.workload}|{placed.site}|{placed.pool}|{replica}|{digest}"
             found.append(
@@ -163,6 +177,7 @@ def intents(
                     cluster=cluster[0] if cluster else None,
                     service=spec is not None and spec.kind not in JOB_KINDS,
                     reason=reason,
+                    start=timed[replica] if replica < len(timed) else None,
                 )
             )
     return found
@@ -737,12 +752,21 @@ class Cycle:
             self.to_submit.append(self.change(again))
 
     def new_runs(self) -> list[StoredRun]:
-        """Runs the plan wants that were never stored (on engines that can be asked)."""
-        new = [
-            _new_run(i, self.estate, self.now)
-            for key, i in self.wanted.items()
-            if key not in self.stored and (self.dry_run or i.cluster not in self.unreachable)
-        ]
+        """Runs the plan wants that were never stored (on engines that can be asked).
+
+        A job the plan starts later waits (reported, not stored) until a cycle at or after its
+        start.
+        """
+        new = []
+        for key, i in self.wanted.items():
+            if key in self.stored or (not self.dry_run and i.cluster in self.unreachable):
+                continue
+            run = _new_run(i, self.estate, self.now)
+            if i.start is not None and i.start > self.now:
+                when = i.start.isoformat().replace("+00:00", "Z")
+                self.act("wait", run, f"plan {self.plan.plan_id} starts it at {when}")
+                continue
+            new.append(run)
         for run in new:
             self.act(
                 "submit", run, f"new: plan {self.plan.plan_id} places it at {run.site}/{run.pool}"

@@ -36,6 +36,7 @@ from keel.service import (
     policy,
     readiness,
     registry,
+    timing,
     tokens,
 )
 from keel.service.actor import Actor
@@ -135,10 +136,26 @@ class LocalOperations:
         seed: int = 0,
         commit: Commit = "changed",
         diff: bool = False,
+        horizon_h: int | None = None,
+        start: datetime | None = None,
+        signal: str = "carbon_location",
     ) -> wire.Plan:
-        """Compute a plan (committed as ``Commit`` says), with baselines; ``diff``: moves."""
+        """Compute a plan (committed as ``Commit`` says), with baselines; ``diff``: moves.
+
+        ``horizon_h``: schedule the jobs over that many hours of the grid series in the
+        ``grid_data`` setting's folder, from ``start`` (the current hour by default).
+        """
+        horizon = None
+        if horizon_h is not None:
+            folder = self.workspace.settings.grid_data
+            horizon = timing.HorizonRequest.of(horizon_h, start, signal, folder)
         result = planning.compute_plan(
-            self.workspace, objective=objective, solver=solver, seed=seed, replan=diff
+            self.workspace,
+            objective=objective,
+            solver=solver,
+            seed=seed,
+            replan=diff,
+            horizon=horizon,
         )
         report = planning.report(result, diff=diff)
         same = planning.same_as_latest(self.workspace, result) if commit == "changed" else None

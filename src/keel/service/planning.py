@@ -26,7 +26,7 @@ from keel.placement.rejection import rejections
 from keel.placement.replan import Move, add_churn_penalty, diff
 from keel.placement.solver import Solution, solve
 from keel.policy.compliance.decision import Decision
-from keel.service import conversion, dispatch, ledger, lineage, policy
+from keel.service import conversion, dispatch, ledger, lineage, policy, timing
 from keel.service.actor import Actor
 from keel.service.stored import estate_in, load_estate
 from keel.service.workspace import Workspace
@@ -74,6 +74,7 @@ def compute_plan(
     seed: int = 0,
     time_limit_s: float = 120.0,
     replan: bool = False,
+    horizon: timing.HorizonRequest | None = None,
 ) -> PlanResult:
     """Compute a plan for every workload of the stored estate (nothing is stored).
 
@@ -85,6 +86,8 @@ def compute_plan(
         time_limit_s: Time limit of the exact solver.
         replan: Re-plan against the last committed plan: moving a workload costs a churn
             penalty, and the result lists what moved and why.
+        horizon: Schedule the jobs over these hours of grid signals too: each gets a start
+            as well as a place (:mod:`keel.service.timing`).
 
     Returns:
         The plan, problem and solution.
@@ -117,10 +120,21 @@ def compute_plan(
         problem = compile_problem(estate, objective=objective, policy=denied)
         if previous is not None:
             add_churn_penalty(problem, previous[1])
+    # Over a horizon, jobs get their place with their start (below); services come first.
+    spatial = problem if horizon is None else timing.services_only(problem)
     with progress.step(f"solving {workloads:,} workloads ({solver} solver)"):
-        solution = solve(problem, solver, seed=seed, time_limit_s=time_limit_s)
+        solution = solve(spatial, solver, seed=seed, time_limit_s=time_limit_s)
+    schedule = None
+    if horizon is not None:
+        with progress.step(f"scheduling the jobs over {horizon.hours:,} h of grid signals"):
+            schedule = timing.schedule_jobs(
+                problem, solution, estate, horizon, objective=objective, seed=seed
+            )
+            solution = timing.timed_solution(problem, solution, schedule)
     with progress.step("explaining each placement"):
         plan = build_plan(problem, solution, objective)
+        if schedule is not None:
+            plan = timing.timed_plan(plan, schedule)
     plan.estate_digest = digest
     plan.policy_digest = engine.digest
     result = PlanResult(plan, problem, solution, estate, decisions=decisions)
@@ -156,7 +170,24 @@ def commit_plan(
 
 
 def _same_decision(data: dict[str, Any], stored: dict[str, Any]) -> bool:
-    return all(canonical_json(data[k]) == canonical_json(stored.get(k)) for k in DECISION_KEYS)
+    return all(canonical_json(data.get(k)) == canonical_json(stored.get(k)) for k in DECISION_KEYS)
+
+
+def horizon_record(schedule: dict[str, Any]) -> dict[str, Any]:
+    """What a ``plan.committed`` entry says of a plan's horizon: its hours and the signals.
+
+    Args:
+        schedule: The plan's ``schedule`` section.
+
+    Returns:
+        Start, hours, signal, and the digest of every site's series (a fallback's too).
+    """
+    return {
+        "start": schedule["start"],
+        "hours": schedule["hours"],
+        "signal": schedule["signal"],
+        "signals": {s["site"]: s["digest"] for s in schedule["signals"]},
+    }
 
 
 def _commit(
@@ -181,6 +212,8 @@ def _commit(
             "placements": len(data["placements"]),
             "unplaced": len(data["unplaced"]),
         }
+        if data.get("schedule") is not None:
+            entry["horizon"] = horizon_record(data["schedule"])
         decisions = [
             {
                 "type": "placement.decided",
@@ -224,16 +257,27 @@ def decision_records(result: PlanResult) -> list[dict[str, Any]]:
         JSON objects, in workload order.
     """
     records = []
+    schedule = result.plan.schedule
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for run in schedule["runs"] if schedule else []:
+        runs.setdefault(run["workload"], []).append(run)
+    digests = {s["site"]: s["digest"] for s in schedule["signals"]} if schedule else {}
     for workload in result.problem.workloads:
         why = explain_workload(result, workload)
-        records.append(
-            {
-                "workload": workload,
-                "placed_at": sorted(f"{c['site']}/{c['pool']}" for c in why["chosen"]),
-                "explanation_digest": "sha256:"
-                + hashlib.sha256(canonical_json(why).encode()).hexdigest(),
-            }
-        )
+        record: dict[str, Any] = {
+            "workload": workload,
+            "placed_at": sorted(f"{c['site']}/{c['pool']}" for c in why["chosen"]),
+            "explanation_digest": "sha256:"
+            + hashlib.sha256(canonical_json(why).encode()).hexdigest(),
+        }
+        timed = [r for r in runs.get(workload, []) if r["start"] is not None]
+        if timed:
+            record["starts"] = sorted(r["start"] for r in timed)
+            record["signals"] = {r["site"]: digests[r["site"]] for r in timed}
+            record["expected_saving_kgco2e"] = round(
+                sum(r["at_once_kgco2e"] - r["carbon_kgco2e"] for r in timed), 4
+            )
+        records.append(record)
     return records
 
 
@@ -334,7 +378,9 @@ __all__ = [
 ]
 
 
-DECISION_KEYS = ("objective", "estate_digest", "policy_digest", "placements", "unplaced")
+DECISION_KEYS = (
+    "objective", "estate_digest", "policy_digest", "placements", "unplaced", "schedule"
+)  # fmt: skip
 """What a plan decides; two plans that agree on these are the same decision (timings aside)."""
 
 
@@ -410,7 +456,12 @@ def redact_plan(plan: wire.Plan, visible: Callable[[list[str]], list[bool]]) -> 
     Returns:
         The plan the caller may see (the same object when nothing is hidden).
     """
-    names = sorted({p.workload for p in plan.placements} | {u.workload for u in plan.unplaced})
+    runs = plan.schedule.runs if plan.schedule is not None else []
+    names = sorted(
+        {p.workload for p in plan.placements}
+        | {u.workload for u in plan.unplaced}
+        | {r.workload for r in runs}
+    )
     allowed = visible([f"Workload/{name}" for name in names])
     hidden = {name for name, ok in zip(names, allowed, strict=True) if not ok}
     if not hidden:
@@ -422,6 +473,28 @@ def redact_plan(plan: wire.Plan, visible: Callable[[list[str]], list[bool]]) -> 
             "moves": [m for m in plan.moves if m.workload not in hidden]
             if plan.moves is not None
             else None,
+            "schedule": _redact_schedule(plan.schedule, hidden),
+        }
+    )
+
+
+def _redact_schedule(schedule: wire.Schedule | None, hidden: set[str]) -> wire.Schedule | None:
+    """A schedule without the runs of hidden workloads.
+
+    Its totals and baselines cover every job, so they would tell what the hidden runs emit:
+    they are withheld (zero, and no baselines) when any run is hidden.
+    """
+    if schedule is None or not any(r.workload in hidden for r in schedule.runs):
+        return schedule
+    return schedule.model_copy(
+        update={
+            "runs": [r for r in schedule.runs if r.workload not in hidden],
+            "carbon_kgco2e": 0.0,
+            "at_once_kgco2e": 0.0,
+            "objective_usd": 0.0,
+            "bound_usd": None,
+            "baselines": [],
+            "totals_withheld": True,
         }
     )
 

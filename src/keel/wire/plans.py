@@ -64,6 +64,69 @@ class Move(Wire):
     why: str
 
 
+class ScheduledRun(Wire):
+    """One replica of a job in a plan made over a horizon: where, when, and why then."""
+
+    workload: str
+    replica: int
+    site: str | None
+    pool: str | None
+    start: str | None = Field(description="ISO 8601, UTC; none when not scheduled.")
+    end: str | None
+    earliest: str | None = Field(description="Its window's start, cut to the horizon.")
+    deadline: str | None = Field(description="Its window's deadline, cut to the horizon.")
+    carbon_kgco2e: float = Field(description="On the hourly signal.")
+    at_once_kgco2e: float = Field(
+        description="The same run at the same pool, started at its earliest start."
+    )
+    objective_usd: float
+    why: str
+
+
+class SiteSignal(Wire):
+    """The hourly carbon intensity a site was scheduled on, and where it came from."""
+
+    site: str
+    zone: str | None
+    source: str = Field(description="The series file, or 'annual figure' (a fallback).")
+    digest: str = Field(description="SHA-256 of the zone, signal, start, step and values.")
+    intensity_g_per_kwh: list[float]
+    annual_g_per_kwh: float
+    note: str | None = Field(description="A fallback or a fill, in words.")
+
+
+class ScheduleBaseline(Wire):
+    """A way of timing the same jobs, scored on the same horizon."""
+
+    name: str
+    carbon_kgco2e: float
+    ran: int
+    late: int = Field(description="Runs that finish after their deadline.")
+    overfilled_pool_hours: int = Field(description="Pool-hours holding more than the pool has.")
+
+
+class Schedule(Wire):
+    """When each job runs over a horizon of hourly grid signals (``keel plan --horizon``)."""
+
+    start: str
+    hours: int
+    signal: str
+    runs: list[ScheduledRun]
+    signals: list[SiteSignal]
+    carbon_kgco2e: float = Field(description="The scheduled runs' emissions.")
+    at_once_kgco2e: float = Field(description="Theirs, each started at its earliest start.")
+    objective_usd: float
+    bound_usd: float | None = Field(
+        description="The LP bound on the jobs' objective; none if not solved in time."
+    )
+    baselines: list[ScheduleBaseline]
+    totals_withheld: bool = Field(
+        default=False,
+        description="The caller may not read every job: totals, bound and baselines, which"
+        " cover them all, are withheld (zero and empty).",
+    )
+
+
 class Plan(Wire):
     """A plan: placements, totals, the solver's bound and gap, the digests it was made from."""
 
@@ -101,6 +164,9 @@ class Plan(Wire):
         default=None,
         description="Jobs whose hours per run came from measured runs (the median of the"
         " latest successful ones), not from the manifest.",
+    )
+    schedule: Schedule | None = Field(
+        default=None, description="With a horizon: when each job runs, and why then."
     )
 
 

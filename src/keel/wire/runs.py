@@ -73,7 +73,10 @@ class Runs(Wire):
 class Action(Wire):
     """One thing a dispatch cycle did (or, dry, would do)."""
 
-    action: Literal["submit", "cancel", "retry", "update"]
+    action: Literal["submit", "cancel", "retry", "update", "wait"] = Field(
+        description="wait: a job the plan starts later (a plan over a horizon); submitted by"
+        " the first cycle at or after its start."
+    )
     workload: str
     replica: int
     site: str

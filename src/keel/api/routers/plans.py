@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from keel import wire
 from keel.api.routers.body import Body
 from keel.api.security import Caller, guard
 from keel.errors import NotFoundError
 from keel.operations import Commit
+from keel.service.timing import MAX_HORIZON_H
 
 router = APIRouter(tags=["plans"])
 
@@ -30,6 +31,22 @@ class PlanBody(Body):
         description="changed: only when the plan differs from the latest (never with diff)",
     )
     diff: bool = False
+    horizon_h: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_HORIZON_H,
+        description="Schedule the jobs over this many hours of the server's grid series too.",
+    )
+    start: AwareDatetime | None = Field(
+        default=None, description="The horizon's first hour (UTC offset required; now if unset)."
+    )
+    signal: Literal["carbon_location", "carbon_marginal"] = "carbon_location"
+
+    @model_validator(mode="after")
+    def _start_needs_horizon(self) -> PlanBody:
+        if self.start is not None and self.horizon_h is None:
+            raise ValueError("start needs horizon_h (the hours to schedule from it)")
+        return self
 
 
 @router.post("/v1/plans", response_model=wire.Plan)
@@ -44,6 +61,9 @@ def plan(
         seed=body.seed,
         commit=body.commit,
         diff=body.diff,
+        horizon_h=body.horizon_h,
+        start=body.start,
+        signal=body.signal,
     )
 
 

@@ -59,6 +59,7 @@ class Region:
     latitude: float
     longitude: float
     carbon_intensity_gco2e_per_kwh: float
+    grid_zone: str
     pue: float
     egress_usd_per_gb: float
     source: str
@@ -153,6 +154,7 @@ def load_catalog() -> Catalog:
             latitude=float(row["latitude"]),
             longitude=float(row["longitude"]),
             carbon_intensity_gco2e_per_kwh=float(row["carbon_intensity_gco2e_per_kwh"]),
+            grid_zone=row["grid_zone"],
             pue=float(row["pue"]),
             egress_usd_per_gb=float(row["egress_usd_per_gb"]),
             source=row["source"],
