@@ -463,9 +463,7 @@ def test_a_plan_over_a_horizon_names_its_fallbacks_and_hides_what_a_reader_may_n
     with server.client("viewer") as viewer:
         seen = viewer.get("/v1/plans/latest").json()["schedule"]
         readable = {
-            name
-            for name in jobs
-            if viewer.get(f"/v1/resources/workload/{name}").status_code == 200
+            name for name in jobs if viewer.get(f"/v1/resources/workload/{name}").status_code == 200
         }
     assert {r["workload"] for r in seen["runs"]} == readable
     assert seen["totals_withheld"] == (readable != jobs)
