@@ -25,6 +25,9 @@ data_root           ``KEEL_DATA_ROOT``      none: a folder monitor data and poli
 grid_data           ``KEEL_GRID_DATA``      none: the folder of hourly grid series
                                             (``<ZONE>_*.csv``) that ``keel plan --horizon``
                                             and ``keel grid show`` read
+grid_source         ``KEEL_GRID_SOURCE``    ``files`` (``grid_data``); ``electricitymaps``
+                                            or ``watttime``: their APIs, keys from the
+                                            environment (docs/carbon.md)
 principal           ``KEEL_PRINCIPAL``      none: who the local CLI acts as
                                             (``user:NAME``; ``--as`` overrides)
 known_logs          ``KEEL_KNOWN_LOGS``     ``~/.config/keel/known_logs``: pinned ledger
@@ -64,11 +67,16 @@ _KEYS = (
     "oidc_roles_claim",
     "data_root",
     "grid_data",
+    "grid_source",
     "principal",
     "known_logs",
     "decision_retention_days",
     "site_down_after_s",
 )
+
+
+GRID_SOURCES = ("files", "electricitymaps", "watttime")
+"""Where plans over a horizon read grid series (``grid_source``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,8 @@ class Settings:
             manifest's folder; ``None`` for none.
         grid_data: The folder of hourly grid series (``<ZONE>_*.csv``) that plans over a
             horizon read; ``None``: every site keeps its annual figure, and the plan says so.
+        grid_source: Where plans over a horizon read grid series: ``files`` (``grid_data``),
+            ``electricitymaps`` or ``watttime`` (their APIs; keys from the environment).
         principal: Who the local CLI acts as (``user:NAME``), or ``""``.
         known_logs: The file of pinned ledger public keys.
         decision_retention_days: Days a decision record keeps its content (output,
@@ -107,6 +117,7 @@ class Settings:
     oidc_roles_claim: str = "roles"
     data_root: Path | None = None
     grid_data: Path | None = None
+    grid_source: str = "files"
     principal: str = ""
     known_logs: Path = Path("~/.config/keel/known_logs")
     decision_retention_days: float = 183.0
@@ -207,6 +218,11 @@ def load_settings(
     grid_data = Path(str(raw_grid)).expanduser().resolve() if raw_grid else None
     if grid_data is not None and not grid_data.is_dir():
         raise ConfigError(f"grid_data {grid_data} is not a folder")
+    grid_source = str(pick(None, "grid_source", "KEEL_GRID_SOURCE") or "files")
+    if grid_source not in GRID_SOURCES:
+        raise ConfigError(
+            f"grid_source must be one of {', '.join(GRID_SOURCES)}, got {grid_source!r}"
+        )
     config_home = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser()
     known = pick(None, "known_logs", "KEEL_KNOWN_LOGS") or config_home / "keel" / "known_logs"
     days = _number(pick(None, "decision_retention_days", "KEEL_DECISION_RETENTION_DAYS"),
@@ -224,6 +240,7 @@ def load_settings(
         oidc_roles_claim=oidc["oidc_roles_claim"] or "roles",
         data_root=data_root,
         grid_data=grid_data,
+        grid_source=grid_source,
         principal=str(pick(None, "principal", "KEEL_PRINCIPAL") or ""),
         known_logs=Path(str(known)).expanduser(),
         decision_retention_days=days,

@@ -454,7 +454,7 @@ def test_a_plan_over_a_horizon_names_its_fallbacks_and_hides_what_a_reader_may_n
     assert schedule["start"] == "2027-01-04T00:00:00Z" and schedule["hours"] == 24
     for signal in schedule["signals"]:
         assert signal["source"] == "annual figure"
-        assert "no grid data folder is set" in signal["note"]
+        assert "no grid data is set" in signal["note"]
         assert len(set(signal["intensity_g_per_kwh"])) == 1
     jobs = {r["workload"] for r in schedule["runs"]}
     assert "fraud-detector-retrain" in jobs and "doc-search-api" not in jobs  # jobs only

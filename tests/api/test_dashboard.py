@@ -212,7 +212,7 @@ def test_the_plan_page_draws_a_horizon_plans_schedule(server: Server) -> None:
         page.goto(f"{server.url}/ui/plan")
         content = page.content()
         assert "Schedule" in content and "capacity-blind advice, queued" in content
-        assert "no grid data folder is set" in content  # the fallback is named on the page
+        assert "no grid data is set" in content  # the fallback is named on the page
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
         traces = page.evaluate(
             "() => document.querySelector('.js-plotly-plot').data.map(t => t.type)"

@@ -8,116 +8,22 @@ half of Frankfurt's pool all the time.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from keel.energy.providers import Files
 from keel.errors import UserError
-from keel.estate.digest import canonical_json
 from keel.service import Workspace, apply_manifests, ledger
 from keel.service.actor import Actor
 from keel.service.planning import commit_plan, compute_plan, plan_data
 from keel.service.timing import HorizonRequest
+from timing_estate import GRID, START, digest, estate, series
 
-GRID = Path(__file__).parent.parent / "fixtures" / "grid"
-START = datetime(2024, 1, 1, tzinfo=UTC)
 SYSTEM = Actor.system("tests")
-
-SITES = """\
-kind: Site
-name: fra
-spec:
-  kind: on_prem
-  country: DE
-  grid_zone: DE-LU
-  location: {latitude: 50.11, longitude: 8.68}
-  pue: 1.2
-  pools:
-    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.0}
----
-kind: Site
-name: sfo
-spec:
-  kind: on_prem
-  country: US
-  grid_zone: US-CAL-CISO
-  location: {latitude: 37.77, longitude: -122.42}
-  pue: 1.3
-  pools:
-    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.0}
----
-kind: Site
-name: sin
-spec:
-  kind: on_prem
-  country: SG
-  grid_zone: SG
-  location: {latitude: 1.35, longitude: 103.82}
-  pue: 1.4
-  carbon_intensity_gco2e_per_kwh: 480
-  pools:
-    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.0}
----
-kind: Model
-name: m
-spec:
-  risk_tier: minimal
-  purpose: tests
-  versions: [{version: "1", parameters_billion: 7, state: approved}]
----
-kind: UserRegion
-name: eu
-spec: {country: DE, location: {latitude: 50.11, longitude: 8.68}}
----
-kind: Workload
-name: chat
-spec:
-  kind: online_inference
-  model: m@1
-  compute: {accelerators: [H100-SXM], count: 4}
-  latency_slo_ms: 15
-  serves: [eu]
-"""
-
-JOB = """\
----
-kind: Workload
-name: {name}
-spec:
-  kind: training
-  model: m@1
-  objective: carbon
-  compute: {{accelerators: [H100-SXM], count: 4, hours: 4}}
-  window: {{earliest_start: "{earliest}", deadline: "{deadline}"}}
-"""
-
-
-def _estate(folder: Path, jobs: list[tuple[str, str, str]]) -> Path:
-    folder.mkdir()
-    text = SITES + "".join(JOB.format(name=n, earliest=e, deadline=d) for n, e, d in jobs)
-    (folder / "estate.yaml").write_text(text)
-    return folder
-
-
-def _series(zone: str) -> list[float]:
-    with (GRID / f"{zone}_2024_hourly.csv").open() as handle:
-        return [float(r["Carbon Intensity gCO₂eq/kWh (direct)"]) for r in csv.DictReader(handle)]
-
-
-def _digest(zone: str | None, signal: str, values: list[float]) -> str:
-    body = {
-        "zone": zone,
-        "signal": signal,
-        "start": START.isoformat(),
-        "step_s": 3600,
-        "values": values,
-    }
-    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
 @pytest.fixture
@@ -125,9 +31,9 @@ def planned(workspace: Workspace, tmp_path: Path) -> tuple[Workspace, dict[str, 
     day = ("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z")
     jobs = [(f"train-{i}", *day) for i in range(4)]
     jobs.append(("later", "2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z"))
-    apply_manifests(workspace, [str(_estate(tmp_path / "estate", jobs))], actor=SYSTEM)
+    apply_manifests(workspace, [str(estate(tmp_path / "estate", jobs))], actor=SYSTEM)
     result = compute_plan(
-        workspace, objective="carbon", horizon=HorizonRequest(START, 48, folder=GRID)
+        workspace, objective="carbon", horizon=HorizonRequest(START, 48, source=Files(GRID))
     )
     commit_plan(workspace, result, actor=SYSTEM)
     return workspace, plan_data(result)
@@ -140,7 +46,7 @@ def test_schedule_is_feasible_and_priced_on_the_hourly_signal(
     schedule = plan["schedule"]
     runs = {r["workload"]: r for r in schedule["runs"]}
     assert set(runs) == {"train-0", "train-1", "train-2", "train-3", "later"}
-    intensity = {"fra": _series("DE-LU"), "sfo": _series("US-CAL-CISO"), "sin": [480.0] * 48}
+    intensity = {"fra": series("DE-LU"), "sfo": series("US-CAL-CISO"), "sin": [480.0] * 48}
     pue = {"fra": 1.2, "sfo": 1.3, "sin": 1.4}
     held: dict[tuple[str, int], int] = defaultdict(int)
     chat = [p for p in plan["placements"] if p["workload"] == "chat"]
@@ -182,9 +88,9 @@ def test_unschedulable_work_and_fallbacks_are_named(
     signals = {s["site"]: s for s in plan["schedule"]["signals"]}
     assert signals["sin"]["source"] == "annual figure"
     assert "no carbon_location series for zone SG" in signals["sin"]["note"]
-    assert signals["sin"]["digest"] == _digest("SG", "annual", [480.0] * 48)
+    assert signals["sin"]["digest"] == digest("SG", "annual", [480.0] * 48)
     assert signals["fra"]["note"] is None
-    assert signals["fra"]["digest"] == _digest("DE-LU", "carbon_location", _series("DE-LU"))
+    assert signals["fra"]["digest"] == digest("DE-LU", "carbon_location", series("DE-LU"))
 
 
 def test_ledger_records_signal_digests_and_expected_saving(
@@ -194,8 +100,8 @@ def test_ledger_records_signal_digests_and_expected_saving(
     entries = [e.entry for e in ledger.show(workspace, start=0, limit=10_000)]
     committed = next(e for e in entries if e["type"] == "plan.committed")
     assert committed["horizon"]["start"] == "2024-01-01T00:00:00Z"
-    assert committed["horizon"]["signals"]["sfo"] == _digest(
-        "US-CAL-CISO", "carbon_location", _series("US-CAL-CISO")
+    assert committed["horizon"]["signals"]["sfo"] == digest(
+        "US-CAL-CISO", "carbon_location", series("US-CAL-CISO")
     )
     decided = {e["workload"]: e for e in entries if e["type"] == "placement.decided"}
     runs = {r["workload"]: r for r in plan["schedule"]["runs"]}
@@ -220,4 +126,4 @@ def test_ledger_records_signal_digests_and_expected_saving(
 )
 def test_bad_horizons_are_refused(hours: float, start: datetime, signal: str, needle: str) -> None:
     with pytest.raises(UserError, match=needle):
-        HorizonRequest.of(hours, start, signal, GRID)
+        HorizonRequest.of(hours, start, signal, Files(GRID))

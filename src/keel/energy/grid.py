@@ -408,6 +408,36 @@ def read(path: Path, *, zone: str | None = None) -> GridSeries:
     return _regular(zone or zone_of(path), form.signal, name, times, values, estimated, lines)
 
 
+def from_points(  # noqa: PLR0917 (the columns of one answer, read together)
+    zone: str,
+    signal: Signal,
+    name: str,
+    times: list[datetime],
+    values: list[float],
+    estimated: list[bool],
+) -> GridSeries:
+    """A series from points an API answered (the N-th point is "line" N in errors).
+
+    The checks a file gets: values in the signal's range, times increasing, on one step.
+
+    Raises:
+        GridError: Naming every bad point (up to 20), or when there is none.
+    """
+    low, high = RANGES[signal]
+    lines = list(range(1, len(times) + 1))
+    problems = [
+        Problem(name, line, "", signal, f"{value:g} {UNITS[signal]} is outside {low:g}..{high:g}")
+        for line, value in zip(lines, values, strict=True)
+        if not math.isnan(value) and not low <= value <= high
+    ]
+    problems += _order_problems(name, times, lines)
+    if problems:
+        raise GridError(f"{len(problems)} problem(s) in {name}", problems[:20])
+    if not times:
+        raise GridError(f"{name}: no values", [])
+    return _regular(zone, signal, name, times, values, estimated, lines)
+
+
 def _order_problems(name: str, times: list[datetime], lines: list[int]) -> list[Problem]:
     problems = []
     for i in range(1, len(times)):

@@ -10,6 +10,7 @@ decisions. So "plan and commit", "explain", "approve and show" are composed once
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Literal
 
 from keel import wire
 from keel.decisions.record import MAX_SKEW_S
+from keel.energy import providers
 from keel.errors import NotFoundError, UserError
 from keel.operations import DEFAULT_KEY_DAYS, DEFAULT_PAGE, MAX_PAGE, Commit, Direction
 from keel.service import (
@@ -147,8 +149,9 @@ class LocalOperations:
         """
         horizon = None
         if horizon_h is not None:
-            folder = self.workspace.settings.grid_data
-            horizon = timing.HorizonRequest.of(horizon_h, start, signal, folder)
+            settings = self.workspace.settings
+            source = providers.source_from(settings.grid_source, settings.grid_data, os.environ)
+            horizon = timing.HorizonRequest.of(horizon_h, start, signal, source)
         result = planning.compute_plan(
             self.workspace,
             objective=objective,

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from keel.energy import grid
 from keel.energy.grid import Signal
+from keel.energy.providers import Source
 from keel.errors import GridError, UserError
 from keel.estate.digest import canonical_json
 from keel.placement.plan import Plan, period_totals
@@ -78,18 +78,19 @@ class HorizonRequest:
         start: First hour (whole hours, UTC).
         hours: How many hours.
         signal: ``carbon_location`` or ``carbon_marginal``.
-        folder: Where the grid series files are (``None``: every site keeps its annual
-            figure, and says so).
+        source: Where the series come from: files, Electricity Maps or WattTime
+            (:mod:`keel.energy.providers`); ``None``: every site keeps its annual figure, and
+            says so.
     """
 
     start: datetime
     hours: int
     signal: Signal = "carbon_location"
-    folder: Path | None = None
+    source: Source | None = None
 
     @staticmethod
     def of(
-        hours: float, start: datetime | None, signal: str, folder: Path | None
+        hours: float, start: datetime | None, signal: str, source: Source | None
     ) -> HorizonRequest:
         """A checked request; ``start`` defaults to the current hour.
 
@@ -110,7 +111,7 @@ class HorizonRequest:
             raise UserError(f"start {start.isoformat()}: give a UTC offset (2024-03-04T00:00Z)")
         elif start.minute or start.second or start.microsecond:
             raise UserError(f"start {start.isoformat()}: the horizon starts on a whole hour")
-        return HorizonRequest(start.astimezone(UTC), int(hours), cast("Signal", signal), folder)
+        return HorizonRequest(start.astimezone(UTC), int(hours), cast("Signal", signal), source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +193,11 @@ def _zone_series(zone: str, request: HorizonRequest) -> tuple[list[float] | None
 
     Without a series covering the horizon: ``None``, ``annual figure`` and why.
     """
-    if request.folder is None:
-        return None, "annual figure", "no grid data folder is set (KEEL_GRID_DATA)"
+    if request.source is None:
+        return None, "annual figure", "no grid data is set (grid_data or grid_source)"
     try:
-        series = grid.find(request.folder, zone, request.signal).hourly()
-        values, note = series.window(request.start, request.hours).filled()
+        series = request.source.hourly(zone, request.signal, request.start, request.hours)
+        values, note = series.filled()
     except GridError as exc:
         return None, "annual figure", exc.message
     return [float(v) for v in values], Path(series.source).name, note
