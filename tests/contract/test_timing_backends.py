@@ -127,3 +127,76 @@ def test_ledger_records_signal_digests_and_expected_saving(
 def test_bad_horizons_are_refused(hours: float, start: datetime, signal: str, needle: str) -> None:
     with pytest.raises(UserError, match=needle):
         HorizonRequest.of(hours, start, signal, Files(GRID))
+
+
+CHUNKED = """\
+kind: Site
+name: dc
+spec:
+  kind: on_prem
+  country: DE
+  grid_zone: ZZ
+  location: {latitude: 50.11, longitude: 8.68}
+  pue: 1.0
+  pools:
+    - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.0}
+---
+kind: Model
+name: m
+spec:
+  risk_tier: minimal
+  purpose: tests
+  versions: [{version: "1", parameters_billion: 7, state: approved}]
+---
+kind: Workload
+name: ckpt
+spec:
+  kind: training
+  model: m@1
+  objective: carbon
+  compute: {accelerators: [H100-SXM], count: 4, hours: 4, utilisation: 1.0}
+  window: {earliest_start: "2024-01-01T00:00:00Z", deadline: "2024-01-02T00:00:00Z",
+           interruptible: true}
+  run: {command: ["true"]}
+---
+kind: Cluster
+name: here
+spec: {type: local, sites: [{site: dc}]}
+"""
+
+
+def test_an_interruptible_job_runs_in_chunks_in_the_clean_hours_and_is_recorded(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Two clean valleys two hours wide: a checkpointing 4-hour job takes both."""
+    folder = tmp_path / "grid"
+    folder.mkdir()
+    values = [500.0] * 24
+    values[2] = values[3] = 50.0
+    values[14] = values[15] = 60.0
+    rows = [f"{(START + timedelta(hours=h)).isoformat()},{v}" for h, v in enumerate(values)]
+    (folder / "ZZ_test.csv").write_text(
+        "time,carbon_location_gco2e_per_kwh\n" + "\n".join(rows) + "\n"
+    )
+    (tmp_path / "estate").mkdir()
+    (tmp_path / "estate" / "estate.yaml").write_text(CHUNKED)
+    apply_manifests(workspace, [str(tmp_path / "estate")], actor=SYSTEM)
+    horizon = HorizonRequest(START, 24, source=Files(folder))
+    result = compute_plan(workspace, objective="carbon", horizon=horizon)
+    commit_plan(workspace, result, actor=SYSTEM)
+    (run,) = plan_data(result)["schedule"]["runs"]
+    assert run["chunks"] == [
+        ["2024-01-01T02:00:00Z", "2024-01-01T04:00:00Z"],
+        ["2024-01-01T14:00:00Z", "2024-01-01T16:00:00Z"],
+    ]
+    assert run["carbon_kgco2e"] == pytest.approx(0.7 * 4 * (50 + 50 + 60 + 60) / 1000)
+    assert "runs in 2 chunks" in run["why"]
+    entries = [e.entry for e in ledger.show(workspace, start=0, limit=10_000)]
+    (decided,) = [e for e in entries if e["type"] == "placement.decided"]
+    assert decided["chunks"] == [run["chunks"]]
+    from keel.service import dispatch
+
+    (intent,) = dispatch.intents(
+        result.estate, dispatch.conversion.plan(plan_data(result), plan_id=1), {}
+    )
+    assert "planned in chunks" in intent.reason  # not run at one stretch by mistake

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -78,20 +79,22 @@ def exact(horizon: Horizon) -> float:
 def check_feasible(horizon: Horizon, plan: shifting.ShiftSchedule) -> None:
     used = np.zeros_like(horizon.capacity)
     for j, job in enumerate(horizon.jobs):
-        pool, start = int(plan.pool[j]), int(plan.start[j])
+        pool = int(plan.pool[j])
         if pool == UNPLACED:
             assert j in plan.unplaced
             continue
         held = int(horizon.occupied[j])
-        assert pool in job.pools
-        assert job.release <= start and start + held <= job.deadline
-        used[pool, start : start + held] += job.devices
+        slots = list(plan.chunks.get(j, range(int(plan.start[j]), int(plan.start[j]) + held)))
+        assert pool in job.pools and len(set(slots)) == held
+        assert job.interruptible or j not in plan.chunks
+        assert job.release <= min(slots) and max(slots) < job.deadline
+        used[pool, slots] += job.devices
     assert (used <= horizon.capacity).all()
 
 
 def total(horizon: Horizon, plan: shifting.ShiftSchedule) -> float:
     return sum(
-        horizon.cost_of(j, int(plan.pool[j]), int(plan.start[j]))
+        horizon.slots_cost(j, int(plan.pool[j]), plan.slots(horizon, j))
         for j in range(len(horizon.jobs))
         if plan.pool[j] != UNPLACED
     )
@@ -200,6 +203,53 @@ def test_a_jobs_weight_and_fixed_costs_join_its_hourly_cost() -> None:
         Horizon(pools, [ShiftJob("j", 1, 1.0, 0, 2, (0, 1), fixed=(1.0,))])
     with pytest.raises(ValueError, match="weight"):
         Horizon(pools, [ShiftJob("j", 1, 1.0, 0, 2, (0,), weight=-1.0)])
+
+
+def test_an_interruptible_job_runs_in_the_cheapest_hours_of_its_window() -> None:
+    pools = pools_of([[10, 500, 20, 500, 30]], 2)
+    whole = ShiftJob("whole", 2, 2.0, 0, 5, (0,))
+    chunked = ShiftJob("chunked", 2, 2.0, 0, 5, (0,), interruptible=True)
+    alone = shifting.schedule(Horizon(pools, [chunked]))
+    assert alone.chunks == {0: (0, 2)}  # 10 + 20, where one stretch costs 510 at best
+    assert shifting.evaluate(Horizon(pools, [chunked]), alone).carbon_g == pytest.approx(60.0)
+    both = Horizon(pools, [whole, chunked])
+    plan = shifting.schedule(both)
+    check_feasible(both, plan)
+    assert 0 not in plan.chunks and int(plan.start[0]) == 0  # one stretch, its cheapest: 0-1
+    assert plan.chunks[1] == (2, 4)  # the chunks fill the cheapest hours left
+    score = shifting.evaluate(both, plan)
+    assert score.overfilled_slots == 0 and score.late == 0 and score.ran == 2
+
+
+def test_capacity_blind_chunks_overfill_and_queue_late() -> None:
+    pools = pools_of([[10, 500, 20, 500, 500, 500]], 1)
+    jobs = [ShiftJob(f"c{n}", 1, 2.0, 0, 3, (0,), interruptible=True) for n in range(2)]
+    horizon = Horizon(pools, jobs)
+    advice = shifting.capacity_blind(horizon)
+    assert advice.chunks == {0: (0, 2), 1: (0, 2)}
+    assert shifting.evaluate(horizon, advice).overfilled_slots == 2
+    queued = shifting.queue(horizon, advice)
+    assert shifting.evaluate(horizon, queued).overfilled_slots == 0
+    assert shifting.evaluate(horizon, queued).late == 1  # the second waits past its deadline
+    plan = shifting.schedule(horizon)
+    check_feasible(horizon, plan)
+    assert shifting.evaluate(horizon, plan).late == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_bound_holds_with_interruptible_jobs(seed: int) -> None:
+    base = generate(seed, jobs=10, slots=16, pools=2, kind="walk")
+    jobs = [replace(j, interruptible=n % 2 == 0) for n, j in enumerate(base.jobs)]
+    horizon = Horizon(base.pools, jobs)
+    plan = shifting.schedule(horizon)
+    check_feasible(horizon, plan)
+    bound = shifting.lp_bound(horizon)
+    assert bound is not None
+    placed = [j for j in range(len(jobs)) if plan.pool[j] != UNPLACED]
+    if len(placed) == len(jobs):  # the bound covers every job
+        assert bound <= total(horizon, plan) + 1e-6
+    rigid = shifting.lp_bound(base)  # the same jobs, none interruptible: a tighter problem
+    assert rigid is None or bound <= rigid + 1e-6
 
 
 def test_impossible_windows_are_unplaced_with_the_reason() -> None:

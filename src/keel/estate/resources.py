@@ -208,12 +208,17 @@ class ComputeSpec(Spec):
 
 
 class WindowSpec(Spec):
-    """When a job may run: not before ``earliest_start``, finished by ``deadline``."""
+    """When a job may run: not before ``earliest_start``, finished by ``deadline``.
+
+    ``interruptible``: the job checkpoints, so a plan over a horizon may run it in several
+    chunks of whole hours (in one pool) instead of at one stretch.
+    """
 
     model_config = ConfigDict(strict=False)
 
     earliest_start: AwareDatetime
     deadline: AwareDatetime
+    interruptible: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowSpec:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,8 @@ class ShiftJob:
         weight: Scales the slots' objective for this job (a workload's own price of carbon).
         fixed: The part of its objective that does not depend on the start, per pool in
             ``pools`` (compute price, egress); empty for none.
+        interruptible: It checkpoints, so it may run in several chunks of whole slots (in
+            one pool, within its window) instead of at one stretch.
     """
 
     name: str
@@ -94,6 +96,7 @@ class ShiftJob:
     utilisation: float = 1.0
     weight: float = 1.0
     fixed: tuple[float, ...] = ()
+    interruptible: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +107,21 @@ class ShiftSchedule:
         pool: Pool index per job (:data:`UNPLACED` if none).
         start: Start slot per job (:data:`UNPLACED` if none).
         unplaced: Why, for each job without a place.
+        chunks: The slots each interruptible job runs in, in time order (its ``start`` is
+            the first); a job not listed runs at one stretch from its start.
     """
 
     pool: Ints
     start: Ints
     unplaced: dict[int, str]
+    chunks: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def slots(self, horizon: Horizon, index: int) -> npt.NDArray[np.int64]:
+        """The slots a placed job holds."""
+        if index in self.chunks:
+            return np.array(self.chunks[index], dtype=np.int64)
+        start = int(self.start[index])
+        return np.arange(start, start + int(horizon.occupied[index]), dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +186,7 @@ class Horizon:
         self.pools = tuple(pools)
         self.jobs = tuple(jobs)
         self.step_h = step_h
+        self.carbon_weight, self.price_weight = carbon_weight, price_weight
         # Carbon (g) and price (USD) of one busy device for one slot, per pool and slot.
         kw = np.array([p.kw_per_device for p in pools])[:, None]
         kwh = kw * step_h
@@ -272,16 +286,48 @@ class Horizon:
             weights[-1] = self.fraction[index]
         return weights
 
-    def run_carbon_g(
-        self, index: int, pool: int, start: int, signals: Horizon | None = None
-    ) -> float:
-        """The emissions of one job run at one pool and start, in grams.
+    def slots_cost(self, index: int, pool: int, slots: Ints) -> float:
+        """The objective of a job run in the given slots of a pool (its last may be part)."""
+        weights = self.run_weights(index)
+        return float(self.scale[index] * (weights @ self.weighted[pool, slots])) + float(
+            self.fixed[index, pool]
+        )
 
+    def best_chunks(self, index: int, free: Ints | None) -> tuple[int, Ints, float]:
+        """The cheapest pool and slots of an interruptible job with room in each slot.
+
+        In each allowed pool the job takes the cheapest slots of its window that have room
+        (``free=None``: capacity ignored); the pool where they cost least wins.
+
+        Returns:
+            Pool, slots in time order and objective; ``(UNPLACED, [], inf)`` if none fits.
+        """
+        job = self.jobs[index]
+        held = int(self.occupied[index])
+        window = np.arange(job.release, job.deadline, dtype=np.int64)
+        best: tuple[int, Ints, float] = (UNPLACED, np.empty(0, dtype=np.int64), math.inf)
+        for pool in job.pools:
+            open_ = window if free is None else window[free[pool, window] >= job.devices]
+            if len(open_) < held:
+                continue
+            chosen = np.sort(open_[np.argsort(self.weighted[pool, open_], kind="stable")[:held]])
+            value = self.slots_cost(index, pool, chosen)
+            if value < best[2]:
+                best = (pool, chosen, value)
+        return best
+
+    def run_carbon_g(
+        self, index: int, pool: int, slots: Ints | int, signals: Horizon | None = None
+    ) -> float:
+        """The emissions of one job run at one pool, in grams.
+
+        ``slots``: the slots it holds, or its start (then it runs at one stretch);
         ``signals``: the horizon whose series to score on (this one's by default).
         """
         job = self.jobs[index]
-        held = slice(start, start + int(self.occupied[index]))
-        per_device = (signals or self).carbon_per_device[pool, held]
+        if isinstance(slots, int):
+            slots = np.arange(slots, slots + int(self.occupied[index]), dtype=np.int64)
+        per_device = (signals or self).carbon_per_device[pool, slots]
         return job.devices * job.utilisation * float(self.run_weights(index) @ per_device)
 
     def take(self, free: Ints, index: int, pool: int, start: int, sign: int = -1) -> None:
@@ -338,6 +384,8 @@ def schedule(
     Returns:
         The schedule; a job no pool can take in its window is unplaced, with the reason.
     """
+    if any(job.interruptible for job in horizon.jobs):
+        return _with_chunks(horizon, starts, rounds, passes, seed, large_share, time_limit_s)
     count = len(horizon.jobs)
     energy = np.array([j.devices * j.hours for j in horizon.jobs])
     rng = np.random.default_rng(seed)
@@ -366,6 +414,79 @@ def schedule(
             break
     unplaced = {int(i): _why_unplaced(horizon, int(i)) for i in np.flatnonzero(pool < 0)}
     return ShiftSchedule(pool, best[2], unplaced)
+
+
+def _with_chunks(  # noqa: PLR0917 (schedule()'s own arguments, passed on)
+    horizon: Horizon,
+    starts: int,
+    rounds: int,
+    passes: int,
+    seed: int,
+    large_share: float,
+    time_limit_s: float,
+) -> ShiftSchedule:
+    """Schedule with interruptible jobs: first as if none were, then let them break up.
+
+    1. Every job is scheduled at one stretch by :func:`schedule` (so no job is left out that
+       the rigid schedule places).
+    2. Each interruptible job, largest first, is taken out and put back in its cheapest slots
+       with room (in chunks); its old stretch is one of the choices, so it never costs more.
+    3. The jobs at one stretch are re-inserted into the room the chunks left, and an
+       interruptible job the rigid schedule could not place tries again. Steps 2-3 repeat
+       while they lower the total, ``rounds`` times at most.
+    """
+    rigid = Horizon(
+        horizon.pools,
+        [replace(job, interruptible=False) for job in horizon.jobs],
+        step_h=horizon.step_h,
+        carbon_weight=horizon.carbon_weight,
+        price_weight=horizon.price_weight,
+    )
+    found = schedule(
+        rigid, starts=starts, rounds=rounds, passes=passes, seed=seed,
+        large_share=large_share, time_limit_s=time_limit_s,
+    )  # fmt: skip
+    count = len(horizon.jobs)
+    free = horizon.capacity.copy()
+    value = np.full(count, math.inf)
+    for index in range(count):
+        if found.pool[index] != UNPLACED:
+            at_pool, at = int(found.pool[index]), int(found.start[index])
+            horizon.take(free, index, at_pool, at)
+            value[index] = horizon.cost_of(index, at_pool, at)
+    state: State = (free, found.pool.copy(), found.start.copy(), value)
+    pool, start = state[1], state[2]
+    chunks: dict[int, tuple[int, ...]] = {}
+    energy = np.array([job.devices * job.hours for job in horizon.jobs])
+    order = np.argsort(-energy, kind="stable")
+    chunked = [int(i) for i in order if horizon.jobs[int(i)].interruptible]
+    whole = np.array([i for i in order if not horizon.jobs[int(i)].interruptible], dtype=np.int64)
+    for _ in range(max(1, rounds)):
+        before = float(value[pool >= 0].sum())
+        for index in chunked:
+            devices = horizon.jobs[index].devices
+            if pool[index] != UNPLACED:
+                free[int(pool[index]), _held_slots(horizon, index, start, chunks)] += devices
+            at_pool, slots, cost = horizon.best_chunks(index, free)
+            if at_pool == UNPLACED:  # only a job that had no place: nothing was given back
+                continue
+            pool[index], start[index], value[index] = at_pool, slots[0], cost
+            chunks[index] = tuple(int(t) for t in slots)
+            free[at_pool, slots] -= devices
+        _reinsert(horizon, state, whole, 1)
+        if float(value[pool >= 0].sum()) >= before - 1e-9 * abs(before):
+            break
+    unplaced = {int(i): _why_unplaced(horizon, int(i)) for i in np.flatnonzero(pool < 0)}
+    return ShiftSchedule(pool, start, unplaced, chunks)
+
+
+def _held_slots(
+    horizon: Horizon, index: int, start: Ints, chunks: dict[int, tuple[int, ...]]
+) -> Ints:
+    """The slots a placed job holds in a schedule being built."""
+    if index in chunks:
+        return np.array(chunks[index], dtype=np.int64)
+    return np.arange(int(start[index]), int(start[index]) + int(horizon.occupied[index]))
 
 
 def _construct(
@@ -595,18 +716,28 @@ def lp_bound(horizon: Horizon, *, time_limit_s: float = 120.0) -> float | None:
         The bound, or ``None`` if HiGHS did not finish in time or the relaxation has no
         solution (then some job fits nowhere, even fractionally).
     """
+    from scipy import sparse
     from scipy.optimize import linprog
 
-    options = _options(horizon, range(len(horizon.jobs)))
-    if options is None:
+    whole = [i for i, job in enumerate(horizon.jobs) if not job.interruptible]
+    options = _options(horizon, whole)
+    blocks = [options[4:7]] if options is not None else []
+    rhs = [np.ones(options[6].shape[0])] if options is not None else []
+    chunked = _chunk_options(horizon)
+    if chunked is not None:
+        blocks.append(chunked[:3])
+        rhs.append(chunked[3])
+    if not blocks:
         return 0.0
-    _rows, _jobs, _pools, _starts, cost, capacity, once = options
+    cost = np.concatenate([b[0] for b in blocks])
+    capacity = sparse.hstack([b[1] for b in blocks]).tocsr()
+    once = sparse.block_diag([b[2] for b in blocks]).tocsr()
     solved = linprog(
         cost,
         A_ub=capacity,
         b_ub=horizon.capacity.ravel().astype(np.float64),
         A_eq=once,
-        b_eq=np.ones(once.shape[0]),
+        b_eq=np.concatenate(rhs),
         bounds=(0, 1),
         method="highs",
         options={"time_limit": time_limit_s},
@@ -614,12 +745,61 @@ def lp_bound(horizon: Horizon, *, time_limit_s: float = 120.0) -> float | None:
     return float(solved.fun) if solved.status == 0 and solved.fun is not None else None
 
 
+def _chunk_options(horizon: Horizon) -> tuple[Floats, Any, Any, Floats] | None:
+    """The relaxation of the interruptible jobs: a share of each slot of each allowed pool.
+
+    Per job, its slot shares add up to its run length in slots; a slot's share costs its
+    objective plus the pool's start-independent cost spread over the run. (Every chunked
+    schedule is such a choice, so the bound stays a bound.) Cost, capacity matrix, the rows
+    that add each job's shares, and their right-hand sides; ``None`` if there is no such job.
+    """
+    from scipy import sparse
+
+    pools_count, slots = horizon.capacity.shape
+    cost: list[Floats] = []
+    pool_of: list[Ints] = []
+    slot_of: list[Ints] = []
+    rhs: list[float] = []
+    devices: list[Floats] = []
+    for index, job in enumerate(horizon.jobs):
+        if not job.interruptible or job.deadline - job.release < int(horizon.occupied[index]):
+            continue
+        pools = np.array(job.pools, dtype=np.int64)
+        window = np.arange(job.release, job.deadline, dtype=np.int64)
+        grid_pools, grid_slots = np.meshgrid(pools, window, indexing="ij")
+        run = job.hours / horizon.step_h
+        spread = horizon.fixed[index, grid_pools] / run
+        cost.append(
+            (horizon.scale[index] * horizon.weighted[grid_pools, grid_slots] + spread).ravel()
+        )
+        pool_of.append(grid_pools.ravel())
+        slot_of.append(grid_slots.ravel())
+        devices.append(np.full(grid_pools.size, float(job.devices)))
+        rhs.append(run)
+    if not cost:
+        return None
+    sizes = [len(c) for c in cost]
+    columns = np.arange(sum(sizes))
+    rows = np.repeat(np.arange(len(sizes)), sizes)
+    at = np.concatenate(pool_of) * slots + np.concatenate(slot_of)
+    capacity = sparse.csr_matrix(
+        (np.concatenate(devices), (at, columns)), shape=(pools_count * slots, len(columns))
+    )
+    once = sparse.csr_matrix((np.ones(len(columns)), (rows, columns)), (len(sizes), len(columns)))
+    return np.concatenate(cost), capacity, once, np.array(rhs)
+
+
 def _why_unplaced(horizon: Horizon, index: int) -> str:
     job = horizon.jobs[index]
     occupied = int(horizon.occupied[index])
     if job.deadline - job.release < occupied:
         return f"its window holds {job.deadline - job.release} slot(s) but it runs for {occupied}"
-    if horizon.best(index, horizon.capacity)[0] == UNPLACED:
+    fits = (
+        horizon.best_chunks(index, horizon.capacity)[0]
+        if job.interruptible
+        else horizon.best(index, horizon.capacity)[0]
+    )
+    if fits == UNPLACED:
         return (
             f"no allowed pool has {job.devices} device(s) for {occupied} slot(s) in its"
             " window, even empty"
@@ -642,10 +822,17 @@ def capacity_blind(horizon: Horizon) -> ShiftSchedule:
     count = len(horizon.jobs)
     pool = np.full(count, UNPLACED, dtype=np.int64)
     start = np.full(count, UNPLACED, dtype=np.int64)
+    chunks: dict[int, tuple[int, ...]] = {}
     for index in range(count):
-        pool[index], start[index], _ = horizon.best(index, None)
+        if horizon.jobs[index].interruptible:
+            at_pool, slots, _ = horizon.best_chunks(index, None)
+            if at_pool != UNPLACED:
+                pool[index], start[index] = at_pool, slots[0]
+                chunks[index] = tuple(int(t) for t in slots)
+        else:
+            pool[index], start[index], _ = horizon.best(index, None)
     unplaced = {int(i): "its window is shorter than its run" for i in np.flatnonzero(pool < 0)}
-    return ShiftSchedule(pool, start, unplaced)
+    return ShiftSchedule(pool, start, unplaced, chunks)
 
 
 def queue(horizon: Horizon, advice: ShiftSchedule) -> ShiftSchedule:
@@ -668,18 +855,43 @@ def queue(horizon: Horizon, advice: ShiftSchedule) -> ShiftSchedule:
     start = np.full(count, UNPLACED, dtype=np.int64)
     releases = np.array([j.release for j in horizon.jobs])
     unplaced: dict[int, str] = {}
+    chunks: dict[int, tuple[int, ...]] = {}
     for index in np.lexsort((releases, advice.start)):
         if advice.pool[index] == UNPLACED:
             unplaced[int(index)] = advice.unplaced.get(int(index), "no advice")
             continue
         advised = int(advice.pool[index]), int(advice.start[index])
+        if int(index) in advice.chunks:
+            slots = _chunks_fit(horizon, free, int(index), advised[0], advice.chunks[int(index)])
+            if slots is None:
+                unplaced[int(index)] = "still queued when the horizon ends"
+                continue
+            pool[index], start[index], chunks[int(index)] = advised[0], slots[0], slots
+            free[advised[0], list(slots)] -= horizon.jobs[index].devices
+            continue
         at = _first_fit(horizon, free, int(index), *advised)
         if at == UNPLACED:
             unplaced[int(index)] = "still queued when the horizon ends"
             continue
         pool[index], start[index] = advice.pool[index], at
         horizon.take(free, int(index), int(pool[index]), at)
-    return ShiftSchedule(pool, start, unplaced)
+    return ShiftSchedule(pool, start, unplaced, chunks)
+
+
+def _chunks_fit(
+    horizon: Horizon, free: Ints, index: int, pool: int, advised: tuple[int, ...]
+) -> tuple[int, ...] | None:
+    """Each advised slot of a chunked job, or the first later one with room (first come)."""
+    devices, taken, after = horizon.jobs[index].devices, [], -1
+    for slot in advised:
+        at = max(slot, after + 1)
+        while at < horizon.slots and free[pool, at] < devices:
+            at += 1
+        if at >= horizon.slots:
+            return None
+        taken.append(at)
+        after = at
+    return tuple(taken)
 
 
 def _first_fit(horizon: Horizon, free: Ints, index: int, pool: int, earliest: int) -> int:
@@ -743,17 +955,17 @@ def evaluate(horizon: Horizon, plan: ShiftSchedule, actual: Horizon | None = Non
     carbon = energy = price = 0.0
     ran = late = 0
     for index, job in enumerate(horizon.jobs):
-        pool, start = int(plan.pool[index]), int(plan.start[index])
+        pool = int(plan.pool[index])
         if pool == UNPLACED:
             continue
         ran += 1
-        occupied = int(horizon.occupied[index])
-        late += start + occupied > job.deadline
-        used[pool, start : start + occupied] += job.devices
+        slots = plan.slots(horizon, index)
+        late += int(slots[-1]) + 1 > job.deadline
+        used[pool, slots] += job.devices
         weights = horizon.run_weights(index)
         share = job.devices * job.utilisation
-        carbon += horizon.run_carbon_g(index, pool, start, signals)
-        price += share * float(weights @ signals.price_per_device[pool, start : start + occupied])
+        carbon += horizon.run_carbon_g(index, pool, slots, signals)
+        price += share * float(weights @ signals.price_per_device[pool, slots])
         kwh = horizon.pools[pool].kw_per_device * horizon.step_h
         energy += share * kwh * float(weights.sum())
     over = np.maximum(used - horizon.capacity, 0)

@@ -88,13 +88,17 @@ class Intent:
     start: datetime | None = None
 
 
-def _starts(plan: wire.Plan) -> dict[tuple[str, str, str], list[datetime]]:
-    """The scheduled starts of a plan over a horizon, per workload, site and pool, in order."""
-    found: dict[tuple[str, str, str], list[datetime]] = {}
+def _starts(plan: wire.Plan) -> dict[tuple[str, str, str], list[tuple[datetime, bool]]]:
+    """The scheduled starts of a plan over a horizon, per workload, site and pool, in order.
+
+    Each comes with whether the run was planned in chunks.
+    """
+    found: dict[tuple[str, str, str], list[tuple[datetime, bool]]] = {}
     for run in plan.schedule.runs if plan.schedule is not None else []:
         if run.start is not None and run.site is not None and run.pool is not None:
             when = datetime.fromisoformat(run.start)
-            found.setdefault((run.workload, run.site, run.pool), []).append(when)
+            key = (run.workload, run.site, run.pool)
+            found.setdefault(key, []).append((when, bool(run.chunks)))
     return {key: sorted(starts) for key, starts in found.items()}
 
 
@@ -161,6 +165,11 @@ def intents(
         model = (models or {}).get(placed.workload)
         digest = run_digest(spec, model) if spec is not None and spec.run is not None else ""
         timed = starts.get((placed.workload, placed.site, placed.pool), [])
+        if not reason and any(chunked for _, chunked in timed):
+            reason = (
+                "planned in chunks (interruptible): dispatch runs a job at one stretch only,"
+                " so it does not run chunked plans yet; plan it without interruptible"
+            )
         for replica in range(placed.replicas):
             key = f"{origin}|{placed.workload}|{placed.site}|{placed.pool}|{replica}|{digest}"
             found.append(
@@ -177,7 +186,7 @@ def intents(
                     cluster=cluster[0] if cluster else None,
                     service=spec is not None and spec.kind not in JOB_KINDS,
                     reason=reason,
-                    start=timed[replica] if replica < len(timed) else None,
+                    start=timed[replica][0] if replica < len(timed) else None,
                 )
             )
     return found

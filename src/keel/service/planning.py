@@ -273,6 +273,9 @@ def decision_records(result: PlanResult) -> list[dict[str, Any]]:
         timed = [r for r in runs.get(workload, []) if r["start"] is not None]
         if timed:
             record["starts"] = sorted(r["start"] for r in timed)
+            chunked = [r["chunks"] for r in timed if r.get("chunks")]
+            if chunked:
+                record["chunks"] = chunked
             record["signals"] = {r["site"]: digests[r["site"]] for r in timed}
             record["expected_saving_kgco2e"] = round(
                 sum(r["at_once_kgco2e"] - r["carbon_kgco2e"] for r in timed), 4

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from keel.energy.grid import Signal
 from keel.energy.providers import Source
@@ -222,6 +223,7 @@ class ScheduledRun:
         at_once_kgco2e: What the same run would emit at the same pool started at ``earliest``.
         objective_usd: Its objective (start-independent terms plus carbon priced hourly).
         why: Why it starts when it does, or why it is not scheduled.
+        chunks: An interruptible job's stretches (start, end), when it runs in more than one.
         code: Why not, as a reason code: ``window`` (its window and the horizon do not hold
             it), ``capacity`` (others hold the room), ``None`` when scheduled or when no
             option may take it (the plan's reasons say why).
@@ -242,6 +244,7 @@ class ScheduledRun:
     objective_usd: float
     why: str
     code: str | None = None
+    chunks: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (times in ISO 8601, UTC)."""
@@ -258,6 +261,7 @@ class ScheduledRun:
             "at_once_kgco2e": round(self.at_once_kgco2e, 4),
             "objective_usd": round(self.objective_usd, 4),
             "why": self.why,
+            "chunks": [[_iso(a), _iso(b)] for a, b in self.chunks] or None,
         }
 
 
@@ -400,6 +404,7 @@ def schedule_jobs(
                 utilisation=spec.compute.utilisation,
                 weight=carbon_price,
                 fixed=tuple(float(v) for v in problem.objective[w, options] - static),
+                interruptible=window is not None and window.interruptible,
             )
         )
         items.append(item)
@@ -498,12 +503,21 @@ def _run(  # noqa: PLR0917 (one run's facts)
         code = "window" if why.startswith("its window") else "capacity"
         return ScheduledRun(item, workload, replica, UNPLACED, None, None, None, None, earliest,
                             deadline, 0.0, 0.0, 0.0, why, code)  # fmt: skip
-    carbon = horizon.run_carbon_g(index, pool, start) / 1000.0
+    slots = found.slots(horizon, index)
+    carbon = horizon.run_carbon_g(index, pool, slots) / 1000.0
     at_once = horizon.run_carbon_g(index, pool, job.release) / 1000.0
     site = problem.sites[int(problem.option_site[pool])]
     begins = _hour(request, start)
     where = f"{site}/{problem.option_pool[pool]}"
-    if start == job.release:
+    spans = _spans(request, horizon, index, slots)
+    if len(spans) > 1:
+        saving = 1 - carbon / at_once if at_once > 0 else 0.0
+        listed = ", ".join(f"{a:%a %H:%M}-{b:%H:%M}" for a, b in spans)
+        why = (
+            f"runs in {len(spans)} chunks at {where} ({listed}): {saving:.0%} less carbon than"
+            f" starting at once, deadline {deadline:%a %H:%M}"
+        )
+    elif start == job.release:
         why = f"starts {begins:%a %H:%M} at {where}, as soon as its window allows"
     else:
         saving = 1 - carbon / at_once if at_once > 0 else 0.0
@@ -514,10 +528,27 @@ def _run(  # noqa: PLR0917 (one run's facts)
         if saving <= 0:
             why = f"starts {begins:%a %H:%M} at {where}: the pool is full until then"
     return ScheduledRun(
-        item, workload, replica, pool, site, problem.option_pool[pool], begins,
-        begins + timedelta(hours=job.hours), earliest, deadline, carbon, at_once,
-        horizon.cost_of(index, pool, start), why,
+        item, workload, replica, pool, site, problem.option_pool[pool], begins, spans[-1][1],
+        earliest, deadline, carbon, at_once, horizon.slots_cost(index, pool, slots), why,
+        chunks=spans if len(spans) > 1 else [],
     )  # fmt: skip
+
+
+def _spans(
+    request: HorizonRequest, horizon: Horizon, index: int, slots: npt.NDArray[np.int64]
+) -> list[tuple[datetime, datetime]]:
+    """A run's slots as stretches of time (its last ends part-way through a slot if it may)."""
+    spans: list[list[int]] = []
+    for slot in (int(t) for t in slots):
+        if spans and spans[-1][1] == slot:
+            spans[-1][1] = slot + 1
+        else:
+            spans.append([slot, slot + 1])
+    part = float(horizon.fraction[index])
+    found = [(_hour(request, a), _hour(request, b)) for a, b in spans]
+    if part:
+        found[-1] = (found[-1][0], found[-1][1] - timedelta(hours=1 - part))
+    return found
 
 
 def _baselines(horizon: Horizon, annual: list[float]) -> list[dict[str, Any]]:

@@ -81,6 +81,10 @@ class ScheduledRun(Wire):
     )
     objective_usd: float
     why: str
+    chunks: list[list[str]] | None = Field(
+        default=None,
+        description="An interruptible job run in several stretches: [start, end] of each.",
+    )
 
 
 class SiteSignal(Wire):
