@@ -9,7 +9,7 @@ half of Frankfurt's pool all the time.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,7 @@ def test_ledger_records_signal_digests_and_expected_saving(
         (48, START.replace(minute=30), "carbon_location", "whole hour"),
         (48, datetime(2024, 1, 1), "carbon_location", "UTC offset"),
         (48, START, "price", "carbon_location or carbon_marginal"),
+        (744, datetime(9999, 12, 31, 23, tzinfo=UTC), "carbon_location", "between 1990"),
     ],
 )
 def test_bad_horizons_are_refused(hours: float, start: datetime, signal: str, needle: str) -> None:

@@ -67,6 +67,9 @@ MAX_HORIZON_H = 24 * 31
 
 NO_OPTION = "no site or pool may take it (see the plan's reasons)"
 
+FIRST_YEAR, LAST_YEAR = 1990, 2200
+"""The years a horizon may start in (grid data begins in the 2000s; far dates are typos)."""
+
 USD_PER_G = 1e-6
 """A workload's price of carbon is per tonne; the scheduler counts grams."""
 
@@ -97,8 +100,9 @@ class HorizonRequest:
 
         Raises:
             UserError: If the horizon is not a whole number of hours between 1 and
-                :data:`MAX_HORIZON_H`, the start is not on an hour or has no UTC offset, or the
-                signal is not a carbon signal.
+                :data:`MAX_HORIZON_H`, the start is not on an hour, has no UTC offset or lies
+                outside :data:`FIRST_YEAR`-:data:`LAST_YEAR`, or the signal is not a carbon
+                signal.
         """
         if not (math.isfinite(hours) and hours == int(hours) and 1 <= hours <= MAX_HORIZON_H):
             raise UserError(f"horizon: {hours} h; give whole hours from 1 to {MAX_HORIZON_H}")
@@ -112,6 +116,10 @@ class HorizonRequest:
             raise UserError(f"start {start.isoformat()}: give a UTC offset (2024-03-04T00:00Z)")
         elif start.minute or start.second or start.microsecond:
             raise UserError(f"start {start.isoformat()}: the horizon starts on a whole hour")
+        elif not FIRST_YEAR <= start.year <= LAST_YEAR:
+            raise UserError(
+                f"start {start.isoformat()}: give a time between {FIRST_YEAR} and {LAST_YEAR}"
+            )
         return HorizonRequest(start.astimezone(UTC), int(hours), cast("Signal", signal), source)
 
 
