@@ -30,6 +30,7 @@ def example(kind: type[KeelError]) -> KeelError:
         errors.DispatchError: lambda: errors.DispatchError("cannot dispatch", [PROBLEM]),
         errors.DecisionError: lambda: errors.DecisionError("refused", [PROBLEM], hint="fix"),
         errors.GridError: lambda: errors.GridError("bad series", [PROBLEM], hint="fix"),
+        errors.TraceError: lambda: errors.TraceError("bad trace", [PROBLEM], hint="fix"),
         errors.EngineError: lambda: errors.EngineError(
             "ray refused", cluster="gpu-ray", unreachable=False, hint="check it"
         ),

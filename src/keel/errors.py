@@ -394,6 +394,19 @@ class GridError(_ProblemsError):
     code = "E-GRID"
 
 
+class TraceError(_ProblemsError):
+    """A demand trace that cannot be read.
+
+    An unknown format or columns, unreadable values, negative durations, times out of order
+    where the format needs them in order.
+
+    Attributes:
+        problems: Each bad row of the file (``file:line``, with its column), up to 20.
+    """
+
+    code = "E-TRACE"
+
+
 class UnreachableError(UserError):
     """The server a front end was pointed at (``--server``, ``KEEL_SERVER``) cannot be reached.
 

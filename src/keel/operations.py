@@ -52,6 +52,8 @@ LOCAL_ONLY: dict[str, str] = {
     "policy packs": "lists the packs this installation ships",
     "ledger verify-proof": "checks a proof file offline, with a public key",
     "grid show": "reads grid series from local files",
+    "capacity history": "reads trace files on this machine",
+    "capacity forecast": "reads trace files on this machine",
 }
 """Commands that never talk to a store, with why (``--server`` does not apply to them)."""
 

@@ -253,6 +253,8 @@ def test_local_only_commands_refuse_a_server(served: Server, tmp_path: Path, com
         "policy packs": ["policy", "packs"],
         "ledger verify-proof": ["ledger", "verify-proof", "p", "--key", "k"],
         "grid show": ["grid", "show", "DE-LU", "--data", "."],
+        "capacity history": ["capacity", "history", "t.csv"],
+        "capacity forecast": ["capacity", "forecast", "t.csv"],
     }[command]
     refused = remote(served, tmp_path, *args)
     assert refused.returncode == 2 and "drop --server" in refused.stderr, refused.stderr

@@ -33,7 +33,7 @@ def test_codes_statuses_and_exits_are_declared_once() -> None:
         "E-IN-USE": 400, "E-CONFIG": 400, "E-POLICY": 400, "E-DENIED": 400, "E-AUTH": 401,
         "E-RATE": 429, "E-FORBIDDEN": 403, "E-LIFECYCLE": 400, "E-EVENT": 400,
         "E-LEDGER": 400, "E-INTEGRITY": 500, "E-STORE": 503, "E-UNREACHABLE": 502,
-        "E-DISPATCH": 400, "E-ENGINE": 502, "E-DECISION": 400, "E-GRID": 400,
+        "E-DISPATCH": 400, "E-ENGINE": 502, "E-DECISION": 400, "E-GRID": 400, "E-TRACE": 400,
     }  # fmt: skip
     assert {c.code for c in BY_CODE.values() if c.exit_code == 3} == {"E-INTEGRITY"}
 

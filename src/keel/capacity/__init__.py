@@ -1,0 +1,1 @@
+"""Capacity planning: demand history from traces and run records, forecasts, advice."""

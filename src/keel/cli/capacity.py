@@ -1,0 +1,127 @@
+"""``keel capacity``: demand history from traces and forecasts with prediction intervals."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keel.cli.context import state
+from keel.cli.estate import Format, Out
+from keel.cli.output import machine, table
+from keel.errors import UserError
+
+app = typer.Typer(help="Capacity planning: demand history, forecasts (docs/capacity.md).")
+
+FORMATS = "alibaba-gpu-2025, alibaba-gpu-2023, alibaba-genai-2026 or keel"
+
+Trace = Annotated[Path, typer.Argument(help="The trace file (CSV).", show_default=False)]
+TraceFormat = Annotated[str, typer.Option("--format", help=f"One of {FORMATS}.")]
+Step = Annotated[str, typer.Option(help="Step of the series: 1h, 15m, 1d.")]
+Top = Annotated[
+    int | None,
+    typer.Option(min=1, help="Keep the N largest classes, fold the rest into 'other'."),
+]
+
+
+def seconds(text: str, option: str) -> int:
+    """``15m``, ``1h``, ``2d`` or ``3600`` (seconds) as seconds.
+
+    Raises:
+        UserError: If it is not a whole number of seconds, minutes, hours or days.
+    """
+    match = re.fullmatch(r"(\d{1,7})([smhd]?)", text.strip())
+    if match is None:
+        raise UserError(f"{option} {text!r}: write 15m, 1h, 2d or seconds")
+    return int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}[match[2]]
+
+
+@app.command("history")
+def history_command(
+    ctx: typer.Context,
+    trace: Trace,
+    *,
+    trace_format: TraceFormat = "keel",
+    step: Step = "1h",
+    top: Top = 8,
+    output: Out = Format.table,
+) -> None:
+    """Demand per class: device-hours, mean and peak devices in use, arrivals."""
+    from keel.service import capacity
+
+    state(ctx).local("capacity history")
+    found = capacity.history(trace, trace_format, step_s=seconds(step, "--step"), top=top)
+    if output is not Format.table:
+        typer.echo(machine(found.to_json(), output.value))
+        return
+    start = f" from {found.start}" if found.start else ""
+    typer.echo(
+        f"{found.source} ({found.format}): {found.usages:,} usages{start},"
+        f" {found.steps:,} steps of {found.step_s:,} s"
+    )
+    rows = [
+        [c.name, f"{c.device_hours:,.1f}", f"{c.mean_devices:,.2f}", f"{c.peak_devices:,.2f}",
+         "-" if c.peak_to_mean is None else f"{c.peak_to_mean:.1f}x", c.arrivals,
+         c.busiest_arrivals]
+        for c in found.classes
+    ]  # fmt: skip
+    columns = ["CLASS", "DEVICE-H", "MEAN IN USE", "PEAK IN USE", "PEAK/MEAN", "ARRIVALS",
+               "BUSIEST STEP ARRIVALS"]  # fmt: skip
+    typer.echo(table(columns, rows))
+    if found.grouped:
+        typer.echo(f"other: {found.grouped:,} smaller classes together (--top)")
+    for why, count in found.skipped.items():
+        typer.echo(f"skipped: {count:,} {why}")
+    for why, count in found.clipped.items():
+        typer.echo(f"clipped: {count:,} usages {why} (counted from its start or to its end)")
+
+
+@app.command("forecast")
+def forecast_command(
+    ctx: typer.Context,
+    trace: Trace,
+    *,
+    trace_format: TraceFormat = "keel",
+    step: Step = "1h",
+    top: Top = 8,
+    horizon: Annotated[str, typer.Option(help="How far ahead: 24h, 7d.")] = "24h",
+    level: Annotated[int, typer.Option(min=50, max=99, help="Interval level, %.")] = 90,
+    windows: Annotated[int, typer.Option(min=1, max=52, help="Backtest origins.")] = 4,
+    output: Out = Format.table,
+) -> None:
+    """Forecast devices in use per class (AutoETS), backtested against seasonal naive."""
+    from keel.service import capacity
+
+    state(ctx).local("capacity forecast")
+    step_s = seconds(step, "--step")
+    ahead = seconds(horizon, "--horizon")
+    if ahead < step_s or ahead % step_s:
+        raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
+    found = capacity.outlook(
+        trace, trace_format, step_s=step_s, top=top, horizon_steps=ahead // step_s,
+        level=level, windows=windows,
+    )  # fmt: skip
+    if output is not Format.table:
+        typer.echo(machine(found.to_json(), output.value))
+        return
+    first = f" from {found.first}" if found.first else ""
+    typer.echo(
+        f"devices in use, {found.horizon_steps} steps of {found.step_s:,} s{first};"
+        f" {found.level}% intervals; backtest at {found.windows} origins"
+    )
+    rows = [
+        [c.name, f"{max(c.mean_devices):,.2f}", f"{max(c.high_devices):,.2f}",
+         f"{c.autoets_mase:.2f}", f"{c.naive_mase:.2f}", f"{c.autoets_coverage:.0%}",
+         c.backtest_points]
+        for c in found.classes
+    ]  # fmt: skip
+    columns = ["CLASS", "PEAK MEAN", f"PEAK {found.level}% HIGH", "MASE", "NAIVE MASE",
+               "COVERAGE", "POINTS"]  # fmt: skip
+    typer.echo(table(columns, rows))
+    beats = sum(c.autoets_mase < c.naive_mase for c in found.classes)
+    typer.echo(
+        f"AutoETS beats seasonal naive (lower MASE) in {beats} of {len(found.classes)}"
+        f" class(es); a {found.level}% interval should cover about {found.level}% of points"
+    )
