@@ -190,6 +190,15 @@ class Client:
         """The latest committed plan."""
         return self._get(wire.Plan, "/v1/plans/latest")
 
+    def capacity_history(
+        self, *, step_s: int = 3600, by: str = "pool", top: int | None = 8
+    ) -> wire.CapacityHistory:
+        """Demand from Keel's own runs, per pool or workload."""
+        query: dict[str, Any] = {"step_s": step_s, "by": by}
+        if top is not None:
+            query["top"] = top
+        return self._get(wire.CapacityHistory, "/v1/capacity/history", **query)
+
     def explain(
         self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
     ) -> wire.Explanation:

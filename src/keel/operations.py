@@ -106,6 +106,12 @@ class Operations(Protocol):
         """The latest committed plan."""
         ...
 
+    def capacity_history(
+        self, *, step_s: int = 3600, by: str = "pool", top: int | None = 8
+    ) -> wire.CapacityHistory:
+        """Demand from Keel's own runs, per pool or workload (of workloads the caller reads)."""
+        ...
+
     def explain(
         self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
     ) -> wire.Explanation:

@@ -469,3 +469,29 @@ def test_a_plan_over_a_horizon_names_its_fallbacks_and_hides_what_a_reader_may_n
     assert seen["totals_withheld"] == (readable != jobs)
     if readable != jobs:
         assert seen["baselines"] == [] and seen["carbon_kgco2e"] == 0
+
+
+def test_capacity_history_counts_the_runs_of_workloads_the_caller_reads(server: Server) -> None:
+    with server.client("admin") as admin:
+        runs = admin.get("/v1/runs", params={"all": "true"}).json()["runs"]
+        found = admin.get("/v1/capacity/history", params={"by": "workload", "top": 1000})
+        assert found.status_code == 200, found.text
+        history = found.json()
+        assert admin.get("/v1/capacity/history", params={"by": "site"}).status_code == 422
+        assert admin.get("/v1/capacity/history", params={"step_s": 1}).status_code == 422
+    started = {r["workload"] for r in runs if r["started_at"] is not None}
+    assert history["source"] == "runs" and started
+    assert {c["name"] for c in history["classes"]} == started
+    assert history["usages"] == sum(1 for r in runs if r["started_at"] is not None)
+    with server.client("viewer") as viewer:
+        seen = viewer.get("/v1/capacity/history", params={"by": "workload", "top": 1000}).json()
+        readable = {
+            name
+            for name in started
+            if viewer.get(f"/v1/resources/workload/{name}").status_code == 200
+        }
+    assert {c["name"] for c in seen["classes"]} == readable
+    by_pool = run("capacity", "history", "--top", "1000", "-o", "json", cwd=server.root)
+    assert by_pool.returncode == 0, by_pool.stderr
+    pools = {c["name"] for c in json.loads(by_pool.stdout)["classes"]}
+    assert pools == {f"{r['site']}/{r['pool']}" for r in runs if r["started_at"] is not None}

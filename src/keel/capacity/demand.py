@@ -222,6 +222,35 @@ class _Reading:
         )
 
 
+def from_usages(
+    source: str,
+    usages: list[tuple[str, float, datetime, datetime]],
+    *,
+    skipped: dict[str, int] | None = None,
+) -> Trace:
+    """A trace from usages already known (class, devices, start, end; times with offsets).
+
+    Raises:
+        TraceError: If there is none, or one ends before it starts.
+    """
+    if not usages:
+        raise TraceError(f"{source}: no usage to count", [], hint=_skips(Counter(skipped or {})))
+    epoch = min(u[2] for u in usages)
+    bad = [u for u in usages if u[3] < u[2]]
+    if bad:
+        raise TraceError(f"{source}: {len(bad)} usage(s) end before they start", [])
+    return Trace(
+        source,
+        "keel",
+        epoch,
+        [u[0] for u in usages],
+        np.array([u[1] for u in usages], dtype=np.float64),
+        np.array([(u[2] - epoch).total_seconds() for u in usages]),
+        np.array([(u[3] - epoch).total_seconds() for u in usages]),
+        dict(skipped or {}),
+    )
+
+
 def _skips(skipped: Counter[str]) -> str:
     return "; ".join(f"{n:,} {why}" for why, n in skipped.most_common()) or "the file has no rows"
 

@@ -18,6 +18,13 @@ app = typer.Typer(help="Capacity planning: demand history, forecasts (docs/capac
 FORMATS = "alibaba-gpu-2025, alibaba-gpu-2023, alibaba-genai-2026 or keel"
 
 Trace = Annotated[Path, typer.Argument(help="The trace file (CSV).", show_default=False)]
+OptionalTrace = Annotated[
+    Path | None,
+    typer.Argument(
+        help="The trace file (CSV); without one, Keel's own runs (works with --server).",
+        show_default=False,
+    ),
+]
 TraceFormat = Annotated[str, typer.Option("--format", help=f"One of {FORMATS}.")]
 Step = Annotated[str, typer.Option(help="Step of the series: 1h, 15m, 1d.")]
 Top = Annotated[
@@ -41,20 +48,25 @@ def seconds(text: str, option: str) -> int:
 @app.command("history")
 def history_command(
     ctx: typer.Context,
-    trace: Trace,
+    trace: OptionalTrace = None,
     *,
     trace_format: TraceFormat = "keel",
+    by: Annotated[str, typer.Option(help="Runs: class by pool or workload.")] = "pool",
     step: Step = "1h",
     top: Top = 8,
     output: Out = Format.table,
 ) -> None:
     """Demand per class: device-hours, mean and peak devices in use, arrivals."""
-    from keel.service import capacity
+    step_s = seconds(step, "--step")
+    if trace is None:
+        found = state(ctx).ops().capacity_history(step_s=step_s, by=by, top=top)
+    else:
+        from keel.service import capacity
 
-    state(ctx).local("capacity history")
-    found = capacity.history(trace, trace_format, step_s=seconds(step, "--step"), top=top)
+        state(ctx).local("capacity history")
+        found = capacity.history(trace, trace_format, step_s=step_s, top=top)
     if output is not Format.table:
-        typer.echo(machine(found.to_json(), output.value))
+        typer.echo(machine(found, output))
         return
     start = f" from {found.start}" if found.start else ""
     typer.echo(

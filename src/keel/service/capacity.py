@@ -2,67 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from keel import progress
+from keel import progress, wire
 from keel.capacity import demand as demand_mod
 from keel.capacity import forecast as forecast_mod
 from keel.capacity.demand import Demand, Trace
-
-
-@dataclass(frozen=True, slots=True)
-class ClassHistory:
-    """One class's demand over the trace.
-
-    Attributes:
-        name: The class.
-        device_hours: Devices x hours it used.
-        mean_devices: Devices in use, mean over the steps.
-        peak_devices: The busiest step's mean.
-        peak_to_mean: How bursty it is.
-        arrivals: Usages that started.
-        busiest_arrivals: Arrivals in the busiest step.
-    """
-
-    name: str
-    device_hours: float
-    mean_devices: float
-    peak_devices: float
-    peak_to_mean: float | None
-    arrivals: int
-    busiest_arrivals: int
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """A trace's demand: per class, and what was skipped or clipped on the way."""
-
-    source: str
-    format: str
-    start: str | None
-    step_s: int
-    steps: int
-    usages: int
-    skipped: dict[str, int]
-    clipped: dict[str, int]
-    grouped: int
-    classes: list[ClassHistory]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        data: dict[str, Any] = {
-            k: getattr(self, k)
-            for k in (
-                "source", "format", "start", "step_s", "steps", "usages", "skipped",
-                "clipped", "grouped",
-            )
-        }  # fmt: skip
-        data["classes"] = [
-            {k: _round(getattr(c, k)) for k in ClassHistory.__slots__} for c in self.classes
-        ]
-        return data
+from keel.errors import UserError
+from keel.service.stored import estate_in
+from keel.service.workspace import Workspace
+from keel.store.runs import RunRepository
 
 
 def _round(value: object) -> object:
@@ -78,7 +32,7 @@ def load(path: Path, trace_format: str, step_s: int, top: int | None) -> tuple[T
     return trace, found
 
 
-def history(path: Path, trace_format: str, *, step_s: int, top: int | None) -> History:
+def history(path: Path, trace_format: str, *, step_s: int, top: int | None) -> wire.CapacityHistory:
     """The demand history of a trace file.
 
     Args:
@@ -91,34 +45,93 @@ def history(path: Path, trace_format: str, *, step_s: int, top: int | None) -> H
         The summary.
     """
     trace, found = load(path, trace_format, step_s, top)
-    hours = found.in_use.sum(axis=1) * step_s / 3600.0
+    return summarise(trace, found)
+
+
+def summarise(trace: Trace, found: Demand) -> wire.CapacityHistory:
+    """A trace's demand series summarised per class."""
+    hours = found.in_use.sum(axis=1) * found.step_s / 3600.0
     classes = []
     for row, name in enumerate(found.classes):
         mean = float(found.in_use[row].mean())
         peak = float(found.in_use[row].max())
         classes.append(
-            ClassHistory(
-                name,
-                float(hours[row]),
-                mean,
-                peak,
-                peak / mean if mean > 0 else None,
-                int(found.arrivals[row].sum()),
-                int(found.arrivals[row].max()),
+            wire.CapacityClass(
+                name=name,
+                device_hours=round(float(hours[row]), 4),
+                mean_devices=round(mean, 4),
+                peak_devices=round(peak, 4),
+                peak_to_mean=round(peak / mean, 4) if mean > 0 else None,
+                arrivals=int(found.arrivals[row].sum()),
+                busiest_arrivals=int(found.arrivals[row].max()),
             )
         )
-    return History(
-        trace.source,
-        trace.format,
-        None if found.epoch is None else found.epoch.isoformat().replace("+00:00", "Z"),
-        step_s,
-        int(found.in_use.shape[1]),
-        len(trace.classes),
-        trace.skipped,
-        trace.clipped,
-        found.grouped,
-        classes,
+    return wire.CapacityHistory(
+        source=trace.source,
+        format=trace.format,
+        start=None if found.epoch is None else found.epoch.isoformat().replace("+00:00", "Z"),
+        step_s=found.step_s,
+        steps=int(found.in_use.shape[1]),
+        usages=len(trace.classes),
+        skipped=trace.skipped,
+        clipped=trace.clipped,
+        grouped=found.grouped,
+        classes=classes,
     )
+
+
+def runs_history(
+    workspace: Workspace,
+    *,
+    step_s: int,
+    by: str,
+    top: int | None,
+    hidden: Callable[[set[str]], set[str]],
+) -> wire.CapacityHistory:
+    """Demand from Keel's own run records.
+
+    Each run held its workload's devices per replica from its start to its end (or to now,
+    if it is still running).
+
+    Args:
+        workspace: The workspace.
+        step_s: Seconds per step.
+        by: Class by ``pool`` (``site/pool``) or by ``workload``.
+        top: Keep the ``top`` largest classes, the rest as ``other``.
+        hidden: The workloads among those given that the caller may not read; their runs are
+            left out, uncounted.
+
+    Raises:
+        UserError: If ``by`` is unknown.
+        TraceError: If no run has started yet.
+    """
+    if by not in ("pool", "workload"):
+        raise UserError(f"--by {by!r}: use pool or workload")
+    with workspace.unit(snapshot=True) as unit:
+        runs = unit.repository(RunRepository).all()
+        specs = estate_in(unit).workloads()
+    secret = hidden({run.workload for run in runs})
+    now = datetime.now(UTC)
+    skipped: Counter[str] = Counter()
+    usages = []
+    for run in runs:
+        spec = specs.get(run.workload)
+        if run.workload in secret:  # not counted either: a count would tell they exist
+            continue
+        if run.started_at is None:
+            skipped["runs that never started"] += 1
+        elif spec is None:
+            skipped["runs of workloads no longer in the estate"] += 1
+        else:
+            name = f"{run.site}/{run.pool}" if by == "pool" else run.workload
+            usages.append((name, float(spec.compute.count), run.started_at, run.finished_at))
+    running = sum(1 for u in usages if u[3] is None)
+    trace = demand_mod.from_usages(
+        "runs", [(n, d, s, e or now) for n, d, s, e in usages], skipped=dict(skipped)
+    )
+    if running:
+        trace = replace(trace, clipped={"still running (counted to now)": running})
+    return summarise(trace, demand_mod.demand(trace, step_s, top=top))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from keel.errors import NotFoundError, UserError
 from keel.operations import DEFAULT_KEY_DAYS, DEFAULT_PAGE, MAX_PAGE, Commit, Direction
 from keel.service import (
     access,
+    capacity,
     changes,
     conversion,
     corrections,
@@ -531,6 +532,14 @@ class LocalOperations:
         ordered = sorted(names)
         allowed = self._shown([f"Workload/{n}" for n in ordered])
         return {n for n, ok in zip(ordered, allowed, strict=True) if not ok}
+
+    def capacity_history(
+        self, *, step_s: int = 3600, by: str = "pool", top: int | None = 8
+    ) -> wire.CapacityHistory:
+        """Demand from Keel's own runs, per pool or workload (of workloads the caller reads)."""
+        return capacity.runs_history(
+            self.workspace, step_s=step_s, by=by, top=top, hidden=self._hidden_workloads
+        )
 
     def runs(self, workload: str | None = None, *, every: bool = False) -> wire.Runs:
         """Runs, without those of workloads the caller may not read."""

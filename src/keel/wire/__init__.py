@@ -7,6 +7,7 @@ service layer; this package imports nothing of Keel but pydantic.
 """
 
 from keel.wire.base import JsonObject, JsonValue, Wire
+from keel.wire.capacity import CapacityClass, CapacityHistory
 from keel.wire.decisions import (
     Approval,
     Decision,
@@ -83,6 +84,8 @@ __all__ = [
     "ApplyResult",
     "Approval",
     "Baseline",
+    "CapacityClass",
+    "CapacityHistory",
     "Change",
     "ConditionResult",
     "CreatedToken",

@@ -5,6 +5,7 @@ lists filtered by its reads) for one thing, and returns the wire model it got.
 """
 
 from keel.api.routers import (
+    capacity,
     decisions,
     estate,
     ledger,
@@ -28,6 +29,7 @@ ROUTERS = [
     models.router,
     monitors.router,
     runs.router,
+    capacity.router,
     readiness.router,
     tokens.router,
 ]
