@@ -70,6 +70,8 @@ def test_schedule_is_feasible_and_priced_on_the_hourly_signal(
     assert all((name, runs[name]["site"]) in placed_at for name in runs if runs[name]["site"])
     scored = {b["name"]: b for b in schedule["baselines"]}
     assert schedule["carbon_kgco2e"] < scored["run now"]["carbon_kgco2e"]
+    assert schedule["objective_usd"] < scored["run now"]["objective_usd"]
+    assert scored["capacity-blind advice"]["objective_usd"] <= schedule["objective_usd"]
     assert scored["capacity-blind advice"]["overfilled_pool_hours"] > 0  # all chase sfo
     assert scored["capacity-blind advice"]["carbon_kgco2e"] <= schedule["carbon_kgco2e"]
     assert schedule["bound_usd"] <= schedule["objective_usd"] + 1e-6

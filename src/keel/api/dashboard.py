@@ -292,13 +292,15 @@ def plan_page(request: Request, caller: Page) -> HTMLResponse:
     timed = plan.schedule if plan else None
     figure = schedule_figure(timed) if timed is not None else None
     compared = (
-        [["keel", f"{timed.carbon_kgco2e:,.2f}", sum(1 for r in timed.runs if r.start), 0, 0]]
-        + [[b.name, f"{b.carbon_kgco2e:,.2f}", b.ran, b.late, b.overfilled_pool_hours]
+        [["keel", f"{timed.objective_usd:,.2f}", f"{timed.carbon_kgco2e:,.2f}",
+          sum(1 for r in timed.runs if r.start), 0, 0]]
+        + [[b.name, "-" if b.objective_usd is None else f"{b.objective_usd:,.2f}",
+            f"{b.carbon_kgco2e:,.2f}", b.ran, b.late, b.overfilled_pool_hours]
            for b in timed.baselines]
         if timed is not None and not timed.totals_withheld
         else []
     )  # fmt: skip
-    notes = [f"{s.site}: {s.note}" for s in timed.signals if s.note] if timed else []
+    notes = timed.signal_notes() if timed else []
     return render(
         "plan.html", "Plan", request, caller, plan=plan, rows=rows, unplaced=unplaced,
         schedule=timed, figure=figure, compared=compared, notes=notes,

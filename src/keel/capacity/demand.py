@@ -235,7 +235,7 @@ def from_usages(
     """
     if not usages:
         raise TraceError(f"{source}: no usage to count", [], hint=_skips(Counter(skipped or {})))
-    epoch = min(u[2] for u in usages)
+    epoch = min(u[2] for u in usages).replace(microsecond=0)
     bad = [u for u in usages if u[3] < u[2]]
     if bad:
         raise TraceError(f"{source}: {len(bad)} usage(s) end before they start", [])

@@ -87,7 +87,7 @@ def history_command(
     for why, count in found.skipped.items():
         typer.echo(f"skipped: {count:,} {why}")
     for why, count in found.clipped.items():
-        typer.echo(f"clipped: {count:,} usages {why} (counted from its start or to its end)")
+        typer.echo(f"clipped: {count:,} usages {why}")
 
 
 @app.command("forecast")

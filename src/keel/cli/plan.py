@@ -306,9 +306,8 @@ def print_schedule(schedule: wire.Schedule) -> None:
         typer.echo("totals and baselines withheld: they cover jobs you may not read")
     else:
         _schedule_totals(schedule)
-    for s in schedule.signals:
-        if s.note:
-            typer.echo(f"signal {s.site}: {s.note}")
+    for line in schedule.signal_notes():
+        typer.echo(f"signal: {line}")
 
 
 def _schedule_totals(schedule: wire.Schedule) -> None:
@@ -318,12 +317,15 @@ def _schedule_totals(schedule: wire.Schedule) -> None:
         f"carbon per run of the scheduled jobs: {schedule.carbon_kgco2e:,.1f} kgCO2e,"
         f" {saved:,.1f} kgCO2e{share} less than each starting at once"
     )
-    base = [["keel", schedule.carbon_kgco2e, sum(1 for r in schedule.runs if r.start), 0, 0]]
+    ran = sum(1 for r in schedule.runs if r.start)
+    base = [["keel", schedule.objective_usd, schedule.carbon_kgco2e, ran, 0, 0]]
     base += [
-        [b.name, b.carbon_kgco2e, b.ran, b.late, b.overfilled_pool_hours]
+        [b.name, "-" if b.objective_usd is None else b.objective_usd, b.carbon_kgco2e, b.ran,
+         b.late, b.overfilled_pool_hours]
         for b in schedule.baselines
-    ]
-    typer.echo(table(["TIMING", "KGCO2E", "RAN", "LATE", "OVERFILLED POOL-H"], base))
+    ]  # fmt: skip
+    columns = ["TIMING", "OBJECTIVE USD", "KGCO2E", "RAN", "LATE", "OVERFILLED POOL-H"]
+    typer.echo(table(columns, base))
     if schedule.bound_usd is not None and schedule.objective_usd > 0:
         above = max(schedule.objective_usd - schedule.bound_usd, 0) / schedule.objective_usd
         typer.echo(

@@ -904,15 +904,17 @@ def _first_fit(horizon: Horizon, free: Ints, index: int, pool: int, earliest: in
     return earliest + int(found[0]) if len(found) else UNPLACED
 
 
-def run_now(horizon: Horizon, static_intensity: Sequence[float]) -> ShiftSchedule:
+def run_now(horizon: Horizon, static_intensity: Sequence[float] | None = None) -> ShiftSchedule:
     """Each job, in order of release, as soon as an allowed pool has room (no time shifting).
 
     Among the pools that can start it soonest, the job takes the one with the lowest static
-    intensity (the annual figure Keel used before it read hourly signals).
+    intensity (the annual figure Keel used before it read hourly signals), or, without those
+    figures, the one where it costs least (its own objective, as a plan that ignores time
+    would choose).
 
     Args:
         horizon: The compiled problem.
-        static_intensity: One figure per pool, gCO2e/kWh.
+        static_intensity: One figure per pool, gCO2e/kWh; ``None``: rank by the job's cost.
 
     Returns:
         The schedule, late jobs included.
@@ -926,7 +928,13 @@ def run_now(horizon: Horizon, static_intensity: Sequence[float]) -> ShiftSchedul
     for index in np.argsort(releases, kind="stable"):
         job = horizon.jobs[int(index)]
         options = [
-            (at, static_intensity[p], p)
+            (
+                at,
+                static_intensity[p]
+                if static_intensity is not None
+                else horizon.cost_of(int(index), p, at),
+                p,
+            )
             for p in job.pools
             if (at := _first_fit(horizon, free, int(index), p, job.release)) != UNPLACED
         ]

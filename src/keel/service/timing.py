@@ -481,11 +481,7 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
                           " it has no window, so it runs now")  # fmt: skip
         runs.append(run)
     bound = lp_bound(horizon, time_limit_s=10.0) if horizon is not None else 0.0
-    annual = [
-        signals[problem.sites[int(problem.option_site[o])]].annual_g_per_kwh
-        for o in range(len(pools))
-    ]
-    compared = _baselines(horizon, annual) if horizon is not None else []
+    compared = _baselines(horizon) if horizon is not None else []
     return Timing(request, runs, signals, compared, bound)
 
 
@@ -559,24 +555,29 @@ def _spans(
     return found
 
 
-def _baselines(horizon: Horizon, annual: list[float]) -> list[dict[str, Any]]:
+def _baselines(horizon: Horizon) -> list[dict[str, Any]]:
     """Run-now, capacity-blind advice and that advice queued, scored on the same horizon.
 
-    Run-now prefers, among the pools that can start a job soonest, the one whose site has
-    the lowest annual intensity (what Keel chose by before it read hourly signals).
+    Run-now starts each job at once, at the pool where it costs least with room (what a plan
+    that ignores time does); the advice is each job's own best pool and start.
     """
     blind = capacity_blind(horizon)
     rows = []
     for name, plan in (
-        ("run now", run_now(horizon, annual)),
+        ("run now", run_now(horizon)),
         ("capacity-blind advice", blind),
         ("capacity-blind advice, queued", queue(horizon, blind)),
     ):
         score = evaluate(horizon, plan)
+        placed = [i for i in range(len(horizon.jobs)) if plan.pool[i] != UNPLACED]
+        objective = sum(
+            horizon.slots_cost(i, int(plan.pool[i]), plan.slots(horizon, i)) for i in placed
+        )
         rows.append(
             {
                 "name": name,
                 "carbon_kgco2e": round(score.carbon_g / 1000.0, 4),
+                "objective_usd": round(objective, 4),
                 "ran": score.ran,
                 "late": score.late,
                 "overfilled_pool_hours": score.overfilled_slots,

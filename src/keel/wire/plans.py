@@ -104,6 +104,9 @@ class ScheduleBaseline(Wire):
 
     name: str
     carbon_kgco2e: float
+    objective_usd: float | None = Field(
+        default=None, description="The same objective as the plan's (none in older plans)."
+    )
     ran: int
     late: int = Field(description="Runs that finish after their deadline.")
     overfilled_pool_hours: int = Field(description="Pool-hours holding more than the pool has.")
@@ -129,6 +132,22 @@ class Schedule(Wire):
         description="The caller may not read every job: totals, bound and baselines, which"
         " cover them all, are withheld (zero and empty).",
     )
+
+    def signal_notes(self) -> list[str]:
+        """Each fallback or fill once, with the sites it concerns (not a line per site)."""
+        sites: dict[str, list[str]] = {}
+        fallback: set[str] = set()
+        for signal in self.signals:
+            if signal.note:
+                reason = signal.note.split(": its annual figure (")[0]
+                sites.setdefault(reason, []).append(signal.site)
+                if signal.source == "annual figure":
+                    fallback.add(reason)
+        return [
+            f"{reason}{'; they keep their annual figures' if reason in fallback else ''}"
+            f" ({', '.join(names)})"
+            for reason, names in sites.items()
+        ]
 
 
 class Plan(Wire):
