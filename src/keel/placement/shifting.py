@@ -31,6 +31,7 @@ first-come first-served, as a real cluster would, pushing what does not fit to l
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -348,6 +349,7 @@ def schedule(
     seed: int = 0,
     large_share: float = 0.6,
     time_limit_s: float = 20.0,
+    budget_s: float | None = None,
 ) -> ShiftSchedule:
     """Every job's pool and start: feasible by construction, as cheap as the search finds.
 
@@ -380,12 +382,18 @@ def schedule(
         seed: Seed of the restarts' noise.
         large_share: Share of the energy decided by the MILP (0: none).
         time_limit_s: Time HiGHS may take for it.
+        budget_s: Stop the ejection passes (step 4) once this many seconds have passed since
+            the call (``None``: no limit). Every schedule found on the way is feasible, so
+            stopping early costs quality, never feasibility.
 
     Returns:
         The schedule; a job no pool can take in its window is unplaced, with the reason.
     """
+    began = time.perf_counter()
     if any(job.interruptible for job in horizon.jobs):
-        return _with_chunks(horizon, starts, rounds, passes, seed, large_share, time_limit_s)
+        return _with_chunks(
+            horizon, starts, rounds, passes, seed, large_share, time_limit_s, budget_s
+        )
     count = len(horizon.jobs)
     energy = np.array([j.devices * j.hours for j in horizon.jobs])
     rng = np.random.default_rng(seed)
@@ -408,12 +416,20 @@ def schedule(
         placed = pool >= 0
         gain = np.zeros(count)
         gain[placed] = best[3][placed] - alone[placed]
-        moved = sum(_relocate(horizon, best, int(i)) for i in np.argsort(-gain) if gain[i] > 0)
+        moved = 0
+        for index in np.argsort(-gain):
+            if gain[index] <= 0 or (budget_s is not None and _spent(began) > budget_s):
+                break
+            moved += _relocate(horizon, best, int(index))
         _reinsert(horizon, best, order, rounds)
         if not moved:
             break
     unplaced = {int(i): _why_unplaced(horizon, int(i)) for i in np.flatnonzero(pool < 0)}
     return ShiftSchedule(pool, best[2], unplaced)
+
+
+def _spent(began: float) -> float:
+    return time.perf_counter() - began
 
 
 def _with_chunks(  # noqa: PLR0917 (schedule()'s own arguments, passed on)
@@ -424,6 +440,7 @@ def _with_chunks(  # noqa: PLR0917 (schedule()'s own arguments, passed on)
     seed: int,
     large_share: float,
     time_limit_s: float,
+    budget_s: float | None,
 ) -> ShiftSchedule:
     """Schedule with interruptible jobs: first as if none were, then let them break up.
 
@@ -444,7 +461,7 @@ def _with_chunks(  # noqa: PLR0917 (schedule()'s own arguments, passed on)
     )
     found = schedule(
         rigid, starts=starts, rounds=rounds, passes=passes, seed=seed,
-        large_share=large_share, time_limit_s=time_limit_s,
+        large_share=large_share, time_limit_s=time_limit_s, budget_s=budget_s,
     )  # fmt: skip
     count = len(horizon.jobs)
     free = horizon.capacity.copy()

@@ -70,6 +70,10 @@ NO_OPTION = "no site or pool may take it (see the plan's reasons)"
 FIRST_YEAR, LAST_YEAR = 1990, 2200
 """The years a horizon may start in (grid data begins in the 2000s; far dates are typos)."""
 
+MILP_S, SEARCH_S, BOUND_S = 8.0, 15.0, 5.0
+"""What a plan over a horizon gives the scheduler: HiGHS's time for the largest jobs, the
+search's whole budget (its improvement steps stop there), and HiGHS's time for the bound."""
+
 USD_PER_G = 1e-6
 """A workload's price of carbon is per tonne; the scheduler counts grams."""
 
@@ -459,7 +463,11 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
     seed: int,
 ) -> Timing:
     horizon = Horizon(pools, jobs, carbon_weight=USD_PER_G) if jobs else None
-    found = schedule(horizon, seed=seed) if horizon is not None else None
+    found = (
+        schedule(horizon, seed=seed, time_limit_s=MILP_S, budget_s=SEARCH_S)
+        if horizon is not None
+        else None
+    )
     at = {item: index for index, item in enumerate(items)}
     runs = []
     for item in range(len(problem.item_workload)):
@@ -480,7 +488,7 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
             run = replace(run, why=f"starts {run.start:%a %H:%M} at {run.site}/{run.pool}:"
                           " it has no window, so it runs now")  # fmt: skip
         runs.append(run)
-    bound = lp_bound(horizon, time_limit_s=10.0) if horizon is not None else 0.0
+    bound = lp_bound(horizon, time_limit_s=BOUND_S) if horizon is not None else 0.0
     compared = _baselines(horizon) if horizon is not None else []
     return Timing(request, runs, signals, compared, bound)
 
