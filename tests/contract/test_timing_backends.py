@@ -199,7 +199,11 @@ def test_an_interruptible_job_runs_in_chunks_in_the_clean_hours_and_is_recorded(
     assert decided["chunks"] == [run["chunks"]]
     from keel.service import dispatch
 
-    (intent,) = dispatch.intents(
+    intents = dispatch.intents(
         result.estate, dispatch.conversion.plan(plan_data(result), plan_id=1), {}
     )
-    assert "planned in chunks" in intent.reason  # not run at one stretch by mistake
+    assert [(i.chunk, i.start, i.stop) for i in intents] == [  # a run per chunk, stopped at its end
+        ("1/2", START + timedelta(hours=2), START + timedelta(hours=4)),
+        ("2/2", START + timedelta(hours=14), START + timedelta(hours=16)),
+    ]
+    assert len({i.key for i in intents}) == 2 and len({i.group for i in intents}) == 1

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -454,3 +455,104 @@ def test_a_job_a_horizon_plan_starts_later_waits_for_its_start(
     assert [(a.workload, a.action) for a in second.actions] == [("later", "submit")]
     assert _settle(workspace).states == {"succeeded": 2}
     assert sorted(marker.read_text().split()) == ["later", "now"]
+
+
+def _chunked_plan(workspace: Workspace, folder: Path, tmp_path: Path, finishes: bool) -> datetime:
+    """A committed plan running a 2-hour checkpointing job in two chunks: hours 2 and 6."""
+    from keel.energy.providers import Files
+    from keel.service.timing import HorizonRequest
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    grid = tmp_path / "grid"
+    grid.mkdir()
+    values = {2: 10.0, 6: 10.0}
+    (grid / "ZZ_test.csv").write_text(
+        "time,carbon_location_gco2e_per_kwh\n"
+        + "".join(
+            f"{(hour + timedelta(hours=h)).isoformat()},{values.get(h, 500.0)}\n" for h in range(12)
+        )
+    )
+    command = python("print('done')") if finishes else SLEEPER
+    job = workload("ckpt", command, kind="training")
+    job["spec"]["compute"]["hours"] = 2  # type: ignore[index]
+    job["spec"]["window"] = {  # type: ignore[index]
+        "earliest_start": (hour + timedelta(hours=1)).isoformat(),
+        "deadline": (hour + timedelta(hours=12)).isoformat(),
+        "interruptible": True,
+    }
+    path = write(folder, cluster(), job, down="dc-b")
+    text = path.read_text()
+    path.write_text(text.replace("  country: DE\n", "  country: DE\n  grid_zone: ZZ\n", 1))
+    apply_manifests(workspace, [str(folder)], actor=ADMIN)
+    result = planning.compute_plan(workspace, horizon=HorizonRequest(hour, 12, source=Files(grid)))
+    planning.commit_plan(workspace, result, actor=ADMIN)
+    (run,) = planning.plan_data(result)["schedule"]["runs"]
+    assert len(run["chunks"]) == 2
+    return hour
+
+
+def _clock(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    """Dispatch's clock, set to ``moment``."""
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> Clock:  # type: ignore[override]
+            return cls.fromtimestamp(moment.timestamp(), UTC)
+
+    monkeypatch.setattr(dispatching, "datetime", Clock)
+
+
+@pytest.mark.parametrize("mode", ["chunks", "finishes", "late"])
+def test_an_interruptible_job_runs_chunk_by_chunk_and_stops_at_each_chunks_end(
+    workspace: Workspace,
+    folder: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """Two clean hours apart: a 2-hour checkpointing job is planned in two chunks. Each starts
+    at its hour and is stopped at its end; a job that finishes in its first chunk is not run
+    again; chunks whose hour passed before any cycle ran are skipped, and said so."""
+    finishes = mode == "finishes"
+    hour = _chunked_plan(workspace, folder, tmp_path, finishes)
+
+    def at(hours: float) -> None:
+        _clock(monkeypatch, hour + timedelta(hours=hours))
+
+    if mode == "late":
+        at(7.5)
+        missed = dispatching.dispatch(workspace, actor=ADMIN)
+        assert [a.action for a in missed.actions] == ["skip", "skip"]
+        assert missed.jobs_waiting == 0  # keel dispatch --until-done may stop
+        return
+    at(1.5)
+    held = dispatching.dispatch(workspace, actor=ADMIN)
+    assert [a.action for a in held.actions] == ["wait", "wait"] and held.jobs_waiting == 2
+    at(2.1)
+    first = dispatching.dispatch(workspace, actor=ADMIN)
+    assert [(a.action, a.detail[:9]) for a in first.actions if a.action != "wait"] == [
+        ("submit", "new: plan")
+    ]
+    if finishes:
+        _settle(workspace)
+        at(6.1)  # it finished in its first chunk: the second never runs
+        later = dispatching.dispatch(workspace, actor=ADMIN)
+        assert [a.action for a in later.actions] == []
+        return
+    time.sleep(1)
+    at(3.1)  # the first chunk's hour is over
+    stopped = dispatching.dispatch(workspace, actor=ADMIN)
+    cancels = [a for a in stopped.actions if a.action == "cancel"]
+    assert len(cancels) == 1 and "chunk 1/2 ended" in cancels[0].detail
+    assert stopped.jobs_waiting == 1  # the second chunk, until its hour
+    at(6.1)
+    second = dispatching.dispatch(workspace, actor=ADMIN)
+    assert [a.action for a in second.actions if a.action != "update"] == ["submit"]
+    at(7.1)
+    last = dispatching.dispatch(workspace, actor=ADMIN)
+    assert ["chunk 2/2 ended" in a.detail for a in last.actions if a.action == "cancel"] == [True]
+    assert last.jobs_waiting == 0
+    states = sorted(r.state for r in dispatching.list_runs(workspace, every=True).runs)
+    assert states == ["cancelled", "cancelled"]
+    entries = _entries(workspace, "run.cancelled")
+    assert len(entries) == 2 and all("ended at" in e["reason"] for e in entries)

@@ -97,7 +97,10 @@ def dispatch(  # noqa: PLR0917 (Typer passes options by position)
     ] = 5.0,
     until_done: Annotated[
         bool,
-        typer.Option("--until-done", help="With --watch: stop once no job is waiting or running."),
+        typer.Option(
+            "--until-done",
+            help="With --watch: stop once no job is waiting (for its start too) or running.",
+        ),
     ] = False,
     output: Out = Format.table,
 ) -> None:
@@ -118,7 +121,7 @@ def dispatch(  # noqa: PLR0917 (Typer passes options by position)
             typer.echo(machine(done.objects if done.objects else done, output))
         else:
             print_dispatch(done)
-        if not watch or dry_run or (until_done and done.jobs_active == 0):
+        if not watch or dry_run or (until_done and done.jobs_active == done.jobs_waiting == 0):
             return
         time.sleep(interval)
 

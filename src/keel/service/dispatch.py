@@ -86,19 +86,27 @@ class Intent:
     service: bool
     reason: str = ""
     start: datetime | None = None
+    stop: datetime | None = None
+    chunk: str = ""
+    group: str = ""
 
 
-def _starts(plan: wire.Plan) -> dict[tuple[str, str, str], list[tuple[datetime, bool]]]:
+Spans = list[tuple[datetime, datetime]]
+
+
+def _starts(plan: wire.Plan) -> dict[tuple[str, str, str], list[tuple[datetime, Spans]]]:
     """The scheduled starts of a plan over a horizon, per workload, site and pool, in order.
 
-    Each comes with whether the run was planned in chunks.
+    Each comes with its chunks (start, end), for a job planned to run in several.
     """
-    found: dict[tuple[str, str, str], list[tuple[datetime, bool]]] = {}
+    found: dict[tuple[str, str, str], list[tuple[datetime, Spans]]] = {}
     for run in plan.schedule.runs if plan.schedule is not None else []:
         if run.start is not None and run.site is not None and run.pool is not None:
             when = datetime.fromisoformat(run.start)
-            key = (run.workload, run.site, run.pool)
-            found.setdefault(key, []).append((when, bool(run.chunks)))
+            spans = [
+                (datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in run.chunks or []
+            ]
+            found.setdefault((run.workload, run.site, run.pool), []).append((when, spans))
     return {key: sorted(starts) for key, starts in found.items()}
 
 
@@ -165,30 +173,39 @@ def intents(
         model = (models or {}).get(placed.workload)
         digest = run_digest(spec, model) if spec is not None and spec.run is not None else ""
         timed = starts.get((placed.workload, placed.site, placed.pool), [])
-        if not reason and any(chunked for _, chunked in timed):
-            reason = (
-                "planned in chunks (interruptible): dispatch runs a job at one stretch only,"
-                " so it does not run chunked plans yet; plan it without interruptible"
-            )
         for replica in range(placed.replicas):
             key = f"{origin}|{placed.workload}|{placed.site}|{placed.pool}|{replica}|{digest}"
-            found.append(
-                Intent(
-                    key="sha256:" + hashlib.sha256(key.encode()).hexdigest(),
-                    workload=placed.workload,
-                    replica=replica,
-                    digest=digest,
-                    site=placed.site,
-                    pool=placed.pool,
-                    devices=placed.devices,
-                    plan_id=plan.plan_id,
-                    decision_index=decisions.get(placed.workload),
-                    cluster=cluster[0] if cluster else None,
-                    service=spec is not None and spec.kind not in JOB_KINDS,
-                    reason=reason,
-                    start=timed[replica][0] if replica < len(timed) else None,
-                )
+            start, spans = timed[replica] if replica < len(timed) else (None, [])
+            one = Intent(
+                key="sha256:" + hashlib.sha256(key.encode()).hexdigest(),
+                workload=placed.workload,
+                replica=replica,
+                digest=digest,
+                site=placed.site,
+                pool=placed.pool,
+                devices=placed.devices,
+                plan_id=plan.plan_id,
+                decision_index=decisions.get(placed.workload),
+                cluster=cluster[0] if cluster else None,
+                service=spec is not None and spec.kind not in JOB_KINDS,
+                reason=reason,
+                start=start,
             )
+            if not spans:
+                found.append(one)
+                continue
+            for at, (begins, ends) in enumerate(spans):  # one run per chunk, stopped at its end
+                chunk = f"{key}|chunk{at + 1}/{len(spans)}"
+                found.append(
+                    replace(
+                        one,
+                        key="sha256:" + hashlib.sha256(chunk.encode()).hexdigest(),
+                        start=begins,
+                        stop=ends,
+                        chunk=f"{at + 1}/{len(spans)}",
+                        group=one.key,
+                    )
+                )
     return found
 
 
@@ -691,23 +708,22 @@ class Cycle:
             self.act("update", run, "lost -> failed")
         if run.state not in TERMINAL and not wanted:
             self.cancel(run)
+            return
+        intent = self.wanted.get(run.key)
+        if run.state not in TERMINAL and intent and intent.stop and self.now >= intent.stop:
+            when = intent.stop.isoformat().replace("+00:00", "Z")
+            self.cancel(run, f"its chunk {intent.chunk} ended at {when}; it resumes in the next")
 
-    def cancel(self, run: StoredRun) -> None:
-        """Stop a run the plan no longer wants, saying where its work went."""
-        moved = next(
-            (
-                i
-                for i in self.intents
-                if i.workload == run.workload and i.key not in self.stored and i.site != run.site
-            ),
-            None,
-        )
-        if moved is None:
-            why = f"plan {self.plan.plan_id} no longer places it at {run.site}/{run.pool}"
-        else:
-            why = f"plan {self.plan.plan_id} moved it to {moved.site}/{moved.pool}"
-            if moved.reason:
-                why += f" ({moved.reason}: not dispatchable)"
+    def cancel(self, run: StoredRun, why: str | None = None) -> None:
+        """Stop a run: one the plan no longer wants, or a chunk whose time is up.
+
+        Args:
+            run: The run.
+            why: Why, when its chunk ended; else the plan no longer wants it, and the reason
+                says where its work went.
+        """
+        if why is None:
+            why = self._moved(run)
         self.act("cancel", run, why)
         if self.dry_run:
             return
@@ -718,6 +734,23 @@ class Cycle:
             return
         done = _stopped(self.estate, run, why, self.now)
         self.change(done, _entry("cancelled", done, reason=why, energy_kwh=done.energy_kwh))
+
+    def _moved(self, run: StoredRun) -> str:
+        """Where the work of a run the plan no longer wants went."""
+        moved = next(
+            (
+                i
+                for i in self.intents
+                if i.workload == run.workload and i.key not in self.stored and i.site != run.site
+            ),
+            None,
+        )
+        if moved is None:
+            return f"plan {self.plan.plan_id} no longer places it at {run.site}/{run.pool}"
+        why = f"plan {self.plan.plan_id} moved it to {moved.site}/{moved.pool}"
+        if moved.reason:
+            why += f" ({moved.reason}: not dispatchable)"
+        return why
 
     def plan_retries(self) -> None:
         """Schedule, and when due start, the next attempt of failed runs the plan wants.
@@ -775,12 +808,36 @@ class Cycle:
                 when = i.start.isoformat().replace("+00:00", "Z")
                 self.act("wait", run, f"plan {self.plan.plan_id} starts it at {when}")
                 continue
+            if i.group and not self._chunk_due(i, run):
+                continue
             new.append(run)
         for run in new:
             self.act(
                 "submit", run, f"new: plan {self.plan.plan_id} places it at {run.site}/{run.pool}"
             )
         return new
+
+    def _chunk_due(self, intent: Intent, run: StoredRun) -> bool:
+        """Whether a chunk of an interruptible job should start now.
+
+        Not if the job already finished in an earlier chunk, nor while an earlier chunk still
+        runs, nor once the chunk's end has passed (the next chunk carries on).
+        """
+        mine = [
+            self.changed.get(k, self.stored[k])
+            for k, other in self.wanted.items()
+            if other.group == intent.group and k in self.stored
+        ]
+        if any(r.state == "succeeded" for r in mine):
+            return False
+        if any(r.state not in TERMINAL for r in mine):
+            self.act("wait", run, f"chunk {intent.chunk} waits for the chunk before it to stop")
+            return False
+        assert intent.stop is not None
+        if self.now >= intent.stop:
+            self.act("skip", run, f"chunk {intent.chunk} ended before a cycle could start it")
+            return False
+        return True
 
     def submit(self, new: list[StoredRun], actor: Actor) -> list[StoredRun]:
         """Store what is about to be submitted, submit it, record what the engines said.
@@ -858,6 +915,7 @@ class Cycle:
             ],
             states=dict(Counter(r.state for r in mine)),
             jobs_active=sum(1 for r in mine if not r.service and r.state not in TERMINAL),
+            jobs_waiting=sum(1 for a in self.actions if a.action == "wait"),
             objects=objects,
             cycle_s=time.perf_counter() - started,
         )

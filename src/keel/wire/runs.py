@@ -73,9 +73,10 @@ class Runs(Wire):
 class Action(Wire):
     """One thing a dispatch cycle did (or, dry, would do)."""
 
-    action: Literal["submit", "cancel", "retry", "update", "wait"] = Field(
-        description="wait: a job the plan starts later (a plan over a horizon); submitted by"
-        " the first cycle at or after its start."
+    action: Literal["submit", "cancel", "retry", "update", "wait", "skip"] = Field(
+        description="wait: a job (or chunk) the plan starts later (a plan over a horizon),"
+        " submitted by the first cycle at or after its start; skip: a chunk whose time passed"
+        " before any cycle could start it."
     )
     workload: str
     replica: int
@@ -119,6 +120,10 @@ class Dispatch(Wire):
     states: dict[str, int] = Field(description="Runs the plan wants, by state, after the cycle.")
     jobs_active: int = Field(
         default=0, description="Jobs (not services) the plan wants that have not finished."
+    )
+    jobs_waiting: int = Field(
+        default=0,
+        description="Job runs held for a later start or chunk (a plan over a horizon).",
     )
     objects: list[JsonObject] = Field(
         default_factory=list,
