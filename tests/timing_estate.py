@@ -17,7 +17,17 @@ from keel.estate.digest import canonical_json
 GRID = Path(__file__).parent / "fixtures" / "grid"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
-SITES = """\
+MODEL = """\
+kind: Model
+name: m
+spec:
+  risk_tier: minimal
+  purpose: tests
+  versions: [{version: "1", parameters_billion: 7, state: approved}]
+"""
+
+SITES = (
+    """\
 kind: Site
 name: fra
 spec:
@@ -52,13 +62,9 @@ spec:
   pools:
     - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.0}
 ---
-kind: Model
-name: m
-spec:
-  risk_tier: minimal
-  purpose: tests
-  versions: [{version: "1", parameters_billion: 7, state: approved}]
----
+"""
+    + MODEL
+    + """---
 kind: UserRegion
 name: eu
 spec: {country: DE, location: {latitude: 50.11, longitude: 8.68}}
@@ -72,6 +78,7 @@ spec:
   latency_slo_ms: 15
   serves: [eu]
 """
+)
 
 JOB = """\
 ---

@@ -21,7 +21,7 @@ from keel.service import Workspace, apply_manifests, ledger
 from keel.service.actor import Actor
 from keel.service.planning import commit_plan, compute_plan, plan_data
 from keel.service.timing import HorizonRequest
-from timing_estate import GRID, START, digest, estate, series
+from timing_estate import GRID, MODEL, START, digest, estate, series
 
 SYSTEM = Actor.system("tests")
 
@@ -132,7 +132,8 @@ def test_bad_horizons_are_refused(hours: float, start: datetime, signal: str, ne
         HorizonRequest.of(hours, start, signal, Files(GRID))
 
 
-CHUNKED = """\
+CHUNKED = (
+    """\
 kind: Site
 name: dc
 spec:
@@ -144,13 +145,9 @@ spec:
   pools:
     - {name: h100, accelerator: H100-SXM, count: 8, usd_per_hour: 2.0}
 ---
-kind: Model
-name: m
-spec:
-  risk_tier: minimal
-  purpose: tests
-  versions: [{version: "1", parameters_billion: 7, state: approved}]
----
+"""
+    + MODEL
+    + """---
 kind: Workload
 name: ckpt
 spec:
@@ -166,6 +163,7 @@ kind: Cluster
 name: here
 spec: {type: local, sites: [{site: dc}]}
 """
+)
 
 
 def test_an_interruptible_job_runs_in_chunks_in_the_clean_hours_and_is_recorded(

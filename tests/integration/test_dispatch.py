@@ -550,7 +550,9 @@ def test_an_interruptible_job_runs_chunk_by_chunk_and_stops_at_each_chunks_end(
     assert [a.action for a in second.actions if a.action != "update"] == ["submit"]
     at(7.1)
     last = dispatching.dispatch(workspace, actor=ADMIN)
-    assert ["chunk 2/2 ended" in a.detail for a in last.actions if a.action == "cancel"] == [True]
+    (ended,) = [a.detail for a in last.actions if a.action == "cancel"]
+    assert ended.startswith("its chunk 2/2 ended")
+    assert ended.endswith("it was its last: the job did not finish in the hours planned")
     assert last.jobs_waiting == 0
     states = sorted(r.state for r in dispatching.list_runs(workspace, every=True).runs)
     assert states == ["cancelled", "cancelled"]

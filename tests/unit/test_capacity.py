@@ -104,6 +104,17 @@ def test_bad_rows_are_named_by_line_and_column(
     assert (problem.line, problem.field) == where
 
 
+def test_a_series_too_large_to_hold_is_refused_before_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trace = demand.read_trace(daily_cycle(tmp_path, 2), "keel")
+    assert demand.demand(trace, 3600).in_use.shape == (1, 48)
+    monkeypatch.setattr(demand, "MAX_CELLS", 47)  # an API caller asking for a minute step
+    with pytest.raises(TraceError, match="1 classes x 48 steps") as caught:
+        demand.demand(trace, 3600)
+    assert caught.value.hint == "use a longer step or a smaller --top"
+
+
 def test_unknown_formats_and_columns_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", "time,devices\n2024-01-01T00:00Z,1\n")
     with pytest.raises(TraceError, match="unknown trace format 'slurm'"):

@@ -66,6 +66,8 @@ COLUMNS: dict[TraceFormat, tuple[str, ...]] = {
 
 MAX_ROWS = 5_000_000
 MAX_STEPS = 1_000_000
+MAX_CELLS = 20_000_000
+"""Classes x steps a demand series may hold (8 bytes each): bounds the memory a request takes."""
 MAX_PROBLEMS = 20
 
 
@@ -95,11 +97,6 @@ class Trace:
     end_s: Floats
     skipped: dict[str, int] = field(default_factory=dict)
     clipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def span_s(self) -> float:
-        """Seconds from the first start to the last end."""
-        return float(self.end_s.max() - self.start_s.min()) if len(self.start_s) else 0.0
 
 
 def _rows(path: Path) -> Iterator[list[str]]:
@@ -399,6 +396,13 @@ def demand(trace: Trace, step_s: int, *, top: int | None = None) -> Demand:
     grouped = len(names) - len(keep)
     if grouped:
         labels.append("other")
+    if len(labels) * steps > MAX_CELLS:
+        raise TraceError(
+            f"{len(labels):,} classes x {steps:,} steps of {step_s} s is over the"
+            f" {MAX_CELLS:,} values a series may hold",
+            [],
+            hint="use a longer step or a smaller --top",
+        )
     rows = row_of[index]
     edges = origin + step_s * np.arange(steps + 1, dtype=np.float64)
     in_use = np.zeros((len(labels), steps))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
-from keel.cli.output import machine, table
+from keel.cli.output import duration_s, machine, table
 from keel.errors import UserError
 
 app = typer.Typer(help="Capacity planning: demand history, forecasts (docs/capacity.md).")
@@ -33,18 +32,6 @@ Top = Annotated[
 ]
 
 
-def seconds(text: str, option: str) -> int:
-    """``15m``, ``1h``, ``2d`` or ``3600`` (seconds) as seconds.
-
-    Raises:
-        UserError: If it is not a whole number of seconds, minutes, hours or days.
-    """
-    match = re.fullmatch(r"(\d{1,7})([smhd]?)", text.strip())
-    if match is None:
-        raise UserError(f"{option} {text!r}: write 15m, 1h, 2d or seconds")
-    return int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}[match[2]]
-
-
 @app.command("history")
 def history_command(
     ctx: typer.Context,
@@ -57,7 +44,7 @@ def history_command(
     output: Out = Format.table,
 ) -> None:
     """Demand per class: device-hours, mean and peak devices in use, arrivals."""
-    step_s = seconds(step, "--step")
+    step_s = duration_s(step, "--step")
     if trace is None:
         found = state(ctx).ops().capacity_history(step_s=step_s, by=by, top=top)
     else:
@@ -107,8 +94,8 @@ def forecast_command(
     from keel.service import capacity
 
     state(ctx).local("capacity forecast")
-    step_s = seconds(step, "--step")
-    ahead = seconds(horizon, "--horizon")
+    step_s = duration_s(step, "--step")
+    ahead = duration_s(horizon, "--horizon")
     if ahead < step_s or ahead % step_s:
         raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
     found = capacity.outlook(

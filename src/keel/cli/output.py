@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import Any
 import typer
 import yaml
 
-from keel.errors import KeelError
+from keel.errors import KeelError, UserError
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -107,3 +108,19 @@ def report_error(error: BaseException) -> int:
             "  hint: this is a bug in Keel; rerun with KEEL_DEBUG=1 for a traceback", err=True
         )
     return 1
+
+
+def duration_s(text: str, option: str) -> int:
+    """``15m``, ``1h``, ``2d`` or ``3600`` (seconds) as seconds.
+
+    Args:
+        text: The duration as written.
+        option: The option it came from (named in the error).
+
+    Raises:
+        UserError: If it is not a whole number of seconds, minutes, hours or days.
+    """
+    match = re.fullmatch(r"(\d{1,7})([smhd]?)", text.strip())
+    if match is None:
+        raise UserError(f"{option} {text!r}: write 15m, 1h, 2d or seconds")
+    return int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}[match[2]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
-from keel.cli.output import machine, table
+from keel.cli.output import duration_s, machine, table
 from keel.errors import UserError
 from keel.operations import OBJECTIVES, Commit
 
@@ -272,12 +271,13 @@ def horizon_hours(text: str) -> int:
     """``48h``, ``2d`` or ``48`` (hours) as whole hours.
 
     Raises:
-        UserError: If it is not a whole number of hours or days.
+        UserError: If it is not a whole number of hours.
     """
-    match = re.fullmatch(r"(\d{1,5})([hd]?)", text.strip())
-    if match is None:
+    written = text.strip()
+    seconds = duration_s(written + ("h" if written.isdigit() else ""), "--horizon")
+    if seconds % 3600:
         raise UserError(f"--horizon {text!r}: write whole hours (48h) or days (2d)")
-    return int(match[1]) * (24 if match[2] == "d" else 1)
+    return seconds // 3600
 
 
 def _hhmm(when: str | None) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -197,7 +197,10 @@ class ElectricityMaps:
                 [],
                 hint="use watttime for carbon_marginal",
             )
-        get = _http_get(self.client or httpx.Client(timeout=TIMEOUT_S), self.name)
+        if self.client is None:
+            with httpx.Client(timeout=TIMEOUT_S) as client:
+                return replace(self, client=client).hourly(zone, signal, start, hours)
+        get = _http_get(self.client, self.name)
         headers = {"auth-token": self.key}
         end = start + timedelta(hours=hours)
         now = self.now().replace(minute=0, second=0, microsecond=0)
@@ -303,7 +306,10 @@ class WattTime:
                 [],
                 hint="map it: KEEL_WATTTIME_REGIONS=ZONE=REGION,...",
             )
-        client = self.client or httpx.Client(timeout=TIMEOUT_S)
+        if self.client is None:
+            with httpx.Client(timeout=TIMEOUT_S) as opened:
+                return replace(self, client=opened).hourly(zone, signal, start, hours)
+        client = self.client
         get = _http_get(client, self.name)
         headers = {"Authorization": f"Bearer {self._token(client)}"}
         end = start + timedelta(hours=hours)

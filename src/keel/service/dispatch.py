@@ -712,7 +712,13 @@ class Cycle:
         intent = self.wanted.get(run.key)
         if run.state not in TERMINAL and intent and intent.stop and self.now >= intent.stop:
             when = intent.stop.isoformat().replace("+00:00", "Z")
-            self.cancel(run, f"its chunk {intent.chunk} ended at {when}; it resumes in the next")
+            number, count = intent.chunk.split("/")
+            after = (
+                "it resumes in the next"
+                if number != count
+                else "it was its last: the job did not finish in the hours planned"
+            )
+            self.cancel(run, f"its chunk {intent.chunk} ended at {when}; {after}")
 
     def cancel(self, run: StoredRun, why: str | None = None) -> None:
         """Stop a run: one the plan no longer wants, or a chunk whose time is up.
@@ -766,6 +772,9 @@ class Cycle:
                 continue
             if stored.cluster in self.unreachable or stored.workload in self.paused:
                 continue
+            intent = self.wanted.get(key)
+            if intent is not None and intent.stop is not None and self.now >= intent.stop:
+                continue  # a chunk whose time is up: the next chunk carries on
             run = stored
             if run.retry_at is None:
                 wait_s = _backoff_s(run.attempt, self.retry_base_s)

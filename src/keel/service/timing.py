@@ -138,7 +138,8 @@ class SiteSignal:
         digest: SHA-256 of the values used (zone, signal, start, step and values).
         intensity_g_per_kwh: One value per hour of the horizon.
         annual_g_per_kwh: The site's annual figure.
-        note: A fallback or a fill, in words; ``None`` if the series was used as it is.
+        note: Why the site fell back to its annual figure (``source`` is then ``annual
+            figure``), or what was filled; ``None`` if the series was used as it is.
     """
 
     site: str
@@ -186,8 +187,6 @@ def site_signals(estate: Estate, request: HorizonRequest) -> dict[str, SiteSigna
             if zone not in found:
                 found[zone] = _zone_series(zone, request)
             values, source, note = found[zone]
-        if values is None:
-            note = f"{note}: its annual figure ({annual:g} gCO2e/kWh) is used for every hour"
         hourly = [annual] * request.hours if values is None else values
         body = {
             "zone": zone,
@@ -420,9 +419,10 @@ def schedule_jobs(
             )
         )
         items.append(item)
-    windows = {item: specs[problem.workloads[int(problem.item_workload[item])]].window
-               for item in items}  # fmt: skip
-    return _solve(problem, request, pools, jobs, items, windows, skipped, signals, seed)
+    windowed = {
+        item for item in items if specs[problem.workloads[int(problem.item_workload[item])]].window
+    }
+    return _solve(problem, request, pools, jobs, items, windowed, skipped, signals, seed)
 
 
 def _outside(  # noqa: PLR0917 (the facts of one job, checked together)
@@ -457,7 +457,7 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
     pools: list[ShiftPool],
     jobs: list[ShiftJob],
     items: list[int],
-    specs_window: dict[int, Any],
+    windowed: set[int],
     skipped: dict[int, tuple[str, datetime | None, datetime | None]],
     signals: dict[str, SiteSignal],
     seed: int,
@@ -483,11 +483,9 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
             continue
         assert horizon is not None
         assert found is not None
-        run = _run(problem, horizon, found, at[item], request, item, replica)
-        if specs_window[item] is None and run.start is not None:
-            run = replace(run, why=f"starts {run.start:%a %H:%M} at {run.site}/{run.pool}:"
-                          " it has no window, so it runs now")  # fmt: skip
-        runs.append(run)
+        runs.append(
+            _run(problem, horizon, found, at[item], request, item, windowed=item in windowed)
+        )
     bound = lp_bound(horizon, time_limit_s=BOUND_S) if horizon is not None else 0.0
     compared = _baselines(horizon) if horizon is not None else []
     return Timing(request, runs, signals, compared, bound)
@@ -504,15 +502,17 @@ def _run(  # noqa: PLR0917 (one run's facts)
     index: int,
     request: HorizonRequest,
     item: int,
-    replica: int,
+    *,
+    windowed: bool,
 ) -> ScheduledRun:
     job = horizon.jobs[index]
     workload = problem.workloads[int(problem.item_workload[item])]
+    replica = int(problem.item_replica[item])
     earliest, deadline = _hour(request, job.release), _hour(request, job.deadline)
     pool, start = int(found.pool[index]), int(found.start[index])
     if pool == UNPLACED:
         why = found.unplaced.get(index, "no room")
-        code = "window" if why.startswith("its window") else "capacity"
+        code = "window" if job.deadline - job.release < horizon.occupied[index] else "capacity"
         return ScheduledRun(item, workload, replica, UNPLACED, None, None, None, None, earliest,
                             deadline, 0.0, 0.0, 0.0, why, code)  # fmt: skip
     slots = found.slots(horizon, index)
@@ -529,6 +529,8 @@ def _run(  # noqa: PLR0917 (one run's facts)
             f"runs in {len(spans)} chunks at {where} ({listed}): {saving:.0%} less carbon than"
             f" starting at once, deadline {deadline:%a %H:%M}"
         )
+    elif not windowed:
+        why = f"starts {begins:%a %H:%M} at {where}: it has no window, so it runs now"
     elif start == job.release:
         why = f"starts {begins:%a %H:%M} at {where}, as soon as its window allows"
     else:

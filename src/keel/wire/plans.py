@@ -96,7 +96,10 @@ class SiteSignal(Wire):
     digest: str = Field(description="SHA-256 of the zone, signal, start, step and values.")
     intensity_g_per_kwh: list[float]
     annual_g_per_kwh: float
-    note: str | None = Field(description="A fallback or a fill, in words.")
+    note: str | None = Field(
+        description="Why the site fell back to its annual figure (source 'annual figure'),"
+        " or what was filled."
+    )
 
 
 class ScheduleBaseline(Wire):
@@ -135,18 +138,14 @@ class Schedule(Wire):
 
     def signal_notes(self) -> list[str]:
         """Each fallback or fill once, with the sites it concerns (not a line per site)."""
-        sites: dict[str, list[str]] = {}
-        fallback: set[str] = set()
+        sites: dict[tuple[str, bool], list[str]] = {}
         for signal in self.signals:
             if signal.note:
-                reason = signal.note.split(": its annual figure (")[0]
-                sites.setdefault(reason, []).append(signal.site)
-                if signal.source == "annual figure":
-                    fallback.add(reason)
+                fell_back = signal.source == "annual figure"
+                sites.setdefault((signal.note, fell_back), []).append(signal.site)
         return [
-            f"{reason}{'; they keep their annual figures' if reason in fallback else ''}"
-            f" ({', '.join(names)})"
-            for reason, names in sites.items()
+            f"{note}{'; they keep their annual figures' if fell_back else ''} ({', '.join(names)})"
+            for (note, fell_back), names in sites.items()
         ]
 
 
