@@ -205,3 +205,21 @@ def test_an_interruptible_job_runs_in_chunks_in_the_clean_hours_and_is_recorded(
         ("2/2", START + timedelta(hours=14), START + timedelta(hours=16)),
     ]
     assert len({i.key for i in intents}) == 2 and len({i.group for i in intents}) == 1
+
+
+def test_a_reader_who_may_not_read_a_job_sees_neither_its_run_nor_totals_that_cover_it(
+    planned: tuple[Workspace, dict[str, Any]],
+) -> None:
+    from keel.service import conversion
+    from keel.service.planning import redact_plan
+
+    _workspace, data = planned
+    plan = conversion.plan(data, plan_id=1)
+    assert redact_plan(plan, lambda names: [True] * len(names)) is plan
+    seen = redact_plan(plan, lambda names: [n != "Workload/train-1" for n in names])
+    assert seen.schedule is not None
+    assert {r.workload for r in seen.schedule.runs} == {"train-0", "train-2", "train-3", "later"}
+    assert seen.schedule.totals_withheld
+    assert seen.schedule.baselines == [] and seen.schedule.bound_usd is None
+    assert seen.schedule.carbon_kgco2e == seen.schedule.objective_usd == 0
+    assert "train-1" not in seen.model_dump_json()
