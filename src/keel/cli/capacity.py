@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from keel.cli.context import state
 from keel.cli.estate import Format, Out
 from keel.cli.output import duration_s, machine, table
 from keel.errors import UserError
+
+if TYPE_CHECKING:
+    from keel.service.simulation import Scenario
 
 app = typer.Typer(help="Capacity planning: demand history, forecasts (docs/capacity.md).")
 
@@ -124,3 +127,147 @@ def forecast_command(
         f"AutoETS beats seasonal naive (lower MASE) in {beats} of {len(found.classes)}"
         f" class(es); a {found.level}% interval should cover about {found.level}% of points"
     )
+
+
+As = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--like",
+        help="CLASS=WORKLOAD: the estate's workload a class behaves as (its rules, accelerators,"
+        " SLO); '*=WORKLOAD' for every class not named.",
+    ),
+]
+Reserve = Annotated[
+    list[str] | None,
+    typer.Option(help="SITE/POOL=N: devices of a public-cloud pool reserved for the period."),
+]
+ServiceWait = Annotated[str, typer.Option(help="A service meets its SLO if it starts within.")]
+JobWait = Annotated[str, typer.Option(help="A job meets its SLO if it starts within.")]
+ReservedFactor = Annotated[
+    float,
+    typer.Option(min=0.01, max=1.0, help="Reserved price as a share of on demand (assumed)."),
+]
+SpotFactor = Annotated[
+    float, typer.Option(min=0.01, max=1.0, help="Spot price as a share of on demand.")
+]
+Sample = Annotated[
+    float,
+    typer.Option(min=0.0001, max=1.0, help="Share of the usages replayed (thins a large trace)."),
+]
+Preemptions = Annotated[
+    float, typer.Option(min=0.0, max=10.0, help="Spot preemptions per hour of use.")
+]
+
+
+def _scenario(  # noqa: PLR0917 (the options of one scenario)
+    mapping: list[str] | None,
+    reserve: list[str] | None,
+    service_wait: str,
+    job_wait: str,
+    tick: str,
+    reserved_factor: float,
+    spot_factor: float,
+    spot_preemptions: float,
+    seed: int,
+    sample: float,
+) -> Scenario:
+    from keel.service import simulation
+
+    reserved = {}
+    for pool, count in simulation.parse_pairs(reserve or [], "--reserve").items():
+        if not count.isdigit():
+            raise UserError(f"--reserve {pool}={count}: a whole number of devices")
+        reserved[pool] = int(count)
+    return simulation.Scenario(
+        mapping=simulation.parse_pairs(mapping or [], "--like"),
+        reserve=reserved,
+        service_wait_s=duration_s(service_wait, "--service-wait"),
+        job_wait_s=duration_s(job_wait, "--job-wait"),
+        tick_s=duration_s(tick, "--tick"),
+        market=simulation.Market(reserved_factor, spot_factor, spot_preemptions),
+        seed=seed,
+        sample=sample,
+    )
+
+
+@app.command("simulate")
+def simulate_command(
+    ctx: typer.Context,
+    trace: Trace,
+    *,
+    trace_format: TraceFormat = "keel",
+    mapping: As = None,
+    reserve: Reserve = None,
+    service_wait: ServiceWait = "1m",
+    job_wait: JobWait = "1h",
+    tick: Annotated[str, typer.Option(help="Time between placement decisions.")] = "1m",
+    reserved_factor: ReservedFactor = 0.65,
+    spot_factor: SpotFactor = 0.5911,
+    spot_preemptions: Preemptions = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed of the spot preemptions and the sample.")] = 0,
+    sample: Sample = 1.0,
+    top: Annotated[int, typer.Option(min=1, help="Show the N largest classes.")] = 8,
+    output: Out = Format.table,
+) -> None:
+    """Replay a trace against the estate: SLO attainment, waits, utilisation, cost, carbon."""
+    from keel.service import simulation
+
+    state(ctx).local("capacity simulate")
+    scenario = _scenario(
+        mapping, reserve, service_wait, job_wait, tick, reserved_factor, spot_factor,
+        spot_preemptions, seed, sample,
+    )  # fmt: skip
+    found = simulation.simulate(state(ctx).workspace(), trace, trace_format, scenario)
+    if output is not Format.table:
+        typer.echo(machine(found.to_json(), output.value))
+        return
+    typer.echo(
+        f"{found.source} ({found.format}): {found.usages:,} usages over {found.span_h:,.1f} h;"
+        f" {found.events:,} events in {found.elapsed_s:.2f} s"
+        f" ({found.events / max(found.elapsed_s, 1e-9):,.0f} events/s)"
+    )
+    rows = [
+        [c["name"], c["workload"], c["usages"], _share(c["slo_attainment"]),
+         _seconds(c["wait_p50_s"]), _seconds(c["wait_p95_s"]), _seconds(c["wait_p99_s"]),
+         f"{c['device_h']:,.0f}", f"{c['usage_usd']:,.0f}", f"{c['kgco2e']:,.0f}",
+         c["preemptions"]]
+        for c in sorted(found.classes, key=lambda c: -c["device_h"])[:top]
+    ]  # fmt: skip
+    typer.echo(table(["CLASS", "AS", "USAGES", "SLO MET", "WAIT P50", "P95", "P99",
+                      "DEVICE-H", "RENT USD", "KGCO2E", "PREEMPTED"], rows))  # fmt: skip
+    if len(found.classes) > top:
+        typer.echo(f"{len(found.classes) - top:,} smaller classes not shown (--top, -o json)")
+    overall = found.overall
+    typer.echo(
+        f"all classes: SLO met by {_share(overall['slo_attainment'])} of usages, wait p95"
+        f" {_seconds(overall['wait_p95_s'])}, p99 {_seconds(overall['wait_p99_s'])}"
+    )
+    used = [p for p in found.pools if p["device_h"] or p["reserved"]]
+    rows = [
+        [p["name"], p["accelerator"], "owned" if p["owned"] else "cloud", p["devices"],
+         p["reserved"] or "-", _share(p["utilisation"]), f"{p['peak_devices']:,.1f}",
+         f"{p['committed_usd']:,.0f}", f"{p['usage_usd']:,.0f}", f"{p['kgco2e']:,.0f}"]
+        for p in used
+    ]  # fmt: skip
+    typer.echo(table(["POOL", "ACCELERATOR", "BOUGHT", "DEVICES", "RESERVED", "UTILISATION",
+                      "PEAK", "COMMITTED USD", "RENT USD", "KGCO2E"], rows))  # fmt: skip
+    typer.echo(
+        f"cost over {found.span_h:,.1f} h: {found.committed_usd:,.0f} USD committed (owned and"
+        f" reserved devices) + {found.usage_usd:,.0f} USD rented (on demand, spot);"
+        f" pools not shown were not used"
+    )
+    delayed = overall["fragmentation_delayed"]
+    if delayed:
+        typer.echo(f"fragmentation: {delayed:,} usages waited although a pool had room in total")
+    for why, count in found.skipped.items():
+        typer.echo(f"skipped: {count:,} {why}")
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} s" if value < 3600 else f"{value / 3600:,.1f} h"
