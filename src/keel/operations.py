@@ -54,6 +54,8 @@ LOCAL_ONLY: dict[str, str] = {
     "grid show": "reads grid series from local files",
     "capacity history": "reads trace files on this machine",
     "capacity forecast": "reads trace files on this machine",
+    "capacity simulate": "reads trace files on this machine",
+    "capacity advise": "reads trace files on this machine (what it records is served by the API)",
 }
 """Commands that never talk to a store, with why (``--server`` does not apply to them)."""
 

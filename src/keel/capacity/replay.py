@@ -160,6 +160,7 @@ class Result:
         classes: Per class.
         pools: Per pool.
         committed_usd: Owned and reserved devices over the span (paid whether used or not).
+        segments: Every stretch a usage ran: pool, devices, start (s), end (s).
     """
 
     span_h: float
@@ -168,6 +169,7 @@ class Result:
     classes: list[ClassResult]
     pools: list[PoolResult]
     committed_usd: float
+    segments: tuple[npt.NDArray[np.int64], Floats, Floats, Floats]
 
 
 class _Fleet:
@@ -253,6 +255,7 @@ class _Replay:
         self.in_use = np.zeros(len(pools))
         self.events = 0
         self.ticks = 0
+        self.segments: list[tuple[int, float, float, float]] = []
         self.changed = True
         self.woken = self.env.event()
         self.freed: set[int] = set()
@@ -358,6 +361,7 @@ class _Replay:
             self.wait(usage, first=True)
 
     def account(self, usage: _Usage, p: int, tier: str, ran_s: float) -> None:
+        self.segments.append((p, usage.devices, float(self.env.now) - ran_s, float(self.env.now)))
         pool, model = self.pools[p], self.models[usage.cls]
         device_h = usage.devices * ran_s / 3600.0
         price = {"spot": pool.spot_usd_per_device_h, "on_demand": pool.usd_per_device_h}
@@ -451,4 +455,11 @@ def replay(
         * span_h
         for p in pools
     )
-    return Result(span_h, sim.events, sim.ticks, sim.classes, sim.pool_results, committed)
+    columns = list(zip(*sim.segments, strict=True)) or [(), (), (), ()]
+    segments = (
+        np.array(columns[0], dtype=np.int64),
+        np.array(columns[1], dtype=np.float64),
+        np.array(columns[2], dtype=np.float64),
+        np.array(columns[3], dtype=np.float64),
+    )
+    return Result(span_h, sim.events, sim.ticks, sim.classes, sim.pool_results, committed, segments)

@@ -263,6 +263,12 @@ def simulate_command(
         typer.echo(f"skipped: {count:,} {why}")
 
 
+def _mix(mix: dict[str, float] | None, *, alone: bool = True) -> str:
+    if mix is None or (alone and mix["unserved_devices_mean"] > 0):
+        return "cannot serve"
+    return f"{mix['owned']:,.0f}+{mix['reserved']:,.0f}"
+
+
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -271,3 +277,110 @@ def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.0f} s" if value < 3600 else f"{value / 3600:,.1f} h"
+
+
+@app.command("advise")
+def advise_command(
+    ctx: typer.Context,
+    trace: Trace,
+    *,
+    trace_format: TraceFormat = "keel",
+    mapping: As = None,
+    step: Step = "1h",
+    horizon: Annotated[str, typer.Option(help="Forecast this far ahead: 7d, 24h.")] = "7d",
+    level: Annotated[
+        int, typer.Option(min=50, max=99, help="Plan for the top of this % interval (risk).")
+    ] = 90,
+    basis: Annotated[
+        str, typer.Option(help="Plan on the forecast's upper bound, or on the history.")
+    ] = "forecast",
+    objective: Annotated[
+        str, typer.Option(help="Carbon price of the objective: cost, balanced, carbon.")
+    ] = "balanced",
+    service_wait: ServiceWait = "1m",
+    job_wait: JobWait = "1h",
+    reserved_factor: ReservedFactor = 0.65,
+    spot_factor: SpotFactor = 0.5911,
+    spot_preemptions: Preemptions = 0.01,
+    sample: Sample = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the spot preemptions and the sample.")] = 0,
+    check: Annotated[
+        bool,
+        typer.Option(help="Replay the trace to refine the advice and check it against baselines."),
+    ] = True,
+    slo: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of usages that must meet their SLO.")
+    ] = 0.99,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the advice as a standalone HTML report.")
+    ] = None,
+    output: Out = Format.table,
+) -> None:
+    """Own, reserve or rent: the cheapest mix per pool type at your risk level, recorded."""
+    from keel.service import advice
+
+    state(ctx).local("capacity advise")
+    step_s = duration_s(step, "--step")
+    ahead = duration_s(horizon, "--horizon")
+    if ahead < step_s or ahead % step_s:
+        raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
+    scenario = _scenario(
+        mapping, None, service_wait, job_wait, "1m", reserved_factor, spot_factor,
+        spot_preemptions, seed, sample,
+    )  # fmt: skip
+    found = advice.advise(
+        state(ctx).workspace(), trace, trace_format, scenario, actor=state(ctx).actor(),
+        step_s=step_s, horizon_steps=ahead // step_s, level=level, basis=basis,
+        objective=objective, check=check, slo=slo,
+    )  # fmt: skip
+    if report is not None:
+        from keel.web.capacity import advice_html
+
+        report.write_text(advice_html(found), encoding="utf-8")
+    if output is not Format.table:
+        typer.echo(machine(found, output.value))
+        return
+    _print_advice(found)
+    if report is not None:
+        typer.echo(f"report: {report}")
+
+
+def _print_advice(found: dict[str, object]) -> None:
+    basis = (
+        f"the top of the {found['level']}% forecast interval, {found['horizon_steps']} steps"
+        if found["basis"] == "forecast"
+        else "the history"
+    )
+    typer.echo(
+        f"advice {found['id']} (ledger entry {found['ledger_index']}): {found['usages']:,}"
+        f" usages of {found['source']}, planned on {basis} of {found['step_s']:,} s;"
+        f" carbon at {found['carbon_usd_per_t']:,.0f} USD/t ({found['objective']})"
+    )
+    types = found["pool_types"]
+    assert isinstance(types, list)
+    rows = [
+        [t["accelerator"], t["owned_today"], f"{t['demand_mean']:,.1f}",
+         f"{t['demand_peak']:,.1f}", f"{t['planned_peak']:,.1f}", _mix(t["analytic"]),
+         _mix(t["recommended"], alone=False)]
+        for t in types
+    ]  # fmt: skip
+    typer.echo(table(["POOL TYPE", "OWNED TODAY", "IN USE (MEAN)", "PEAK", "PLANNED PEAK",
+                      "ALONE: OWN+RESERVE", "ADVISED: OWN+RESERVE"], rows))  # fmt: skip
+    checks = found["checks"]
+    assert isinstance(checks, dict)
+    if checks:
+        typer.echo(
+            f"judged by replaying the trace ({found['replays']} replays) with each mix in place"
+            f" of today's owned and reserved devices; the SLO is met by at least"
+            f" {found['slo']:.0%} of usages:"
+        )
+        rows = [
+            [name.replace("_", " "), _share(c["slo_attainment"]), _seconds(c["wait_p95_s"]),
+             f"{c['usd_per_month']:,.0f}", f"{c['kgco2e_per_month']:,.0f}"]
+            for name, c in checks.items()
+        ]  # fmt: skip
+        typer.echo(table(["MIX", "SLO MET", "WAIT P95", "USD/MONTH", "KGCO2E/MONTH"], rows))
+    skipped = found["skipped"]
+    assert isinstance(skipped, dict)
+    for why, count in skipped.items():
+        typer.echo(f"skipped: {count:,} {why}")

@@ -317,6 +317,19 @@ readiness_assessments = sa.Table(
 digests of what it was computed from, the whole assessment as JSON, and its
 ``readiness.assessed`` ledger entry."""
 
+capacity_advice = sa.Table(
+    "capacity_advice",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("digest", sa.String(80), nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Column("advice", JSONType, nullable=False),
+)
+"""One row per ``keel capacity advise`` run: the whole advice as JSON (demand, forecast,
+frontier, baselines, replay checks), its digest and its ``capacity.advised`` ledger entry."""
+
 rate_buckets = sa.Table(
     "rate_buckets",
     metadata,
