@@ -199,6 +199,15 @@ class Client:
             query["top"] = top
         return self._get(wire.CapacityHistory, "/v1/capacity/history", **query)
 
+    def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
+        """A recorded ``keel capacity advise`` run (the newest without an id)."""
+        which = "latest" if advice_id is None else str(advice_id)
+        return self._get(wire.CapacityAdvice, f"/v1/capacity/advice/{which}")
+
+    def capacity_advice_list(self, *, limit: int = 20) -> wire.AdviceList:
+        """The newest recorded advice runs, summarised."""
+        return self._get(wire.AdviceList, "/v1/capacity/advice", limit=limit)
+
     def explain(
         self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
     ) -> wire.Explanation:

@@ -114,6 +114,14 @@ class Operations(Protocol):
         """Demand from Keel's own runs, per pool or workload (of workloads the caller reads)."""
         ...
 
+    def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
+        """A recorded ``keel capacity advise`` run (the newest without an id)."""
+        ...
+
+    def capacity_advice_list(self, *, limit: int = 20) -> wire.AdviceList:
+        """The newest recorded advice runs, summarised."""
+        ...
+
     def explain(
         self, workload: str, *, objective: str = "balanced", solver: str = "fast", seed: int = 0
     ) -> wire.Explanation:

@@ -495,3 +495,45 @@ def test_capacity_history_counts_the_runs_of_workloads_the_caller_reads(server: 
     assert by_pool.returncode == 0, by_pool.stderr
     pools = {c["name"] for c in json.loads(by_pool.stdout)["classes"]}
     assert pools == {f"{r['site']}/{r['pool']}" for r in runs if r["started_at"] is not None}
+
+
+def test_capacity_advice_is_served_with_unreadable_workloads_withheld(server: Server) -> None:
+    from daily_cycle import two_classes
+
+    with server.client("admin") as admin:
+        workloads = [w["name"] for w in admin.get("/v1/resources/workloads").json()["items"]]
+    with server.client("viewer") as viewer:
+        assert viewer.get("/v1/capacity/advice/latest").status_code in (200, 404)
+        hidden = [
+            w for w in workloads if viewer.get(f"/v1/resources/workload/{w}").status_code != 200
+        ]
+    web_as = hidden[0] if hidden else "doc-search-api"
+    trace = two_classes(server.root, 3, seed=5)
+    made = run(
+        "capacity", "advise", str(trace), "--like", f"web={web_as}",
+        "--like", "batch=clickstream-propensity", "--horizon", "12h", "--no-check", "-o", "json",
+        cwd=server.root,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    local = json.loads(made.stdout)
+    with server.client("admin") as admin:
+        whole = admin.get("/v1/capacity/advice/latest").json()
+        assert whole["digest"] == local["digest"]
+        assert whole["scenario"]["mapping"] == {"web": web_as, "batch": "clickstream-propensity"}
+        assert admin.get(f"/v1/capacity/advice/{local['id']}").json()["id"] == local["id"]
+        assert admin.get("/v1/capacity/advice/999999").status_code == 404
+        assert admin.get("/v1/capacity/advice/0").status_code == 422
+        listed = admin.get("/v1/capacity/advice", params={"limit": 5}).json()["advice"]
+        assert listed[0]["id"] == local["id"] and listed[0]["source"] == trace.name
+        assert admin.get("/v1/capacity/advice", params={"limit": 0}).status_code == 422
+    with server.client("viewer") as viewer:
+        seen = viewer.get("/v1/capacity/advice/latest").json()
+    expected = "(withheld)" if hidden else web_as
+    assert seen["scenario"]["mapping"]["web"] == expected
+    assert seen["pool_types"] == whole["pool_types"]
+    with server.client(None) as nobody:
+        assert nobody.get("/v1/capacity/advice/latest").status_code == 401
+    remote = run("--server", server.url, "capacity", "advice", "-o", "json", cwd=server.root,
+                 env=clean_env(KEEL_TOKEN=server.keys["viewer"]))  # fmt: skip
+    assert remote.returncode == 0, remote.stderr
+    assert json.loads(remote.stdout)["scenario"]["mapping"]["web"] == expected

@@ -221,3 +221,43 @@ def test_the_plan_page_draws_a_horizon_plans_schedule(server: Server) -> None:
         assert "scatter" in traces  # and the sites' intensity lines
         page.screenshot(path=str(SHOTS / "plan-schedule.png"), full_page=True)
         browser.close()
+
+
+def test_the_capacity_page_draws_the_newest_advice(server: Server) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but chromium is missing: scripts/test.sh installs it")
+        pytest.skip("chromium is not installed")
+    from conftest import run
+    from daily_cycle import two_classes
+
+    trace = two_classes(server.root, 3, seed=4)
+    made = run(
+        "capacity", "advise", str(trace), "--like", "*=doc-search-api", "--horizon", "12h",
+        "-o", "json", cwd=server.root,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    import json
+
+    advice = json.loads(made.stdout)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{server.url}/ui/login")
+        page.fill("input[name=key]", server.keys["viewer"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/ui/")
+        page.goto(f"{server.url}/ui/capacity")
+        assert page.locator("h1").inner_text() == "Capacity"
+        content = page.content()
+        assert f"Advice {advice['id']}" in content and advice["trace_digest"] in content
+        assert "Judged by replay" in content and "on-premises first" in content
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
+        points = page.evaluate(POINTS_PER_CHART)
+        expected = sum(1 + bool(t["frontier"]) for t in advice["pool_types"])
+        assert len(points) == expected and all(n > 0 for n in points), points
+        page.screenshot(path=str(SHOTS / "capacity.png"), full_page=True)
+        browser.close()
+    assert not errors, errors

@@ -51,6 +51,7 @@ from keel.api.security import (
 )
 from keel.errors import AuthenticationError, KeelError, NotFoundError
 from keel.service import tokens
+from keel.web.capacity import NAMES, figures
 from keel.web.readiness import radar_svg
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +66,7 @@ PAGES = (
     ("/ui/monitors", "Monitors"),
     ("/ui/decisions", "Decisions"),
     ("/ui/readiness", "Readiness"),
+    ("/ui/capacity", "Capacity"),
 )
 
 Page = Annotated[Caller, Depends(guard("read", "Resource/Dashboard/page"))]
@@ -560,4 +562,55 @@ def readiness_page(request: Request, caller: Page) -> HTMLResponse:
         r=found,
         radar=radar_svg(found.scores) if found else "",
         trend=readiness_trend(found.trend) if found else {},
+    )
+
+
+def _mix_cell(mix: wire.AdviceMix | None, *, alone: bool) -> str:
+    if mix is None or (alone and mix.unserved_devices_mean > 0):
+        return "cannot serve"
+    return f"{mix.owned:,}+{mix.reserved:,}"
+
+
+@router.get("/ui/capacity")
+def capacity_page(request: Request, caller: Page) -> HTMLResponse:
+    """The newest capacity advice: per pool type, the replays, the frontier and demand charts."""
+    try:
+        found: wire.CapacityAdvice | None = caller.ops.capacity_advice()
+    except NotFoundError:
+        found = None
+    if found is None:
+        return render("capacity.html", "Capacity", request, caller, a=None)
+    types = [
+        [t.accelerator, t.owned_today, f"{t.demand_mean:,.1f}", f"{t.demand_peak:,.1f}",
+         f"{t.planned_peak:,.1f}", _mix_cell(t.analytic, alone=True),
+         _mix_cell(t.recommended, alone=False)]
+        for t in found.pool_types
+    ]  # fmt: skip
+    checks = [
+        [NAMES.get(name, name),
+         "-" if c.slo_attainment is None else f"{c.slo_attainment:.1%}",
+         "-" if c.wait_p95_s is None else f"{c.wait_p95_s:,.0f} s",
+         f"{c.usd_per_month:,.0f}", f"{c.kgco2e_per_month:,.0f}"]
+        for name, c in found.checks.items()
+    ]  # fmt: skip
+    evidence = [
+        ["advice", found.digest], ["trace file", found.trace_digest],
+        ["estate", found.estate_digest], ["prices", found.prices_digest],
+    ]  # fmt: skip
+    runs = [
+        [r.id, r.created_at, r.created_by, r.source,
+         ", ".join(f"{k} {_mix_cell(m, alone=False)}" for k, m in r.recommended.items())]
+        for r in caller.ops.capacity_advice_list(limit=10).advice
+    ]  # fmt: skip
+    return render(
+        "capacity.html",
+        "Capacity",
+        request,
+        caller,
+        a=found,
+        types=types,
+        checks=checks,
+        evidence=evidence,
+        runs=runs,
+        figures=figures(found.model_dump(mode="json")),
     )

@@ -266,6 +266,9 @@ class _Replay:
         groups: dict[frozenset[int], int] = {}
         self.group = [groups.setdefault(frozenset(a), len(groups)) for a in self.allowed]
 
+    def running(self) -> bool:
+        return bool((self.in_use > EPS).any())
+
     def place(self) -> None:
         """Place the waiting usages, first come first served within one class and size.
 
@@ -384,7 +387,7 @@ class _Replay:
         """
         step = self.settings.tick_s
         k = 0
-        while k < len(usages) or self.queue:
+        while k < len(usages) or self.queue or self.running():
             now = self.env.now
             while k < len(usages) and usages[k].arrival_s <= now + EPS:
                 self.wait(usages[k])
@@ -395,10 +398,11 @@ class _Replay:
                 self.place()
                 if self.report_tick is not None:
                     self.report_tick(k)
-            if self.queue and k == len(usages) and not self.in_use.any():
+            if self.queue and k == len(usages) and not self.running():
                 return  # nothing runs and nothing arrives: what waits can never start
             self.woken = self.env.event()
-            wakers: list[simpy.Event] = [self.woken] if self.queue else []
+            # An end may free room for what waits, or preempt a usage back into the queue.
+            wakers: list[simpy.Event] = [self.woken] if self.queue or self.running() else []
             if k < len(usages):
                 wakers.append(self.env.timeout(max(usages[k].arrival_s - now, 0.0)))
             yield self.env.any_of(wakers)

@@ -340,7 +340,7 @@ def advise_command(
     if output is not Format.table:
         typer.echo(machine(found, output.value))
         return
-    _print_advice(found)
+    _print_advice(found.model_dump(mode="json"))
     if report is not None:
         typer.echo(f"report: {report}")
 
@@ -384,3 +384,43 @@ def _print_advice(found: dict[str, object]) -> None:
     assert isinstance(skipped, dict)
     for why, count in skipped.items():
         typer.echo(f"skipped: {count:,} {why}")
+
+
+@app.command("advice")
+def advice_command(
+    ctx: typer.Context,
+    advice_id: Annotated[
+        int | None, typer.Argument(help="Its id; the newest without one.", show_default=False)
+    ] = None,
+    *,
+    every: Annotated[bool, typer.Option("--list", help="List the recorded runs.")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write it as a standalone HTML report.")
+    ] = None,
+    output: Out = Format.table,
+) -> None:
+    """Recorded advice: the newest run, one by id, or the list (works with --server)."""
+    ops = state(ctx).ops()
+    if every:
+        found = ops.capacity_advice_list()
+        if output is not Format.table:
+            typer.echo(machine(found, output))
+            return
+        rows = [
+            [a.id, a.created_at, a.created_by, a.source, a.basis, a.ledger_index,
+             ", ".join(f"{k} {_mix(m, alone=False)}" for k, m in
+                       ((k, None if m is None else m.model_dump()) for k, m in
+                        a.recommended.items()))]
+            for a in found.advice
+        ]  # fmt: skip
+        typer.echo(table(["ID", "CREATED", "BY", "TRACE", "BASIS", "LEDGER", "ADVISED"], rows))
+        return
+    one = ops.capacity_advice(advice_id)
+    if report is not None:
+        from keel.web.capacity import advice_html
+
+        report.write_text(advice_html(one), encoding="utf-8")
+    if output is not Format.table:
+        typer.echo(machine(one, output))
+        return
+    _print_advice(one.model_dump(mode="json"))

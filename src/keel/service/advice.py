@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from keel import progress
+from keel import progress, wire
 from keel.capacity import advice as advice_mod
 from keel.capacity import demand as demand_mod
 from keel.capacity import forecast as forecast_mod
@@ -314,7 +314,7 @@ def advise(
     objective: str = "balanced",
     check: bool = True,
     slo: float = 0.99,
-) -> dict[str, Any]:
+) -> wire.CapacityAdvice:
     """Advise how many devices of each pool type to own, reserve and rent; record it.
 
     Raises:
@@ -427,7 +427,7 @@ def _prices_json(prices: advice_mod.Prices) -> dict[str, float | None]:
     }
 
 
-def _record(workspace: Workspace, advice: dict[str, Any], actor: Actor) -> dict[str, Any]:
+def _record(workspace: Workspace, advice: dict[str, Any], actor: Actor) -> wire.CapacityAdvice:
     """Store the run and append its ledger entry, in one transaction."""
     digest = _digest(advice)
     entry = {
@@ -452,10 +452,23 @@ def _record(workspace: Workspace, advice: dict[str, Any], actor: Actor) -> dict[
         advice_id = unit.repository(AdviceRepository).add(
             StoredAdvice(0, now, actor.principal or "", digest, index, advice)
         )
-    return {"id": advice_id, "ledger_index": index, "digest": digest, **advice}
+    return wire.CapacityAdvice.model_validate(
+        {
+            "id": advice_id,
+            "ledger_index": index,
+            "digest": digest,
+            "created_at": _iso(now),
+            "created_by": actor.principal or "",
+            **advice,
+        }
+    )
 
 
-def stored(workspace: Workspace, advice_id: int | None = None) -> dict[str, Any]:
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def stored(workspace: Workspace, advice_id: int | None = None) -> wire.CapacityAdvice:
     """A stored advice run (the newest without an id).
 
     Raises:
@@ -466,11 +479,47 @@ def stored(workspace: Workspace, advice_id: int | None = None) -> dict[str, Any]
     if found is None:
         what = "no capacity advice yet" if advice_id is None else f"no advice {advice_id}"
         raise NotFoundError(what, hint="keel capacity advise TRACE records one")
-    return {
-        "id": found.id,
-        "ledger_index": found.ledger_index,
-        "digest": found.digest,
-        "created_at": found.created_at.isoformat().replace("+00:00", "Z"),
-        "created_by": found.created_by,
-        **found.advice,
-    }
+    return wire.CapacityAdvice.model_validate(
+        {
+            "id": found.id,
+            "ledger_index": found.ledger_index,
+            "digest": found.digest,
+            "created_at": _iso(found.created_at),
+            "created_by": found.created_by,
+            **found.advice,
+        }
+    )
+
+
+def recent(workspace: Workspace, limit: int = 20) -> wire.AdviceList:
+    """The newest advice runs, summarised."""
+    with workspace.unit(snapshot=True) as unit:
+        found = unit.repository(AdviceRepository).recent(limit)
+    return wire.AdviceList(
+        advice=[
+            wire.AdviceSummary(
+                id=row.id,
+                created_at=_iso(row.created_at),
+                created_by=row.created_by,
+                source=Path(row.advice["source"]).name,
+                basis=row.advice["basis"],
+                objective=row.advice["objective"],
+                ledger_index=row.ledger_index,
+                recommended={t["accelerator"]: t["recommended"] for t in row.advice["pool_types"]},
+            )
+            for row in found
+        ]
+    )
+
+
+def redact(found: wire.CapacityAdvice, hidden: set[str]) -> wire.CapacityAdvice:
+    """The advice without the names of workloads the caller may not read.
+
+    Which workload each class behaved as is the only place the advice names workloads; a
+    hidden one reads ``(withheld)``, so its existence is not told either.
+    """
+    mapping = found.scenario.get("mapping", {})
+    if not hidden & set(mapping.values()):
+        return found
+    shown = {k: "(withheld)" if v in hidden else v for k, v in mapping.items()}
+    return found.model_copy(update={"scenario": {**found.scenario, "mapping": shown}})

@@ -24,6 +24,7 @@ from keel.errors import NotFoundError, UserError
 from keel.operations import DEFAULT_KEY_DAYS, DEFAULT_PAGE, MAX_PAGE, Commit, Direction
 from keel.service import (
     access,
+    advice,
     capacity,
     changes,
     conversion,
@@ -540,6 +541,18 @@ class LocalOperations:
         return capacity.runs_history(
             self.workspace, step_s=step_s, by=by, top=top, hidden=self._hidden_workloads
         )
+
+    def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
+        """A recorded advice run, without the names of workloads the caller may not read."""
+        self._require_visible("Resource/Capacity/all")
+        found = advice.stored(self.workspace, advice_id)
+        mapping = found.scenario.get("mapping", {})
+        return advice.redact(found, self._hidden_workloads(set(mapping.values())))
+
+    def capacity_advice_list(self, *, limit: int = 20) -> wire.AdviceList:
+        """The newest recorded advice runs, summarised (they name no workload)."""
+        self._require_visible("Resource/Capacity/all")
+        return advice.recent(self.workspace, limit)
 
     def runs(self, workload: str | None = None, *, every: bool = False) -> wire.Runs:
         """Runs, without those of workloads the caller may not read."""

@@ -12,10 +12,17 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from keel import wire
+
 _ENV = Environment(loader=PackageLoader("keel.web"), autoescape=select_autoescape())
 
 _COLOURS = {"keel": "#1f6feb", "on_prem_first": "#d29922", "all_on_demand": "#cf222e"}
-_NAMES = {"keel": "Keel", "on_prem_first": "on-premises first", "all_on_demand": "all on demand"}
+NAMES = {
+    "today": "today",
+    "keel": "Keel",
+    "on_prem_first": "on-premises first",
+    "all_on_demand": "all on demand",
+}
 
 
 def _times(advice: dict[str, Any], first: int, count: int) -> list[Any]:
@@ -68,7 +75,11 @@ def demand_figure(advice: dict[str, Any], pool_type: dict[str, Any]) -> dict[str
 
 
 def frontier_figure(pool_type: dict[str, Any]) -> dict[str, Any]:
-    """Cost against carbon per month: the frontier, the advised mix and the baselines."""
+    """Cost against carbon per month: the frontier, the advised mix and the baselines.
+
+    Every point prices this pool type on its own; a mix that leaves demand it cannot serve
+    alone (the rest moves to other pool types in the replay) is not drawn.
+    """
     front = pool_type["frontier"]
     data: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "lines+markers", "name": "frontier",
@@ -78,9 +89,9 @@ def frontier_figure(pool_type: dict[str, Any]) -> dict[str, Any]:
     ]  # fmt: skip
     marks = {"keel": pool_type.get("recommended"), **pool_type["baselines"]}
     for name, mix in marks.items():
-        if mix is None:
-            continue
-        data.append({"type": "scatter", "mode": "markers", "name": _NAMES[name],
+        if mix is None or mix["unserved_devices_mean"] > 0:
+            continue  # this pool type alone cannot serve the demand so: no point to draw
+        data.append({"type": "scatter", "mode": "markers", "name": NAMES[name],
                      "x": [mix["usd_per_month"]], "y": [mix["kgco2e_per_month"]],
                      "text": [f"own {mix['owned']}, reserve {mix['reserved']}"],
                      "marker": {"size": 12, "color": _COLOURS[name]}})  # fmt: skip
@@ -106,10 +117,11 @@ def figures(advice: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def advice_html(advice: dict[str, Any]) -> str:
+def advice_html(found: wire.CapacityAdvice) -> str:
     """A standalone HTML report of an advice run (plotly.js embedded, no external asset)."""
     from plotly.offline import get_plotlyjs
 
+    advice = found.model_dump(mode="json")
     return _ENV.get_template("capacity_report.html").render(
-        a=advice, figures=figures(advice), names=_NAMES, plotly=get_plotlyjs()
+        a=advice, figures=figures(advice), names=NAMES, plotly=get_plotlyjs()
     )

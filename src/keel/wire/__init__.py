@@ -7,7 +7,17 @@ service layer; this package imports nothing of Keel but pydantic.
 """
 
 from keel.wire.base import JsonObject, JsonValue, Wire
-from keel.wire.capacity import CapacityClass, CapacityHistory
+from keel.wire.capacity import (
+    AdviceBand,
+    AdviceCheck,
+    AdviceList,
+    AdviceMix,
+    AdviceSummary,
+    CapacityAdvice,
+    CapacityClass,
+    CapacityHistory,
+    PoolTypeAdvice,
+)
 from keel.wire.decisions import (
     Approval,
     Decision,
@@ -77,6 +87,11 @@ from keel.wire.tokens import CreatedToken, Token, Tokens
 __all__ = [
     "AccessDecision",
     "Action",
+    "AdviceBand",
+    "AdviceCheck",
+    "AdviceList",
+    "AdviceMix",
+    "AdviceSummary",
     "Alert",
     "Alerts",
     "Alternative",
@@ -84,6 +99,7 @@ __all__ = [
     "ApplyResult",
     "Approval",
     "Baseline",
+    "CapacityAdvice",
     "CapacityClass",
     "CapacityHistory",
     "Change",
@@ -132,6 +148,7 @@ __all__ = [
     "Placement",
     "Plan",
     "PolicyDecision",
+    "PoolTypeAdvice",
     "Readiness",
     "ReadinessComponent",
     "ReadinessScore",
