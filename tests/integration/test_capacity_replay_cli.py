@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_advise_records_its_evidence_and_beats_both_baselines_in_replay(estate: 
     for pool_type in advice["pool_types"]:
         assert len(pool_type["forecast"]["high"]) == 24
         front = [(m["usd_per_month"], m["kgco2e_per_month"]) for m in pool_type["frontier"]]
-        assert front == sorted(front) and all(a[1] > b[1] for a, b in zip(front, front[1:]))
+        assert front == sorted(front) and all(a[1] > b[1] for a, b in itertools.pairwise(front))
     shown_entry = keel(
         "ledger", "show", "--from", str(advice["ledger_index"]), "--limit", "1", cwd=estate
     )
