@@ -160,3 +160,38 @@ def test_segments_add_up_to_the_device_hours() -> None:
         sum(p.device_h for p in found.pools)
     )
     assert set(where.tolist()) <= {0, 1}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_skipping_idle_ticks_changes_nothing_against_the_exhaustive_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    pools = [
+        pool("dc/l4", 6, owned=True, usd=1.0),
+        pool("edge/l4", 3, owned=True, usd=1.5),
+        pool("cloud/l4", 10, owned=False, usd=3.0, reserved=2),
+    ]
+    classes = [
+        job([1.0, 1.5, 3.0], service=True),
+        job([math.inf, 1.5, 3.0]),
+        job([1.0, math.inf, math.inf]),
+    ]
+    cls = rng.integers(0, 3, n)
+    devices = rng.choice([0.25, 0.5, 1.0, 2.0, 3.0], n)
+    arrival = np.sort(rng.uniform(0, 48 * HOUR, n))
+    duration = rng.exponential(3 * HOUR, n) + 30
+    trace = (cls.astype(np.int64), devices, arrival, duration)
+    fast = replay(pools, classes, trace, Settings(tick_s=120, spot_preemptions_per_h=0.2, seed=7))
+    plain = replay(
+        pools, classes, trace,
+        Settings(tick_s=120, spot_preemptions_per_h=0.2, seed=7, exhaustive=True),
+    )  # fmt: skip
+    for a, b in zip(fast.classes, plain.classes, strict=True):
+        assert a.waits_s == pytest.approx(b.waits_s)
+        assert (a.met_slo, a.preemptions, a.never_started) == (
+            b.met_slo, b.preemptions, b.never_started
+        )  # fmt: skip
+        assert a.usd == pytest.approx(b.usd) and a.kgco2e == pytest.approx(b.kgco2e)
+    assert fast.span_h == pytest.approx(plain.span_h)
+    assert fast.ticks < plain.ticks
+    assert max(max(c.waits_s, default=0) for c in fast.classes) > 0  # the estate was busy

@@ -590,7 +590,8 @@ def capacity_page(request: Request, caller: Page) -> HTMLResponse:
         [NAMES.get(name, name),
          "-" if c.slo_attainment is None else f"{c.slo_attainment:.1%}",
          "-" if c.wait_p95_s is None else f"{c.wait_p95_s:,.0f} s",
-         f"{c.usd_per_month:,.0f}", f"{c.kgco2e_per_month:,.0f}"]
+         f"{c.types_usd_per_month:,.0f}", f"{c.usd_per_month:,.0f}",
+         f"{c.kgco2e_per_month:,.0f}"]
         for name, c in found.checks.items()
     ]  # fmt: skip
     evidence = [

@@ -111,11 +111,15 @@ class Settings:
         tick_s: Seconds between placement decisions.
         spot_preemptions_per_h: Rate at which a spot usage is preempted.
         seed: Seed of the preemption draws.
+        exhaustive: Tick every ``tick_s`` while usages wait and try every one of them at
+            every tick: the plain loop, kept as the benchmark's baseline and the tests'
+            reference (the outcome is the same, only slower).
     """
 
     tick_s: float = 60.0
     spot_preemptions_per_h: float = 0.01
     seed: int = 0
+    exhaustive: bool = False
 
 
 @dataclass
@@ -280,12 +284,13 @@ class _Replay:
         freed, self.freed = self.freed, set()
         fresh, self.fresh = self.fresh, set()
         smallest_refused: dict[int, float] = {}  # per set of pools: devices that did not fit
+        exhaustive = self.settings.exhaustive
         for key in sorted(self.queue, key=lambda k: self.queue[k][0].arrival_s):
             cls, devices = key
             group = self.group[cls]
-            if key not in fresh and not self.allowed[cls] & freed:
+            if not exhaustive and key not in fresh and not self.allowed[cls] & freed:
                 continue
-            if devices >= smallest_refused.get(group, math.inf):
+            if not exhaustive and devices >= smallest_refused.get(group, math.inf):
                 continue  # a usage as small on the same pools did not fit
             waiting = self.queue[key]
             while waiting and self.start(waiting[0]):
@@ -394,12 +399,15 @@ class _Replay:
                 self.events += 1
                 k += 1
                 self.changed = True
-            if self.queue and self.changed:
+            if self.queue and (self.changed or self.settings.exhaustive):
                 self.place()
                 if self.report_tick is not None:
                     self.report_tick(k)
             if self.queue and k == len(usages) and not self.running():
                 return  # nothing runs and nothing arrives: what waits can never start
+            if self.settings.exhaustive and self.queue:
+                yield self.env.timeout((math.floor(now / step + EPS) + 1) * step - now)
+                continue
             self.woken = self.env.event()
             # An end may free room for what waits, or preempt a usage back into the queue.
             wakers: list[simpy.Event] = [self.woken] if self.queue or self.running() else []

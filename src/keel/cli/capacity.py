@@ -376,10 +376,12 @@ def _print_advice(found: dict[str, object]) -> None:
         )
         rows = [
             [name.replace("_", " "), _share(c["slo_attainment"]), _seconds(c["wait_p95_s"]),
-             f"{c['usd_per_month']:,.0f}", f"{c['kgco2e_per_month']:,.0f}"]
+             f"{c['types_usd_per_month']:,.0f}", f"{c['usd_per_month']:,.0f}",
+             f"{c['kgco2e_per_month']:,.0f}"]
             for name, c in checks.items()
         ]  # fmt: skip
-        typer.echo(table(["MIX", "SLO MET", "WAIT P95", "USD/MONTH", "KGCO2E/MONTH"], rows))
+        typer.echo(table(["MIX", "SLO MET", "WAIT P95", "THESE TYPES USD/MONTH",
+                          "ESTATE USD/MONTH", "KGCO2E/MONTH"], rows))  # fmt: skip
     skipped = found["skipped"]
     assert isinstance(skipped, dict)
     for why, count in skipped.items():

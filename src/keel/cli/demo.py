@@ -41,7 +41,7 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     Raises:
         UserError: If a file exists and ``force`` is false.
     """
-    from keel.service import demo_manifests, lineage, monitoring, scoring
+    from keel.service import demo_manifests, demo_usage_trace, lineage, monitoring, scoring
 
     folder.mkdir(parents=True, exist_ok=True)
     files = demo_manifests()
@@ -60,7 +60,9 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     events.write_bytes(lineage.demo_events().read_bytes())
     # The tour's keel decisions record: the demo model's answers, decided over the last hour.
     made = scoring.write_demo_decisions(folder / "decisions.jsonl")
-    return [*written, events, made]
+    usage = folder / "usage.csv"  # the tour's keel capacity advise: a real trace excerpt
+    usage.write_bytes(demo_usage_trace())
+    return [*written, events, made, usage]
 
 
 def init(

@@ -24,6 +24,7 @@ __all__ = [
     "Resource",
     "build_estate",
     "demo_manifest_files",
+    "demo_usage_trace",
     "load_manifests",
 ]
 
@@ -44,3 +45,13 @@ def demo_manifest_files(folder_name: str = "demo") -> list[tuple[str, str]]:
         for entry in folder.iterdir()
         if Path(entry.name).suffix == ".yaml"
     )
+
+
+def demo_usage_trace() -> bytes:
+    """Three days of real GenAI image requests in Keel's trace format (``keel capacity``).
+
+    An excerpt of the Alibaba GenAI 2026 trace (``cluster-trace-v2026-GenAI``,
+    ``lora_request_trace.csv``; research or study use): every request that ran from 2024-11-25
+    to 2024-11-27 (UTC), one GPU each for its execution time (docs/capacity.md).
+    """
+    return importlib_resources.files(__name__).joinpath("demo", "usage.csv").read_bytes()

@@ -20,7 +20,12 @@ from keel.service import (
 from keel.service.actor import Actor
 from keel.service.changes import ApplyResult, Change, apply_manifests
 from keel.service.estate import EstateSummary, delete_resource, get_resources, summarise
-from keel.service.manifests import demo_manifests, manifest_schema, validate_manifests
+from keel.service.manifests import (
+    demo_manifests,
+    demo_usage_trace,
+    manifest_schema,
+    validate_manifests,
+)
 from keel.service.stored import load_estate
 from keel.service.workspace import Unit, Workspace, manifest_limits
 
@@ -38,6 +43,7 @@ __all__ = [
     "apply_manifests",
     "delete_resource",
     "demo_manifests",
+    "demo_usage_trace",
     "get_resources",
     "ledger",
     "lineage",

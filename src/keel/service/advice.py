@@ -167,8 +167,21 @@ def _settings(scenario: simulation.Scenario) -> replay_mod.Settings:
     )
 
 
-def _outcome(result: replay_mod.Result) -> dict[str, Any]:
-    """A replay's SLO attainment, wait, cost and carbon per month of its span."""
+def _committed(pool: replay_mod.Pool) -> float:
+    """USD per hour a pool costs whether used or not."""
+    if pool.owned:
+        return pool.devices * pool.usd_per_device_h
+    return pool.reserved * pool.reserved_usd_per_device_h
+
+
+def _outcome(
+    result: replay_mod.Result, pools: list[replay_mod.Pool], types: set[str]
+) -> dict[str, Any]:
+    """A replay's SLO attainment, wait, cost and carbon per month of its span.
+
+    ``usd_per_month`` is the whole estate's (every pool committed, and what was rented);
+    ``types_usd_per_month`` that of the pools of the advised types alone.
+    """
     usages = sum(c.usages for c in result.classes)
     waits = [w for c in result.classes for w in c.waits_s]
     rented = sum(p.usage_usd for p in result.pools)
@@ -181,6 +194,15 @@ def _outcome(result: replay_mod.Result) -> dict[str, Any]:
         "never_started": sum(c.never_started for c in result.classes),
         "span_h": round(result.span_h, 3),
         "usd_per_month": round((result.committed_usd + rented) / hours * 730.0, 2),
+        "types_usd_per_month": round(
+            sum(
+                _committed(pool) + used.usage_usd / hours
+                for pool, used in zip(pools, result.pools, strict=True)
+                if pool.accelerator in types
+            )
+            * 730.0,
+            2,
+        ),
         "kgco2e_per_month": round(sum(c.kgco2e for c in result.classes) / hours * 730.0, 3),
     }
 
@@ -207,7 +229,7 @@ class _Search:
                 result = replay_mod.replay(
                     pools, self.model.classes, self.model.usages, self.settings
                 )
-            self.seen[key] = _outcome(result)
+            self.seen[key] = _outcome(result, pools, set(mixes))
         return self.seen[key]
 
     def rank(self, mixes: dict[str, tuple[int, int, list[int], int | None]]) -> tuple[float, ...]:
@@ -375,7 +397,7 @@ def advise(
         )
         for accelerator in found.classes
     ]
-    checks = {"today": _outcome(today)}
+    checks = {"today": _outcome(today, model.pools, set(found.classes))}
     replays = 1
     if check:
         search = _Search(model, settings, slo, carbon_price)

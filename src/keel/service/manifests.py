@@ -21,6 +21,7 @@ from keel.estate import (
     demo_manifest_files,
     load_manifests,
 )
+from keel.estate import demo_usage_trace as _demo_usage_trace
 from keel.estate.resources import (
     MAX_REGO_CHARS,
     MonitorSpec,
@@ -253,6 +254,11 @@ def demo_manifests(*, refused: bool = False) -> list[tuple[str, str]]:
         The manifest files, in name order.
     """
     return demo_manifest_files("demo_refused" if refused else "demo")
+
+
+def demo_usage_trace() -> bytes:
+    """Three days of real GenAI requests in Keel's trace format, for the tour's capacity advice."""
+    return _demo_usage_trace()
 
 
 def manifest_schema() -> dict[str, Any]:

@@ -85,6 +85,7 @@ class AdviceCheck(Wire):
     never_started: int
     span_h: float
     usd_per_month: float = Field(description="Every pool of the estate, committed and rented.")
+    types_usd_per_month: float = Field(description="The pools of the advised types alone.")
     kgco2e_per_month: float
 
 
