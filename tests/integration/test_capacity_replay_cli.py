@@ -128,3 +128,26 @@ def test_advise_records_its_evidence_and_beats_both_baselines_in_replay(estate: 
     assert str(advice["id"]) in listed and trace.name in listed
     html = report.read_text()
     assert "Plotly.newPlot" in html and advice["digest"] in html and "<script src" not in html
+
+
+def test_the_committed_plans_services_keep_their_devices(estate: Path) -> None:
+    trace = two_classes(estate, 2, seed=6)
+    plan = json.loads(keel("plan", "-o", "json", cwd=estate).stdout)  # committed, too
+    net = json.loads(keel(
+        "capacity", "simulate", str(trace), "--like", "*=doc-search-api", "-o", "json",
+        cwd=estate,
+    ).stdout)  # fmt: skip
+    whole = json.loads(keel(
+        "capacity", "simulate", str(trace), "--like", "*=doc-search-api", "--whole-pools",
+        "-o", "json", cwd=estate,
+    ).stdout)  # fmt: skip
+    held = net["scenario"]["held_by_plan_services"]
+    assert held and whole["scenario"]["held_by_plan_services"] == {}
+    services = {}
+    for placed in plan["placements"]:
+        if placed["period"] == "month":
+            name = f"{placed['site']}/{placed['pool']}"
+            services[name] = services.get(name, 0) + placed["devices"]
+    assert held == services
+    for a, b in zip(net["pools"], whole["pools"], strict=True):
+        assert a["devices"] == max(b["devices"] - held.get(a["name"], 0), 0)

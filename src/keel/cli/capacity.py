@@ -154,6 +154,13 @@ Sample = Annotated[
     float,
     typer.Option(min=0.0001, max=1.0, help="Share of the usages replayed (thins a large trace)."),
 ]
+Whole = Annotated[
+    bool,
+    typer.Option(
+        "--whole-pools",
+        help="Give the trace whole pools (by default the committed plan's services keep theirs).",
+    ),
+]
 Preemptions = Annotated[
     float, typer.Option(min=0.0, max=10.0, help="Spot preemptions per hour of use.")
 ]
@@ -170,6 +177,7 @@ def _scenario(  # noqa: PLR0917 (the options of one scenario)
     spot_preemptions: float,
     seed: int,
     sample: float,
+    whole: bool,
 ) -> Scenario:
     from keel.service import simulation
 
@@ -187,6 +195,7 @@ def _scenario(  # noqa: PLR0917 (the options of one scenario)
         market=simulation.Market(reserved_factor, spot_factor, spot_preemptions),
         seed=seed,
         sample=sample,
+        net_of_plan=not whole,
     )
 
 
@@ -206,6 +215,7 @@ def simulate_command(
     spot_preemptions: Preemptions = 0.01,
     seed: Annotated[int, typer.Option(help="Seed of the spot preemptions and the sample.")] = 0,
     sample: Sample = 1.0,
+    whole: Whole = False,
     top: Annotated[int, typer.Option(min=1, help="Show the N largest classes.")] = 8,
     output: Out = Format.table,
 ) -> None:
@@ -215,7 +225,7 @@ def simulate_command(
     state(ctx).local("capacity simulate")
     scenario = _scenario(
         mapping, reserve, service_wait, job_wait, tick, reserved_factor, spot_factor,
-        spot_preemptions, seed, sample,
+        spot_preemptions, seed, sample, whole,
     )  # fmt: skip
     found = simulation.simulate(state(ctx).workspace(), trace, trace_format, scenario)
     if output is not Format.table:
@@ -261,6 +271,13 @@ def simulate_command(
         typer.echo(f"fragmentation: {delayed:,} usages waited although a pool had room in total")
     for why, count in found.skipped.items():
         typer.echo(f"skipped: {count:,} {why}")
+    _print_held(found.scenario["held_by_plan_services"])
+
+
+def _print_held(held: dict[str, int]) -> None:
+    if held:
+        pools = ", ".join(f"{name} {n}" for name, n in sorted(held.items()))
+        typer.echo(f"held by the committed plan's services, not given to the trace: {pools}")
 
 
 def _mix(mix: dict[str, float] | None, *, alone: bool = True) -> str:
@@ -303,6 +320,7 @@ def advise_command(
     spot_factor: SpotFactor = 0.5911,
     spot_preemptions: Preemptions = 0.01,
     sample: Sample = 1.0,
+    whole: Whole = False,
     seed: Annotated[int, typer.Option(help="Seed of the spot preemptions and the sample.")] = 0,
     check: Annotated[
         bool,
@@ -326,7 +344,7 @@ def advise_command(
         raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
     scenario = _scenario(
         mapping, None, service_wait, job_wait, "1m", reserved_factor, spot_factor,
-        spot_preemptions, seed, sample,
+        spot_preemptions, seed, sample, whole,
     )  # fmt: skip
     found = advice.advise(
         state(ctx).workspace(), trace, trace_format, scenario, actor=state(ctx).actor(),
@@ -386,6 +404,9 @@ def _print_advice(found: dict[str, object]) -> None:
     assert isinstance(skipped, dict)
     for why, count in skipped.items():
         typer.echo(f"skipped: {count:,} {why}")
+    scenario = found["scenario"]
+    assert isinstance(scenario, dict)
+    _print_held(scenario.get("held_by_plan_services", {}))
 
 
 @app.command("advice")

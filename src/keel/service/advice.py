@@ -433,6 +433,7 @@ def advise(
             "job_wait_s": scenario.job_wait_s,
             "sample": scenario.sample,
             "seed": scenario.seed,
+            "held_by_plan_services": model.held,
         },
         "slo": slo,
         "replays": replays,

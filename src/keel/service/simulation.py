@@ -62,6 +62,8 @@ class Scenario:
         sample: Share of the trace's usages replayed, drawn at random (1 keeps them all): a
             trace from a fleet far larger than the estate is thinned to its size, its bursts
             kept in shape.
+        net_of_plan: Take the devices the latest committed plan's services hold out of their
+            pools first (they run all the time); the trace gets the rest.
     """
 
     mapping: dict[str, str]
@@ -72,6 +74,7 @@ class Scenario:
     market: Market = field(default_factory=Market)
     seed: int = 0
     sample: float = 1.0
+    net_of_plan: bool = True
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Model:
     usages: tuple[Any, Any, Any, Any]
     skipped: dict[str, int]
     estate_digest: str
+    held: dict[str, int] = field(default_factory=dict)
 
 
 def parse_pairs(values: list[str], what: str) -> dict[str, str]:
@@ -105,7 +109,22 @@ def parse_pairs(values: list[str], what: str) -> dict[str, str]:
     return found
 
 
-def _pools(estate: Estate, problem: Problem, scenario: Scenario) -> list[replay_mod.Pool]:
+def _held(workspace: Workspace) -> dict[str, int]:
+    """Devices per ``site/pool`` the latest committed plan's services hold."""
+    from keel.service import planning
+
+    plan = planning.latest(workspace)
+    held: dict[str, int] = {}
+    for placed in plan.placements if plan is not None else []:
+        if placed.period == "month":
+            name = f"{placed.site}/{placed.pool}"
+            held[name] = held.get(name, 0) + placed.devices
+    return held
+
+
+def _pools(
+    estate: Estate, problem: Problem, scenario: Scenario, held: dict[str, int]
+) -> list[replay_mod.Pool]:
     market = scenario.market
     pools = []
     names = [
@@ -122,17 +141,21 @@ def _pools(estate: Estate, problem: Problem, scenario: Scenario) -> list[replay_
         pool = next(p for p in site.pools if p.name == problem.option_pool[o])
         owned = site.kind != "public_cloud"
         reserved = scenario.reserve.get(name, 0)
+        devices = max(pool.count - held.get(name, 0), 0)
         if reserved and owned:
             raise UserError(f"--reserve {name}: an owned pool ({site.kind}) is not reserved")
-        if reserved > pool.count:
-            raise UserError(f"--reserve {name}={reserved}: the pool's quota is {pool.count}")
+        if reserved > devices:
+            raise UserError(
+                f"--reserve {name}={reserved}: the pool's quota is {pool.count}"
+                + (f", {held[name]} of them held by the plan's services" if held.get(name) else "")
+            )
         pools.append(
             replay_mod.Pool(
                 name=name,
                 site=site.name,
                 accelerator=pool.accelerator,
                 owned=owned,
-                devices=pool.count,
+                devices=devices,
                 reserved=reserved,
                 usd_per_device_h=pool.usd_per_hour,
                 reserved_usd_per_device_h=pool.usd_per_hour * market.reserved_factor,
@@ -187,7 +210,8 @@ def build(workspace: Workspace, trace: Trace, scenario: Scenario) -> Model:
     with progress.step(f"placing {len(templates)} workload(s) under the policy in force"):
         decisions = policy.decide(estate, engine=policy.engine_for(estate))
         problem = compile_problem(estate, templates, policy=policy.denial_mask(decisions))
-    pools = _pools(estate, problem, scenario)
+    held = _held(workspace) if scenario.net_of_plan else {}
+    pools = _pools(estate, problem, scenario, held)
     row = {name: w for w, name in enumerate(problem.workloads)}
     specs = estate.workloads()
     names = sorted(of_class)
@@ -238,7 +262,7 @@ def build(workspace: Workspace, trace: Trace, scenario: Scenario) -> Model:
         np.asarray(trace.start_s, dtype=np.float64)[keep][order],
         np.asarray(trace.end_s - trace.start_s, dtype=np.float64)[keep][order],
     )
-    return Model(pools, classes, [of_class[n] for n in names], usages, dict(skipped), digest)
+    return Model(pools, classes, [of_class[n] for n in names], usages, dict(skipped), digest, held)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -313,6 +337,7 @@ def summarise(
             "accelerator": pool.accelerator,
             "owned": pool.owned,
             "devices": pool.devices,
+            "held_by_plan_services": model.held.get(pool.name, 0),
             "reserved": pool.reserved,
             "device_h": round(used.device_h, 3),
             "by_tier_device_h": {k: round(v, 3) for k, v in used.by_tier_device_h.items()},
@@ -335,6 +360,7 @@ def summarise(
         "spot_factor": round(scenario.market.spot_factor, 4),
         "spot_preemptions_per_h": scenario.market.spot_preemptions_per_h,
         "estate_digest": model.estate_digest,
+        "held_by_plan_services": model.held,
     }
     waits = [w for found in result.classes for w in found.waits_s]
     usages = sum(found.usages for found in result.classes)
