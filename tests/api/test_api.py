@@ -32,6 +32,7 @@ PARAMS = {
     "index": "0",
     "record_id": "d-0",
     "action_id": "1",
+    "advice_id": "1",
 }
 EVENT = {
     "eventType": "COMPLETE",

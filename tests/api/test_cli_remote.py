@@ -232,6 +232,13 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
     tried.add("monitor reject")
     assert "serves credit-scoring@3.1" in once("monitor", "release", "credit-decision-api",
                                                "--reason", "fixed", command="monitor release")  # fmt: skip
+    from daily_cycle import two_classes
+
+    trace = two_classes(tmp_path, 3, seed=8)
+    ok(local("capacity", "advise", str(trace), "--like", "*=doc-search-api", "--horizon", "12h",
+             "--no-check", cwd=served.root))  # fmt: skip
+    both("capacity", "advice", "-o", "json", command="capacity advice")
+    both("capacity", "advice", "--list", command="capacity advice")
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 
@@ -255,6 +262,8 @@ def test_local_only_commands_refuse_a_server(served: Server, tmp_path: Path, com
         "grid show": ["grid", "show", "DE-LU", "--data", "."],
         "capacity history": ["capacity", "history", "t.csv"],
         "capacity forecast": ["capacity", "forecast", "t.csv"],
+        "capacity simulate": ["capacity", "simulate", "t.csv", "--like", "*=w"],
+        "capacity advise": ["capacity", "advise", "t.csv", "--like", "*=w"],
     }[command]
     refused = remote(served, tmp_path, *args)
     assert refused.returncode == 2 and "drop --server" in refused.stderr, refused.stderr
