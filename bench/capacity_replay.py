@@ -14,6 +14,10 @@ whole estate, and the score (estate cost plus carbon) per month for Keel's advic
 "on-premises first" (today's owned devices, the rest on demand) and "all on demand", and the
 ratios.
 
+Part 3, fragmentation. The 2023 trace's pods on its own cluster (1,213 GPU nodes, 6,212 GPUs;
+multi-GPU pods on one node), sampled until they ask for 130% of the GPUs, none leaving: GPUs
+left unallocated under best fit (Keel's) and first fit, three seeds.
+
     python bench/capacity_replay.py [--skip-baseline]
 """
 
@@ -145,6 +149,59 @@ def part_two(workspace: Workspace) -> None:
             )
 
 
+def openb_cluster() -> list[replay.Pool]:
+    """The 2023 trace's GPU nodes as owned pools, one per GPU model and node size."""
+    import csv
+    from collections import Counter
+
+    with (GPU_2023.parent / "openb_node_list_gpu_node.csv").open() as handle:
+        shapes = Counter((row["model"], int(row["gpu"])) for row in csv.DictReader(handle))
+    return [
+        replay.Pool(
+            name=f"openb/{model}x{size}", site="openb", accelerator=model, owned=True,
+            devices=count * size, reserved=0, usd_per_device_h=1.0,
+            reserved_usd_per_device_h=1.0, spot_usd_per_device_h=1.0, kwh_per_device_h=0.0,
+            kgco2e_per_kwh=0.0, node_devices=size,
+        )
+        for (model, size), count in sorted(shapes.items())
+    ]  # fmt: skip
+
+
+def part_three() -> None:
+    print("\n3. fragmentation: GPU 2023 pods on the trace's own cluster, arrivals inflated")
+    pools = openb_cluster()
+    total = sum(p.devices for p in pools)
+    pods = demand.read_trace(GPU_2023, "alibaba-gpu-2023")
+    cls = replay.ClassModel(
+        "pods", np.ones(len(pools)), service=True, interruptible=False, utilisation=1.0,
+        wait_target_s=0.0,
+    )  # fmt: skip
+    print(
+        f"   {total:,} GPUs on {len(pools)} node shapes; {len(pods.devices):,} pods, sampled with"
+        " replacement until they ask for 130% of the GPUs; none leaves"
+    )
+    print(f"   {'seed':>4} {'packing':>8} {'placed':>7} {'allocated':>9} {'unallocated GPUs':>16}")
+    for seed in (0, 1, 2):
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, len(pods.devices), 3 * total)
+        asked = np.cumsum(pods.devices[picks])
+        picks = picks[: int(np.searchsorted(asked, 1.3 * total)) + 1]
+        n = len(picks)
+        usages = (
+            np.zeros(n, dtype=np.int64), pods.devices[picks].astype(np.float64),
+            np.arange(n, dtype=np.float64), np.full(n, 1e9),
+        )  # fmt: skip
+        for packing in ("best", "first"):
+            found = replay.replay(pools, [cls], usages, replay.Settings(tick_s=1, packing=packing))
+            _pool, devices, start, _end = found.segments
+            placed = start < 1e8  # started before anything left: the cluster as it filled
+            allocated = float(devices[placed].sum())
+            print(
+                f"   {seed:>4} {packing:>8} {int(placed.sum()):>7,} {allocated / total:>8.1%}"
+                f" {total - allocated:>16,.0f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-baseline", action="store_true")
@@ -153,6 +210,7 @@ def main() -> None:
         workspace = demo_workspace(Path(folder))
         part_one(workspace, baseline=not args.skip_baseline)
         part_two(workspace)
+        part_three()
         workspace.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -195,3 +196,23 @@ def test_skipping_idle_ticks_changes_nothing_against_the_exhaustive_loop(seed: i
     assert fast.span_h == pytest.approx(plain.span_h)
     assert fast.ticks < plain.ticks
     assert max(max(c.waits_s, default=0) for c in fast.classes) > 0  # the estate was busy
+
+
+@pytest.mark.parametrize(("packing", "fourth_waits"), [("best", False), ("first", True)])
+def test_several_devices_go_on_one_node_chosen_best_fit(packing: str, fourth_waits: bool) -> None:
+    two_nodes = dataclasses.replace(pool("dc/g2", 8, owned=True), node_devices=4)
+    # 2 on node 0 (2 left), 3 on node 1 (1 left); then 1 device: best fit takes node 1's last,
+    # first fit node 0's; then 2 devices fit on node 0 only under best fit.
+    found = replay(
+        [two_nodes],
+        [job([1.0], service=True)],
+        usages([2, 3, 1, 2], [0, 60, 120, 180], [HOUR] * 4),
+        Settings(packing=packing),  # type: ignore[arg-type]
+    )
+    (cls,) = found.classes
+    assert (cls.waits_s[3] > 0) is fourth_waits
+    assert cls.fragmentation_delayed == int(fourth_waits)  # 2 free devices, on two nodes
+    nine = replay(
+        [two_nodes], [job([1.0], service=True)], usages([5], [0], [HOUR]), Settings()
+    )
+    assert nine.classes[0].never_started == 1  # more than a node holds never starts

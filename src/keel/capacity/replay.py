@@ -38,6 +38,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,8 @@ class Pool:
         spot_usd_per_device_h: Spot price (cloud).
         kwh_per_device_h: Energy of one device at full use for an hour, PUE included.
         kgco2e_per_kwh: The site's grid intensity.
+        node_devices: Devices per node, when a usage of several devices must have them on one
+            node (0: the pool is one block, any devices will do).
     """
 
     name: str
@@ -79,6 +82,7 @@ class Pool:
     spot_usd_per_device_h: float
     kwh_per_device_h: float
     kgco2e_per_kwh: float
+    node_devices: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +118,16 @@ class Settings:
         exhaustive: Tick every ``tick_s`` while usages wait and try every one of them at
             every tick: the plain loop, kept as the benchmark's baseline and the tests'
             reference (the outcome is the same, only slower).
+        packing: ``best``: a fractional usage goes to the device with the least room that is
+            enough, a usage of ``k`` devices to the node with the fewest empty devices that
+            are enough; ``first``: the first that fits (the fragmentation baseline).
     """
 
     tick_s: float = 60.0
     spot_preemptions_per_h: float = 0.01
     seed: int = 0
     exhaustive: bool = False
+    packing: Literal["best", "first"] = "best"
 
 
 @dataclass
@@ -179,8 +187,9 @@ class Result:
 class _Fleet:
     """The devices of every pool, and what is free on each (1.0 is a whole free device)."""
 
-    def __init__(self, pools: list[Pool]) -> None:
+    def __init__(self, pools: list[Pool], packing: str = "best") -> None:
         self.pools = pools
+        self.best = packing == "best"
         self.free = [np.ones(p.devices) for p in pools]
         self.total_free = np.array([float(p.devices) for p in pools])
         self.reserved_used = np.zeros(len(pools))
@@ -205,15 +214,27 @@ class _Fleet:
             fits = np.flatnonzero(free >= devices - EPS)
             if not len(fits):
                 return None
-            g = int(fits[np.argmin(free[fits])])
+            g = int(fits[np.argmin(free[fits])] if self.best else fits[0])
             free[g] -= devices
             self.total_free[p] -= devices
             return [(g, devices)]
         whole = math.ceil(devices - EPS)
-        empty = np.flatnonzero(free >= 1.0 - EPS)
-        if len(empty) < whole:
-            return None
-        chosen = empty[:whole]
+        size = self.pools[p].node_devices
+        empty = free >= 1.0 - EPS
+        if size:  # all on one node
+            if whole > size:
+                return None
+            per_node = empty[: len(free) // size * size].reshape(-1, size).sum(axis=1)
+            nodes = np.flatnonzero(per_node >= whole)
+            if not len(nodes):
+                return None
+            node = int(nodes[np.argmin(per_node[nodes])] if self.best else nodes[0])
+            chosen = node * size + np.flatnonzero(empty[node * size : (node + 1) * size])[:whole]
+        else:
+            candidates = np.flatnonzero(empty)
+            if len(candidates) < whole:
+                return None
+            chosen = candidates[:whole]
         free[chosen] = 0.0
         self.total_free[p] -= whole
         return [(int(g), 1.0) for g in chosen]
@@ -247,7 +268,7 @@ class _Replay:
         tick: Callable[[int], None] | None,
     ) -> None:
         self.env = simpy.Environment()
-        self.fleet = _Fleet(pools)
+        self.fleet = _Fleet(pools, settings.packing)
         self.pools = pools
         self.models = classes
         self.settings = settings
