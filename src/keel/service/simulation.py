@@ -23,7 +23,7 @@ from keel.capacity.demand import Trace
 from keel.errors import NotFoundError, UserError
 from keel.estate import Estate
 from keel.estate.spelling import did_you_mean
-from keel.placement.problem import Problem, compile_problem
+from keel.placement.problem import HOURS_PER_MONTH, Problem, compile_problem
 from keel.service import policy
 from keel.service.stored import estate_in
 from keel.service.workspace import Workspace
@@ -219,7 +219,7 @@ def build(workspace: Workspace, trace: Trace, scenario: Scenario) -> Model:
     for name in names:
         w, spec = row[of_class[name]], specs[of_class[name]]
         per = max(spec.compute.count, 1)
-        hours = 730.0 if problem.service[w] else (spec.compute.hours or 1.0)
+        hours = HOURS_PER_MONTH if problem.service[w] else (spec.compute.hours or 1.0)
         classes.append(
             replay_mod.ClassModel(
                 name=name,
