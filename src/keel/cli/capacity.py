@@ -386,7 +386,9 @@ def _print_advice(found: dict[str, object]) -> None:
                       "ALONE: OWN+RESERVE", "ADVISED: OWN+RESERVE"], rows))  # fmt: skip
     checks = found["checks"]
     assert isinstance(checks, dict)
-    if checks:
+    if len(checks) == 1:
+        typer.echo("today's replay (--no-check: no mix was replayed):")
+    elif checks:
         typer.echo(
             f"judged by replaying the trace ({found['replays']} replays) with each mix in place"
             f" of today's owned and reserved devices; the SLO is met by at least"

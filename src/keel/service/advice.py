@@ -344,7 +344,7 @@ def advise(
         NotFoundError: If a workload or pool named is unknown.
         UserError: If a setting is out of range.
     """
-    access.authorize(workspace, actor, [("plan", "Resource/Capacity/all")])
+    access.authorize(workspace, actor, [("plan", "Workload/*")])  # as a plan is
     if basis not in BASES:
         raise UserError(f"--basis {basis!r}: use forecast or history")
     if objective not in PRESETS:
