@@ -212,7 +212,5 @@ def test_several_devices_go_on_one_node_chosen_best_fit(packing: str, fourth_wai
     (cls,) = found.classes
     assert (cls.waits_s[3] > 0) is fourth_waits
     assert cls.fragmentation_delayed == int(fourth_waits)  # 2 free devices, on two nodes
-    nine = replay(
-        [two_nodes], [job([1.0], service=True)], usages([5], [0], [HOUR]), Settings()
-    )
+    nine = replay([two_nodes], [job([1.0], service=True)], usages([5], [0], [HOUR]), Settings())
     assert nine.classes[0].never_started == 1  # more than a node holds never starts
