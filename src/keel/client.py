@@ -199,6 +199,13 @@ class Client:
             query["top"] = top
         return self._get(wire.CapacityHistory, "/v1/capacity/history", **query)
 
+    def check_tool_calls(
+        self, agent: str, tool_calls: Sequence[wire.ToolCall]
+    ) -> wire.ToolCallVerdicts:
+        """Verdicts on an agent's tool calls (OpenAI format), each recorded in the ledger."""
+        body = {"tool_calls": [c.model_dump(mode="json", exclude_none=True) for c in tool_calls]}
+        return self._post(wire.ToolCallVerdicts, f"/v1/agents/{agent}/tool-calls:check", body)
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         which = "latest" if advice_id is None else str(advice_id)

@@ -114,6 +114,12 @@ class Operations(Protocol):
         """Demand from Keel's own runs, per pool or workload (of workloads the caller reads)."""
         ...
 
+    def check_tool_calls(
+        self, agent: str, tool_calls: Sequence[wire.ToolCall]
+    ) -> wire.ToolCallVerdicts:
+        """Verdicts on an agent's tool calls (OpenAI format), each recorded in the ledger."""
+        ...
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         ...

@@ -10,6 +10,7 @@ import typer
 from keel import __version__, progress
 from keel.cli import (
     access,
+    agents,
     capacity,
     decisions,
     demo,
@@ -108,6 +109,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(grid.app, name="grid")
 app.add_typer(capacity.app, name="capacity")
+app.add_typer(agents.app, name="agents")
 app.add_typer(model.app, name="model")
 app.command()(readiness.readiness)
 app.command()(serve.serve)

@@ -33,6 +33,7 @@ from keel.service import (
     dispatch,
     estate,
     factsheet,
+    gateway,
     ledger,
     lineage,
     monitoring,
@@ -541,6 +542,13 @@ class LocalOperations:
         return capacity.runs_history(
             self.workspace, step_s=step_s, by=by, top=top, hidden=self._hidden_workloads
         )
+
+    def check_tool_calls(
+        self, agent: str, tool_calls: Sequence[wire.ToolCall]
+    ) -> wire.ToolCallVerdicts:
+        """Verdicts on an agent's tool calls; running agents is an operator's act."""
+        access.authorize(self.workspace, self.actor, [("deploy", "Workload/*")])
+        return gateway.check(self.workspace, agent, tool_calls, actor=self.actor)
 
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded advice run, without the names of workloads the caller may not read."""

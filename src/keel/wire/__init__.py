@@ -6,6 +6,14 @@ runs locally or against a server. Converters from domain and service objects liv
 service layer; this package imports nothing of Keel but pydantic.
 """
 
+from keel.wire.agents import (
+    MAX_TOOL_CALLS,
+    ToolCall,
+    ToolCallFinding,
+    ToolCallVerdict,
+    ToolCallVerdicts,
+    ToolFunction,
+)
 from keel.wire.base import JsonObject, JsonValue, Wire
 from keel.wire.capacity import (
     AdviceBand,
@@ -85,6 +93,7 @@ from keel.wire.runs import Action, Dispatch, EngineTrouble, Run, Runs, Transitio
 from keel.wire.tokens import CreatedToken, Token, Tokens
 
 __all__ = [
+    "MAX_TOOL_CALLS",
     "AccessDecision",
     "Action",
     "AdviceBand",
@@ -169,6 +178,11 @@ __all__ = [
     "Text",
     "Token",
     "Tokens",
+    "ToolCall",
+    "ToolCallFinding",
+    "ToolCallVerdict",
+    "ToolCallVerdicts",
+    "ToolFunction",
     "Transition",
     "TrendPoint",
     "Undispatchable",

@@ -5,6 +5,7 @@ lists filtered by its reads) for one thing, and returns the wire model it got.
 """
 
 from keel.api.routers import (
+    agents,
     capacity,
     decisions,
     estate,
@@ -30,6 +31,7 @@ ROUTERS = [
     monitors.router,
     runs.router,
     capacity.router,
+    agents.router,
     readiness.router,
     tokens.router,
 ]

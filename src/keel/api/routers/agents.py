@@ -1,0 +1,37 @@
+"""``/v1/agents``: the agent gateway's tool-call check.
+
+Who may: checking (and so recording) an agent's tool calls is running that agent, an
+operator's act (``deploy`` on ``Workload/*``), as dispatching work is. Every verdict is a
+ledger entry; the arguments are never stored, only a digest of what may be forwarded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import Field
+
+from keel import wire
+from keel.api.routers.body import Body
+from keel.api.security import Caller, guard
+
+router = APIRouter(tags=["agents"])
+
+AgentName = Annotated[str, Path(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class ToolCallsBody(Body):
+    """The model's ``tool_calls`` (OpenAI chat completions format), checked together."""
+
+    tool_calls: list[wire.ToolCall] = Field(min_length=1, max_length=wire.MAX_TOOL_CALLS)
+
+
+@router.post("/v1/agents/{agent}/tool-calls:check", response_model=wire.ToolCallVerdicts)
+def check_tool_calls(
+    agent: AgentName,
+    body: ToolCallsBody,
+    caller: Annotated[Caller, Depends(guard("deploy", "Workload/*", mutates=True))],
+) -> wire.ToolCallVerdicts:
+    """Allow, redact or block each tool call before the agent's framework runs it."""
+    return caller.ops.check_tool_calls(agent, body.tool_calls)

@@ -1,0 +1,97 @@
+"""One tool call's verdict: allowed, redacted or blocked, with every reason.
+
+The checks, in order (every one runs, so a verdict lists all its reasons):
+
+1. **grant**: the agent's manifest lists the tool (``spec.tools``); otherwise ``block``
+   (``tool.not_granted``);
+2. **arguments**: sensitive data found in the arguments (:mod:`keel.gateway.detectors`) is
+   handled per kind: by default a secret blocks the call (``secret.in_arguments``: a key
+   handed to a tool is a key leaked), personal data is redacted
+   (``personal.redacted:card`` ...) and the call goes on with the redacted arguments;
+3. **too deep**: arguments nested deeper than the detectors follow block the call
+   (``arguments.too_deep``): what is not checked is not forwarded (fail closed).
+
+The strictest action wins: ``block`` over ``redact`` over ``allow``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from keel.gateway.detectors import Finding, redact, scan
+
+Action = Literal["allow", "redact", "block"]
+ORDER: dict[str, int] = {"allow": 0, "redact": 1, "block": 2}
+
+DEFAULT_ACTIONS: dict[str, Action] = {
+    "secret": "block",
+    "card": "redact",
+    "iban": "redact",
+    "national_id": "redact",
+    "phone": "redact",
+    "email": "redact",
+}
+"""What each kind of sensitive data in a tool call's arguments leads to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A tool call's verdict.
+
+    Attributes:
+        decision: ``allow``, ``redact`` or ``block``.
+        reasons: Stable codes, each saying why (empty when allowed outright).
+        findings: What was found where (never the values).
+        arguments: The arguments to forward: redacted when the decision is ``redact``,
+            ``None`` when blocked.
+    """
+
+    decision: Action
+    reasons: list[str]
+    findings: list[Finding]
+    arguments: object | None
+
+    def kinds(self) -> dict[str, int]:
+        """Findings counted per kind."""
+        return dict(Counter(f.kind for f in self.findings))
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What an agent may use: its manifest's tools."""
+
+    tools: frozenset[str]
+    actions: Mapping[str, Action] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+
+
+def screen(grant: Grant, tool: str, arguments: object) -> Verdict:
+    """The verdict on one call of ``tool`` with ``arguments`` (parsed JSON)."""
+    reasons: list[str] = []
+    decision: Action = "allow"
+
+    def worst(action: Action, reason: str) -> None:
+        nonlocal decision
+        reasons.append(reason)
+        if ORDER[action] > ORDER[decision]:
+            decision = action
+
+    if tool not in grant.tools:
+        worst("block", "tool.not_granted")
+    findings = scan(arguments)
+    if any(f.kind == "too_deep" for f in findings):
+        worst("block", "arguments.too_deep")
+    redacted: set[str] = set()
+    for kind in sorted({f.kind for f in findings} - {"too_deep"}):
+        action = grant.actions.get(kind, "redact")
+        if action == "block":
+            worst("block", "secret.in_arguments" if kind == "secret" else f"blocked:{kind}")
+        elif action == "redact":
+            redacted.add(kind)
+            worst("redact", f"personal.redacted:{kind}")
+    if decision == "block":
+        return Verdict("block", reasons, findings, None)
+    shown = redact(arguments, findings, redacted) if redacted else arguments
+    return Verdict(decision, reasons, findings, shown)

@@ -1,0 +1,110 @@
+"""Tool calls checked before an agent's framework runs them, each verdict in the ledger.
+
+An agent framework that calls tools itself sends the model's ``tool_calls`` (OpenAI format)
+here before running them, and runs only what comes back allowed, with the arguments that come
+back (redacted where the verdict says so). Every verdict is a ledger entry
+(``agent.tool_call``): the agent, the call's id and tool, the decision and its reasons, the
+kinds of sensitive data found and a digest of the arguments as forwarded (never the raw
+values: the digest is of the redacted arguments, and blocked arguments are not digested).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from keel import wire
+from keel.errors import NotFoundError, UserError
+from keel.estate.digest import canonical_json
+from keel.estate.resources import AgentSpec
+from keel.estate.spelling import did_you_mean
+from keel.gateway import screening
+from keel.service import ledger
+from keel.service.actor import Actor
+from keel.service.stored import estate_in
+from keel.service.workspace import Workspace
+
+
+def _arguments(calls: Sequence[wire.ToolCall]) -> list[object]:
+    """Each call's arguments parsed; one error names every call whose are not a JSON object."""
+    parsed: list[object] = []
+    problems: list[str] = []
+    for i, call in enumerate(calls):
+        where = f"tool_calls[{i}].function.arguments"
+        try:
+            value = json.loads(call.function.arguments) if call.function.arguments else {}
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not JSON ({exc})")
+            continue
+        except RecursionError:
+            problems.append(f"{where}: nested too deeply to read")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"{where}: a JSON object, not {type(value).__name__}")
+        parsed.append(value)
+    if problems:
+        raise UserError(
+            f"{'; '.join(problems[:5])} (nothing was checked or recorded)",
+        )
+    return parsed
+
+
+def check(
+    workspace: Workspace, agent: str, calls: Sequence[wire.ToolCall], *, actor: Actor
+) -> wire.ToolCallVerdicts:
+    """Screen a batch of tool calls for ``agent`` and record every verdict (one transaction).
+
+    Raises:
+        NotFoundError: If the agent is not in the estate.
+        UserError: If the batch is empty, repeats a call id, or has unreadable arguments.
+    """
+    if not calls:
+        raise UserError("no tool calls to check")
+    ids = [c.id for c in calls]
+    if len(set(ids)) != len(ids):
+        raise UserError("tool call ids repeat within the batch: each must be unique")
+    arguments = _arguments(calls)
+    with workspace.unit(snapshot=True) as unit:
+        agents = estate_in(unit).of_kind("Agent")
+    found = agents.get(agent)
+    if found is None:
+        raise NotFoundError(f"no agent {agent!r}{did_you_mean(agent, agents)}")
+    spec = found.spec
+    assert isinstance(spec, AgentSpec)
+    grant = screening.Grant(tools=frozenset(spec.tools))
+    verdicts = [
+        screening.screen(grant, call.function.name, args)
+        for call, args in zip(calls, arguments, strict=True)
+    ]
+    entries = []
+    for call, verdict in zip(calls, verdicts, strict=True):
+        forwarded = None if verdict.arguments is None else canonical_json(verdict.arguments)
+        entries.append({
+            "type": "agent.tool_call",
+            "agent": agent,
+            "call_id": call.id,
+            "tool": call.function.name,
+            "decision": verdict.decision,
+            "reasons": verdict.reasons,
+            "found": verdict.kinds(),
+            "arguments_digest": None if forwarded is None
+            else "sha256:" + hashlib.sha256(forwarded.encode()).hexdigest(),
+        })  # fmt: skip
+    with workspace.unit(actor.principal, write=True) as unit:
+        first, _ = ledger.record(unit, entries)
+    return wire.ToolCallVerdicts(
+        agent=agent,
+        verdicts=[
+            wire.ToolCallVerdict(
+                id=call.id,
+                tool=call.function.name,
+                decision=verdict.decision,
+                reasons=verdict.reasons,
+                findings=[wire.ToolCallFinding(kind=f.kind, path=f.path) for f in verdict.findings],
+                arguments=None if verdict.arguments is None else json.dumps(verdict.arguments),
+                ledger_index=first + i,
+            )
+            for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True))
+        ],
+    )

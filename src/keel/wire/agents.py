@@ -1,0 +1,57 @@
+"""The agent gateway's tool-call checks, in OpenAI's ``tool_calls`` format."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from keel.wire.base import Wire
+
+MAX_ARGUMENTS_CHARS = 65_536
+MAX_TOOL_CALLS = 64
+
+
+class ToolFunction(Wire):
+    """The function a tool call invokes: its name and its arguments as a JSON string."""
+
+    name: str = Field(min_length=1, max_length=128)
+    arguments: str = Field(max_length=MAX_ARGUMENTS_CHARS)
+
+
+class ToolCall(Wire):
+    """One entry of an assistant message's ``tool_calls`` (OpenAI chat completions)."""
+
+    id: str = Field(min_length=1, max_length=128)
+    type: Literal["function"] = "function"
+    function: ToolFunction
+    index: int | None = Field(default=None, ge=0, description="As streamed deltas number them.")
+
+
+class ToolCallFinding(Wire):
+    """Sensitive data found in a call's arguments: its kind and JSON path, never its value."""
+
+    kind: str
+    path: str
+
+
+class ToolCallVerdict(Wire):
+    """What Keel decided for one tool call."""
+
+    id: str
+    tool: str
+    decision: Literal["allow", "redact", "block"]
+    reasons: list[str] = Field(description="Stable codes; empty when allowed outright.")
+    findings: list[ToolCallFinding]
+    arguments: str | None = Field(
+        description="The arguments to forward (redacted where the decision says so); none when"
+        " blocked."
+    )
+    ledger_index: int = Field(description="The verdict's entry in the ledger.")
+
+
+class ToolCallVerdicts(Wire):
+    """The verdicts on a batch of tool calls, in the batch's order."""
+
+    agent: str
+    verdicts: list[ToolCallVerdict]
