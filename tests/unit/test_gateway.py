@@ -1,0 +1,96 @@
+"""The agent gateway's detectors on a labelled corpus, and the verdicts they lead to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keel.gateway.detectors import KINDS, redact, scan, scan_text
+from keel.gateway.screening import Grant, screen
+
+CORPUS = Path(__file__).parents[1] / "fixtures" / "tool_calls" / "corpus.jsonl"
+
+
+def corpus() -> list[tuple[str, set[str]]]:
+    rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    return [(row["text"], set(row["kinds"])) for row in rows]
+
+
+def scores() -> dict[str, tuple[float, float]]:
+    """Precision and recall per kind: a text counts once per kind it holds or is said to."""
+    found = {kind: [0, 0, 0] for kind in KINDS}  # true positive, false positive, false negative
+    for text, expected in corpus():
+        got = {f.kind for f in scan_text(text)}
+        for kind in KINDS:
+            if kind in got and kind in expected:
+                found[kind][0] += 1
+            elif kind in got:
+                found[kind][1] += 1
+            elif kind in expected:
+                found[kind][2] += 1
+    return {
+        kind: (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
+        for kind, (tp, fp, fn) in found.items()
+    }
+
+
+def test_every_detector_is_precise_and_complete_on_the_labelled_corpus() -> None:
+    measured = scores()
+    assert set(measured) == set(KINDS)
+    for kind, (precision, recall) in measured.items():
+        assert precision == 1.0 and recall == 1.0, (kind, precision, recall)
+
+
+def test_each_text_of_the_corpus_gets_exactly_its_kinds() -> None:
+    for text, expected in corpus():
+        assert {f.kind for f in scan_text(text)} == expected, text
+
+
+def test_findings_name_the_path_and_redaction_keeps_everything_else() -> None:
+    args = {
+        "note": "card 4111 1111 1111 1111, ok",
+        "contacts": [{"mail": "jane.roe@example.com"}, {"mail": "none"}],
+        "amount": 4111111111111111,
+        "plain": "nothing here",
+    }
+    found = scan(args)
+    assert {(f.kind, f.path) for f in found} == {
+        ("card", "$.note"), ("email", "$.contacts[0].mail"), ("card", "$.amount")
+    }  # fmt: skip
+    shown = redact(args, found, {"card", "email"})
+    assert shown == {
+        "note": "card [CARD], ok",
+        "contacts": [{"mail": "[EMAIL]"}, {"mail": "none"}],
+        "amount": "[CARD]",
+        "plain": "nothing here",
+    }
+    assert "4111" not in json.dumps(shown) and "jane" not in json.dumps(shown)
+
+
+def test_verdicts_block_secrets_and_ungranted_tools_and_redact_personal_data() -> None:
+    grant = Grant(tools=frozenset({"crm-read", "case-create"}))
+    ok = screen(grant, "crm-read", {"customer_id": "C-1042"})
+    assert (ok.decision, ok.reasons, ok.arguments) == ("allow", [], {"customer_id": "C-1042"})
+    personal = screen(grant, "case-create", {"note": "call +49 30 901820"})
+    assert personal.decision == "redact" and personal.reasons == ["personal.redacted:phone"]
+    assert personal.arguments == {"note": "call [PHONE]"}
+    leaked = screen(grant, "case-create", {"note": "key AKIAIOSFODNN7EXAMPLE, +49 30 901820"})
+    assert leaked.decision == "block" and leaked.arguments is None
+    assert "secret.in_arguments" in leaked.reasons
+    stranger = screen(grant, "web-search", {"q": "rates"})
+    assert (stranger.decision, stranger.reasons) == ("block", ["tool.not_granted"])
+
+
+def test_arguments_too_deep_to_check_are_not_forwarded() -> None:
+    deep: object = "x"
+    for _ in range(40):
+        deep = {"a": deep}
+    verdict = screen(Grant(tools=frozenset({"t"})), "t", deep)
+    assert verdict.decision == "block" and "arguments.too_deep" in verdict.reasons
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n", "+", "@", "x" * 10_000])
+def test_odd_strings_find_nothing(text: str) -> None:
+    assert scan_text(text) == []
