@@ -33,6 +33,7 @@ PARAMS = {
     "record_id": "d-0",
     "action_id": "1",
     "advice_id": "1",
+    "agent": "kyc-review-agent",
 }
 EVENT = {
     "eventType": "COMPLETE",
@@ -68,6 +69,11 @@ def _bodies(root: Path) -> dict[str, Any]:
         "/v1/decisions/erasures": {"subject": "nobody", "reason": "matrix"},
         "/v1/monitors/actions/{action_id}/decisions": {"approve": False, "reason": "matrix"},
         "/v1/workloads/{workload}/releases": {"reason": "matrix"},
+        "/v1/agents/{agent}/tool-calls:check": {
+            "tool_calls": [
+                {"id": "m", "type": "function", "function": {"name": "crm-read", "arguments": "{}"}}
+            ]
+        },
     }
 
 
@@ -538,3 +544,31 @@ def test_capacity_advice_is_served_with_unreadable_workloads_withheld(server: Se
                  env=clean_env(KEEL_TOKEN=server.keys["viewer"]))  # fmt: skip
     assert remote.returncode == 0, remote.stderr
     assert json.loads(remote.stdout)["scenario"]["mapping"]["web"] == expected
+
+
+def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) -> None:
+    call = {"id": "call_9", "type": "function", "index": 0,
+            "function": {"name": "case-create",
+                         "arguments": json.dumps({"note": "IBAN DE89 3704 0044 0532 0130 00"})}}  # fmt: skip
+    with server.client("operator") as operator:
+        answer = operator.post("/v1/agents/kyc-review-agent/tool-calls:check",
+                               json={"tool_calls": [call]})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        (verdict,) = answer.json()["verdicts"]
+        assert verdict["decision"] == "redact" and "DE89" not in answer.text
+        assert json.loads(verdict["arguments"]) == {"note": "IBAN [IBAN]"}
+        for bad, status in [
+            ({"tool_calls": []}, 422),
+            ({"tool_calls": [call] * 65}, 422),
+            ({"tool_calls": [{**call, "extra": 1}]}, 422),
+            ({"tool_calls": [{**call, "function": {"name": "x", "arguments": "y" * 70_000}}]}, 422),
+            ({"tool_calls": [{**call, "function": {"name": "x", "arguments": "[]"}}]}, 400),
+        ]:  # fmt: skip
+            refused = operator.post("/v1/agents/kyc-review-agent/tool-calls:check", json=bad)
+            assert refused.status_code == status, (bad, refused.text[:300])
+        missing = operator.post("/v1/agents/nobody/tool-calls:check", json={"tool_calls": [call]})
+        assert missing.status_code == 404
+    with server.client("viewer") as viewer:
+        refused = viewer.post("/v1/agents/kyc-review-agent/tool-calls:check",
+                              json={"tool_calls": [call]})  # fmt: skip
+        assert refused.status_code == 403

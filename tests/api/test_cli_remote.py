@@ -239,6 +239,11 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
              "--no-check", cwd=served.root))  # fmt: skip
     both("capacity", "advice", "-o", "json", command="capacity advice")
     both("capacity", "advice", "--list", command="capacity advice")
+    tool_calls = tmp_path / "calls.json"
+    tool_calls.write_text(json.dumps([{"id": "r1", "type": "function",
+                                       "function": {"name": "crm-read", "arguments": "{}"}}]))  # fmt: skip
+    assert "1 allowed" in once("agents", "check", "kyc-review-agent", "--calls",
+                               str(tool_calls), command="agents check", who="operator")  # fmt: skip
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 

@@ -1,0 +1,77 @@
+"""keel agents check: verdicts printed, recorded in the ledger without the values, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli import keel
+
+CARD = "4111 1111 1111 1111"
+
+
+def calls_file(folder: Path, calls: list[tuple[str, str, dict[str, object]]]) -> Path:
+    path = folder / "calls.json"
+    body = [
+        {"id": i, "type": "function", "function": {"name": tool, "arguments": json.dumps(args)}}
+        for i, tool, args in calls
+    ]
+    path.write_text(json.dumps({"role": "assistant", "tool_calls": body}))
+    return path
+
+
+def test_checked_calls_are_decided_and_recorded_without_their_values(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    path = calls_file(tmp_path, [
+        ("c1", "crm-read", {"customer_id": "C-1042"}),
+        ("c2", "case-create", {"note": f"card {CARD}, mail jane.roe@example.com"}),
+        ("c3", "sanctions-screening", {"auth": "AKIAIOSFODNN7EXAMPLE"}),
+        ("c4", "web-search", {"q": "rates"}),
+    ])  # fmt: skip
+    made = keel("agents", "check", "kyc-review-agent", "--calls", str(path), "-o", "json",
+                cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    verdicts = {v["id"]: v for v in json.loads(made.stdout)["verdicts"]}
+    assert {k: v["decision"] for k, v in verdicts.items()} == {
+        "c1": "allow", "c2": "redact", "c3": "block", "c4": "block"
+    }  # fmt: skip
+    assert json.loads(verdicts["c2"]["arguments"]) == {"note": "card [CARD], mail [EMAIL]"}
+    assert verdicts["c3"]["arguments"] is None and verdicts["c4"]["reasons"] == ["tool.not_granted"]
+    first = verdicts["c1"]["ledger_index"]
+    shown = keel("ledger", "show", "--from", str(first), "--limit", "4", cwd=tmp_path).stdout
+    entries = [json.loads(line)["entry"] for line in shown.splitlines()]
+    assert [e["type"] for e in entries] == ["agent.tool_call"] * 4
+    assert entries[1]["found"] == {"card": 1, "email": 1} and entries[2]["arguments_digest"] is None
+    assert "4111" not in shown and "jane" not in shown and "AKIA" not in shown
+    table = keel("agents", "check", "kyc-review-agent", "--calls", str(path), cwd=tmp_path).stdout
+    assert "1 allowed, 1 redacted, 2 blocked" in table
+
+
+def test_bad_calls_and_callers_change_nothing(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    size = json.loads(keel("ledger", "verify", "-o", "json", cwd=tmp_path).stdout)["size"]
+    good = calls_file(tmp_path, [("c1", "crm-read", {"customer_id": "C-1"})])
+    viewer = keel("agents", "check", "kyc-review-agent", "--calls", str(good), cwd=tmp_path,
+                  env={"KEEL_PRINCIPAL": "user:dana"})  # fmt: skip
+    assert viewer.returncode != 0 and "E-FORBIDDEN" in viewer.stderr
+    unknown = keel("agents", "check", "kyc-agent", "--calls", str(good), cwd=tmp_path)
+    assert "E-NOT-FOUND" in unknown.stderr and "kyc-review-agent" in unknown.stderr
+    bad = tmp_path / "bad.json"
+    for text, words in [
+        ("not json", "cannot be read as JSON"),
+        ('{"tool_calls": []}', "no tool_calls"),
+        ('[{"id": "a", "type": "function", "function": {"name": "crm-read"}}]',
+         "tool_calls[0]: function.arguments"),
+        ('[{"id": "a", "type": "function", "function": {"name": "crm-read", "arguments": "{"}}]',
+         "tool_calls[0].function.arguments: not JSON"),
+        ('[{"id": "a", "function": {"name": "t", "arguments": "[1]"}}]', "a JSON object, not list"),
+        ('[{"id": "a", "function": {"name": "t", "arguments": "{}"}},'
+         ' {"id": "a", "function": {"name": "t", "arguments": "{}"}}]', "ids repeat"),
+    ]:  # fmt: skip
+        bad.write_text(text)
+        refused = keel("agents", "check", "kyc-review-agent", "--calls", str(bad), cwd=tmp_path)
+        assert refused.returncode == 2 and words in refused.stderr, (text, refused.stderr)
+    after = json.loads(keel("ledger", "verify", "-o", "json", cwd=tmp_path).stdout)["size"]
+    assert after == size + 1  # the viewer's refusal, nothing else
