@@ -41,7 +41,14 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     Raises:
         UserError: If a file exists and ``force`` is false.
     """
-    from keel.service import demo_manifests, demo_usage_trace, lineage, monitoring, scoring
+    from keel.service import (
+        demo_manifests,
+        demo_tool_calls,
+        demo_usage_trace,
+        lineage,
+        monitoring,
+        scoring,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     files = demo_manifests()
@@ -62,7 +69,9 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     made = scoring.write_demo_decisions(folder / "decisions.jsonl")
     usage = folder / "usage.csv"  # the tour's keel capacity advise: a real trace excerpt
     usage.write_bytes(demo_usage_trace())
-    return [*written, events, made, usage]
+    calls = folder / "tool-calls.json"  # the tour's keel agents check
+    calls.write_bytes(demo_tool_calls())
+    return [*written, events, made, usage, calls]
 
 
 def init(

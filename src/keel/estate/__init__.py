@@ -24,6 +24,7 @@ __all__ = [
     "Resource",
     "build_estate",
     "demo_manifest_files",
+    "demo_tool_calls",
     "demo_usage_trace",
     "load_manifests",
 ]
@@ -55,3 +56,11 @@ def demo_usage_trace() -> bytes:
     to 2024-11-27 (UTC), one GPU each for its execution time (docs/capacity.md).
     """
     return importlib_resources.files(__name__).joinpath("demo", "usage.csv").read_bytes()
+
+
+def demo_tool_calls() -> bytes:
+    """Four tool calls of the demo's KYC agent, for ``keel agents check``.
+
+    One is allowed, one redacted, one blocked for a key, one for an ungranted tool.
+    """
+    return importlib_resources.files(__name__).joinpath("demo", "tool-calls.json").read_bytes()

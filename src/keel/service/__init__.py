@@ -22,6 +22,7 @@ from keel.service.changes import ApplyResult, Change, apply_manifests
 from keel.service.estate import EstateSummary, delete_resource, get_resources, summarise
 from keel.service.manifests import (
     demo_manifests,
+    demo_tool_calls,
     demo_usage_trace,
     manifest_schema,
     validate_manifests,
@@ -43,6 +44,7 @@ __all__ = [
     "apply_manifests",
     "delete_resource",
     "demo_manifests",
+    "demo_tool_calls",
     "demo_usage_trace",
     "get_resources",
     "ledger",

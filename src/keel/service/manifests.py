@@ -21,6 +21,7 @@ from keel.estate import (
     demo_manifest_files,
     load_manifests,
 )
+from keel.estate import demo_tool_calls as _demo_tool_calls
 from keel.estate import demo_usage_trace as _demo_usage_trace
 from keel.estate.resources import (
     MAX_REGO_CHARS,
@@ -259,6 +260,11 @@ def demo_manifests(*, refused: bool = False) -> list[tuple[str, str]]:
 def demo_usage_trace() -> bytes:
     """Three days of real GenAI requests in Keel's trace format, for the tour's capacity advice."""
     return _demo_usage_trace()
+
+
+def demo_tool_calls() -> bytes:
+    """Four tool calls of the demo's KYC agent, for the tour's ``keel agents check``."""
+    return _demo_tool_calls()
 
 
 def manifest_schema() -> dict[str, Any]:
