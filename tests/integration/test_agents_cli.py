@@ -67,6 +67,12 @@ def test_bad_calls_and_callers_change_nothing(tmp_path: Path) -> None:
         ('[{"id": "a", "type": "function", "function": {"name": "crm-read", "arguments": "{"}}]',
          "tool_calls[0].function.arguments: not JSON"),
         ('[{"id": "a", "function": {"name": "t", "arguments": "[1]"}}]', "a JSON object, not list"),
+        ('[{"id": "a", "function": {"name": "t", "arguments": "{\\"n\\": NaN}"}}]',
+         "NaN is not JSON"),
+        ('[{"id": "a", "function": {"name": "t", "arguments": "{\\"n\\": 1e400}"}}]',
+         "is not finite"),
+        ('[{"id": "a", "function": {"name": "t", "arguments": "{\\"n\\": ' + "9" * 30 + '}"}}]',
+         "out of the 64-bit range"),
         ('[{"id": "a", "function": {"name": "t", "arguments": "{}"}},'
          ' {"id": "a", "function": {"name": "t", "arguments": "{}"}}]', "ids repeat"),
     ]:  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 
 from keel import wire
@@ -26,6 +27,24 @@ from keel.service.stored import estate_in
 from keel.service.workspace import Workspace
 
 
+def _integer(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(f"the number {text[:24]} is out of the 64-bit range")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:24]} is not finite")
+    return value
+
+
+def _no_constant(text: str) -> object:
+    raise ValueError(f"{text} is not JSON")
+
+
 def _arguments(calls: Sequence[wire.ToolCall]) -> list[object]:
     """Each call's arguments parsed; one error names every call whose are not a JSON object."""
     parsed: list[object] = []
@@ -33,9 +52,21 @@ def _arguments(calls: Sequence[wire.ToolCall]) -> list[object]:
     for i, call in enumerate(calls):
         where = f"tool_calls[{i}].function.arguments"
         try:
-            value = json.loads(call.function.arguments) if call.function.arguments else {}
+            value = (
+                json.loads(
+                    call.function.arguments,
+                    parse_int=_integer,
+                    parse_float=_finite,
+                    parse_constant=_no_constant,
+                )
+                if call.function.arguments
+                else {}
+            )
         except json.JSONDecodeError as exc:
             problems.append(f"{where}: not JSON ({exc})")
+            continue
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
             continue
         except RecursionError:
             problems.append(f"{where}: nested too deeply to read")
