@@ -94,3 +94,8 @@ def test_arguments_too_deep_to_check_are_not_forwarded() -> None:
 @pytest.mark.parametrize("text", ["", " ", "\n\n", "+", "@", "x" * 10_000])
 def test_odd_strings_find_nothing(text: str) -> None:
     assert scan_text(text) == []
+
+
+def test_an_allowlist_comment_does_not_hide_a_key() -> None:
+    kinds = {f.kind for f in scan_text("key AKIAIOSFODNN7EXAMPLE  # pragma: allowlist secret")}
+    assert kinds == {"secret"}

@@ -123,17 +123,25 @@ def _emails(text: str) -> Iterator[tuple[int, int]]:
 
 
 @cache
-def _secret_settings() -> dict[str, Any]:
-    return {"plugins_used": [{"name": name} for name in _SECRET_PLUGINS]}
+def _secret_plugins() -> tuple[Any, ...]:
+    """The pattern plugins, made once (``detect-secrets``' scan settings cost 0.4 ms a call).
+
+    They are called directly, without the scanner's filters: a line marked ``pragma:
+    allowlist secret`` would otherwise hide a key from the check.
+    """
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    found: dict[str, Any] = {
+        cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()
+    }
+    return tuple(found[name]() for name in _SECRET_PLUGINS)
 
 
 def _secrets(text: str) -> Iterator[tuple[int, int]]:
-    from detect_secrets.core.scan import scan_line
-    from detect_secrets.settings import transient_settings
-
-    with transient_settings(_secret_settings()):
-        for line_start, line in _lines(text):
-            for found in scan_line(line):
+    plugins = _secret_plugins()
+    for line_start, line in _lines(text):
+        for plugin in plugins:
+            for found in plugin.analyze_line(filename="arguments", line=line, line_number=1):
                 value = found.secret_value or ""
                 at = line.find(value) if value else -1
                 if at < 0:

@@ -1,0 +1,99 @@
+"""Agent gateway: the verdict on one tool call, in process (issue 20, first part).
+
+Times ``keel.gateway.screening.screen`` (the grant, then every detector on every string of
+the arguments) on three kinds of calls: clean arguments, arguments with personal data to
+redact, and arguments with a key to block. 1,000 agents with their own grants are screened
+round robin. Baseline in the same run: the same detectors with ``detect-secrets``' own
+scanner (``scan_line`` under its settings, as its documentation shows) instead of the
+pattern plugins called directly. Prints p50 and p99 in ms, and decisions per second on one
+core, next to the figures Microsoft publishes for its Agent Governance Toolkit (0.011 ms p50
+for one rule, 0.108 ms p99 for 100 rules, 47,085 decisions/s with 1,000 agents): those are
+policy rules without content scanning, so they are a reference, not a like-for-like baseline.
+
+    python bench/gateway.py [--calls 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from unittest import mock
+
+import numpy as np
+
+from keel.gateway import detectors
+from keel.gateway.screening import Grant, screen
+
+CALLS = {
+    "clean": ("crm-read", {"customer_id": "C-1042", "fields": ["name", "segment", "limits"]}),
+    "personal": (
+        "case-create",
+        {
+            "note": "customer asks to move card 4111 1111 1111 1111 to DE89 3704 0044 0532 0130 00",
+            "callback": "+49 30 901820",
+        },
+    ),
+    "key": ("sanctions-screening", {"query": "ACME Ltd", "auth": "AKIAIOSFODNN7EXAMPLE"}),
+}
+
+
+def _scanner_secrets(text: str) -> Iterator[tuple[int, int]]:
+    """The baseline: detect-secrets' scanner, its settings entered for each string."""
+    from detect_secrets.core.scan import scan_line
+    from detect_secrets.settings import transient_settings
+
+    plugins = {"plugins_used": [{"name": name} for name in detectors._SECRET_PLUGINS]}
+    with transient_settings(plugins):
+        for start, line in detectors._lines(text):
+            for _found in scan_line(line):
+                yield start, start + len(line)
+
+
+def timed(calls: int, grants: list[Grant]) -> dict[str, tuple[float, float, float]]:
+    results = {}
+    for label, (tool, arguments) in CALLS.items():
+        for k in range(200):  # warm up
+            screen(grants[k % len(grants)], tool, arguments)
+        times = np.empty(calls)
+        began = time.perf_counter()
+        for k in range(calls):
+            start = time.perf_counter_ns()
+            screen(grants[k % len(grants)], tool, arguments)
+            times[k] = time.perf_counter_ns() - start
+        elapsed = time.perf_counter() - began
+        results[label] = (
+            float(np.percentile(times, 50)) / 1e6,
+            float(np.percentile(times, 99)) / 1e6,
+            calls / elapsed,
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20_000)
+    args = parser.parse_args()
+    tools = ["crm-read", "case-create", "sanctions-screening", "ticket-update", "web-search"]
+    grants = [Grant(tools=frozenset(tools[: 2 + k % 4])) for k in range(1_000)]
+    keel = timed(args.calls, grants)
+    with mock.patch.dict(detectors._DETECTORS, {"secret": _scanner_secrets}):
+        baseline = timed(max(args.calls // 20, 200), grants)
+    print("verdict per tool call, in process, 1,000 agents round robin, one core")
+    print(f"  {'call':<9} {'keel p50':>9} {'p99':>7} {'per s':>8}   {'scanner p50':>11} {'p99':>7}"
+          f" {'per s':>7} {'speed-up':>8}")  # fmt: skip
+    for label, (p50, p99, rate) in keel.items():
+        b50, b99, brate = baseline[label]
+        print(
+            f"  {label:<9} {p50:>8.3f}ms {p99:>6.3f}ms {rate:>8,.0f}   {b50:>10.3f}ms"
+            f" {b99:>6.3f}ms {brate:>7,.0f} {rate / brate:>7.1f}x"
+        )
+    print(
+        "  reference (Microsoft Agent Governance Toolkit, published; rules only, no content"
+        " scanning): 0.011 ms p50 one rule, 0.108 ms p99 100 rules, 47,085 decisions/s;"
+        " issue 20's target: p99 under 0.2 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
