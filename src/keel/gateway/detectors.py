@@ -131,9 +131,8 @@ def _secret_plugins() -> tuple[Any, ...]:
     """
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    found: dict[str, Any] = {
-        cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()
-    }
+    classes: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    found = {cls.__name__: cls for cls in classes}
     return tuple(found[name]() for name in _SECRET_PLUGINS)
 
 
