@@ -84,6 +84,13 @@ class Pool:
     kgco2e_per_kwh: float
     node_devices: int = 0
 
+    @property
+    def committed_usd_per_h(self) -> float:
+        """What the pool costs per hour whether used or not: owned devices, or reserved ones."""
+        if self.owned:
+            return self.devices * self.usd_per_device_h
+        return self.reserved * self.reserved_usd_per_device_h
+
 
 @dataclass(frozen=True, slots=True)
 class ClassModel:
@@ -483,11 +490,7 @@ def replay(
         found.met_slo += usage.waited_s <= sim.models[usage.cls].wait_target_s + EPS
         found.fragmentation_delayed += usage.fragmented
     span_h = max(float(sim.env.now) - first, 0.0) / 3600.0
-    committed = sum(
-        (p.devices * p.usd_per_device_h if p.owned else p.reserved * p.reserved_usd_per_device_h)
-        * span_h
-        for p in pools
-    )
+    committed = sum(p.committed_usd_per_h for p in pools) * span_h
     columns = list(zip(*sim.segments, strict=True)) or [(), (), (), ()]
     segments = (
         np.array(columns[0], dtype=np.int64),

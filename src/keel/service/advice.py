@@ -36,7 +36,7 @@ from keel.capacity import forecast as forecast_mod
 from keel.capacity import replay as replay_mod
 from keel.errors import NotFoundError, UserError
 from keel.estate.digest import canonical_json
-from keel.placement.problem import PRESETS
+from keel.placement.problem import HOURS_PER_MONTH, PRESETS
 from keel.service import access, ledger, simulation
 from keel.service.actor import Actor
 from keel.service.workspace import Workspace
@@ -112,7 +112,7 @@ def _prices(
     return prices, owned, best
 
 
-def _mix_json(mix: advice_mod.Mix | None, hours: float = 730.0) -> dict[str, Any] | None:
+def _mix_json(mix: advice_mod.Mix | None, hours: float = HOURS_PER_MONTH) -> dict[str, Any] | None:
     if mix is None:
         return None
     return {
@@ -167,13 +167,6 @@ def _settings(scenario: simulation.Scenario) -> replay_mod.Settings:
     )
 
 
-def _committed(pool: replay_mod.Pool) -> float:
-    """USD per hour a pool costs whether used or not."""
-    if pool.owned:
-        return pool.devices * pool.usd_per_device_h
-    return pool.reserved * pool.reserved_usd_per_device_h
-
-
 def _outcome(
     result: replay_mod.Result, pools: list[replay_mod.Pool], types: set[str]
 ) -> dict[str, Any]:
@@ -182,28 +175,25 @@ def _outcome(
     ``usd_per_month`` is the whole estate's (every pool committed, and what was rented);
     ``types_usd_per_month`` that of the pools of the advised types alone.
     """
-    usages = sum(c.usages for c in result.classes)
-    waits = [w for c in result.classes for w in c.waits_s]
+    whole = simulation.overall(result)
     rented = sum(p.usage_usd for p in result.pools)
     hours = max(result.span_h, 1e-9)
     return {
-        "slo_attainment": round(sum(c.met_slo for c in result.classes) / usages, 4)
-        if usages
-        else None,
-        "wait_p95_s": float(np.percentile(waits, 95)) if waits else None,
-        "never_started": sum(c.never_started for c in result.classes),
+        "slo_attainment": whole["slo_attainment"],
+        "wait_p95_s": whole["wait_p95_s"],
+        "never_started": whole["never_started"],
         "span_h": round(result.span_h, 3),
-        "usd_per_month": round((result.committed_usd + rented) / hours * 730.0, 2),
+        "usd_per_month": round((result.committed_usd + rented) / hours * HOURS_PER_MONTH, 2),
         "types_usd_per_month": round(
             sum(
-                _committed(pool) + used.usage_usd / hours
+                pool.committed_usd_per_h + used.usage_usd / hours
                 for pool, used in zip(pools, result.pools, strict=True)
                 if pool.accelerator in types
             )
-            * 730.0,
+            * HOURS_PER_MONTH,
             2,
         ),
-        "kgco2e_per_month": round(sum(c.kgco2e for c in result.classes) / hours * 730.0, 3),
+        "kgco2e_per_month": round(whole["kgco2e"] / hours * HOURS_PER_MONTH, 3),
     }
 
 
@@ -296,7 +286,8 @@ def _advise_type(  # noqa: PLR0917 (one pool type's inputs, all computed by the 
     plans["keel"][accelerator] = (chosen.owned, chosen.reserved, owned, cloud)
     plans["on_prem_first"][accelerator] = (owned_today, 0, owned, cloud)
     plans["all_on_demand"][accelerator] = (0, 0, owned, cloud)
-    spread = _thin(front)[:: max(1, len(_thin(front)) // REFINE_POINTS)]
+    shown = _thin(front)
+    spread = shown[:: max(1, len(shown) // REFINE_POINTS)]
     tried = [(chosen.owned, chosen.reserved), (owned_today, 0), (0, 0)]
     tried += [(m.owned, m.reserved) for m in spread]
     candidates[accelerator] = [
@@ -316,7 +307,7 @@ def _advise_type(  # noqa: PLR0917 (one pool type's inputs, all computed by the 
         "analytic": _mix_json(best),
         "recommended": _mix_json(best),
         "baselines": {k: _mix_json(v) for k, v in baselines.items()},
-        "frontier": [_mix_json(m) for m in _thin(front)],
+        "frontier": [_mix_json(m) for m in shown],
         "history": [round(float(v), 3) for v in history],
         "forecast": bands.get(accelerator),
     }

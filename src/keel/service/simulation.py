@@ -300,6 +300,26 @@ class Simulation:
         return data
 
 
+def overall(result: replay_mod.Result) -> dict[str, Any]:
+    """A replay's outcome over every class: SLO attainment, wait percentiles, totals."""
+    classes = result.classes
+    waits = [w for found in classes for w in found.waits_s]
+    usages = sum(found.usages for found in classes)
+    return {
+        "usages": usages,
+        "never_started": sum(found.never_started for found in classes),
+        "slo_attainment": round(sum(f.met_slo for f in classes) / usages, 4) if usages else None,
+        "wait_p50_s": _percentile(waits, 50),
+        "wait_p95_s": _percentile(waits, 95),
+        "wait_p99_s": _percentile(waits, 99),
+        "device_h": round(sum(found.device_h for found in classes), 3),
+        "kwh": round(sum(found.kwh for found in classes), 3),
+        "kgco2e": round(sum(found.kgco2e for found in classes), 3),
+        "preemptions": sum(found.preemptions for found in classes),
+        "fragmentation_delayed": sum(f.fragmentation_delayed for f in classes),
+    }
+
+
 def summarise(
     trace: Trace, model: Model, result: replay_mod.Result, scenario: Scenario, elapsed_s: float
 ) -> Simulation:
@@ -330,8 +350,6 @@ def summarise(
     pools = []
     for pool, used in zip(model.pools, result.pools, strict=True):
         hours = pool.devices * result.span_h
-        committed = pool.devices if pool.owned else pool.reserved
-        price = pool.usd_per_device_h if pool.owned else pool.reserved_usd_per_device_h
         pools.append({
             "name": pool.name,
             "accelerator": pool.accelerator,
@@ -343,7 +361,7 @@ def summarise(
             "by_tier_device_h": {k: round(v, 3) for k, v in used.by_tier_device_h.items()},
             "utilisation": round(used.device_h / hours, 4) if hours else None,
             "peak_devices": round(used.peak_devices, 3),
-            "committed_usd": round(committed * price * result.span_h, 2),
+            "committed_usd": round(pool.committed_usd_per_h * result.span_h, 2),
             "usage_usd": round(used.usage_usd, 2),
             "kwh": round(used.kwh, 3),
             "kgco2e": round(used.kgco2e, 3),
@@ -362,23 +380,6 @@ def summarise(
         "estate_digest": model.estate_digest,
         "held_by_plan_services": model.held,
     }
-    waits = [w for found in result.classes for w in found.waits_s]
-    usages = sum(found.usages for found in result.classes)
-    overall = {
-        "usages": usages,
-        "never_started": sum(found.never_started for found in result.classes),
-        "slo_attainment": round(sum(f.met_slo for f in result.classes) / usages, 4)
-        if usages
-        else None,
-        "wait_p50_s": _percentile(waits, 50),
-        "wait_p95_s": _percentile(waits, 95),
-        "wait_p99_s": _percentile(waits, 99),
-        "device_h": round(sum(found.device_h for found in result.classes), 3),
-        "kwh": round(sum(found.kwh for found in result.classes), 3),
-        "kgco2e": round(sum(found.kgco2e for found in result.classes), 3),
-        "preemptions": sum(found.preemptions for found in result.classes),
-        "fragmentation_delayed": sum(f.fragmentation_delayed for f in result.classes),
-    }
     return Simulation(
         source=trace.source,
         format=trace.format,
@@ -389,7 +390,7 @@ def summarise(
         ticks=result.ticks,
         elapsed_s=round(elapsed_s, 3),
         committed_usd=round(result.committed_usd, 2),
-        overall=overall,
+        overall=overall(result),
         classes=classes,
         pools=pools,
         scenario=settings,
