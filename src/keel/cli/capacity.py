@@ -14,6 +14,7 @@ from keel.errors import UserError
 
 if TYPE_CHECKING:
     from keel.service.simulation import Scenario
+    from keel.wire import CapacityAdvice
 
 app = typer.Typer(help="Capacity planning: demand history, forecasts (docs/capacity.md).")
 
@@ -33,6 +34,23 @@ Top = Annotated[
     int | None,
     typer.Option(min=1, help="Keep the N largest classes, fold the rest into 'other'."),
 ]
+
+
+def _steps(step: str, horizon: str) -> tuple[int, int]:
+    """Seconds per step, and the horizon as a whole number of steps."""
+    step_s = duration_s(step, "--step")
+    ahead = duration_s(horizon, "--horizon")
+    if ahead < step_s or ahead % step_s:
+        raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
+    return step_s, ahead // step_s
+
+
+def _report(path: Path | None, found: CapacityAdvice) -> None:
+    """Write the advice as a standalone HTML report, when asked."""
+    if path is not None:
+        from keel.web.capacity import advice_html
+
+        path.write_text(advice_html(found), encoding="utf-8")
 
 
 @app.command("history")
@@ -97,12 +115,9 @@ def forecast_command(
     from keel.service import capacity
 
     state(ctx).local("capacity forecast")
-    step_s = duration_s(step, "--step")
-    ahead = duration_s(horizon, "--horizon")
-    if ahead < step_s or ahead % step_s:
-        raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
+    step_s, steps = _steps(step, horizon)
     found = capacity.outlook(
-        trace, trace_format, step_s=step_s, top=top, horizon_steps=ahead // step_s,
+        trace, trace_format, step_s=step_s, top=top, horizon_steps=steps,
         level=level, windows=windows,
     )  # fmt: skip
     if output is not Format.table:
@@ -338,23 +353,17 @@ def advise_command(
     from keel.service import advice
 
     state(ctx).local("capacity advise")
-    step_s = duration_s(step, "--step")
-    ahead = duration_s(horizon, "--horizon")
-    if ahead < step_s or ahead % step_s:
-        raise UserError(f"--horizon {horizon}: a whole number of steps of {step}")
+    step_s, steps = _steps(step, horizon)
     scenario = _scenario(
         mapping, None, service_wait, job_wait, "1m", reserved_factor, spot_factor,
         spot_preemptions, seed, sample, whole,
     )  # fmt: skip
     found = advice.advise(
         state(ctx).workspace(), trace, trace_format, scenario, actor=state(ctx).actor(),
-        step_s=step_s, horizon_steps=ahead // step_s, level=level, basis=basis,
+        step_s=step_s, horizon_steps=steps, level=level, basis=basis,
         objective=objective, check=check, slo=slo,
     )  # fmt: skip
-    if report is not None:
-        from keel.web.capacity import advice_html
-
-        report.write_text(advice_html(found), encoding="utf-8")
+    _report(report, found)
     if output is not Format.table:
         typer.echo(machine(found, output.value))
         return
@@ -441,10 +450,7 @@ def advice_command(
         typer.echo(table(["ID", "CREATED", "BY", "TRACE", "BASIS", "LEDGER", "ADVISED"], rows))
         return
     one = ops.capacity_advice(advice_id)
-    if report is not None:
-        from keel.web.capacity import advice_html
-
-        report.write_text(advice_html(one), encoding="utf-8")
+    _report(report, one)
     if output is not Format.table:
         typer.echo(machine(one, output))
         return
