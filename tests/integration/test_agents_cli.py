@@ -75,6 +75,8 @@ def test_bad_calls_and_callers_change_nothing(tmp_path: Path) -> None:
          "out of the 64-bit range"),
         ('[{"id": "a", "function": {"name": "t", "arguments": "{}"}},'
          ' {"id": "a", "function": {"name": "t", "arguments": "{}"}}]', "ids repeat"),
+        (json.dumps([{"id": f"c{i}", "function": {"name": "t", "arguments": "{}" + " " * 60_000}}
+                     for i in range(5)]), "at most 262,144 together"),
     ]:  # fmt: skip
         bad.write_text(text)
         refused = keel("agents", "check", "kyc-review-agent", "--calls", str(bad), cwd=tmp_path)

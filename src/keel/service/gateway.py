@@ -88,10 +88,17 @@ def check(
 
     Raises:
         NotFoundError: If the agent is not in the estate.
-        UserError: If the batch is empty, repeats a call id, or has unreadable arguments.
+        UserError: If the batch is empty or too large, repeats a call id, or has unreadable
+            arguments.
     """
     if not calls:
         raise UserError("no tool calls to check")
+    size = sum(len(c.function.arguments) for c in calls)
+    if size > wire.MAX_BATCH_ARGUMENTS_CHARS:
+        raise UserError(
+            f"the batch's arguments hold {size:,} characters; at most"
+            f" {wire.MAX_BATCH_ARGUMENTS_CHARS:,} together: send fewer calls at once"
+        )
     ids = [c.id for c in calls]
     if len(set(ids)) != len(ids):
         raise UserError("tool call ids repeat within the batch: each must be unique")

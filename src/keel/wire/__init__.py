@@ -7,6 +7,7 @@ service layer; this package imports nothing of Keel but pydantic.
 """
 
 from keel.wire.agents import (
+    MAX_BATCH_ARGUMENTS_CHARS,
     MAX_TOOL_CALLS,
     ToolCall,
     ToolCallFinding,
@@ -93,6 +94,7 @@ from keel.wire.runs import Action, Dispatch, EngineTrouble, Run, Runs, Transitio
 from keel.wire.tokens import CreatedToken, Token, Tokens
 
 __all__ = [
+    "MAX_BATCH_ARGUMENTS_CHARS",
     "MAX_TOOL_CALLS",
     "AccessDecision",
     "Action",

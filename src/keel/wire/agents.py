@@ -10,6 +10,9 @@ from keel.wire.base import Wire
 
 MAX_ARGUMENTS_CHARS = 65_536
 MAX_TOOL_CALLS = 64
+MAX_BATCH_ARGUMENTS_CHARS = 262_144
+"""All the arguments of one batch together: scanning costs up to 0.3 s per 64 KiB of text
+packed with phone numbers, so a batch is bounded at about a second of work."""
 
 
 class ToolFunction(Wire):
