@@ -10,6 +10,7 @@ is :mod:`keel.capacity.replay`.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from keel import progress
+from keel.capacity import demand as demand_mod
 from keel.capacity import replay as replay_mod
 from keel.capacity.demand import Trace
 from keel.errors import NotFoundError, UserError
@@ -425,10 +427,6 @@ def simulate(workspace: Workspace, path: Path, trace_format: str, scenario: Scen
         NotFoundError: If a workload or pool named is unknown.
         UserError: If a class behaves as no workload, or a setting is out of range.
     """
-    import time
-
-    from keel.capacity import demand as demand_mod
-
     if scenario.tick_s < 1:
         raise UserError("--tick: at least 1 s")
     if not 0 < scenario.sample <= 1:
