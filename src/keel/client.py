@@ -206,6 +206,15 @@ class Client:
         body = {"tool_calls": [c.model_dump(mode="json", exclude_none=True) for c in tool_calls]}
         return self._post(wire.ToolCallVerdicts, f"/v1/agents/{agent}/tool-calls:check", body)
 
+    def agent_calls(
+        self, agent: str, *, limit: int = 50, before: int | None = None
+    ) -> wire.AgentCalls:
+        """An agent's recent tool calls (checked or through the MCP gateway), newest first."""
+        query: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            query["before"] = before
+        return self._get(wire.AgentCalls, f"/v1/agents/{agent}/calls", **query)
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         which = "latest" if advice_id is None else str(advice_id)

@@ -48,6 +48,7 @@ LOCAL_ONLY: dict[str, str] = {
     "drift": "compares two local data files",
     "sketch": "sketches a local data file",
     "serve": "is the server",
+    "gateway": "is an MCP server itself (its calls are recorded in the workspace)",
     "policy test": "runs Rego tests from local files",
     "policy packs": "lists the packs this installation ships",
     "ledger verify-proof": "checks a proof file offline, with a public key",
@@ -118,6 +119,12 @@ class Operations(Protocol):
         self, agent: str, tool_calls: Sequence[wire.ToolCall]
     ) -> wire.ToolCallVerdicts:
         """Verdicts on an agent's tool calls (OpenAI format), each recorded in the ledger."""
+        ...
+
+    def agent_calls(
+        self, agent: str, *, limit: int = 50, before: int | None = None
+    ) -> wire.AgentCalls:
+        """An agent's recent tool calls (checked or through the MCP gateway), newest first."""
         ...
 
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:

@@ -75,3 +75,71 @@ def check_command(
         f" {counts['block']} blocked; run only what is allowed or redacted, with the arguments"
         " in -o json"
     )
+
+
+@app.command("calls")
+def calls_command(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Calls to list.")] = 20,
+    before: Annotated[
+        int | None, typer.Option(min=1, help="Only calls older than this id (paging).")
+    ] = None,
+    output: Out = Format.table,
+) -> None:
+    """An agent's recent tool calls, checked or through the gateway, newest first."""
+    found = state(ctx).ops().agent_calls(agent, limit=limit, before=before)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    rows = [
+        [c.id, c.at.strftime("%Y-%m-%d %H:%M:%S"), c.via, c.tool, c.decision.upper(),
+         ", ".join(c.reasons) or "-", ", ".join(sorted(c.found)) or "-", c.outcome,
+         "-" if c.duration_ms is None else f"{c.duration_ms:.1f}", c.ledger_index]
+        for c in found.calls
+    ]  # fmt: skip
+    heads = ["ID", "AT (UTC)", "VIA", "TOOL", "DECISION", "REASONS", "FOUND", "OUTCOME", "MS"]
+    typer.echo(table([*heads, "LEDGER"], rows))
+    decisions = ", ".join(f"{n} {d}" for d, n in sorted(found.decisions.items())) or "none"
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(found.data_kinds.items())) or "none"
+    typer.echo(f"{found.agent}: {len(found.calls)} calls listed ({decisions}); data found: {kinds}")
+
+
+def gateway(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
+    servers: Annotated[
+        Path,
+        typer.Option(
+            "--servers",
+            help="YAML: the MCP servers to front and their tools' labels.",
+            show_default=False,
+        ),
+    ],
+    http: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve streamable HTTP on this port (at /mcp, with an API key) instead of stdio.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind with --http.")] = "127.0.0.1",
+) -> None:
+    """Front MCP servers for an agent: every tool call checked and recorded (docs/agents.md)."""
+    import anyio
+
+    from keel.service import agent_gateway
+
+    cli = state(ctx)
+    cli.local("gateway")
+    workspace = cli.workspace()
+    found = agent_gateway.open_gateway(workspace, agent, servers, actor=cli.actor())
+    if http is None:  # stdout is the protocol: say nothing there
+        anyio.run(agent_gateway.serve_stdio, found)
+        return
+
+    def ready() -> None:
+        typer.echo(f"keel gateway for {agent} on http://{host}:{http}/mcp", err=True)
+
+    anyio.run(lambda: agent_gateway.serve_http(workspace, found, host=host, port=http, ready=ready))

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from keel import wire
 from keel.errors import NotFoundError, UserError
@@ -21,10 +23,14 @@ from keel.estate.digest import canonical_json
 from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import screening
+from keel.gateway.proxy import Call
 from keel.service import ledger
 from keel.service.actor import Actor
 from keel.service.stored import estate_in
 from keel.service.workspace import Workspace
+from keel.store.agent_calls import AgentCallRepository, StoredCall
+
+MAX_LISTED_CALLS = 1000
 
 
 def _integer(text: str) -> int:
@@ -81,6 +87,113 @@ def _arguments(calls: Sequence[wire.ToolCall]) -> list[object]:
     return parsed
 
 
+def _digest(value: object | None) -> str | None:
+    """The SHA-256 of a value as forwarded (already redacted), or ``None``."""
+    if value is None:
+        return None
+    return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def agent_spec(workspace: Workspace, agent: str) -> AgentSpec:
+    """An agent's manifest spec.
+
+    Raises:
+        NotFoundError: If the estate has no such agent.
+    """
+    with workspace.unit(snapshot=True) as unit:
+        agents = estate_in(unit).of_kind("Agent")
+    found = agents.get(agent)
+    if found is None:
+        raise NotFoundError(f"no agent {agent!r}{did_you_mean(agent, agents)}")
+    spec = found.spec
+    assert isinstance(spec, AgentSpec)
+    return spec
+
+
+def record_calls(workspace: Workspace, calls: Sequence[Call], *, actor: str) -> int:
+    """Record MCP calls through the gateway: ledger entries and rows, one transaction.
+
+    Returns:
+        The first call's ledger index (the others follow in order).
+    """
+    entries = [
+        {
+            "type": "agent.tool_call",
+            "via": "mcp",
+            "agent": c.agent,
+            "session": c.session,
+            "call_id": c.request_id,
+            "tool": c.tool,
+            "server": c.server,
+            "decision": c.decision,
+            "reasons": c.reasons,
+            "found": c.found,
+            "result_found": c.result_found,
+            "outcome": c.outcome,
+            "taint": c.taint,
+            "arguments_digest": _digest(c.arguments),
+            "result_digest": _digest(c.result),
+        }
+        for c in calls
+    ]
+    now = datetime.now(UTC)
+    with workspace.unit(actor, write=True) as unit:
+        first, _ = ledger.record(unit, entries)
+        unit.repository(AgentCallRepository).add([
+            StoredCall(
+                now, c.agent, c.session, c.request_id[:256], c.tool[:256], "mcp", c.decision,
+                c.reasons, dict(Counter(c.found) + Counter(c.result_found)), c.outcome,
+                round(c.duration_ms, 3), first + i,
+            )
+            for i, c in enumerate(calls)
+        ])  # fmt: skip
+    return first
+
+
+def calls(
+    workspace: Workspace, agent: str, *, limit: int = 50, before: int | None = None
+) -> wire.AgentCalls:
+    """An agent's recent tool calls, newest first, with counts over those listed.
+
+    Raises:
+        NotFoundError: If the estate has no such agent.
+        UserError: If ``limit`` is out of range.
+    """
+    if not 1 <= limit <= MAX_LISTED_CALLS:
+        raise UserError(f"limit {limit}: between 1 and {MAX_LISTED_CALLS}")
+    agent_spec(workspace, agent)
+    with workspace.unit(snapshot=True) as unit:
+        found = unit.repository(AgentCallRepository).recent(agent, limit=limit, before=before)
+    listed = [
+        wire.AgentCall(
+            id=row_id,
+            at=row.at,
+            session=row.session,
+            call_id=row.call_id,
+            tool=row.tool,
+            via=row.via,
+            decision=row.decision,
+            reasons=row.reasons,
+            found=row.found,
+            outcome=row.outcome,
+            duration_ms=row.duration_ms,
+            ledger_index=row.ledger_index,
+        )
+        for row_id, row in found
+    ]
+    kinds: Counter[str] = Counter()
+    for c in listed:
+        kinds.update(c.found)
+    return wire.AgentCalls(
+        agent=agent,
+        calls=listed,
+        decisions=dict(Counter(c.decision for c in listed)),
+        reasons=dict(Counter(r.split(":")[0] for c in listed for r in c.reasons)),
+        tools=dict(Counter(c.tool for c in listed)),
+        data_kinds=dict(kinds),
+    )
+
+
 def check(
     workspace: Workspace, agent: str, calls: Sequence[wire.ToolCall], *, actor: Actor
 ) -> wire.ToolCallVerdicts:
@@ -103,34 +216,36 @@ def check(
     if len(set(ids)) != len(ids):
         raise UserError("tool call ids repeat within the batch: each must be unique")
     arguments = _arguments(calls)
-    with workspace.unit(snapshot=True) as unit:
-        agents = estate_in(unit).of_kind("Agent")
-    found = agents.get(agent)
-    if found is None:
-        raise NotFoundError(f"no agent {agent!r}{did_you_mean(agent, agents)}")
-    spec = found.spec
-    assert isinstance(spec, AgentSpec)
+    spec = agent_spec(workspace, agent)
     grant = screening.Grant(tools=frozenset(spec.tools))
     verdicts = [
         screening.screen(grant, call.function.name, args)
         for call, args in zip(calls, arguments, strict=True)
     ]
-    entries = []
-    for call, verdict in zip(calls, verdicts, strict=True):
-        forwarded = None if verdict.arguments is None else canonical_json(verdict.arguments)
-        entries.append({
+    entries = [
+        {
             "type": "agent.tool_call",
+            "via": "check",
             "agent": agent,
             "call_id": call.id,
             "tool": call.function.name,
             "decision": verdict.decision,
             "reasons": verdict.reasons,
             "found": verdict.kinds(),
-            "arguments_digest": None if forwarded is None
-            else "sha256:" + hashlib.sha256(forwarded.encode()).hexdigest(),
-        })  # fmt: skip
+            "arguments_digest": _digest(verdict.arguments),
+        }
+        for call, verdict in zip(calls, verdicts, strict=True)
+    ]
+    now = datetime.now(UTC)
     with workspace.unit(actor.principal, write=True) as unit:
         first, _ = ledger.record(unit, entries)
+        unit.repository(AgentCallRepository).add([
+            StoredCall(
+                now, agent, None, call.id, call.function.name, "check", verdict.decision,
+                verdict.reasons, verdict.kinds(), "not_run", None, first + i,
+            )
+            for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True))
+        ])  # fmt: skip
     return wire.ToolCallVerdicts(
         agent=agent,
         verdicts=[

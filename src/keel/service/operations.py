@@ -550,6 +550,13 @@ class LocalOperations:
         access.authorize(self.workspace, self.actor, [("deploy", "Workload/*")])
         return gateway.check(self.workspace, agent, tool_calls, actor=self.actor)
 
+    def agent_calls(
+        self, agent: str, *, limit: int = 50, before: int | None = None
+    ) -> wire.AgentCalls:
+        """An agent's recent tool calls, for those who may read the agent."""
+        self._require_visible(f"Agent/{agent}")
+        return gateway.calls(self.workspace, agent, limit=limit, before=before)
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded advice run, without the names of workloads the caller may not read."""
         self._require_visible("Resource/Capacity/all")

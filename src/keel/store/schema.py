@@ -330,6 +330,27 @@ capacity_advice = sa.Table(
 """One row per ``keel capacity advise`` run: the whole advice as JSON (demand, forecast,
 frontier, baselines, replay checks), its digest and its ``capacity.advised`` ledger entry."""
 
+agent_calls = sa.Table(
+    "agent_calls",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("agent", sa.String(253), nullable=False),
+    sa.Column("session", sa.String(64), nullable=True),
+    sa.Column("call_id", sa.String(256), nullable=False),
+    sa.Column("tool", sa.String(256), nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reasons", JSONType, nullable=False),
+    sa.Column("found", JSONType, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Index("ix_agent_calls_agent_id", "agent", "id"),
+)
+"""One row per tool call checked for an agent (``via`` ``check`` or ``mcp``): what the
+``agent.tool_call`` ledger entry says, plus the time it took, for ``keel agents calls``."""
+
 rate_buckets = sa.Table(
     "rate_buckets",
     metadata,

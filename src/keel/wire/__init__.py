@@ -9,6 +9,8 @@ service layer; this package imports nothing of Keel but pydantic.
 from keel.wire.agents import (
     MAX_BATCH_ARGUMENTS_CHARS,
     MAX_TOOL_CALLS,
+    AgentCall,
+    AgentCalls,
     ToolCall,
     ToolCallFinding,
     ToolCallVerdict,
@@ -103,6 +105,8 @@ __all__ = [
     "AdviceList",
     "AdviceMix",
     "AdviceSummary",
+    "AgentCall",
+    "AgentCalls",
     "Alert",
     "Alerts",
     "Alternative",

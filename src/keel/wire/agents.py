@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -58,3 +59,31 @@ class ToolCallVerdicts(Wire):
 
     agent: str
     verdicts: list[ToolCallVerdict]
+
+
+class AgentCall(Wire):
+    """One tool call Keel checked for an agent, as recorded (never its arguments)."""
+
+    id: int = Field(description="Its row; page with before=ID.")
+    at: datetime
+    session: str | None = Field(description="The gateway session (MCP only).")
+    call_id: str
+    tool: str
+    via: Literal["check", "mcp"] = Field(description="The check endpoint or the MCP gateway.")
+    decision: Literal["allow", "redact", "block"]
+    reasons: list[str]
+    found: dict[str, int] = Field(description="Kinds of sensitive data found, counted.")
+    outcome: str = Field(description="ok, tool_error, timeout, server_failed or not_run.")
+    duration_ms: float | None
+    ledger_index: int
+
+
+class AgentCalls(Wire):
+    """An agent's recent tool calls, newest first, with counts over those listed."""
+
+    agent: str
+    calls: list[AgentCall]
+    decisions: dict[str, int] = Field(description="Calls listed per decision.")
+    reasons: dict[str, int] = Field(description="Calls listed per reason.")
+    tools: dict[str, int] = Field(description="Calls listed per tool.")
+    data_kinds: dict[str, int] = Field(description="Sensitive data found, per kind.")

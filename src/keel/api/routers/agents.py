@@ -1,15 +1,16 @@
-"""``/v1/agents``: the agent gateway's tool-call check.
+"""``/v1/agents``: the agent gateway's tool-call check and call history.
 
 Who may: checking (and so recording) an agent's tool calls is running that agent, an
 operator's act (``deploy`` on ``Workload/*``), as dispatching work is. Every verdict is a
 ledger entry; the arguments are never stored, only a digest of what may be forwarded.
+Reading an agent's calls is reading the agent (``read`` on ``Agent/NAME``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from keel import wire
@@ -35,3 +36,14 @@ def check_tool_calls(
 ) -> wire.ToolCallVerdicts:
     """Allow, redact or block each tool call before the agent's framework runs it."""
     return caller.ops.check_tool_calls(agent, body.tool_calls)
+
+
+@router.get("/v1/agents/{agent}/calls", response_model=wire.AgentCalls)
+def agent_calls(
+    agent: AgentName,
+    caller: Annotated[Caller, Depends(guard("read", "Agent/{agent}"))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    before: Annotated[int | None, Query(ge=1, description="Calls older than this id.")] = None,
+) -> wire.AgentCalls:
+    """An agent's recent tool calls, newest first (never their arguments or results)."""
+    return caller.ops.agent_calls(agent, limit=limit, before=before)

@@ -1,0 +1,344 @@
+"""The MCP gateway: an MCP server to the agent, an MCP client to the real servers.
+
+Every ``tools/call`` passes these checks, in order, and is recorded whatever the outcome:
+
+1. **grant and arguments** (:func:`keel.gateway.screening.screen`): the tool is in the
+   agent's manifest; secrets in the arguments block the call, personal data is redacted;
+2. **a known tool**: a server behind the gateway offers it (``tool.unknown``);
+3. **ceiling**: the tool's results are not above the agent's classification ceiling
+   (``result.above_ceiling``), so the agent never receives what it may not hold;
+4. **taint**: once a session has received data of a classification, a call to a tool whose
+   destination (``sink``) is below it is blocked (``taint.exfiltration``);
+5. **the call**, with the (redacted) arguments, bounded by the server's timeout: a server
+   that hangs (``server.timeout``) or fails (``server.failed``) gives the agent an error;
+6. **the result**: text and structured content are scanned. Secrets are redacted; personal
+   data is redacted unless the tool is labelled as returning confidential data or above;
+   content that cannot be scanned (images, audio, binary) or more than 1 MiB of text is
+   withheld (``result.unscannable``, ``result.too_large``). What the session receives
+   taints it: the tool's ``returns`` label, or ``confidential`` when personal data passed.
+
+Nothing is forwarded unchecked: each refusal is an MCP tool error naming its reasons and the
+ledger entry. The gateway never sends the agent a tool it may not use in ``tools/list``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.server.lowlevel import Server
+
+from keel.errors import UserError
+from keel.estate.digest import canonical_json
+from keel.estate.resources import Classification
+from keel.gateway import screening
+from keel.gateway.detectors import redact, scan
+from keel.gateway.upstreams import Upstream, Upstreams, rank
+
+MAX_ARGUMENTS_CHARS = 64 * 1024
+"""Arguments larger than this (as JSON) are refused unscanned (``arguments.too_large``)."""
+MAX_RESULT_CHARS = 1 << 20
+"""Result text larger than this is withheld unscanned (``result.too_large``)."""
+
+
+@dataclass(slots=True)
+class Call:
+    """One ``tools/call`` through the gateway, as recorded.
+
+    Attributes:
+        agent: The agent.
+        session: The gateway session's id (one per MCP connection or HTTP session).
+        request_id: The JSON-RPC request id.
+        tool: The tool called.
+        server: The server that offers it, or ``None`` when none does.
+        decision: ``allow``, ``redact`` or ``block``.
+        reasons: Stable codes.
+        found: Kinds of sensitive data found in the arguments, counted.
+        result_found: Kinds found in the result, counted.
+        arguments: The arguments as forwarded (redacted), or ``None`` when not forwarded.
+        result: The result as returned to the agent (redacted), or ``None``.
+        outcome: ``ok``, ``tool_error``, ``timeout``, ``server_failed`` or ``not_run``.
+        taint: The session's classification after the call.
+        duration_ms: Time in the gateway, the server's time included.
+    """
+
+    agent: str
+    session: str
+    request_id: str
+    tool: str
+    server: str | None
+    decision: screening.Action = "allow"
+    reasons: list[str] = field(default_factory=list)
+    found: dict[str, int] = field(default_factory=dict)
+    result_found: dict[str, int] = field(default_factory=dict)
+    arguments: object | None = None
+    result: object | None = None
+    outcome: str = "not_run"
+    taint: Classification = "public"
+    duration_ms: float = 0.0
+
+    def worsen(self, action: screening.Action, reason: str) -> None:
+        """Add a reason; the strictest action wins."""
+        self.reasons.append(reason)
+        if screening.ORDER[action] > screening.ORDER[self.decision]:
+            self.decision = action
+
+
+Record = Callable[[Call], Awaitable[int]]
+"""Stores a call durably and returns its ledger index."""
+MAX_SESSIONS = 10_000
+"""Gateway sessions remembered; the least recently used beyond this are forgotten."""
+PRINCIPAL_SCOPE_KEY = "keel.principal"
+"""Where the HTTP front puts the authenticated caller in the ASGI scope."""
+
+
+def _key(ctx: Any) -> Hashable:
+    """A call's gateway session.
+
+    Over stdio a gateway process serves one connection: one session. Over HTTP the 2026
+    protocol has no connection, so a session is the caller's key and its ``Mcp-Session-Id``
+    (when the client sends one): taint then lasts as long as the key does, which errs on
+    the side of blocking.
+    """
+    request = getattr(ctx, "request", None)
+    if request is None:
+        return "stdio"
+    return (request.scope.get(PRINCIPAL_SCOPE_KEY), request.headers.get("mcp-session-id"))
+
+
+@dataclass(slots=True)
+class _Session:
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    taint: Classification = "public"
+    tainted_by: str | None = None
+
+
+def _raise_to(session: _Session, level: Classification, tool: str) -> None:
+    if rank(level) > rank(session.taint):
+        session.taint, session.tainted_by = level, tool
+
+
+def _client(upstream: Upstream) -> Client:
+    if upstream.command is not None:
+        command, *args = upstream.command
+        return Client(
+            StdioServerParameters(command=command, args=args),
+            read_timeout_seconds=upstream.timeout_s,
+        )
+    assert upstream.url is not None
+    return Client(upstream.url, read_timeout_seconds=upstream.timeout_s)
+
+
+class Gateway:
+    """Fronts MCP servers for one agent.
+
+    Args:
+        agent: The agent's name.
+        grant: The tools it may use.
+        ceiling: Its classification ceiling (``spec.max_classification``).
+        upstreams: The servers and the tools' labels.
+        record: Stores each call (awaited before the agent gets its answer).
+    """
+
+    def __init__(
+        self,
+        agent: str,
+        grant: screening.Grant,
+        ceiling: Classification,
+        upstreams: Upstreams,
+        record: Record,
+    ) -> None:
+        self.agent = agent
+        self.grant = grant
+        self.ceiling = ceiling
+        self.upstreams = upstreams
+        self._record = record
+        self._clients: dict[str, Client] = {}
+        self._routes: dict[str, tuple[str, types.Tool]] = {}
+        self._sessions: OrderedDict[Hashable, _Session] = OrderedDict()
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Gateway:
+        try:
+            for name, upstream in self.upstreams.servers.items():
+                client = _client(upstream)
+                try:
+                    await self._stack.enter_async_context(client)
+                    with anyio.fail_after(upstream.timeout_s):
+                        tools = await _all_tools(client)
+                except Exception as exc:
+                    raise UserError(
+                        f"server {name}: cannot start it or list its tools ({exc!r})",
+                        hint="check its command or url in the gateway file",
+                    ) from None
+                self._clients[name] = client
+                for tool in tools:
+                    if tool.name in self._routes:
+                        other = self._routes[tool.name][0]
+                        raise UserError(
+                            f"tool {tool.name!r} is offered by servers {other} and {name}:"
+                            " each tool must come from one server"
+                        )
+                    self._routes[tool.name] = (name, tool)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def tools(self) -> list[types.Tool]:
+        """The tools the agent may see: offered by a server and granted."""
+        return [tool for name, (_, tool) in self._routes.items() if name in self.grant.tools]
+
+    def server(self) -> Server[Any]:
+        """The MCP server the agent talks to."""
+
+        async def list_tools(
+            ctx: Any, params: types.PaginatedRequestParams | None
+        ) -> types.ListToolsResult:
+            return types.ListToolsResult(tools=self.tools())
+
+        async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+            return await self.call(_key(ctx), str(ctx.request_id), params.name, params.arguments)
+
+        return Server(
+            "keel-gateway",
+            version="1",
+            instructions=f"Keel's gateway for agent {self.agent}: every tool call is checked"
+            " and recorded.",
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+        )
+
+    def session(self, key: Hashable) -> _Session:
+        """The gateway session for ``key`` (made on first use; the oldest of too many go)."""
+        found = self._sessions.get(key)
+        if found is None:
+            found = self._sessions[key] = _Session()
+            if len(self._sessions) > MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        else:
+            self._sessions.move_to_end(key)
+        return found
+
+    async def call(
+        self, key: Hashable, request_id: str, tool: str, arguments: dict[str, Any] | None
+    ) -> types.CallToolResult:
+        """Check, forward, check the result, record: the agent's ``tools/call``."""
+        started = time.perf_counter()
+        session = self.session(key)
+        route = self._routes.get(tool)
+        call = Call(self.agent, session.id, request_id, tool, route[0] if route else None)
+        result = await self._checked(call, session, arguments or {})
+        call.taint = session.taint
+        call.duration_ms = (time.perf_counter() - started) * 1000
+        index = await self._record(call)
+        if result is None:
+            why = ", ".join(call.reasons)
+            return types.CallToolResult(
+                content=[types.TextContent(text=f"refused by Keel ({why}); ledger entry {index}")],
+                is_error=True,
+            )
+        return result
+
+    async def _checked(
+        self, call: Call, session: _Session, arguments: dict[str, Any]
+    ) -> types.CallToolResult | None:
+        if len(canonical_json(arguments)) > MAX_ARGUMENTS_CHARS:
+            call.worsen("block", "arguments.too_large")
+            return None
+        verdict = screening.screen(self.grant, call.tool, arguments)
+        call.decision, call.reasons = verdict.decision, list(verdict.reasons)
+        call.found = verdict.kinds()
+        rule = self.upstreams.rule(call.tool)
+        if call.server is None:
+            call.worsen("block", "tool.unknown")
+        if rank(rule.returns) > rank(self.ceiling):
+            call.worsen("block", f"result.above_ceiling:{rule.returns}>{self.ceiling}")
+        if rank(session.taint) > rank(rule.sink):
+            call.worsen("block", f"taint.exfiltration:{session.taint}>{rule.sink}")
+        if call.decision == "block" or call.server is None:
+            return None
+        call.arguments = verdict.arguments
+        upstream = self.upstreams.servers[call.server]
+        forwarded = verdict.arguments if isinstance(verdict.arguments, dict) else {}
+        try:
+            with anyio.fail_after(upstream.timeout_s):
+                answer = await self._clients[call.server].call_tool(call.tool, forwarded)
+        except TimeoutError:
+            call.outcome = "timeout"
+            call.worsen("block", "server.timeout")
+            return None
+        except Exception:  # a dead or broken server: the agent gets an error, not a crash
+            call.outcome = "server_failed"
+            call.worsen("block", "server.failed")
+            return None
+        if not isinstance(answer, types.CallToolResult):
+            call.outcome = "server_failed"
+            call.worsen("block", "server.failed")
+            return None
+        call.outcome = "tool_error" if answer.is_error else "ok"
+        return self._result(call, session, answer)
+
+    def _result(
+        self, call: Call, session: _Session, answer: types.CallToolResult
+    ) -> types.CallToolResult | None:
+        rule = self.upstreams.rule(call.tool)
+        texts: list[str] = []
+        for block in answer.content:
+            if isinstance(block, types.TextContent):
+                texts.append(block.text)
+            else:
+                call.worsen("block", f"result.unscannable:{block.type}")
+        if call.decision == "block":
+            return None
+        payload = {"content": texts, "structured": answer.structured_content}
+        if sum(len(t) for t in texts) + len(canonical_json(answer.structured_content)) > (
+            MAX_RESULT_CHARS
+        ):
+            call.worsen("block", "result.too_large")
+            return None
+        findings = scan(payload)
+        if any(f.kind == "too_deep" for f in findings):
+            call.worsen("block", "result.too_deep")
+            return None
+        kinds = {f.kind for f in findings}
+        call.result_found = {k: sum(f.kind == k for f in findings) for k in sorted(kinds)}
+        personal_allowed = rank(rule.returns) >= rank("confidential")
+        hidden = {k for k in kinds if k == "secret" or not personal_allowed}
+        for kind in sorted(hidden):
+            call.worsen("redact", f"result.redacted:{kind}")
+        shown: Any = redact(payload, findings, hidden) if hidden else payload
+        call.result = shown
+        _raise_to(session, rule.returns, call.tool)
+        if kinds - hidden:
+            _raise_to(session, "confidential", call.tool)
+        if not hidden:
+            return answer
+        return types.CallToolResult(
+            content=[types.TextContent(text=t) for t in shown["content"]],
+            structured_content=shown["structured"],
+            is_error=answer.is_error,
+        )
+
+
+async def _all_tools(client: Client) -> list[types.Tool]:
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    for _ in range(1000):
+        page = await client.list_tools(cursor=cursor)
+        tools += page.tools
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return tools

@@ -1,0 +1,102 @@
+"""The gateway's file: which MCP servers it fronts and what each tool reads and sends.
+
+.. code-block:: yaml
+
+    servers:
+      bank:                                   # a name, used in messages and the ledger
+        command: [python3, -m, keel.gateway.bank_tools]   # stdio: a process the gateway starts
+        timeout_s: 10                         # a call that takes longer fails (default 30)
+      search:
+        url: http://127.0.0.1:9000/mcp        # streamable HTTP
+    tools:
+      crm-read: {returns: confidential}       # its results carry confidential data
+      case-create: {sink: confidential}       # it may receive up to confidential data
+      web-search: {sink: public}              # what it receives leaves the bank
+
+A tool's ``returns`` is the classification of what it gives back (default ``public``: its
+results are still scanned). A tool's ``sink`` is the highest classification the place it
+sends its arguments to may hold; a tool not listed, or listed without ``sink``, is taken as
+``public`` (fail closed: an unknown destination is outside).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from keel.errors import UserError
+from keel.estate.resources import CLASSIFICATION_ORDER, Classification
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")]
+MAX_FILE_BYTES = 1 << 20
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Upstream(_Strict):
+    """One MCP server: a command to start (stdio) or a URL (streamable HTTP)."""
+
+    command: list[str] | None = Field(default=None, min_length=1, max_length=64)
+    url: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> Upstream:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (stdio) or url (streamable HTTP)")
+        return self
+
+
+class ToolRule(_Strict):
+    """What a tool gives back and where what it is given goes."""
+
+    returns: Classification = "public"
+    sink: Classification = "public"
+
+
+class Upstreams(_Strict):
+    """The servers a gateway fronts and the labels of their tools."""
+
+    servers: dict[Name, Upstream] = Field(min_length=1, max_length=64)
+    tools: dict[str, ToolRule] = Field(default_factory=dict, max_length=4096)
+
+    def rule(self, tool: str) -> ToolRule:
+        """The tool's labels; an unlisted tool returns and receives ``public`` data."""
+        return self.tools.get(tool, ToolRule())
+
+
+def rank(level: Classification) -> int:
+    """A classification's place: ``public`` 0 up to ``restricted`` 3."""
+    return CLASSIFICATION_ORDER.index(level)
+
+
+def load(path: Path) -> Upstreams:
+    """Read a gateway file.
+
+    Raises:
+        UserError: If it is missing, too large, not YAML or not valid, naming the field.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the gateway file ({exc.strerror})") from None
+    if size > MAX_FILE_BYTES:
+        raise UserError(f"{path}: {size:,} bytes; a gateway file holds at most 1 MiB")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a mapping with servers and tools")
+    try:
+        return Upstreams.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:5]
+        ]
+        raise UserError(f"{path}: {'; '.join(problems)}") from None

@@ -1,0 +1,44 @@
+"""Agent calls: one row per tool call checked for an agent, beside its ledger entry.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "agent_calls",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agent", sa.String(253), nullable=False),
+        sa.Column("session", sa.String(64), nullable=True),
+        sa.Column("call_id", sa.String(256), nullable=False),
+        sa.Column("tool", sa.String(256), nullable=False),
+        sa.Column("via", sa.String(16), nullable=False),
+        sa.Column("decision", sa.String(16), nullable=False),
+        sa.Column("reasons", JSONType, nullable=False),
+        sa.Column("found", JSONType, nullable=False),
+        sa.Column("outcome", sa.String(32), nullable=False),
+        sa.Column("duration_ms", sa.Float, nullable=True),
+        sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_agent_calls_agent_id", "agent_calls", ["agent", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_agent_calls_agent_id", "agent_calls")
+    op.drop_table("agent_calls")
