@@ -572,3 +572,16 @@ def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) ->
         refused = viewer.post("/v1/agents/kyc-review-agent/tool-calls:check",
                               json={"tool_calls": [call]})  # fmt: skip
         assert refused.status_code == 403
+        history = viewer.get("/v1/agents/kyc-review-agent/calls", params={"limit": 5})
+        assert history.status_code == 200, history.text
+        listed = history.json()
+        newest = listed["calls"][0]
+        assert newest["call_id"] == "call_9" and newest["via"] == "check"
+        assert newest["decision"] == "redact" and newest["found"] == {"iban": 1}
+        assert listed["decisions"]["redact"] >= 1 and "DE89" not in history.text
+        older = viewer.get("/v1/agents/kyc-review-agent/calls", params={"before": newest["id"]})
+        assert all(c["id"] < newest["id"] for c in older.json()["calls"])
+        assert viewer.get("/v1/agents/kyc-review-agent/calls", params={"limit": 0}).status_code == 422
+        assert viewer.get("/v1/agents/nobody/calls").status_code in (403, 404)
+    with server.client(None) as anonymous:
+        assert anonymous.get("/v1/agents/kyc-review-agent/calls").status_code == 401

@@ -23,6 +23,7 @@ ledger entry. The gateway never sends the agent a tool it may not use in ``tools
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -42,6 +43,8 @@ from keel.estate.resources import Classification
 from keel.gateway import screening
 from keel.gateway.detectors import redact, scan
 from keel.gateway.upstreams import Upstream, Upstreams, rank
+
+_log = logging.getLogger(__name__)
 
 MAX_ARGUMENTS_CHARS = 64 * 1024
 """Arguments larger than this (as JSON) are refused unscanned (``arguments.too_large``)."""
@@ -242,7 +245,14 @@ class Gateway:
         result = await self._checked(call, session, arguments or {})
         call.taint = session.taint
         call.duration_ms = (time.perf_counter() - started) * 1000
-        index = await self._record(call)
+        try:
+            index = await self._record(call)
+        except Exception:  # unrecorded means refused, whatever was decided
+            _log.exception("agent %s: call %s of %s not recorded", self.agent, request_id, tool)
+            return types.CallToolResult(
+                content=[types.TextContent(text="refused by Keel: the call could not be recorded")],
+                is_error=True,
+            )
         if result is None:
             why = ", ".join(call.reasons)
             return types.CallToolResult(

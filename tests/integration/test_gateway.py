@@ -1,0 +1,172 @@
+"""keel gateway end to end: a real MCP client -> `keel gateway` -> the bank tools' MCP server.
+
+Over stdio (the client starts the gateway, which starts the server) and over streamable
+HTTP (the gateway as a server on loopback, keys checked); every call lands in the ledger and
+in `keel agents calls` without the values it carried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+from live_server import KEEL, clean_env
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from test_cli import ADMIN, keel
+
+PHONE = "+48 601 234 567"
+
+
+def workspace(root: Path) -> Path:
+    assert keel("init", "estate", cwd=root).returncode == 0
+    assert keel("apply", "-f", "estate", cwd=root).returncode == 0
+    config = root / "gateway.yaml"
+    config.write_text(
+        "servers:\n"
+        f"  bank: {{command: [{sys.executable}, -m, keel.gateway.bank_tools], timeout_s: 20}}\n"
+        "tools:\n"
+        "  crm-read: {returns: restricted}\n"
+        "  ticket-update: {sink: internal}\n"
+        "  case-create: {sink: confidential}\n"
+    )
+    return config
+
+
+def session(client_of: Any, script: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with client_of() as client:
+            seen["tools"] = sorted(t.name for t in (await client.list_tools()).tools)
+            seen["calls"] = [await client.call_tool(tool, args) for tool, args in script]
+
+    anyio.run(main)
+    return seen
+
+
+CN_SCRIPT = [
+    ("ticket-update", {"ticket": "T-9", "comment": f"customer asks to call {PHONE}"}),
+    ("crm-read", {"customer_id": "C-1002"}),
+    ("ticket-update", {"ticket": "T-9", "comment": "Wei Zhang, 5555 5555 5555 4444"}),
+    ("email-send", {"to": "x@example.com", "body": "hello"}),
+]
+
+
+def check_recorded(root: Path, agent: str) -> list[dict[str, Any]]:
+    shown = keel("agents", "calls", agent, "-o", "json", cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)
+    calls: list[dict[str, Any]] = list(reversed(found["calls"]))
+    first = calls[0]["ledger_index"]
+    ledger = keel("ledger", "show", "--from", str(first), "--limit", "10", cwd=root).stdout
+    assert "601 234" not in ledger and "5555" not in ledger and "Wei" not in ledger
+    entries = [json.loads(line)["entry"] for line in ledger.splitlines()]
+    assert [e["type"] for e in entries] == ["agent.tool_call"] * len(calls)
+    assert {e["via"] for e in entries} == {"mcp"}
+    return calls
+
+
+def test_stdio_gateway_filters_redacts_blocks_and_records(tmp_path: Path) -> None:
+    config = workspace(tmp_path)
+    params = StdioServerParameters(
+        command=KEEL,
+        args=["gateway", "cn-service-agent", "--servers", str(config)],
+        env=clean_env(KEEL_PRINCIPAL=ADMIN),
+        cwd=str(tmp_path),
+    )
+    seen = session(lambda: Client(params), CN_SCRIPT)
+    assert seen["tools"] == ["crm-read", "ticket-update"]
+    first, read, leak, email = seen["calls"]
+    assert "[PHONE]" in first.content[0].text and PHONE not in first.content[0].text
+    assert "Wei Zhang" in read.content[0].text  # the agent may hold restricted data
+    assert leak.is_error and "taint.exfiltration:restricted>internal" in leak.content[0].text
+    assert email.is_error and "tool.not_granted" in email.content[0].text
+    calls = check_recorded(tmp_path, "cn-service-agent")
+    assert [c["decision"] for c in calls] == ["redact", "allow", "block", "block"]
+    assert [c["outcome"] for c in calls] == ["ok", "ok", "not_run", "not_run"]
+    assert len({c["session"] for c in calls}) == 1
+
+
+def test_stdio_gateway_refuses_a_viewer_and_a_bad_file_before_serving(tmp_path: Path) -> None:
+    config = workspace(tmp_path)
+    viewer = keel("gateway", "cn-service-agent", "--servers", str(config), cwd=tmp_path,
+                  env={"KEEL_PRINCIPAL": "user:dana"})  # fmt: skip
+    assert viewer.returncode != 0 and "E-FORBIDDEN" in viewer.stderr and viewer.stdout == ""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("servers:\n  bank: {command: [x], url: http://h/mcp}\n")
+    wrong = keel("gateway", "cn-service-agent", "--servers", str(bad), cwd=tmp_path)
+    assert wrong.returncode != 0 and "servers.bank" in wrong.stderr
+    assert "either command (stdio) or url" in wrong.stderr
+    remote = keel("gateway", "cn-service-agent", "--servers", str(config), cwd=tmp_path,
+                  env={"KEEL_SERVER": "http://127.0.0.1:9"})  # fmt: skip
+    assert remote.returncode != 0 and "drop --server" in remote.stderr
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _key(root: Path, name: str, role: str) -> str:
+    made = keel("token", "create", "--name", name, "--role", role, cwd=root)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path) -> None:
+    config = workspace(tmp_path)
+    operator, viewer = _key(tmp_path, "agent-runner", "operator"), _key(tmp_path, "v", "viewer")
+    port = _port()
+    process = subprocess.Popen(
+        [KEEL, "gateway", "kyc-review-agent", "--servers", str(config), "--http", str(port)],
+        cwd=tmp_path,
+        env=clean_env(KEEL_PRINCIPAL=ADMIN),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status = httpx.post(url, json={}, timeout=2).status_code
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        assert status == 401
+        assert httpx.post(url, json={}, headers={"Authorization": f"Bearer {viewer}"}).status_code == 403
+        auth = {"Authorization": f"Bearer {operator}", "Accept": "application/json, text/event-stream",
+                "Content-Type": "application/json"}  # fmt: skip
+        garbage = httpx.post(url, content=b"{not json", headers=auth, timeout=5)
+        assert 400 <= garbage.status_code < 500
+
+        def client() -> Client:
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {operator}"})
+            return Client(streamable_http_client(url, http_client=http))
+
+        seen = session(client, [
+            ("crm-read", {"customer_id": "C-1001"}),
+            ("case-create", {"customer_id": "C-1001", "note": f"call {PHONE}"}),
+            ("sanctions-screening", {"name": "Marta Nowak"}),
+        ])  # fmt: skip
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert seen["tools"] == ["case-create", "crm-read", "sanctions-screening"]
+    read, case, screening = seen["calls"]
+    assert read.is_error and "result.above_ceiling:restricted>confidential" in read.content[0].text
+    assert not case.is_error and not screening.is_error
+    calls = check_recorded(tmp_path, "kyc-review-agent")
+    assert [c["decision"] for c in calls] == ["block", "redact", "allow"]

@@ -1,0 +1,221 @@
+"""The MCP gateway in process: a real MCP client, the gateway, real MCP servers over stdio.
+
+Each test starts the servers as subprocesses (as the gateway does in production) and talks to
+the gateway in process through the SDK's client, so every check runs on real MCP messages.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from keel.errors import UserError
+from keel.gateway.proxy import Call, Gateway
+from keel.gateway.screening import Grant
+from keel.gateway.upstreams import Upstreams
+from keel.service.agent_gateway import GroupCommit
+
+TROUBLED = str(Path(__file__).parents[1] / "fixtures" / "mcp" / "troubled_tools.py")
+BANK = [sys.executable, "-m", "keel.gateway.bank_tools"]
+
+
+def upstreams(**servers: dict[str, Any]) -> Upstreams:
+    return Upstreams.model_validate({
+        "servers": servers,
+        "tools": {
+            "crm-read": {"returns": "restricted"},
+            "ticket-update": {"sink": "internal"},
+            "case-create": {"sink": "confidential"},
+            "echo": {"sink": "restricted"},
+        },
+    })  # fmt: skip
+
+
+def run(
+    tools: set[str],
+    ceiling: str,
+    config: Upstreams,
+    script: Callable[[Client, Gateway], Any],
+    record: Callable[[Call], Any] | None = None,
+) -> list[Call]:
+    recorded: list[Call] = []
+
+    async def keep(call: Call) -> int:
+        if record is not None:
+            record(call)
+        recorded.append(call)
+        return len(recorded)
+
+    async def main() -> None:
+        gateway = Gateway("agent-x", Grant(frozenset(tools)), ceiling, config, keep)  # type: ignore[arg-type]
+        async with gateway, Client(gateway.server()) as client:
+            await script(client, gateway)
+
+    anyio.run(main)
+    return recorded
+
+
+def text(result: Any) -> str:
+    return str(result.content[0].text)
+
+
+def test_listing_is_filtered_and_taint_blocks_exfiltration_after_restricted_data() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["tools"] = sorted(t.name for t in (await client.list_tools()).tools)
+        seen["before"] = await client.call_tool("ticket-update", {"ticket": "T1", "comment": "ok"})
+        seen["read"] = await client.call_tool("crm-read", {"customer_id": "C-1002"})
+        seen["after"] = await client.call_tool("ticket-update", {"ticket": "T1", "comment": "hi"})
+        seen["kept"] = await client.call_tool("echo-missing", {})
+
+    calls = run({"crm-read", "ticket-update"}, "restricted", upstreams(bank={"command": BANK}),
+                script)  # fmt: skip
+    assert seen["tools"] == ["crm-read", "ticket-update"]  # email-send and others hidden
+    assert not seen["before"].is_error and not seen["read"].is_error
+    assert "5555 5555 5555 4444" in text(seen["read"])  # labelled restricted, ceiling allows
+    assert seen["after"].is_error and "taint.exfiltration:restricted>internal" in text(seen["after"])
+    assert [c.decision for c in calls] == ["allow", "allow", "block", "block"]
+    assert calls[1].taint == "restricted" and calls[1].result_found["card"] >= 1
+    assert calls[2].outcome == "not_run" and calls[2].arguments is None
+    assert calls[3].reasons == ["tool.not_granted", "tool.unknown",
+                                "taint.exfiltration:restricted>public"]  # fmt: skip
+
+
+def test_ceiling_and_arguments_are_checked_before_the_server_sees_the_call() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["read"] = await client.call_tool("crm-read", {"customer_id": "C-1001"})
+        seen["case"] = await client.call_tool(
+            "case-create", {"customer_id": "C-1001", "note": "call +48 601 234 567"}
+        )
+        seen["key"] = await client.call_tool(
+            "case-create", {"customer_id": "C-1", "note": "ghp_" + "a" * 36}
+        )
+        seen["big"] = await client.call_tool("case-create", {"customer_id": "C", "note": "n" * 70_000})
+
+    calls = run({"crm-read", "case-create"}, "confidential", upstreams(bank={"command": BANK}),
+                script)  # fmt: skip
+    assert seen["read"].is_error and "result.above_ceiling:restricted>confidential" in text(
+        seen["read"]
+    )
+    assert not seen["case"].is_error and calls[1].decision == "redact"
+    assert calls[1].arguments == {"customer_id": "C-1001", "note": "call [PHONE]"}
+    assert seen["key"].is_error and calls[2].reasons == ["secret.in_arguments"]
+    assert seen["big"].is_error and calls[3].reasons == ["arguments.too_large"]
+    assert [c.outcome for c in calls] == ["not_run", "ok", "not_run", "not_run"]
+
+
+def test_results_are_scanned_and_what_cannot_be_scanned_is_withheld() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        for tool in ("leak", "picture", "huge", "echo"):
+            seen[tool] = await client.call_tool(tool, {"text": "plain"} if tool == "echo" else {})
+
+    calls = run({"leak", "picture", "huge", "echo"}, "internal",
+                upstreams(troubled={"command": [sys.executable, TROUBLED]}), script)  # fmt: skip
+    assert not seen["leak"].is_error
+    assert text(seen["leak"]) == "key [SECRET] for [PHONE]"
+    assert seen["leak"].structured_content == {"result": "key [SECRET] for [PHONE]"}
+    assert calls[0].reasons == ["result.redacted:phone", "result.redacted:secret"]
+    assert seen["picture"].is_error and calls[1].reasons == ["result.unscannable:image"]
+    assert seen["huge"].is_error and calls[2].reasons == ["result.too_large"]
+    assert text(seen["echo"]) == "plain" and calls[3].decision == "allow"
+    assert calls[0].taint == "public"  # the personal data was redacted: nothing tainted
+
+
+def test_a_hanging_or_dying_server_fails_the_call_not_the_gateway() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["hang"] = await client.call_tool("hang", {})
+        seen["echo"] = await client.call_tool("echo", {"text": "still here"})
+        seen["die"] = await client.call_tool("die", {})
+        seen["after"] = await client.call_tool("echo", {"text": "again"})
+        seen["tools"] = [t.name for t in (await client.list_tools()).tools]
+
+    config = upstreams(troubled={"command": [sys.executable, TROUBLED], "timeout_s": 1.5})
+    calls = run({"hang", "echo", "die"}, "internal", config, script)
+    assert seen["hang"].is_error and calls[0].outcome == "timeout"
+    assert calls[0].reasons == ["server.timeout"] and calls[0].arguments == {}
+    assert text(seen["echo"]) == "still here"
+    assert seen["die"].is_error and calls[2].outcome == "server_failed"
+    assert seen["after"].is_error and calls[3].reasons == ["server.failed"]
+    assert seen["tools"] == ["echo", "hang", "die"]
+
+
+def test_a_call_that_cannot_be_recorded_is_refused() -> None:
+    def fail(call: Call) -> None:
+        raise OSError("disk full")
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        answer = await client.call_tool("echo", {"text": "secret plan"})
+        assert answer.is_error and "secret plan" not in str(answer)
+
+    run({"echo"}, "internal", upstreams(troubled={"command": [sys.executable, TROUBLED]}), script,
+        record=fail)  # fmt: skip
+
+
+def test_a_server_that_does_not_start_or_clashes_is_a_clear_error() -> None:
+    async def nothing(client: Client, gateway: Gateway) -> None:
+        raise AssertionError("unreachable")
+
+    with pytest.raises(UserError, match="server ghost: cannot start it"):
+        run(set(), "internal", upstreams(ghost={"command": ["/nonexistent/mcp-server"]}), nothing)
+    both = upstreams(a={"command": BANK}, b={"command": BANK})
+    with pytest.raises(UserError, match="offered by servers a and b"):
+        run(set(), "internal", both, nothing)
+
+
+def test_group_commit_writes_concurrent_calls_in_batches_with_consecutive_indices() -> None:
+    batches: list[int] = []
+
+    def write(batch: list[Call]) -> int:
+        anyio.from_thread.run_sync(lambda: None)  # a real thread hop, as a database write
+        batches.append(len(batch))
+        return 100 + sum(batches[:-1])
+
+    commit = GroupCommit(write)
+    got: dict[str, int] = {}
+
+    async def one(i: int) -> None:
+        got[f"c{i}"] = await commit.record(Call("a", "s", f"c{i}", "t", None))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for i in range(50):
+                group.start_soon(one, i)
+
+    anyio.run(main)
+    assert sum(batches) == 50 and len(batches) < 50
+    assert sorted(got.values()) == list(range(100, 150))
+
+
+def test_group_commit_failure_reaches_every_waiter() -> None:
+    def write(batch: list[Call]) -> int:
+        raise OSError("database gone")
+
+    commit = GroupCommit(write)
+    errors: list[BaseException] = []
+
+    async def one(i: int) -> None:
+        try:
+            await commit.record(Call("a", "s", f"c{i}", "t", None))
+        except OSError as exc:
+            errors.append(exc)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for i in range(10):
+                group.start_soon(one, i)
+
+    anyio.run(main)
+    assert len(errors) == 10
