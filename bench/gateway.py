@@ -10,16 +10,28 @@ core, next to the figures Microsoft publishes for its Agent Governance Toolkit (
 for one rule, 0.108 ms p99 for 100 rules, 47,085 decisions/s with 1,000 agents): those are
 policy rules without content scanning, so they are a reference, not a like-for-like baseline.
 
-    python bench/gateway.py [--calls 20000]
+Then the added latency of a proxied MCP call: the same tool calls from a real MCP client over
+stdio, to the bank tools' MCP server directly (the baseline) and through ``keel gateway``
+(its checks, the result scan and the ledger entry committed to SQLite before the answer).
+
+    python bench/gateway.py [--calls 20000] [--mcp-calls 300]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
+import anyio
 import numpy as np
 
 from keel.gateway import detectors
@@ -70,9 +82,72 @@ def timed(calls: int, grants: list[Grant]) -> dict[str, tuple[float, float, floa
     return results
 
 
+MCP_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("ticket-update", {"ticket": "T-1", "comment": "customer called about a fee"}),
+    ("crm-read", {"customer_id": "C-1002"}),  # a result with a card and a phone to scan
+]
+
+
+def _mcp_times(params: Any, calls: int) -> dict[str, np.ndarray]:
+    from mcp import Client
+
+    times = {tool: np.empty(calls) for tool, _ in MCP_CALLS}
+
+    async def main() -> None:
+        async with Client(params) as client:
+            for tool, arguments in MCP_CALLS:
+                for _ in range(20):  # warm up
+                    await client.call_tool(tool, arguments)
+                for k in range(calls):
+                    start = time.perf_counter_ns()
+                    answer = await client.call_tool(tool, arguments)
+                    times[tool][k] = time.perf_counter_ns() - start
+                    assert not answer.is_error, answer
+
+    anyio.run(main)
+    return times
+
+
+def proxied(calls: int) -> None:
+    """A real MCP client to the server directly, and through ``keel gateway``."""
+    from mcp import StdioServerParameters
+
+    keel = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+    server = [sys.executable, "-m", "keel.gateway.bank_tools"]
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "KEEL_PRINCIPAL": "user:root-ops"}
+        for step in (["init", "estate"], ["apply", "-f", "estate"]):
+            subprocess.run([keel, *step], cwd=folder, env=env, check=True, capture_output=True)
+        config = Path(folder) / "gateway.yaml"
+        config.write_text(
+            f"servers:\n  bank: {{command: [{', '.join(server)}]}}\n"
+            "tools:\n  crm-read: {returns: restricted}\n  ticket-update: {sink: restricted}\n"
+        )
+        direct = _mcp_times(StdioServerParameters(command=server[0], args=server[1:]), calls)
+        through = _mcp_times(
+            StdioServerParameters(
+                command=keel,
+                args=["gateway", "cn-service-agent", "--servers", str(config)],
+                env=env,
+                cwd=folder,
+            ),
+            calls,
+        )
+    print(f"MCP tools/call over stdio, {calls} sequential calls each, one client")
+    print(f"  {'tool':<14} {'direct p50':>10} {'p99':>8}   {'gateway p50':>11} {'p99':>8}"
+          f"   {'added p50':>9}")  # fmt: skip
+    for tool, _ in MCP_CALLS:
+        d50, d99 = (float(np.percentile(direct[tool], q)) / 1e6 for q in (50, 99))
+        g50, g99 = (float(np.percentile(through[tool], q)) / 1e6 for q in (50, 99))
+        print(f"  {tool:<14} {d50:>8.2f}ms {d99:>6.2f}ms   {g50:>9.2f}ms {g99:>6.2f}ms"
+              f"   {g50 - d50:>7.2f}ms")  # fmt: skip
+    print("  the gateway's time includes one more stdio hop and a ledger commit per call")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--mcp-calls", type=int, default=300)
     args = parser.parse_args()
     tools = ["crm-read", "case-create", "sanctions-screening", "ticket-update", "web-search"]
     grants = [Grant(tools=frozenset(tools[: 2 + k % 4])) for k in range(1_000)]
@@ -93,6 +168,7 @@ def main() -> None:
         " scanning): 0.011 ms p50 one rule, 0.108 ms p99 100 rules, 47,085 decisions/s;"
         " issue 20's target: p99 under 0.2 ms"
     )
+    proxied(args.mcp_calls)
 
 
 if __name__ == "__main__":

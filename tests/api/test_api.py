@@ -581,7 +581,9 @@ def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) ->
         assert listed["decisions"]["redact"] >= 1 and "DE89" not in history.text
         older = viewer.get("/v1/agents/kyc-review-agent/calls", params={"before": newest["id"]})
         assert all(c["id"] < newest["id"] for c in older.json()["calls"])
-        assert viewer.get("/v1/agents/kyc-review-agent/calls", params={"limit": 0}).status_code == 422
+        assert (
+            viewer.get("/v1/agents/kyc-review-agent/calls", params={"limit": 0}).status_code == 422
+        )
         assert viewer.get("/v1/agents/nobody/calls").status_code in (403, 404)
     with server.client(None) as anonymous:
         assert anonymous.get("/v1/agents/kyc-review-agent/calls").status_code == 401

@@ -8,7 +8,6 @@ in `keel agents calls` without the values it carried.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,10 +18,11 @@ from typing import Any
 import anyio
 import httpx
 import httpx2
-from live_server import KEEL, clean_env
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from test_cli import ADMIN, keel
+
+from live_server import KEEL, clean_env
 
 PHONE = "+48 601 234 567"
 
@@ -146,7 +146,10 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
                 assert time.monotonic() < deadline and process.poll() is None
                 time.sleep(0.1)
         assert status == 401
-        assert httpx.post(url, json={}, headers={"Authorization": f"Bearer {viewer}"}).status_code == 403
+        assert (
+            httpx.post(url, json={}, headers={"Authorization": f"Bearer {viewer}"}).status_code
+            == 403
+        )
         auth = {"Authorization": f"Bearer {operator}", "Accept": "application/json, text/event-stream",
                 "Content-Type": "application/json"}  # fmt: skip
         garbage = httpx.post(url, content=b"{not json", headers=auth, timeout=5)

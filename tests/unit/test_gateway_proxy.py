@@ -80,7 +80,9 @@ def test_listing_is_filtered_and_taint_blocks_exfiltration_after_restricted_data
     assert seen["tools"] == ["crm-read", "ticket-update"]  # email-send and others hidden
     assert not seen["before"].is_error and not seen["read"].is_error
     assert "5555 5555 5555 4444" in text(seen["read"])  # labelled restricted, ceiling allows
-    assert seen["after"].is_error and "taint.exfiltration:restricted>internal" in text(seen["after"])
+    assert seen["after"].is_error and "taint.exfiltration:restricted>internal" in text(
+        seen["after"]
+    )
     assert [c.decision for c in calls] == ["allow", "allow", "block", "block"]
     assert calls[1].taint == "restricted" and calls[1].result_found["card"] >= 1
     assert calls[2].outcome == "not_run" and calls[2].arguments is None
@@ -99,7 +101,9 @@ def test_ceiling_and_arguments_are_checked_before_the_server_sees_the_call() -> 
         seen["key"] = await client.call_tool(
             "case-create", {"customer_id": "C-1", "note": "ghp_" + "a" * 36}
         )
-        seen["big"] = await client.call_tool("case-create", {"customer_id": "C", "note": "n" * 70_000})
+        seen["big"] = await client.call_tool(
+            "case-create", {"customer_id": "C", "note": "n" * 70_000}
+        )
 
     calls = run({"crm-read", "case-create"}, "confidential", upstreams(bank={"command": BANK}),
                 script)  # fmt: skip

@@ -275,8 +275,8 @@ class Gateway:
             call.worsen("block", "tool.unknown")
         if rank(rule.returns) > rank(self.ceiling):
             call.worsen("block", f"result.above_ceiling:{rule.returns}>{self.ceiling}")
-        if rank(session.taint) > rank(rule.sink):
-            call.worsen("block", f"taint.exfiltration:{session.taint}>{rule.sink}")
+        if rank(session.taint) > rank(rule.receives):
+            call.worsen("block", f"taint.exfiltration:{session.taint}>{rule.receives}")
         if call.decision == "block" or call.server is None:
             return None
         call.arguments = verdict.arguments

@@ -15,8 +15,9 @@
 
 A tool's ``returns`` is the classification of what it gives back (default ``public``: its
 results are still scanned). A tool's ``sink`` is the highest classification the place it
-sends its arguments to may hold; a tool not listed, or listed without ``sink``, is taken as
-``public`` (fail closed: an unknown destination is outside).
+sends its arguments to may hold; without it, the tool's ``returns`` (a system that serves
+confidential data is cleared to hold it). A tool not listed returns and receives ``public``
+(fail closed: an unknown destination is outside).
 """
 
 from __future__ import annotations
@@ -53,10 +54,19 @@ class Upstream(_Strict):
 
 
 class ToolRule(_Strict):
-    """What a tool gives back and where what it is given goes."""
+    """What a tool gives back and where what it is given goes.
+
+    Without ``sink``, a tool receives up to what it returns: a system that serves restricted
+    data is cleared to hold it (``crm-read`` may be asked again after its own answer).
+    """
 
     returns: Classification = "public"
-    sink: Classification = "public"
+    sink: Classification | None = None
+
+    @property
+    def receives(self) -> Classification:
+        """The highest classification the tool may be sent."""
+        return self.returns if self.sink is None else self.sink
 
 
 class Upstreams(_Strict):
