@@ -49,6 +49,7 @@ LOCAL_ONLY: dict[str, str] = {
     "sketch": "sketches a local data file",
     "serve": "is the server",
     "gateway": "is an MCP server itself (its calls are recorded in the workspace)",
+    "agents session": "starts the gateway's MCP servers on this machine",
     "policy test": "runs Rego tests from local files",
     "policy packs": "lists the packs this installation ships",
     "ledger verify-proof": "checks a proof file offline, with a public key",

@@ -143,3 +143,53 @@ def gateway(
         typer.echo(f"keel gateway for {agent} on http://{host}:{http}/mcp", err=True)
 
     anyio.run(lambda: agent_gateway.serve_http(workspace, found, host=host, port=http, ready=ready))
+
+
+@app.command("session")
+def session_command(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
+    servers: Annotated[
+        Path,
+        typer.Option(
+            "--servers",
+            help="YAML: the MCP servers to front and their tools' labels.",
+            show_default=False,
+        ),
+    ],
+    calls: Annotated[
+        Path,
+        typer.Option(
+            "--calls", help="JSON: tool_calls (OpenAI format), run in order.", show_default=False
+        ),
+    ],
+    output: Out = Format.table,
+) -> None:
+    """Run tool calls in order through the MCP gateway as one session of the agent."""
+    from keel.service import agent_gateway
+
+    cli = state(ctx)
+    cli.local("agents session")
+    script = []
+    for i, call in enumerate(_calls(calls)):
+        try:
+            arguments = json.loads(call.function.arguments or "{}")
+        except json.JSONDecodeError as exc:
+            where = f"{calls}: tool_calls[{i}].function.arguments"
+            raise UserError(f"{where}: not JSON ({exc})") from None
+        if not isinstance(arguments, dict):
+            raise UserError(f"{calls}: tool_calls[{i}].function.arguments: a JSON object")
+        script.append((call.function.name, arguments))
+    found = agent_gateway.run_session(cli.workspace(), agent, servers, script, actor=cli.actor())
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    rows = [
+        [i + 1, c.tool, c.decision.upper(), ", ".join(c.reasons) or "-",
+         ", ".join(sorted({*c.found, *c.result_found})) or "-", c.outcome, c.taint,
+         c.ledger_index]
+        for i, c in enumerate(found.calls)
+    ]  # fmt: skip
+    heads = ["#", "TOOL", "DECISION", "REASONS", "FOUND", "OUTCOME", "TAINT", "LEDGER"]
+    typer.echo(table(heads, rows))
+    typer.echo(f"{agent}: session {found.session}, {len(found.calls)} calls through the gateway")

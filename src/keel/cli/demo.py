@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -42,6 +43,7 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
         UserError: If a file exists and ``force`` is false.
     """
     from keel.service import (
+        agent_gateway,
         demo_manifests,
         demo_tool_calls,
         demo_usage_trace,
@@ -71,7 +73,12 @@ def write_demo(folder: Path, *, force: bool = False) -> list[Path]:
     usage.write_bytes(demo_usage_trace())
     calls = folder / "tool-calls.json"  # the tour's keel agents check
     calls.write_bytes(demo_tool_calls())
-    return [*written, events, made, usage, calls]
+    gateway = []  # the tour's keel agents session and keel gateway
+    for name, text in agent_gateway.demo_files():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+        gateway.append(folder / name)
+    return [*written, events, made, usage, calls, *gateway]
 
 
 def init(
@@ -274,7 +281,7 @@ def _dispatch(workspace: Workspace, manifests: Path) -> None:
 
 def _readiness(found: wire.Readiness, before: wire.Readiness) -> None:
     typer.echo(
-        f"\n8. readiness and maturity, computed from all of the above (assessment {found.id}):"
+        f"\n9. readiness and maturity, computed from all of the above (assessment {found.id}):"
     )
     typer.echo(
         f"   readiness {before.readiness} -> {found.readiness}, maturity {before.maturity} ->"
@@ -298,6 +305,7 @@ def _print_next(root: Path, data: Path) -> None:
     typer.echo(f"  {ws} --as {ADMIN} decisions subject customer-0007")
     typer.echo(f"  {ws} decisions summary --model credit-scoring")
     typer.echo(f"  {ws} lineage show dataset:credit-features --upstream")
+    typer.echo(f"  {ws} agents calls cn-service-agent")
     typer.echo(f"  {ws} model factsheet credit-scoring@3.2 -o html --file fs.html")
     typer.echo(f"  {keel} drift --reference {data}/credit-decision-reference.parquet \\")
     typer.echo(f"      --current {data}/credit-decision-current.parquet --html drift.html")
@@ -375,6 +383,39 @@ def _lineage(workspace: Workspace, root: Path) -> None:
     typer.echo(f"   fact sheet (EU AI Act Annex IV style): {sheet}")
 
 
+def _agents(workspace: Workspace, manifests: Path) -> None:
+    """The three agents' scripted sessions through the MCP gateway, to a real MCP server."""
+    from keel.service import Actor, agent_gateway
+
+    typer.echo(
+        "\n8. agents through the MCP gateway (a real MCP client, the gateway, the bank tools'"
+        " MCP server over stdio):"
+    )
+    for agent in agent_gateway.DEMO_SESSIONS:
+        script = [
+            (c["function"]["name"], json.loads(c["function"]["arguments"]))
+            for c in json.loads((manifests / "sessions" / f"{agent}.json").read_text("utf-8"))
+        ]
+        done = agent_gateway.run_session(
+            workspace, agent, manifests / "gateway.json", script, actor=Actor(CI)
+        )
+        steps = []
+        for call in done.calls:
+            why = [r for r in call.reasons if not r.startswith("personal.redacted")]
+            if call.decision == "block":
+                detail = ", ".join(why)
+            elif call.decision == "redact":
+                detail = ", ".join(sorted(call.found)) + " redacted"
+            else:
+                detail = ", ".join(f"returned {k}" for k in sorted(call.result_found))
+            said = f" ({detail})" if detail else ""
+            steps.append(f"{call.tool} {call.decision.upper()}{said}")
+        typer.echo(f"   {agent}: " + "; ".join(steps))
+    typer.echo(
+        "   every call is in the ledger (agent.tool_call, digests only) and in keel agents calls"
+    )
+
+
 def _refuse(workspace: Workspace, folder: Path) -> None:
     """Apply what the demo's policy refuses, and show the refusal (nothing is stored)."""
     from keel.service import Actor, apply_manifests, demo_manifests
@@ -449,15 +490,16 @@ def demo(
         before = readiness.assess(workspace, actor=Actor(CI))
         typer.echo(
             f"   readiness index now: readiness {before.readiness}, maturity {before.maturity}"
-            " (measured, 0-100); step 8 measures again"
+            " (measured, 0-100); step 9 measures again"
         )
         _dispatch(workspace, manifests)
         _serve(workspace, manifests / "data")
         _lineage(workspace, root)
+        _agents(workspace, manifests)
         _readiness(readiness.assess(workspace, actor=Actor(CI)), before)
         report = ledger.verify(workspace)
         typer.echo(
-            f"\n9. verified the ledger: {report.size} entries recomputed,"
+            f"\n10. verified the ledger: {report.size} entries recomputed,"
             f" {report.checkpoints} signed checkpoints checked. Latest checkpoint:"
         )
         typer.echo(_indent(report.latest_note or "", 3))

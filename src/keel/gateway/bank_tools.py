@@ -42,7 +42,7 @@ CUSTOMERS: dict[str, dict[str, str]] = {
 }
 SANCTIONED = {"Ivan Sanctioned"}
 
-server = MCPServer("keel-bank-tools")
+server = MCPServer("keel-bank-tools", log_level="WARNING")
 _cases: list[dict[str, str]] = []
 
 

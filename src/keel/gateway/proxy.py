@@ -323,7 +323,13 @@ class Gateway:
             call.worsen("block", "result.too_deep")
             return None
         kinds = {f.kind for f in findings}
-        call.result_found = {k: sum(f.kind == k for f in findings) for k in sorted(kinds)}
+        call.result_found = {  # text and structured content usually say the same: not twice
+            k: max(
+                sum(f.kind == k and f.path.startswith(part) for f in findings)
+                for part in ("$.content", "$.structured")
+            )
+            for k in sorted(kinds)
+        }
         personal_allowed = rank(rule.returns) >= rank("confidential")
         hidden = {k for k in kinds if k == "secret" or not personal_allowed}
         for kind in sorted(hidden):

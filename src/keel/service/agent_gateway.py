@@ -14,13 +14,15 @@ stdio gateway, and every key presented to the HTTP gateway, must be allowed it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
+from keel import wire
 from keel.errors import KeelError
 from keel.gateway import screening
 from keel.gateway.proxy import PRINCIPAL_SCOPE_KEY, Call, Gateway
@@ -69,8 +71,17 @@ class GroupCommit:
         return found
 
 
-def open_gateway(workspace: Workspace, agent: str, config: Path, *, actor: Actor) -> Gateway:
+def open_gateway(
+    workspace: Workspace,
+    agent: str,
+    config: Path,
+    *,
+    actor: Actor,
+    observe: Callable[[Call, int], None] | None = None,
+) -> Gateway:
     """The gateway for ``agent`` with the servers of ``config`` (not yet connected).
+
+    ``observe`` is told of each call once it is recorded, with its ledger index.
 
     Raises:
         NotFoundError: If the agent is not in the estate.
@@ -84,7 +95,58 @@ def open_gateway(workspace: Workspace, agent: str, config: Path, *, actor: Actor
         lambda batch: gateway.record_calls(workspace, batch, actor=actor.principal)
     )
     grant = screening.Grant(tools=frozenset(spec.tools))
-    return Gateway(agent, grant, spec.max_classification, upstreams, commit.record)
+
+    async def record(call: Call) -> int:
+        index = await commit.record(call)
+        if observe is not None:
+            observe(call, index)
+        return index
+
+    return Gateway(agent, grant, spec.max_classification, upstreams, record)
+
+
+def run_session(
+    workspace: Workspace,
+    agent: str,
+    config: Path,
+    calls: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    actor: Actor,
+) -> wire.GatewaySession:
+    """Run tool calls in order through the gateway, as one session (a real MCP client).
+
+    The servers of ``config`` are started and called for real; every call is checked and
+    recorded as an agent's would be. For the demo, and to try a gateway file.
+    """
+    from mcp import Client
+
+    done: list[wire.SessionCall] = []
+
+    def observe(call: Call, index: int) -> None:
+        done.append(
+            wire.SessionCall(
+                tool=call.tool,
+                decision=call.decision,
+                reasons=call.reasons,
+                found=call.found,
+                result_found=call.result_found,
+                outcome=call.outcome,
+                taint=call.taint,
+                ledger_index=index,
+            )
+        )
+
+    found = open_gateway(workspace, agent, config, actor=actor, observe=observe)
+    sessions: list[str] = []
+
+    async def main() -> None:
+        async with found, Client(found.server()) as client:
+            for tool, arguments in calls:
+                await client.call_tool(tool, arguments)
+            sessions.append(found.session("stdio").id)
+
+    anyio.run(main)
+    return wire.GatewaySession(agent=agent, session=sessions[0], calls=done)
 
 
 async def serve_stdio(found: Gateway) -> None:
@@ -157,3 +219,57 @@ async def serve_http(
         server = uvicorn.Server(config)
         ready()
         await server.serve()
+
+
+def _calls(*calls: tuple[str, dict[str, Any]]) -> str:
+    body = [
+        {"id": f"call_{i}", "type": "function",
+         "function": {"name": tool, "arguments": json.dumps(arguments)}}
+        for i, (tool, arguments) in enumerate(calls, 1)
+    ]  # fmt: skip
+    return json.dumps(body, indent=1) + "\n"
+
+
+DEMO_SESSIONS: dict[str, str] = {
+    "kyc-review-agent": _calls(
+        ("crm-read", {"customer_id": "C-1001"}),
+        ("case-create", {"customer_id": "C-1001", "note": "card 4111 1111 1111 1111 flagged"}),
+        ("sanctions-screening", {"name": "Marta Nowak"}),
+    ),
+    "cn-service-agent": _calls(
+        ("crm-read", {"customer_id": "C-1002"}),
+        ("ticket-update", {"ticket": "T-77", "comment": "Wei Zhang, call +86 138 0013 8000"}),
+    ),
+    "treasury-research-agent": _calls(
+        ("web-search", {"query": "EUR/USD 3-month forward points"}),
+        ("spreadsheet-write", {"sheet": "fx", "cell": "B2", "value": "AKIAIOSFODNN7EXAMPLE"}),
+        ("email-send", {"to": "broker@example.com", "body": "our positions"}),
+    ),
+}
+"""The demo agents' scripted sessions (OpenAI ``tool_calls``), for ``keel agents session``."""
+
+
+def demo_files() -> list[tuple[str, str]]:
+    """The demo's gateway file and sessions, as (relative path, text).
+
+    The gateway file is JSON (YAML's subset), so ``keel apply -f`` on the folder skips it; it
+    starts the bank tools' MCP server with this Python.
+    """
+    config = {
+        "servers": {
+            "bank": {
+                "command": [sys.executable, "-m", "keel.gateway.bank_tools"],
+                "timeout_s": 30,
+            }
+        },
+        "tools": {
+            "crm-read": {"returns": "confidential"},
+            "case-create": {"sink": "confidential"},
+            "sanctions-screening": {"sink": "confidential"},
+            "ticket-update": {"sink": "internal"},
+            "spreadsheet-write": {"sink": "internal"},
+            "web-search": {"sink": "public"},
+        },
+    }
+    files = [("gateway.json", json.dumps(config, indent=1) + "\n")]
+    return files + [(f"sessions/{agent}.json", text) for agent, text in DEMO_SESSIONS.items()]

@@ -87,3 +87,26 @@ class AgentCalls(Wire):
     reasons: dict[str, int] = Field(description="Calls listed per reason.")
     tools: dict[str, int] = Field(description="Calls listed per tool.")
     data_kinds: dict[str, int] = Field(description="Sensitive data found, per kind.")
+
+
+class SessionCall(Wire):
+    """One call of a scripted session through the MCP gateway."""
+
+    tool: str
+    decision: Literal["allow", "redact", "block"]
+    reasons: list[str]
+    found: dict[str, int] = Field(description="Sensitive data in the arguments, per kind.")
+    result_found: dict[str, int] = Field(description="Sensitive data in the result, per kind.")
+    outcome: str = Field(description="ok, tool_error, timeout, server_failed or not_run.")
+    taint: Literal["public", "internal", "confidential", "restricted"] = Field(
+        description="What the session had received after this call."
+    )
+    ledger_index: int
+
+
+class GatewaySession(Wire):
+    """A scripted session run through the MCP gateway, call by call."""
+
+    agent: str
+    session: str
+    calls: list[SessionCall]
