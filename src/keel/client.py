@@ -215,6 +215,10 @@ class Client:
             query["before"] = before
         return self._get(wire.AgentCalls, f"/v1/agents/{agent}/calls", **query)
 
+    def agent_duplicates(self, *, min_score: float = 0.0) -> wire.AgentDuplicates:
+        """Pairs of agents that may do the same job (of the agents the caller reads)."""
+        return self._get(wire.AgentDuplicates, "/v1/agents/duplicates", min_score=min_score)
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         which = "latest" if advice_id is None else str(advice_id)

@@ -128,6 +128,10 @@ class Operations(Protocol):
         """An agent's recent tool calls (checked or through the MCP gateway), newest first."""
         ...
 
+    def agent_duplicates(self, *, min_score: float = 0.0) -> wire.AgentDuplicates:
+        """Pairs of agents that may do the same job (of the agents the caller reads)."""
+        ...
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         ...

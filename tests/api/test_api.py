@@ -585,5 +585,10 @@ def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) ->
             viewer.get("/v1/agents/kyc-review-agent/calls", params={"limit": 0}).status_code == 422
         )
         assert viewer.get("/v1/agents/nobody/calls").status_code in (403, 404)
+        twins = viewer.get("/v1/agents/duplicates", params={"min_score": 0.6}).json()
+        assert [(p["first"], p["second"]) for p in twins["pairs"]] == [
+            ("kyc-review-agent", "onboarding-screening-agent")
+        ]
+        assert viewer.get("/v1/agents/duplicates", params={"min_score": 2}).status_code == 422
     with server.client(None) as anonymous:
         assert anonymous.get("/v1/agents/kyc-review-agent/calls").status_code == 401

@@ -83,3 +83,20 @@ def test_bad_calls_and_callers_change_nothing(tmp_path: Path) -> None:
         assert refused.returncode == 2 and words in refused.stderr, (text, refused.stderr)
     after = json.loads(keel("ledger", "verify", "-o", "json", cwd=tmp_path).stdout)["size"]
     assert after == size + 1  # the viewer's refusal, nothing else
+
+
+def test_duplicate_agents_are_found_with_their_evidence(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    made = keel("agents", "duplicates", "--min-score", "0", "-o", "json", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    found = json.loads(made.stdout)
+    assert found["agents"] == 4 and len(found["pairs"]) == 6
+    likely = [(p["first"], p["second"]) for p in found["pairs"] if p["likely"]]
+    assert likely == [("kyc-review-agent", "onboarding-screening-agent")]
+    top = found["pairs"][0]
+    assert top["shared_tools"] == ["case-create", "crm-read", "sanctions-screening"]
+    assert top["family"] == "aurelia-assistant" and top["parts"]["datasets"] == 1.0
+    table = keel("agents", "duplicates", cwd=tmp_path).stdout
+    assert "1 likely duplicate" in table and "LIKELY" in table
+    assert keel("agents", "duplicates", "--min-score", "2", cwd=tmp_path).returncode == 2

@@ -193,3 +193,32 @@ def session_command(
     heads = ["#", "TOOL", "DECISION", "REASONS", "FOUND", "OUTCOME", "TAINT", "LEDGER"]
     typer.echo(table(heads, rows))
     typer.echo(f"{agent}: session {found.session}, {len(found.calls)} calls through the gateway")
+
+
+@app.command("duplicates")
+def duplicates_command(
+    ctx: typer.Context,
+    min_score: Annotated[
+        float, typer.Option(min=0, max=1, help="Leave out pairs below this score.")
+    ] = 0.3,
+    output: Out = Format.table,
+) -> None:
+    """Agents that may do the same job: model family, tools, datasets and purpose compared."""
+    found = state(ctx).ops().agent_duplicates(min_score=min_score)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    rows = [
+        [p.first, p.second, f"{p.score:.2f}", "LIKELY" if p.likely else "-",
+         p.family or "-", ", ".join(p.shared_tools) or "-", ", ".join(p.shared_datasets) or "-",
+         f"{p.parts['purpose']:.2f}"]
+        for p in found.pairs
+    ]  # fmt: skip
+    heads = ["AGENT", "AGENT", "SCORE", "DUPLICATE", "FAMILY", "SHARED TOOLS", "SHARED DATA"]
+    typer.echo(table([*heads, "PURPOSE SIM"], rows))
+    likely = sum(p.likely for p in found.pairs)
+    typer.echo(
+        f"{found.agents} agents, {len(found.pairs)} pair{'s' if len(found.pairs) != 1 else ''}"
+        f" at {min_score:.2f} or more;"
+        f" {likely} likely duplicate{'s' if likely != 1 else ''} (score 0.6 or more)"
+    )

@@ -310,6 +310,7 @@ class AgentSpec(Spec):
     tools: list[Tag] = Field(default_factory=list, max_length=256)
     autonomy: Autonomy = "suggest"
     max_classification: Classification = "internal"
+    purpose: str | None = Field(default=None, min_length=1, max_length=1024)
 
 
 class UserRegionSpec(Spec):

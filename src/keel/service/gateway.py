@@ -22,7 +22,7 @@ from keel.errors import NotFoundError, UserError
 from keel.estate.digest import canonical_json
 from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
-from keel.gateway import screening
+from keel.gateway import duplicates, screening
 from keel.gateway.proxy import Call
 from keel.service import ledger
 from keel.service.actor import Actor
@@ -260,4 +260,56 @@ def check(
             )
             for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True))
         ],
+    )
+
+
+def agent_names(workspace: Workspace) -> list[str]:
+    """The estate's agents, sorted."""
+    with workspace.unit(snapshot=True) as unit:
+        return sorted(estate_in(unit).of_kind("Agent"))
+
+
+def duplicate_agents(
+    workspace: Workspace, *, min_score: float = 0.0, hidden: set[str] | None = None
+) -> wire.AgentDuplicates:
+    """Pairs of agents that may duplicate each other, highest score first.
+
+    Args:
+        workspace: The workspace.
+        min_score: Pairs below this score are left out.
+        hidden: Agents the caller may not read: compared with none, never named.
+
+    Raises:
+        UserError: If ``min_score`` is not between 0 and 1.
+    """
+    if not 0 <= min_score <= 1:
+        raise UserError(f"min score {min_score}: between 0 and 1")
+    with workspace.unit(snapshot=True) as unit:
+        agents = estate_in(unit).of_kind("Agent")
+    profiles = {}
+    for name, resource in agents.items():
+        if hidden and name in hidden:
+            continue
+        spec = resource.spec
+        assert isinstance(spec, AgentSpec)
+        profiles[name] = duplicates.Profile(
+            spec.model, frozenset(spec.tools), frozenset(spec.datasets), spec.purpose
+        )
+    pairs = [p for p in duplicates.compare(profiles) if p.score >= min_score]
+    return wire.AgentDuplicates(
+        agents=len(profiles),
+        pairs=[
+            wire.AgentPair(
+                first=p.first,
+                second=p.second,
+                score=p.score,
+                likely=p.likely,
+                parts=p.parts,
+                shared_tools=p.shared_tools,
+                shared_datasets=p.shared_datasets,
+                family=p.family,
+            )
+            for p in pairs
+        ],
+        weights=dict(duplicates.WEIGHTS),
     )

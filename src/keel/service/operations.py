@@ -557,6 +557,13 @@ class LocalOperations:
         self._require_visible(f"Agent/{agent}")
         return gateway.calls(self.workspace, agent, limit=limit, before=before)
 
+    def agent_duplicates(self, *, min_score: float = 0.0) -> wire.AgentDuplicates:
+        """Pairs of agents that may do the same job, among the agents the caller may read."""
+        names = gateway.agent_names(self.workspace)
+        shown = self._shown([f"Agent/{n}" for n in names])
+        hidden = {n for n, ok in zip(names, shown, strict=True) if not ok}
+        return gateway.duplicate_agents(self.workspace, min_score=min_score, hidden=hidden)
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded advice run, without the names of workloads the caller may not read."""
         self._require_visible("Resource/Capacity/all")

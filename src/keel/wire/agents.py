@@ -110,3 +110,24 @@ class GatewaySession(Wire):
     agent: str
     session: str
     calls: list[SessionCall]
+
+
+class AgentPair(Wire):
+    """Two agents compared for duplication, with the evidence."""
+
+    first: str
+    second: str
+    score: float = Field(description="0 to 1; 0.6 or more is a likely duplicate.")
+    likely: bool
+    parts: dict[str, float] = Field(description="model, tools, datasets, purpose: each 0 to 1.")
+    shared_tools: list[str]
+    shared_datasets: list[str]
+    family: str | None = Field(description="The model family both use, if one.")
+
+
+class AgentDuplicates(Wire):
+    """Pairs of agents that may do the same job, highest score first."""
+
+    agents: int
+    pairs: list[AgentPair]
+    weights: dict[str, float]

@@ -38,6 +38,15 @@ def check_tool_calls(
     return caller.ops.check_tool_calls(agent, body.tool_calls)
 
 
+@router.get("/v1/agents/duplicates", response_model=wire.AgentDuplicates)
+def agent_duplicates(
+    caller: Annotated[Caller, Depends(guard("read", "Estate/Agent/*"))],
+    min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
+) -> wire.AgentDuplicates:
+    """Pairs of agents that may do the same job, with the evidence (agents the caller reads)."""
+    return caller.ops.agent_duplicates(min_score=min_score)
+
+
 @router.get("/v1/agents/{agent}/calls", response_model=wire.AgentCalls)
 def agent_calls(
     agent: AgentName,
