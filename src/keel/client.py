@@ -219,6 +219,18 @@ class Client:
         """Pairs of agents that may do the same job (of the agents the caller reads)."""
         return self._get(wire.AgentDuplicates, "/v1/agents/duplicates", min_score=min_score)
 
+    def tool_approvals(self, *, state: str | None = "pending") -> wire.ToolApprovals:
+        """High-impact tool calls waiting for (or decided by) an approver, newest first."""
+        query = {} if state is None else {"state": state}
+        return self._get(wire.ToolApprovals, "/v1/agents/approvals", **query)
+
+    def decide_tool_approval(
+        self, approval_id: int, *, approve: bool, reason: str = ""
+    ) -> wire.ToolApproval:
+        """Approve or deny a waiting tool call (an approver, not the gateway's runner)."""
+        body = {"approve": approve, "reason": reason}
+        return self._post(wire.ToolApproval, f"/v1/agents/approvals/{approval_id}/decisions", body)
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         which = "latest" if advice_id is None else str(advice_id)

@@ -132,6 +132,16 @@ class Operations(Protocol):
         """Pairs of agents that may do the same job (of the agents the caller reads)."""
         ...
 
+    def tool_approvals(self, *, state: str | None = "pending") -> wire.ToolApprovals:
+        """High-impact tool calls waiting for (or decided by) an approver, newest first."""
+        ...
+
+    def decide_tool_approval(
+        self, approval_id: int, *, approve: bool, reason: str = ""
+    ) -> wire.ToolApproval:
+        """Approve or deny a waiting tool call (an approver, not the gateway's runner)."""
+        ...
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded ``keel capacity advise`` run (the newest without an id)."""
         ...

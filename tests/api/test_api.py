@@ -590,5 +590,18 @@ def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) ->
             ("kyc-review-agent", "onboarding-screening-agent")
         ]
         assert viewer.get("/v1/agents/duplicates", params={"min_score": 2}).status_code == 422
+        decided = viewer.get("/v1/agents/approvals", params={"state": ""}).json()["approvals"]
+        assert [a["state"] for a in decided] == ["approved"]  # the demo's, decided by erin
+        assert decided[0]["arguments"] is None and decided[0]["decided_by"] == "user:erin"
+        assert viewer.get("/v1/agents/approvals", params={"state": "bogus"}).status_code == 400
+        refused = viewer.post(f"/v1/agents/approvals/{decided[0]['id']}/decisions",
+                              json={"approve": True})  # fmt: skip
+        assert refused.status_code == 403
+    with server.client("approver") as approver:
+        late = approver.post(f"/v1/agents/approvals/{decided[0]['id']}/decisions",
+                             json={"approve": False, "reason": "too late"})  # fmt: skip
+        assert late.status_code == 400 and "not pending" in late.text
+        assert approver.post("/v1/agents/approvals/999/decisions",
+                             json={"approve": True}).status_code == 404  # fmt: skip
     with server.client(None) as anonymous:
         assert anonymous.get("/v1/agents/kyc-review-agent/calls").status_code == 401

@@ -173,3 +173,63 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
     assert not case.is_error and not screening.is_error
     calls = check_recorded(tmp_path, "kyc-review-agent")
     assert [c["decision"] for c in calls] == ["block", "redact", "allow"]
+
+
+def test_a_high_impact_call_waits_for_an_approver_other_than_the_runner(tmp_path: Path) -> None:
+    config = workspace(tmp_path)
+    config.write_text(
+        config.read_text().replace(
+            "case-create: {sink: confidential}",
+            "case-create: {sink: confidential, approval: true}",
+        )
+        + "approval_timeout_s: 90\n"
+    )
+    calls = tmp_path / "calls.json"
+    note = {"customer_id": "C-1001", "note": f"call {PHONE}"}
+    calls.write_text(json.dumps([
+        {"id": "1", "type": "function",
+         "function": {"name": "case-create", "arguments": json.dumps(note)}},
+    ]))  # fmt: skip
+    outcomes = {}
+    for decide in ("approve", "deny"):
+        session_run = subprocess.Popen(
+            [KEEL, "agents", "session", "kyc-review-agent", "--servers", str(config),
+             "--calls", str(calls), "-o", "json"],
+            cwd=tmp_path, env=clean_env(KEEL_PRINCIPAL=ADMIN), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            listed = json.loads(keel("agents", "approvals", "-o", "json", cwd=tmp_path).stdout)
+            if listed["approvals"]:
+                break
+            assert time.monotonic() < deadline and session_run.poll() is None
+            time.sleep(0.3)
+        (waiting,) = listed["approvals"]
+        assert waiting["arguments"] == {"customer_id": "C-1001", "note": "call [PHONE]"}
+        assert waiting["requested_by"] == ADMIN and waiting["tool"] == "case-create"
+        number = str(waiting["id"])
+        runner = keel("agents", "approve", number, cwd=tmp_path)  # the admin runs the gateway
+        assert runner.returncode != 0 and "separation of duties" in runner.stderr
+        viewer = keel(
+            "agents", "approve", number, cwd=tmp_path, env={"KEEL_PRINCIPAL": "user:dana"}
+        )
+        assert viewer.returncode != 0 and "E-FORBIDDEN" in viewer.stderr
+        extra = ["--deny", "--reason", "not now"] if decide == "deny" else []
+        erin = keel("agents", "approve", number, *extra, cwd=tmp_path,
+                    env={"KEEL_PRINCIPAL": "user:erin"})  # fmt: skip
+        assert erin.returncode == 0, erin.stderr
+        out, err = session_run.communicate(timeout=60)
+        assert session_run.returncode == 0, err
+        (outcomes[decide],) = json.loads(out)["calls"]
+        again = keel("agents", "approve", number, cwd=tmp_path, env={"KEEL_PRINCIPAL": "user:erin"})
+        assert again.returncode != 0 and "not pending" in again.stderr
+    assert outcomes["approve"]["decision"] == "redact" and outcomes["approve"]["outcome"] == "ok"
+    assert outcomes["approve"]["reasons"][-1].startswith("approval.granted:")
+    assert outcomes["deny"]["decision"] == "block" and outcomes["deny"]["outcome"] == "not_run"
+    decided = json.loads(keel("agents", "approvals", "--state", "all", "-o", "json",
+                              cwd=tmp_path).stdout)["approvals"]  # fmt: skip
+    assert [a["state"] for a in decided] == ["denied", "approved"]
+    assert all(a["arguments"] is None and a["decided_by"] == "user:erin" for a in decided)
+    shown = keel("ledger", "show", "--from", "0", "--limit", "1000", cwd=tmp_path).stdout
+    assert shown.count('"agent.approval_decided"') == 2 and "601 234" not in shown

@@ -41,5 +41,7 @@ def test_identical_agents_score_one_and_empty_grants_do_not_divide_by_zero() -> 
     same = profile("x@1", {"t"}, {"d"}, "does one thing well")
     (pair,) = compare({"p": same, "q": same})
     assert pair.score == 1.0
-    (empty,) = compare({"p": profile("x", set(), set(), None), "q": profile("y", set(), set(), None)})
+    (empty,) = compare(
+        {"p": profile("x", set(), set(), None), "q": profile("y", set(), set(), None)}
+    )
     assert empty.score == 0.0

@@ -42,7 +42,9 @@ def run(
     ceiling: str,
     config: Upstreams,
     script: Callable[[Client, Gateway], Any],
+    *,
     record: Callable[[Call], Any] | None = None,
+    approvals: Any = None,
 ) -> list[Call]:
     recorded: list[Call] = []
 
@@ -53,7 +55,8 @@ def run(
         return len(recorded)
 
     async def main() -> None:
-        gateway = Gateway("agent-x", Grant(frozenset(tools)), ceiling, config, keep)  # type: ignore[arg-type]
+        gateway = Gateway("agent-x", Grant(frozenset(tools)), ceiling, config, keep,  # type: ignore[arg-type]
+                          approvals=approvals)  # fmt: skip
         async with gateway, Client(gateway.server()) as client:
             await script(client, gateway)
 
@@ -223,3 +226,43 @@ def test_group_commit_failure_reaches_every_waiter() -> None:
 
     anyio.run(main)
     assert len(errors) == 10
+
+
+class Approver:
+    """Approvals answered at once, as a fixed approver would."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, object]] = []
+
+    async def request(self, call: Call, arguments: object) -> int:
+        self.asked.append((call.tool, arguments))
+        return len(self.asked)
+
+    async def outcome(self, approval_id: int, timeout_s: float) -> str:
+        assert timeout_s == 300
+        return self.answer
+
+
+def test_high_impact_calls_wait_for_an_approver_with_redacted_arguments() -> None:
+    config = Upstreams.model_validate({
+        "servers": {"bank": {"command": BANK}},
+        "tools": {"case-create": {"sink": "confidential", "approval": True}},
+    })  # fmt: skip
+    note = {"customer_id": "C-1", "note": "call +48 601 234 567"}
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["answer"] = await client.call_tool("case-create", note)
+
+    for answer, decision in [("approved", "redact"), ("denied", "block"), ("expired", "block")]:
+        approver = Approver(answer)
+        (call,) = run({"case-create"}, "confidential", config, script, approvals=approver)
+        assert approver.asked == [("case-create", {"customer_id": "C-1", "note": "call [PHONE]"})]
+        assert call.decision == decision and seen["answer"].is_error == (decision == "block")
+        if answer == "approved":
+            assert call.reasons[-1] == "approval.granted:1" and call.outcome == "ok"
+        else:
+            assert call.reasons[-1] == f"approval.{answer}:1" and call.outcome == "not_run"
+    (alone,) = run({"case-create"}, "confidential", config, script)
+    assert alone.reasons[-1] == "approval.unavailable" and alone.decision == "block"

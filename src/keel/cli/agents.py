@@ -222,3 +222,45 @@ def duplicates_command(
         f" at {min_score:.2f} or more;"
         f" {likely} likely duplicate{'s' if likely != 1 else ''} (score 0.6 or more)"
     )
+
+
+@app.command("approvals")
+def approvals_command(
+    ctx: typer.Context,
+    which: Annotated[
+        str, typer.Option("--state", help="pending, approved, denied, expired, or all.")
+    ] = "pending",
+    output: Out = Format.table,
+) -> None:
+    """High-impact tool calls waiting for an approver (keel agents approve ID)."""
+    found = state(ctx).ops().tool_approvals(state=None if which == "all" else which)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    rows = [
+        [a.id, a.created_at.strftime("%Y-%m-%d %H:%M:%S"), a.agent, a.tool, a.state.upper(),
+         a.requested_by, a.decided_by or "-",
+         "-" if a.arguments is None else json.dumps(a.arguments)[:60]]
+        for a in found.approvals
+    ]  # fmt: skip
+    heads = ["ID", "ASKED (UTC)", "AGENT", "TOOL", "STATE", "ASKED BY", "DECIDED BY"]
+    typer.echo(table([*heads, "ARGUMENTS (REDACTED)"], rows))
+    typer.echo(f"{len(found.approvals)} {'' if which == 'all' else which + ' '}approvals")
+
+
+@app.command("approve")
+def approve_command(
+    ctx: typer.Context,
+    approval: Annotated[int, typer.Argument(help="The approval's id (keel agents approvals).")],
+    deny: Annotated[bool, typer.Option("--deny", help="Deny the call instead.")] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "",
+    output: Out = Format.table,
+) -> None:
+    """Approve (or --deny) a waiting tool call; the gateway forwards or refuses it at once."""
+    found = state(ctx).ops().decide_tool_approval(approval, approve=not deny, reason=reason)
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    typer.echo(
+        f"approval {found.id}: {found.agent} {found.tool} {found.state} by {found.decided_by}"
+    )

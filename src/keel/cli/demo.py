@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -391,6 +392,8 @@ def _agents(workspace: Workspace, manifests: Path) -> None:
         "\n8. agents through the MCP gateway (a real MCP client, the gateway, the bank tools'"
         " MCP server over stdio):"
     )
+    approver = threading.Thread(target=_approve_one, args=(workspace,), daemon=True)
+    approver.start()
     for agent in agent_gateway.DEMO_SESSIONS:
         script = [
             (c["function"]["name"], json.loads(c["function"]["arguments"]))
@@ -406,14 +409,37 @@ def _agents(workspace: Workspace, manifests: Path) -> None:
                 detail = ", ".join(why)
             elif call.decision == "redact":
                 detail = ", ".join(sorted(call.found)) + " redacted"
+                granted = [r for r in call.reasons if r.startswith("approval.granted")]
+                if granted:
+                    detail += f"; waited for erin's approval {granted[0].split(':')[1]}"
             else:
-                detail = ", ".join(f"returned {k}" for k in sorted(call.result_found))
+                found = ", ".join(sorted(call.result_found))
+                detail = f"returned {found}" if found else ""
             said = f" ({detail})" if detail else ""
             steps.append(f"{call.tool} {call.decision.upper()}{said}")
         typer.echo(f"   {agent}: " + "; ".join(steps))
     typer.echo(
         "   every call is in the ledger (agent.tool_call, digests only) and in keel agents calls"
     )
+
+
+def _approve_one(workspace: Workspace) -> None:
+    """Erin (an approver) approves the first tool call that waits, as she would on the page."""
+    from keel.service import Actor, gateway
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        waiting = gateway.approvals(workspace, state="pending").approvals
+        if waiting:
+            gateway.decide_approval(
+                workspace,
+                waiting[0].id,
+                approve=True,
+                reason="case on a flagged card: expected",
+                actor=Actor("user:erin"),
+            )
+            return
+        time.sleep(0.2)
 
 
 def _refuse(workspace: Workspace, folder: Path) -> None:

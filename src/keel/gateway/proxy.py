@@ -9,9 +9,12 @@ Every ``tools/call`` passes these checks, in order, and is recorded whatever the
    (``result.above_ceiling``), so the agent never receives what it may not hold;
 4. **taint**: once a session has received data of a classification, a call to a tool whose
    destination (``sink``) is below it is blocked (``taint.exfiltration``);
-5. **the call**, with the (redacted) arguments, bounded by the server's timeout: a server
+5. **approval**: a tool labelled ``approval: true`` waits for an approver (another
+   principal than the one running the gateway) before it is forwarded; denied or not decided
+   in time, it is blocked (``approval.denied:ID``, ``approval.expired:ID``);
+6. **the call**, with the (redacted) arguments, bounded by the server's timeout: a server
    that hangs (``server.timeout``) or fails (``server.failed``) gives the agent an error;
-6. **the result**: text and structured content are scanned. Secrets are redacted; personal
+7. **the result**: text and structured content are scanned. Secrets are redacted; personal
    data is redacted unless the tool is labelled as returning confidential data or above;
    content that cannot be scanned (images, audio, binary) or more than 1 MiB of text is
    withheld (``result.unscannable``, ``result.too_large``). What the session receives
@@ -30,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import mcp_types as types
@@ -95,6 +98,18 @@ class Call:
             self.decision = action
 
 
+class Approvals(Protocol):
+    """Where calls that need an approver wait (the service layer stores them)."""
+
+    async def request(self, call: Call, arguments: object) -> int:
+        """Ask for an approval of ``call`` with its (redacted) ``arguments``; its id."""
+        ...
+
+    async def outcome(self, approval_id: int, timeout_s: float) -> str:
+        """Wait for the decision: ``approved``, ``denied`` or ``expired`` (after the timeout)."""
+        ...
+
+
 Record = Callable[[Call], Awaitable[int]]
 """Stores a call durably and returns its ledger index."""
 MAX_SESSIONS = 10_000
@@ -149,6 +164,7 @@ class Gateway:
         ceiling: Its classification ceiling (``spec.max_classification``).
         upstreams: The servers and the tools' labels.
         record: Stores each call (awaited before the agent gets its answer).
+        approvals: Where high-impact calls wait for an approver; without it they are refused.
     """
 
     def __init__(
@@ -158,12 +174,15 @@ class Gateway:
         ceiling: Classification,
         upstreams: Upstreams,
         record: Record,
+        *,
+        approvals: Approvals | None = None,
     ) -> None:
         self.agent = agent
         self.grant = grant
         self.ceiling = ceiling
         self.upstreams = upstreams
         self._record = record
+        self._approvals = approvals
         self._clients: dict[str, Client] = {}
         self._routes: dict[str, tuple[str, types.Tool]] = {}
         self._sessions: OrderedDict[Hashable, _Session] = OrderedDict()
@@ -280,6 +299,8 @@ class Gateway:
         if call.decision == "block" or call.server is None:
             return None
         call.arguments = verdict.arguments
+        if rule.approval and not await self._approved(call):
+            return None
         upstream = self.upstreams.servers[call.server]
         forwarded = verdict.arguments if isinstance(verdict.arguments, dict) else {}
         try:
@@ -299,6 +320,19 @@ class Gateway:
             return None
         call.outcome = "tool_error" if answer.is_error else "ok"
         return self._result(call, session, answer)
+
+    async def _approved(self, call: Call) -> bool:
+        """Wait for an approver's decision on a high-impact call."""
+        if self._approvals is None:
+            call.worsen("block", "approval.unavailable")
+            return False
+        approval_id = await self._approvals.request(call, call.arguments)
+        state = await self._approvals.outcome(approval_id, self.upstreams.approval_timeout_s)
+        if state != "approved":
+            call.worsen("block", f"approval.{state}:{approval_id}")
+            return False
+        call.reasons.append(f"approval.granted:{approval_id}")
+        return True
 
     def _result(
         self, call: Call, session: _Session, answer: types.CallToolResult

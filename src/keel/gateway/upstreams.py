@@ -12,6 +12,8 @@
       crm-read: {returns: confidential}       # its results carry confidential data
       case-create: {sink: confidential}       # it may receive up to confidential data
       web-search: {sink: public}              # what it receives leaves the bank
+      payment-release: {sink: confidential, approval: true}   # waits for an approver
+    approval_timeout_s: 300                   # then the waiting call is refused
 
 A tool's ``returns`` is the classification of what it gives back (default ``public``: its
 results are still scanned). A tool's ``sink`` is the highest classification the place it
@@ -62,6 +64,8 @@ class ToolRule(_Strict):
 
     returns: Classification = "public"
     sink: Classification | None = None
+    approval: bool = False
+    """High impact: each call waits for an approver before it is forwarded."""
 
     @property
     def receives(self) -> Classification:
@@ -74,6 +78,8 @@ class Upstreams(_Strict):
 
     servers: dict[Name, Upstream] = Field(min_length=1, max_length=64)
     tools: dict[str, ToolRule] = Field(default_factory=dict, max_length=4096)
+    approval_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
+    """How long a call that needs an approver waits before it is refused."""
 
     def rule(self, tool: str) -> ToolRule:
         """The tool's labels; an unlisted tool returns and receives ``public`` data."""

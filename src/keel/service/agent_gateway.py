@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,45 @@ class GroupCommit:
         return found
 
 
+class StoredApprovals:
+    """Calls that need an approver wait in the store; the gateway polls for the decision.
+
+    Args:
+        workspace: The workspace.
+        actor: Who runs the gateway (recorded as the requester; may not decide).
+        poll_s: How often a waiting call looks for its decision.
+    """
+
+    def __init__(self, workspace: Workspace, actor: str, poll_s: float = 0.25) -> None:
+        self.workspace = workspace
+        self.actor = actor
+        self.poll_s = poll_s
+
+    async def request(self, call: Call, arguments: object) -> int:
+        """Store the request (a ledger entry); its id."""
+        return await anyio.to_thread.run_sync(
+            lambda: gateway.request_approval(self.workspace, call, arguments, actor=self.actor)
+        )
+
+    async def outcome(self, approval_id: int, timeout_s: float) -> str:
+        """The decision, or ``expired`` once ``timeout_s`` has passed undecided."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = await anyio.to_thread.run_sync(
+                gateway.approval_state, self.workspace, approval_id
+            )
+            if state != "pending":
+                return state
+            if time.monotonic() >= deadline:
+                expired = await anyio.to_thread.run_sync(
+                    lambda: gateway.expire_approval(self.workspace, approval_id, actor=self.actor)
+                )
+                if expired:
+                    return "expired"
+                continue  # decided at the last moment: read it
+            await anyio.sleep(self.poll_s)
+
+
 def open_gateway(
     workspace: Workspace,
     agent: str,
@@ -102,7 +142,8 @@ def open_gateway(
             observe(call, index)
         return index
 
-    return Gateway(agent, grant, spec.max_classification, upstreams, record)
+    approvals = StoredApprovals(workspace, actor.principal)
+    return Gateway(agent, grant, spec.max_classification, upstreams, record, approvals=approvals)
 
 
 def run_session(
@@ -264,12 +305,13 @@ def demo_files() -> list[tuple[str, str]]:
         },
         "tools": {
             "crm-read": {"returns": "confidential"},
-            "case-create": {"sink": "confidential"},
+            "case-create": {"sink": "confidential", "approval": True},
             "sanctions-screening": {"sink": "confidential"},
             "ticket-update": {"sink": "internal"},
             "spreadsheet-write": {"sink": "internal"},
             "web-search": {"sink": "public"},
         },
     }
+    config["approval_timeout_s"] = 120
     files = [("gateway.json", json.dumps(config, indent=1) + "\n")]
     return files + [(f"sessions/{agent}.json", text) for agent, text in DEMO_SESSIONS.items()]

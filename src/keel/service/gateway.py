@@ -18,19 +18,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from keel import wire
-from keel.errors import NotFoundError, UserError
+from keel.errors import LifecycleError, NotFoundError, UserError
 from keel.estate.digest import canonical_json
 from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import duplicates, screening
 from keel.gateway.proxy import Call
-from keel.service import ledger
+from keel.service import access, ledger
 from keel.service.actor import Actor
-from keel.service.stored import estate_in
+from keel.service.stored import estate_in, load_estate
 from keel.service.workspace import Workspace
-from keel.store.agent_calls import AgentCallRepository, StoredCall
+from keel.store.agent_calls import (
+    AgentCallRepository,
+    ApprovalRepository,
+    StoredApproval,
+    StoredCall,
+)
 
 MAX_LISTED_CALLS = 1000
+APPROVAL_STATES = ("pending", "approved", "denied", "expired")
 
 
 def _integer(text: str) -> int:
@@ -313,3 +319,133 @@ def duplicate_agents(
         ],
         weights=dict(duplicates.WEIGHTS),
     )
+
+
+def _approval(row: StoredApproval) -> wire.ToolApproval:
+    return wire.ToolApproval(
+        id=row.id,
+        created_at=row.created_at,
+        agent=row.agent,
+        session=row.session,
+        tool=row.tool,
+        arguments=row.arguments,
+        arguments_digest=row.arguments_digest,
+        requested_by=row.requested_by,
+        state=row.state,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+        ledger_index=row.ledger_index,
+    )
+
+
+def request_approval(workspace: Workspace, call: Call, arguments: object, *, actor: str) -> int:
+    """Store a high-impact call for an approver, with a ledger entry; the request's id."""
+    digest = _digest(arguments) or ""
+    entry = {
+        "type": "agent.approval_requested",
+        "agent": call.agent,
+        "session": call.session,
+        "call_id": call.request_id,
+        "tool": call.tool,
+        "arguments_digest": digest,
+    }
+    with workspace.unit(actor, write=True) as unit:
+        index, _ = ledger.record(unit, [entry])
+        return unit.repository(ApprovalRepository).add(
+            StoredApproval(
+                0, datetime.now(UTC), call.agent, call.session, call.tool[:256], arguments,
+                digest, actor, "pending", None, None, None, index,
+            )
+        )  # fmt: skip
+
+
+def approval_state(workspace: Workspace, approval_id: int) -> str:
+    """A request's state (``pending``, ``approved``, ``denied`` or ``expired``)."""
+    with workspace.unit() as unit:
+        found = unit.repository(ApprovalRepository).get(approval_id)
+    if found is None:
+        raise NotFoundError(f"no tool approval {approval_id}")
+    return found.state
+
+
+def _settle(
+    workspace: Workspace, row: StoredApproval, state: str, reason: str | None, *, actor: str
+) -> bool:
+    """Decide a pending request and record it; ``False`` if it was decided meanwhile."""
+    entry = {
+        "type": "agent.approval_decided",
+        "approval": row.id,
+        "agent": row.agent,
+        "tool": row.tool,
+        "state": state,
+        "reason": reason,
+    }
+    with workspace.unit(actor, write=True) as unit:
+        by = None if state == "expired" else actor
+        if not unit.repository(ApprovalRepository).settle(
+            row.id, state, by, datetime.now(UTC), reason
+        ):
+            return False
+        ledger.record(unit, [entry])
+    return True
+
+
+def expire_approval(workspace: Workspace, approval_id: int, *, actor: str) -> bool:
+    """Refuse a request nobody decided in time; ``False`` if it was decided meanwhile."""
+    with workspace.unit() as unit:
+        row = unit.repository(ApprovalRepository).get(approval_id)
+    return row is not None and _settle(workspace, row, "expired", None, actor=actor)
+
+
+def approvals(
+    workspace: Workspace, *, state: str | None = "pending", hidden: set[str] | None = None,
+    limit: int = 200,
+) -> wire.ToolApprovals:  # fmt: skip
+    """Tool approvals, newest first, without those of agents the caller may not read.
+
+    Raises:
+        UserError: If the state is unknown.
+    """
+    if state is not None and state not in APPROVAL_STATES:
+        hint = did_you_mean(state, APPROVAL_STATES)
+        raise UserError(f"state {state!r}: one of {', '.join(APPROVAL_STATES)}{hint}")
+    with workspace.unit() as unit:
+        rows = unit.repository(ApprovalRepository).listed(state, limit)
+    return wire.ToolApprovals(
+        approvals=[_approval(r) for r in rows if not hidden or r.agent not in hidden]
+    )
+
+
+def decide_approval(
+    workspace: Workspace, approval_id: int, *, approve: bool, reason: str, actor: Actor
+) -> wire.ToolApproval:
+    """Approve or deny a call that waits; the gateway forwards or refuses it at once.
+
+    Raises:
+        NotFoundError: If there is no such request.
+        ForbiddenError: If the approver may not ``approve`` the agent (in the ledger).
+        LifecycleError: If the approver runs the gateway that asked (separation of duties),
+            or the request was already decided.
+    """
+    if not 1 <= approval_id < 2**31:
+        raise NotFoundError(f"no tool approval {approval_id}")
+    if len(reason) > 1000:
+        raise UserError(f"reason: at most 1,000 characters, got {len(reason):,}")
+    with workspace.unit() as unit:
+        row = unit.repository(ApprovalRepository).get(approval_id)
+    if row is None:
+        raise NotFoundError(f"no tool approval {approval_id}")
+    access.require(workspace, load_estate(workspace), actor, "approve", f"Agent/{row.agent}")
+    if actor.principal == row.requested_by:
+        raise LifecycleError(
+            f"{actor.principal} runs the gateway that asked for approval {approval_id}: another"
+            " principal must decide it (separation of duties)"
+        )
+    state = "approved" if approve else "denied"
+    if not _settle(workspace, row, state, reason or None, actor=actor.principal):
+        raise LifecycleError(f"tool approval {approval_id} is not pending: nothing to decide")
+    with workspace.unit() as unit:
+        done = unit.repository(ApprovalRepository).get(approval_id)
+    assert done is not None
+    return _approval(done)

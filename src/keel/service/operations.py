@@ -564,6 +564,21 @@ class LocalOperations:
         hidden = {n for n, ok in zip(names, shown, strict=True) if not ok}
         return gateway.duplicate_agents(self.workspace, min_score=min_score, hidden=hidden)
 
+    def tool_approvals(self, *, state: str | None = "pending") -> wire.ToolApprovals:
+        """Tool approvals of the agents the caller may read, newest first."""
+        names = gateway.agent_names(self.workspace)
+        shown = self._shown([f"Agent/{n}" for n in names])
+        hidden = {n for n, ok in zip(names, shown, strict=True) if not ok}
+        return gateway.approvals(self.workspace, state=state, hidden=hidden)
+
+    def decide_tool_approval(
+        self, approval_id: int, *, approve: bool, reason: str = ""
+    ) -> wire.ToolApproval:
+        """Approve or deny a waiting tool call (``approve`` on the agent; not its requester)."""
+        return gateway.decide_approval(
+            self.workspace, approval_id, approve=approve, reason=reason, actor=self.actor
+        )
+
     def capacity_advice(self, advice_id: int | None = None) -> wire.CapacityAdvice:
         """A recorded advice run, without the names of workloads the caller may not read."""
         self._require_visible("Resource/Capacity/all")

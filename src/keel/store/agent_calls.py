@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel.store.schema import agent_calls as table
+from keel.store.schema import tool_approvals as approvals
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +79,59 @@ class AgentCallRepository:
             )
         }
         return {"decisions": by_decision, "tools": by_tool}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApproval:
+    """A tool call waiting for, or decided by, an approver (a ``tool_approvals`` row)."""
+
+    id: int
+    created_at: datetime
+    agent: str
+    session: str
+    tool: str
+    arguments: Any
+    arguments_digest: str
+    requested_by: str
+    state: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    ledger_index: int
+
+
+class ApprovalRepository:
+    """Reads and writes tool-call approvals on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, row: StoredApproval) -> int:
+        """Store a request; its id (assigned here)."""
+        values = asdict(row)
+        del values["id"]
+        result = self.conn.execute(sa.insert(approvals).values(**values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def get(self, approval_id: int) -> StoredApproval | None:
+        """One request."""
+        row = self.conn.execute(sa.select(approvals).where(approvals.c.id == approval_id)).first()
+        return None if row is None else StoredApproval(**row._mapping)
+
+    def listed(self, state: str | None, limit: int) -> list[StoredApproval]:
+        """Requests, newest first, of one state or all."""
+        query = sa.select(approvals).order_by(approvals.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(approvals.c.state == state)
+        return [StoredApproval(**row._mapping) for row in self.conn.execute(query)]
+
+    def settle(
+        self, approval_id: int, state: str, by: str | None, at: datetime, reason: str | None
+    ) -> bool:
+        """Decide a pending request (its arguments blanked); ``False`` if it was not pending."""
+        done = self.conn.execute(
+            sa.update(approvals)
+            .where(approvals.c.id == approval_id, approvals.c.state == "pending")
+            .values(state=state, decided_by=by, decided_at=at, reason=reason, arguments=None)
+        )
+        return done.rowcount == 1

@@ -351,6 +351,27 @@ agent_calls = sa.Table(
 """One row per tool call checked for an agent (``via`` ``check`` or ``mcp``): what the
 ``agent.tool_call`` ledger entry says, plus the time it took, for ``keel agents calls``."""
 
+tool_approvals = sa.Table(
+    "tool_approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("agent", sa.String(253), nullable=False),
+    sa.Column("session", sa.String(64), nullable=False),
+    sa.Column("tool", sa.String(256), nullable=False),
+    sa.Column("arguments", JSONType, nullable=True),
+    sa.Column("arguments_digest", sa.String(80), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.String(200), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("reason", sa.String(1000), nullable=True),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Index("ix_tool_approvals_state", "state", "id"),
+)
+"""A high-impact tool call waiting for an approver: its (redacted) arguments are kept only
+while it waits, so the approver can see what would be sent, and blanked once decided."""
+
 rate_buckets = sa.Table(
     "rate_buckets",
     metadata,

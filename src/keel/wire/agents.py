@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from keel.wire.base import Wire
+from keel.wire.base import JsonValue, Wire
 
 MAX_ARGUMENTS_CHARS = 65_536
 MAX_TOOL_CALLS = 64
@@ -131,3 +131,27 @@ class AgentDuplicates(Wire):
     agents: int
     pairs: list[AgentPair]
     weights: dict[str, float]
+
+
+class ToolApproval(Wire):
+    """A high-impact tool call that waits for, or was decided by, an approver."""
+
+    id: int
+    created_at: datetime
+    agent: str
+    session: str
+    tool: str
+    arguments: JsonValue = Field(description="What would be sent (redacted); blanked once decided.")
+    arguments_digest: str
+    requested_by: str = Field(description="Who runs the gateway; may not decide it.")
+    state: Literal["pending", "approved", "denied", "expired"]
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    ledger_index: int = Field(description="The request's entry in the ledger.")
+
+
+class ToolApprovals(Wire):
+    """Tool calls that need an approver, newest first (of the agents the caller reads)."""
+
+    approvals: list[ToolApproval]

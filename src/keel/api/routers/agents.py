@@ -47,6 +47,36 @@ def agent_duplicates(
     return caller.ops.agent_duplicates(min_score=min_score)
 
 
+@router.get("/v1/agents/approvals", response_model=wire.ToolApprovals)
+def tool_approvals(
+    caller: Annotated[Caller, Depends(guard("read", "Estate/Agent/*"))],
+    state: Annotated[str | None, Query(max_length=16, description="pending (default), approved,"
+                                       " denied, expired; all when empty")] = "pending",
+) -> wire.ToolApprovals:  # fmt: skip
+    """High-impact tool calls waiting for (or decided by) an approver, newest first."""
+    return caller.ops.tool_approvals(state=state or None)
+
+
+class ApprovalBody(Body):
+    """An approver's decision on a waiting tool call."""
+
+    approve: bool
+    reason: str = Field(default="", max_length=1000)
+
+
+@router.post("/v1/agents/approvals/{approval_id}/decisions", response_model=wire.ToolApproval)
+def decide_tool_approval(
+    approval_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    body: ApprovalBody,
+    caller: Annotated[Caller, Depends(guard("approve", "Resource/Agents/approvals", mutates=True))],
+) -> wire.ToolApproval:
+    """Approve or deny a waiting tool call; the gateway forwards or refuses it at once.
+
+    The approver needs ``approve`` on the agent and does not run the gateway that asked.
+    """
+    return caller.ops.decide_tool_approval(approval_id, approve=body.approve, reason=body.reason)
+
+
 @router.get("/v1/agents/{agent}/calls", response_model=wire.AgentCalls)
 def agent_calls(
     agent: AgentName,

@@ -1,4 +1,4 @@
-"""Agent calls: one row per tool call checked for an agent, beside its ledger entry.
+"""Agent calls: one row per tool call checked for an agent, and tool calls awaiting approval.
 
 Revision ID: 0014
 Revises: 0013
@@ -37,8 +37,27 @@ def upgrade() -> None:
         sa.Column("ledger_index", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_agent_calls_agent_id", "agent_calls", ["agent", "id"])
+    op.create_table(
+        "tool_approvals",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agent", sa.String(253), nullable=False),
+        sa.Column("session", sa.String(64), nullable=False),
+        sa.Column("tool", sa.String(256), nullable=False),
+        sa.Column("arguments", JSONType, nullable=True),
+        sa.Column("arguments_digest", sa.String(80), nullable=False),
+        sa.Column("requested_by", sa.String(200), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("decided_by", sa.String(200), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.String(1000), nullable=True),
+        sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_tool_approvals_state", "tool_approvals", ["state", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tool_approvals_state", "tool_approvals")
+    op.drop_table("tool_approvals")
     op.drop_index("ix_agent_calls_agent_id", "agent_calls")
     op.drop_table("agent_calls")
