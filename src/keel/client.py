@@ -221,8 +221,7 @@ class Client:
 
     def tool_approvals(self, *, state: str | None = "pending") -> wire.ToolApprovals:
         """High-impact tool calls waiting for (or decided by) an approver, newest first."""
-        query = {} if state is None else {"state": state}
-        return self._get(wire.ToolApprovals, "/v1/agents/approvals", **query)
+        return self._get(wire.ToolApprovals, "/v1/agents/approvals", state=state or "")
 
     def decide_tool_approval(
         self, approval_id: int, *, approve: bool, reason: str = ""

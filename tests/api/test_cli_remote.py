@@ -25,7 +25,7 @@ from conftest import ROLES, Server, run
 from keel.cli.main import app
 from keel.cli.output import report_error
 from keel.operations import LOCAL_ONLY
-from live_server import keel_serve
+from live_server import KEEL, keel_serve
 
 EVENT = {
     "eventType": "COMPLETE",
@@ -99,6 +99,27 @@ def remote(
 
 def local(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return _invoke(*args, cwd=cwd, env={"KEEL_PRINCIPAL": "user:root-ops"})
+
+
+def _waiting_approval(root: Path) -> tuple[subprocess.Popen[str], int]:
+    """The demo's KYC session through the gateway, once its case waits: (process, id)."""
+    import time
+
+    folder = root / "manifests"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    session = subprocess.Popen(
+        [KEEL, "agents", "session", "kyc-review-agent", "--servers", str(folder / "gateway.json"),
+         "--calls", str(folder / "sessions" / "kyc-review-agent.json")],
+        cwd=root, env={**env, "KEEL_PRINCIPAL": "user:root-ops"}, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        found = json.loads(ok(local("agents", "approvals", "-o", "json", cwd=root)))["approvals"]
+        if found:
+            return session, int(found[0]["id"])
+        assert time.monotonic() < deadline and session.poll() is None
+        time.sleep(0.3)
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> str:
@@ -244,6 +265,20 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
                                        "function": {"name": "crm-read", "arguments": "{}"}}]))  # fmt: skip
     assert "1 allowed" in once("agents", "check", "kyc-review-agent", "--calls",
                                str(tool_calls), command="agents check", who="operator")  # fmt: skip
+    both("agents", "calls", "kyc-review-agent", command="agents calls")
+    both("agents", "duplicates", "-o", "json", command="agents duplicates")
+    both("agents", "approvals", "--state", "all", command="agents approvals")
+    waiting = _waiting_approval(served.root)
+    assert "approved by service_account:token:approver-key" in once(
+        "agents",
+        "approve",
+        str(waiting[1]),
+        "--reason",
+        "remote",
+        command="agents approve",
+        who="approver",
+    )
+    assert waiting[0].wait(timeout=60) == 0
     new_key = once("ledger", "rotate-key", command="ledger rotate-key")
     assert new_key.strip() == ok(local("ledger", "pubkey", cwd=served.root)).strip()
 
@@ -269,6 +304,8 @@ def test_local_only_commands_refuse_a_server(served: Server, tmp_path: Path, com
         "capacity forecast": ["capacity", "forecast", "t.csv"],
         "capacity simulate": ["capacity", "simulate", "t.csv", "--like", "*=w"],
         "capacity advise": ["capacity", "advise", "t.csv", "--like", "*=w"],
+        "gateway": ["gateway", "kyc-review-agent", "--servers", "g.yaml"],
+        "agents session": ["agents", "session", "a", "--servers", "g.yaml", "--calls", "c.json"],
     }[command]
     refused = remote(served, tmp_path, *args)
     assert refused.returncode == 2 and "drop --server" in refused.stderr, refused.stderr

@@ -261,3 +261,82 @@ def test_the_capacity_page_draws_the_newest_advice(server: Server) -> None:
         page.screenshot(path=str(SHOTS / "capacity.png"), full_page=True)
         browser.close()
     assert not errors, errors
+
+
+def _waiting_session(server: Server) -> Any:
+    """The demo's KYC session again, through the gateway, until its case waits for approval."""
+    import json
+    import subprocess
+    import time
+
+    from conftest import run
+    from live_server import KEEL, clean_env
+
+    folder = server.root / "manifests"
+    session = subprocess.Popen(
+        [KEEL, "agents", "session", "kyc-review-agent", "--servers", str(folder / "gateway.json"),
+         "--calls", str(folder / "sessions" / "kyc-review-agent.json"), "-o", "json"],
+        cwd=server.root, env=clean_env(KEEL_PRINCIPAL="service_account:ci-pipeline"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not json.loads(run("agents", "approvals", "-o", "json", cwd=server.root).stdout)[
+        "approvals"
+    ]:
+        if time.monotonic() > deadline or session.poll() is not None:
+            session.kill()
+            raise AssertionError(f"no approval waits: {session.communicate()[1][-600:]}")
+        time.sleep(0.3)
+    return session
+
+
+def test_an_approver_decides_a_waiting_tool_call_on_the_agents_page(server: Server) -> None:
+    """The case waits; the approver approves it in the browser and the session goes on."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but chromium is missing: scripts/test.sh installs it")
+        pytest.skip("chromium is not installed")
+    import json
+
+    from conftest import run
+
+    session = _waiting_session(server)
+    errors: list[str] = []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{server.url}/ui/login")
+            page.fill("input[name=key]", server.keys["approver"])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server.url}/ui/")
+            page.goto(f"{server.url}/ui/agents?agent=kyc-review-agent")
+            assert page.locator("h1").inner_text() == "Agents"
+            row = page.locator("#approvals tbody tr")
+            assert row.count() == 1 and "[CARD]" in row.inner_text()
+            assert "4111" not in page.content()
+            assert "onboarding-screening-agent" in page.content()  # the likely duplicate
+            page.screenshot(path=str(SHOTS / "agents-approval.png"), full_page=True)
+            row.locator("input[name=reason]").fill("flagged card: expected")
+            row.locator("button[data-approve=true]").click()
+            page.wait_for_selector("text=None waits.", timeout=15_000)
+            out, err = session.communicate(timeout=60)
+            assert session.returncode == 0, err
+            case = json.loads(out)["calls"][1]
+            assert case["tool"] == "case-create" and case["outcome"] == "ok"
+            page.reload()
+            page.wait_for_selector("#calls .main-svg", timeout=15_000)
+            points = page.evaluate(POINTS_PER_CHART)
+            assert points and points[0] > 0 and "approval.granted" in page.content()
+            page.screenshot(path=str(SHOTS / "agents.png"), full_page=True)
+            browser.close()
+    finally:
+        if session.poll() is None:
+            session.kill()
+    assert not errors, errors
+    decided = json.loads(
+        run("agents", "approvals", "--state", "approved", "-o", "json", cwd=server.root).stdout
+    )
+    assert decided["approvals"][0]["decided_by"] == "service_account:token:approver-key"
+    assert decided["approvals"][0]["reason"] == "flagged card: expected"

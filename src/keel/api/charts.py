@@ -425,3 +425,33 @@ def schedule_figure(schedule: wire.Schedule) -> wire.JsonObject:
 
 PALETTE = ("#1f6feb", "#d29922", "#2da44e", "#8250df", "#cf222e", "#0a7ea4", "#bf8700")
 """Line colours for sites, in turn."""
+
+
+def agent_calls_figure(found: wire.AgentCalls) -> wire.JsonObject:
+    """An agent's tool calls per hour, stacked by decision."""
+    hours: dict[str, dict[str, int]] = {}
+    for call in found.calls:
+        hour = call.at.strftime("%Y-%m-%d %H:00")
+        by = hours.setdefault(hour, {})
+        by[call.decision] = by.get(call.decision, 0) + 1
+    order = sorted(hours)
+    colours = {"allow": "#2e7d32", "redact": "#f9a825", "block": "#c62828"}
+    data: list[wire.JsonValue] = [
+        {
+            "type": "bar",
+            "name": decision,
+            "x": list(order),
+            "y": [hours[h].get(decision, 0) for h in order],
+            "marker": {"color": colour},
+        }
+        for decision, colour in colours.items()
+    ]
+    return {
+        "data": data,
+        "layout": {
+            "barmode": "stack",
+            "yaxis": {"title": {"text": "tool calls per hour"}},
+            "margin": {"t": 10},
+            "height": 280,
+        },
+    }

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keel import wire
 from keel.api.charts import (
+    agent_calls_figure,
     decisions_figure,
     drift_figure,
     lineage_figure,
@@ -67,6 +68,7 @@ PAGES = (
     ("/ui/decisions", "Decisions"),
     ("/ui/readiness", "Readiness"),
     ("/ui/capacity", "Capacity"),
+    ("/ui/agents", "Agents"),
 )
 
 Page = Annotated[Caller, Depends(guard("read", "Resource/Dashboard/page"))]
@@ -614,4 +616,49 @@ def capacity_page(request: Request, caller: Page) -> HTMLResponse:
         evidence=evidence,
         runs=runs,
         figures=figures(found.model_dump(mode="json")),
+    )
+
+
+def _counted(counts: dict[str, int]) -> list[list[object]]:
+    return [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+@router.get("/ui/agents")
+def agents_page(request: Request, caller: Page, agent: str | None = None) -> HTMLResponse:
+    """Per agent: tool calls over time, blocks by reason, tools, data found; approvals waiting."""
+    names = [r.name for r in caller.ops.get("Agent").items]
+    chosen = agent if agent in names else (names[0] if names else None)
+    calls = caller.ops.agent_calls(chosen, limit=1000) if chosen else None
+    recent = [
+        [c.at.isoformat(timespec="seconds"), c.via, c.tool, c.decision,
+         ", ".join(c.reasons) or "-", ", ".join(sorted(c.found)) or "-", c.outcome,
+         c.ledger_index]
+        for c in (calls.calls[:25] if calls else [])
+    ]  # fmt: skip
+    pending = [
+        {"id": a.id, "agent": a.agent, "tool": a.tool, "asked": a.created_at.isoformat(
+            timespec="seconds"), "by": a.requested_by, "arguments": json.dumps(a.arguments)}
+        for a in caller.ops.tool_approvals(state="pending").approvals
+    ]  # fmt: skip
+    twins = [
+        [f"{p.first} / {p.second}", f"{p.score:.2f}", ", ".join(p.shared_tools) or "-",
+         ", ".join(p.shared_datasets) or "-", p.family or "-"]
+        for p in caller.ops.agent_duplicates(min_score=0.6).pairs
+    ]  # fmt: skip
+    return render(
+        "agents.html",
+        "Agents",
+        request,
+        caller,
+        names=names,
+        chosen=chosen,
+        calls=calls,
+        recent=recent,
+        decisions=_counted(calls.decisions) if calls else [],
+        reasons=_counted(calls.reasons) if calls else [],
+        tools=_counted(calls.tools) if calls else [],
+        kinds=_counted(calls.data_kinds) if calls else [],
+        figure=agent_calls_figure(calls) if calls and calls.calls else None,
+        pending=pending,
+        twins=twins,
     )

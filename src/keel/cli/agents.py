@@ -245,7 +245,9 @@ def approvals_command(
     ]  # fmt: skip
     heads = ["ID", "ASKED (UTC)", "AGENT", "TOOL", "STATE", "ASKED BY", "DECIDED BY"]
     typer.echo(table([*heads, "ARGUMENTS (REDACTED)"], rows))
-    typer.echo(f"{len(found.approvals)} {'' if which == 'all' else which + ' '}approvals")
+    count = len(found.approvals)
+    kind = "" if which == "all" else f"{which} "
+    typer.echo(f"{count} {kind}approval{'s' if count != 1 else ''}")
 
 
 @app.command("approve")
