@@ -34,6 +34,7 @@ PARAMS = {
     "action_id": "1",
     "advice_id": "1",
     "agent": "kyc-review-agent",
+    "approval_id": "1",
 }
 EVENT = {
     "eventType": "COMPLETE",
@@ -69,6 +70,7 @@ def _bodies(root: Path) -> dict[str, Any]:
         "/v1/decisions/erasures": {"subject": "nobody", "reason": "matrix"},
         "/v1/monitors/actions/{action_id}/decisions": {"approve": False, "reason": "matrix"},
         "/v1/workloads/{workload}/releases": {"reason": "matrix"},
+        "/v1/agents/approvals/{approval_id}/decisions": {"approve": False, "reason": "matrix"},
         "/v1/agents/{agent}/tool-calls:check": {
             "tool_calls": [
                 {"id": "m", "type": "function", "function": {"name": "crm-read", "arguments": "{}"}}
