@@ -99,3 +99,23 @@ def test_odd_strings_find_nothing(text: str) -> None:
 def test_an_allowlist_comment_does_not_hide_a_key() -> None:
     kinds = {f.kind for f in scan_text("key AKIAIOSFODNN7EXAMPLE  # pragma: allowlist secret")}
     assert kinds == {"secret"}
+
+
+def test_phone_detection_agrees_with_the_libraries_matcher_on_every_region() -> None:
+    """The fast candidate-and-parse path finds what PhoneNumberMatcher (VALID) finds."""
+    import phonenumbers
+
+    from keel.gateway.detectors import _phones
+
+    fmt = phonenumbers.PhoneNumberFormat
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number(region)
+        if example is None:
+            continue
+        for style in (fmt.INTERNATIONAL, fmt.E164):
+            text = f"call {phonenumbers.format_number(example, style)} today, ref 12"
+            matcher = phonenumbers.PhoneNumberMatcher(text, None, phonenumbers.Leniency.VALID)
+            assert list(_phones(text)) == [(m.start, m.end) for m in matcher], text
+            checked += 1
+    assert checked > 400
