@@ -266,3 +266,20 @@ def test_high_impact_calls_wait_for_an_approver_with_redacted_arguments() -> Non
             assert call.reasons[-1] == f"approval.{answer}:1" and call.outcome == "not_run"
     (alone,) = run({"case-create"}, "confidential", config, script)
     assert alone.reasons[-1] == "approval.unavailable" and alone.decision == "block"
+
+
+def test_budgets_and_rates_block_calls_beyond_them() -> None:
+    config = Upstreams.model_validate({
+        "servers": {"troubled": {"command": [sys.executable, TROUBLED]}},
+        "tools": {"echo": {"calls_per_minute": 2}},
+        "calls_per_session": 3,
+    })  # fmt: skip
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        for tool in ("echo", "echo", "echo", "leak", "echo"):
+            await client.call_tool(tool, {"text": "x"} if tool == "echo" else {})
+
+    calls = run({"echo", "leak"}, "internal", config, script)
+    assert [c.decision for c in calls] == ["allow", "allow", "block", "redact", "block"]
+    assert calls[2].reasons == ["rate.tool:2/min"] and calls[2].outcome == "not_run"
+    assert calls[4].reasons == ["budget.session:3", "rate.tool:2/min"]

@@ -8,7 +8,9 @@ Every ``tools/call`` passes these checks, in order, and is recorded whatever the
 3. **ceiling**: the tool's results are not above the agent's classification ceiling
    (``result.above_ceiling``), so the agent never receives what it may not hold;
 4. **taint**: once a session has received data of a classification, a call to a tool whose
-   destination (``sink``) is below it is blocked (``taint.exfiltration``);
+   destination (``sink``) is below it is blocked (``taint.exfiltration``); then **budgets and
+   rates**: the session's budget of forwarded calls (``budget.session:N``), the agent's and
+   the tool's calls per minute (``rate.agent:N/min``, ``rate.tool:N/min``);
 5. **approval**: a tool labelled ``approval: true`` waits for an approver (another
    principal than the one running the gateway) before it is forwarded; denied or not decided
    in time, it is blocked (``approval.denied:ID``, ``approval.expired:ID``);
@@ -29,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -137,6 +139,24 @@ class _Session:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     taint: Classification = "public"
     tainted_by: str | None = None
+    forwarded: int = 0
+
+
+class _Window:
+    """Calls in the last minute, to hold a rate."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def full(self, limit: int, now: float) -> bool:
+        """Whether ``limit`` calls were already forwarded in the minute before ``now``."""
+        while self._times and self._times[0] <= now - 60:
+            self._times.popleft()
+        return len(self._times) >= limit
+
+    def add(self, now: float) -> None:
+        """Count a forwarded call."""
+        self._times.append(now)
 
 
 def _raise_to(session: _Session, level: Classification, tool: str) -> None:
@@ -187,6 +207,7 @@ class Gateway:
         self._routes: dict[str, tuple[str, types.Tool]] = {}
         self._sessions: OrderedDict[Hashable, _Session] = OrderedDict()
         self._stack = AsyncExitStack()
+        self._rates: dict[str | None, _Window] = {}
 
     async def __aenter__(self) -> Gateway:
         try:
@@ -296,8 +317,10 @@ class Gateway:
             call.worsen("block", f"result.above_ceiling:{rule.returns}>{self.ceiling}")
         if rank(session.taint) > rank(rule.receives):
             call.worsen("block", f"taint.exfiltration:{session.taint}>{rule.receives}")
+        self._limit(call, session)
         if call.decision == "block" or call.server is None:
             return None
+        self._count(call, session)
         call.arguments = verdict.arguments
         if rule.approval and not await self._approved(call):
             return None
@@ -320,6 +343,25 @@ class Gateway:
             return None
         call.outcome = "tool_error" if answer.is_error else "ok"
         return self._result(call, session, answer)
+
+    def _limit(self, call: Call, session: _Session) -> None:
+        """Budgets and rates: the session's, the agent's per minute, the tool's per minute."""
+        now = time.monotonic()
+        budget = self.upstreams.calls_per_session
+        if budget is not None and session.forwarded >= budget:
+            call.worsen("block", f"budget.session:{budget}")
+        limits = [(None, self.upstreams.calls_per_minute),
+                  (call.tool, self.upstreams.rule(call.tool).calls_per_minute)]  # fmt: skip
+        for scope, limit in limits:
+            if limit is not None and self._rates.setdefault(scope, _Window()).full(limit, now):
+                what = "agent" if scope is None else "tool"
+                call.worsen("block", f"rate.{what}:{limit}/min")
+
+    def _count(self, call: Call, session: _Session) -> None:
+        now = time.monotonic()
+        session.forwarded += 1
+        for scope in (None, call.tool):
+            self._rates.setdefault(scope, _Window()).add(now)
 
     async def _approved(self, call: Call) -> bool:
         """Wait for an approver's decision on a high-impact call."""

@@ -14,6 +14,8 @@
       web-search: {sink: public}              # what it receives leaves the bank
       payment-release: {sink: confidential, approval: true}   # waits for an approver
     approval_timeout_s: 300                   # then the waiting call is refused
+    calls_per_minute: 120                     # the agent's rate (a tool may have its own)
+    calls_per_session: 1000                   # a session's budget
 
 A tool's ``returns`` is the classification of what it gives back (default ``public``: its
 results are still scanned). A tool's ``sink`` is the highest classification the place it
@@ -66,6 +68,8 @@ class ToolRule(_Strict):
     sink: Classification | None = None
     approval: bool = False
     """High impact: each call waits for an approver before it is forwarded."""
+    calls_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    """At most this many calls of the tool in any minute (the agent's, through this gateway)."""
 
     @property
     def receives(self) -> Classification:
@@ -80,6 +84,10 @@ class Upstreams(_Strict):
     tools: dict[str, ToolRule] = Field(default_factory=dict, max_length=4096)
     approval_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
     """How long a call that needs an approver waits before it is refused."""
+    calls_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    """At most this many forwarded calls of the agent in any minute."""
+    calls_per_session: int | None = Field(default=None, ge=1, le=10_000_000)
+    """A session's budget: at most this many forwarded calls."""
 
     def rule(self, tool: str) -> ToolRule:
         """The tool's labels; an unlisted tool returns and receives ``public`` data."""
