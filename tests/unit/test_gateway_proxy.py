@@ -283,3 +283,34 @@ def test_budgets_and_rates_block_calls_beyond_them() -> None:
     assert [c.decision for c in calls] == ["allow", "allow", "block", "redact", "block"]
     assert calls[2].reasons == ["rate.tool:2/min"] and calls[2].outcome == "not_run"
     assert calls[4].reasons == ["budget.session:3", "rate.tool:2/min"]
+
+
+def test_each_call_is_an_opentelemetry_genai_span() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # the first test in this process to trace
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        await client.call_tool("crm-read", {"customer_id": "C-1001"})
+        await client.call_tool("email-send", {"to": "a@example.com", "body": "hi"})
+
+    calls = run({"crm-read"}, "restricted", upstreams(bank={"command": BANK}), script)
+    spans = [s for s in exporter.get_finished_spans() if s.name.startswith("execute_tool")]
+    assert [s.name for s in spans] == ["execute_tool crm-read", "execute_tool email-send"]
+    read, email = (dict(s.attributes or {}) for s in spans)
+    assert (
+        read["gen_ai.operation.name"] == "execute_tool" and read["gen_ai.agent.name"] == "agent-x"
+    )
+    assert read["keel.decision"] == "allow" and read["keel.taint"] == "restricted"
+    assert read["keel.ledger_index"] == 1 and read["gen_ai.tool.call.id"] == calls[0].request_id
+    assert email["keel.decision"] == "block" and email["error.type"] == "tool.not_granted"
+    assert spans[1].status.status_code == trace.StatusCode.ERROR
+    assert "C-1001" not in str([s.attributes for s in spans])  # no arguments in spans

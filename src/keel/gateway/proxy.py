@@ -41,6 +41,7 @@ import anyio
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.server.lowlevel import Server
+from opentelemetry import trace
 
 from keel.errors import UserError
 from keel.estate.digest import canonical_json
@@ -50,6 +51,7 @@ from keel.gateway.detectors import redact, scan
 from keel.gateway.upstreams import Upstream, Upstreams, rank
 
 _log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("keel.gateway")
 
 MAX_ARGUMENTS_CHARS = 64 * 1024
 """Arguments larger than this (as JSON) are refused unscanned (``arguments.too_large``)."""
@@ -277,7 +279,34 @@ class Gateway:
     async def call(
         self, key: Hashable, request_id: str, tool: str, arguments: dict[str, Any] | None
     ) -> types.CallToolResult:
-        """Check, forward, check the result, record: the agent's ``tools/call``."""
+        """Check, forward, check the result, record: the agent's ``tools/call``.
+
+        Each call is an OpenTelemetry span (GenAI conventions: ``execute_tool TOOL``), exported
+        wherever the process has a tracer provider; without one it costs next to nothing.
+        """
+        with _tracer.start_as_current_span(f"execute_tool {tool}") as span:
+            answer, call, index = await self._call(key, request_id, tool, arguments)
+            span.set_attributes({
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool,
+                "gen_ai.tool.call.id": request_id,
+                "gen_ai.tool.type": "function",
+                "gen_ai.agent.name": self.agent,
+                "keel.session": call.session,
+                "keel.decision": call.decision,
+                "keel.reasons": call.reasons,
+                "keel.outcome": call.outcome,
+                "keel.taint": call.taint,
+                "keel.ledger_index": -1 if index is None else index,
+            })  # fmt: skip
+            if call.decision == "block" or index is None:
+                span.set_attribute("error.type", call.reasons[0] if call.reasons else "unrecorded")
+                span.set_status(trace.StatusCode.ERROR)
+            return answer
+
+    async def _call(
+        self, key: Hashable, request_id: str, tool: str, arguments: dict[str, Any] | None
+    ) -> tuple[types.CallToolResult, Call, int | None]:
         started = time.perf_counter()
         session = self.session(key)
         route = self._routes.get(tool)
@@ -289,17 +318,19 @@ class Gateway:
             index = await self._record(call)
         except Exception:  # unrecorded means refused, whatever was decided
             _log.exception("agent %s: call %s of %s not recorded", self.agent, request_id, tool)
-            return types.CallToolResult(
+            refused = types.CallToolResult(
                 content=[types.TextContent(text="refused by Keel: the call could not be recorded")],
                 is_error=True,
             )
+            return refused, call, None
         if result is None:
             why = ", ".join(call.reasons)
-            return types.CallToolResult(
+            refused = types.CallToolResult(
                 content=[types.TextContent(text=f"refused by Keel ({why}); ledger entry {index}")],
                 is_error=True,
             )
-        return result
+            return refused, call, index
+        return result, call, index
 
     async def _checked(
         self, call: Call, session: _Session, arguments: dict[str, Any]
