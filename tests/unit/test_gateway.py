@@ -119,3 +119,45 @@ def test_phone_detection_agrees_with_the_libraries_matcher_on_every_region() -> 
             assert list(_phones(text)) == [(m.start, m.end) for m in matcher], text
             checked += 1
     assert checked > 400
+
+
+def test_custom_patterns_and_overridden_actions_from_the_gateway_file() -> None:
+    from keel.gateway.upstreams import Upstreams
+
+    config = Upstreams.model_validate({
+        "servers": {"s": {"url": "http://127.0.0.1:9/mcp"}},
+        "patterns": {
+            "account_no": {"regex": r"ACC-\d{8}"},
+            "project": {"regex": r"Project Nightjar", "action": "block"},
+            "slow": {"regex": r"(a|aa)+$"},
+        },
+        "actions": {"email": "allow"},
+    })  # fmt: skip
+    grant = Grant(frozenset({"t"}), config.kind_actions(), config.compiled())
+    verdict = screen(grant, "t", {"note": "ACC-12345678 for jane@example.com"})
+    assert verdict.decision == "redact" and verdict.reasons == ["personal.redacted:account_no"]
+    assert verdict.arguments == {"note": "[ACCOUNT_NO] for jane@example.com"}
+    blocked = screen(grant, "t", {"note": "about Project Nightjar"})
+    assert blocked.decision == "block" and blocked.reasons == ["blocked:project"]
+    slow = screen(grant, "t", {"note": "a" * 40 + "!"})
+    assert slow.decision == "block" and slow.reasons == ["arguments.too_slow"]
+
+
+def test_a_bad_gateway_file_names_the_field(tmp_path: Path) -> None:
+    import pytest
+
+    from keel.errors import UserError
+    from keel.gateway.upstreams import load
+
+    path = tmp_path / "gateway.yaml"
+    for bad, words in [
+        ("patterns: {p: {regex: '(unclosed'}}", "patterns.p.regex: Value error, not a regular"),
+        ("patterns: {email: {regex: x}}", "built-in kinds; name yours otherwise"),
+        ("actions: {email: shout}", "actions.email: Input should be 'allow', 'redact' or"),
+        ("tools: {t: {sink: secret}}", "tools.t.sink: Input should be 'public'"),
+        ("calls_per_minute: 0", "calls_per_minute: Input should be greater than or equal to 1"),
+    ]:
+        path.write_text("servers: {s: {url: 'http://h/mcp'}}\n" + bad + "\n")
+        with pytest.raises(UserError) as caught:
+            load(path)
+        assert words in str(caught.value), str(caught.value)

@@ -29,7 +29,7 @@ in that string, never its value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -199,23 +199,42 @@ _DETECTORS = {
 }
 
 
-def scan_text(text: str, path: str = "$") -> list[Finding]:
+Patterns = Mapping[str, Any]
+"""Custom patterns by kind: ``regex`` module patterns, each searched under a time limit."""
+PATTERN_TIMEOUT_S = 0.05
+"""A custom pattern that takes longer on one string makes it unscannable (``too_slow``)."""
+
+
+def scan_text(text: str, path: str = "$", patterns: Patterns | None = None) -> list[Finding]:
     """Every finding in one string, by kind then position.
 
-    Overlaps are kept: a card number inside a secret is both.
+    Overlaps are kept: a card number inside a secret is both. A custom pattern that runs past
+    :data:`PATTERN_TIMEOUT_S` (catastrophic backtracking) is reported as ``too_slow``.
     """
-    return [
+    found = [
         Finding(kind, path, start, end)
         for kind, detect in _DETECTORS.items()
         for start, end in sorted(set(detect(text)))
     ]
+    for kind, pattern in (patterns or {}).items():
+        try:
+            found += [
+                Finding(kind, path, *m.span())
+                for m in pattern.finditer(text, timeout=PATTERN_TIMEOUT_S)
+                if m.end() > m.start()
+            ]
+        except TimeoutError:
+            found.append(Finding("too_slow", path, 0, 0))
+    return found
 
 
 def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"{path}[{key!r}]"
 
 
-def scan(value: object, path: str = "$", depth: int = 0) -> list[Finding]:
+def scan(
+    value: object, path: str = "$", depth: int = 0, patterns: Patterns | None = None
+) -> list[Finding]:
     """Every finding in a JSON value, keys as well as values.
 
     Numbers are scanned as their digits: a card number sent as a number is still one.
@@ -223,19 +242,23 @@ def scan(value: object, path: str = "$", depth: int = 0) -> list[Finding]:
     if depth > MAX_DEPTH:
         return [Finding("too_deep", path, 0, 0)]
     if isinstance(value, str):
-        return scan_text(value, path)
+        return scan_text(value, path, patterns)
     if isinstance(value, bool) or value is None:
         return []
     if isinstance(value, int | float):
-        return scan_text(str(value), path)
+        return scan_text(str(value), path, patterns)
     if isinstance(value, list):
-        return [f for i, item in enumerate(value) for f in scan(item, f"{path}[{i}]", depth + 1)]
+        return [
+            f
+            for i, item in enumerate(value)
+            for f in scan(item, f"{path}[{i}]", depth + 1, patterns)
+        ]
     if isinstance(value, dict):
         found = []
         for key, item in value.items():
             where = _child(path, key)
-            found += scan_text(key, where + "<key>")
-            found += scan(item, where, depth + 1)
+            found += scan_text(key, where + "<key>", patterns)
+            found += scan(item, where, depth + 1, patterns)
         return found
     return []
 

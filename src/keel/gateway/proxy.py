@@ -425,10 +425,11 @@ class Gateway:
         ):
             call.worsen("block", "result.too_large")
             return None
-        findings = scan(payload)
-        if any(f.kind == "too_deep" for f in findings):
-            call.worsen("block", "result.too_deep")
-            return None
+        findings = scan(payload, patterns=self.grant.patterns)
+        for limit in ("too_deep", "too_slow"):
+            if any(f.kind == limit for f in findings):
+                call.worsen("block", f"result.{limit}")
+                return None
         kinds = {f.kind for f in findings}
         call.result_found = {  # text and structured content usually say the same: not twice
             k: max(
@@ -438,7 +439,8 @@ class Gateway:
             for k in sorted(kinds)
         }
         personal_allowed = rank(rule.returns) >= rank("confidential")
-        hidden = {k for k in kinds if k == "secret" or not personal_allowed}
+        own = set(self.grant.patterns)  # the bank's own kinds are always hidden in results
+        hidden = {k for k in kinds if k == "secret" or k in own or not personal_allowed}
         for kind in sorted(hidden):
             call.worsen("redact", f"result.redacted:{kind}")
         shown: Any = redact(payload, findings, hidden) if hidden else payload

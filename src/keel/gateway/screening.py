@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from keel.gateway.detectors import Finding, redact, scan
+from keel.gateway.detectors import Finding, Patterns, redact, scan
 
 Action = Literal["allow", "redact", "block"]
 ORDER: dict[str, int] = {"allow": 0, "redact": 1, "block": 2}
@@ -65,6 +65,8 @@ class Grant:
 
     tools: frozenset[str]
     actions: Mapping[str, Action] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    patterns: Patterns = field(default_factory=dict)
+    """Custom kinds of sensitive data (compiled ``regex`` patterns), by kind."""
 
 
 def screen(grant: Grant, tool: str, arguments: object) -> Verdict:
@@ -80,11 +82,13 @@ def screen(grant: Grant, tool: str, arguments: object) -> Verdict:
 
     if tool not in grant.tools:
         worst("block", "tool.not_granted")
-    findings = scan(arguments)
+    findings = scan(arguments, patterns=grant.patterns)
     if any(f.kind == "too_deep" for f in findings):
         worst("block", "arguments.too_deep")
+    if any(f.kind == "too_slow" for f in findings):
+        worst("block", "arguments.too_slow")
     redacted: set[str] = set()
-    for kind in sorted({f.kind for f in findings} - {"too_deep"}):
+    for kind in sorted({f.kind for f in findings} - {"too_deep", "too_slow"}):
         action = grant.actions.get(kind, "redact")
         if action == "block":
             worst("block", "secret.in_arguments" if kind == "secret" else f"blocked:{kind}")

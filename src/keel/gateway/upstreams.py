@@ -1,4 +1,4 @@
-"""The gateway's file: which MCP servers it fronts and what each tool reads and sends.
+r"""The gateway's file: which MCP servers it fronts and what each tool reads and sends.
 
 .. code-block:: yaml
 
@@ -16,6 +16,9 @@
     approval_timeout_s: 300                   # then the waiting call is refused
     calls_per_minute: 120                     # the agent's rate (a tool may have its own)
     calls_per_session: 1000                   # a session's budget
+    patterns:                                 # the bank's own kinds of sensitive data
+      account_no: {regex: 'ACC-\d{8}', action: redact}
+    actions: {email: allow}                   # a built-in kind's action, changed
 
 A tool's ``returns`` is the classification of what it gives back (default ``public``: its
 results are still scanned). A tool's ``sink`` is the highest classification the place it
@@ -27,10 +30,18 @@ confidential data is cleared to hold it). A tool not listed returns and receives
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
+import regex  # type: ignore[import-untyped]
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from keel.errors import UserError
 from keel.estate.resources import CLASSIFICATION_ORDER, Classification
@@ -77,6 +88,25 @@ class ToolRule(_Strict):
         return self.returns if self.sink is None else self.sink
 
 
+class CustomPattern(_Strict):
+    """A kind of sensitive data of the bank's own: a pattern and what finding it does."""
+
+    regex: str = Field(min_length=1, max_length=500)
+    action: Literal["redact", "block"] = "redact"
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            regex.compile(value)
+        except regex.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        return value
+
+
+BUILT_IN_KINDS = ("card", "iban", "national_id", "phone", "email", "secret")
+
+
 class Upstreams(_Strict):
     """The servers a gateway fronts and the labels of their tools."""
 
@@ -88,6 +118,33 @@ class Upstreams(_Strict):
     """At most this many forwarded calls of the agent in any minute."""
     calls_per_session: int | None = Field(default=None, ge=1, le=10_000_000)
     """A session's budget: at most this many forwarded calls."""
+    patterns: dict[Name, CustomPattern] = Field(default_factory=dict, max_length=64)
+    """Custom kinds of sensitive data, found in arguments and results like the built-in ones."""
+    actions: dict[Literal["card", "iban", "national_id", "phone", "email", "secret"],
+                  Literal["allow", "redact", "block"]] = Field(default_factory=dict)  # fmt: skip
+    """What a built-in kind found in arguments does, instead of the default."""
+
+    @model_validator(mode="after")
+    def _own_kinds(self) -> Upstreams:
+        clash = sorted(set(self.patterns) & set(BUILT_IN_KINDS))
+        if clash:
+            raise ValueError(f"patterns {', '.join(clash)}: built-in kinds; name yours otherwise")
+        return self
+
+    def compiled(self) -> dict[str, Any]:
+        """The custom patterns, compiled."""
+        return {kind: regex.compile(p.regex) for kind, p in self.patterns.items()}
+
+    def kind_actions(self) -> dict[str, Literal["allow", "redact", "block"]]:
+        """What each kind found in arguments does: defaults, overrides, custom patterns."""
+        found: dict[str, Literal["allow", "redact", "block"]] = {
+            "secret": "block", "card": "redact", "iban": "redact", "national_id": "redact",
+            "phone": "redact", "email": "redact",
+        }  # fmt: skip
+        for kind, action in self.actions.items():
+            found[kind] = action
+        found.update({kind: p.action for kind, p in self.patterns.items()})
+        return found
 
     def rule(self, tool: str) -> ToolRule:
         """The tool's labels; an unlisted tool returns and receives ``public`` data."""

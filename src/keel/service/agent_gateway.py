@@ -134,7 +134,11 @@ def open_gateway(
     commit = GroupCommit(
         lambda batch: gateway.record_calls(workspace, batch, actor=actor.principal)
     )
-    grant = screening.Grant(tools=frozenset(spec.tools))
+    grant = screening.Grant(
+        tools=frozenset(spec.tools),
+        actions=upstreams.kind_actions(),
+        patterns=upstreams.compiled(),
+    )
 
     async def record(call: Call) -> int:
         index = await commit.record(call)
