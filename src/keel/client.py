@@ -515,10 +515,15 @@ class Client:
         return self._get(wire.Tokens, "/v1/tokens")
 
     def create_token(
-        self, name: str, role: str, expires_days: float | None = DEFAULT_KEY_DAYS
+        self,
+        name: str,
+        role: str,
+        expires_days: float | None = DEFAULT_KEY_DAYS,
+        *,
+        agent: str | None = None,
     ) -> wire.CreatedToken:
         """Create an API key (admin); the answer holds its secret, once."""
-        body = {"name": name, "role": role, "expires_days": expires_days}
+        body = {"name": name, "role": role, "expires_days": expires_days, "agent": agent}
         return self._post(wire.CreatedToken, "/v1/tokens", body)
 
     def revoke_token(self, name: str) -> wire.Token:

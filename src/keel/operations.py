@@ -369,9 +369,18 @@ class Operations(Protocol):
         ...
 
     def create_token(
-        self, name: str, role: str, expires_days: float | None = DEFAULT_KEY_DAYS
+        self,
+        name: str,
+        role: str,
+        expires_days: float | None = DEFAULT_KEY_DAYS,
+        *,
+        agent: str | None = None,
     ) -> wire.CreatedToken:
-        """Create an API key (its secret shown once); ``expires_days=None``: it never expires."""
+        """Create an API key (its secret shown once); ``expires_days=None``: it never expires.
+
+        With ``agent`` (and role ``agent``), the key is that agent's own: it opens only the
+        agent's MCP gateway.
+        """
         ...
 
     def revoke_token(self, name: str) -> wire.Token:

@@ -605,5 +605,13 @@ def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) ->
         assert late.status_code == 400 and "not pending" in late.text
         assert approver.post("/v1/agents/approvals/999/decisions",
                              json={"approve": True}).status_code == 404  # fmt: skip
+    made = run("token", "create", "--name", "kyc-own", "--agent", "kyc-review-agent",
+               cwd=server.root)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    own = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    refused = httpx.get(f"{server.url}/v1/agents/kyc-review-agent/calls", headers=own)
+    assert refused.status_code == 401 and "opens only that agent's MCP gateway" in refused.text
+    login = httpx.post(f"{server.url}/ui/login", data={"key": made.stdout.strip()})
+    assert "keel_session" not in login.headers.get("set-cookie", "")  # no dashboard session
     with server.client(None) as anonymous:
         assert anonymous.get("/v1/agents/kyc-review-agent/calls").status_code == 401

@@ -119,7 +119,8 @@ def _port() -> int:
 
 
 def _key(root: Path, name: str, role: str) -> str:
-    made = keel("token", "create", "--name", name, "--role", role, cwd=root)
+    which = ["--agent", role] if role.endswith("-agent") else ["--role", role]
+    made = keel("token", "create", "--name", name, *which, cwd=root)
     assert made.returncode == 0, made.stderr
     return made.stdout.strip()
 
@@ -127,6 +128,10 @@ def _key(root: Path, name: str, role: str) -> str:
 def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path) -> None:
     config = workspace(tmp_path)
     operator, viewer = _key(tmp_path, "agent-runner", "operator"), _key(tmp_path, "v", "viewer")
+    own, other = (
+        _key(tmp_path, "kyc-own", "kyc-review-agent"),
+        _key(tmp_path, "cn", "cn-service-agent"),
+    )
     port = _port()
     process = subprocess.Popen(
         [KEEL, "gateway", "kyc-review-agent", "--servers", str(config), "--http", str(port)],
@@ -146,6 +151,8 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
                 assert time.monotonic() < deadline and process.poll() is None
                 time.sleep(0.1)
         assert status == 401
+        wrong = httpx.post(url, json={}, headers={"Authorization": f"Bearer {other}"})
+        assert wrong.status_code == 403 and "belongs to agent cn-service-agent" in wrong.text
         assert (
             httpx.post(url, json={}, headers={"Authorization": f"Bearer {viewer}"}).status_code
             == 403
@@ -155,8 +162,8 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
         garbage = httpx.post(url, content=b"{not json", headers=auth, timeout=5)
         assert 400 <= garbage.status_code < 500
 
-        def client() -> Client:
-            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {operator}"})
+        def client() -> Client:  # the agent's own key
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {own}"})
             return Client(streamable_http_client(url, http_client=http))
 
         seen = session(client, [
@@ -173,6 +180,17 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
     assert not case.is_error and not screening.is_error
     calls = check_recorded(tmp_path, "kyc-review-agent")
     assert [c["decision"] for c in calls] == ["block", "redact", "allow"]
+    first = str(calls[0]["ledger_index"])
+    shown = keel("ledger", "show", "--from", first, "--limit", "3", cwd=tmp_path).stdout
+    assert {json.loads(line)["entry"]["caller"] for line in shown.splitlines()} == {
+        "agent:kyc-review-agent"
+    }
+    listed = json.loads(keel("token", "list", "-o", "json", cwd=tmp_path).stdout)["tokens"]
+    mine = next(t for t in listed if t["name"] == "kyc-own")
+    assert mine["role"] == "agent" and mine["principal"] == "agent:kyc-review-agent"
+    bad = keel("token", "create", "--name", "x", "--agent", "kyc-agent", cwd=tmp_path)
+    assert bad.returncode != 0 and "no agent 'kyc-agent'" in bad.stderr
+    assert "kyc-review-agent" in bad.stderr
 
 
 def test_a_high_impact_call_waits_for_an_approver_other_than_the_runner(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import typer
 from keel.cli.context import state
 from keel.cli.estate import Format, Out
 from keel.cli.output import machine, table
+from keel.errors import UserError
 from keel.operations import DEFAULT_KEY_DAYS
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.")
@@ -92,16 +93,25 @@ def serve(
 def create_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="A unique name (lowercase, digits, '-').")],
-    role: Annotated[str, typer.Option(help="viewer, operator, approver or admin.")],
+    role: Annotated[
+        str | None,
+        typer.Option(help="viewer, operator, approver or admin (agent with --agent)."),
+    ] = None,
     expires: Annotated[
         str, typer.Option(help="Lifetime: 30d, 12h, or never.")
     ] = f"{DEFAULT_KEY_DAYS:g}d",
+    agent: Annotated[
+        str | None,
+        typer.Option(help="An agent's own key: it opens only that agent's MCP gateway."),
+    ] = None,
 ) -> None:
     """Create an API key (an admin); it is printed once and only its hash is stored."""
     from keel.service import tokens
 
+    if role is None and agent is None:
+        raise UserError("give --role (viewer, operator, approver, admin) or --agent NAME")
     days = None if expires.strip() == "never" else tokens.parse_duration_days(expires)
-    made = state(ctx).ops().create_token(name, role, days)
+    made = state(ctx).ops().create_token(name, role or tokens.AGENT_ROLE, days, agent=agent)
     token = made.token
     until = token.expires_at.isoformat(timespec="seconds") if token.expires_at else "never"
     typer.echo(made.key)

@@ -78,6 +78,7 @@ class Call:
         outcome: ``ok``, ``tool_error``, ``timeout``, ``server_failed`` or ``not_run``.
         taint: The session's classification after the call.
         duration_ms: Time in the gateway, the server's time included.
+        caller: Who sent it over HTTP (``agent:NAME`` for the agent's own key), else ``None``.
     """
 
     agent: str
@@ -94,6 +95,7 @@ class Call:
     outcome: str = "not_run"
     taint: Classification = "public"
     duration_ms: float = 0.0
+    caller: str | None = None
 
     def worsen(self, action: screening.Action, reason: str) -> None:
         """Add a reason; the strictest action wins."""
@@ -254,7 +256,11 @@ class Gateway:
             return types.ListToolsResult(tools=self.tools())
 
         async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-            return await self.call(_key(ctx), str(ctx.request_id), params.name, params.arguments)
+            key = _key(ctx)
+            caller = key[0] if isinstance(key, tuple) else None
+            return await self.call(
+                key, str(ctx.request_id), params.name, params.arguments, caller=caller
+            )
 
         return Server(
             "keel-gateway",
@@ -277,7 +283,13 @@ class Gateway:
         return found
 
     async def call(
-        self, key: Hashable, request_id: str, tool: str, arguments: dict[str, Any] | None
+        self,
+        key: Hashable,
+        request_id: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        *,
+        caller: str | None = None,
     ) -> types.CallToolResult:
         """Check, forward, check the result, record: the agent's ``tools/call``.
 
@@ -285,7 +297,7 @@ class Gateway:
         wherever the process has a tracer provider; without one it costs next to nothing.
         """
         with _tracer.start_as_current_span(f"execute_tool {tool}") as span:
-            answer, call, index = await self._call(key, request_id, tool, arguments)
+            answer, call, index = await self._call(key, request_id, tool, arguments, caller)
             span.set_attributes({
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": tool,
@@ -305,12 +317,18 @@ class Gateway:
             return answer
 
     async def _call(
-        self, key: Hashable, request_id: str, tool: str, arguments: dict[str, Any] | None
+        self,
+        key: Hashable,
+        request_id: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        caller: str | None,
     ) -> tuple[types.CallToolResult, Call, int | None]:
         started = time.perf_counter()
         session = self.session(key)
         route = self._routes.get(tool)
         call = Call(self.agent, session.id, request_id, tool, route[0] if route else None)
+        call.caller = caller
         result = await self._checked(call, session, arguments or {})
         call.taint = session.taint
         call.duration_ms = (time.perf_counter() - started) * 1000

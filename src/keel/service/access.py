@@ -669,6 +669,7 @@ class Gate:
                 token, csrf = found.token, found.csrf
             else:
                 token, revision = tokens.authenticate_in(unit, credential, self.workspace.settings)
+        tokens.refuse_agent_key(token)
         if self.cache_s > 0:
             if len(self._seen) >= self.MAX_CACHED:
                 self._seen.clear()

@@ -8,7 +8,8 @@ recording costs one commit per batch, not per call; a call whose record fails is
 with an error, never with its result.
 
 Running an agent is an operator's act (``deploy`` on ``Workload/*``): the person starting a
-stdio gateway, and every key presented to the HTTP gateway, must be allowed it.
+gateway must be allowed it. Over HTTP, a caller presents the agent's own key (made with
+``keel token create --agent NAME``; it opens only this gateway) or an operator's key.
 """
 
 from __future__ import annotations
@@ -208,16 +209,23 @@ def _refusal(status: int, message: str) -> tuple[int, bytes]:
     return status, json.dumps({"error": message}).encode()
 
 
-def http_front(workspace: Workspace, inner: Any) -> Any:
-    """An ASGI app that admits only requests with a key allowed to run agents.
+def http_front(workspace: Workspace, agent: str, inner: Any) -> Any:
+    """An ASGI app that admits the agent's own key, or a key allowed to run agents.
 
-    The caller's principal goes into the scope, where the gateway finds its session.
+    The caller's principal (``agent:NAME`` for the agent's key) goes into the scope, where the
+    gateway finds its session.
     """
 
     def admit(header: str | None) -> tuple[int, bytes] | str:
         key = header[7:].strip() if header and header[:7].lower() == "bearer " else None
         try:
             token = tokens.authenticate(workspace, key)
+            if token.agent is not None:  # an agent's own key: this gateway's agent only
+                if token.agent != agent:
+                    return _refusal(
+                        403, f"API key {token.name!r} belongs to agent {token.agent}, not {agent}"
+                    )
+                return token.principal
             actor = Actor.of_token(token)
             access.authorize(workspace, actor, [("deploy", "Workload/*")])
         except KeelError as exc:  # 401 without a valid key, 403 when not allowed
@@ -253,7 +261,7 @@ async def serve_http(
     async with found:
         app = found.server().streamable_http_app(host=host)
         config = uvicorn.Config(
-            http_front(workspace, app),
+            http_front(workspace, found.agent, app),
             host=host,
             port=port,
             log_level="warning",

@@ -296,6 +296,7 @@ def token(item: Token, now: datetime) -> wire.Token:
         created_at=item.created_at,
         expires_at=item.expires_at,
         revoked_at=item.revoked_at,
+        agent=item.agent,
     )
 
 

@@ -128,6 +128,7 @@ def record_calls(workspace: Workspace, calls: Sequence[Call], *, actor: str) -> 
             "via": "mcp",
             "agent": c.agent,
             "session": c.session,
+            "caller": c.caller,
             "call_id": c.request_id,
             "tool": c.tool,
             "server": c.server,

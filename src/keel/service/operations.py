@@ -647,12 +647,17 @@ class LocalOperations:
         )
 
     def create_token(
-        self, name: str, role: str, expires_days: float | None = DEFAULT_KEY_DAYS
+        self,
+        name: str,
+        role: str,
+        expires_days: float | None = DEFAULT_KEY_DAYS,
+        *,
+        agent: str | None = None,
     ) -> wire.CreatedToken:
         """Create an API key (an admin's act); its secret is in the answer, once."""
         access.authorize(self.workspace, self.actor, [("admin", f"Resource/ApiKey/{name}")])
         made, key = tokens.create(
-            self.workspace, name, role, expires_days, actor=self.actor.principal
+            self.workspace, name, role, expires_days, actor=self.actor.principal, agent=agent
         )
         return wire.CreatedToken(token=conversion.token(made, datetime.now(UTC)), key=key)
 

@@ -30,10 +30,13 @@ from keel.errors import AuthenticationError, NotFoundError, UserError
 from keel.estate.spelling import did_you_mean
 from keel.policy.access.engine import NAMESPACE, ROLES
 from keel.service import ledger
+from keel.service.stored import estate_in
 from keel.service.workspace import Unit, Workspace
 from keel.store import ResourceRepository
 from keel.store.tokens import SessionRepository, StoredSession, StoredToken, TokenRepository
 
+AGENT_ROLE = "agent"
+"""The role of an agent's key: it opens only that agent's MCP gateway, never the API."""
 KEY = re.compile(r"^keel_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_DAYS = 3650
@@ -49,6 +52,7 @@ class Token:
         created_at: When it was made.
         expires_at: When it stops working, or ``None``.
         revoked_at: When it was revoked, or ``None``.
+        agent: The agent whose key it is (role ``agent``), else ``None``.
     """
 
     name: str
@@ -56,10 +60,13 @@ class Token:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    agent: str | None = None
 
     @property
     def principal(self) -> str:
-        """The principal it acts as: ``service_account:token:NAME``, or ``user:oidc:SUB``."""
+        """``service_account:token:NAME``, ``agent:NAME`` (an agent's key) or ``user:oidc:SUB``."""
+        if self.agent is not None:
+            return f"agent:{self.agent}"
         if self.name.startswith("oidc:"):
             return f"user:{self.name}"
         return f"service_account:token:{self.name}"
@@ -86,7 +93,7 @@ class Token:
 
 
 def _public(row: StoredToken) -> Token:
-    return Token(row.name, row.role, row.created_at, row.expires_at, row.revoked_at)
+    return Token(row.name, row.role, row.created_at, row.expires_at, row.revoked_at, row.agent)
 
 
 def _digest(secret: str) -> str:
@@ -121,6 +128,7 @@ def create(
     expires_days: float | None = None,
     *,
     actor: str,
+    agent: str | None = None,
 ) -> tuple[Token, str]:
     """Make a token; its key is returned once and never stored.
 
@@ -133,6 +141,8 @@ def create(
         role: ``viewer``, ``operator``, ``approver`` or ``admin``.
         expires_days: Lifetime in days; ``None`` for no expiry.
         actor: Who creates it (recorded in the ledger).
+        agent: Make it this agent's own key (role ``agent``): it opens only the agent's MCP
+            gateway, where it acts as ``agent:NAME``.
 
     Returns:
         The token and its key.
@@ -142,9 +152,12 @@ def create(
     """
     if not NAME.match(name):
         raise UserError(f"token name {name!r}: lowercase letters, digits and '-', at most 63")
-    if role not in ROLES:
+    if agent is not None and role != AGENT_ROLE:
+        raise UserError(f"an agent's key has role {AGENT_ROLE!r}, not {role!r}")
+    if agent is None and role not in ROLES:
+        hint = " (an agent's key: give the agent)" if role == AGENT_ROLE else ""
         raise UserError(
-            f"unknown role {role!r}{did_you_mean(role, ROLES)}; roles: {', '.join(ROLES)}"
+            f"unknown role {role!r}{did_you_mean(role, ROLES)}; roles: {', '.join(ROLES)}{hint}"
         )
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -154,15 +167,21 @@ def create(
         repo = unit.repository(TokenRepository)
         if repo.by_name(name) is not None:
             raise UserError(f"a token named {name!r} exists; revoke it or choose another name")
-        repo.add(StoredToken(token_id, name, role, _digest(secret), now, expires, None))
+        if agent is not None:
+            agents = estate_in(unit).of_kind("Agent")
+            if agent not in agents:
+                raise NotFoundError(f"no agent {agent!r}{did_you_mean(agent, agents)}")
+        repo.add(StoredToken(token_id, name, role, _digest(secret), now, expires, None, agent))
         entry = {
             "type": "token.created",
             "token": name,
             "role": role,
             "expires_at": expires.isoformat() if expires else None,
         }
+        if agent is not None:
+            entry["agent"] = agent
         ledger.record(unit, [entry])
-    return Token(name, role, now, expires, None), f"keel_{token_id}_{secret}"
+    return Token(name, role, now, expires, None, agent), f"keel_{token_id}_{secret}"
 
 
 def revoke(workspace: Workspace, name: str, *, actor: str) -> Token:
@@ -377,6 +396,19 @@ class Session:
     expires_at: datetime
 
 
+def refuse_agent_key(token: Token) -> None:
+    """Refuse an agent's key anywhere but its MCP gateway.
+
+    Raises:
+        AuthenticationError: If the token is an agent's key.
+    """
+    if token.agent is not None:
+        raise AuthenticationError(
+            f"API key {token.name!r} belongs to agent {token.agent}: it opens only that agent's"
+            " MCP gateway (keel gateway --http), not the API or the dashboard"
+        )
+
+
 def open_session(workspace: Workspace, key: str) -> tuple[str, Session]:
     """Sign in with an API key: a server-side session whose random id goes in the cookie.
 
@@ -400,6 +432,7 @@ def open_session(workspace: Workspace, key: str) -> tuple[str, Session]:
     now = datetime.now(UTC)
     with workspace.unit(write=True) as unit:
         token, _ = authenticate_in(unit, key, workspace.settings)
+        refuse_agent_key(token)
         expires = now + timedelta(hours=SESSION_HOURS)
         if token.expires_at is not None:
             expires = min(expires, token.expires_at)
@@ -476,6 +509,6 @@ def entities(workspace: Workspace) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     found = []
     for token in list_tokens(workspace):
-        if token.state(now) == "active":
+        if token.state(now) == "active" and token.agent is None:  # agents: the estate's own
             found.append(token.entity())
     return found

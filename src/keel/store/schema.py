@@ -248,7 +248,10 @@ api_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("agent", sa.String(253), nullable=True),
 )
+"""API keys; a key with role ``agent`` belongs to the agent it names and opens only that
+agent's MCP gateway."""
 
 api_sessions = sa.Table(
     "api_sessions",

@@ -23,6 +23,7 @@ class StoredToken:
         created_at: When it was made.
         expires_at: When it stops working, or ``None``.
         revoked_at: When it was revoked, or ``None``.
+        agent: The agent a key of role ``agent`` belongs to, else ``None``.
     """
 
     id: str
@@ -32,6 +33,7 @@ class StoredToken:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    agent: str | None = None
 
 
 class TokenRepository:

@@ -17,6 +17,7 @@ class Token(Wire):
     created_at: Instant
     expires_at: Instant | None
     revoked_at: Instant | None
+    agent: str | None = Field(default=None, description="The agent whose own key it is.")
 
 
 class Tokens(Wire):

@@ -23,6 +23,12 @@ class TokenBody(Body):
     expires_days: float | None = Field(
         default=DEFAULT_KEY_DAYS, gt=0, le=3650, description="Lifetime in days; null: never"
     )
+    agent: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="An agent's own key (role agent): it opens only that agent's MCP gateway.",
+    )
 
 
 @router.get("/v1/tokens", response_model=wire.Tokens)
@@ -39,7 +45,7 @@ def create(
     caller: Annotated[Caller, Depends(guard("admin", "Resource/ApiKey/all", mutates=True))],
 ) -> wire.CreatedToken:
     """Create an API key; its secret is in this answer only."""
-    return caller.ops.create_token(body.name, body.role, body.expires_days)
+    return caller.ops.create_token(body.name, body.role, body.expires_days, agent=body.agent)
 
 
 @router.delete("/v1/tokens/{name}", response_model=wire.Token)

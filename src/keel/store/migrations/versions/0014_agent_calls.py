@@ -1,4 +1,4 @@
-"""Agent calls: one row per tool call checked for an agent, and tool calls awaiting approval.
+"""Agent calls: checked tool calls, tool calls awaiting approval, and agents' API keys.
 
 Revision ID: 0014
 Revises: 0013
@@ -54,9 +54,12 @@ def upgrade() -> None:
         sa.Column("ledger_index", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_tool_approvals_state", "tool_approvals", ["state", "id"])
+    op.add_column("api_tokens", sa.Column("agent", sa.String(253), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("agent")
     op.drop_index("ix_tool_approvals_state", "tool_approvals")
     op.drop_table("tool_approvals")
     op.drop_index("ix_agent_calls_agent_id", "agent_calls")
