@@ -251,3 +251,40 @@ def test_a_high_impact_call_waits_for_an_approver_other_than_the_runner(tmp_path
     assert all(a["arguments"] is None and a["decided_by"] == "user:erin" for a in decided)
     shown = keel("ledger", "show", "--from", "0", "--limit", "1000", cwd=tmp_path).stdout
     assert shown.count('"agent.approval_decided"') == 2 and "601 234" not in shown
+
+
+def test_tools_serving_datasets_are_checked_by_the_access_policy(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    config = tmp_path / "datasets.yaml"
+    config.write_text(
+        "servers:\n"
+        f"  bank: {{command: [{sys.executable}, -m, keel.gateway.bank_tools]}}\n"
+        "tools:\n"
+        "  crm-read: {reads: [cn-customer-profiles]}\n"
+        "  ticket-update: {sink: internal}\n"
+    )
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([
+        {"id": str(i), "type": "function", "function": {"name": tool, "arguments": json.dumps(a)}}
+        for i, (tool, a) in enumerate([
+            ("crm-read", {"customer_id": "C-1002"}),
+            ("ticket-update", {"ticket": "T-1", "comment": "done"}),
+        ])
+    ]))  # fmt: skip
+
+    def session_of(agent: str) -> list[dict[str, Any]]:
+        done = keel("agents", "session", agent, "--servers", str(config), "--calls", str(script),
+                    "-o", "json", cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(done.stdout)["calls"])
+
+    read, update = session_of("cn-service-agent")  # granted the PIPL data: Cedar permits
+    assert read["decision"] == "allow" and read["taint"] == "restricted"  # the dataset's class
+    assert update["reasons"] == ["taint.exfiltration:restricted>internal"]
+    refused, _ = session_of("kyc-review-agent")  # not granted: Cedar refuses
+    assert refused["decision"] == "block" and refused["outcome"] == "not_run"
+    assert "dataset.refused:cn-customer-profiles" in refused["reasons"]
+    config.write_text(config.read_text().replace("cn-customer-profiles", "cn-customers"))
+    bad = keel("agents", "session", "cn-service-agent", "--servers", str(config), "--calls",
+               str(script), cwd=tmp_path)  # fmt: skip
+    assert bad.returncode != 0 and "tools.crm-read.reads: no dataset 'cn-customers'" in bad.stderr

@@ -4,7 +4,8 @@ Every ``tools/call`` passes these checks, in order, and is recorded whatever the
 
 1. **grant and arguments** (:func:`keel.gateway.screening.screen`): the tool is in the
    agent's manifest; secrets in the arguments block the call, personal data is redacted;
-2. **a known tool**: a server behind the gateway offers it (``tool.unknown``);
+2. **a known tool**: a server behind the gateway offers it (``tool.unknown``), and the access
+   policy lets the agent read every dataset the tool serves (``dataset.refused:NAME``);
 3. **ceiling**: the tool's results are not above the agent's classification ceiling
    (``result.above_ceiling``), so the agent never receives what it may not hold;
 4. **taint**: once a session has received data of a classification, a call to a tool whose
@@ -189,6 +190,7 @@ class Gateway:
         upstreams: The servers and the tools' labels.
         record: Stores each call (awaited before the agent gets its answer).
         approvals: Where high-impact calls wait for an approver; without it they are refused.
+        readable: The datasets the access policy lets the agent read (for tools' ``reads``).
     """
 
     def __init__(
@@ -200,6 +202,7 @@ class Gateway:
         record: Record,
         *,
         approvals: Approvals | None = None,
+        readable: frozenset[str] = frozenset(),
     ) -> None:
         self.agent = agent
         self.grant = grant
@@ -207,6 +210,7 @@ class Gateway:
         self.upstreams = upstreams
         self._record = record
         self._approvals = approvals
+        self.readable = readable
         self._clients: dict[str, Client] = {}
         self._routes: dict[str, tuple[str, types.Tool]] = {}
         self._sessions: OrderedDict[Hashable, _Session] = OrderedDict()
@@ -362,6 +366,9 @@ class Gateway:
         rule = self.upstreams.rule(call.tool)
         if call.server is None:
             call.worsen("block", "tool.unknown")
+        for dataset in rule.reads:
+            if dataset not in self.readable:
+                call.worsen("block", f"dataset.refused:{dataset}")
         if rank(rule.returns) > rank(self.ceiling):
             call.worsen("block", f"result.above_ceiling:{rule.returns}>{self.ceiling}")
         if rank(session.taint) > rank(rule.receives):

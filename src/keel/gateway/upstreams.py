@@ -12,6 +12,7 @@ r"""The gateway's file: which MCP servers it fronts and what each tool reads and
       crm-read: {returns: confidential}       # its results carry confidential data
       case-create: {sink: confidential}       # it may receive up to confidential data
       web-search: {sink: public}              # what it receives leaves the bank
+      customer-lookup: {reads: [eu-customer-profiles]}   # serves a dataset: Cedar decides
       payment-release: {sink: confidential, approval: true}   # waits for an approver
     approval_timeout_s: 300                   # then the waiting call is refused
     calls_per_minute: 120                     # the agent's rate (a tool may have its own)
@@ -81,6 +82,9 @@ class ToolRule(_Strict):
     """High impact: each call waits for an approver before it is forwarded."""
     calls_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     """At most this many calls of the tool in any minute (the agent's, through this gateway)."""
+    reads: list[Name] = Field(default_factory=list, max_length=64)
+    """Datasets of the estate the tool serves: the agent must be allowed to read each (the
+    access policy decides), and its results are at least their classification."""
 
     @property
     def receives(self) -> Classification:

@@ -25,12 +25,15 @@ import anyio
 import anyio.to_thread
 
 from keel import wire
-from keel.errors import KeelError
+from keel.errors import KeelError, UserError
+from keel.estate.resources import DatasetSpec
+from keel.estate.spelling import did_you_mean
 from keel.gateway import screening
 from keel.gateway.proxy import PRINCIPAL_SCOPE_KEY, Call, Gateway
-from keel.gateway.upstreams import load
+from keel.gateway.upstreams import Upstreams, load, rank
 from keel.service import access, gateway, tokens
 from keel.service.actor import Actor
+from keel.service.stored import load_estate
 from keel.service.workspace import Workspace
 
 
@@ -131,7 +134,7 @@ def open_gateway(
     """
     access.authorize(workspace, actor, [("deploy", "Workload/*")])
     spec = gateway.agent_spec(workspace, agent)
-    upstreams = load(config)
+    upstreams, readable = _with_datasets(workspace, agent, load(config))
     commit = GroupCommit(
         lambda batch: gateway.record_calls(workspace, batch, actor=actor.principal)
     )
@@ -148,7 +151,48 @@ def open_gateway(
         return index
 
     approvals = StoredApprovals(workspace, actor.principal)
-    return Gateway(agent, grant, spec.max_classification, upstreams, record, approvals=approvals)
+    return Gateway(
+        agent,
+        grant,
+        spec.max_classification,
+        upstreams,
+        record,
+        approvals=approvals,
+        readable=readable,
+    )
+
+
+def _with_datasets(
+    workspace: Workspace, agent: str, upstreams: Upstreams
+) -> tuple[Upstreams, frozenset[str]]:
+    """Tools that serve datasets: their labels from the estate, and what the agent may read.
+
+    A tool's ``returns`` is raised to the classification of the datasets it ``reads``; which of
+    those datasets the agent may read is decided by the access policy (Cedar), once, at start.
+
+    Raises:
+        UserError: If a tool names a dataset the estate does not have.
+    """
+    estate = load_estate(workspace)
+    datasets = estate.of_kind("Dataset")
+    tools = dict(upstreams.tools)
+    for tool, rule in upstreams.tools.items():
+        levels = [rule.returns]
+        for name in rule.reads:
+            found = datasets.get(name)
+            if found is None:
+                hint = did_you_mean(name, datasets)
+                raise UserError(f"tools.{tool}.reads: no dataset {name!r}{hint}")
+            assert isinstance(found.spec, DatasetSpec)
+            levels.append(found.spec.classification)
+        tools[tool] = rule.model_copy(update={"returns": max(levels, key=rank)})
+    wanted = sorted({name for rule in upstreams.tools.values() for name in rule.reads})
+    decided = [
+        access.check(workspace, f"agent:{agent}", "read", f"Dataset/{name}").allowed
+        for name in wanted
+    ]
+    readable = frozenset(name for name, ok in zip(wanted, decided, strict=True) if ok)
+    return upstreams.model_copy(update={"tools": tools}), readable
 
 
 def run_session(
