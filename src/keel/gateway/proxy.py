@@ -80,6 +80,7 @@ class Call:
         taint: The session's classification after the call.
         duration_ms: Time in the gateway, the server's time included.
         caller: Who sent it over HTTP (``agent:NAME`` for the agent's own key), else ``None``.
+        tainted_by: The tool whose result last raised the session's taint, if any.
     """
 
     agent: str
@@ -97,6 +98,7 @@ class Call:
     taint: Classification = "public"
     duration_ms: float = 0.0
     caller: str | None = None
+    tainted_by: str | None = None
 
     def worsen(self, action: screening.Action, reason: str) -> None:
         """Add a reason; the strictest action wins."""
@@ -334,7 +336,7 @@ class Gateway:
         call = Call(self.agent, session.id, request_id, tool, route[0] if route else None)
         call.caller = caller
         result = await self._checked(call, session, arguments or {})
-        call.taint = session.taint
+        call.taint, call.tainted_by = session.taint, session.tainted_by
         call.duration_ms = (time.perf_counter() - started) * 1000
         try:
             index = await self._record(call)

@@ -138,6 +138,7 @@ def record_calls(workspace: Workspace, calls: Sequence[Call], *, actor: str) -> 
             "result_found": c.result_found,
             "outcome": c.outcome,
             "taint": c.taint,
+            "tainted_by": c.tainted_by,
             "arguments_digest": _digest(c.arguments),
             "result_digest": _digest(c.result),
         }
