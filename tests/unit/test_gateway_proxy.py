@@ -89,6 +89,7 @@ def test_listing_is_filtered_and_taint_blocks_exfiltration_after_restricted_data
     assert [c.decision for c in calls] == ["allow", "allow", "block", "block"]
     assert calls[1].taint == "restricted" and calls[1].result_found["card"] >= 1
     assert calls[2].outcome == "not_run" and calls[2].arguments is None
+    assert calls[0].tainted_by is None and calls[2].tainted_by == "crm-read"
     assert calls[3].reasons == ["tool.not_granted", "tool.unknown",
                                 "taint.exfiltration:restricted>public"]  # fmt: skip
 
