@@ -60,26 +60,6 @@ class AgentCallRepository:
             found.append((int(values.pop("id")), StoredCall(**values)))
         return found
 
-    def summary(self, agent: str) -> dict[str, Any]:
-        """Counts of an agent's calls by decision, tool and reason."""
-        by_decision = {
-            str(d): int(n)
-            for d, n in self.conn.execute(
-                sa.select(table.c.decision, sa.func.count())
-                .where(table.c.agent == agent)
-                .group_by(table.c.decision)
-            )
-        }
-        by_tool = {
-            str(t): int(n)
-            for t, n in self.conn.execute(
-                sa.select(table.c.tool, sa.func.count())
-                .where(table.c.agent == agent)
-                .group_by(table.c.tool)
-            )
-        }
-        return {"decisions": by_decision, "tools": by_tool}
-
 
 @dataclass(frozen=True, slots=True)
 class StoredApproval:
