@@ -16,7 +16,8 @@ import pytest
 from mcp import Client
 
 from keel.errors import UserError
-from keel.gateway.proxy import Call, Gateway
+from keel.gateway.calls import Call
+from keel.gateway.proxy import Gateway
 from keel.gateway.screening import Grant
 from keel.gateway.upstreams import Upstreams
 from keel.service.agent_gateway import GroupCommit
@@ -315,3 +316,15 @@ def test_each_call_is_an_opentelemetry_genai_span() -> None:
     assert email["keel.decision"] == "block" and email["error.type"] == "tool.not_granted"
     assert spans[1].status.status_code == trace.StatusCode.ERROR
     assert "C-1001" not in str([s.attributes for s in spans])  # no arguments in spans
+
+
+def test_overlong_tool_names_are_refused_and_recorded_cut() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["answer"] = await client.call_tool("x" * 5000, {})
+
+    (call,) = run({"echo"}, "internal", upstreams(troubled={"command": [sys.executable, TROUBLED]}),
+                  script)  # fmt: skip
+    assert seen["answer"].is_error and call.reasons == ["call.name_too_long"]
+    assert call.tool == "x" * 128 and call.outcome == "not_run"

@@ -48,6 +48,7 @@ from keel.errors import UserError
 from keel.estate.digest import canonical_json
 from keel.estate.resources import Classification
 from keel.gateway import screening
+from keel.gateway.calls import Call
 from keel.gateway.detectors import redact, scan
 from keel.gateway.upstreams import Upstream, Upstreams, rank
 
@@ -58,53 +59,9 @@ MAX_ARGUMENTS_CHARS = 64 * 1024
 """Arguments larger than this (as JSON) are refused unscanned (``arguments.too_large``)."""
 MAX_RESULT_CHARS = 1 << 20
 """Result text larger than this is withheld unscanned (``result.too_large``)."""
-
-
-@dataclass(slots=True)
-class Call:
-    """One ``tools/call`` through the gateway, as recorded.
-
-    Attributes:
-        agent: The agent.
-        session: The gateway session's id (one per MCP connection or HTTP session).
-        request_id: The JSON-RPC request id.
-        tool: The tool called.
-        server: The server that offers it, or ``None`` when none does.
-        decision: ``allow``, ``redact`` or ``block``.
-        reasons: Stable codes.
-        found: Kinds of sensitive data found in the arguments, counted.
-        result_found: Kinds found in the result, counted.
-        arguments: The arguments as forwarded (redacted), or ``None`` when not forwarded.
-        result: The result as returned to the agent (redacted), or ``None``.
-        outcome: ``ok``, ``tool_error``, ``timeout``, ``server_failed`` or ``not_run``.
-        taint: The session's classification after the call.
-        duration_ms: Time in the gateway, the server's time included.
-        caller: Who sent it over HTTP (``agent:NAME`` for the agent's own key), else ``None``.
-        tainted_by: The tool whose result last raised the session's taint, if any.
-    """
-
-    agent: str
-    session: str
-    request_id: str
-    tool: str
-    server: str | None
-    decision: screening.Action = "allow"
-    reasons: list[str] = field(default_factory=list)
-    found: dict[str, int] = field(default_factory=dict)
-    result_found: dict[str, int] = field(default_factory=dict)
-    arguments: object | None = None
-    result: object | None = None
-    outcome: str = "not_run"
-    taint: Classification = "public"
-    duration_ms: float = 0.0
-    caller: str | None = None
-    tainted_by: str | None = None
-
-    def worsen(self, action: screening.Action, reason: str) -> None:
-        """Add a reason; the strictest action wins."""
-        self.reasons.append(reason)
-        if screening.ORDER[action] > screening.ORDER[self.decision]:
-            self.decision = action
+MAX_NAME_CHARS = 128
+"""A tool name or request id longer than this is refused (``call.name_too_long``), and kept in
+the record cut to this length: an agent cannot write megabytes into the ledger."""
 
 
 class Approvals(Protocol):
@@ -302,12 +259,12 @@ class Gateway:
         Each call is an OpenTelemetry span (GenAI conventions: ``execute_tool TOOL``), exported
         wherever the process has a tracer provider; without one it costs next to nothing.
         """
-        with _tracer.start_as_current_span(f"execute_tool {tool}") as span:
+        with _tracer.start_as_current_span(f"execute_tool {tool[:MAX_NAME_CHARS]}") as span:
             answer, call, index = await self._call(key, request_id, tool, arguments, caller)
             span.set_attributes({
                 "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": tool,
-                "gen_ai.tool.call.id": request_id,
+                "gen_ai.tool.name": call.tool,
+                "gen_ai.tool.call.id": call.request_id,
                 "gen_ai.tool.type": "function",
                 "gen_ai.agent.name": self.agent,
                 "keel.session": call.session,
@@ -333,15 +290,21 @@ class Gateway:
         started = time.perf_counter()
         session = self.session(key)
         route = self._routes.get(tool)
-        call = Call(self.agent, session.id, request_id, tool, route[0] if route else None)
-        call.caller = caller
-        result = await self._checked(call, session, arguments or {})
+        call = Call(
+            self.agent, session.id, request_id[:MAX_NAME_CHARS], tool[:MAX_NAME_CHARS],
+            route[0] if route else None, caller=caller,
+        )  # fmt: skip
+        if max(len(tool), len(request_id)) > MAX_NAME_CHARS:
+            call.worsen("block", "call.name_too_long")
+            result = None
+        else:
+            result = await self._checked(call, session, arguments or {})
         call.taint, call.tainted_by = session.taint, session.tainted_by
         call.duration_ms = (time.perf_counter() - started) * 1000
         try:
             index = await self._record(call)
         except Exception:  # unrecorded means refused, whatever was decided
-            _log.exception("agent %s: call %s of %s not recorded", self.agent, request_id, tool)
+            _log.exception("agent %s: call %s not recorded", self.agent, call.request_id)
             refused = types.CallToolResult(
                 content=[types.TextContent(text="refused by Keel: the call could not be recorded")],
                 is_error=True,
