@@ -185,6 +185,10 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
     assert {json.loads(line)["entry"]["caller"] for line in shown.splitlines()} == {
         "agent:kyc-review-agent"
     }
+    everything = keel("ledger", "show", "--from", "0", "--limit", "1000", cwd=tmp_path).stdout
+    denied = [json.loads(line)["entry"] for line in everything.splitlines()]
+    assert {"type": "access.denied", "principal": "agent:cn-service-agent", "action": "deploy",
+            "resource": "Agent/kyc-review-agent", "policies": []} in denied  # fmt: skip
     listed = json.loads(keel("token", "list", "-o", "json", cwd=tmp_path).stdout)["tokens"]
     mine = next(t for t in listed if t["name"] == "kyc-own")
     assert mine["role"] == "agent" and mine["principal"] == "agent:kyc-review-agent"
@@ -226,6 +230,10 @@ def test_a_high_impact_call_waits_for_an_approver_other_than_the_runner(tmp_path
         (waiting,) = listed["approvals"]
         assert waiting["arguments"] == {"customer_id": "C-1001", "note": "call [PHONE]"}
         assert waiting["requested_by"] == ADMIN and waiting["tool"] == "case-create"
+        seen_by_viewer = keel("agents", "approvals", "-o", "json", cwd=tmp_path,
+                              env={"KEEL_PRINCIPAL": "user:dana"})  # fmt: skip
+        (unseen,) = json.loads(seen_by_viewer.stdout)["approvals"]
+        assert unseen["id"] == waiting["id"] and unseen["arguments"] is None  # may not decide
         number = str(waiting["id"])
         runner = keel("agents", "approve", number, cwd=tmp_path)  # the admin runs the gateway
         assert runner.returncode != 0 and "separation of duties" in runner.stderr

@@ -19,8 +19,18 @@ app = typer.Typer(help="Agents under governance: their tool calls checked (docs/
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
+AgentName = Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)]
+ServersFile = Annotated[
+    Path,
+    typer.Option(
+        "--servers",
+        help="YAML or JSON: the MCP servers to front and their tools' labels (docs/agents.md).",
+        show_default=False,
+    ),
+]
 
-def _calls(path: Path) -> list[wire.ToolCall]:
+
+def read_calls(path: Path) -> list[wire.ToolCall]:
     """The ``tool_calls`` of a file: an assistant message, ``{"tool_calls": [...]}`` or a list."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -49,7 +59,7 @@ def _calls(path: Path) -> list[wire.ToolCall]:
 @app.command("check")
 def check_command(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
+    agent: AgentName,
     calls: Annotated[
         Path,
         typer.Option(
@@ -59,7 +69,7 @@ def check_command(
     output: Out = Format.table,
 ) -> None:
     """Allow, redact or block an agent's tool calls before they run; each verdict is recorded."""
-    found = state(ctx).ops().check_tool_calls(agent, _calls(calls))
+    found = state(ctx).ops().check_tool_calls(agent, read_calls(calls))
     if output is not Format.table:
         typer.echo(machine(found, output))
         return
@@ -80,7 +90,7 @@ def check_command(
 @app.command("calls")
 def calls_command(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
+    agent: AgentName,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Calls to list.")] = 20,
     before: Annotated[
         int | None, typer.Option(min=1, help="Only calls older than this id (paging).")
@@ -107,15 +117,8 @@ def calls_command(
 
 def gateway(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
-    servers: Annotated[
-        Path,
-        typer.Option(
-            "--servers",
-            help="YAML: the MCP servers to front and their tools' labels.",
-            show_default=False,
-        ),
-    ],
+    agent: AgentName,
+    servers: ServersFile,
     http: Annotated[
         int | None,
         typer.Option(
@@ -148,15 +151,8 @@ def gateway(
 @app.command("session")
 def session_command(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)],
-    servers: Annotated[
-        Path,
-        typer.Option(
-            "--servers",
-            help="YAML: the MCP servers to front and their tools' labels.",
-            show_default=False,
-        ),
-    ],
+    agent: AgentName,
+    servers: ServersFile,
     calls: Annotated[
         Path,
         typer.Option(
@@ -170,16 +166,7 @@ def session_command(
 
     cli = state(ctx)
     cli.local("agents session")
-    script = []
-    for i, call in enumerate(_calls(calls)):
-        try:
-            arguments = json.loads(call.function.arguments or "{}")
-        except json.JSONDecodeError as exc:
-            where = f"{calls}: tool_calls[{i}].function.arguments"
-            raise UserError(f"{where}: not JSON ({exc})") from None
-        if not isinstance(arguments, dict):
-            raise UserError(f"{calls}: tool_calls[{i}].function.arguments: a JSON object")
-        script.append((call.function.name, arguments))
+    script = read_calls(calls)
     found = agent_gateway.run_session(cli.workspace(), agent, servers, script, actor=cli.actor())
     if output is not Format.table:
         typer.echo(machine(found, output))

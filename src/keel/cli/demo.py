@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from keel.cli.agents import read_calls
 from keel.cli.context import state
 from keel.cli.output import table
 from keel.cli.plan import print_plan
@@ -395,10 +395,7 @@ def _agents(workspace: Workspace, manifests: Path) -> None:
     approver = threading.Thread(target=_approve_one, args=(workspace,), daemon=True)
     approver.start()
     for agent in agent_gateway.DEMO_SESSIONS:
-        script = [
-            (c["function"]["name"], json.loads(c["function"]["arguments"]))
-            for c in json.loads((manifests / "sessions" / f"{agent}.json").read_text("utf-8"))
-        ]
+        script = read_calls(manifests / "sessions" / f"{agent}.json")
         done = agent_gateway.run_session(
             workspace, agent, manifests / "gateway.json", script, actor=Actor(CI)
         )
@@ -429,7 +426,7 @@ def _approve_one(workspace: Workspace) -> None:
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        waiting = gateway.approvals(workspace, state="pending").approvals
+        waiting = gateway.approvals(workspace, Actor("user:erin"), state="pending").approvals
         if waiting:
             gateway.decide_approval(
                 workspace,

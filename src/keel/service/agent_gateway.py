@@ -25,11 +25,12 @@ import anyio
 import anyio.to_thread
 
 from keel import wire
-from keel.errors import KeelError, UserError
+from keel.errors import ForbiddenError, KeelError, UserError
 from keel.estate.resources import DatasetSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import screening
-from keel.gateway.proxy import PRINCIPAL_SCOPE_KEY, Call, Gateway
+from keel.gateway.calls import Call
+from keel.gateway.proxy import PRINCIPAL_SCOPE_KEY, Gateway
 from keel.gateway.upstreams import Upstreams, load, rank
 from keel.service import access, gateway, tokens
 from keel.service.actor import Actor
@@ -48,7 +49,6 @@ class GroupCommit:
         self._write = write
         self._pending: list[tuple[Call, list[int | BaseException]]] = []
         self._lock = anyio.Lock()
-        self.batches = 0
 
     async def record(self, call: Call) -> int:
         """Record a call durably; its ledger index.
@@ -67,7 +67,6 @@ class GroupCommit:
                     )
                 except Exception as exc:  # every waiter of the batch learns it failed
                     first = exc
-                self.batches += 1
                 for i, (_, waiting) in enumerate(batch):
                     waiting.append(first if isinstance(first, BaseException) else first + i)
         found = slot[0]
@@ -129,7 +128,7 @@ def open_gateway(
 
     Raises:
         NotFoundError: If the agent is not in the estate.
-        RefusedError: If the actor may not run agents.
+        ForbiddenError: If the actor may not run agents (the refusal is in the ledger).
         UserError: If the file is unreadable or invalid.
     """
     access.authorize(workspace, actor, [("deploy", "Workload/*")])
@@ -187,11 +186,10 @@ def _with_datasets(
             levels.append(found.spec.classification)
         tools[tool] = rule.model_copy(update={"returns": max(levels, key=rank)})
     wanted = sorted({name for rule in upstreams.tools.values() for name in rule.reads})
-    decided = [
-        access.check(workspace, f"agent:{agent}", "read", f"Dataset/{name}").allowed
-        for name in wanted
-    ]
-    readable = frozenset(name for name, ok in zip(wanted, decided, strict=True) if ok)
+    decided = access.decide_all(
+        estate, Actor(f"agent:{agent}"), [("read", f"Dataset/{name}") for name in wanted]
+    )
+    readable = frozenset(name for name, d in zip(wanted, decided, strict=True) if d.allowed)
     return upstreams.model_copy(update={"tools": tools}), readable
 
 
@@ -199,16 +197,24 @@ def run_session(
     workspace: Workspace,
     agent: str,
     config: Path,
-    calls: Sequence[tuple[str, dict[str, Any]]],
+    calls: Sequence[wire.ToolCall],
     *,
     actor: Actor,
 ) -> wire.GatewaySession:
-    """Run tool calls in order through the gateway, as one session (a real MCP client).
+    """Run tool calls (OpenAI format) in order through the gateway, as one session.
 
-    The servers of ``config`` are started and called for real; every call is checked and
-    recorded as an agent's would be. For the demo, and to try a gateway file.
+    A real MCP client talks to the gateway; the servers of ``config`` are started and called
+    for real; every call is checked and recorded as an agent's would be. For the demo, and to
+    try a gateway file.
+
+    Raises:
+        UserError: If a call's arguments are unreadable (nothing is run), or as
+            :func:`open_gateway`.
     """
     from mcp import Client
+
+    names = [c.function.name for c in calls]
+    script = list(zip(names, gateway.parse_arguments(calls), strict=True))
 
     done: list[wire.SessionCall] = []
 
@@ -227,16 +233,14 @@ def run_session(
         )
 
     found = open_gateway(workspace, agent, config, actor=actor, observe=observe)
-    sessions: list[str] = []
 
     async def main() -> None:
         async with found, Client(found.server()) as client:
-            for tool, arguments in calls:
+            for tool, arguments in script:
                 await client.call_tool(tool, arguments)
-            sessions.append(found.session("stdio").id)
 
     anyio.run(main)
-    return wire.GatewaySession(agent=agent, session=sessions[0], calls=done)
+    return wire.GatewaySession(agent=agent, session=found.session("stdio").id, calls=done)
 
 
 async def serve_stdio(found: Gateway) -> None:
@@ -249,10 +253,6 @@ async def serve_stdio(found: Gateway) -> None:
             await server.run(read, write, server.create_initialization_options())
 
 
-def _refusal(status: int, message: str) -> tuple[int, bytes]:
-    return status, json.dumps({"error": message}).encode()
-
-
 def http_front(workspace: Workspace, agent: str, inner: Any) -> Any:
     """An ASGI app that admits the agent's own key, or a key allowed to run agents.
 
@@ -260,34 +260,37 @@ def http_front(workspace: Workspace, agent: str, inner: Any) -> Any:
     gateway finds its session.
     """
 
-    def admit(header: str | None) -> tuple[int, bytes] | str:
+    def admit(header: str | None) -> KeelError | str:
+        """The caller's principal, or why not (a refusal to run is in the ledger)."""
         key = header[7:].strip() if header and header[:7].lower() == "bearer " else None
         try:
             token = tokens.authenticate(workspace, key)
-            if token.agent is not None:  # an agent's own key: this gateway's agent only
-                if token.agent != agent:
-                    return _refusal(
-                        403, f"API key {token.name!r} belongs to agent {token.agent}, not {agent}"
-                    )
-                return token.principal
-            actor = Actor.of_token(token)
-            access.authorize(workspace, actor, [("deploy", "Workload/*")])
+            if token.agent is None:  # an operator's key
+                access.authorize(workspace, Actor.of_token(token), [("deploy", "Workload/*")])
+            elif token.agent != agent:  # another agent's own key: refused, in the ledger
+                access.record_denials(
+                    workspace, [(token.principal, "deploy", f"Agent/{agent}", [])]
+                )
+                raise ForbiddenError(
+                    f"API key {token.name!r} belongs to agent {token.agent}, not {agent}", [],
+                    hint="an agent's key opens only its own gateway; the refusal is in the ledger",
+                )  # fmt: skip
         except KeelError as exc:  # 401 without a valid key, 403 when not allowed
-            return _refusal(exc.http_status, str(exc))
-        return actor.principal
+            return exc
+        return token.principal
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             admitted = await anyio.to_thread.run_sync(admit, headers.get("authorization"))
-            if not isinstance(admitted, str):
-                status, body = admitted
+            if isinstance(admitted, KeelError):  # the API's error shape
                 await send({
                     "type": "http.response.start",
-                    "status": status,
+                    "status": admitted.http_status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"www-authenticate", b"Bearer")],
                 })  # fmt: skip
+                body = json.dumps(admitted.to_body()).encode()
                 await send({"type": "http.response.body", "body": body})
                 return
             scope = {**scope, PRINCIPAL_SCOPE_KEY: admitted}

@@ -23,7 +23,7 @@ from keel.estate.digest import canonical_json
 from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import duplicates, screening
-from keel.gateway.proxy import Call
+from keel.gateway.calls import Call
 from keel.service import access, ledger
 from keel.service.actor import Actor
 from keel.service.stored import estate_in, load_estate
@@ -57,9 +57,13 @@ def _no_constant(text: str) -> object:
     raise ValueError(f"{text} is not JSON")
 
 
-def _arguments(calls: Sequence[wire.ToolCall]) -> list[object]:
-    """Each call's arguments parsed; one error names every call whose are not a JSON object."""
-    parsed: list[object] = []
+def parse_arguments(calls: Sequence[wire.ToolCall]) -> list[dict[str, object]]:
+    """Each call's arguments parsed; one error names every call whose are not a JSON object.
+
+    Refused: not JSON, not an object, NaN or infinite numbers, integers beyond 64 bits,
+    nesting too deep to read.
+    """
+    parsed: list[dict[str, object]] = []
     problems: list[str] = []
     for i, call in enumerate(calls):
         where = f"tool_calls[{i}].function.arguments"
@@ -85,6 +89,7 @@ def _arguments(calls: Sequence[wire.ToolCall]) -> list[object]:
             continue
         if not isinstance(value, dict):
             problems.append(f"{where}: a JSON object, not {type(value).__name__}")
+            continue
         parsed.append(value)
     if problems:
         raise UserError(
@@ -116,42 +121,55 @@ def agent_spec(workspace: Workspace, agent: str) -> AgentSpec:
     return spec
 
 
-def record_calls(workspace: Workspace, calls: Sequence[Call], *, actor: str) -> int:
-    """Record MCP calls through the gateway: ledger entries and rows, one transaction.
+def _entry(call: Call, via: str) -> dict[str, object]:
+    """A call's ``agent.tool_call`` ledger entry: what was decided, digests, never values."""
+    entry: dict[str, object] = {
+        "type": "agent.tool_call",
+        "via": via,
+        "agent": call.agent,
+        "call_id": call.request_id,
+        "tool": call.tool,
+        "decision": call.decision,
+        "reasons": call.reasons,
+        "found": call.found,
+        "arguments_digest": _digest(call.arguments),
+    }
+    if via == "mcp":
+        entry |= {
+            "session": call.session,
+            "caller": call.caller,
+            "server": call.server,
+            "result_found": call.result_found,
+            "outcome": call.outcome,
+            "taint": call.taint,
+            "tainted_by": call.tainted_by,
+            "result_digest": _digest(call.result),
+        }
+    return entry
+
+
+def record_calls(
+    workspace: Workspace, calls: Sequence[Call], *, actor: str, via: str = "mcp"
+) -> int:
+    """Record calls: ledger entries and ``agent_calls`` rows, in one transaction.
+
+    Args:
+        workspace: The workspace.
+        calls: The calls, decided.
+        actor: Who records them (the gateway's runner, or the check endpoint's caller).
+        via: ``mcp`` (through the gateway) or ``check`` (the check endpoint).
 
     Returns:
         The first call's ledger index (the others follow in order).
     """
-    entries = [
-        {
-            "type": "agent.tool_call",
-            "via": "mcp",
-            "agent": c.agent,
-            "session": c.session,
-            "caller": c.caller,
-            "call_id": c.request_id,
-            "tool": c.tool,
-            "server": c.server,
-            "decision": c.decision,
-            "reasons": c.reasons,
-            "found": c.found,
-            "result_found": c.result_found,
-            "outcome": c.outcome,
-            "taint": c.taint,
-            "tainted_by": c.tainted_by,
-            "arguments_digest": _digest(c.arguments),
-            "result_digest": _digest(c.result),
-        }
-        for c in calls
-    ]
     now = datetime.now(UTC)
     with workspace.unit(actor, write=True) as unit:
-        first, _ = ledger.record(unit, entries)
+        first, _ = ledger.record(unit, [_entry(c, via) for c in calls])
         unit.repository(AgentCallRepository).add([
             StoredCall(
-                now, c.agent, c.session, c.request_id[:256], c.tool[:256], "mcp", c.decision,
-                c.reasons, dict(Counter(c.found) + Counter(c.result_found)), c.outcome,
-                round(c.duration_ms, 3), first + i,
+                now, c.agent, c.session, c.request_id, c.tool, via, c.decision, c.reasons,
+                dict(Counter(c.found) + Counter(c.result_found)), c.outcome,
+                round(c.duration_ms, 3) if via == "mcp" else None, first + i,
             )
             for i, c in enumerate(calls)
         ])  # fmt: skip
@@ -223,37 +241,19 @@ def check(
     ids = [c.id for c in calls]
     if len(set(ids)) != len(ids):
         raise UserError("tool call ids repeat within the batch: each must be unique")
-    arguments = _arguments(calls)
+    arguments = parse_arguments(calls)
     spec = agent_spec(workspace, agent)
     grant = screening.Grant(tools=frozenset(spec.tools))
     verdicts = [
         screening.screen(grant, call.function.name, args)
         for call, args in zip(calls, arguments, strict=True)
     ]
-    entries = [
-        {
-            "type": "agent.tool_call",
-            "via": "check",
-            "agent": agent,
-            "call_id": call.id,
-            "tool": call.function.name,
-            "decision": verdict.decision,
-            "reasons": verdict.reasons,
-            "found": verdict.kinds(),
-            "arguments_digest": _digest(verdict.arguments),
-        }
+    decided = [
+        Call(agent, None, call.id, call.function.name, None, verdict.decision,
+             list(verdict.reasons), verdict.kinds(), arguments=verdict.arguments)
         for call, verdict in zip(calls, verdicts, strict=True)
-    ]
-    now = datetime.now(UTC)
-    with workspace.unit(actor.principal, write=True) as unit:
-        first, _ = ledger.record(unit, entries)
-        unit.repository(AgentCallRepository).add([
-            StoredCall(
-                now, agent, None, call.id, call.function.name, "check", verdict.decision,
-                verdict.reasons, verdict.kinds(), "not_run", None, first + i,
-            )
-            for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True))
-        ])  # fmt: skip
+    ]  # fmt: skip
+    first = record_calls(workspace, decided, actor=actor.principal, via="check")
     return wire.ToolCallVerdicts(
         agent=agent,
         verdicts=[
@@ -323,14 +323,14 @@ def duplicate_agents(
     )
 
 
-def _approval(row: StoredApproval) -> wire.ToolApproval:
+def _approval(row: StoredApproval, *, arguments: bool = True) -> wire.ToolApproval:
     return wire.ToolApproval(
         id=row.id,
         created_at=row.created_at,
         agent=row.agent,
         session=row.session,
         tool=row.tool,
-        arguments=row.arguments,
+        arguments=row.arguments if arguments else None,
         arguments_digest=row.arguments_digest,
         requested_by=row.requested_by,
         state=row.state,
@@ -343,6 +343,7 @@ def _approval(row: StoredApproval) -> wire.ToolApproval:
 
 def request_approval(workspace: Workspace, call: Call, arguments: object, *, actor: str) -> int:
     """Store a high-impact call for an approver, with a ledger entry; the request's id."""
+    assert call.session is not None, "approvals wait on the MCP path only"
     digest = _digest(arguments) or ""
     entry = {
         "type": "agent.approval_requested",
@@ -356,7 +357,7 @@ def request_approval(workspace: Workspace, call: Call, arguments: object, *, act
         index, _ = ledger.record(unit, [entry])
         return unit.repository(ApprovalRepository).add(
             StoredApproval(
-                0, datetime.now(UTC), call.agent, call.session, call.tool[:256], arguments,
+                0, datetime.now(UTC), call.agent, call.session, call.tool, arguments,
                 digest, actor, "pending", None, None, None, index,
             )
         )  # fmt: skip
@@ -401,10 +402,13 @@ def expire_approval(workspace: Workspace, approval_id: int, *, actor: str) -> bo
 
 
 def approvals(
-    workspace: Workspace, *, state: str | None = "pending", hidden: set[str] | None = None,
-    limit: int = 200,
+    workspace: Workspace, actor: Actor, *, state: str | None = "pending",
+    hidden: set[str] | None = None, limit: int = 200,
 ) -> wire.ToolApprovals:  # fmt: skip
     """Tool approvals, newest first, without those of agents the caller may not read.
+
+    The waiting arguments (redacted, but still what the agent would send) are shown only to
+    those who may decide: ``approve`` on the agent. Others see the call without them.
 
     Raises:
         UserError: If the state is unknown.
@@ -414,9 +418,13 @@ def approvals(
         raise UserError(f"state {state!r}: one of {', '.join(APPROVAL_STATES)}{hint}")
     with workspace.unit() as unit:
         rows = unit.repository(ApprovalRepository).listed(state, limit)
-    return wire.ToolApprovals(
-        approvals=[_approval(r) for r in rows if not hidden or r.agent not in hidden]
+    rows = [r for r in rows if not hidden or r.agent not in hidden]
+    agents = sorted({r.agent for r in rows})
+    decided = access.decide_all(
+        load_estate(workspace), actor, [("approve", f"Agent/{a}") for a in agents]
     )
+    deciders = {a for a, d in zip(agents, decided, strict=True) if d.allowed}
+    return wire.ToolApprovals(approvals=[_approval(r, arguments=r.agent in deciders) for r in rows])
 
 
 def decide_approval(

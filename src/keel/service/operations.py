@@ -569,7 +569,7 @@ class LocalOperations:
         names = gateway.agent_names(self.workspace)
         shown = self._shown([f"Agent/{n}" for n in names])
         hidden = {n for n, ok in zip(names, shown, strict=True) if not ok}
-        return gateway.approvals(self.workspace, state=state, hidden=hidden)
+        return gateway.approvals(self.workspace, self.actor, state=state, hidden=hidden)
 
     def decide_tool_approval(
         self, approval_id: int, *, approve: bool, reason: str = ""
