@@ -20,6 +20,7 @@ stdio, to the bank tools' MCP server directly (the baseline) and through ``keel 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -37,17 +38,28 @@ import numpy as np
 from keel.gateway import detectors
 from keel.gateway.screening import Grant, screen
 
-CALLS = {
-    "clean": ("crm-read", {"customer_id": "C-1042", "fields": ["name", "segment", "limits"]}),
-    "personal": (
-        "case-create",
-        {
-            "note": "customer asks to move card 4111 1111 1111 1111 to DE89 3704 0044 0532 0130 00",
-            "callback": "+49 30 901820",
-        },
-    ),
-    "key": ("sanctions-screening", {"query": "ACME Ltd", "auth": "AKIAIOSFODNN7EXAMPLE"}),
+Calls = list[tuple[str, dict[str, Any]]]
+CALLS: dict[str, Calls] = {
+    "clean": [("crm-read", {"customer_id": "C-1042", "fields": ["name", "segment", "limits"]})],
+    "personal": [
+        (
+            "case-create",
+            {
+                "note": "customer asks to move card 4111 1111 1111 1111 to DE89 3704 0044 0532 0130 00",
+                "callback": "+49 30 901820",
+            },
+        )
+    ],
+    "key": [("sanctions-screening", {"query": "ACME Ltd", "auth": "AKIAIOSFODNN7EXAMPLE"})],
 }
+"""The three calls the detectors were profiled and sped up on."""
+CORPUS = Path(__file__).parents[1] / "tests" / "fixtures" / "tool_calls" / "corpus.jsonl"
+
+
+def corpus_calls() -> Calls:
+    """The labelled corpus (written for precision and recall, not for speed): one call each."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    return [("case-create", {"note": json.loads(line)["text"]}) for line in lines if line]
 
 
 def _scanner_secrets(text: str) -> Iterator[tuple[int, int]]:
@@ -62,14 +74,28 @@ def _scanner_secrets(text: str) -> Iterator[tuple[int, int]]:
                 yield start, start + len(line)
 
 
-def timed(calls: int, grants: list[Grant]) -> dict[str, tuple[float, float, float]]:
+def _unfiltered_secrets(text: str) -> Iterator[tuple[int, int]]:
+    """The plugins on every line, without Keel's prefilter (what ``_secrets`` did before)."""
+    plugins = detectors._secret_plugins()
+    for start, line in detectors._lines(text):
+        for plugin in plugins:
+            for _found in plugin.analyze_line(filename="arguments", line=line, line_number=1):
+                yield start, start + len(line)
+
+
+def timed(
+    kinds: dict[str, Calls], calls: int, grants: list[Grant]
+) -> dict[str, tuple[float, float, float]]:
+    """Per kind of call: p50 and p99 in ms, and verdicts per second (calls taken in turn)."""
     results = {}
-    for label, (tool, arguments) in CALLS.items():
+    for label, batch in kinds.items():
         for k in range(200):  # warm up
+            tool, arguments = batch[k % len(batch)]
             screen(grants[k % len(grants)], tool, arguments)
         times = np.empty(calls)
         began = time.perf_counter()
         for k in range(calls):
+            tool, arguments = batch[k % len(batch)]
             start = time.perf_counter_ns()
             screen(grants[k % len(grants)], tool, arguments)
             times[k] = time.perf_counter_ns() - start
@@ -151,10 +177,15 @@ def main() -> None:
     args = parser.parse_args()
     tools = ["crm-read", "case-create", "sanctions-screening", "ticket-update", "web-search"]
     grants = [Grant(tools=frozenset(tools[: 2 + k % 4])) for k in range(1_000)]
-    keel = timed(args.calls, grants)
+    kinds = {**CALLS, "corpus": corpus_calls()}
+    keel = timed(kinds, args.calls, grants)
     with mock.patch.dict(detectors._DETECTORS, {"secret": _scanner_secrets}):
-        baseline = timed(max(args.calls // 20, 200), grants)
+        baseline = timed(kinds, max(args.calls // 20, 200), grants)
+    with mock.patch.dict(detectors._DETECTORS, {"secret": _unfiltered_secrets}):
+        unfiltered = timed({"corpus": kinds["corpus"]}, args.calls, grants)["corpus"]
     print("verdict per tool call, in process, 1,000 agents round robin, one core")
+    print("  (clean, personal, key: the calls the detectors were tuned on; corpus: the 40 texts")
+    print("  of tests/fixtures/tool_calls/corpus.jsonl in turn, not used for tuning)")
     print(f"  {'call':<9} {'keel p50':>9} {'p99':>7} {'per s':>8}   {'scanner p50':>11} {'p99':>7}"
           f" {'per s':>7} {'speed-up':>8}")  # fmt: skip
     for label, (p50, p99, rate) in keel.items():
@@ -167,6 +198,12 @@ def main() -> None:
         "  reference (Microsoft Agent Governance Toolkit, published; rules only, no content"
         " scanning): 0.011 ms p50 one rule, 0.108 ms p99 100 rules, 47,085 decisions/s;"
         " issue 20's target: p99 under 0.2 ms"
+    )
+    p50, p99, _ = keel["corpus"]
+    print(
+        f"  corpus without the secret prefilter: {unfiltered[0]:.3f} ms p50, {unfiltered[1]:.3f}"
+        f" ms p99 (the prefilter: {unfiltered[0] / p50:.2f}x at p50, {unfiltered[1] / p99:.2f}x"
+        " at p99)"
     )
     proxied(args.mcp_calls)
 

@@ -101,26 +101,6 @@ def test_an_allowlist_comment_does_not_hide_a_key() -> None:
     assert kinds == {"secret"}
 
 
-def test_phone_detection_agrees_with_the_libraries_matcher_on_every_region() -> None:
-    """The fast candidate-and-parse path finds what PhoneNumberMatcher (VALID) finds."""
-    import phonenumbers
-
-    from keel.gateway.detectors import _phones
-
-    fmt = phonenumbers.PhoneNumberFormat
-    checked = 0
-    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        example = phonenumbers.example_number(region)
-        if example is None:
-            continue
-        for style in (fmt.INTERNATIONAL, fmt.E164):
-            text = f"call {phonenumbers.format_number(example, style)} today, ref 12"
-            matcher = phonenumbers.PhoneNumberMatcher(text, None, phonenumbers.Leniency.VALID)
-            assert list(_phones(text)) == [(m.start, m.end) for m in matcher], text
-            checked += 1
-    assert checked > 400
-
-
 def test_custom_patterns_and_overridden_actions_from_the_gateway_file() -> None:
     from keel.gateway.upstreams import Upstreams
 

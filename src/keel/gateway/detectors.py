@@ -49,8 +49,6 @@ _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6(?:011|5)|35)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
 _RIC = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
-_PHONE = re.compile(r"(?<!\+)\+\d[\d ()./-]{4,24}\d")
-_PHONE_MIN_DIGITS = 7
 _EMAIL = re.compile(
     r"(?<![\w.%+:/-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
@@ -112,33 +110,11 @@ def _national_ids(text: str) -> Iterator[tuple[int, int]]:
             yield match.span()
 
 
-def _valid_phone(candidate: str) -> bool:
-    try:
-        number = phonenumbers.parse(candidate, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(phonenumbers.is_valid_number(number))
-
-
 def _phones(text: str) -> Iterator[tuple[int, int]]:
-    """International numbers that ``phonenumbers`` parses as valid.
-
-    Candidates are ``+``, a digit, then digits and separators; a candidate that is not valid
-    whole is shortened group by group from the right (``+49 30 901820 12`` holds the number
-    ``+49 30 901820``). Three times faster than ``PhoneNumberMatcher`` at the same leniency.
-    """
     if "+" not in text:
         return
-    for match in _PHONE.finditer(text):
-        candidate = match.group()
-        while len(re.sub(r"\D", "", candidate)) >= _PHONE_MIN_DIGITS:
-            if _valid_phone(candidate):
-                yield match.start(), match.start() + len(candidate)
-                break
-            cut = max(candidate.rfind(c) for c in " ()./-")
-            if cut <= 1:
-                break
-            candidate = candidate[:cut].rstrip(" ()./-")
+    for match in phonenumbers.PhoneNumberMatcher(text, None, leniency=phonenumbers.Leniency.VALID):
+        yield match.start, match.end
 
 
 def _emails(text: str) -> Iterator[tuple[int, int]]:
