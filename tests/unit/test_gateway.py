@@ -133,6 +133,7 @@ def test_a_bad_gateway_file_names_the_field(tmp_path: Path) -> None:
     for bad, words in [
         ("patterns: {p: {regex: '(unclosed'}}", "patterns.p.regex: Value error, not a regular"),
         ("patterns: {email: {regex: x}}", "built-in kinds; name yours otherwise"),
+        ("patterns: {too_slow: {regex: x}}", "built-in kinds; name yours otherwise"),
         ("actions: {email: shout}", "actions.email: Input should be 'allow', 'redact' or"),
         ("tools: {t: {sink: secret}}", "tools.t.sink: Input should be 'public'"),
         ("calls_per_minute: 0", "calls_per_minute: Input should be greater than or equal to 1"),

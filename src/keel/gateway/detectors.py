@@ -41,6 +41,8 @@ from stdnum.cn import ric
 from stdnum.us import ssn
 
 KINDS = ("card", "iban", "national_id", "phone", "email", "secret")
+UNSCANNED = ("too_deep", "too_slow")
+"""Findings that say a part could not be scanned (it is then blocked, not forwarded)."""
 MAX_DEPTH = 32
 """Nesting followed in a JSON value; deeper parts are reported as ``too_deep``."""
 

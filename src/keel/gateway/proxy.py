@@ -49,7 +49,7 @@ from keel.estate.digest import canonical_json
 from keel.estate.resources import Classification
 from keel.gateway import screening
 from keel.gateway.calls import Call
-from keel.gateway.detectors import redact, scan
+from keel.gateway.detectors import UNSCANNED, redact, scan
 from keel.gateway.upstreams import Upstream, Upstreams, rank
 
 _log = logging.getLogger(__name__)
@@ -416,7 +416,7 @@ class Gateway:
             call.worsen("block", "result.too_large")
             return None
         findings = scan(payload, patterns=self.grant.patterns)
-        for limit in ("too_deep", "too_slow"):
+        for limit in UNSCANNED:
             if any(f.kind == limit for f in findings):
                 call.worsen("block", f"result.{limit}")
                 return None

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from keel.gateway.detectors import Finding, Patterns, redact, scan
+from keel.gateway.detectors import UNSCANNED, Finding, Patterns, redact, scan
 
 Action = Literal["allow", "redact", "block"]
 ORDER: dict[str, int] = {"allow": 0, "redact": 1, "block": 2}
@@ -83,12 +83,11 @@ def screen(grant: Grant, tool: str, arguments: object) -> Verdict:
     if tool not in grant.tools:
         worst("block", "tool.not_granted")
     findings = scan(arguments, patterns=grant.patterns)
-    if any(f.kind == "too_deep" for f in findings):
-        worst("block", "arguments.too_deep")
-    if any(f.kind == "too_slow" for f in findings):
-        worst("block", "arguments.too_slow")
+    for limit in UNSCANNED:
+        if any(f.kind == limit for f in findings):
+            worst("block", f"arguments.{limit}")
     redacted: set[str] = set()
-    for kind in sorted({f.kind for f in findings} - {"too_deep", "too_slow"}):
+    for kind in sorted({f.kind for f in findings} - set(UNSCANNED)):
         action = grant.actions.get(kind, "redact")
         if action == "block":
             worst("block", "secret.in_arguments" if kind == "secret" else f"blocked:{kind}")

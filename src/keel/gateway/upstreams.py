@@ -46,6 +46,8 @@ from pydantic import (
 
 from keel.errors import UserError
 from keel.estate.resources import CLASSIFICATION_ORDER, Classification
+from keel.gateway.detectors import KINDS, UNSCANNED
+from keel.gateway.screening import DEFAULT_ACTIONS
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")]
 MAX_FILE_BYTES = 1 << 20
@@ -108,9 +110,6 @@ class CustomPattern(_Strict):
         return value
 
 
-BUILT_IN_KINDS = ("card", "iban", "national_id", "phone", "email", "secret")
-
-
 class Upstreams(_Strict):
     """The servers a gateway fronts and the labels of their tools."""
 
@@ -130,7 +129,7 @@ class Upstreams(_Strict):
 
     @model_validator(mode="after")
     def _own_kinds(self) -> Upstreams:
-        clash = sorted(set(self.patterns) & set(BUILT_IN_KINDS))
+        clash = sorted(set(self.patterns) & {*KINDS, *UNSCANNED})
         if clash:
             raise ValueError(f"patterns {', '.join(clash)}: built-in kinds; name yours otherwise")
         return self
@@ -141,10 +140,7 @@ class Upstreams(_Strict):
 
     def kind_actions(self) -> dict[str, Literal["allow", "redact", "block"]]:
         """What each kind found in arguments does: defaults, overrides, custom patterns."""
-        found: dict[str, Literal["allow", "redact", "block"]] = {
-            "secret": "block", "card": "redact", "iban": "redact", "national_id": "redact",
-            "phone": "redact", "email": "redact",
-        }  # fmt: skip
+        found: dict[str, Literal["allow", "redact", "block"]] = dict(DEFAULT_ACTIONS)
         for kind, action in self.actions.items():
             found[kind] = action
         found.update({kind: p.action for kind, p in self.patterns.items()})
