@@ -637,7 +637,8 @@ def agents_page(request: Request, caller: Page, agent: str | None = None) -> HTM
     ]  # fmt: skip
     pending = [
         {"id": a.id, "agent": a.agent, "tool": a.tool, "asked": a.created_at.isoformat(
-            timespec="seconds"), "by": a.requested_by, "arguments": json.dumps(a.arguments)}
+            timespec="seconds"), "by": a.requested_by,
+         "arguments": "(for approvers)" if a.arguments is None else json.dumps(a.arguments)}
         for a in caller.ops.tool_approvals(state="pending").approvals
     ]  # fmt: skip
     twins = [

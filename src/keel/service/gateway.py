@@ -1,11 +1,16 @@
-"""Tool calls checked before an agent's framework runs them, each verdict in the ledger.
+"""Agents' tool calls: the check endpoint, the record of every call, approvals, duplicates.
 
-An agent framework that calls tools itself sends the model's ``tool_calls`` (OpenAI format)
-here before running them, and runs only what comes back allowed, with the arguments that come
-back (redacted where the verdict says so). Every verdict is a ledger entry
-(``agent.tool_call``): the agent, the call's id and tool, the decision and its reasons, the
-kinds of sensitive data found and a digest of the arguments as forwarded (never the raw
-values: the digest is of the redacted arguments, and blocked arguments are not digested).
+- **Checking** (:func:`check`): an agent framework that calls tools itself sends the model's
+  ``tool_calls`` (OpenAI format) here before running them, and runs only what comes back
+  allowed, with the arguments that come back (redacted where the verdict says so).
+- **Recording** (:func:`record_calls`), for the check endpoint and the MCP gateway alike:
+  every call is an ``agent.tool_call`` ledger entry and an ``agent_calls`` row, in one
+  transaction: the decision and its reasons, the kinds of sensitive data found, digests of
+  what was forwarded and returned (redacted), never the raw values.
+- **History** (:func:`calls`), **approvals** of high-impact calls (requested by the gateway,
+  decided by an approver who is not its runner) and **duplicate agents**.
+
+The MCP gateway itself is served by :mod:`keel.service.agent_gateway`.
 """
 
 from __future__ import annotations
