@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keel.gateway.detectors import KINDS, redact, scan, scan_text
+from keel.gateway.detectors import KINDS, Finding, redact, scan, scan_text
 from keel.gateway.screening import Grant, screen
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "tool_calls" / "corpus.jsonl"
@@ -121,6 +121,8 @@ def test_custom_patterns_and_overridden_actions_from_the_gateway_file() -> None:
     assert blocked.decision == "block" and blocked.reasons == ["blocked:project"]
     slow = screen(grant, "t", {"note": "a" * 40 + "!"})
     assert slow.decision == "block" and slow.reasons == ["arguments.too_slow"]
+    many = scan({"notes": ["a" * 40 + "!"] * 100}, patterns=grant.patterns)
+    assert many == [Finding("too_slow", "$.notes[0]", 0, 0)]  # the first stops the scan
 
 
 def test_a_bad_gateway_file_names_the_field(tmp_path: Path) -> None:

@@ -210,33 +210,54 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"{path}[{key!r}]"
 
 
-def scan(
-    value: object, path: str = "$", depth: int = 0, patterns: Patterns | None = None
-) -> list[Finding]:
+class _UnscannableError(Exception):
+    """A custom pattern ran out of time: the value is blocked, so scanning stops there."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def scan(value: object, path: str = "$", patterns: Patterns | None = None) -> list[Finding]:
     """Every finding in a JSON value, keys as well as values.
 
-    Numbers are scanned as their digits: a card number sent as a number is still one.
+    Numbers are scanned as their digits: a card number sent as a number is still one. The first
+    string a custom pattern cannot finish in time ends the scan with a ``too_slow`` finding, so
+    a hostile value costs at most one :data:`PATTERN_TIMEOUT_S` per pattern, not one per string.
     """
+    try:
+        return _scan(value, path, 0, patterns)
+    except _UnscannableError as stopped:
+        return [Finding("too_slow", stopped.path, 0, 0)]
+
+
+def _text(text: str, path: str, patterns: Patterns | None) -> list[Finding]:
+    found = scan_text(text, path, patterns)
+    if any(f.kind == "too_slow" for f in found):
+        raise _UnscannableError(path)
+    return found
+
+
+def _scan(value: object, path: str, depth: int, patterns: Patterns | None) -> list[Finding]:
     if depth > MAX_DEPTH:
         return [Finding("too_deep", path, 0, 0)]
     if isinstance(value, str):
-        return scan_text(value, path, patterns)
+        return _text(value, path, patterns)
     if isinstance(value, bool) or value is None:
         return []
     if isinstance(value, int | float):
-        return scan_text(str(value), path, patterns)
+        return _text(str(value), path, patterns)
     if isinstance(value, list):
         return [
             f
             for i, item in enumerate(value)
-            for f in scan(item, f"{path}[{i}]", depth + 1, patterns)
+            for f in _scan(item, f"{path}[{i}]", depth + 1, patterns)
         ]
     if isinstance(value, dict):
         found = []
         for key, item in value.items():
             where = _child(path, key)
-            found += scan_text(key, where + "<key>", patterns)
-            found += scan(item, where, depth + 1, patterns)
+            found += _text(key, where + "<key>", patterns)
+            found += _scan(item, where, depth + 1, patterns)
         return found
     return []
 
