@@ -100,3 +100,55 @@ def test_duplicate_agents_are_found_with_their_evidence(tmp_path: Path) -> None:
     table = keel("agents", "duplicates", cwd=tmp_path).stdout
     assert "1 likely duplicate" in table and "LIKELY" in table
     assert keel("agents", "duplicates", "--min-score", "2", cwd=tmp_path).returncode == 2
+
+
+TOOL_RULES = """kind: PolicySet
+name: agent-tool-rules
+spec:
+  access:
+    - name: tools
+      cedar: |
+        @id("cases.for.known.customers")
+        forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"case-create")
+        unless { context.arguments has customer_id && context.arguments.customer_id like "C-*" };
+
+        @id("crm.one.per.minute")
+        forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"crm-read")
+        when { context.tool_calls_last_minute >= 1 };
+"""
+
+
+def test_cedar_rules_decide_checked_calls_on_arguments_and_the_stored_rate(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    (tmp_path / "estate" / "tool-rules.yaml").write_text(TOOL_RULES)
+    applied = keel("apply", "-f", "estate", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    path = calls_file(tmp_path, [
+        ("c1", "crm-read", {"customer_id": "C-1042"}),
+        ("c2", "crm-read", {"customer_id": "C-1043"}),
+        ("c3", "case-create", {"customer_id": "X-9", "note": "n"}),
+        ("c4", "case-create", {"customer_id": "C-1042", "note": "n"}),
+    ])  # fmt: skip
+    made = keel("agents", "check", "kyc-review-agent", "--calls", str(path), "-o", "json",
+                cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    reasons = {v["id"]: v["reasons"] for v in json.loads(made.stdout)["verdicts"]}
+    assert reasons == {
+        "c1": [], "c2": ["policy.forbid:crm.one.per.minute"],
+        "c3": ["policy.forbid:cases.for.known.customers"], "c4": [],
+    }  # fmt: skip
+    again = calls_file(tmp_path, [("c5", "crm-read", {"customer_id": "C-1"})])
+    later = keel("agents", "check", "kyc-review-agent", "--calls", str(again), "-o", "json",
+                 cwd=tmp_path)  # fmt: skip
+    (verdict,) = json.loads(later.stdout)["verdicts"]  # the rate counts the stored calls
+    assert verdict["reasons"] == ["policy.forbid:crm.one.per.minute"]
+
+
+def test_a_tool_rule_reading_an_argument_without_has_is_refused_at_apply(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    bad = TOOL_RULES.replace("context.arguments has customer_id && ", "")
+    (tmp_path / "estate" / "tool-rules.yaml").write_text(bad)
+    applied = keel("apply", "-f", "estate", cwd=tmp_path)
+    assert applied.returncode != 0
+    assert "tool-rules.yaml" in applied.stderr and "customer_id" in applied.stderr
+    assert "spec.access[0].cedar" in applied.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from keel.gateway.detectors import KINDS, Finding, redact, scan, scan_text
-from keel.gateway.screening import Grant, screen
+from keel.gateway.screening import Rules, screen
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "tool_calls" / "corpus.jsonl"
 
@@ -69,26 +69,29 @@ def test_findings_name_the_path_and_redaction_keeps_everything_else() -> None:
     assert "4111" not in json.dumps(shown) and "jane" not in json.dumps(shown)
 
 
-def test_verdicts_block_secrets_and_ungranted_tools_and_redact_personal_data() -> None:
-    grant = Grant(tools=frozenset({"crm-read", "case-create"}))
-    ok = screen(grant, "crm-read", {"customer_id": "C-1042"})
+def test_verdicts_block_secrets_and_redact_personal_data() -> None:
+    rules = Rules()
+    ok = screen(rules, {"customer_id": "C-1042"})
     assert (ok.decision, ok.reasons, ok.arguments) == ("allow", [], {"customer_id": "C-1042"})
-    personal = screen(grant, "case-create", {"note": "call +49 30 901820"})
+    personal = screen(rules, {"note": "call +49 30 901820"})
     assert personal.decision == "redact" and personal.reasons == ["personal.redacted:phone"]
     assert personal.arguments == {"note": "call [PHONE]"}
-    leaked = screen(grant, "case-create", {"note": "key AKIAIOSFODNN7EXAMPLE, +49 30 901820"})
+    leaked = screen(rules, {"note": "key AKIAIOSFODNN7EXAMPLE, +49 30 901820"})
     assert leaked.decision == "block" and leaked.arguments is None
     assert "secret.in_arguments" in leaked.reasons
-    stranger = screen(grant, "web-search", {"q": "rates"})
-    assert (stranger.decision, stranger.reasons) == ("block", ["tool.not_granted"])
+    refused = personal.refused(["policy.forbid:p"])
+    assert (refused.decision, refused.arguments) == ("block", None)
+    assert refused.reasons == ["policy.forbid:p", "personal.redacted:phone"]
+    assert personal.refused([]) is personal
 
 
 def test_arguments_too_deep_to_check_are_not_forwarded() -> None:
     deep: object = "x"
     for _ in range(40):
         deep = {"a": deep}
-    verdict = screen(Grant(tools=frozenset({"t"})), "t", deep)
+    verdict = screen(Rules(), deep)
     assert verdict.decision == "block" and "arguments.too_deep" in verdict.reasons
+    assert verdict.unread and not screen(Rules(), {"a": 1}).unread
 
 
 @pytest.mark.parametrize("text", ["", " ", "\n\n", "+", "@", "x" * 10_000])
@@ -113,15 +116,15 @@ def test_custom_patterns_and_overridden_actions_from_the_gateway_file() -> None:
         },
         "actions": {"email": "allow"},
     })  # fmt: skip
-    grant = Grant(frozenset({"t"}), config.kind_actions(), config.compiled())
-    verdict = screen(grant, "t", {"note": "ACC-12345678 for jane@example.com"})
+    rules = Rules(config.kind_actions(), config.compiled())
+    verdict = screen(rules, {"note": "ACC-12345678 for jane@example.com"})
     assert verdict.decision == "redact" and verdict.reasons == ["personal.redacted:account_no"]
     assert verdict.arguments == {"note": "[ACCOUNT_NO] for jane@example.com"}
-    blocked = screen(grant, "t", {"note": "about Project Nightjar"})
+    blocked = screen(rules, {"note": "about Project Nightjar"})
     assert blocked.decision == "block" and blocked.reasons == ["blocked:project"]
-    slow = screen(grant, "t", {"note": "a" * 40 + "!"})
+    slow = screen(rules, {"note": "a" * 40 + "!"})
     assert slow.decision == "block" and slow.reasons == ["arguments.too_slow"]
-    many = scan({"notes": ["a" * 40 + "!"] * 100}, patterns=grant.patterns)
+    many = scan({"notes": ["a" * 40 + "!"] * 100}, patterns=rules.patterns)
     assert many == [Finding("too_slow", "$.notes[0]", 0, 0)]  # the first stops the scan
 
 

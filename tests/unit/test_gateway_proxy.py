@@ -18,8 +18,10 @@ from mcp import Client
 from keel.errors import UserError
 from keel.gateway.calls import Call
 from keel.gateway.proxy import Gateway
-from keel.gateway.screening import Grant
+from keel.gateway.screening import Rules
 from keel.gateway.upstreams import Upstreams
+from keel.policy.access.engine import AccessEngine
+from keel.policy.access.tools import ToolCallPolicy, ToolLabels, tool_entity
 from keel.service.agent_gateway import GroupCommit
 
 TROUBLED = str(Path(__file__).parents[1] / "fixtures" / "mcp" / "troubled_tools.py")
@@ -38,6 +40,23 @@ def upstreams(**servers: dict[str, Any]) -> Upstreams:
     })  # fmt: skip
 
 
+def policy_for(tools: set[str], custom: str | None = None) -> Callable[..., ToolCallPolicy]:
+    """The access policy for agent-x, its manifest granting ``tools`` (the baseline decides)."""
+
+    def build(routes: dict[str, str]) -> ToolCallPolicy:
+        agent = {
+            "uid": {"type": "Keel::Agent", "id": "agent-x"},
+            "attrs": {"name": "agent-x", "owner": "o", "autonomy": "supervised", "datasets": [],
+                      "tools": sorted(tools), "max_classification_rank": 3},
+            "parents": [],
+        }  # fmt: skip
+        found = [agent] + [tool_entity(t, ToolLabels(s)) for t, s in routes.items()]
+        engine = AccessEngine(found, {"custom": custom} if custom else None)
+        return ToolCallPolicy(engine, "agent-x", routes)
+
+    return build
+
+
 def run(
     tools: set[str],
     ceiling: str,
@@ -46,6 +65,7 @@ def run(
     *,
     record: Callable[[Call], Any] | None = None,
     approvals: Any = None,
+    custom: str | None = None,
 ) -> list[Call]:
     recorded: list[Call] = []
 
@@ -56,8 +76,8 @@ def run(
         return len(recorded)
 
     async def main() -> None:
-        gateway = Gateway("agent-x", Grant(frozenset(tools)), ceiling, config, keep,  # type: ignore[arg-type]
-                          approvals=approvals)  # fmt: skip
+        gateway = Gateway("agent-x", Rules(), policy_for(tools, custom), ceiling, config,  # type: ignore[arg-type]
+                          record=keep, approvals=approvals)  # fmt: skip
         async with gateway, Client(gateway.server()) as client:
             await script(client, gateway)
 
@@ -120,6 +140,43 @@ def test_ceiling_and_arguments_are_checked_before_the_server_sees_the_call() -> 
     assert seen["key"].is_error and calls[2].reasons == ["secret.in_arguments"]
     assert seen["big"].is_error and calls[3].reasons == ["arguments.too_large"]
     assert [c.outcome for c in calls] == ["not_run", "ok", "not_run", "not_run"]
+
+
+def test_cedar_decides_each_call_on_its_arguments_and_the_session_budget() -> None:
+    """Custom policies on the ``call`` action: an argument constraint and a session budget;
+    what they forbid never reaches the server, and a policy that errs blocks (fail closed)."""
+    rules = """@id("cases.for.eu.customers")
+    forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"case-create")
+    unless { context.arguments has customer_id && context.arguments.customer_id like "C-1*" };
+
+    @id("tickets.budget")
+    forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"ticket-update")
+    when { context.session_calls >= 2 };
+
+    @id("tickets.short")
+    forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"ticket-update")
+    when { context.arguments has priority && context.arguments.priority > 3 };"""
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["tools"] = sorted(t.name for t in (await client.list_tools()).tools)
+        seen["eu"] = await client.call_tool("case-create", {"customer_id": "C-1001", "note": "a"})
+        seen["other"] = await client.call_tool("case-create", {"customer_id": "X-9", "note": "b"})
+        seen["typed"] = await client.call_tool(
+            "ticket-update", {"ticket": "T1", "comment": "c", "priority": "high"}
+        )
+        seen["second"] = await client.call_tool("ticket-update", {"ticket": "T1", "comment": "d"})
+        seen["third"] = await client.call_tool("ticket-update", {"ticket": "T1", "comment": "e"})
+
+    calls = run({"case-create", "ticket-update"}, "confidential",
+                upstreams(bank={"command": BANK}), script, custom=rules)  # fmt: skip
+    assert seen["tools"] == ["ticket-update"]  # case-create needs a customer: not listed bare
+    assert not seen["eu"].is_error and seen["other"].is_error
+    assert calls[1].reasons == ["policy.forbid:cases.for.eu.customers"]
+    assert calls[2].reasons == ["policy.error:tickets.short"] and "high" not in str(calls[2])
+    assert not seen["second"].is_error  # the session's second forwarded call
+    assert calls[4].reasons == ["policy.forbid:tickets.budget"]
+    assert [c.outcome for c in calls] == ["ok", "not_run", "not_run", "ok", "not_run"]
 
 
 def test_results_are_scanned_and_what_cannot_be_scanned_is_withheld() -> None:

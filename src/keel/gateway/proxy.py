@@ -2,16 +2,20 @@
 
 Every ``tools/call`` passes these checks, in order, and is recorded whatever the outcome:
 
-1. **grant and arguments** (:func:`keel.gateway.screening.screen`): the tool is in the
-   agent's manifest; secrets in the arguments block the call, personal data is redacted;
+1. **the access policy** (Cedar, :mod:`keel.policy.access.tools`): may this agent call this
+   tool with these arguments, given what it used so far (``tool.not_granted``,
+   ``policy.forbid:ID``, ``policy.error:ID``); then **the arguments**
+   (:func:`keel.gateway.screening.screen`): secrets block the call, personal data is
+   redacted;
 2. **a known tool**: a server behind the gateway offers it (``tool.unknown``), and the access
    policy lets the agent read every dataset the tool serves (``dataset.refused:NAME``);
 3. **ceiling**: the tool's results are not above the agent's classification ceiling
    (``result.above_ceiling``), so the agent never receives what it may not hold;
 4. **taint**: once a session has received data of a classification, a call to a tool whose
    destination (``sink``) is below it is blocked (``taint.exfiltration``); then **budgets and
-   rates**: the session's budget of forwarded calls (``budget.session:N``), the agent's and
-   the tool's calls per minute (``rate.agent:N/min``, ``rate.tool:N/min``);
+   rates** from the gateway file: the session's budget of forwarded calls
+   (``budget.session:N``), the agent's and the tool's calls per minute
+   (``rate.agent:N/min``, ``rate.tool:N/min``);
 5. **approval**: a tool labelled ``approval: true`` waits for an approver (another
    principal than the one running the gateway) before it is forwarded; denied or not decided
    in time, it is blocked (``approval.denied:ID``, ``approval.expired:ID``);
@@ -24,7 +28,8 @@ Every ``tools/call`` passes these checks, in order, and is recorded whatever the
    taints it: the tool's ``returns`` label, or ``confidential`` when personal data passed.
 
 Nothing is forwarded unchecked: each refusal is an MCP tool error naming its reasons and the
-ledger entry. The gateway never sends the agent a tool it may not use in ``tools/list``.
+ledger entry. ``tools/list`` shows the tools a server offers and the policy permits to the
+agent with no arguments at the session's start.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -78,6 +83,29 @@ class Approvals(Protocol):
 
 Record = Callable[[Call], Awaitable[int]]
 """Stores a call durably and returns its ledger index."""
+
+
+class CallPolicy(Protocol):
+    """The access policy's decisions on an agent's tool calls (the service builds it)."""
+
+    def decide(
+        self,
+        tool: str,
+        arguments: Mapping[str, object],
+        usage: Mapping[str, int] | None = None,
+        *,
+        via: str = "mcp",
+    ) -> list[str]:
+        """Why the call may not go on; empty when it may. ``usage``: what the agent used."""
+        ...
+
+    def lists(self, tool: str) -> bool:
+        """Whether ``tools/list`` shows the tool."""
+        ...
+
+
+PolicyFor = Callable[[dict[str, str]], CallPolicy]
+"""The access policy's decisions on the tools the servers offer (given tool -> server)."""
 MAX_SESSIONS = 10_000
 """Gateway sessions remembered; the least recently used beyond this are forgotten."""
 PRINCIPAL_SCOPE_KEY = "keel.principal"
@@ -112,11 +140,11 @@ class _Window:
     def __init__(self) -> None:
         self._times: deque[float] = deque()
 
-    def full(self, limit: int, now: float) -> bool:
-        """Whether ``limit`` calls were already forwarded in the minute before ``now``."""
+    def count(self, now: float) -> int:
+        """Calls forwarded in the minute before ``now``."""
         while self._times and self._times[0] <= now - 60:
             self._times.popleft()
-        return len(self._times) >= limit
+        return len(self._times)
 
     def add(self, now: float) -> None:
         """Count a forwarded call."""
@@ -144,7 +172,9 @@ class Gateway:
 
     Args:
         agent: The agent's name.
-        grant: The tools it may use.
+        rules: What sensitive data found in arguments leads to.
+        policy: The access policy's decisions on its tool calls, built once the servers'
+            tools are known.
         ceiling: Its classification ceiling (``spec.max_classification``).
         upstreams: The servers and the tools' labels.
         record: Stores each call (awaited before the agent gets its answer).
@@ -155,16 +185,19 @@ class Gateway:
     def __init__(
         self,
         agent: str,
-        grant: screening.Grant,
+        rules: screening.Rules,
+        policy: PolicyFor,
         ceiling: Classification,
         upstreams: Upstreams,
-        record: Record,
         *,
+        record: Record,
         approvals: Approvals | None = None,
         readable: frozenset[str] = frozenset(),
     ) -> None:
         self.agent = agent
-        self.grant = grant
+        self.rules = rules
+        self._policy_for = policy
+        self._policy: CallPolicy | None = None
         self.ceiling = ceiling
         self.upstreams = upstreams
         self._record = record
@@ -198,6 +231,7 @@ class Gateway:
                             " each tool must come from one server"
                         )
                     self._routes[tool.name] = (name, tool)
+            self._policy = self._policy_for({t: s for t, (s, _) in self._routes.items()})
         except BaseException:
             await self._stack.aclose()
             raise
@@ -206,9 +240,16 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
+    @property
+    def policy(self) -> CallPolicy:
+        """The access policy's decisions (once the gateway is entered)."""
+        if self._policy is None:
+            raise RuntimeError("the gateway is not started: enter it first")
+        return self._policy
+
     def tools(self) -> list[types.Tool]:
-        """The tools the agent may see: offered by a server and granted."""
-        return [tool for name, (_, tool) in self._routes.items() if name in self.grant.tools]
+        """The tools the agent may see: offered by a server and permitted."""
+        return [tool for name, (_, tool) in self._routes.items() if self.policy.lists(name)]
 
     def server(self) -> Server[Any]:
         """The MCP server the agent talks to."""
@@ -325,7 +366,9 @@ class Gateway:
         if len(canonical_json(arguments)) > MAX_ARGUMENTS_CHARS:
             call.worsen("block", "arguments.too_large")
             return None
-        verdict = screening.screen(self.grant, call.tool, arguments)
+        screened = screening.screen(self.rules, arguments)  # unread arguments: blocked already
+        refusals = [] if screened.unread else self._decided(call, session, arguments)
+        verdict = screened.refused(refusals)
         call.decision, call.reasons = verdict.decision, list(verdict.reasons)
         call.found = verdict.kinds()
         rule = self.upstreams.rule(call.tool)
@@ -365,6 +408,17 @@ class Gateway:
         call.outcome = "tool_error" if answer.is_error else "ok"
         return self._result(call, session, answer)
 
+    def _decided(self, call: Call, session: _Session, arguments: dict[str, Any]) -> list[str]:
+        """The access policy's reasons against the call (Cedar sees the raw arguments)."""
+        now = time.monotonic()
+        usage = {
+            "session_calls": session.forwarded,
+            "agent_calls_last_minute": self._rates.setdefault(None, _Window()).count(now),
+            "tool_calls_last_minute": self._rates.setdefault(call.tool, _Window()).count(now),
+            "session_taint_rank": rank(session.taint),
+        }
+        return self.policy.decide(call.tool, arguments, usage)
+
     def _limit(self, call: Call, session: _Session) -> None:
         """Budgets and rates: the session's, the agent's per minute, the tool's per minute."""
         now = time.monotonic()
@@ -374,7 +428,8 @@ class Gateway:
         limits = [(None, self.upstreams.calls_per_minute),
                   (call.tool, self.upstreams.rule(call.tool).calls_per_minute)]  # fmt: skip
         for scope, limit in limits:
-            if limit is not None and self._rates.setdefault(scope, _Window()).full(limit, now):
+            window = self._rates.setdefault(scope, _Window())
+            if limit is not None and window.count(now) >= limit:
                 what = "agent" if scope is None else "tool"
                 call.worsen("block", f"rate.{what}:{limit}/min")
 
@@ -415,7 +470,7 @@ class Gateway:
         ):
             call.worsen("block", "result.too_large")
             return None
-        findings = scan(payload, patterns=self.grant.patterns)
+        findings = scan(payload, patterns=self.rules.patterns)
         for limit in UNSCANNED:
             if any(f.kind == limit for f in findings):
                 call.worsen("block", f"result.{limit}")
@@ -429,7 +484,7 @@ class Gateway:
             for k in sorted(kinds)
         }
         personal_allowed = rank(rule.returns) >= rank("confidential")
-        own = set(self.grant.patterns)  # the bank's own kinds are always hidden in results
+        own = set(self.rules.patterns)  # the bank's own kinds are always hidden in results
         hidden = {k for k in kinds if k == "secret" or k in own or not personal_allowed}
         for kind in sorted(hidden):
             call.worsen("redact", f"result.redacted:{kind}")

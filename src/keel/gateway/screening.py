@@ -1,14 +1,14 @@
-"""One tool call's verdict: allowed, redacted or blocked, with every reason.
+"""The sensitive data in one tool call's arguments: allowed, redacted or blocked, with reasons.
 
-The checks, in order (every one runs, so a verdict lists all its reasons):
+Whether the agent may call the tool at all is the access policy's (Cedar's) answer
+(:mod:`keel.policy.access.tools`). The checks here, in order (every one runs, so a verdict
+lists all its reasons):
 
-1. **grant**: the agent's manifest lists the tool (``spec.tools``); otherwise ``block``
-   (``tool.not_granted``);
-2. **arguments**: sensitive data found in the arguments (:mod:`keel.gateway.detectors`) is
+1. **arguments**: sensitive data found in the arguments (:mod:`keel.gateway.detectors`) is
    handled per kind: by default a secret blocks the call (``secret.in_arguments``: a key
    handed to a tool is a key leaked), personal data is redacted
    (``personal.redacted:card`` ...) and the call goes on with the redacted arguments;
-3. **too deep**: arguments nested deeper than the detectors follow block the call
+2. **too deep**: arguments nested deeper than the detectors follow block the call
    (``arguments.too_deep``): what is not checked is not forwarded (fail closed).
 
 The strictest action wins: ``block`` over ``redact`` over ``allow``.
@@ -58,19 +58,29 @@ class Verdict:
         """Findings counted per kind."""
         return dict(Counter(f.kind for f in self.findings))
 
+    @property
+    def unread(self) -> bool:
+        """Whether the detectors could not read all of the arguments (the call is blocked)."""
+        return any(f"arguments.{limit}" in self.reasons for limit in UNSCANNED)
+
+    def refused(self, reasons: list[str]) -> Verdict:
+        """This verdict after the access policy's refusals (first), if any: blocked."""
+        if not reasons:
+            return self
+        return Verdict("block", [*reasons, *self.reasons], self.findings, None)
+
 
 @dataclass(frozen=True, slots=True)
-class Grant:
-    """What an agent may use: its manifest's tools."""
+class Rules:
+    """What each kind of sensitive data leads to, and the bank's own kinds."""
 
-    tools: frozenset[str]
     actions: Mapping[str, Action] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     patterns: Patterns = field(default_factory=dict)
     """Custom kinds of sensitive data (compiled ``regex`` patterns), by kind."""
 
 
-def screen(grant: Grant, tool: str, arguments: object) -> Verdict:
-    """The verdict on one call of ``tool`` with ``arguments`` (parsed JSON)."""
+def screen(rules: Rules, arguments: object) -> Verdict:
+    """The verdict on one call's ``arguments`` (parsed JSON)."""
     reasons: list[str] = []
     decision: Action = "allow"
 
@@ -80,15 +90,13 @@ def screen(grant: Grant, tool: str, arguments: object) -> Verdict:
         if ORDER[action] > ORDER[decision]:
             decision = action
 
-    if tool not in grant.tools:
-        worst("block", "tool.not_granted")
-    findings = scan(arguments, patterns=grant.patterns)
+    findings = scan(arguments, patterns=rules.patterns)
     for limit in UNSCANNED:
         if any(f.kind == limit for f in findings):
             worst("block", f"arguments.{limit}")
     redacted: set[str] = set()
     for kind in sorted({f.kind for f in findings} - set(UNSCANNED)):
-        action = grant.actions.get(kind, "redact")
+        action = rules.actions.get(kind, "redact")
         if action == "block":
             worst("block", "secret.in_arguments" if kind == "secret" else f"blocked:{kind}")
         elif action == "redact":

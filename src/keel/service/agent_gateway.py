@@ -26,12 +26,14 @@ import anyio.to_thread
 
 from keel import wire
 from keel.errors import ForbiddenError, KeelError, UserError
+from keel.estate.estate import Estate
 from keel.estate.resources import DatasetSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import screening
 from keel.gateway.calls import Call
 from keel.gateway.proxy import PRINCIPAL_SCOPE_KEY, Gateway
 from keel.gateway.upstreams import Upstreams, load, rank
+from keel.policy.access.tools import ToolCallPolicy, ToolLabels
 from keel.service import access, gateway, tokens
 from keel.service.actor import Actor
 from keel.service.stored import load_estate
@@ -133,15 +135,21 @@ def open_gateway(
     """
     access.authorize(workspace, actor, [("deploy", "Workload/*")])
     spec = gateway.agent_spec(workspace, agent)
-    upstreams, readable = _with_datasets(workspace, agent, load(config))
+    estate = load_estate(workspace)
+    upstreams, readable = _with_datasets(estate, agent, load(config))
     commit = GroupCommit(
         lambda batch: gateway.record_calls(workspace, batch, actor=actor.principal)
     )
-    grant = screening.Grant(
-        tools=frozenset(spec.tools),
-        actions=upstreams.kind_actions(),
-        patterns=upstreams.compiled(),
-    )
+    rules = screening.Rules(upstreams.kind_actions(), upstreams.compiled())
+
+    def policy(routes: dict[str, str]) -> ToolCallPolicy:
+        labels = {}
+        for tool, server in routes.items():
+            rule = upstreams.rule(tool)
+            labels[tool] = ToolLabels(
+                server, rank(rule.returns), rank(rule.receives), rule.approval, tuple(rule.reads)
+            )
+        return gateway.tool_policy(estate, agent, labels)
 
     async def record(call: Call) -> int:
         index = await commit.record(call)
@@ -152,17 +160,18 @@ def open_gateway(
     approvals = StoredApprovals(workspace, actor.principal)
     return Gateway(
         agent,
-        grant,
+        rules,
+        policy,
         spec.max_classification,
         upstreams,
-        record,
+        record=record,
         approvals=approvals,
         readable=readable,
     )
 
 
 def _with_datasets(
-    workspace: Workspace, agent: str, upstreams: Upstreams
+    estate: Estate, agent: str, upstreams: Upstreams
 ) -> tuple[Upstreams, frozenset[str]]:
     """Tools that serve datasets: their labels from the estate, and what the agent may read.
 
@@ -172,7 +181,6 @@ def _with_datasets(
     Raises:
         UserError: If a tool names a dataset the estate does not have.
     """
-    estate = load_estate(workspace)
     datasets = estate.of_kind("Dataset")
     tools = dict(upstreams.tools)
     for tool, rule in upstreams.tools.items():

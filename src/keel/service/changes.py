@@ -297,6 +297,8 @@ def _admit_all(
     admin: bool,
 ) -> list[str]:
     """Admission by the compliance policy and every apply hook; every refusal at once."""
+    if any(kind == "PolicySet" for kind, _ in plan.touched):
+        check_policies(estate, merged)  # a bad policy named at its line, before a hook uses it
     refused = [
         problem
         for hook in hooks.registered()

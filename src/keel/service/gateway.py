@@ -19,16 +19,18 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 from keel import wire
 from keel.errors import LifecycleError, NotFoundError, UserError
 from keel.estate.digest import canonical_json
+from keel.estate.estate import Estate
 from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import duplicates, screening
 from keel.gateway.calls import Call
+from keel.policy.access.tools import ToolCallPolicy, ToolLabels, tool_entity
 from keel.service import access, ledger
 from keel.service.actor import Actor
 from keel.service.stored import estate_in, load_estate
@@ -124,6 +126,16 @@ def agent_spec(workspace: Workspace, agent: str) -> AgentSpec:
     spec = found.spec
     assert isinstance(spec, AgentSpec)
     return spec
+
+
+def tool_policy(estate: Estate, agent: str, tools: Mapping[str, ToolLabels]) -> ToolCallPolicy:
+    """The access policy's decisions on ``agent``'s calls of ``tools`` (with their labels).
+
+    Raises:
+        ManifestError: If a custom access policy does not validate.
+    """
+    extra = [tool_entity(name, labels) for name, labels in tools.items()]
+    return ToolCallPolicy(access.engine_for(estate).with_entities(extra), agent, tools)
 
 
 def _entry(call: Call, via: str) -> dict[str, object]:
@@ -247,12 +259,23 @@ def check(
     if len(set(ids)) != len(ids):
         raise UserError("tool call ids repeat within the batch: each must be unique")
     arguments = parse_arguments(calls)
-    spec = agent_spec(workspace, agent)
-    grant = screening.Grant(tools=frozenset(spec.tools))
-    verdicts = [
-        screening.screen(grant, call.function.name, args)
-        for call, args in zip(calls, arguments, strict=True)
-    ]
+    agent_spec(workspace, agent)
+    names = sorted({c.function.name for c in calls})
+    policy = tool_policy(load_estate(workspace), agent, dict.fromkeys(names, ToolLabels()))
+    with workspace.unit(snapshot=True) as unit:
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        used = Counter(unit.repository(AgentCallRepository).forwarded_since(agent, since))
+    rules = screening.Rules()
+    verdicts = []
+    for call, args in zip(calls, arguments, strict=True):
+        name = call.function.name
+        screened = screening.screen(rules, args)
+        usage = {"agent_calls_last_minute": used.total(), "tool_calls_last_minute": used[name]}
+        refusals = [] if screened.unread else policy.decide(name, args, usage, via="check")
+        verdict = screened.refused(refusals)
+        if verdict.decision != "block":
+            used[name] += 1
+        verdicts.append(verdict)
     decided = [
         Call(agent, None, call.id, call.function.name, None, verdict.decision,
              list(verdict.reasons), verdict.kinds(), arguments=verdict.arguments)

@@ -60,6 +60,15 @@ class AgentCallRepository:
             found.append((int(values.pop("id")), StoredCall(**values)))
         return found
 
+    def forwarded_since(self, agent: str, since: datetime) -> dict[str, int]:
+        """The agent's calls not blocked since ``since``, counted per tool."""
+        query = (
+            sa.select(table.c.tool, sa.func.count())
+            .where(table.c.agent == agent, table.c.at >= since, table.c.decision != "block")
+            .group_by(table.c.tool)
+        )
+        return {str(tool): int(n) for tool, n in self.conn.execute(query)}
+
 
 @dataclass(frozen=True, slots=True)
 class StoredApproval:

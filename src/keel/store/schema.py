@@ -350,6 +350,7 @@ agent_calls = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=True),
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
     sa.Index("ix_agent_calls_agent_id", "agent", "id"),
+    sa.Index("ix_agent_calls_agent_at", "agent", "at"),
 )
 """One row per tool call checked for an agent (``via`` ``check`` or ``mcp``): what the
 ``agent.tool_call`` ledger entry says, plus the time it took, for ``keel agents calls``."""

@@ -12,7 +12,9 @@ import cedarpy
 
 NAMESPACE = "Keel"
 ACTIONS = ("read", "apply", "delete", "plan", "deploy", "approve", "admin")
-"""What a principal may ask to do."""
+"""What a principal may ask to do on the estate."""
+CALL = "call"
+"""An agent calling a tool (:mod:`keel.policy.access.tools`), decided with a context."""
 
 PRINCIPAL_TYPES = ("User", "ServiceAccount", "Agent")
 ROLES = ("viewer", "operator", "approver", "admin")
@@ -20,6 +22,7 @@ ROLES = ("viewer", "operator", "approver", "admin")
 
 
 _POSITIONAL = re.compile(r"\bpolicy\d+\b")
+_ERRED = re.compile(r"policy `(policy\d+)`")
 
 
 def _read(filename: str) -> str:
@@ -56,24 +59,29 @@ class Request:
         principal: ``(type, id)``: ``("User", "alice")``.
         action: One of :data:`ACTIONS`.
         resource: ``(type, id)``: ``("ModelVersion", "credit-scoring@3.2")``.
+        context: Cedar's context (JSON values), for the ``call`` action only.
     """
 
     principal: tuple[str, str]
     action: str
     resource: tuple[str, str]
+    context: dict[str, Any] | None = None
 
     def to_cedar(self) -> dict[str, Any]:
         """The request in cedarpy's structured form.
 
-        Entity references are dicts, not strings, so Cedar parses nothing per call; there is no
-        ``context`` key, which spares cedarpy a copy and a JSON dump per call (half the
-        overhead; no baseline policy reads a context).
+        Entity references are dicts, not strings, so Cedar parses nothing per call. Without a
+        context there is no ``context`` key, which spares cedarpy a copy and a JSON dump per
+        call (half the overhead; only ``call`` policies read a context).
         """
-        return {
+        found = {
             "principal": {"type": f"{NAMESPACE}::{self.principal[0]}", "id": self.principal[1]},
             "action": {"type": f"{NAMESPACE}::Action", "id": self.action},
             "resource": {"type": f"{NAMESPACE}::{self.resource[0]}", "id": self.resource[1]},
         }
+        if self.context is not None:
+            found["context"] = self.context
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +93,13 @@ class AccessDecision:
         policies: The ``@id`` of each policy that decided it (the permits that allowed it, or
             the forbids that denied it; empty for a default deny).
         errors: Policy evaluation errors (an erroring policy is skipped, as Cedar specifies).
+        failed: The ``@id`` of each policy that erred (the ids in ``errors``).
     """
 
     allowed: bool
     policies: tuple[str, ...] = field(default_factory=tuple)
     errors: tuple[str, ...] = field(default_factory=tuple)
+    failed: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _check(text: str, schema: cedarpy.Schema) -> None:
@@ -129,16 +139,49 @@ class AccessEngine:
         combined = "\n".join(texts.values())
         _check(combined, schema)  # ids unique across texts
         self._policies = cedarpy.PolicySet.from_str(combined)
-        self._ids = _policy_ids(combined)
+        self._parsed: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(combined))
+        self._ids = _policy_ids(self._parsed)
         self._entities = cedarpy.Entities.from_json_str(json.dumps(entities))
+
+    def with_entities(self, extra: list[dict[str, Any]]) -> AccessEngine:
+        """The same policies over this engine's entities and ``extra`` (parsed once, shared)."""
+        found = object.__new__(AccessEngine)
+        found._policies, found._parsed, found._ids = self._policies, self._parsed, self._ids
+        found._entities = self._entities.with_added_json_str(json.dumps(extra))
+        return found
+
+    def narrowed(
+        self, principal: tuple[str, str], action: str, resource: tuple[str, str]
+    ) -> Narrowed:
+        """The policies that may apply to one principal, action and resource.
+
+        Decided with only those, a request gives the same answer whatever its context, faster.
+        A policy is left out only when its scope cannot match: ``==`` another entity, or
+        ``is`` another type, or an action list without ``action``. ``in`` scopes are kept.
+        """
+        uids = {
+            "principal": f"{NAMESPACE}::{principal[0]}",
+            "action": f"{NAMESPACE}::Action",
+            "resource": f"{NAMESPACE}::{resource[0]}",
+        }
+        ids = {"principal": principal[1], "action": action, "resource": resource[1]}
+        kept = {
+            key: policy
+            for key, policy in self._parsed.get("staticPolicies", {}).items()
+            if all(_may_match(policy[part], uids[part], ids[part]) for part in uids)
+        }
+        text = json.dumps({"staticPolicies": kept, "templates": {}, "templateLinks": []})
+        reads = any('"Var": "context"' in json.dumps(p["conditions"]) for p in kept.values())
+        return Narrowed(self, cedarpy.PolicySet.from_json_str(text), reads_context=reads)
 
     def _decision(self, result: cedarpy.AuthzResult) -> AccessDecision:
         reasons = tuple(self._ids.get(r, r) for r in result.diagnostics.reasons)
-        errors = tuple(
-            _POSITIONAL.sub(lambda m: self._ids.get(m[0], m[0]), str(e))
-            for e in result.diagnostics.errors
+        raw = [str(e) for e in result.diagnostics.errors]
+        errors = tuple(_POSITIONAL.sub(lambda m: self._ids.get(m[0], m[0]), e) for e in raw)
+        failed = tuple(
+            self._ids.get(m[1], m[1]) for m in (_ERRED.search(e) for e in raw) if m is not None
         )
-        return AccessDecision(bool(result.allowed), reasons, errors)
+        return AccessDecision(bool(result.allowed), reasons, errors, failed)
 
     def authorize(self, request: Request) -> AccessDecision:
         """Decide one request.
@@ -168,9 +211,46 @@ class AccessEngine:
         return [self._decision(r) for r in results]
 
 
-def _policy_ids(text: str) -> dict[str, str]:
+class Narrowed:
+    """An engine's policies narrowed to one principal, action and resource.
+
+    Made by :meth:`AccessEngine.narrowed`; its requests differ by context only.
+
+    Attributes:
+        reads_context: Whether any of the policies reads the context; if none does, every
+            context gets the same decision.
+    """
+
+    def __init__(
+        self, engine: AccessEngine, policies: cedarpy.PolicySet, *, reads_context: bool
+    ) -> None:
+        self._engine = engine
+        self._policies = policies
+        self.reads_context = reads_context
+
+    def authorize(self, request: Request) -> AccessDecision:
+        """Decide a request for the principal, action and resource narrowed to."""
+        engine = self._engine
+        return engine._decision(
+            cedarpy.is_authorized(request.to_cedar(), self._policies, engine._entities)
+        )
+
+
+def _may_match(scope: dict[str, Any], type_: str, id_: str) -> bool:
+    """Whether a policy's scope (Cedar's JSON form) may match the entity ``type_::id_``."""
+    op = scope.get("op")
+    if op == "==":
+        return bool(scope["entity"] == {"type": type_, "id": id_})
+    if op == "is":
+        return bool(scope["entity_type"] == type_)
+    if op == "in" and "entities" in scope:  # an action list: the schema has no action groups
+        return {"type": type_, "id": id_} in scope["entities"]
+    return True
+
+
+def _policy_ids(text: str | dict[str, Any]) -> dict[str, str]:
     """Cedar's positional ids (``policy0``) to the ``@id`` annotations, where present."""
-    parsed = json.loads(cedarpy.policies_to_json_str(text))
+    parsed = json.loads(cedarpy.policies_to_json_str(text)) if isinstance(text, str) else text
     return {
         key: policy.get("annotations", {}).get("id") or key
         for key, policy in parsed.get("staticPolicies", {}).items()
