@@ -97,6 +97,49 @@ def test_stdio_gateway_filters_redacts_blocks_and_records(tmp_path: Path) -> Non
     assert len({c["session"] for c in calls}) == 1
 
 
+FREEZE = """kind: PolicySet
+name: crm-freeze
+spec:
+  access:
+    - name: freeze
+      cedar: |
+        @id("crm.frozen")
+        forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"crm-read")
+        when { context.arguments has customer_id && context.arguments.customer_id != "C-1002" };
+"""
+
+
+def test_a_policy_applied_while_the_gateway_runs_decides_its_next_calls(tmp_path: Path) -> None:
+    config = workspace(tmp_path)
+    (tmp_path / "freeze.yaml").write_text(FREEZE)
+    params = StdioServerParameters(
+        command=KEEL,
+        args=["gateway", "cn-service-agent", "--servers", str(config)],
+        env=clean_env(KEEL_PRINCIPAL=ADMIN),
+        cwd=str(tmp_path),
+    )
+    seen: list[Any] = []
+
+    async def main() -> None:
+        async with Client(params) as client:
+            seen.append(await client.call_tool("crm-read", {"customer_id": "C-1001"}))
+            applied = await anyio.to_thread.run_sync(
+                lambda: keel("apply", "-f", "freeze.yaml", cwd=tmp_path)
+            )
+            assert applied.returncode == 0, applied.stderr
+            await anyio.sleep(1.2)  # the gateway reads the estate's revision once a second
+            seen.append(await client.call_tool("crm-read", {"customer_id": "C-1001"}))
+            seen.append(await client.call_tool("crm-read", {"customer_id": "C-1002"}))
+
+    anyio.run(main)
+    before, after, other = seen
+    assert not before.is_error and not other.is_error
+    assert after.is_error and "policy.forbid:crm.frozen" in after.content[0].text
+    shown = keel("agents", "calls", "cn-service-agent", "-o", "json", cwd=tmp_path).stdout
+    calls = list(reversed(json.loads(shown)["calls"]))
+    assert [c["reasons"] for c in calls] == [[], ["policy.forbid:crm.frozen"], []]
+
+
 def test_stdio_gateway_refuses_a_viewer_and_a_bad_file_before_serving(tmp_path: Path) -> None:
     config = workspace(tmp_path)
     viewer = keel("gateway", "cn-service-agent", "--servers", str(config), cwd=tmp_path,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,9 @@ from keel.gateway.upstreams import Upstreams, load, rank
 from keel.policy.access.tools import ToolCallPolicy, ToolLabels
 from keel.service import access, gateway, tokens
 from keel.service.actor import Actor
-from keel.service.stored import load_estate
+from keel.service.stored import estate_in, load_estate
 from keel.service.workspace import Workspace
+from keel.store import ResourceRepository
 
 
 class GroupCommit:
@@ -116,6 +117,61 @@ class StoredApprovals:
             await anyio.sleep(self.poll_s)
 
 
+class LivePolicy:
+    """The access policy's decisions on an agent's tool calls, kept in step with the estate.
+
+    At most once every ``check_s`` seconds, a call reads the estate's revision (one small
+    query); when it changed (a policy set, the agent's manifest), the decisions are rebuilt
+    from the stored estate before the call is decided. A revoked tool or a new forbid reaches
+    a running gateway within a second.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        agent: str,
+        labels: dict[str, ToolLabels],
+        check_s: float = 1.0,
+    ) -> None:
+        self.workspace = workspace
+        self.agent = agent
+        self.labels = labels
+        self.check_s = check_s
+        self._revision, self._policy = self._read()
+        self._next = time.monotonic() + check_s
+
+    def _read(self) -> tuple[int, ToolCallPolicy]:
+        with self.workspace.unit(snapshot=True) as unit:
+            revision = unit.repository(ResourceRepository).revision()[0]
+            estate = estate_in(unit)
+        return revision, gateway.tool_policy(estate, self.agent, self.labels)
+
+    def _current(self) -> ToolCallPolicy:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.check_s
+            with self.workspace.unit(snapshot=True) as unit:
+                revision = unit.repository(ResourceRepository).revision()[0]
+            if revision != self._revision:
+                self._revision, self._policy = self._read()
+        return self._policy
+
+    def decide(
+        self,
+        tool: str,
+        arguments: Mapping[str, object],
+        usage: Mapping[str, int] | None = None,
+        *,
+        via: str = "mcp",
+    ) -> list[str]:
+        """See :meth:`keel.policy.access.tools.ToolCallPolicy.decide`."""
+        return self._current().decide(tool, arguments, usage, via=via)
+
+    def lists(self, tool: str) -> bool:
+        """See :meth:`keel.policy.access.tools.ToolCallPolicy.lists`."""
+        return self._current().lists(tool)
+
+
 def open_gateway(
     workspace: Workspace,
     agent: str,
@@ -142,14 +198,14 @@ def open_gateway(
     )
     rules = screening.Rules(upstreams.kind_actions(), upstreams.compiled())
 
-    def policy(routes: dict[str, str]) -> ToolCallPolicy:
+    def policy(routes: dict[str, str]) -> LivePolicy:
         labels = {}
         for tool, server in routes.items():
             rule = upstreams.rule(tool)
             labels[tool] = ToolLabels(
                 server, rank(rule.returns), rank(rule.receives), rule.approval, tuple(rule.reads)
             )
-        return gateway.tool_policy(estate, agent, labels)
+        return LivePolicy(workspace, agent, labels)
 
     async def record(call: Call) -> int:
         index = await commit.record(call)
