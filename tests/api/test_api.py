@@ -548,10 +548,13 @@ def test_capacity_advice_is_served_with_unreadable_workloads_withheld(server: Se
     assert json.loads(remote.stdout)["scenario"]["mapping"]["web"] == expected
 
 
+IBAN_CALL = {"id": "call_9", "type": "function", "index": 0,
+             "function": {"name": "case-create",
+                          "arguments": json.dumps({"note": "IBAN DE89 3704 0044 0532 0130 00"})}}  # fmt: skip
+
+
 def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) -> None:
-    call = {"id": "call_9", "type": "function", "index": 0,
-            "function": {"name": "case-create",
-                         "arguments": json.dumps({"note": "IBAN DE89 3704 0044 0532 0130 00"})}}  # fmt: skip
+    call = IBAN_CALL
     with server.client("operator") as operator:
         answer = operator.post("/v1/agents/kyc-review-agent/tool-calls:check",
                                json={"tool_calls": [call]})  # fmt: skip
@@ -605,12 +608,29 @@ def test_tool_calls_are_checked_over_the_api_in_openai_format(server: Server) ->
         assert late.status_code == 400 and "not pending" in late.text
         assert approver.post("/v1/agents/approvals/999/decisions",
                              json={"approve": True}).status_code == 404  # fmt: skip
+
+
+def test_an_agents_own_key_checks_its_own_calls_and_opens_nothing_else(server: Server) -> None:
+    call = IBAN_CALL
     made = run("token", "create", "--name", "kyc-own", "--agent", "kyc-review-agent",
                cwd=server.root)  # fmt: skip
     assert made.returncode == 0, made.stderr
     own = {"Authorization": f"Bearer {made.stdout.strip()}"}
     refused = httpx.get(f"{server.url}/v1/agents/kyc-review-agent/calls", headers=own)
     assert refused.status_code == 401 and "opens only that agent's MCP gateway" in refused.text
+    checked = f"{server.url}/v1/agents/kyc-review-agent/tool-calls:check"
+    mine = httpx.post(checked, headers=own, json={"tool_calls": [call]})  # its own calls: yes
+    assert mine.status_code == 200, mine.text
+    (verdict,) = mine.json()["verdicts"]
+    entry = run("ledger", "show", "--from", str(verdict["ledger_index"]), "--limit", "1",
+                cwd=server.root).stdout  # fmt: skip
+    assert json.loads(entry)["personal"]["actor"] == "agent:kyc-review-agent"
+    for other in ("treasury-research-agent", "nobody"):  # another agent's: refused, as before
+        theirs = httpx.post(checked.replace("kyc-review-agent", other), headers=own,
+                            json={"tool_calls": [call]})  # fmt: skip
+        assert theirs.status_code == 401 and "belongs to agent kyc-review-agent" in theirs.text
+    again = httpx.get(f"{server.url}/v1/agents/kyc-review-agent/calls", headers=own)
+    assert again.status_code == 401  # the admitted (cached) key still opens no other route
     login = httpx.post(f"{server.url}/ui/login", data={"key": made.stdout.strip()})
     assert "keel_session" not in login.headers.get("set-cookie", "")  # no dashboard session
     with server.client(None) as anonymous:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import cedarpy
 import pytest
 from test_compliance import demo_estate
 
-from keel.policy.access.engine import CALL, AccessEngine, AccessPolicyError, Request, schema_text
+from keel.policy.access.engine import (
+    CALL,
+    AccessEngine,
+    AccessPolicyError,
+    Request,
+    context_use,
+    schema_text,
+)
 from keel.policy.access.entities import entities
 from keel.policy.access.tools import (
     ToolCallPolicy,
@@ -165,7 +173,15 @@ CONDITIONS = [
     " when { context.session_calls > 3 }",
     ' when { context.arguments has q && context.arguments.q == "x" }',
     " unless { context.agent_calls_last_minute < 10 }",
+    " when { context.arguments has limit && context.arguments.limit > 3 }",
+    " when { context.arguments == {} }",  # the arguments read whole
+    ' when { context.arguments has n && context.arguments.n == {"m": 1} }',
+    ' when { context.via == "mcp" && context has session_calls }',
 ]
+ARGUMENTS: list[dict[str, object]] = [
+    {}, {"q": "x"}, {"q": "y"}, {"q": "x", "limit": 5}, {"limit": 2, "n": {"m": 1}},
+    {"n": {"m": 1, "k": None}, "other": [1, 2]}, {"limit": "5"},
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -186,14 +202,33 @@ def test_narrowed_decisions_equal_the_whole_policy_set(seed: int) -> None:
         policy = ToolCallPolicy(whole, agent, TOOLS)
         for _ in range(40):
             tool = rng.choice(sorted(TOOLS))
-            arguments = rng.choice([{}, {"q": "x"}, {"q": "y"}])
+            arguments = rng.choice(ARGUMENTS)
             usage = {
                 "session_calls": rng.randint(0, 6),
                 "agent_calls_last_minute": rng.randint(5, 15),
             }
-            context = {"arguments": arguments, "via": "mcp", "tool_calls_last_minute": 0,
+            context = {"arguments": cedar_value(arguments), "via": "mcp", "tool_calls_last_minute": 0,
                        "session_taint_rank": 0, **usage}  # fmt: skip
             expected = reasons(
                 whole.authorize(Request(("Agent", agent), CALL, ("Tool", tool), context))
             )
             assert policy.decide(tool, arguments, usage) == expected, (texts, agent, tool, context)
+
+
+def test_what_policies_read_of_the_context() -> None:
+    def uses(condition: str) -> object:
+        text = f"permit (principal, action, resource) when {{ {condition} }};"
+        parsed = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]["policy0"]
+        return context_use([parsed["conditions"]])
+
+    assert uses("true") == {}
+    assert uses("context.session_calls > 1 && context has via") == {
+        "session_calls": None, "via": None
+    }  # fmt: skip
+    assert uses("context.arguments has a && context.arguments.a.b > 3") == {
+        "arguments": frozenset({"a"})
+    }
+    assert uses("context.arguments has a && context.arguments == {}") == {"arguments": None}
+    assert uses('context["arguments"]["x y"] == 1') == {"arguments": frozenset({"x y"})}
+    assert uses("context == {}") is None
+    assert uses("[context].contains(context)") is None

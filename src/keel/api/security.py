@@ -332,7 +332,9 @@ def guards_of(request: Request) -> Guards:
     return found
 
 
-def guard(action: str, resource: str, *, mutates: bool = False) -> Callable[[Request], Caller]:
+def guard(
+    action: str, resource: str, *, mutates: bool = False, agent_key: str | None = None
+) -> Callable[[Request], Caller]:
     """A dependency that lets a request through only if its principal may do ``action``.
 
     Args:
@@ -340,6 +342,8 @@ def guard(action: str, resource: str, *, mutates: bool = False) -> Callable[[Req
         resource: The resource, ``Kind/name`` with ``{path parameters}`` filled from the URL.
         mutates: Whether the route changes state (the change records its actor in the ledger
             itself; a cookie-authenticated mutation must pass the CSRF check).
+        agent_key: The path parameter naming an agent whose own key the route also admits
+            (acting as ``agent:NAME``); without it, every agent's key is refused.
 
     Returns:
         The dependency; it returns the caller, with operations acting as its principal.
@@ -351,7 +355,10 @@ def guard(action: str, resource: str, *, mutates: bool = False) -> Callable[[Req
         target = _typed(resource.format(**request.path_params))
         credential, session = presented(request)
         try:
-            token, decision, csrf = guards.gate.admit(credential, action, target, session=session)
+            own = request.path_params.get(agent_key) if agent_key else None
+            token, decision, csrf = guards.gate.admit(
+                credential, action, target, session=session, agent=own
+            )
         except AuthenticationError:
             guards.failures.take(f"addr:{client_address(request)}")  # 429 past the limit
             raise

@@ -581,7 +581,13 @@ class Gate:
             return self._engine
 
     def admit(
-        self, credential: str | None, action: str, resource: str, *, session: bool = False
+        self,
+        credential: str | None,
+        action: str,
+        resource: str,
+        *,
+        session: bool = False,
+        agent: str | None = None,
     ) -> tuple[tokens.Token, AccessDecision, str | None]:
         """Authenticate a credential and decide its request, in one read of the store.
 
@@ -590,15 +596,22 @@ class Gate:
             action: The action.
             resource: ``Kind/name`` or ``Ledger``.
             session: Whether the credential is a dashboard session id.
+            agent: The agent whose own key this route also admits (the tool-call check of
+                that agent); any other agent's key is refused, on every route.
 
         Returns:
             The token, the decision, and the session's CSRF token (``None`` for keys).
 
         Raises:
-            AuthenticationError: If the credential is not valid now.
+            AuthenticationError: If the credential is not valid now, or is an agent's key
+                where that agent's own key is not admitted.
             UserError: If the request is malformed.
         """
         token, revision, csrf = self._authenticate(credential, session)
+        if token.agent is not None:  # checked on every request, cached or not
+            if session or agent is None or token.agent != agent:
+                tokens.refuse_agent_key(token)
+            return token, AccessDecision(True, ("agent.own_key",)), csrf
         try:
             asked = request(f"service_account:role:{token.role}", action, resource)
         except ValueError as error:
@@ -669,7 +682,6 @@ class Gate:
                 token, csrf = found.token, found.csrf
             else:
                 token, revision = tokens.authenticate_in(unit, credential, self.workspace.settings)
-        tokens.refuse_agent_key(token)
         if self.cache_s > 0:
             if len(self._seen) >= self.MAX_CACHED:
                 self._seen.clear()

@@ -406,6 +406,7 @@ DEMO_SESSIONS: dict[str, str] = {
     ),
     "treasury-research-agent": _calls(
         ("web-search", {"query": "EUR/USD 3-month forward points"}),
+        ("spreadsheet-write", {"sheet": "credit-limits", "cell": "C4", "value": "2500000"}),
         ("spreadsheet-write", {"sheet": "fx", "cell": "B2", "value": "AKIAIOSFODNN7EXAMPLE"}),
         ("email-send", {"to": "broker@example.com", "body": "our positions"}),
     ),

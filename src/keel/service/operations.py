@@ -546,8 +546,12 @@ class LocalOperations:
     def check_tool_calls(
         self, agent: str, tool_calls: Sequence[wire.ToolCall]
     ) -> wire.ToolCallVerdicts:
-        """Verdicts on an agent's tool calls; running agents is an operator's act."""
-        access.authorize(self.workspace, self.actor, [("deploy", "Workload/*")])
+        """Verdicts on an agent's tool calls, asked by an operator or by the agent itself.
+
+        Running agents is an operator's act; an agent checking its own calls needs no more.
+        """
+        if self.actor.principal != f"agent:{agent}":
+            access.authorize(self.workspace, self.actor, [("deploy", "Workload/*")])
         return gateway.check(self.workspace, agent, tool_calls, actor=self.actor)
 
     def agent_calls(

@@ -1,7 +1,8 @@
 """``/v1/agents``: the agent gateway's tool-call check and call history.
 
 Who may: checking (and so recording) an agent's tool calls is running that agent, an
-operator's act (``deploy`` on ``Workload/*``), as dispatching work is. Every verdict is a
+operator's act (``deploy`` on ``Workload/*``), as dispatching work is; or the agent itself,
+with its own key (no other agent's). Every verdict is a
 ledger entry; the arguments are never stored, only a digest of what may be forwarded.
 Reading an agent's calls is reading the agent (``read`` on ``Agent/NAME``).
 """
@@ -32,9 +33,14 @@ class ToolCallsBody(Body):
 def check_tool_calls(
     agent: AgentName,
     body: ToolCallsBody,
-    caller: Annotated[Caller, Depends(guard("deploy", "Workload/*", mutates=True))],
+    caller: Annotated[
+        Caller, Depends(guard("deploy", "Workload/*", mutates=True, agent_key="agent"))
+    ],
 ) -> wire.ToolCallVerdicts:
-    """Allow, redact or block each tool call before the agent's framework runs it."""
+    """Allow, redact or block each tool call before the agent's framework runs it.
+
+    An operator's key, or the agent's own key (``keel token create --agent NAME``).
+    """
     return caller.ops.check_tool_calls(agent, body.tool_calls)
 
 

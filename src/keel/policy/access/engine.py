@@ -142,11 +142,13 @@ class AccessEngine:
         self._parsed: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(combined))
         self._ids = _policy_ids(self._parsed)
         self._entities = cedarpy.Entities.from_json_str(json.dumps(entities))
+        self._subsets: dict[tuple[str, ...], tuple[cedarpy.PolicySet, ContextUse]] = {}
 
     def with_entities(self, extra: list[dict[str, Any]]) -> AccessEngine:
         """The same policies over this engine's entities and ``extra`` (parsed once, shared)."""
         found = object.__new__(AccessEngine)
         found._policies, found._parsed, found._ids = self._policies, self._parsed, self._ids
+        found._subsets = self._subsets
         found._entities = self._entities.with_added_json_str(json.dumps(extra))
         return found
 
@@ -170,9 +172,12 @@ class AccessEngine:
             for key, policy in self._parsed.get("staticPolicies", {}).items()
             if all(_may_match(policy[part], uids[part], ids[part]) for part in uids)
         }
-        text = json.dumps({"staticPolicies": kept, "templates": {}, "templateLinks": []})
-        reads = any('"Var": "context"' in json.dumps(p["conditions"]) for p in kept.values())
-        return Narrowed(self, cedarpy.PolicySet.from_json_str(text), reads_context=reads)
+        known = self._subsets.get(tuple(kept))  # many agents and tools share a subset
+        if known is None:
+            text = json.dumps({"staticPolicies": kept, "templates": {}, "templateLinks": []})
+            uses = context_use([p["conditions"] for p in kept.values()])
+            known = self._subsets[tuple(kept)] = (cedarpy.PolicySet.from_json_str(text), uses)
+        return Narrowed(self, known[0], uses=known[1])
 
     def _decision(self, result: cedarpy.AuthzResult) -> AccessDecision:
         reasons = tuple(self._ids.get(r, r) for r in result.diagnostics.reasons)
@@ -211,22 +216,79 @@ class AccessEngine:
         return [self._decision(r) for r in results]
 
 
+ContextUse = dict[str, frozenset[str] | None] | None
+"""What policies read of a request's context: ``None`` for all of it, else each attribute
+read, with the attributes read of its value (``None``: the whole value). ``{}``: nothing."""
+
+
+def context_use(conditions: list[Any]) -> ContextUse:
+    """What the conditions (Cedar's JSON form) read of the context.
+
+    A record can be observed only through its attributes (``.a``, ``has a``) or whole (as a
+    value: ``==``, in a set). So a context holding only what this returns, with every value
+    read whole, gets the same decision as the full context.
+    """
+    found: dict[str, set[str] | None] = {}
+    whole = False
+
+    def chain(node: Any) -> tuple[str, ...] | None:
+        if node == {"Var": "context"}:
+            return ()
+        if isinstance(node, dict) and len(node) == 1 and "." in node:
+            inner = chain(node["."]["left"])
+            return None if inner is None else (*inner, node["."]["attr"])
+        return None
+
+    def walk(node: Any) -> None:
+        nonlocal whole
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        if node == {"Var": "context"}:
+            whole = True
+            return
+        op = next(iter(node)) if len(node) == 1 else None
+        if op in (".", "has"):
+            left = chain(node[op]["left"])
+            if left is not None:
+                path = (*left, node[op]["attr"])
+                subs = found.get(path[0], set())
+                if len(path) == 1 or subs is None:
+                    found[path[0]] = None
+                else:
+                    found[path[0]] = subs | {path[1]}
+                return
+        for value in node.values():
+            walk(value)
+
+    walk(conditions)
+    if whole:
+        return None
+    return {k: None if v is None else frozenset(v) for k, v in found.items()}
+
+
 class Narrowed:
     """An engine's policies narrowed to one principal, action and resource.
 
     Made by :meth:`AccessEngine.narrowed`; its requests differ by context only.
 
     Attributes:
-        reads_context: Whether any of the policies reads the context; if none does, every
-            context gets the same decision.
+        uses: What the policies read of the context (:func:`context_use`); a request whose
+            context holds only that gets the same decision.
     """
 
-    def __init__(
-        self, engine: AccessEngine, policies: cedarpy.PolicySet, *, reads_context: bool
-    ) -> None:
+    def __init__(self, engine: AccessEngine, policies: cedarpy.PolicySet, *, uses: ContextUse):
         self._engine = engine
         self._policies = policies
-        self.reads_context = reads_context
+        self.uses = uses
+
+    @property
+    def reads_context(self) -> bool:
+        """Whether any of the policies reads the context (if none, every context decides alike)."""
+        return self.uses is None or bool(self.uses)
 
     def authorize(self, request: Request) -> AccessDecision:
         """Decide a request for the principal, action and resource narrowed to."""
