@@ -168,6 +168,71 @@ def _key(root: Path, name: str, role: str) -> str:
     return made.stdout.strip()
 
 
+def _http_gateway(root: Path, agent: str, config: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``keel gateway AGENT --http PORT``, once it answers; and its URL."""
+    port = _port()
+    process = subprocess.Popen(
+        [KEEL, "gateway", agent, "--servers", str(config), "--http", str(port)],
+        cwd=root,
+        env=clean_env(KEEL_PRINCIPAL=ADMIN),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.post(url, json={}, timeout=2)
+            return process, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError("the HTTP gateway did not start") from None
+            time.sleep(0.1)
+
+
+def test_a_gateway_reaches_a_server_behind_a_key_from_its_environment(tmp_path: Path) -> None:
+    """A stdio gateway in front of an HTTP gateway (a server that needs a key): the key comes
+    from the environment through ``headers``, never from the file."""
+    config = workspace(tmp_path)
+    own = _key(tmp_path, "kyc-own", "kyc-review-agent")
+    process, url = _http_gateway(tmp_path, "kyc-review-agent", config)
+    front = tmp_path / "front.yaml"
+    front.write_text(
+        f"servers:\n  inner: {{url: '{url}', headers: {{Authorization: 'Bearer ${{KYC_KEY}}'}}}}\n"
+    )
+    try:
+        unset = keel("gateway", "kyc-review-agent", "--servers", str(front), cwd=tmp_path,
+                     stdin="")  # fmt: skip
+        assert unset.returncode != 0
+        assert "servers.inner.headers.Authorization: the environment variable KYC_KEY" in (
+            unset.stderr
+        )
+        wrong = keel("gateway", "kyc-review-agent", "--servers", str(front), cwd=tmp_path,
+                     stdin="", env={"KYC_KEY": "keel_x_y"})  # fmt: skip
+        assert wrong.returncode != 0 and "server inner: cannot start it" in wrong.stderr
+        params = StdioServerParameters(
+            command=KEEL,
+            args=["gateway", "kyc-review-agent", "--servers", str(front)],
+            env=clean_env(KEEL_PRINCIPAL=ADMIN, KYC_KEY=own),
+            cwd=str(tmp_path),
+        )
+        seen = session(lambda: Client(params), [("sanctions-screening", {"name": "Marta Nowak"})])
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert seen["tools"] == ["case-create", "crm-read", "sanctions-screening"]
+    (screened,) = seen["calls"]
+    assert not screened.is_error, screened
+    calls = keel("agents", "calls", "kyc-review-agent", "-o", "json", cwd=tmp_path).stdout
+    first = min(c["ledger_index"] for c in json.loads(calls)["calls"])
+    shown = keel("ledger", "show", "--from", str(first), cwd=tmp_path).stdout
+    entries = [json.loads(line)["entry"] for line in shown.splitlines()]
+    callers = [e.get("caller") for e in entries if e["type"] == "agent.tool_call"]
+    assert len(callers) == 2 and set(callers) == {"agent:kyc-review-agent", None}  # inner, front
+    assert own not in shown
+
+
 def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path) -> None:
     config = workspace(tmp_path)
     operator, viewer = _key(tmp_path, "agent-runner", "operator"), _key(tmp_path, "v", "viewer")
@@ -175,25 +240,9 @@ def test_http_gateway_needs_an_operator_key_and_survives_garbage(tmp_path: Path)
         _key(tmp_path, "kyc-own", "kyc-review-agent"),
         _key(tmp_path, "cn", "cn-service-agent"),
     )
-    port = _port()
-    process = subprocess.Popen(
-        [KEEL, "gateway", "kyc-review-agent", "--servers", str(config), "--http", str(port)],
-        cwd=tmp_path,
-        env=clean_env(KEEL_PRINCIPAL=ADMIN),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
+    process, url = _http_gateway(tmp_path, "kyc-review-agent", config)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status = httpx.post(url, json={}, timeout=2).status_code
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
-        assert status == 401
+        assert httpx.post(url, json={}, timeout=2).status_code == 401
         wrong = httpx.post(url, json={}, headers={"Authorization": f"Bearer {other}"})
         assert wrong.status_code == 403 and "belongs to agent cn-service-agent" in wrong.text
         assert (

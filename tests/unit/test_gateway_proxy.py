@@ -385,3 +385,49 @@ def test_overlong_tool_names_are_refused_and_recorded_cut() -> None:
                   script)  # fmt: skip
     assert seen["answer"].is_error and call.reasons == ["call.name_too_long"]
     assert call.tool == "x" * 128 and call.outcome == "not_run"
+
+
+def test_a_stdio_server_gets_its_env_from_the_gateways_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = Upstreams.model_validate({
+        "servers": {"troubled": {"command": [sys.executable, TROUBLED],
+                                 "env": {"TROUBLED_TOKEN": "t-${KEEL_TEST_TOKEN}"}}},
+    })  # fmt: skip
+    seen: dict[str, Any] = {}
+
+    async def script(client: Client, gateway: Gateway) -> None:
+        seen["token"] = await client.call_tool("getenv", {"name": "TROUBLED_TOKEN"})
+        seen["other"] = await client.call_tool("getenv", {"name": "KEEL_TEST_TOKEN"})
+
+    monkeypatch.setenv("KEEL_TEST_TOKEN", "s3cr3t")
+    run({"getenv"}, "internal", config, script)
+    assert text(seen["token"]) == "t-s3cr3t"
+    assert text(seen["other"]) == "(unset)"  # only what the file names reaches the server
+    monkeypatch.delenv("KEEL_TEST_TOKEN")
+    with pytest.raises(UserError, match=r"servers\.troubled\.env\.TROUBLED_TOKEN: the "
+                       "environment variable KEEL_TEST_TOKEN is not set"):  # fmt: skip
+        run({"getenv"}, "internal", config, script)
+
+
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        ({"command": ["x"], "headers": {"A": "b"}}, "headers are for a url"),
+        ({"url": "http://127.0.0.1:9/mcp", "env": {"A": "b"}}, "env is for a command"),
+        (
+            {
+                "url": "http://127.0.0.1:9/mcp",
+                "headers": {"Authorization": "Bearer ghp_" + "a1B2" * 9},
+            },
+            "headers.Authorization holds a key",
+        ),
+        ({"command": ["x"], "env": {"AWS": "AKIAIOSFODNN7EXAMPLE"}}, "env.AWS holds a key"),
+        ({"url": "http://127.0.0.1:9/mcp", "headers": {"bad header": "x"}}, "headers.bad header"),
+    ],
+)
+def test_server_credentials_in_the_file_are_refused(server: dict[str, Any], message: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        Upstreams.model_validate({"servers": {"s": server}})

@@ -35,6 +35,7 @@ agent with no arguments at the session's start.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -44,8 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
+import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.lowlevel import Server
 from opentelemetry import trace
 
@@ -156,15 +159,29 @@ def _raise_to(session: _Session, level: Classification, tool: str) -> None:
         session.taint, session.tainted_by = level, tool
 
 
-def _client(upstream: Upstream) -> Client:
+async def _client(stack: AsyncExitStack, name: str, upstream: Upstream) -> Client:
+    """A client of the server, its credentials taken from the environment (not connected).
+
+    Raises:
+        UserError: If a variable its headers or env name is not set.
+    """
+    try:
+        headers, env = upstream.resolved(os.environ)
+    except UserError as error:
+        raise UserError(f"servers.{name}.{error.message}", hint=error.hint) from None
     if upstream.command is not None:
         command, *args = upstream.command
         return Client(
-            StdioServerParameters(command=command, args=args),
+            StdioServerParameters(command=command, args=args, env=env or None),
             read_timeout_seconds=upstream.timeout_s,
         )
     assert upstream.url is not None
-    return Client(upstream.url, read_timeout_seconds=upstream.timeout_s)
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+    await stack.enter_async_context(http)
+    return Client(
+        streamable_http_client(upstream.url, http_client=http),
+        read_timeout_seconds=upstream.timeout_s,
+    )
 
 
 class Gateway:
@@ -212,7 +229,7 @@ class Gateway:
     async def __aenter__(self) -> Gateway:
         try:
             for name, upstream in self.upstreams.servers.items():
-                client = _client(upstream)
+                client = await _client(self._stack, name, upstream)
                 try:
                     await self._stack.enter_async_context(client)
                     with anyio.fail_after(upstream.timeout_s):

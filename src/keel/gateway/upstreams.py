@@ -5,9 +5,11 @@ r"""The gateway's file: which MCP servers it fronts and what each tool reads and
     servers:
       bank:                                   # a name, used in messages and the ledger
         command: [python3, -m, keel.gateway.bank_tools]   # stdio: a process the gateway starts
+        env: {BANK_TOKEN: '${BANK_TOKEN}'}    # its environment (taken from the gateway's)
         timeout_s: 10                         # a call that takes longer fails (default 30)
       search:
         url: http://127.0.0.1:9000/mcp        # streamable HTTP
+        headers: {Authorization: 'Bearer ${SEARCH_KEY}'}  # sent with every request
     tools:
       crm-read: {returns: confidential}       # its results carry confidential data
       case-create: {sink: confidential}       # it may receive up to confidential data
@@ -21,6 +23,11 @@ r"""The gateway's file: which MCP servers it fronts and what each tool reads and
       account_no: {regex: 'ACC-\d{8}', action: redact}
     actions: {email: allow}                   # a built-in kind's action, changed
 
+Credentials for the servers come from the gateway's environment: ``${NAME}`` in a header or
+an ``env`` value is replaced by the variable ``NAME`` when the gateway starts (a missing one is
+an error naming it). A value that holds a key itself is refused: the file is configuration,
+not a vault.
+
 A tool's ``returns`` is the classification of what it gives back (default ``public``: its
 results are still scanned). A tool's ``sink`` is the highest classification the place it
 sends its arguments to may hold; without it, the tool's ``returns`` (a system that serves
@@ -30,6 +37,8 @@ confidential data is cleared to hold it). A tool not listed returns and receives
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,7 +55,7 @@ from pydantic import (
 
 from keel.errors import UserError
 from keel.estate.resources import CLASSIFICATION_ORDER, Classification
-from keel.gateway.detectors import KINDS, UNSCANNED
+from keel.gateway.detectors import KINDS, UNSCANNED, scan_text
 from keel.gateway.screening import DEFAULT_ACTIONS
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")]
@@ -57,18 +66,62 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Setting = Annotated[str, Field(max_length=4096)]
+
+
 class Upstream(_Strict):
     """One MCP server: a command to start (stdio) or a URL (streamable HTTP)."""
 
     command: list[str] | None = Field(default=None, min_length=1, max_length=64)
     url: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")], Setting] = Field(
+        default_factory=dict, max_length=32
+    )
+    """HTTP headers sent with every request (``url`` only); ``${NAME}`` from the environment."""
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], Setting] = Field(
+        default_factory=dict, max_length=64
+    )
+    """Environment variables of the server's process (``command`` only), besides the SDK's
+    defaults (``HOME``, ``PATH`` ...); ``${NAME}`` from the gateway's environment."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> Upstream:
         if (self.command is None) == (self.url is None):
             raise ValueError("give either command (stdio) or url (streamable HTTP)")
+        if self.headers and self.url is None:
+            raise ValueError("headers are for a url; a command's server takes env")
+        if self.env and self.command is None:
+            raise ValueError("env is for a command; a url's server takes headers")
+        for field, values in (("headers", self.headers), ("env", self.env)):
+            for name, value in values.items():
+                if any(f.kind == "secret" for f in scan_text(_REFERENCE.sub("", value))):
+                    raise ValueError(
+                        f"{field}.{name} holds a key: put it in an environment variable and"
+                        " write ${NAME}"
+                    )
         return self
+
+    def resolved(self, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        """The headers and env with ``${NAME}`` replaced from ``environ``.
+
+        Raises:
+            UserError: If a variable is not set, naming the field and the variable.
+        """
+        found: list[dict[str, str]] = []
+        for field, values in (("headers", self.headers), ("env", self.env)):
+            done = {}
+            for name, value in values.items():
+                missing = [v for v in _REFERENCE.findall(value) if v not in environ]
+                if missing:
+                    raise UserError(
+                        f"{field}.{name}: the environment variable {missing[0]} is not set",
+                        hint="set it where the gateway runs",
+                    )
+                done[name] = _REFERENCE.sub(lambda m: environ[m[1]], value)
+            found.append(done)
+        return found[0], found[1]
 
 
 class ToolRule(_Strict):
