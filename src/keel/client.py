@@ -206,6 +206,13 @@ class Client:
         body = {"tool_calls": [c.model_dump(mode="json", exclude_none=True) for c in tool_calls]}
         return self._post(wire.ToolCallVerdicts, f"/v1/agents/{agent}/tool-calls:check", body)
 
+    def check_tool_results(
+        self, agent: str, results: Sequence[wire.ToolResult]
+    ) -> wire.ToolResultVerdicts:
+        """Verdicts on an agent's tool results (OpenAI ``tool`` messages), each recorded."""
+        body = {"results": [r.model_dump(mode="json", exclude_none=True) for r in results]}
+        return self._post(wire.ToolResultVerdicts, f"/v1/agents/{agent}/tool-results:check", body)
+
     def agent_calls(
         self, agent: str, *, limit: int = 50, before: int | None = None
     ) -> wire.AgentCalls:

@@ -122,6 +122,12 @@ class Operations(Protocol):
         """Verdicts on an agent's tool calls (OpenAI format), each recorded in the ledger."""
         ...
 
+    def check_tool_results(
+        self, agent: str, results: Sequence[wire.ToolResult]
+    ) -> wire.ToolResultVerdicts:
+        """Verdicts on an agent's tool results (OpenAI ``tool`` messages), each recorded."""
+        ...
+
     def agent_calls(
         self, agent: str, *, limit: int = 50, before: int | None = None
     ) -> wire.AgentCalls:

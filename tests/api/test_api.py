@@ -76,6 +76,9 @@ def _bodies(root: Path) -> dict[str, Any]:
                 {"id": "m", "type": "function", "function": {"name": "crm-read", "arguments": "{}"}}
             ]
         },
+        "/v1/agents/{agent}/tool-results:check": {
+            "results": [{"role": "tool", "tool_call_id": "m", "content": "ok"}]
+        },
     }
 
 
@@ -629,6 +632,14 @@ def test_an_agents_own_key_checks_its_own_calls_and_opens_nothing_else(server: S
         theirs = httpx.post(checked.replace("kyc-review-agent", other), headers=own,
                             json={"tool_calls": [call]})  # fmt: skip
         assert theirs.status_code == 401 and "belongs to agent kyc-review-agent" in theirs.text
+    answers = {"results": [{"role": "tool", "tool_call_id": "call_9", "content": "key ghp_"
+                            + "a1B2" * 9}]}  # fmt: skip
+    scanned = httpx.post(checked.replace("tool-calls", "tool-results"), headers=own, json=answers)
+    assert scanned.status_code == 200, scanned.text
+    assert scanned.json()["verdicts"][0]["content"] == "key [SECRET]"
+    theirs = httpx.post(checked.replace("tool-calls", "tool-results").replace(
+        "kyc-review-agent", "treasury-research-agent"), headers=own, json=answers)  # fmt: skip
+    assert theirs.status_code == 401
     again = httpx.get(f"{server.url}/v1/agents/kyc-review-agent/calls", headers=own)
     assert again.status_code == 401  # the admitted (cached) key still opens no other route
     login = httpx.post(f"{server.url}/ui/login", data={"key": made.stdout.strip()})

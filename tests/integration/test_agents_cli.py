@@ -152,3 +152,50 @@ def test_a_tool_rule_reading_an_argument_without_has_is_refused_at_apply(tmp_pat
     assert applied.returncode != 0
     assert "tool-rules.yaml" in applied.stderr and "customer_id" in applied.stderr
     assert "spec.access[0].cedar" in applied.stderr
+
+
+def test_tool_results_are_redacted_or_withheld_and_recorded_without_values(tmp_path: Path) -> None:
+    assert keel("init", "estate", cwd=tmp_path).returncode == 0
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"messages": [
+        {"role": "assistant", "content": None},
+        {"role": "tool", "tool_call_id": "r1", "name": "crm-read",
+         "content": f"Marta Nowak, card {CARD}, key AKIAIOSFODNN7EXAMPLE"},
+        {"role": "tool", "tool_call_id": "r2",
+         "content": [{"type": "text", "text": "ok"}, {"type": "text", "text": "+48 601 234 567"}]},
+        {"role": "tool", "tool_call_id": "r3",
+         "content": [{"type": "image_url"}, {"type": "text", "text": "see the picture"}]},
+        {"role": "tool", "tool_call_id": "r4", "content": "all clear"},
+    ]}))  # fmt: skip
+    made = keel("agents", "check", "kyc-review-agent", "--results", str(path), "-o", "json",
+                cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    verdicts = {v["id"]: v for v in json.loads(made.stdout)["verdicts"]}
+    assert verdicts["r1"]["content"] == "Marta Nowak, card [CARD], key [SECRET]"
+    assert verdicts["r1"]["reasons"] == ["result.redacted:card", "result.redacted:secret"]
+    assert verdicts["r2"]["content"] == [
+        {"type": "text", "text": "ok"}, {"type": "text", "text": "[PHONE]"}
+    ]  # fmt: skip
+    assert [f["path"] for f in verdicts["r2"]["findings"]] == ["$[1].text"]
+    assert verdicts["r3"]["decision"] == "block" and verdicts["r3"]["content"] is None
+    assert verdicts["r3"]["reasons"] == ["result.unscannable:image_url"]
+    assert (verdicts["r4"]["decision"], verdicts["r4"]["content"]) == ("allow", "all clear")
+    first = verdicts["r1"]["ledger_index"]
+    shown = keel("ledger", "show", "--from", str(first), "--limit", "4", cwd=tmp_path).stdout
+    entries = [json.loads(line)["entry"] for line in shown.splitlines()]
+    assert [e["via"] for e in entries] == ["result"] * 4
+    assert entries[0]["result_found"] == {"card": 1, "secret": 1}
+    assert entries[2]["result_digest"] is None and entries[3]["result_digest"].startswith("sha256:")
+    assert "4111" not in shown and "AKIA" not in shown and "601" not in shown
+    listed = json.loads(
+        keel("agents", "calls", "kyc-review-agent", "-o", "json", cwd=tmp_path).stdout
+    )
+    assert [c["via"] for c in listed["calls"]] == ["result"] * 4
+    both = keel("agents", "check", "kyc-review-agent", "--results", str(path), "--calls",
+                str(path), cwd=tmp_path)  # fmt: skip
+    assert both.returncode != 0 and "give --calls" in both.stderr
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
+    none = keel("agents", "check", "kyc-review-agent", "--results", str(empty), cwd=tmp_path)
+    assert none.returncode != 0 and "no tool messages list" in none.stderr

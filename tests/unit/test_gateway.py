@@ -147,3 +147,18 @@ def test_a_bad_gateway_file_names_the_field(tmp_path: Path) -> None:
         with pytest.raises(UserError) as caught:
             load(path)
         assert words in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "ghp_" + "a1B2" * 9,  # detect-secrets reports "ghp" only (its pattern's group)
+        "glpat-" + "a1B2c3D4e5" * 2,  # "glpat" only
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl",  # no signature
+        "AKIAIOSFODNN7EXAMPLE",
+    ],
+)
+def test_a_redacted_key_leaves_nothing_of_the_token(token: str) -> None:
+    text = f"use {token}, then stop"
+    shown = redact(text, scan_text(text), {"secret"})
+    assert shown == "use [SECRET], then stop"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ from keel.errors import UserError
 app = typer.Typer(help="Agents under governance: their tool calls checked (docs/agents.md).")
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+_W = TypeVar("_W", bound=wire.Wire)
 
 AgentName = Annotated[str, typer.Argument(help="The agent (keel get agents).", show_default=False)]
 ServersFile = Annotated[
@@ -30,30 +31,48 @@ ServersFile = Annotated[
 ]
 
 
-def read_calls(path: Path) -> list[wire.ToolCall]:
-    """The ``tool_calls`` of a file: an assistant message, ``{"tool_calls": [...]}`` or a list."""
+def _json(path: Path) -> object:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise UserError(f"{path}: over {MAX_FILE_BYTES // 1024 // 1024} MiB")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: cannot be read as JSON: {exc}") from None
-    if isinstance(data, dict):
-        data = data.get("tool_calls", data.get("message", {}).get("tool_calls"))
+
+
+def _items(path: Path, data: object, model: type[_W], what: str) -> list[_W]:
     if not isinstance(data, list) or not data:
-        raise UserError(f"{path}: no tool_calls list (an assistant message or a list of calls)")
+        raise UserError(f"{path}: no {what} list")
     if len(data) > wire.MAX_TOOL_CALLS:
-        raise UserError(f"{path}: {len(data)} tool calls; at most {wire.MAX_TOOL_CALLS} at once")
-    calls = []
+        raise UserError(f"{path}: {len(data)} {what}; at most {wire.MAX_TOOL_CALLS} at once")
+    found = []
     for i, item in enumerate(data):
         try:
-            calls.append(wire.ToolCall.model_validate(item))
+            found.append(model.model_validate(item))
         except ValidationError as exc:
             where = ", ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
             )
-            raise UserError(f"{path}: tool_calls[{i}]: {where}") from None
-    return calls
+            raise UserError(f"{path}: {what}[{i}]: {where}") from None
+    return found
+
+
+def read_calls(path: Path) -> list[wire.ToolCall]:
+    """The ``tool_calls`` of a file: an assistant message, ``{"tool_calls": [...]}`` or a list."""
+    data = _json(path)
+    if isinstance(data, dict):
+        data = data.get("tool_calls", data.get("message", {}).get("tool_calls"))
+    return _items(path, data, wire.ToolCall, "tool_calls")
+
+
+def read_results(path: Path) -> list[wire.ToolResult]:
+    """Tool results: a list of ``tool`` messages, or ``{"messages": [...]}`` (its ``tool`` ones)."""
+    data = _json(path)
+    if isinstance(data, dict):
+        messages = data.get("messages")
+        if isinstance(messages, list):
+            data = [m for m in messages if isinstance(m, dict) and m.get("role") == "tool"]
+    return _items(path, data, wire.ToolResult, "tool messages")
 
 
 @app.command("check")
@@ -61,14 +80,33 @@ def check_command(
     ctx: typer.Context,
     agent: AgentName,
     calls: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--calls", help="JSON: the model's tool_calls (OpenAI format).", show_default=False
         ),
-    ],
+    ] = None,
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            "--results",
+            help="JSON: the tools' answers (OpenAI tool messages), scanned before the model"
+            " sees them.",
+            show_default=False,
+        ),
+    ] = None,
     output: Out = Format.table,
 ) -> None:
-    """Allow, redact or block an agent's tool calls before they run; each verdict is recorded."""
+    """Allow, redact or block an agent's tool calls, or scan their results; each is recorded.
+
+    Tool calls are checked before they run (--calls); tools' answers are redacted before the
+    model sees them (--results).
+    """
+    if (calls is None) == (results is None):
+        raise UserError("give --calls (tool calls to check) or --results (tool results to scan)")
+    if results is not None:
+        _check_results(ctx, agent, results, output)
+        return
+    assert calls is not None
     found = state(ctx).ops().check_tool_calls(agent, read_calls(calls))
     if output is not Format.table:
         typer.echo(machine(found, output))
@@ -84,6 +122,24 @@ def check_command(
         f"{found.agent}: {counts['allow']} allowed, {counts['redact']} redacted,"
         f" {counts['block']} blocked; run only what is allowed or redacted, with the arguments"
         " in -o json"
+    )
+
+
+def _check_results(ctx: typer.Context, agent: str, path: Path, output: Format) -> None:
+    found = state(ctx).ops().check_tool_results(agent, read_results(path))
+    if output is not Format.table:
+        typer.echo(machine(found, output))
+        return
+    rows = [
+        [v.id, v.tool or "-", v.decision.upper(), ", ".join(v.reasons) or "-",
+         ", ".join(sorted({f.kind for f in v.findings})) or "-", v.ledger_index]
+        for v in found.verdicts
+    ]  # fmt: skip
+    typer.echo(table(["RESULT", "TOOL", "DECISION", "REASONS", "FOUND", "LEDGER"], rows))
+    counts = {d: sum(v.decision == d for v in found.verdicts) for d in ("allow", "redact", "block")}
+    typer.echo(
+        f"{found.agent}: {counts['allow']} passed, {counts['redact']} redacted,"
+        f" {counts['block']} withheld; hand the model the content in -o json"
     )
 
 

@@ -144,6 +144,12 @@ def _secret_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(pattern for plugin in _secret_plugins() for pattern in plugin.denylist)
 
 
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=]*")
+"""What follows a reported secret and still belongs to the token. detect-secrets reports a
+pattern's group when it has one: ``ghp`` of a GitHub token, ``glpat`` of a GitLab one, a JWT
+without its signature; redacting only that would hand the rest of the key on."""
+
+
 def _secrets(text: str) -> Iterator[tuple[int, int]]:
     plugins = _secret_plugins()
     patterns = _secret_patterns()
@@ -156,8 +162,9 @@ def _secrets(text: str) -> Iterator[tuple[int, int]]:
                 at = line.find(value) if value else -1
                 if at < 0:
                     yield line_start, line_start + len(line)
-                else:
-                    yield line_start + at, line_start + at + len(value)
+                else:  # a plugin may report a prefix only (its pattern's group): take the token
+                    end = _TOKEN_TAIL.match(line, at + len(value))
+                    yield line_start + at, line_start + (end.end() if end else at + len(value))
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:

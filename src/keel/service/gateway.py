@@ -30,6 +30,7 @@ from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import duplicates, screening
 from keel.gateway.calls import Call
+from keel.gateway.detectors import redact, scan
 from keel.policy.access.tools import ToolCallPolicy, ToolLabels, tool_entity
 from keel.service import access, ledger
 from keel.service.actor import Actor
@@ -151,6 +152,8 @@ def _entry(call: Call, via: str) -> dict[str, object]:
         "found": call.found,
         "arguments_digest": _digest(call.arguments),
     }
+    if via == "result":
+        entry |= {"result_found": call.result_found, "result_digest": _digest(call.result)}
     if via == "mcp":
         entry |= {
             "session": call.session,
@@ -174,7 +177,8 @@ def record_calls(
         workspace: The workspace.
         calls: The calls, decided.
         actor: Who records them (the gateway's runner, or the check endpoint's caller).
-        via: ``mcp`` (through the gateway) or ``check`` (the check endpoint).
+        via: ``mcp`` (through the gateway), ``check`` (the check endpoint) or ``result`` (a
+            result checked by the check endpoint).
 
     Returns:
         The first call's ledger index (the others follow in order).
@@ -250,14 +254,7 @@ def check(
     if not calls:
         raise UserError("no tool calls to check")
     size = sum(len(c.function.arguments) for c in calls)
-    if size > wire.MAX_BATCH_ARGUMENTS_CHARS:
-        raise UserError(
-            f"the batch's arguments hold {size:,} characters; at most"
-            f" {wire.MAX_BATCH_ARGUMENTS_CHARS:,} together: send fewer calls at once"
-        )
-    ids = [c.id for c in calls]
-    if len(set(ids)) != len(ids):
-        raise UserError("tool call ids repeat within the batch: each must be unique")
+    _batch_limits([c.id for c in calls], size, "tool calls")
     arguments = parse_arguments(calls)
     agent_spec(workspace, agent)
     names = sorted({c.function.name for c in calls})
@@ -295,6 +292,83 @@ def check(
                 ledger_index=first + i,
             )
             for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True))
+        ],
+    )
+
+
+def _batch_limits(ids: list[str], size: int, what: str) -> None:
+    if size > wire.MAX_BATCH_ARGUMENTS_CHARS:
+        raise UserError(
+            f"the batch's {what} hold {size:,} characters; at most"
+            f" {wire.MAX_BATCH_ARGUMENTS_CHARS:,} together: send fewer at once"
+        )
+    if len(set(ids)) != len(ids):
+        raise UserError(f"{what} ids repeat within the batch: each must be unique")
+
+
+def _payload(result: wire.ToolResult) -> tuple[object, int, list[str]]:
+    """A result's content as scanned, its text's length, and its parts that cannot be."""
+    if isinstance(result.content, str):
+        return result.content, len(result.content), []
+    parts = [p.model_dump(exclude_none=True) for p in result.content]
+    size = sum(len(p.text or "") for p in result.content)
+    return parts, size, sorted({p.type for p in result.content if p.type != "text"})
+
+
+def check_results(
+    workspace: Workspace, agent: str, results: Sequence[wire.ToolResult], *, actor: Actor
+) -> wire.ToolResultVerdicts:
+    """Scan a batch of tool results before the agent's model sees them; record every verdict.
+
+    Secrets and personal data are redacted (this path knows no tool's labels, so no tool is
+    cleared to return personal data); a result with parts that cannot be scanned (images,
+    audio, files) is withheld. Recorded like calls (``via`` ``result``): the kinds found and a
+    digest of what is handed on, never the values.
+
+    Raises:
+        NotFoundError: If the agent is not in the estate.
+        UserError: If the batch is empty or too large, or repeats an id.
+    """
+    if not results:
+        raise UserError("no tool results to check")
+    payloads = [_payload(r) for r in results]
+    size = sum(n for _, n, _ in payloads)
+    _batch_limits([r.tool_call_id for r in results], size, "tool results")
+    agent_spec(workspace, agent)
+    decided: list[Call] = []
+    verdicts = []
+    for result, (payload, _, unscannable) in zip(results, payloads, strict=True):
+        call = Call(agent, None, result.tool_call_id, result.name or "", None, outcome="ok")
+        findings = scan(payload)
+        kinds = sorted({f.kind for f in findings})
+        call.result_found = dict(Counter(f.kind for f in findings))
+        for part in unscannable:
+            call.worsen("block", f"result.unscannable:{part}")
+        for kind in kinds:
+            call.worsen("redact", f"result.redacted:{kind}")
+        shown: str | list[wire.ToolResultPart] | None = None
+        if call.decision != "block":
+            call.result = redact(payload, findings, set(kinds)) if kinds else payload
+            if isinstance(call.result, list):
+                shown = [wire.ToolResultPart.model_validate(p) for p in call.result]
+            else:
+                shown = str(call.result)
+        decided.append(call)
+        verdicts.append((result, call, findings, shown))
+    first = record_calls(workspace, decided, actor=actor.principal, via="result")
+    return wire.ToolResultVerdicts(
+        agent=agent,
+        verdicts=[
+            wire.ToolResultVerdict(
+                id=result.tool_call_id,
+                tool=result.name,
+                decision=call.decision,
+                reasons=call.reasons,
+                findings=[wire.ToolCallFinding(kind=f.kind, path=f.path) for f in findings],
+                content=shown,
+                ledger_index=first + i,
+            )
+            for i, (result, call, findings, shown) in enumerate(verdicts)
         ],
     )
 

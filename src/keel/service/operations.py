@@ -546,13 +546,21 @@ class LocalOperations:
     def check_tool_calls(
         self, agent: str, tool_calls: Sequence[wire.ToolCall]
     ) -> wire.ToolCallVerdicts:
-        """Verdicts on an agent's tool calls, asked by an operator or by the agent itself.
+        """Verdicts on an agent's tool calls, asked by an operator or by the agent itself."""
+        self._runs_agent(agent)
+        return gateway.check(self.workspace, agent, tool_calls, actor=self.actor)
 
-        Running agents is an operator's act; an agent checking its own calls needs no more.
-        """
+    def check_tool_results(
+        self, agent: str, results: Sequence[wire.ToolResult]
+    ) -> wire.ToolResultVerdicts:
+        """Verdicts on an agent's tool results, asked by an operator or by the agent itself."""
+        self._runs_agent(agent)
+        return gateway.check_results(self.workspace, agent, results, actor=self.actor)
+
+    def _runs_agent(self, agent: str) -> None:
+        """Running an agent is an operator's act; an agent checking its own calls needs no more."""
         if self.actor.principal != f"agent:{agent}":
             access.authorize(self.workspace, self.actor, [("deploy", "Workload/*")])
-        return gateway.check(self.workspace, agent, tool_calls, actor=self.actor)
 
     def agent_calls(
         self, agent: str, *, limit: int = 50, before: int | None = None

@@ -22,6 +22,10 @@ from keel.wire.agents import (
     ToolCallVerdict,
     ToolCallVerdicts,
     ToolFunction,
+    ToolResult,
+    ToolResultPart,
+    ToolResultVerdict,
+    ToolResultVerdicts,
 )
 from keel.wire.base import JsonObject, JsonValue, Wire
 from keel.wire.capacity import (
@@ -201,6 +205,10 @@ __all__ = [
     "ToolCallVerdict",
     "ToolCallVerdicts",
     "ToolFunction",
+    "ToolResult",
+    "ToolResultPart",
+    "ToolResultVerdict",
+    "ToolResultVerdicts",
     "Transition",
     "TrendPoint",
     "Undispatchable",

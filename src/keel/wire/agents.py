@@ -61,6 +61,45 @@ class ToolCallVerdicts(Wire):
     verdicts: list[ToolCallVerdict]
 
 
+class ToolResultPart(Wire):
+    """One part of a tool message's content: text is scanned, anything else is withheld."""
+
+    type: str = Field(min_length=1, max_length=32)
+    text: str | None = Field(default=None, max_length=MAX_BATCH_ARGUMENTS_CHARS)
+
+
+class ToolResult(Wire):
+    """A tool's answer, as the framework will hand it to the model (an OpenAI ``tool`` message)."""
+
+    role: Literal["tool"] = "tool"
+    tool_call_id: str = Field(min_length=1, max_length=128)
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    content: str | list[ToolResultPart] = Field(
+        description="Text, or content parts (only text parts can be scanned)."
+    )
+
+
+class ToolResultVerdict(Wire):
+    """What Keel decided for one tool result."""
+
+    id: str = Field(description="The result's tool_call_id.")
+    tool: str | None
+    decision: Literal["allow", "redact", "block"]
+    reasons: list[str] = Field(description="Stable codes; empty when allowed outright.")
+    findings: list[ToolCallFinding]
+    content: str | list[ToolResultPart] | None = Field(
+        description="The content to hand to the model, redacted; none when withheld."
+    )
+    ledger_index: int = Field(description="The verdict's entry in the ledger.")
+
+
+class ToolResultVerdicts(Wire):
+    """The verdicts on a batch of tool results, in the batch's order."""
+
+    agent: str
+    verdicts: list[ToolResultVerdict]
+
+
 class AgentCall(Wire):
     """One tool call Keel checked for an agent, as recorded (never its arguments)."""
 
@@ -69,7 +108,9 @@ class AgentCall(Wire):
     session: str | None = Field(description="The gateway session (MCP only).")
     call_id: str
     tool: str
-    via: Literal["check", "mcp"] = Field(description="The check endpoint or the MCP gateway.")
+    via: Literal["check", "result", "mcp"] = Field(
+        description="The check endpoint (calls or results) or the MCP gateway."
+    )
     decision: Literal["allow", "redact", "block"]
     reasons: list[str]
     found: dict[str, int] = Field(description="Kinds of sensitive data found, counted.")

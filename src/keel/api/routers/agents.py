@@ -44,6 +44,27 @@ def check_tool_calls(
     return caller.ops.check_tool_calls(agent, body.tool_calls)
 
 
+class ToolResultsBody(Body):
+    """Tools' answers (OpenAI ``tool`` messages), scanned before the model sees them."""
+
+    results: list[wire.ToolResult] = Field(min_length=1, max_length=wire.MAX_TOOL_CALLS)
+
+
+@router.post("/v1/agents/{agent}/tool-results:check", response_model=wire.ToolResultVerdicts)
+def check_tool_results(
+    agent: AgentName,
+    body: ToolResultsBody,
+    caller: Annotated[
+        Caller, Depends(guard("deploy", "Workload/*", mutates=True, agent_key="agent"))
+    ],
+) -> wire.ToolResultVerdicts:
+    """Redact secrets and personal data in tool results, withhold what cannot be scanned.
+
+    An operator's key, or the agent's own key.
+    """
+    return caller.ops.check_tool_results(agent, body.results)
+
+
 @router.get("/v1/agents/duplicates", response_model=wire.AgentDuplicates)
 def agent_duplicates(
     caller: Annotated[Caller, Depends(guard("read", "Estate/Agent/*"))],
