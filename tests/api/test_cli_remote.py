@@ -265,6 +265,11 @@ def test_every_state_command_runs_against_the_server(  # noqa: PLR0915 (one comm
                                        "function": {"name": "crm-read", "arguments": "{}"}}]))  # fmt: skip
     assert "1 allowed" in once("agents", "check", "kyc-review-agent", "--calls",
                                str(tool_calls), command="agents check", who="operator")  # fmt: skip
+    answers = tmp_path / "results.json"
+    answers.write_text(json.dumps([{"role": "tool", "tool_call_id": "r1",
+                                    "content": "card 4111 1111 1111 1111"}]))  # fmt: skip
+    assert "1 redacted" in once("agents", "check", "kyc-review-agent", "--results",
+                                str(answers), command="agents check", who="operator")  # fmt: skip
     both("agents", "calls", "kyc-review-agent", command="agents calls")
     both("agents", "duplicates", "-o", "json", command="agents duplicates")
     both("agents", "approvals", "--state", "all", command="agents approvals")
