@@ -143,8 +143,9 @@ class ToolCallPolicy:
     ) -> Request:
         """The request, its context holding what the policies read (``uses``; all if ``None``).
 
-        Leaving out what no policy reads changes no decision and halves Cedar's time: the
-        context is parsed on every call.
+        Leaving out what no policy reads changes no decision and saves Cedar parsing it on
+        every call (0.060 ms with the whole context, 0.038 ms without the arguments, for one
+        agent's six policies on a tool).
         """
         wanted = uses if uses is not None else dict.fromkeys(("arguments", "via", *USAGE))
         context: dict[str, Any] = {}
