@@ -25,11 +25,11 @@ from test_cli import (
 # then 60 after the rollback (in batches whose number depends on timing: at least one
 # checkpoint). The drifted window's rollback is asked for (one monitor.action entry) and
 # approved (another, with 3.0's move from approved to deployed), one checkpoint each.
-# The agents' sessions through the MCP gateway: eight tool calls, one of them approved (the
+# The agents' sessions through the MCP gateway: nine tool calls, one of them approved (the
 # request and the decision).
 DEMO_DECISIONS = 260
 DEMO_ROLLBACK_ENTRIES = 3
-DEMO_AGENT_ENTRIES = 8 + 2
+DEMO_AGENT_ENTRIES = 9 + 2
 DEMO_ENTRIES = (
     DEMO_DECISIONS
     + DEMO_AGENT_ENTRIES
