@@ -115,6 +115,11 @@ spec:
         @id("crm.one.per.minute")
         forbid (principal, action == Keel::Action::"call", resource == Keel::Tool::"crm-read")
         when { context.tool_calls_last_minute >= 1 };
+
+        @id("screening.one.per.minute")
+        forbid (principal, action == Keel::Action::"call",
+                resource == Keel::Tool::"sanctions-screening")
+        when { context.tool_calls_last_minute >= 1 };
 """
 
 
@@ -137,6 +142,15 @@ def test_cedar_rules_decide_checked_calls_on_arguments_and_the_stored_rate(tmp_p
         "c1": [], "c2": ["policy.forbid:crm.one.per.minute"],
         "c3": ["policy.forbid:cases.for.known.customers"], "c4": [],
     }  # fmt: skip
+    answers = tmp_path / "results.json"  # results checked are not calls: not in the rate
+    answers.write_text(json.dumps([{"role": "tool", "tool_call_id": "r1",
+                                    "name": "sanctions-screening", "content": "ok"}]))  # fmt: skip
+    scanned = keel("agents", "check", "kyc-review-agent", "--results", str(answers), cwd=tmp_path)
+    assert scanned.returncode == 0, scanned.stderr
+    screen = calls_file(tmp_path, [("c6", "sanctions-screening", {"name": "Marta Nowak"})])
+    screened = keel("agents", "check", "kyc-review-agent", "--calls", str(screen), "-o", "json",
+                    cwd=tmp_path)  # fmt: skip
+    assert json.loads(screened.stdout)["verdicts"][0]["reasons"] == []
     again = calls_file(tmp_path, [("c5", "crm-read", {"customer_id": "C-1"})])
     later = keel("agents", "check", "kyc-review-agent", "--calls", str(again), "-o", "json",
                  cwd=tmp_path)  # fmt: skip

@@ -61,10 +61,15 @@ class AgentCallRepository:
         return found
 
     def forwarded_since(self, agent: str, since: datetime) -> dict[str, int]:
-        """The agent's calls not blocked since ``since``, counted per tool."""
+        """The agent's calls not blocked since ``since``, counted per tool (results: no)."""
         query = (
             sa.select(table.c.tool, sa.func.count())
-            .where(table.c.agent == agent, table.c.at >= since, table.c.decision != "block")
+            .where(
+                table.c.agent == agent,
+                table.c.at >= since,
+                table.c.decision != "block",
+                table.c.via != "result",
+            )
             .group_by(table.c.tool)
         )
         return {str(tool): int(n) for tool, n in self.conn.execute(query)}
