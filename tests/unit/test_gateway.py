@@ -72,15 +72,15 @@ def test_findings_name_the_path_and_redaction_keeps_everything_else() -> None:
 def test_verdicts_block_secrets_and_redact_personal_data() -> None:
     rules = Rules()
     ok = screen(rules, {"customer_id": "C-1042"})
-    assert (ok.decision, ok.reasons, ok.arguments) == ("allow", [], {"customer_id": "C-1042"})
+    assert (ok.decision, ok.reasons, ok.shown) == ("allow", [], {"customer_id": "C-1042"})
     personal = screen(rules, {"note": "call +49 30 901820"})
     assert personal.decision == "redact" and personal.reasons == ["personal.redacted:phone"]
-    assert personal.arguments == {"note": "call [PHONE]"}
+    assert personal.shown == {"note": "call [PHONE]"}
     leaked = screen(rules, {"note": "key AKIAIOSFODNN7EXAMPLE, +49 30 901820"})
-    assert leaked.decision == "block" and leaked.arguments is None
+    assert leaked.decision == "block" and leaked.shown is None
     assert "secret.in_arguments" in leaked.reasons
     refused = personal.refused(["policy.forbid:p"])
-    assert (refused.decision, refused.arguments) == ("block", None)
+    assert (refused.decision, refused.shown) == ("block", None)
     assert refused.reasons == ["policy.forbid:p", "personal.redacted:phone"]
     assert personal.refused([]) is personal
 
@@ -119,7 +119,7 @@ def test_custom_patterns_and_overridden_actions_from_the_gateway_file() -> None:
     rules = Rules(config.kind_actions(), config.compiled())
     verdict = screen(rules, {"note": "ACC-12345678 for jane@example.com"})
     assert verdict.decision == "redact" and verdict.reasons == ["personal.redacted:account_no"]
-    assert verdict.arguments == {"note": "[ACCOUNT_NO] for jane@example.com"}
+    assert verdict.shown == {"note": "[ACCOUNT_NO] for jane@example.com"}
     blocked = screen(rules, {"note": "about Project Nightjar"})
     assert blocked.decision == "block" and blocked.reasons == ["blocked:project"]
     slow = screen(rules, {"note": "a" * 40 + "!"})
@@ -162,3 +162,17 @@ def test_a_redacted_key_leaves_nothing_of_the_token(token: str) -> None:
     text = f"use {token}, then stop"
     shown = redact(text, scan_text(text), {"secret"})
     assert shown == "use [SECRET], then stop"
+
+
+def test_a_result_hides_secrets_always_and_personal_data_unless_the_tool_may_return_it() -> None:
+    from keel.gateway.screening import screen_result
+
+    result = {"content": ["Jane, +48 601 234 567, key AKIAIOSFODNN7EXAMPLE"]}
+    cleared = screen_result(Rules(), result, personal_allowed=True)
+    assert (cleared.decision, cleared.reasons) == ("redact", ["result.redacted:secret"])
+    assert cleared.shown == {"content": ["Jane, +48 601 234 567, key [SECRET]"]}
+    hidden = screen_result(Rules(), result, personal_allowed=False)
+    assert hidden.reasons == ["result.redacted:phone", "result.redacted:secret"]
+    assert hidden.shown == {"content": ["Jane, [PHONE], key [SECRET]"]}
+    plain = screen_result(Rules(), {"content": ["fine"]}, personal_allowed=False)
+    assert (plain.decision, plain.reasons, plain.shown) == ("allow", [], {"content": ["fine"]})

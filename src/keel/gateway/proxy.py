@@ -57,7 +57,6 @@ from keel.estate.digest import canonical_json
 from keel.estate.resources import Classification
 from keel.gateway import screening
 from keel.gateway.calls import Call
-from keel.gateway.detectors import UNSCANNED, redact, scan
 from keel.gateway.upstreams import Upstream, Upstreams, rank
 
 _log = logging.getLogger(__name__)
@@ -402,11 +401,11 @@ class Gateway:
         if call.decision == "block" or call.server is None:
             return None
         self._count(call, session)
-        call.arguments = verdict.arguments
+        call.arguments = verdict.shown
         if rule.approval and not await self._approved(call):
             return None
         upstream = self.upstreams.servers[call.server]
-        forwarded = verdict.arguments if isinstance(verdict.arguments, dict) else {}
+        forwarded = verdict.shown if isinstance(verdict.shown, dict) else {}
         try:
             with anyio.fail_after(upstream.timeout_s):
                 answer = await self._clients[call.server].call_tool(call.tool, forwarded)
@@ -487,11 +486,13 @@ class Gateway:
         ):
             call.worsen("block", "result.too_large")
             return None
-        findings = scan(payload, patterns=self.rules.patterns)
-        for limit in UNSCANNED:
-            if any(f.kind == limit for f in findings):
-                call.worsen("block", f"result.{limit}")
-                return None
+        personal_allowed = rank(rule.returns) >= rank("confidential")
+        verdict = screening.screen_result(self.rules, payload, personal_allowed=personal_allowed)
+        for reason in verdict.reasons:
+            call.worsen(verdict.decision, reason)
+        if verdict.decision == "block":
+            return None
+        findings = verdict.findings
         kinds = {f.kind for f in findings}
         call.result_found = {  # text and structured content usually say the same: not twice
             k: max(
@@ -500,17 +501,12 @@ class Gateway:
             )
             for k in sorted(kinds)
         }
-        personal_allowed = rank(rule.returns) >= rank("confidential")
-        own = set(self.rules.patterns)  # the bank's own kinds are always hidden in results
-        hidden = {k for k in kinds if k == "secret" or k in own or not personal_allowed}
-        for kind in sorted(hidden):
-            call.worsen("redact", f"result.redacted:{kind}")
-        shown: Any = redact(payload, findings, hidden) if hidden else payload
+        shown: Any = verdict.shown
         call.result = shown
         _raise_to(session, rule.returns, call.tool)
-        if kinds - hidden:
-            _raise_to(session, "confidential", call.tool)
-        if not hidden:
+        if personal_allowed and kinds - {"secret", *self.rules.patterns}:
+            _raise_to(session, "confidential", call.tool)  # personal data passed through
+        if verdict.decision == "allow":
             return answer
         return types.CallToolResult(
             content=[types.TextContent(text=t) for t in shown["content"]],

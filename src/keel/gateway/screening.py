@@ -1,4 +1,4 @@
-"""The sensitive data in one tool call's arguments: allowed, redacted or blocked, with reasons.
+"""Sensitive data in a tool call's arguments or a tool's result: allowed, redacted or blocked.
 
 Whether the agent may call the tool at all is the access policy's (Cedar's) answer
 (:mod:`keel.policy.access.tools`). The checks here, in order (every one runs, so a verdict
@@ -12,6 +12,9 @@ lists all its reasons):
    (``arguments.too_deep``): what is not checked is not forwarded (fail closed).
 
 The strictest action wins: ``block`` over ``redact`` over ``allow``.
+
+A result (:func:`screen_result`, on the MCP gateway and the check endpoint alike) has secrets
+and the bank's own kinds redacted always, personal data unless its tool is cleared to return it.
 """
 
 from __future__ import annotations
@@ -39,20 +42,20 @@ DEFAULT_ACTIONS: dict[str, Action] = {
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A tool call's verdict.
+    """The verdict on a tool call's arguments (:func:`screen`) or a result (:func:`screen_result`).
 
     Attributes:
         decision: ``allow``, ``redact`` or ``block``.
         reasons: Stable codes, each saying why (empty when allowed outright).
         findings: What was found where (never the values).
-        arguments: The arguments to forward: redacted when the decision is ``redact``,
-            ``None`` when blocked.
+        shown: What to hand on (the arguments to forward, or the result to give the agent):
+            redacted when the decision is ``redact``, ``None`` when blocked.
     """
 
     decision: Action
     reasons: list[str]
     findings: list[Finding]
-    arguments: object | None
+    shown: object | None
 
     def kinds(self) -> dict[str, int]:
         """Findings counted per kind."""
@@ -106,3 +109,22 @@ def screen(rules: Rules, arguments: object) -> Verdict:
         return Verdict("block", reasons, findings, None)
     shown = redact(arguments, findings, redacted) if redacted else arguments
     return Verdict(decision, reasons, findings, shown)
+
+
+def screen_result(rules: Rules, result: object, *, personal_allowed: bool) -> Verdict:
+    """The verdict on a tool's result (parsed JSON) before the agent or its model sees it.
+
+    Secrets and the bank's own kinds are always redacted, personal data unless the tool is
+    cleared to return it (``personal_allowed``); a result the detectors cannot read through is
+    blocked (``result.too_deep``, ``result.too_slow``).
+    """
+    findings = scan(result, patterns=rules.patterns)
+    unread = [f"result.{limit}" for limit in UNSCANNED if any(f.kind == limit for f in findings)]
+    if unread:
+        return Verdict("block", unread, findings, None)
+    kinds = {f.kind for f in findings}
+    own = set(rules.patterns)  # the bank's own kinds are always hidden in results
+    hidden = sorted(k for k in kinds if k == "secret" or k in own or not personal_allowed)
+    shown = redact(result, findings, set(hidden)) if hidden else result
+    reasons = [f"result.redacted:{kind}" for kind in hidden]
+    return Verdict("redact" if hidden else "allow", reasons, findings, shown)

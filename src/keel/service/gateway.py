@@ -30,7 +30,6 @@ from keel.estate.resources import AgentSpec
 from keel.estate.spelling import did_you_mean
 from keel.gateway import duplicates, screening
 from keel.gateway.calls import Call
-from keel.gateway.detectors import redact, scan
 from keel.policy.access.tools import ToolCallPolicy, ToolLabels, tool_entity
 from keel.service import access, ledger
 from keel.service.actor import Actor
@@ -275,7 +274,7 @@ def check(
         verdicts.append(verdict)
     decided = [
         Call(agent, None, call.id, call.function.name, None, verdict.decision,
-             list(verdict.reasons), verdict.kinds(), arguments=verdict.arguments)
+             list(verdict.reasons), verdict.kinds(), arguments=verdict.shown)
         for call, verdict in zip(calls, verdicts, strict=True)
     ]  # fmt: skip
     first = record_calls(workspace, decided, actor=actor.principal, via="check")
@@ -288,7 +287,7 @@ def check(
                 decision=verdict.decision,
                 reasons=verdict.reasons,
                 findings=[wire.ToolCallFinding(kind=f.kind, path=f.path) for f in verdict.findings],
-                arguments=None if verdict.arguments is None else json.dumps(verdict.arguments),
+                arguments=None if verdict.shown is None else json.dumps(verdict.shown),
                 ledger_index=first + i,
             )
             for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True))
@@ -335,20 +334,21 @@ def check_results(
     size = sum(n for _, n, _ in payloads)
     _batch_limits([r.tool_call_id for r in results], size, "tool results")
     agent_spec(workspace, agent)
+    rules = screening.Rules()
     decided: list[Call] = []
     verdicts = []
     for result, (payload, _, unscannable) in zip(results, payloads, strict=True):
         call = Call(agent, None, result.tool_call_id, result.name or "", None, outcome="ok")
-        findings = scan(payload)
-        kinds = sorted({f.kind for f in findings})
-        call.result_found = dict(Counter(f.kind for f in findings))
+        verdict = screening.screen_result(rules, payload, personal_allowed=False)  # no labels
+        findings = verdict.findings
+        call.result_found = verdict.kinds()
         for part in unscannable:
             call.worsen("block", f"result.unscannable:{part}")
-        for kind in kinds:
-            call.worsen("redact", f"result.redacted:{kind}")
+        for reason in verdict.reasons:
+            call.worsen(verdict.decision, reason)
         shown: str | list[wire.ToolResultPart] | None = None
         if call.decision != "block":
-            call.result = redact(payload, findings, set(kinds)) if kinds else payload
+            call.result = verdict.shown
             if isinstance(call.result, list):
                 shown = [wire.ToolResultPart.model_validate(p) for p in call.result]
             else:
