@@ -103,30 +103,17 @@ def check_command(
     """
     if (calls is None) == (results is None):
         raise UserError("give --calls (tool calls to check) or --results (tool results to scan)")
+    ops = state(ctx).ops()
     if results is not None:
-        _check_results(ctx, agent, results, output)
-        return
-    assert calls is not None
-    found = state(ctx).ops().check_tool_calls(agent, read_calls(calls))
-    if output is not Format.table:
-        typer.echo(machine(found, output))
-        return
-    rows = [
-        [v.id, v.tool, v.decision.upper(), ", ".join(v.reasons) or "-",
-         ", ".join(sorted({f.kind for f in v.findings})) or "-", v.ledger_index]
-        for v in found.verdicts
-    ]  # fmt: skip
-    typer.echo(table(["CALL", "TOOL", "DECISION", "REASONS", "FOUND", "LEDGER"], rows))
-    counts = {d: sum(v.decision == d for v in found.verdicts) for d in ("allow", "redact", "block")}
-    typer.echo(
-        f"{found.agent}: {counts['allow']} allowed, {counts['redact']} redacted,"
-        f" {counts['block']} blocked; run only what is allowed or redacted, with the arguments"
-        " in -o json"
-    )
-
-
-def _check_results(ctx: typer.Context, agent: str, path: Path, output: Format) -> None:
-    found = state(ctx).ops().check_tool_results(agent, read_results(path))
+        found: wire.ToolCallVerdicts | wire.ToolResultVerdicts = ops.check_tool_results(
+            agent, read_results(results)
+        )
+        words = ("RESULT", "passed", "withheld", "hand the model the content in -o json")
+    else:
+        assert calls is not None
+        found = ops.check_tool_calls(agent, read_calls(calls))
+        words = ("CALL", "allowed", "blocked", "run only what is allowed or redacted, with the"
+                 " arguments in -o json")  # fmt: skip
     if output is not Format.table:
         typer.echo(machine(found, output))
         return
@@ -135,11 +122,11 @@ def _check_results(ctx: typer.Context, agent: str, path: Path, output: Format) -
          ", ".join(sorted({f.kind for f in v.findings})) or "-", v.ledger_index]
         for v in found.verdicts
     ]  # fmt: skip
-    typer.echo(table(["RESULT", "TOOL", "DECISION", "REASONS", "FOUND", "LEDGER"], rows))
+    typer.echo(table([words[0], "TOOL", "DECISION", "REASONS", "FOUND", "LEDGER"], rows))
     counts = {d: sum(v.decision == d for v in found.verdicts) for d in ("allow", "redact", "block")}
     typer.echo(
-        f"{found.agent}: {counts['allow']} passed, {counts['redact']} redacted,"
-        f" {counts['block']} withheld; hand the model the content in -o json"
+        f"{found.agent}: {counts['allow']} {words[1]}, {counts['redact']} redacted,"
+        f" {counts['block']} {words[2]}; {words[3]}"
     )
 
 

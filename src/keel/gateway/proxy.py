@@ -101,10 +101,6 @@ class CallPolicy(Protocol):
         """Why the call may not go on; empty when it may. ``usage``: what the agent used."""
         ...
 
-    def lists(self, tool: str) -> bool:
-        """Whether ``tools/list`` shows the tool."""
-        ...
-
 
 PolicyFor = Callable[[dict[str, str]], CallPolicy]
 """The access policy's decisions on the tools the servers offer (given tool -> server)."""
@@ -164,10 +160,7 @@ async def _client(stack: AsyncExitStack, name: str, upstream: Upstream) -> Clien
     Raises:
         UserError: If a variable its headers or env name is not set.
     """
-    try:
-        headers, env = upstream.resolved(os.environ)
-    except UserError as error:
-        raise UserError(f"servers.{name}.{error.message}", hint=error.hint) from None
+    headers, env = upstream.resolved(name, os.environ)
     if upstream.command is not None:
         command, *args = upstream.command
         return Client(
@@ -265,7 +258,11 @@ class Gateway:
 
     def tools(self) -> list[types.Tool]:
         """The tools the agent may see: offered by a server and permitted."""
-        return [tool for name, (_, tool) in self._routes.items() if self.policy.lists(name)]
+        return [
+            tool
+            for name, (_, tool) in self._routes.items()
+            if not self.policy.decide(name, {})  # permitted with no arguments, nothing used
+        ]
 
     def server(self) -> Server[Any]:
         """The MCP server the agent talks to."""

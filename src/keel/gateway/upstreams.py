@@ -103,8 +103,10 @@ class Upstream(_Strict):
                     )
         return self
 
-    def resolved(self, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-        """The headers and env with ``${NAME}`` replaced from ``environ``.
+    def resolved(
+        self, server: str, environ: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """The headers and env of ``server`` (this) with ``${NAME}`` replaced from ``environ``.
 
         Raises:
             UserError: If a variable is not set, naming the field and the variable.
@@ -116,7 +118,8 @@ class Upstream(_Strict):
                 missing = [v for v in _REFERENCE.findall(value) if v not in environ]
                 if missing:
                     raise UserError(
-                        f"{field}.{name}: the environment variable {missing[0]} is not set",
+                        f"servers.{server}.{field}.{name}: the environment variable"
+                        f" {missing[0]} is not set",
                         hint="set it where the gateway runs",
                     )
                 done[name] = _REFERENCE.sub(lambda m: environ[m[1]], value)

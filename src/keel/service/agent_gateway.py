@@ -167,10 +167,6 @@ class LivePolicy:
         """See :meth:`keel.policy.access.tools.ToolCallPolicy.decide`."""
         return self._current().decide(tool, arguments, usage, via=via)
 
-    def lists(self, tool: str) -> bool:
-        """See :meth:`keel.policy.access.tools.ToolCallPolicy.lists`."""
-        return self._current().lists(tool)
-
 
 def open_gateway(
     workspace: Workspace,
@@ -190,8 +186,8 @@ def open_gateway(
         UserError: If the file is unreadable or invalid.
     """
     access.authorize(workspace, actor, [("deploy", "Workload/*")])
-    spec = gateway.agent_spec(workspace, agent)
     estate = load_estate(workspace)
+    spec = gateway.agent_spec(estate, agent)
     upstreams, readable = _with_datasets(estate, agent, load(config))
     commit = GroupCommit(
         lambda batch: gateway.record_calls(workspace, batch, actor=actor.principal)

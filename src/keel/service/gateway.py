@@ -112,14 +112,14 @@ def _digest(value: object | None) -> str | None:
     return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
-def agent_spec(workspace: Workspace, agent: str) -> AgentSpec:
-    """An agent's manifest spec.
+def agent_spec(workspace: Workspace | Estate, agent: str) -> AgentSpec:
+    """An agent's manifest spec, from the stored estate or one already read.
 
     Raises:
         NotFoundError: If the estate has no such agent.
     """
-    with workspace.unit(snapshot=True) as unit:
-        agents = estate_in(unit).of_kind("Agent")
+    estate = workspace if isinstance(workspace, Estate) else load_estate(workspace)
+    agents = estate.of_kind("Agent")
     found = agents.get(agent)
     if found is None:
         raise NotFoundError(f"no agent {agent!r}{did_you_mean(agent, agents)}")
@@ -255,9 +255,10 @@ def check(
     size = sum(len(c.function.arguments) for c in calls)
     _batch_limits([c.id for c in calls], size, "tool calls")
     arguments = parse_arguments(calls)
-    agent_spec(workspace, agent)
+    estate = load_estate(workspace)
+    agent_spec(estate, agent)
     names = sorted({c.function.name for c in calls})
-    policy = tool_policy(load_estate(workspace), agent, dict.fromkeys(names, ToolLabels()))
+    policy = tool_policy(estate, agent, dict.fromkeys(names, ToolLabels()))
     with workspace.unit(snapshot=True) as unit:
         since = datetime.now(UTC) - timedelta(minutes=1)
         used = Counter(unit.repository(AgentCallRepository).forwarded_since(agent, since))

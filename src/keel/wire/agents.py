@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -74,8 +74,8 @@ class ToolResult(Wire):
     role: Literal["tool"] = "tool"
     tool_call_id: str = Field(min_length=1, max_length=128)
     name: str | None = Field(default=None, min_length=1, max_length=128)
-    content: str | list[ToolResultPart] = Field(
-        description="Text, or content parts (only text parts can be scanned)."
+    content: str | Annotated[list[ToolResultPart], Field(max_length=256)] = Field(
+        description="Text, or up to 256 content parts (only text parts can be scanned)."
     )
 
 

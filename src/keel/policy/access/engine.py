@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -146,9 +147,7 @@ class AccessEngine:
 
     def with_entities(self, extra: list[dict[str, Any]]) -> AccessEngine:
         """The same policies over this engine's entities and ``extra`` (parsed once, shared)."""
-        found = object.__new__(AccessEngine)
-        found._policies, found._parsed, found._ids = self._policies, self._parsed, self._ids
-        found._subsets = self._subsets
+        found = copy.copy(self)
         found._entities = self._entities.with_added_json_str(json.dumps(extra))
         return found
 

@@ -187,7 +187,3 @@ class ToolCallPolicy:
             return ["tool.not_granted"]
         asked = self._request(tool, arguments, usage or {}, via, narrowed.uses)
         return reasons(narrowed.authorize(asked))
-
-    def lists(self, tool: str) -> bool:
-        """Whether ``tools/list`` shows the tool: permitted with no arguments, nothing used."""
-        return not self.decide(tool, {})
