@@ -103,10 +103,11 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert exact["solver"] == "exact"
     assert exact["objective"] == "carbon"
     assert exact["gap"] is not None and exact["gap"] < 0.001
-    assert exact["bound_method"] == "lp"
+    assert exact["bound_method"] == "milp"  # the exact solver's own bound beats the LP's
+    assert exact["placeable_at_most"] == exact["placed_replicas"] and exact["unplaceable"] == 0
     table = keel("plan", "--no-commit", cwd=tmp_path).stdout
     assert "per month (services):" in table and "per run (jobs, one run each):" in table
-    assert "above the best possible objective (a lower bound from the LP relaxation" in table
+    assert "above the cheapest plan placing as many replicas (a lower bound from the LP" in table
 
 
 def test_plan_rejects_bad_options(tmp_path: Path) -> None:

@@ -24,7 +24,11 @@ PLACEMENT_COLUMNS = [
 
 PERIOD_WORDS = {"month": "per month (services)", "run": "per run (jobs, one run each)"}
 
-BOUND_WORDS = {"lp": "the LP relaxation", "lagrangian": "a Lagrangian relaxation"}
+BOUND_WORDS = {
+    "milp": "the exact solver's search",
+    "lp": "the LP relaxation",
+    "lagrangian": "a Lagrangian relaxation",
+}
 
 
 def totals_lines(totals: dict[str, float]) -> list[str]:
@@ -66,17 +70,32 @@ def gap_text(plan: wire.Plan) -> str:
     method = BOUND_WORDS.get(plan.bound_method, "a lower bound")
     if plan.gap is None:
         if plan.bound is None or plan.bound_method == "none":
-            return "optimality gap unknown: no lower bound was computed"
-        return (
-            f"optimality gap unknown: the lower bound from {method} is too weak at this size to"
-            " say how close this plan is to the best (docs/placement.md)"
+            text = "optimality gap unknown: no lower bound was computed"
+        else:
+            text = (
+                f"optimality gap unknown: the lower bound from {method} is too weak at this size"
+                " to say how close this plan is to the best (docs/placement.md)"
+            )
+    elif plan.gap == 0:
+        text = f"optimal: no plan placing as many replicas costs less ({method})"
+    else:
+        text = (
+            f"at most {plan.gap:.2%} above the cheapest plan placing as many replicas (a lower"
+            f" bound from {method})"
         )
-    if plan.gap == 0:
-        return f"optimal: the objective equals a lower bound from {method}"
-    return (
-        f"at most {plan.gap:.2%} above the best possible objective (a lower bound from"
-        f" {method}; replicas no option can take are left out)"
-    )
+    return text + _placeable_text(plan)
+
+
+def _placeable_text(plan: wire.Plan) -> str:
+    """What is known of replicas left unplaced: none can be, or some might be placed."""
+    notes = []
+    if plan.unplaceable:
+        notes.append(f"{plan.unplaceable} replica(s) no option can take")
+    placed = plan.placed_replicas
+    most = plan.placeable_at_most
+    if placed is not None and most is not None and most > placed:
+        notes.append(f"up to {most - placed} more replica(s) might be placeable")
+    return f"; {'; '.join(notes)}" if notes else ""
 
 
 def print_plan(plan: wire.Plan) -> None:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from keel.placement.problem import Problem
-from keel.placement.solver import UNPLACED
+from keel.placement.problem import UNPLACED, Problem
 
 SITE_KIND_ORDER = ("on_prem", "private_cloud", "edge", "public_cloud")
 

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from keel.placement.problem import Problem
+from keel.placement.problem import UNPLACED, Problem
 from keel.placement.reasons import Reason, reason_codes
-from keel.placement.solver import UNPLACED, Solution
+from keel.placement.solver import Solution
 
 ALTERNATIVES = 3
 
@@ -109,6 +109,8 @@ class Plan:
     totals: dict[str, float] = field(default_factory=dict)
     bound_method: str = "none"
     schedule: dict[str, Any] | None = None
+    placeable_at_most: int | None = None
+    unplaceable: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The plan as ``keel plan -o json`` prints it."""
@@ -122,6 +124,8 @@ class Plan:
             "bound": round(self.bound_usd, 4) if np.isfinite(self.bound_usd) else None,
             "gap": None if self.gap is None else round(self.gap, 6),
             "bound_method": self.bound_method,
+            "placeable_at_most": self.placeable_at_most,
+            "unplaceable": self.unplaceable,
             "solve_s": round(self.solve_s, 4),
             "estate_digest": self.estate_digest,
             "policy_digest": self.policy_digest,
@@ -207,6 +211,8 @@ def build_plan(problem: Problem, solution: Solution, objective_preset: str) -> P
         solution.seconds,
         totals=totals,
         bound_method=solution.bound_method,
+        placeable_at_most=solution.placed_bound,
+        unplaceable=solution.unplaceable,
     )
 
 

@@ -43,6 +43,8 @@ from keel.estate.resources import (
 )
 from keel.placement.reasons import Reason
 
+UNPLACED = -1
+"""The option of an item no option takes."""
 HOURS_PER_MONTH = 730.0
 DEFAULT_BANDWIDTH_GBPS = 10.0
 
@@ -131,6 +133,68 @@ class Problem:
     def item_costs(self) -> Floats:
         """Objective per item x option (``inf`` where infeasible)."""
         return self.objective[self.item_workload]
+
+    @classmethod
+    def from_costs(
+        cls,
+        objective: Floats,
+        capacity: Ints,
+        demand: Ints,
+        replicas: Ints,
+        pools_per_site: int = 1,
+    ) -> Problem:
+        """An abstract problem: objective per workload x option (``inf`` where infeasible).
+
+        For solving or benchmarking problems that do not come from an estate: options are
+        ``pools_per_site`` consecutive pools per site, workloads are jobs without spread or
+        coverage rules, and the objective is all compute cost.
+
+        Args:
+            objective: USD per replica, workloads x options.
+            capacity: Devices per option.
+            demand: Devices per replica of each workload.
+            replicas: Replicas of each workload.
+            pools_per_site: Consecutive options that share a site.
+
+        Returns:
+            The problem.
+        """
+        n_w, n_o = objective.shape
+        n_sites = -(-n_o // pools_per_site)
+        item_workload = np.repeat(np.arange(n_w, dtype=np.int64), replicas)
+        starts = np.cumsum(replicas) - replicas
+        zeros = np.zeros((n_w, n_o))
+        return cls(
+            workloads=[f"w{w}" for w in range(n_w)],
+            sites=[f"s{s}" for s in range(n_sites)],
+            site_kind=["on_prem"] * n_sites,
+            option_site=np.arange(n_o, dtype=np.int64) // pools_per_site,
+            option_pool=[f"p{o % pools_per_site}" for o in range(n_o)],
+            option_accelerator=[f"a{o % pools_per_site}" for o in range(n_o)],
+            capacity=np.asarray(capacity, dtype=np.int64),
+            item_workload=item_workload,
+            item_replica=np.arange(len(item_workload), dtype=np.int64)
+            - np.repeat(starts, replicas),
+            demand=np.asarray(demand, dtype=np.int64),
+            min_sites=np.ones(n_w, dtype=np.int64),
+            reasons=np.where(np.isfinite(objective), 0, int(Reason.POLICY)).astype(np.int64),
+            compute_usd=np.where(np.isfinite(objective), objective, 0.0),
+            egress_usd=zeros,
+            egress_gb=zeros,
+            transfer_h=zeros,
+            energy_kwh=zeros,
+            carbon_kgco2e=zeros,
+            latency_ms=zeros,
+            objective=np.asarray(objective, dtype=np.float64),
+            service=np.zeros(n_w, dtype=bool),
+            latency_estimated=np.zeros((n_w, n_sites), dtype=bool),
+            coverage={},
+        )
+
+    def all_or_nothing(self) -> set[int]:
+        """Workloads whose rules make a partial placement invalid (spread or several regions)."""
+        spread = {w for w in range(len(self.workloads)) if self.min_sites[w] > 1}
+        return spread | set(self.coverage)
 
 
 def _rank(classification: str) -> int:

@@ -1,32 +1,29 @@
-"""Solvers: regret-greedy with local search (``fast``) and a MILP (``exact``), plus the LP bound.
+"""Solvers: regret-greedy with local search (``fast``) and a MILP (``exact``), with bounds.
 
 Both solve the same problem: assign each item (a workload replica) to at most one feasible
 option so that the devices used never exceed an option's capacity, the first ``min_sites``
-replicas of a workload use distinct sites, and the total objective plus a penalty for every
-unplaced item is as small as possible. The penalty exceeds any placement's cost, so placing
-more items always wins over placing them more cheaply.
+replicas of a workload use distinct sites, and as many items as possible are placed, then as
+cheaply as possible. The fast solver scores that with a penalty per unplaced item larger than
+any placement's cost; the exact solver and the bounds (:mod:`keel.placement.milp`,
+:mod:`keel.placement.lagrangian`) treat it lexicographically.
 
 Invariants:
     * Deterministic: ties are broken by index, never by chance; ``seed`` only orders the local
       search passes.
-    * ``scipy.optimize.milp`` (HiGHS inside SciPy) is used; ``highspy`` is never imported.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from scipy import optimize, sparse
-
-from keel.placement.problem import Problem
-
-UNPLACED = -1
+from keel.placement.lagrangian import lagrangian_bound
+from keel.placement.milp import Exact, lp_bound, placed_bound, solve_exact
+from keel.placement.problem import UNPLACED, Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +62,22 @@ class Solution:
     Attributes:
         assignment: Option index per item, or ``UNPLACED``.
         objective: Total objective of placed items, in USD.
-        penalised: Objective plus the penalty for unplaced items (what the solvers minimise).
-        bound: LP-relaxation lower bound of ``penalised``.
-        gap: ``(penalised - bound) / penalised``, both without the penalty of items that have
-            no feasible option at all; 0 when provably optimal; ``None`` when the bound cannot
-            support a figure: none computed, at or below zero once that penalty is removed, or
-            so weak that the gap would be :data:`UNINFORMATIVE_GAP` or more (it would then say
-            more about the bound than about the plan).
-        bound_method: ``lp`` (the LP relaxation), ``lagrangian`` (on large problems) or
-            ``none``.
+        penalised: Objective plus the fast solver's penalty for unplaced items.
+        bound: A lower bound on the objective of any plan placing at least ``placed`` items
+            (``-inf`` if none was computed): no penalty enters it.
+        gap: ``(objective - bound) / objective``: how much cheaper a plan placing as many
+            items could be at most. 0 when provably optimal; ``None`` when the bound cannot
+            support a figure: none computed, at or below zero, or so weak that the gap would
+            be :data:`UNINFORMATIVE_GAP` or more (it would then say more about the bound than
+            about the plan).
         solver: ``fast`` or ``exact``.
-        seconds: Wall time of the solve (bound excluded).
+        seconds: Wall time of the solve (bounds excluded).
+        bound_method: ``milp`` (the exact solver's own bound), ``lp`` (the LP relaxation),
+            ``lagrangian`` (on large problems) or ``none``.
+        placed: Items placed.
+        placed_bound: The most items any plan can place, as far as proven (an upper bound;
+            ``None`` if not computed).
+        unplaceable: Items with no feasible option: no plan places them.
     """
 
     assignment: npt.NDArray[np.int64]
@@ -86,6 +88,9 @@ class Solution:
     solver: str
     seconds: float
     bound_method: str = "none"
+    placed: int = 0
+    placed_bound: int | None = None
+    unplaceable: int = 0
 
 
 def unplaced_penalty(problem: Problem) -> float:
@@ -175,12 +180,6 @@ def workload_ok(problem: Problem, workload: int, assignment: npt.NDArray[np.int6
     return regions is None or bool(regions[:, sites].any(axis=1).all())
 
 
-def _all_or_nothing(problem: Problem) -> set[int]:
-    """Workloads whose rules make a partial placement invalid (spread or several regions)."""
-    spread = {w for w in range(len(problem.workloads)) if problem.min_sites[w] > 1}
-    return spread | set(problem.coverage)
-
-
 def solve_fast(problem: Problem, seed: int = 0) -> npt.NDArray[np.int64]:
     """Regret-greedy construction, then local search by moves and swaps under shared capacity.
 
@@ -261,7 +260,9 @@ def _capacity_prices(
     penalty = unplaced_penalty(problem)
     for step in range(PRICE_ROUNDS):
         _value, load = _priced_choice(costs, demand, prices, penalty)
-        prices = np.maximum(0.0, prices + scale * (load - capacity) / capacity / (1 + step) ** 0.5)
+        prices = np.maximum(
+            0.0, prices + scale * (load - capacity) / np.maximum(capacity, 1.0) / (1 + step) ** 0.5
+        )
     return prices
 
 
@@ -295,7 +296,7 @@ class _Search:
         self.demand = demand
         self.left = problem.capacity.astype(np.int64).copy()
         self.assignment = np.full(costs.shape[0], UNPLACED, dtype=np.int64)
-        self.guarded = _all_or_nothing(problem)
+        self.guarded = problem.all_or_nothing()
 
     def allowed(self, item: int, exclude: int = UNPLACED) -> npt.NDArray[np.bool_]:
         ok = (self.left >= self.demand[item]) & np.isfinite(self.costs[item])
@@ -502,242 +503,19 @@ class _Search:
         return False
 
 
-# -- exact and bound --------------------------------------------------------------------------
-@dataclass
-class _Model:
-    c: npt.NDArray[np.float64]
-    a: sparse.csr_matrix[np.float64]
-    lower: npt.NDArray[np.float64]
-    upper: npt.NDArray[np.float64]
-    pairs: npt.NDArray[np.int64]
-    n_pairs: int
-    n_items: int
-
-
-class _Rows:
-    """Sparse constraint rows under construction: ``lower <= sum(vals x cols) <= upper``."""
-
-    def __init__(self) -> None:
-        self.rows: list[npt.NDArray[np.int64]] = []
-        self.cols: list[npt.NDArray[np.int64]] = []
-        self.vals: list[npt.NDArray[np.float64]] = []
-        self.lower: list[float] = []
-        self.upper: list[float] = []
-
-    def add(self, cols: Any, vals: Any, lower: float, upper: float) -> None:
-        cols = np.asarray(cols, dtype=np.int64)
-        self.rows.append(np.full(len(cols), len(self.lower), dtype=np.int64))
-        self.cols.append(cols)
-        self.vals.append(np.asarray(vals, dtype=np.float64))
-        self.lower.append(lower)
-        self.upper.append(upper)
-
-    def add_block(
-        self, rows: Any, cols: Any, vals: Any, lower: list[float], upper: list[float]
-    ) -> None:
-        """Several rows at once; ``rows`` counts from the next free row."""
-        self.rows.append(np.asarray(rows, dtype=np.int64) + len(self.lower))
-        self.cols.append(np.asarray(cols, dtype=np.int64))
-        self.vals.append(np.asarray(vals, dtype=np.float64))
-        self.lower += lower
-        self.upper += upper
-
-
-def _model(problem: Problem) -> _Model:
-    """Variables: x[item, option] for feasible pairs, u[item] (unplaced), y[workload, site]."""
-    from scipy import sparse  # imported on use: SciPy adds ~0.3 s to every CLI start
-
-    costs = problem.item_costs()
-    item_idx, option_idx = np.nonzero(np.isfinite(costs))
-    n_pairs, n_items = len(item_idx), costs.shape[0]
-    spread = [w for w in range(len(problem.workloads)) if problem.min_sites[w] > 1]
-    n_y = len(spread) * len(problem.sites)
-    penalty = unplaced_penalty(problem)
-    c = np.concatenate([costs[item_idx, option_idx], np.full(n_items, penalty), np.zeros(n_y)])
-    rows = _Rows()
-    # Each item is placed once or counted unplaced.
-    rows.add_block(
-        np.concatenate([item_idx, np.arange(n_items)]),
-        np.concatenate([np.arange(n_pairs), n_pairs + np.arange(n_items)]),
-        np.ones(n_pairs + n_items),
-        [1.0] * n_items,
-        [1.0] * n_items,
-    )
-    # Capacity per option.
-    rows.add_block(
-        option_idx,
-        np.arange(n_pairs),
-        problem.demand[problem.item_workload[item_idx]],
-        [-np.inf] * len(problem.capacity),
-        problem.capacity.astype(np.float64).tolist(),
-    )
-    _spread_rows(problem, rows, item_idx, option_idx, spread=spread, y_base=n_pairs + n_items)
-    _coverage_rows(problem, rows, item_idx, option_idx, n_pairs)
-    # All replicas or none for workloads with spread or coverage rules: u[item] >= u[first].
-    for w in sorted(_all_or_nothing(problem)):
-        items_of_w = np.flatnonzero(problem.item_workload == w)
-        for item in items_of_w[1:].tolist():
-            rows.add([n_pairs + item, n_pairs + int(items_of_w[0])], [1.0, -1.0], 0.0, np.inf)
-    a = sparse.csr_matrix(
-        (np.concatenate(rows.vals), (np.concatenate(rows.rows), np.concatenate(rows.cols))),
-        shape=(len(rows.lower), len(c)),
-    )
-    return _Model(c, a, np.array(rows.lower), np.array(rows.upper), option_idx, n_pairs, n_items)
-
-
-def _spread_rows(
-    problem: Problem,
-    rows: _Rows,
-    item_idx: npt.NDArray[np.int64],
-    option_idx: npt.NDArray[np.int64],
-    *,
-    spread: list[int],
-    y_base: int,
-) -> None:
-    """y[w,s] <= sum of x of w's items at s; sum over s of y[w,s] >= k (1 - u[first item])."""
-    n_pairs, n_sites = len(item_idx), len(problem.sites)
-    for k, w in enumerate(spread):
-        base = y_base + k * n_sites
-        mine = np.flatnonzero(problem.item_workload[item_idx] == w)
-        sites_of = problem.option_site[option_idx[mine]]
-        for s in range(n_sites):
-            at = mine[sites_of == s]
-            rows.add(
-                np.concatenate([[base + s], at]),
-                np.concatenate([[1.0], -np.ones(len(at))]),
-                -np.inf,
-                0.0,
-            )
-        first = int(np.flatnonzero(problem.item_workload == w)[0])
-        need = float(problem.min_sites[w])
-        rows.add(
-            np.concatenate([base + np.arange(n_sites), [n_pairs + first]]),
-            np.concatenate([np.ones(n_sites), [need]]),
-            need,
-            np.inf,
-        )
-
-
-def _coverage_rows(
-    problem: Problem,
-    rows: _Rows,
-    item_idx: npt.NDArray[np.int64],
-    option_idx: npt.NDArray[np.int64],
-    n_pairs: int,
-) -> None:
-    """Every region of a multi-region service has a replica covering it, if any is placed.
-
-    ``sum of x at sites covering the region + u[first] >= 1``.
-    """
-    for w, regions in problem.coverage.items():
-        items_of_w = np.flatnonzero(problem.item_workload == w)
-        first = int(items_of_w[0])
-        mine = np.flatnonzero(problem.item_workload[item_idx] == w)
-        sites_of = problem.option_site[option_idx[mine]]
-        for region in regions:
-            at = mine[region[sites_of]]
-            rows.add(np.concatenate([at, [n_pairs + first]]), np.ones(len(at) + 1), 1.0, np.inf)
-
-
-def _run(model: _Model, integral: bool, time_limit_s: float) -> optimize.OptimizeResult:
-    from scipy import optimize
-
-    integrality = np.full(len(model.c), 1 if integral else 0, dtype=np.int64)
-    return optimize.milp(
-        model.c,
-        constraints=optimize.LinearConstraint(model.a, model.lower, model.upper),
-        integrality=integrality,
-        bounds=optimize.Bounds(0, 1),
-        options={"time_limit": time_limit_s, "disp": False},
-    )
-
-
-def lp_bound(problem: Problem, time_limit_s: float = 60.0) -> float:
-    """The LP-relaxation lower bound of the penalised objective.
-
-    Args:
-        problem: The problem.
-        time_limit_s: Time limit for the LP.
-
-    Returns:
-        The bound (``-inf`` if the LP did not finish).
-    """
-    if len(problem.item_workload) == 0:
-        return 0.0
-    result = _run(_model(problem), integral=False, time_limit_s=time_limit_s)
-    return float(result.fun) if result.status == 0 else float("-inf")
-
-
-def lagrangian_bound(problem: Problem, upper: float | None = None, rounds: int = 150) -> float:
-    """A lower bound from relaxing the capacity constraints (subgradient ascent, Polyak steps).
-
-    For any prices ``p >= 0`` on devices, ``sum over items of min(penalty, min over options of
-    cost + p x demand) - sum over options of p x capacity`` is at most the optimum, because every
-    feasible assignment pays at least that. Far cheaper than the LP on large problems.
-
-    Args:
-        problem: The problem.
-        upper: The value of a known solution (steers the step size); found greedily if absent.
-        rounds: Subgradient steps.
-
-    Returns:
-        The best bound found.
-    """
-    costs = problem.item_costs()
-    if costs.size == 0:
-        return float(unplaced_penalty(problem) * costs.shape[0])
-    if upper is None:
-        upper = _totals(problem, solve_fast(problem))[1]
-    demand = problem.demand[problem.item_workload].astype(np.float64)
-    capacity = problem.capacity.astype(np.float64)
-    penalty = unplaced_penalty(problem)
-    prices = np.zeros(costs.shape[1])
-    best, theta, stale = -np.inf, 2.0, 0
-    for _ in range(rounds):
-        value, load = _priced_choice(costs, demand, prices, penalty)
-        bound = float(value.sum() - prices @ capacity)
-        if bound > best + 1e-9 * abs(best if np.isfinite(best) else 1.0):
-            best, stale = bound, 0
-        else:
-            stale += 1
-            if stale >= 5:
-                theta, stale = theta / 2, 0
-        gradient = load - capacity
-        gradient[(prices <= 0) & (gradient < 0)] = 0.0
-        norm = float(gradient @ gradient)
-        if norm == 0.0 or theta < 1e-6:
-            break
-        prices = np.maximum(0.0, prices + theta * max(upper - bound, 0.0) / norm * gradient)
-    return min(best, upper)
-
-
+# -- solve ------------------------------------------------------------------------------------
 LP_BOUND_CELLS = 4_000_000
 """Above this many items x options the plan's bound is the Lagrangian one (the LP gets slow)."""
 UNINFORMATIVE_GAP = 0.5
 """A gap this large says the bound is weak, not that the plan is: it is reported as unknown."""
 
 
-def solve_exact(problem: Problem, time_limit_s: float = 120.0) -> npt.NDArray[np.int64] | None:
-    """Solve the MILP with HiGHS (through SciPy).
-
-    Args:
-        problem: The problem.
-        time_limit_s: Time limit; the best solution found by then is returned.
-
-    Returns:
-        Option per item, or ``None`` if no solution was found in time.
-    """
-    assignment = np.full(len(problem.item_workload), UNPLACED, dtype=np.int64)
-    if len(assignment) == 0:
-        return assignment
-    model = _model(problem)
-    result = _run(model, integral=True, time_limit_s=time_limit_s)
-    if result.x is None:
-        return None
-    x = np.round(result.x[: model.n_pairs]).astype(bool)
-    item_idx, _ = np.nonzero(np.isfinite(problem.item_costs()))
-    assignment[item_idx[x]] = model.pairs[x]
-    return assignment
+def _better(problem: Problem, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> bool:
+    """Whether plan ``a`` places more replicas than ``b``, or as many for less."""
+    placed_a, placed_b = int((a != UNPLACED).sum()), int((b != UNPLACED).sum())
+    if placed_a != placed_b:
+        return placed_a > placed_b
+    return _totals(problem, a)[0] < _totals(problem, b)[0] - 1e-9
 
 
 def solve(
@@ -748,14 +526,17 @@ def solve(
     time_limit_s: float = 120.0,
     with_bound: bool = True,
 ) -> Solution:
-    """Solve a problem and compute its bound and gap.
+    """Solve a problem and compute its bounds and gap.
+
+    ``exact`` starts from the fast plan and returns it if the MILP finds nothing better in
+    its time limit, so it never places fewer replicas, or the same for more.
 
     Args:
         problem: The problem.
         solver: ``fast`` or ``exact``.
         seed: Seed of the fast solver's local search.
         time_limit_s: Time limit of the exact solver.
-        with_bound: Compute the LP bound (skip for speed-only measurements).
+        with_bound: Compute the bounds (skip for speed-only measurements).
 
     Returns:
         The solution.
@@ -763,27 +544,53 @@ def solve(
     Raises:
         ValueError: If the solver name is unknown.
     """
-    started = time.perf_counter()
-    if solver == "fast":
-        assignment = solve_fast(problem, seed)
-    elif solver == "exact":
-        found = solve_exact(problem, time_limit_s)
-        assignment = found if found is not None else solve_fast(problem, seed)
-    else:
+    if solver not in ("fast", "exact"):
         raise ValueError(f"unknown solver {solver!r}: use fast or exact")
+    started = time.perf_counter()
+    assignment = solve_fast(problem, seed)
+    exact: Exact | None = None
+    if solver == "exact":
+        placed_now = int((assignment != UNPLACED).sum())
+        exact = solve_exact(problem, time_limit_s, placed_at_least=placed_now)
+        if exact.assignment is not None and _better(problem, exact.assignment, assignment):
+            assignment = exact.assignment
     seconds = time.perf_counter() - started
     cost, penalised = _totals(problem, assignment)
+    placed = int((assignment != UNPLACED).sum())
+    placeable = int(np.isfinite(problem.item_costs()).any(axis=1).sum())
+    most: int | None = placed if placed == placeable else None
     bound, method = float("-inf"), "none"
+    if exact is not None and exact.assignment is not None:
+        most = exact.placed_bound
+        if int((exact.assignment != UNPLACED).sum()) == placed:
+            bound, method = exact.cost_bound, "milp"
     if with_bound:
-        method = "lp" if problem.item_costs().size <= LP_BOUND_CELLS else "lagrangian"
-        bound = lp_bound(problem) if method == "lp" else lagrangian_bound(problem, penalised)
-    # Items with no feasible option pay the penalty in every solution, bound included: leave
-    # that constant out so the gap speaks about what the solver could influence.
-    forced = unplaced_penalty(problem) * int((~np.isfinite(problem.item_costs())).all(axis=1).sum())
-    free, floor = penalised - forced, bound - forced
+        small = problem.item_costs().size <= LP_BOUND_CELLS
+        if small:
+            lp = lp_bound(problem, placed)
+            if lp > bound:
+                bound, method = lp, "lp"
+            if most is None:
+                most = placed_bound(problem)
+        else:
+            lagrange = lagrangian_bound(problem, placed, cost)
+            if lagrange > bound:
+                bound, method = lagrange, "lagrangian"
     gap: float | None = None
-    if free <= 0:
-        gap = 0.0  # nothing the solver could influence: every plan is this one
-    elif np.isfinite(bound) and floor > 0 and (free - floor) / free < UNINFORMATIVE_GAP:
-        gap = max(0.0, (free - floor) / free)
-    return Solution(assignment, cost, penalised, bound, gap, solver, seconds, method)
+    if cost <= 0 or bound >= cost - 1e-9 * abs(cost):
+        gap = 0.0 if np.isfinite(bound) or placed == 0 else None
+    elif np.isfinite(bound) and bound > 0 and (cost - bound) / cost < UNINFORMATIVE_GAP:
+        gap = (cost - bound) / cost
+    return Solution(
+        assignment,
+        cost,
+        penalised,
+        min(bound, cost),
+        gap,
+        solver,
+        seconds,
+        method,
+        placed=placed,
+        placed_bound=most,
+        unplaceable=len(assignment) - placeable,
+    )

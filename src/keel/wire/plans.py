@@ -161,14 +161,27 @@ class Plan(Wire):
     solver: str
     objective: str
     objective_usd: float
-    bound: float | None = Field(description="A lower bound on the best plan's objective, USD.")
+    bound: float | None = Field(
+        description="A lower bound on the objective of any plan placing at least as many"
+        " replicas as this one, USD."
+    )
     gap: float | None = Field(
-        description="How far the objective may be above the best possible plan's, as a share:"
-        " (objective - bound) / objective, without replicas no option can take; none when the"
-        " bound is too weak to support a figure."
+        description="How far the objective may be above the cheapest plan placing as many"
+        " replicas, as a share: (objective - bound) / objective; none when the bound is too"
+        " weak to support a figure."
     )
     bound_method: str = Field(
-        default="none", description="lp (LP relaxation), lagrangian (large problems) or none."
+        default="none",
+        description="milp (the exact solver's own bound), lp (LP relaxation), lagrangian"
+        " (large problems) or none.",
+    )
+    placeable_at_most: int | None = Field(
+        default=None,
+        description="The most replicas any plan can place, as far as proven (none when not"
+        " computed); more than placed_replicas means the plan may leave placeable ones out.",
+    )
+    unplaceable: int = Field(
+        default=0, description="Replicas no option can take: no plan places them."
     )
     solve_s: float
     estate_digest: str

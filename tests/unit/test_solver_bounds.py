@@ -1,0 +1,139 @@
+"""Exact plans and bounds on abstract problems, against brute force.
+
+Every bound method must stay at or below the cheapest plan placing as many replicas, the exact
+solver must find the most replicas any plan can place and then the cheapest such plan, and
+replicas no option can take must change neither.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keel.placement.lagrangian import lagrangian_bound
+from keel.placement.milp import lp_bound, placed_bound, solve_exact
+from keel.placement.problem import UNPLACED, Problem
+from keel.placement.solver import solve
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> Problem:
+    n_w = draw(st.integers(1, 4))
+    n_o = draw(st.integers(1, 3))
+    replicas = np.array([draw(st.integers(1, 2)) for _ in range(n_w)], dtype=np.int64)
+    demand = np.array([draw(st.integers(1, 4)) for _ in range(n_w)], dtype=np.int64)
+    capacity = np.array([draw(st.integers(0, 6)) for _ in range(n_o)], dtype=np.int64)
+    cell = st.one_of(st.just(np.inf), st.integers(1, 50).map(float))
+    objective = np.array([[draw(cell) for _ in range(n_o)] for _ in range(n_w)])
+    return Problem.from_costs(objective, capacity, demand, replicas)
+
+
+def cheapest_by_count(problem: Problem) -> dict[int, float]:
+    """Brute force: the cheapest plan for every number of replicas placed."""
+    costs = problem.item_costs()
+    demand = problem.demand[problem.item_workload]
+    best: dict[int, float] = {}
+    for choice in itertools.product(range(-1, costs.shape[1]), repeat=costs.shape[0]):
+        used = np.zeros(costs.shape[1], dtype=np.int64)
+        total, placed = 0.0, 0
+        for item, option in enumerate(choice):
+            if option >= 0:
+                used[option] += demand[item]
+                total += costs[item, option]
+                placed += 1
+        if np.isfinite(total) and (used <= problem.capacity).all():
+            best[placed] = min(best.get(placed, np.inf), total)
+    return best
+
+
+def at_least(best: dict[int, float], placed: int) -> float:
+    return min(cost for count, cost in best.items() if count >= placed)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_every_bound_is_below_the_cheapest_plan_placing_as_many(problem: Problem) -> None:
+    n_items, n_options = problem.item_costs().shape
+    if (n_options + 1) ** n_items > 20_000:
+        return
+    best = cheapest_by_count(problem)
+    most = max(best)
+    for placed in range(1, most + 1):
+        floor = at_least(best, placed)
+        assert lp_bound(problem, placed) <= floor + 1e-6
+        assert lagrangian_bound(problem, placed, floor) <= floor + 1e-6
+    exact = solve_exact(problem)
+    assert exact.assignment is not None and exact.optimal
+    assert exact.placed_bound == most == int((exact.assignment != UNPLACED).sum())
+    cost = float(
+        problem.item_costs()[exact.assignment >= 0, exact.assignment[exact.assignment >= 0]].sum()
+    )
+    assert cost == pytest.approx(best[most], abs=1e-6)
+    assert exact.cost_bound <= best[most] + 1e-6
+    count = placed_bound(problem)
+    assert count is not None and count >= most
+    for solver in ("fast", "exact"):
+        solution = solve(problem, solver)
+        assert solution.bound <= at_least(best, solution.placed) + 1e-6
+        assert solution.placed_bound is None or solution.placed_bound >= most
+
+
+def tight_problem(n_w: int, n_o: int, seed: int) -> Problem:
+    """Gangs of 1-8 devices on pools holding about 95% of what they ask for."""
+    rng = np.random.default_rng(seed)
+    demand = rng.integers(1, 9, n_w)
+    capacity = rng.integers(8, 40, n_o)
+    capacity = np.maximum(1, np.round(capacity * demand.sum() / capacity.sum() * 0.95))
+    objective = demand[:, None] * rng.uniform(1, 4, (n_w, n_o)) * rng.uniform(1, 48, n_w)[:, None]
+    objective[rng.random((n_w, n_o)) < 0.4] = np.inf
+    return Problem.from_costs(
+        objective, capacity.astype(np.int64), demand, np.ones(n_w, dtype=np.int64)
+    )
+
+
+def with_unplaceable(problem: Problem, extra: int) -> Problem:
+    """The same problem with ``extra`` costly workloads that no option can take."""
+    n_o = problem.objective.shape[1]
+    objective = np.vstack([problem.objective, np.full((extra, n_o), np.inf)])
+    demand = np.concatenate([problem.demand, np.full(extra, 3)])
+    replicas = np.concatenate([np.bincount(problem.item_workload), np.ones(extra, dtype=np.int64)])
+    return Problem.from_costs(objective, problem.capacity, demand, replicas)
+
+
+def test_replicas_no_option_can_take_change_neither_the_plan_nor_its_gap() -> None:
+    """They once loosened HiGHS's stopping rule (+4.9% from optimal) and swamped the gap."""
+    plain = tight_problem(60, 8, seed=3)
+    padded = with_unplaceable(plain, 40)
+    a, b = solve(plain, "exact"), solve(padded, "exact")
+    assert b.unplaceable == 40 and a.unplaceable == 0
+    assert b.placed == a.placed
+    assert b.objective == pytest.approx(a.objective, rel=1e-6)
+    assert b.gap == pytest.approx(a.gap, abs=1e-6)
+    fast_a, fast_b = solve(plain, "fast"), solve(padded, "fast")
+    assert fast_b.gap == pytest.approx(fast_a.gap, abs=1e-9)
+    assert fast_b.bound == pytest.approx(fast_a.bound, rel=1e-9)
+
+
+def test_exact_never_returns_less_than_fast() -> None:
+    """With no time to search, the exact solver returns the fast plan, not a worse one."""
+    problem = tight_problem(400, 30, seed=5)
+    fast = solve(problem, "fast", with_bound=False)
+    hurried = solve(problem, "exact", time_limit_s=0.01, with_bound=False)
+    assert hurried.placed >= fast.placed
+    if hurried.placed == fast.placed:
+        assert hurried.objective <= fast.objective + 1e-6
+
+
+def test_the_lagrangian_bound_reaches_the_lp_bound_when_replicas_stay_unplaced() -> None:
+    """Its steps are in the units of costs: unplaced replicas must not drive them."""
+    problem = tight_problem(300, 20, seed=7)
+    fast = solve(problem, "fast", with_bound=False)
+    assert fast.placed < len(problem.item_workload)  # capacity leaves some out
+    lp = lp_bound(problem, fast.placed)
+    lagrange = lagrangian_bound(problem, fast.placed, fast.objective)
+    assert lagrange <= lp + 1e-6
+    assert lagrange >= 0.99 * lp
