@@ -279,8 +279,16 @@ def relaxations(problem: Problem, w: int) -> list[str]:
         w: Workload index.
 
     Returns:
-        Human-readable suggestions (at most three).
+        Human-readable suggestions (at most three; worked out once per problem and workload,
+        as a plan and each explanation of it ask for them).
     """
+    known = problem.relaxed.get(w)
+    if known is None:
+        known = problem.relaxed[w] = _relaxations(problem, w)
+    return list(known)
+
+
+def _relaxations(problem: Problem, w: int) -> list[str]:
     row = problem.reasons[w]
     candidates = np.flatnonzero((row == 0) | np.isin(row, SINGLE_REASONS))
     costs = problem.compute_usd[w, candidates] + problem.egress_usd[w, candidates]

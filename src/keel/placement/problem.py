@@ -26,7 +26,7 @@ with the weights of the workload's objective preset.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -124,6 +124,8 @@ class Problem:
     service: Bools
     latency_estimated: Bools
     coverage: dict[int, Bools]
+    relaxed: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    """Relaxations already worked out, by workload (see ``placement.plan.relaxations``)."""
 
     @property
     def feasible(self) -> Bools:

@@ -398,8 +398,10 @@ class _Search:
     def swap_pass(self, swap_options: int) -> bool:
         """Swap two placed items between their options when both fit and the total drops.
 
-        Only items on a full option are considered (elsewhere a plain move would do); all of
-        their partners are scored at once and the best valid swap is made.
+        Every placed item is considered: a swap helps when the cheaper option is full, whether
+        or not the item's own option has room (only items on a full option were tried before
+        issue 17, which missed those swaps). All partners on the ``swap_options`` cheaper
+        options are scored at once and the best valid swap is made.
         """
         improved = False
         costs, demand, left, assignment = self.costs, self.demand, self.left, self.assignment
@@ -409,8 +411,6 @@ class _Search:
             by_option.setdefault(option, []).append(item)
         for a in placed.tolist():
             oa = int(assignment[a])
-            if left[oa] >= demand[a]:
-                continue
             cheaper = np.flatnonzero(costs[a] < costs[a, oa] - 1e-9)
             if cheaper.size == 0:
                 continue
