@@ -283,7 +283,7 @@ def print_large(rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--sizes", nargs="+", default=["300x60", "2000x200"])
+    parser.add_argument("--sizes", nargs="*", default=["300x60", "2000x200"])
     parser.add_argument("--families", nargs="+", default=["estate", *FAMILIES])
     parser.add_argument("--large", action="store_true", help="also 10,000 x 1,000 (fast and bound)")
     parser.add_argument(
@@ -301,7 +301,8 @@ def main() -> None:
             for seed in seeds:
                 print(f"[{family} {size} seed {seed}] ...", file=sys.stderr)
                 rows.append(run_instance(family, n_w, n_o, seed, args.exact_limit))
-    print_table(rows)
+    if rows:
+        print_table(rows)
     if args.large:
         for family in args.families:
             for seed in seeds:

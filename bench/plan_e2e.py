@@ -34,10 +34,10 @@ from keel.service.operations import LocalOperations
 
 
 class Timer:
-    """A progress reporter that keeps each step's wall time."""
+    """A progress reporter that keeps each step's wall time and the peak memory after it."""
 
     def __init__(self) -> None:
-        self.steps: list[tuple[str, float]] = []
+        self.steps: list[tuple[str, float, float]] = []
         self._name = ""
         self._started = 0.0
 
@@ -50,7 +50,8 @@ class Timer:
 
     def finish(self) -> None:
         """The step ends: keep its time."""
-        self.steps.append((self._name, time.perf_counter() - self._started))
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.steps.append((self._name, time.perf_counter() - self._started, peak_mb))
 
 
 def child(folder: Path) -> None:
@@ -110,9 +111,9 @@ def main() -> None:
         if done.returncode != 0:
             sys.exit(done.stderr)
         row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"{'step':<60} {'s':>7}")
-    for name, seconds in row["steps"]:
-        print(f"{name:<60} {seconds:>7.2f}")
+    print(f"{'step':<60} {'s':>7} {'peak MB after':>13}")
+    for name, seconds, peak_mb in row["steps"]:
+        print(f"{name:<60} {seconds:>7.2f} {peak_mb:>13,.0f}")
     print(
         f"\nend to end: {row['total_s']:.1f} s (target < 20 s), peak memory"
         f" {row['peak_mb']:,.0f} MB (target < 1,024 MB); the solver alone"
