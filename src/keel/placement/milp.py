@@ -241,10 +241,9 @@ def solve_exact(
         The plan found, with its bounds.
     """
     started = time.perf_counter()
-    costs = problem.item_costs()
-    placeable = int(np.isfinite(costs).any(axis=1).sum())
+    placeable = int(problem.placeable_items().sum())
     if placeable == 0:
-        return Exact(np.full(costs.shape[0], UNPLACED, dtype=np.int64), 0, 0.0, True)
+        return Exact(np.full(len(problem.item_workload), UNPLACED, dtype=np.int64), 0, 0.0, True)
     target, count_proven = placeable, True
     if placed_at_least < placeable:
         counted = _run(_model(problem, "count"), integral=True, time_limit_s=time_limit_s / 2)
@@ -276,8 +275,7 @@ def placed_bound(problem: Problem, time_limit_s: float = 60.0) -> int | None:
     Returns:
         The bound, or ``None`` if the LP did not finish.
     """
-    costs = problem.item_costs()
-    placeable = int(np.isfinite(costs).any(axis=1).sum())
+    placeable = int(problem.placeable_items().sum())
     if placeable == 0:
         return 0
     result = _run(_model(problem, "count"), integral=False, time_limit_s=time_limit_s)

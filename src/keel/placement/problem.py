@@ -42,6 +42,7 @@ from keel.estate.resources import (
     split_model_ref,
 )
 from keel.placement.reasons import Reason
+from keel.placement.terms import Term
 
 UNPLACED = -1
 """The option of an item no option takes."""
@@ -113,13 +114,13 @@ class Problem:
     demand: Ints
     min_sites: Ints
     reasons: npt.NDArray[np.int64]
-    compute_usd: Floats
-    egress_usd: Floats
-    egress_gb: Floats
-    transfer_h: Floats
-    energy_kwh: Floats
-    carbon_kgco2e: Floats
-    latency_ms: Floats
+    compute_usd: Term
+    egress_usd: Term
+    egress_gb: Term
+    transfer_h: Term
+    energy_kwh: Term
+    carbon_kgco2e: Term
+    latency_ms: Term
     objective: Floats
     service: Bools
     latency_estimated: Bools
@@ -165,7 +166,7 @@ class Problem:
         n_sites = -(-n_o // pools_per_site)
         item_workload = np.repeat(np.arange(n_w, dtype=np.int64), replicas)
         starts = np.cumsum(replicas) - replicas
-        zeros = np.zeros((n_w, n_o))
+        zeros = Term((n_w, n_o), lambda w, o: np.zeros(np.broadcast(w, o).shape))
         return cls(
             workloads=[f"w{w}" for w in range(n_w)],
             sites=[f"s{s}" for s in range(n_sites)],
@@ -180,7 +181,7 @@ class Problem:
             demand=np.asarray(demand, dtype=np.int64),
             min_sites=np.ones(n_w, dtype=np.int64),
             reasons=np.where(np.isfinite(objective), 0, int(Reason.POLICY)).astype(np.int64),
-            compute_usd=np.where(np.isfinite(objective), objective, 0.0),
+            compute_usd=Term.dense(np.where(np.isfinite(objective), objective, 0.0)),
             egress_usd=zeros,
             egress_gb=zeros,
             transfer_h=zeros,
@@ -192,6 +193,16 @@ class Problem:
             latency_estimated=np.zeros((n_w, n_sites), dtype=bool),
             coverage={},
         )
+
+    def placeable_items(self) -> Bools:
+        """Items with at least one feasible option (no plan places the others)."""
+        rows = np.asarray(np.isfinite(self.objective).any(axis=1), dtype=bool)
+        return np.asarray(rows[self.item_workload], dtype=bool)
+
+    @property
+    def cells(self) -> int:
+        """Items x options: the size of the problem the solvers see."""
+        return len(self.item_workload) * len(self.capacity)
 
     def all_or_nothing(self) -> set[int]:
         """Workloads whose rules make a partial placement invalid (spread or several regions)."""
@@ -264,7 +275,8 @@ def _data(estate: Estate, sites: list[ResolvedSite]) -> _Data:
 
 @dataclass
 class _Demands:
-    uses: Ints
+    uses: Floats
+    """Workloads x datasets, 1.0 where the workload reads it (float: it multiplies through BLAS)."""
     need_rank: Ints
     count: Ints
     replicas: Ints
@@ -304,7 +316,7 @@ def _demands(
 ) -> _Demands:
     n_w = len(specs)
     out = _Demands(
-        uses=np.zeros((n_w, len(data.specs)), dtype=np.int64),
+        uses=np.zeros((n_w, len(data.specs))),
         need_rank=np.zeros(n_w, dtype=np.int64),
         count=np.array([s.compute.count for s in specs], dtype=np.int64),
         replicas=np.array([s.compute.replicas for s in specs], dtype=np.int64),
@@ -366,6 +378,63 @@ def _latency(
     return np.where(slo_set, latency + demands.service_ms[:, None], 0.0), estimated, coverage
 
 
+def _costs(
+    sites: list[ResolvedSite],
+    options: _Options,
+    data: _Data,
+    demands: _Demands,
+    latency_site: Floats,
+) -> tuple[dict[str, Term], Floats]:
+    """Cost terms per replica, workloads x options, and the objective.
+
+    The terms keep their factors and compute cells on access (:mod:`keel.placement.terms`).
+    The objective is stored whole, as the solver reads every cell; it is built in place, with
+    the operations of the terms' own cells.
+    """
+    uses = demands.uses
+    pue = np.array([s.pue for s in sites])[options.site]
+    carbon = np.array([s.carbon_intensity_gco2e_per_kwh for s in sites])[options.site]
+    device_hours = demands.count * demands.hours
+    active_hours = device_hours * demands.utilisation
+    power = options.power_w * pue
+    price = options.usd_per_hour
+    site_of = options.site
+    missing = (~data.replicated).astype(np.float64)
+    egress_site = uses @ (missing * (data.size_gb * data.source_price)[:, None])
+    gb_site = uses @ (missing * data.size_gb[:, None])
+    shape = (len(device_hours), len(site_of))
+    compute_usd = Term(shape, lambda w, o: device_hours[w] * price[o])
+    egress_usd = Term(shape, lambda w, o: egress_site[w, site_of[o]])
+    egress_gb = Term(shape, lambda w, o: gb_site[w, site_of[o]])
+    transfer_h = Term(
+        shape, lambda w, o: gb_site[w, site_of[o]] * 8.0 / DEFAULT_BANDWIDTH_GBPS / 3600.0
+    )
+    energy_kwh = Term(shape, lambda w, o: active_hours[w] * power[o] / 1000)
+    carbon_kg = Term(shape, lambda w, o: active_hours[w] * power[o] / 1000 * carbon[o] / 1000.0)
+    latency_ms = Term(shape, lambda w, o: latency_site[w, site_of[o]])
+    # The objective is stored whole (the solver reads every cell), built in place.
+    objective_usd = np.asarray(compute_usd)
+    objective_usd += np.asarray(egress_usd)
+    weighted = np.asarray(carbon_kg)
+    weighted *= demands.carbon_weight[:, None]
+    weighted /= 1000.0
+    objective_usd += weighted
+    weighted = np.asarray(latency_ms)
+    weighted *= demands.latency_weight[:, None]
+    objective_usd += weighted
+    del weighted
+    terms = {
+        "compute_usd": compute_usd,
+        "egress_usd": egress_usd,
+        "egress_gb": egress_gb,
+        "transfer_h": transfer_h,
+        "energy_kwh": energy_kwh,
+        "carbon_kgco2e": carbon_kg,
+        "latency_ms": latency_ms,
+    }
+    return terms, objective_usd
+
+
 def compile_problem(
     estate: Estate,
     workloads: list[str] | None = None,
@@ -410,7 +479,7 @@ def compile_problem(
     # Hard constraints, workloads x sites, then workloads x options.
     by_site = np.zeros((n_w, n_s), dtype=np.int64)
     by_site |= np.where(demands.need_rank[:, None] > site_rank[None, :], Reason.CLASSIFICATION, 0)
-    uses = demands.uses.astype(np.float64)  # float matrices multiply through BLAS
+    uses = demands.uses
     outside = (uses @ (~data.resident_ok).astype(np.float64)) > 0
     by_site |= np.where(outside, Reason.RESIDENCY, 0)
     by_site |= np.where(latency_site > demands.slo[:, None], Reason.LATENCY, 0)
@@ -419,32 +488,13 @@ def compile_problem(
         by_site |= np.where(policy(names, [s.name for s in sites]), Reason.POLICY, 0)
     reasons = by_site[:, options.site]
     option_acc = np.array([acc_index[a] for a in options.accelerator], dtype=np.int64)
-    reasons |= np.where(~demands.wants[:, option_acc], Reason.ACCELERATOR, 0)
+    reasons[~demands.wants[:, option_acc]] |= Reason.ACCELERATOR
     per_device = demands.model_memory / np.maximum(demands.count, 1)
-    reasons |= np.where(per_device[:, None] > options.memory_gb[None, :], Reason.MEMORY, 0)
-    reasons |= np.where(demands.count[:, None] > options.capacity[None, :], Reason.CAPACITY, 0)
+    reasons[per_device[:, None] > options.memory_gb[None, :]] |= Reason.MEMORY
+    reasons[demands.count[:, None] > options.capacity[None, :]] |= Reason.CAPACITY
 
-    # Costs per replica, workloads x options.
-    pue = np.array([s.pue for s in sites])[options.site]
-    carbon = np.array([s.carbon_intensity_gco2e_per_kwh for s in sites])[options.site]
-    device_hours = (demands.count * demands.hours)[:, None]
-    compute_usd = device_hours * options.usd_per_hour[None, :]
-    missing = (~data.replicated).astype(np.float64)
-    egress_usd = (uses @ (missing * (data.size_gb * data.source_price)[:, None]))[:, options.site]
-    egress_gb = (uses @ (missing * data.size_gb[:, None]))[:, options.site]
-    transfer_h = egress_gb * 8.0 / DEFAULT_BANDWIDTH_GBPS / 3600.0
-    energy_kwh = (
-        device_hours * demands.utilisation[:, None] * (options.power_w * pue)[None, :] / 1000
-    )
-    carbon_kg = energy_kwh * carbon[None, :] / 1000.0
-    latency_ms = latency_site[:, options.site]
-    objective_usd = (
-        compute_usd
-        + egress_usd
-        + demands.carbon_weight[:, None] * carbon_kg / 1000.0
-        + demands.latency_weight[:, None] * latency_ms
-    )
-    objective_usd = np.where(reasons == 0, objective_usd, np.inf)
+    terms, objective_usd = _costs(sites, options, data, demands, latency_site)
+    objective_usd[reasons != 0] = np.inf
     item_workload = np.repeat(np.arange(n_w, dtype=np.int64), demands.replicas)
     starts = np.cumsum(demands.replicas) - demands.replicas
     item_replica = np.arange(len(item_workload), dtype=np.int64) - np.repeat(
@@ -463,13 +513,13 @@ def compile_problem(
         demand=demands.count,
         min_sites=demands.min_sites,
         reasons=reasons,
-        compute_usd=compute_usd,
-        egress_usd=egress_usd,
-        egress_gb=egress_gb,
-        transfer_h=transfer_h,
-        energy_kwh=energy_kwh,
-        carbon_kgco2e=carbon_kg,
-        latency_ms=latency_ms,
+        compute_usd=terms["compute_usd"],
+        egress_usd=terms["egress_usd"],
+        egress_gb=terms["egress_gb"],
+        transfer_h=terms["transfer_h"],
+        energy_kwh=terms["energy_kwh"],
+        carbon_kgco2e=terms["carbon_kgco2e"],
+        latency_ms=terms["latency_ms"],
         objective=objective_usd,
         service=demands.service,
         latency_estimated=estimated[:, options.site],

@@ -239,7 +239,7 @@ def solve_fast(problem: Problem, seed: int = 0) -> npt.NDArray[np.int64]:
         search.greedy(order.tolist(), guide)
         searches.append((_totals(problem, search.assignment)[1], len(searches), search))
     best_assignment, best_total = np.full(n_items, UNPLACED, dtype=np.int64), np.inf
-    effort = THOROUGH if costs.size <= THOROUGH_CELLS else QUICK
+    effort = THOROUGH if problem.cells <= THOROUGH_CELLS else QUICK
     for _total, _k, search in sorted(searches, key=lambda t: (t[0], t[1]))[: effort.constructions]:
         search.improve(seed, effort)
         total = _totals(problem, search.assignment)[1]
@@ -570,7 +570,7 @@ def solve(
     seconds = time.perf_counter() - started
     cost, penalised = _totals(problem, assignment)
     placed = int((assignment != UNPLACED).sum())
-    placeable = int(np.isfinite(problem.item_costs()).any(axis=1).sum())
+    placeable = int(problem.placeable_items().sum())
     most: int | None = placed if placed == placeable else None
     bound, method = float("-inf"), "none"
     if exact is not None and exact.assignment is not None:
@@ -578,7 +578,7 @@ def solve(
         if int((exact.assignment != UNPLACED).sum()) == placed:
             bound, method = exact.cost_bound, "milp"
     if with_bound:
-        small = problem.item_costs().size <= LP_BOUND_CELLS
+        small = problem.cells <= LP_BOUND_CELLS
         if small:
             lp = lp_bound(problem, placed)
             if lp > bound:
