@@ -47,14 +47,14 @@ class Effort:
 
 
 SWAP_ITEMS = 2_000
-"""Items the quick search tries to swap per pass (all of them cost 60% of a 10,000 x 1,000
-solve on the tight family)."""
+"""Items the quick search tries to swap per pass (trying all of them took about half of a
+10,000 x 1,000 solve on bench/placement.py's tight family)."""
 THOROUGH = Effort(passes=10, min_pass_gain=0.0, swap_options=30, constructions=4)
 QUICK = Effort(passes=4, min_pass_gain=2e-4, swap_options=5, constructions=1, swap_items=SWAP_ITEMS)
 THOROUGH_CELLS = 1_000_000
 """Problems up to this many items x options get the thorough search, larger ones the quick
-one (measured in bench/placement.py: thorough is within 1% of the MILP at 2,000 x 200, quick
-keeps 10,000 x 1,000 above 5,000 workloads/s)."""
+one (bench/placement.py: thorough takes 2-8 s at 2,000 x 200; quick runs 10,000 x 1,000 at
+2,600-3,700 workloads/s)."""
 PRICE_ROUNDS = 15
 INSERT_BUDGET = 200
 INSERT_TARGETS = 3
