@@ -364,7 +364,9 @@ def explain(problem: Problem, solution: Solution, workload: str) -> dict[str, An
     Raises:
         KeyError: If the workload is not in the problem.
     """
-    w = problem.workloads.index(workload)
+    w = problem.workload_index(workload)
+    if w is None:
+        raise KeyError(workload)
     items = np.flatnonzero(problem.item_workload == w)
     chosen = sorted({int(o) for o in solution.assignment[items] if o != UNPLACED})
     best = min((float(problem.objective[w, o]) for o in chosen), default=float("inf"))

@@ -69,8 +69,13 @@ def rejections(
 
     Returns:
         Rejections, site by site in the problem's order: site-wide reasons, then pools'.
+
+    Raises:
+        KeyError: If the workload is not in the problem.
     """
-    w = problem.workloads.index(workload)
+    w = problem.workload_index(workload)
+    if w is None:
+        raise KeyError(workload)
     spec = estate.workloads()[workload]
     datasets = estate.specs(DatasetSpec)
     inputs = [(name, datasets[name]) for name in sorted(spec.inputs) if name in datasets]

@@ -302,7 +302,7 @@ def explain_workload(result: PlanResult, workload: str, *, detail: bool = False)
     Raises:
         NotFoundError: If the workload does not exist.
     """
-    if workload not in result.problem.workloads:
+    if result.problem.workload_index(workload) is None:
         names = result.problem.workloads
         raise NotFoundError(f"Workload/{workload} does not exist{did_you_mean(workload, names)}")
     why = explain(result.problem, result.solution, workload)
