@@ -32,15 +32,6 @@ Floats = npt.NDArray[np.float64]
 POOLS = 4
 
 
-def problem_of(
-    objective: Floats,
-    capacity: npt.NDArray[np.int64],
-    demand: npt.NDArray[np.int64],
-    replicas: npt.NDArray[np.int64],
-) -> Problem:
-    return Problem.from_costs(objective, capacity, demand, replicas, pools_per_site=POOLS)
-
-
 def _replicas(rng: np.random.Generator, n_w: int) -> npt.NDArray[np.int64]:
     service = rng.random(n_w) < 0.3
     return np.where(service, rng.integers(1, 4, n_w), 1).astype(np.int64)
@@ -79,7 +70,7 @@ def tight(n_w: int, n_o: int, seed: int) -> Problem:
     capacity = _capacity_for(rng, wanted / rng.uniform(0.90, 0.98), n_o, 8, 64)
     costs = _costs(rng, demand, rng.uniform(1.0, 4.0, n_o), 0.25)
     ok = _accepts(rng, n_w, n_o, 2) & (rng.random((n_w, n_o // POOLS)) < 0.8).repeat(POOLS, 1)
-    return problem_of(np.where(ok, costs, np.inf), capacity, demand, replicas)
+    return Problem.from_costs(np.where(ok, costs, np.inf), capacity, demand, replicas, POOLS)
 
 
 def restricted(n_w: int, n_o: int, seed: int) -> Problem:
@@ -99,7 +90,7 @@ def restricted(n_w: int, n_o: int, seed: int) -> Problem:
     wanted = float((demand * replicas).sum())
     capacity = _capacity_for(rng, 1.3 * wanted, n_o, 4, 64)
     costs = _costs(rng, demand, rng.uniform(1.0, 4.0, n_o), 0.3)
-    return problem_of(np.where(ok, costs, np.inf), capacity, demand, replicas)
+    return Problem.from_costs(np.where(ok, costs, np.inf), capacity, demand, replicas, POOLS)
 
 
 def gangs(n_w: int, n_o: int, seed: int) -> Problem:
@@ -111,7 +102,9 @@ def gangs(n_w: int, n_o: int, seed: int) -> Problem:
     capacity = _capacity_for(rng, 1.15 * wanted, n_o, 8, 128)
     costs = _costs(rng, demand, rng.uniform(1.0, 4.0, n_o), 0.25)
     ok = _accepts(rng, n_w, n_o, 2)
-    return problem_of(np.where(ok, costs, np.inf), capacity, demand.astype(np.int64), replicas)
+    return Problem.from_costs(
+        np.where(ok, costs, np.inf), capacity, demand.astype(np.int64), replicas, POOLS
+    )
 
 
 def prices(n_w: int, n_o: int, seed: int) -> Problem:
@@ -122,7 +115,7 @@ def prices(n_w: int, n_o: int, seed: int) -> Problem:
     capacity = _capacity_for(rng, 1.3 * wanted, n_o, 4, 64)
     costs = _costs(rng, demand, rng.lognormal(0.0, 1.2, n_o), 0.5)
     ok = _accepts(rng, n_w, n_o, 2)
-    return problem_of(np.where(ok, costs, np.inf), capacity, demand, replicas)
+    return Problem.from_costs(np.where(ok, costs, np.inf), capacity, demand, replicas, POOLS)
 
 
 FAMILIES: dict[str, Callable[[int, int, int], Problem]] = {

@@ -166,8 +166,7 @@ class Problem:
         """
         n_w, n_o = objective.shape
         n_sites = -(-n_o // pools_per_site)
-        item_workload = np.repeat(np.arange(n_w, dtype=np.int64), replicas)
-        starts = np.cumsum(replicas) - replicas
+        item_workload, item_replica = _items(np.asarray(replicas, dtype=np.int64))
         zeros = Term((n_w, n_o), lambda w, o: np.zeros(np.broadcast(w, o).shape))
         return cls(
             workloads=[f"w{w}" for w in range(n_w)],
@@ -178,8 +177,7 @@ class Problem:
             option_accelerator=[f"a{o % pools_per_site}" for o in range(n_o)],
             capacity=np.asarray(capacity, dtype=np.int64),
             item_workload=item_workload,
-            item_replica=np.arange(len(item_workload), dtype=np.int64)
-            - np.repeat(starts, replicas),
+            item_replica=item_replica,
             demand=np.asarray(demand, dtype=np.int64),
             min_sites=np.ones(n_w, dtype=np.int64),
             reasons=np.where(np.isfinite(objective), 0, int(Reason.POLICY)).astype(np.int64),
@@ -220,6 +218,14 @@ class Problem:
         """Workloads whose rules make a partial placement invalid (spread or several regions)."""
         spread = {w for w in range(len(self.workloads)) if self.min_sites[w] > 1}
         return spread | set(self.coverage)
+
+
+def _items(replicas: Ints) -> tuple[Ints, Ints]:
+    """Each item's workload and replica number, given the replicas of each workload."""
+    item_workload = np.repeat(np.arange(len(replicas), dtype=np.int64), replicas)
+    starts = np.cumsum(replicas) - replicas
+    item_replica = np.arange(len(item_workload), dtype=np.int64) - np.repeat(starts, replicas)
+    return item_workload, item_replica
 
 
 def _rank(classification: str) -> int:
@@ -507,11 +513,7 @@ def compile_problem(
 
     terms, objective_usd = _costs(sites, options, data, demands, latency_site)
     objective_usd[reasons != 0] = np.inf
-    item_workload = np.repeat(np.arange(n_w, dtype=np.int64), demands.replicas)
-    starts = np.cumsum(demands.replicas) - demands.replicas
-    item_replica = np.arange(len(item_workload), dtype=np.int64) - np.repeat(
-        starts, demands.replicas
-    )
+    item_workload, item_replica = _items(demands.replicas)
     return Problem(
         workloads=names,
         sites=[s.name for s in sites],
