@@ -52,3 +52,20 @@ def test_an_exact_plan_says_so_and_a_missing_bound_gives_no_figure() -> None:
     assert gap_text(plan(gap=None, bound=None, bound_method="none")).startswith(
         "optimality gap unknown: no lower bound was computed"
     )
+
+
+def test_counts_over_every_workload_are_withheld_from_a_reader_of_some() -> None:
+    """Three unplaceable replicas, two of a workload the caller may not read: no count at all."""
+    from keel.service.planning import redact_plan
+
+    unplaced = [
+        wire.Unplaced(workload=name, replicas=n, reasons=["accelerator"], relaxations=[])
+        for name, n in (("visible", 1), ("secret", 2))
+    ]
+    full = plan(unplaced=unplaced, unplaceable=3, placeable_at_most=12)
+    assert redact_plan(full, lambda names: [True] * len(names)) is full
+    seen = redact_plan(full, lambda names: [n != "Workload/secret" for n in names])
+    assert [u.workload for u in seen.unplaced] == ["visible"]
+    assert seen.unplaceable is None and seen.placeable_at_most is None
+    assert "no option can take" not in gap_text(seen)
+    assert "might be placeable" not in gap_text(seen)

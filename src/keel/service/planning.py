@@ -452,6 +452,9 @@ def report(result: PlanResult, *, diff: bool = False) -> wire.Plan:
 def redact_plan(plan: wire.Plan, visible: Callable[[list[str]], list[bool]]) -> wire.Plan:
     """A plan without the placements of workloads the caller may not read.
 
+    Counts over every workload that the plan's own lists do not give (replicas no option can
+    take, the most any plan can place) are withheld too: they would tell of hidden workloads.
+
     Args:
         plan: The plan.
         visible: The caller's read decisions on ``Workload/NAME`` resources.
@@ -477,6 +480,8 @@ def redact_plan(plan: wire.Plan, visible: Callable[[list[str]], list[bool]]) -> 
             if plan.moves is not None
             else None,
             "schedule": _redact_schedule(plan.schedule, hidden),
+            "unplaceable": None,
+            "placeable_at_most": None,
         }
     )
 

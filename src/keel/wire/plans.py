@@ -178,10 +178,13 @@ class Plan(Wire):
     placeable_at_most: int | None = Field(
         default=None,
         description="The most replicas any plan can place, as far as proven (none when not"
-        " computed); more than placed_replicas means the plan may leave placeable ones out.",
+        " computed, or withheld from a caller who may not read every workload); more than"
+        " placed_replicas means the plan may leave placeable ones out.",
     )
-    unplaceable: int = Field(
-        default=0, description="Replicas no option can take: no plan places them."
+    unplaceable: int | None = Field(
+        default=0,
+        description="Replicas no option can take: no plan places them (none when withheld from"
+        " a caller who may not read every workload).",
     )
     solve_s: float
     estate_digest: str
