@@ -137,3 +137,21 @@ def test_the_lagrangian_bound_reaches_the_lp_bound_when_replicas_stay_unplaced()
     lagrange = lagrangian_bound(problem, fast.placed, fast.objective)
     assert lagrange <= lp + 1e-6
     assert lagrange >= 0.99 * lp
+
+
+def test_exact_keeps_the_fast_plan_when_the_milp_returns_a_worse_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A time-limited MILP may stop on a poor incumbent: the plan must not be it."""
+    from keel.placement import solver
+    from keel.placement.milp import Exact
+
+    problem = tight_problem(60, 8, seed=3)
+    fast = solve(problem, "fast", with_bound=False)
+    worse = np.full(len(problem.item_workload), UNPLACED, dtype=np.int64)
+    monkeypatch.setattr(
+        solver, "solve_exact", lambda *_a, **_k: Exact(worse, fast.placed, float("-inf"), False)
+    )
+    kept = solve(problem, "exact", with_bound=False)
+    assert kept.placed == fast.placed
+    assert np.array_equal(kept.assignment, fast.assignment)
