@@ -25,6 +25,7 @@ with the weights of the workload's objective preset.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -127,8 +128,6 @@ class Problem:
     coverage: dict[int, Bools]
     relaxed: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
     """Relaxations already worked out, by workload (see ``placement.plan.relaxations``)."""
-    positions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-    """Workload names to their rows, built on first use (:meth:`workload_index`)."""
 
     @property
     def feasible(self) -> Bools:
@@ -200,9 +199,11 @@ class Problem:
         A dict lookup: a plan explains every workload, and a list search for each was
         quadratic (1.8 s of a 10,000-workload commit).
         """
-        if not self.positions:
-            self.positions.update((w, i) for i, w in enumerate(self.workloads))
-        return self.positions.get(name)
+        return self._positions.get(name)
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.workloads)}
 
     def placeable_items(self) -> Bools:
         """Items with at least one feasible option (no plan places the others)."""
