@@ -114,3 +114,17 @@ def digest(zone: str | None, signal: str, values: list[float]) -> str:
         "values": values,
     }
     return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def fra_only(folder: Path) -> Path:
+    """San Francisco and Singapore unavailable, and one 4-hour job (balanced objective) that
+    may start from 20:00 on the first day and must end by the third."""
+    text = SITES.replace("  pue: 1.3\n", "  pue: 1.3\n  available: false\n").replace(
+        "  pue: 1.4\n", "  pue: 1.4\n  available: false\n"
+    )
+    folder.mkdir()
+    job = JOB.format(name="train", earliest="2024-01-01T20:00:00Z", deadline="2024-01-03T00:00:00Z")
+    (folder / "estate.yaml").write_text(
+        text + job.replace("objective: carbon", "objective: balanced")
+    )
+    return folder

@@ -177,10 +177,13 @@ class Client:
         horizon_h: int | None = None,
         start: datetime | None = None,
         signal: str = "carbon_location",
+        energy_price: bool = False,
     ) -> wire.Plan:
         """Compute (and commit, see :data:`keel.operations.Commit`) a plan."""
         body: dict[str, Any] = {"objective": objective, "solver": solver, "seed": seed}
         body |= {"commit": commit, "diff": diff}
+        if energy_price:
+            body["energy_price"] = True
         if horizon_h is not None:
             when = None if start is None else start.isoformat()
             body |= {"horizon_h": horizon_h, "start": when, "signal": signal}

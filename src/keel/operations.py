@@ -98,11 +98,13 @@ class Operations(Protocol):
         horizon_h: int | None = None,
         start: datetime | None = None,
         signal: str = "carbon_location",
+        energy_price: bool = False,
     ) -> wire.Plan:
         """Compute a plan (committed as :data:`Commit` says), with baselines; ``diff``: moves.
 
         ``horizon_h``: schedule the jobs over that many hours of grid signals from ``start``
         (the current hour by default) on ``signal``; the plan gets a ``schedule``.
+        ``energy_price``: price owned sites' electricity by the hour too.
         """
         ...
 

@@ -458,6 +458,7 @@ def test_a_plan_over_a_horizon_names_its_fallbacks_and_hides_what_a_reader_may_n
             ({"horizon_h": 0}, "horizon_h"),
             ({"horizon_h": 24, "start": "2027-01-04T00:00:00"}, "start"),
             ({"horizon_h": 24, "signal": "price"}, "signal"),
+            ({"energy_price": True}, "energy_price needs horizon_h"),
         ):
             refused = client.post("/v1/plans", json={"commit": "never", **bad})
             assert refused.status_code == 422, bad

@@ -8,6 +8,7 @@ half of Frankfurt's pool all the time.
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,11 +18,12 @@ import pytest
 
 from keel.energy.providers import Files
 from keel.errors import UserError
+from keel.placement.problem import PRESETS
 from keel.service import Workspace, apply_manifests, ledger
 from keel.service.actor import Actor
 from keel.service.planning import commit_plan, compute_plan, plan_data
 from keel.service.timing import HorizonRequest
-from timing_estate import GRID, MODEL, START, digest, estate, series
+from timing_estate import GRID, MODEL, START, digest, estate, fra_only, series
 
 SYSTEM = Actor.system("tests")
 
@@ -223,3 +225,78 @@ def test_a_reader_who_may_not_read_a_job_sees_neither_its_run_nor_totals_that_co
     assert seen.schedule.baselines == [] and seen.schedule.bound_usd is None
     assert seen.schedule.carbon_kgco2e == seen.schedule.objective_usd == 0
     assert "train-1" not in seen.model_dump_json()
+
+
+def _prices() -> list[float]:
+    with (GRID / "DE-LU_electricity_prices_2024.csv").open() as handle:
+        return [float(r["Price (USD/MWh)"]) for r in csv.DictReader(handle)]
+
+
+def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """With ``energy_price``, an owned site's hourly price joins carbon in the objective (its
+    deviation from the horizon's mean: the compute price already holds power); the start is
+    the cheapest of every start the window allows, computed here from the fixture files."""
+    apply_manifests(workspace, [str(fra_only(tmp_path / "estate"))], actor=SYSTEM)
+    plans = {
+        priced: plan_data(
+            compute_plan(
+                workspace,
+                objective="balanced",
+                horizon=HorizonRequest(START, 48, source=Files(GRID), energy_price=priced),
+            )
+        )
+        for priced in (False, True)
+    }
+    prices, carbon = _prices(), series("DE-LU")
+    kwh = 0.7 * 1.2 * 4 * 0.8  # per hour: H100-SXM 700 W, PUE 1.2, 4 devices, utilisation 0.8
+    usd_per_g = PRESETS["balanced"].carbon_usd_per_t / 1e6
+    mean = sum(prices) / len(prices)
+
+    def cost(start: int, priced: bool) -> float:
+        hours = range(start, start + 4)
+        grams = sum(kwh * carbon[h] for h in hours)
+        paid = sum(kwh * (prices[h] - mean) for h in hours) / 1000 if priced else 0.0
+        return usd_per_g * grams + paid
+
+    best = {priced: min(range(20, 48 - 4 + 1), key=lambda s: cost(s, priced)) for priced in plans}
+    assert best[True] != best[False]  # the prices change the answer: the test can fail
+    for priced, plan in plans.items():
+        (run,) = plan["schedule"]["runs"]
+        assert run["site"] == "fra"
+        assert run["start"] == (START + timedelta(hours=best[priced])).isoformat().replace(
+            "+00:00", "Z"
+        )
+        assert plan["schedule"]["energy_price"] is priced
+    (run,) = plans[True]["schedule"]["runs"]
+    first = best[True]
+    assert run["electricity_usd"] == pytest.approx(
+        sum(kwh * prices[h] for h in range(first, first + 4)) / 1000, abs=1e-4
+    )
+    assert run["at_once_electricity_usd"] == pytest.approx(
+        sum(kwh * prices[h] for h in range(20, 24)) / 1000, abs=1e-4
+    )
+    assert "cheaper electricity than starting at once" in run["why"]
+    signals = {s["site"]: s for s in plans[True]["schedule"]["signals"]}
+    assert signals["fra"]["price_digest"] == digest("DE-LU", "price", prices)
+    assert "not priced by the hour" in signals["sfo"]["price_note"]
+    assert plans[False]["schedule"]["runs"][0]["electricity_usd"] is None
+    assert all(s["price_digest"] is None for s in plans[False]["schedule"]["signals"])
+
+
+def test_the_ledger_records_the_prices_a_priced_plan_used(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    apply_manifests(workspace, [str(fra_only(tmp_path / "estate"))], actor=SYSTEM)
+    request = HorizonRequest(START, 48, source=Files(GRID), energy_price=True)
+    result = compute_plan(workspace, objective="balanced", horizon=request)
+    commit_plan(workspace, result, actor=SYSTEM)
+    entries = [e.entry for e in ledger.show(workspace, start=0, limit=10_000)]
+    committed = next(e for e in entries if e["type"] == "plan.committed")
+    assert committed["horizon"]["prices"] == {"fra": digest("DE-LU", "price", _prices())}
+    decided = next(e for e in entries if e.get("workload") == "train")
+    (run,) = plan_data(result)["schedule"]["runs"]
+    assert decided["prices"] == {"fra": digest("DE-LU", "price", _prices())}
+    saved = run["at_once_electricity_usd"] - run["electricity_usd"]
+    assert decided["expected_saving_usd"] == pytest.approx(saved, abs=1e-3)

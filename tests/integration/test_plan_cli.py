@@ -15,6 +15,8 @@ from test_cli import (
     keel,
 )
 
+from timing_estate import GRID, fra_only
+
 
 def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
     assert keel("init", "estate", cwd=tmp_path).returncode == 0
@@ -180,3 +182,21 @@ def test_plan_commits_only_what_is_new(tmp_path: Path) -> None:
     )
     changed = keel("plan", "--objective", "carbon", cwd=tmp_path).stdout
     assert "committed plan 3" in changed  # another objective is another decision
+
+
+def test_plan_over_a_horizon_with_energy_prices_says_what_waiting_saves(tmp_path: Path) -> None:
+    """``--energy-price``: the table says electricity is priced, why the job waits (cheaper
+    electricity), what the priced runs' electricity costs, and which sites are not priced."""
+    fra_only(tmp_path / "estate")
+    assert keel("apply", "-f", "estate", cwd=tmp_path).returncode == 0
+    env = {"KEEL_GRID_DATA": str(GRID)}
+    done = keel("plan", "--no-commit", "--horizon", "48h", "--start", "2024-01-01T00:00Z",
+                "--energy-price", cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "electricity priced by the hour at owned sites" in done.stdout
+    assert "cheaper electricity than starting at once" in done.stdout
+    assert "electricity of the 1 run(s) at owned sites: USD" in done.stdout
+    assert "price: electricity not priced by the hour" in done.stdout  # sfo: no price file
+    refused = keel("plan", "--no-commit", "--energy-price", cwd=tmp_path, env=env)
+    assert refused.returncode == 2
+    assert "--energy-price needs --horizon" in refused.stderr

@@ -32,7 +32,7 @@ def test_electricity_maps_export_reads_as_location_based_intensity() -> None:
 
 def test_prices_lets_wait_awhile_and_moer_formats() -> None:
     price = grid.read(FIXTURES / "DE-LU_electricity_prices_2024.csv")
-    assert (price.signal, price.unit, len(price.values)) == ("price", "USD/MWh", 24)
+    assert (price.signal, price.unit, len(price.values)) == ("price", "USD/MWh", 48)
     german = grid.read(FIXTURES / "DE_lets_wait_awhile.csv")
     assert german.step_s == 900 and german.zone == "DE"
     hourly = german.hourly()
@@ -183,7 +183,7 @@ def test_keel_grid_show_summarises_a_zone(tmp_path: Path) -> None:
     assert found["shift_saving"] == pytest.approx(grid.shift_potential(series.values, 2, 6))
     table = run("DE-LU", "--data", str(FIXTURES), "--signal", "price")
     assert table.returncode == 0 and "DE-LU price (USD/MWh)" in table.stdout
-    assert "24 hourly steps: 0 missing" in table.stdout
+    assert "48 hourly steps: 0 missing" in table.stdout
     negative = write(
         tmp_path,
         "NEG_prices.csv",

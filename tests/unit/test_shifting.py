@@ -187,6 +187,24 @@ def test_price_weight_trades_carbon_for_cost() -> None:
     assert list(shifting.schedule(priced).start) == [1]  # 10 USD/MWh beats 500
 
 
+def test_a_jobs_weight_prices_its_carbon_not_its_electricity() -> None:
+    """Two jobs of different prices of carbon share one electricity price: a job that
+    prices carbon at nothing still runs in the cheap hour, and one that prices it highly
+    trades the cheap hour for the clean one (both, and chunked, in one horizon)."""
+    carbon, price = np.array([100.0, 400.0]), np.array([90.0, 10.0])
+    pool = ShiftPool("p", np.full(2, 4), 1.0, carbon, price)
+    jobs = [
+        ShiftJob("careless", 1, 1.0, 0, 2, (0,), weight=0.0),
+        ShiftJob("careful", 1, 1.0, 0, 2, (0,), weight=1.0),
+        ShiftJob("careless chunked", 1, 1.0, 0, 2, (0,), weight=0.0, interruptible=True),
+    ]
+    horizon = Horizon([pool], jobs, carbon_weight=1e-3, price_weight=1.0)
+    assert horizon.cost_of(0, 0, 0) == pytest.approx(0.09)  # 1 kWh at 90 USD/MWh
+    assert horizon.cost_of(1, 0, 0) == pytest.approx(0.1 + 0.09)  # and 100 g at 1 USD/kg
+    plan = shifting.schedule(horizon)
+    assert list(plan.start) == [1, 0, 1]
+
+
 def test_a_jobs_weight_and_fixed_costs_join_its_hourly_cost() -> None:
     # Pool 0 is clean at hour 1, pool 1 is always dirtier; pool 0 costs 1 more to use.
     pools = pools_of([[300, 100], [200, 200]], 1)

@@ -257,6 +257,14 @@ def plan(
     signal: Annotated[
         str, typer.Option(help="carbon_location (average) or carbon_marginal.")
     ] = "carbon_location",
+    energy_price: Annotated[
+        bool,
+        typer.Option(
+            "--energy-price",
+            help="With --horizon: price owned sites' electricity by the hour too (their zone's"
+            " day-ahead price; docs/carbon.md).",
+        ),
+    ] = False,
 ) -> None:
     """Decide where every workload runs: four dimensions, shared capacity, cost and carbon."""
     ops = state(ctx).ops()
@@ -268,9 +276,11 @@ def plan(
     hours = horizon_hours(horizon) if horizon is not None else None
     if hours is None and start is not None:
         raise UserError("--start needs --horizon (the hours to schedule from it)")
+    if hours is None and energy_price:
+        raise UserError("--energy-price needs --horizon (electricity is priced by the hour)")
     found = ops.plan(
         objective=objective, solver=solver, seed=seed, commit=mode, diff=diff,
-        horizon_h=hours, start=start, signal=signal,
+        horizon_h=hours, start=start, signal=signal, energy_price=energy_price,
     )  # fmt: skip
     if output is not Format.table:
         typer.echo(machine(found, output, exclude_none=True))
@@ -310,8 +320,10 @@ def print_schedule(schedule: wire.Schedule) -> None:
     Args:
         schedule: A plan's schedule.
     """
+    priced = ", electricity priced by the hour at owned sites" if schedule.energy_price else ""
     typer.echo(
         f"\nschedule: {schedule.hours} h from {_hhmm(schedule.start)} UTC on {schedule.signal}"
+        + priced
     )
     rows = [
         [r.workload + (f"#{r.replica}" if r.replica else ""),
@@ -336,6 +348,14 @@ def _schedule_totals(schedule: wire.Schedule) -> None:
         f"carbon per run of the scheduled jobs: {schedule.carbon_kgco2e:,.1f} kgCO2e,"
         f" {saved:,.1f} kgCO2e{share} less than each starting at once"
     )
+    priced = [r for r in schedule.runs if r.start and r.electricity_usd is not None]
+    if priced:
+        paid = sum(r.electricity_usd or 0.0 for r in priced)
+        at_once = sum(r.at_once_electricity_usd or 0.0 for r in priced)
+        typer.echo(
+            f"electricity of the {len(priced)} run(s) at owned sites: USD {paid:,.2f},"
+            f" USD {at_once - paid:,.2f} less than each starting at once"
+        )
     ran = sum(1 for r in schedule.runs if r.start)
     base = [["keel", schedule.objective_usd, schedule.carbon_kgco2e, ran, 0, 0]]
     base += [

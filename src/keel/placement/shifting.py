@@ -81,7 +81,8 @@ class ShiftJob:
         deadline: Slot by whose start it must have finished (exclusive end).
         pools: Indices of the pools it may run in.
         utilisation: Share of the devices' power it draws.
-        weight: Scales the slots' objective for this job (a workload's own price of carbon).
+        weight: Scales the slots' carbon for this job (a workload's own price of carbon);
+            electricity is priced by the horizon's ``price_weight`` alone.
         fixed: The part of its objective that does not depend on the start, per pool in
             ``pools`` (compute price, egress); empty for none.
         interruptible: It checkpoints, so it may run in several chunks of whole slots (in
@@ -199,10 +200,6 @@ class Horizon:
             ]
         )
         self.price_per_device = kwh * prices / 1000.0
-        weighted = carbon_weight * self.carbon_per_device + price_weight * self.price_per_device
-        self.weighted = weighted
-        self.prefix = np.zeros((len(pools), self.slots + 1))
-        np.cumsum(weighted, axis=1, out=self.prefix[:, 1:])
         self.capacity = np.array([p.capacity for p in pools], dtype=np.int64)
         self.full = np.empty(len(jobs), dtype=np.int64)
         self.fraction = np.empty(len(jobs))
@@ -213,7 +210,16 @@ class Horizon:
             self.full[index] = full
             self.fraction[index] = max(0.0, whole - full)
         self.occupied = self.full + (self.fraction > 0)
-        self.scale = np.array([j.devices * j.utilisation * j.weight for j in self.jobs])
+        # One slot objective per distinct job weight (a weight prices carbon, not electricity):
+        # ``weighted[kind[j], pool, slot]`` is what one busy device of job j costs there.
+        weights = sorted({job.weight for job in jobs}) or [1.0]
+        self.kind = np.array([weights.index(job.weight) for job in jobs], dtype=np.int64)
+        carbon = carbon_weight * self.carbon_per_device
+        price = price_weight * self.price_per_device
+        self.weighted = np.stack([weight * carbon + price for weight in weights])
+        self.prefix = np.zeros((len(weights), len(pools), self.slots + 1))
+        np.cumsum(self.weighted, axis=2, out=self.prefix[:, :, 1:])
+        self.scale = np.array([j.devices * j.utilisation for j in self.jobs])
         self.fixed = np.zeros((len(jobs), len(pools)))
         for index, job in enumerate(jobs):
             if job.fixed:
@@ -240,10 +246,11 @@ class Horizon:
         """The objective of job ``index`` for each pool (rows) and start (columns)."""
         full = int(self.full[index])
         rows = pools[:, None]
-        cost = self.prefix[rows, starts + full] - self.prefix[rows, starts]
+        prefix = self.prefix[self.kind[index]]
+        cost = prefix[rows, starts + full] - prefix[rows, starts]
         fraction = float(self.fraction[index])
         if fraction:
-            cost = cost + fraction * self.weighted[rows, starts + full]
+            cost = cost + fraction * self.weighted[self.kind[index], rows, starts + full]
         total: Floats = cost * self.scale[index] + self.fixed[index, pools][:, None]
         return total
 
@@ -290,9 +297,8 @@ class Horizon:
     def slots_cost(self, index: int, pool: int, slots: Ints) -> float:
         """The objective of a job run in the given slots of a pool (its last may be part)."""
         weights = self.run_weights(index)
-        return float(self.scale[index] * (weights @ self.weighted[pool, slots])) + float(
-            self.fixed[index, pool]
-        )
+        slot_costs = self.weighted[self.kind[index], pool, slots]
+        return float(self.scale[index] * (weights @ slot_costs)) + float(self.fixed[index, pool])
 
     def best_chunks(self, index: int, free: Ints | None) -> tuple[int, Ints, float]:
         """The cheapest pool and slots of an interruptible job with room in each slot.
@@ -311,7 +317,8 @@ class Horizon:
             open_ = window if free is None else window[free[pool, window] >= job.devices]
             if len(open_) < held:
                 continue
-            chosen = np.sort(open_[np.argsort(self.weighted[pool, open_], kind="stable")[:held]])
+            slot_costs = self.weighted[self.kind[index], pool, open_]
+            chosen = np.sort(open_[np.argsort(slot_costs, kind="stable")[:held]])
             value = self.slots_cost(index, pool, chosen)
             if value < best[2]:
                 best = (pool, chosen, value)
@@ -787,7 +794,10 @@ def _chunk_options(horizon: Horizon) -> tuple[Floats, Any, Any, Floats] | None:
         run = job.hours / horizon.step_h
         spread = horizon.fixed[index, grid_pools] / run
         cost.append(
-            (horizon.scale[index] * horizon.weighted[grid_pools, grid_slots] + spread).ravel()
+            (
+                horizon.scale[index] * horizon.weighted[horizon.kind[index], grid_pools, grid_slots]
+                + spread
+            ).ravel()
         )
         pool_of.append(grid_pools.ravel())
         slot_of.append(grid_slots.ravel())

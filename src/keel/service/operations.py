@@ -144,17 +144,26 @@ class LocalOperations:
         horizon_h: int | None = None,
         start: datetime | None = None,
         signal: str = "carbon_location",
+        energy_price: bool = False,
     ) -> wire.Plan:
         """Compute a plan (committed as ``Commit`` says), with baselines; ``diff``: moves.
 
         ``horizon_h``: schedule the jobs over that many hours of the grid series in the
-        ``grid_data`` setting's folder, from ``start`` (the current hour by default).
+        ``grid_data`` setting's folder, from ``start`` (the current hour by default);
+        ``energy_price``: price owned sites' electricity by the hour too.
+
+        Raises:
+            UserError: ``energy_price`` without ``horizon_h``, or a bad horizon.
         """
         horizon = None
+        if horizon_h is None and energy_price:
+            raise UserError("energy_price needs horizon_h (electricity is priced by the hour)")
         if horizon_h is not None:
             settings = self.workspace.settings
             source = providers.source_from(settings.grid_source, settings.grid_data, os.environ)
-            horizon = timing.HorizonRequest.of(horizon_h, start, signal, source)
+            horizon = timing.HorizonRequest.of(
+                horizon_h, start, signal, source, energy_price=energy_price
+            )
         result = planning.compute_plan(
             self.workspace,
             objective=objective,

@@ -180,14 +180,20 @@ def horizon_record(schedule: dict[str, Any]) -> dict[str, Any]:
         schedule: The plan's ``schedule`` section.
 
     Returns:
-        Start, hours, signal, and the digest of every site's series (a fallback's too).
+        Start, hours, signal, and the digest of every site's series (a fallback's too); with
+        ``energy_price``, the digest of every priced site's prices.
     """
-    return {
+    found = {
         "start": schedule["start"],
         "hours": schedule["hours"],
         "signal": schedule["signal"],
         "signals": {s["site"]: s["digest"] for s in schedule["signals"]},
     }
+    if schedule.get("energy_price"):
+        found["prices"] = {
+            s["site"]: s["price_digest"] for s in schedule["signals"] if s.get("price_digest")
+        }
+    return found
 
 
 def _commit(
@@ -262,6 +268,7 @@ def decision_records(result: PlanResult) -> list[dict[str, Any]]:
     for run in schedule["runs"] if schedule else []:
         runs.setdefault(run["workload"], []).append(run)
     digests = {s["site"]: s["digest"] for s in schedule["signals"]} if schedule else {}
+    prices = {s["site"]: s.get("price_digest") for s in schedule["signals"]} if schedule else {}
     for workload in result.problem.workloads:
         why = explain_workload(result, workload)
         record: dict[str, Any] = {
@@ -280,6 +287,12 @@ def decision_records(result: PlanResult) -> list[dict[str, Any]]:
             record["expected_saving_kgco2e"] = round(
                 sum(r["at_once_kgco2e"] - r["carbon_kgco2e"] for r in timed), 4
             )
+            priced = [r for r in timed if r.get("electricity_usd") is not None]
+            if priced:
+                record["prices"] = {r["site"]: prices[r["site"]] for r in priced}
+                record["expected_saving_usd"] = round(
+                    sum(r["at_once_electricity_usd"] - r["electricity_usd"] for r in priced), 4
+                )
         records.append(record)
     return records
 

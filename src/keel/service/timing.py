@@ -89,16 +89,24 @@ class HorizonRequest:
         source: Where the series come from: files, Electricity Maps or WattTime
             (:mod:`keel.energy.providers`); ``None``: every site keeps its annual figure, and
             says so.
+        energy_price: Price the electricity of owned sites (on-premises, private cloud, edge)
+            by the hour too, at their zone's day-ahead price (see :func:`site_signals`).
     """
 
     start: datetime
     hours: int
     signal: Signal = "carbon_location"
     source: Source | None = None
+    energy_price: bool = False
 
     @staticmethod
     def of(
-        hours: float, start: datetime | None, signal: str, source: Source | None
+        hours: float,
+        start: datetime | None,
+        signal: str,
+        source: Source | None,
+        *,
+        energy_price: bool = False,
     ) -> HorizonRequest:
         """A checked request; ``start`` defaults to the current hour.
 
@@ -124,7 +132,9 @@ class HorizonRequest:
             raise UserError(
                 f"start {start.isoformat()}: give a time between {FIRST_YEAR} and {LAST_YEAR}"
             )
-        return HorizonRequest(start.astimezone(UTC), int(hours), cast("Signal", signal), source)
+        return HorizonRequest(
+            start.astimezone(UTC), int(hours), cast("Signal", signal), source, energy_price
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +150,12 @@ class SiteSignal:
         annual_g_per_kwh: The site's annual figure.
         note: Why the site fell back to its annual figure (``source`` is then ``annual
             figure``), or what was filled; ``None`` if the series was used as it is.
+        price_usd_per_mwh: With ``energy_price``: the zone's day-ahead price per hour, or
+            ``None`` where the site's electricity is not priced by the hour (``price_note``
+            says why).
+        price_source: The price series' file.
+        price_digest: SHA-256 of the prices used (zone, signal, start, step and values).
+        price_note: Why the site's electricity is not priced by the hour, or what was filled.
     """
 
     site: str
@@ -149,6 +165,10 @@ class SiteSignal:
     intensity_g_per_kwh: list[float]
     annual_g_per_kwh: float
     note: str | None
+    price_usd_per_mwh: list[float] | None = None
+    price_source: str | None = None
+    price_digest: str | None = None
+    price_note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (intensities rounded to 0.1 g/kWh)."""
@@ -160,13 +180,22 @@ class SiteSignal:
             "intensity_g_per_kwh": [round(v, 1) for v in self.intensity_g_per_kwh],
             "annual_g_per_kwh": self.annual_g_per_kwh,
             "note": self.note,
+            "price_usd_per_mwh": None
+            if self.price_usd_per_mwh is None
+            else [round(v, 2) for v in self.price_usd_per_mwh],
+            "price_source": self.price_source,
+            "price_digest": self.price_digest,
+            "price_note": self.price_note,
         }
 
 
 def site_signals(estate: Estate, request: HorizonRequest) -> dict[str, SiteSignal]:
     """Every site's hourly intensity over the horizon, or its annual figure with the reason.
 
-    A zone's series is read once however many sites share it.
+    A zone's series is read once however many sites share it. With ``energy_price``, an owned
+    site (on-premises, private cloud, edge) also gets its zone's hourly day-ahead price: it
+    pays the grid by the hour. A public cloud site does not (its provider's price does not
+    follow the grid's), nor does a site whose zone has no price series (the note says so).
 
     Args:
         estate: The estate.
@@ -175,7 +204,13 @@ def site_signals(estate: Estate, request: HorizonRequest) -> dict[str, SiteSigna
     Returns:
         Signals by site name.
     """
-    found: dict[str, tuple[list[float] | None, str, str | None]] = {}
+    found: dict[tuple[str, Signal], tuple[list[float] | None, str, str | None]] = {}
+
+    def series(zone: str, signal: Signal) -> tuple[list[float] | None, str, str | None]:
+        if (zone, signal) not in found:
+            found[zone, signal] = _zone_series(zone, signal, request)
+        return found[zone, signal]
+
     signals = {}
     note: str | None
     for name, site in sorted(estate.sites.items()):
@@ -184,23 +219,45 @@ def site_signals(estate: Estate, request: HorizonRequest) -> dict[str, SiteSigna
         if zone is None:
             values, source, note = None, "annual figure", "the site names no grid_zone"
         else:
-            if zone not in found:
-                found[zone] = _zone_series(zone, request)
-            values, source, note = found[zone]
+            values, source, note = series(zone, request.signal)
         hourly = [annual] * request.hours if values is None else values
-        body = {
-            "zone": zone,
-            "signal": request.signal if values is not None else "annual",
-            "start": request.start.isoformat(),
-            "step_s": 3600,
-            "values": hourly,
-        }
-        digest = "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
-        signals[name] = SiteSignal(name, zone, source, digest, hourly, annual, note)
+        signal = request.signal if values is not None else "annual"
+        signals[name] = SiteSignal(
+            name, zone, source, _digest(zone, signal, request, hourly), hourly, annual, note
+        )
+        if not request.energy_price:
+            continue
+        if site.kind == "public_cloud":
+            why = "a public cloud's price does not follow the grid's hour by hour"
+            signals[name] = replace(signals[name], price_note=why)
+        elif zone is None:
+            signals[name] = replace(signals[name], price_note="the site names no grid_zone")
+        else:
+            prices, source, note = series(zone, "price")
+            digest = None if prices is None else _digest(zone, "price", request, prices)
+            if prices is None:
+                note = f"electricity not priced by the hour: {note}"
+            signals[name] = replace(signals[name], price_usd_per_mwh=prices,
+                                    price_source=None if prices is None else source,
+                                    price_digest=digest, price_note=note)  # fmt: skip
     return signals
 
 
-def _zone_series(zone: str, request: HorizonRequest) -> tuple[list[float] | None, str, str | None]:
+def _digest(zone: str | None, signal: str, request: HorizonRequest, values: list[float]) -> str:
+    """SHA-256 of the values a site was scheduled on, with what they are."""
+    body = {
+        "zone": zone,
+        "signal": signal,
+        "start": request.start.isoformat(),
+        "step_s": 3600,
+        "values": values,
+    }
+    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _zone_series(
+    zone: str, signal: Signal, request: HorizonRequest
+) -> tuple[list[float] | None, str, str | None]:
     """A zone's hourly values over the horizon, their file, and a note on what was filled.
 
     Without a series covering the horizon: ``None``, ``annual figure`` and why.
@@ -208,7 +265,7 @@ def _zone_series(zone: str, request: HorizonRequest) -> tuple[list[float] | None
     if request.source is None:
         return None, "annual figure", "no grid data is set (grid_data or grid_source)"
     try:
-        series = request.source.hourly(zone, request.signal, request.start, request.hours)
+        series = request.source.hourly(zone, signal, request.start, request.hours)
         values, note = series.filled()
     except GridError as exc:
         return None, "annual figure", exc.message
@@ -235,6 +292,9 @@ class ScheduledRun:
         objective_usd: Its objective (start-independent terms plus carbon priced hourly).
         why: Why it starts when it does, or why it is not scheduled.
         chunks: An interruptible job's stretches (start, end), when it runs in more than one.
+        electricity_usd: Its electricity at the site's hourly price (``energy_price``), or
+            ``None`` where the site's electricity is not priced by the hour.
+        at_once_electricity_usd: The same run's, started at ``earliest``.
         code: Why not, as a reason code: ``window`` (its window and the horizon do not hold
             it), ``capacity`` (others hold the room), ``None`` when scheduled or when no
             option may take it (the plan's reasons say why).
@@ -256,6 +316,8 @@ class ScheduledRun:
     why: str
     code: str | None = None
     chunks: list[tuple[datetime, datetime]] = field(default_factory=list)
+    electricity_usd: float | None = None
+    at_once_electricity_usd: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (times in ISO 8601, UTC)."""
@@ -273,6 +335,8 @@ class ScheduledRun:
             "objective_usd": round(self.objective_usd, 4),
             "why": self.why,
             "chunks": [[_iso(a), _iso(b)] for a, b in self.chunks] or None,
+            "electricity_usd": _rounded(self.electricity_usd),
+            "at_once_electricity_usd": _rounded(self.at_once_electricity_usd),
         }
 
 
@@ -300,10 +364,13 @@ class Timing:
         scheduled = [r for r in self.runs if r.start is not None]
         carbon = sum(r.carbon_kgco2e for r in scheduled)
         at_once = sum(r.at_once_kgco2e for r in scheduled)
+        priced = [r.electricity_usd for r in scheduled if r.electricity_usd is not None]
         return {
             "start": self.request.start.isoformat().replace("+00:00", "Z"),
             "hours": self.request.hours,
             "signal": self.request.signal,
+            "energy_price": self.request.energy_price,
+            "electricity_usd": round(sum(priced), 4) if self.request.energy_price else None,
             "runs": [r.to_json() for r in self.runs],
             "signals": [s.to_json() for s in self.signals.values()],
             "carbon_kgco2e": round(carbon, 4),
@@ -312,6 +379,10 @@ class Timing:
             "bound_usd": None if self.bound_usd is None else round(self.bound_usd, 4),
             "baselines": self.baselines,
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -363,17 +434,21 @@ def schedule_jobs(
     signals = site_signals(estate, request)
     specs = estate.workloads()
     option_pools = _option_pools(problem, estate, solution)
-    pools = [
-        ShiftPool(
-            name=f"{problem.sites[int(problem.option_site[o])]}/{problem.option_pool[o]}",
-            capacity=np.full(request.hours, free, dtype=np.int64),
-            kw_per_device=kw,
-            intensity_g_per_kwh=np.array(
-                signals[problem.sites[int(problem.option_site[o])]].intensity_g_per_kwh
-            ),
+    pools = []
+    for o, (free, kw) in enumerate(option_pools):
+        signal = signals[problem.sites[int(problem.option_site[o])]]
+        prices = signal.price_usd_per_mwh
+        pools.append(
+            ShiftPool(
+                name=f"{signal.site}/{problem.option_pool[o]}",
+                capacity=np.full(request.hours, free, dtype=np.int64),
+                kw_per_device=kw,
+                intensity_g_per_kwh=np.array(signal.intensity_g_per_kwh),
+                # The compute price already holds power at its average: the hour's price
+                # counts by how far it lies from the horizon's mean.
+                price_usd_per_mwh=None if prices is None else np.array(prices) - np.mean(prices),
+            )
         )
-        for o, (free, kw) in enumerate(option_pools)
-    ]
     end = request.start + timedelta(hours=request.hours)
     jobs: list[ShiftJob] = []
     items: list[int] = []
@@ -462,7 +537,10 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
     signals: dict[str, SiteSignal],
     seed: int,
 ) -> Timing:
-    horizon = Horizon(pools, jobs, carbon_weight=USD_PER_G) if jobs else None
+    price_weight = 1.0 if request.energy_price else 0.0
+    horizon = (
+        Horizon(pools, jobs, carbon_weight=USD_PER_G, price_weight=price_weight) if jobs else None
+    )
     found = (
         schedule(horizon, seed=seed, time_limit_s=MILP_S, budget_s=SEARCH_S)
         if horizon is not None
@@ -484,8 +562,9 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
         assert horizon is not None
         assert found is not None
         runs.append(
-            _run(problem, horizon, found, at[item], request, item, windowed=item in windowed)
-        )
+            _run(problem, horizon, found, at[item], request, item, signals,
+                 windowed=item in windowed)
+        )  # fmt: skip
     bound = lp_bound(horizon, time_limit_s=BOUND_S) if horizon is not None else 0.0
     compared = _baselines(horizon) if horizon is not None else []
     return Timing(request, runs, signals, compared, bound)
@@ -502,6 +581,7 @@ def _run(  # noqa: PLR0917 (one run's facts)
     index: int,
     request: HorizonRequest,
     item: int,
+    signals: dict[str, SiteSignal],
     *,
     windowed: bool,
 ) -> ScheduledRun:
@@ -519,33 +599,66 @@ def _run(  # noqa: PLR0917 (one run's facts)
     carbon = horizon.run_carbon_g(index, pool, slots) / 1000.0
     at_once = horizon.run_carbon_g(index, pool, job.release) / 1000.0
     site = problem.sites[int(problem.option_site[pool])]
+    prices = signals[site].price_usd_per_mwh
+    electricity = at_once_electricity = None
+    if prices is not None:
+        first = np.arange(job.release, job.release + len(slots), dtype=np.int64)
+        electricity, at_once_electricity = (
+            _electricity_usd(horizon, index, pool, prices, held) for held in (slots, first)
+        )
     begins = _hour(request, start)
     where = f"{site}/{problem.option_pool[pool]}"
     spans = _spans(request, horizon, index, slots)
+    gains = _gains(carbon, at_once, electricity, at_once_electricity)
     if len(spans) > 1:
-        saving = 1 - carbon / at_once if at_once > 0 else 0.0
         listed = ", ".join(f"{a:%a %H:%M}-{b:%H:%M}" for a, b in spans)
+        gained = f": {gains} than starting at once" if gains else ""
         why = (
-            f"runs in {len(spans)} chunks at {where} ({listed}): {saving:.0%} less carbon than"
-            f" starting at once, deadline {deadline:%a %H:%M}"
+            f"runs in {len(spans)} chunks at {where} ({listed}){gained}, deadline"
+            f" {deadline:%a %H:%M}"
         )
     elif not windowed:
         why = f"starts {begins:%a %H:%M} at {where}: it has no window, so it runs now"
     elif start == job.release:
         why = f"starts {begins:%a %H:%M} at {where}, as soon as its window allows"
-    else:
-        saving = 1 - carbon / at_once if at_once > 0 else 0.0
+    elif gains:
         why = (
-            f"starts {begins:%a %H:%M} at {where}: {saving:.0%} less carbon than starting"
-            f" at once, deadline {deadline:%a %H:%M}"
+            f"starts {begins:%a %H:%M} at {where}: {gains} than starting at once, deadline"
+            f" {deadline:%a %H:%M}"
         )
-        if saving <= 0:
-            why = f"starts {begins:%a %H:%M} at {where}: the pool is full until then"
+    else:
+        why = f"starts {begins:%a %H:%M} at {where}: the pool is full until then"
     return ScheduledRun(
         item, workload, replica, pool, site, problem.option_pool[pool], begins, spans[-1][1],
         earliest, deadline, carbon, at_once, horizon.slots_cost(index, pool, slots), why,
-        chunks=spans if len(spans) > 1 else [],
+        chunks=spans if len(spans) > 1 else [], electricity_usd=electricity,
+        at_once_electricity_usd=at_once_electricity,
     )  # fmt: skip
+
+
+def _electricity_usd(
+    horizon: Horizon, index: int, pool: int, prices: list[float], slots: npt.NDArray[np.int64]
+) -> float:
+    """What a run's electricity costs at the hourly price, in USD."""
+    job = horizon.jobs[index]
+    kwh = job.devices * job.utilisation * horizon.pools[pool].kw_per_device * horizon.step_h
+    return float(horizon.run_weights(index) @ np.asarray(prices)[slots]) * kwh / 1000.0
+
+
+def _gains(
+    carbon: float, at_once: float, electricity: float | None, at_once_electricity: float | None
+) -> str:
+    """What waiting gains (``38% less carbon and 21% cheaper electricity``); ``""`` if none."""
+    said = []
+    if at_once > 0 and carbon < at_once:
+        said.append(f"{1 - carbon / at_once:.0%} less carbon")
+    if electricity is not None and at_once_electricity is not None:
+        cheaper = at_once_electricity - electricity
+        if at_once_electricity > 0 and cheaper > 0:
+            said.append(f"{cheaper / at_once_electricity:.0%} cheaper electricity")
+        elif cheaper > 0:  # prices below zero at once
+            said.append(f"USD {cheaper:,.2f} less for electricity")
+    return " and ".join(said)
 
 
 def _spans(

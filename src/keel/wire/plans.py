@@ -85,6 +85,14 @@ class ScheduledRun(Wire):
         default=None,
         description="An interruptible job run in several stretches: [start, end] of each.",
     )
+    electricity_usd: float | None = Field(
+        default=None,
+        description="With energy_price: its electricity at the site's hourly price; none where"
+        " the site's electricity is not priced by the hour.",
+    )
+    at_once_electricity_usd: float | None = Field(
+        default=None, description="The same run's electricity, started at its earliest start."
+    )
 
 
 class SiteSignal(Wire):
@@ -99,6 +107,18 @@ class SiteSignal(Wire):
     note: str | None = Field(
         description="Why the site fell back to its annual figure (source 'annual figure'),"
         " or what was filled."
+    )
+    price_usd_per_mwh: list[float] | None = Field(
+        default=None,
+        description="With energy_price: the zone's hourly day-ahead price at an owned site.",
+    )
+    price_source: str | None = Field(default=None, description="The price series' file.")
+    price_digest: str | None = Field(
+        default=None, description="SHA-256 of the zone, signal, start, step and prices."
+    )
+    price_note: str | None = Field(
+        default=None,
+        description="Why the site's electricity is not priced by the hour, or what was filled.",
     )
 
 
@@ -121,6 +141,14 @@ class Schedule(Wire):
     start: str
     hours: int
     signal: str
+    energy_price: bool = Field(
+        default=False,
+        description="Owned sites' electricity priced by the hour too (its deviation from the"
+        " horizon's mean price is in the objective).",
+    )
+    electricity_usd: float | None = Field(
+        default=None, description="With energy_price: the priced runs' electricity."
+    )
     runs: list[ScheduledRun]
     signals: list[SiteSignal]
     carbon_kgco2e: float = Field(description="The scheduled runs' emissions.")
@@ -138,15 +166,15 @@ class Schedule(Wire):
 
     def signal_notes(self) -> list[str]:
         """Each fallback or fill once, with the sites it concerns (not a line per site)."""
-        sites: dict[tuple[str, bool], list[str]] = {}
+        sites: dict[tuple[str, str], list[str]] = {}
         for signal in self.signals:
             if signal.note:
                 fell_back = signal.source == "annual figure"
-                sites.setdefault((signal.note, fell_back), []).append(signal.site)
-        return [
-            f"{note}{'; they keep their annual figures' if fell_back else ''} ({', '.join(names)})"
-            for (note, fell_back), names in sites.items()
-        ]
+                then = "; they keep their annual figures" if fell_back else ""
+                sites.setdefault((signal.note, then), []).append(signal.site)
+            if signal.price_note:
+                sites.setdefault((f"price: {signal.price_note}", ""), []).append(signal.site)
+        return [f"{note}{then} ({', '.join(names)})" for (note, then), names in sites.items()]
 
 
 class Plan(Wire):

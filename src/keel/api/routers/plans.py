@@ -41,11 +41,18 @@ class PlanBody(Body):
         default=None, description="The horizon's first hour (UTC offset required; now if unset)."
     )
     signal: Literal["carbon_location", "carbon_marginal"] = "carbon_location"
+    energy_price: bool = Field(
+        default=False,
+        description="Price owned sites' electricity by the hour too (their zone's day-ahead"
+        " price); needs horizon_h.",
+    )
 
     @model_validator(mode="after")
     def _start_needs_horizon(self) -> PlanBody:
         if self.start is not None and self.horizon_h is None:
             raise ValueError("start needs horizon_h (the hours to schedule from it)")
+        if self.energy_price and self.horizon_h is None:
+            raise ValueError("energy_price needs horizon_h (electricity is priced by the hour)")
         return self
 
 
@@ -64,6 +71,7 @@ def plan(
         horizon_h=body.horizon_h,
         start=body.start,
         signal=body.signal,
+        energy_price=body.energy_price,
     )
 
 
