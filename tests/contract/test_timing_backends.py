@@ -19,9 +19,9 @@ import pytest
 from keel.energy.providers import Files
 from keel.errors import UserError
 from keel.placement.problem import PRESETS
-from keel.service import Workspace, apply_manifests, ledger
+from keel.service import Workspace, apply_manifests, conversion, ledger
 from keel.service.actor import Actor
-from keel.service.planning import commit_plan, compute_plan, plan_data
+from keel.service.planning import commit_plan, compute_plan, plan_data, redact_plan
 from keel.service.timing import HorizonRequest
 from timing_estate import GRID, MODEL, START, digest, estate, fra_only, series
 
@@ -212,9 +212,6 @@ def test_an_interruptible_job_runs_in_chunks_in_the_clean_hours_and_is_recorded(
 def test_a_reader_who_may_not_read_a_job_sees_neither_its_run_nor_totals_that_cover_it(
     planned: tuple[Workspace, dict[str, Any]],
 ) -> None:
-    from keel.service import conversion
-    from keel.service.planning import redact_plan
-
     _workspace, data = planned
     plan = conversion.plan(data, plan_id=1)
     assert redact_plan(plan, lambda names: [True] * len(names)) is plan
@@ -282,6 +279,11 @@ def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
     assert signals["fra"]["price_digest"] == digest("DE-LU", "price", prices)
     assert "not priced by the hour" in signals["sfo"]["price_note"]
     assert plans[False]["schedule"]["runs"][0]["electricity_usd"] is None
+    assert plans[True]["schedule"]["electricity_usd"] == pytest.approx(run["electricity_usd"])
+    hidden = redact_plan(
+        conversion.plan(plans[True], plan_id=1), lambda names: [False] * len(names)
+    ).schedule
+    assert hidden is not None and hidden.totals_withheld and hidden.electricity_usd is None
     assert all(s["price_digest"] is None for s in plans[False]["schedule"]["signals"])
 
 

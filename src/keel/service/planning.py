@@ -513,6 +513,7 @@ def _redact_schedule(schedule: wire.Schedule | None, hidden: set[str]) -> wire.S
             "carbon_kgco2e": 0.0,
             "at_once_kgco2e": 0.0,
             "objective_usd": 0.0,
+            "electricity_usd": None,
             "bound_usd": None,
             "baselines": [],
             "totals_withheld": True,
