@@ -302,3 +302,35 @@ def test_the_ledger_records_the_prices_a_priced_plan_used(
     assert decided["prices"] == {"fra": digest("DE-LU", "price", _prices())}
     saved = run["at_once_electricity_usd"] - run["electricity_usd"]
     assert decided["expected_saving_usd"] == pytest.approx(saved, abs=1e-3)
+
+
+SPREAD_JOB = """\
+---
+kind: Workload
+name: spread
+spec:
+  kind: training
+  model: m@1
+  objective: carbon
+  min_sites: 2
+  compute: {accelerators: [H100-SXM], count: 4, hours: 4, replicas: 2}
+  window: {earliest_start: "2024-01-01T17:00:00Z", deadline: "2024-01-02T00:00:00Z"}
+"""
+
+
+def test_a_spread_jobs_first_replicas_run_at_as_many_sites_over_a_horizon(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """``min_sites: 2``: both replicas would take San Francisco's clean evening (it has room
+    for both, and Frankfurt's evening is dirtier); they run at two sites."""
+    folder = estate(tmp_path / "estate", [])
+    (folder / "spread.yaml").write_text(SPREAD_JOB)
+    apply_manifests(workspace, [str(folder)], actor=SYSTEM)
+    request = HorizonRequest(START, 48, source=Files(GRID))
+    runs = plan_data(compute_plan(workspace, objective="carbon", horizon=request))["schedule"][
+        "runs"
+    ]
+    sites = {r["replica"]: r["site"] for r in runs if r["workload"] == "spread"}
+    assert None not in sites.values() and len(sites) == 2
+    assert sites[0] != sites[1]
+    assert "sfo" in (sites[0], sites[1])  # the cleanest site takes one of them

@@ -452,7 +452,7 @@ def schedule_jobs(
     end = request.start + timedelta(hours=request.hours)
     jobs: list[ShiftJob] = []
     items: list[int] = []
-    skipped: dict[int, tuple[str, datetime | None, datetime | None]] = {}
+    skipped: dict[int, tuple[str, str | None, datetime | None, datetime | None]] = {}
     for item in range(len(problem.item_workload)):
         w = int(problem.item_workload[item])
         if problem.service[w]:
@@ -463,6 +463,7 @@ def schedule_jobs(
         earliest = max(window.earliest_start, request.start) if window else request.start
         deadline = min(window.deadline, end) if window else None
         options = np.flatnonzero(np.isfinite(problem.objective[w]))
+        options, spread = _spread_options(problem, w, int(problem.item_replica[item]), options)
         release = math.ceil(_slot(earliest, request.start) - 1e-9)
         occupied = math.ceil(hours - 1e-9)
         last = (
@@ -472,10 +473,11 @@ def schedule_jobs(
         )
         if deadline is None:
             deadline = request.start + timedelta(hours=last)
-        why = _outside(spec.window, request, end, occupied, release, last, len(options))
+        why = spread or _outside(spec.window, request, end, occupied, release, last, len(options))
         if why is not None:
             own = (window.earliest_start, window.deadline) if window else (earliest, deadline)
-            skipped[item] = (why, *own)
+            code = None if why in (spread, NO_OPTION) else "window"
+            skipped[item] = (why, code, *own)
             continue
         carbon_price = PRESETS[spec.objective or objective].carbon_usd_per_t
         static = problem.carbon_kgco2e[w, options] * 1000.0 * carbon_price * USD_PER_G
@@ -498,6 +500,36 @@ def schedule_jobs(
         item for item in items if specs[problem.workloads[int(problem.item_workload[item])]].window
     }
     return _solve(problem, request, pools, jobs, items, windowed, skipped, signals, seed)
+
+
+def _spread_options(
+    problem: Problem, w: int, replica: int, options: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], str | None]:
+    """The options one replica may be scheduled on, keeping its workload's ``min_sites``.
+
+    Over a horizon each replica is scheduled on its own, so the rule that a job's first
+    ``min_sites`` replicas run at as many sites is kept by giving the r-th of them the r-th
+    cheapest site (by its cheapest option's objective on the annual figures): it chooses its
+    pool and start there. Later replicas may go anywhere.
+
+    Returns:
+        The options, and why the replica cannot be scheduled (too few sites) or ``None``.
+    """
+    need = int(problem.min_sites[w])
+    if need <= 1 or replica >= need:
+        return options, None
+    sites = problem.option_site[options]
+    cheapest: dict[int, float] = {}
+    for option, site in zip(options.tolist(), sites.tolist(), strict=True):
+        cheapest[site] = min(cheapest.get(site, math.inf), float(problem.objective[w, option]))
+    ranked = sorted(cheapest, key=lambda site: (cheapest[site], site))
+    if len(ranked) < need:
+        why = (
+            f"its first {need} replicas must run at {need} different sites (min_sites), and"
+            f" only {len(ranked)} may take it"
+        )
+        return options[:0], why
+    return options[sites == ranked[replica]], None
 
 
 def _outside(  # noqa: PLR0917 (the facts of one job, checked together)
@@ -533,7 +565,7 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
     jobs: list[ShiftJob],
     items: list[int],
     windowed: set[int],
-    skipped: dict[int, tuple[str, datetime | None, datetime | None]],
+    skipped: dict[int, tuple[str, str | None, datetime | None, datetime | None]],
     signals: dict[str, SiteSignal],
     seed: int,
 ) -> Timing:
@@ -554,8 +586,7 @@ def _solve(  # noqa: PLR0917 (one schedule's parts)
             continue
         workload, replica = problem.workloads[w], int(problem.item_replica[item])
         if item in skipped:
-            why, earliest, deadline = skipped[item]
-            code = None if why == NO_OPTION else "window"
+            why, code, earliest, deadline = skipped[item]
             runs.append(ScheduledRun(item, workload, replica, UNPLACED, None, None, None, None,
                                      earliest, deadline, 0.0, 0.0, 0.0, why, code))  # fmt: skip
             continue
