@@ -472,7 +472,14 @@ def _chunked_plan(workspace: Workspace, folder: Path, tmp_path: Path, finishes: 
             f"{(hour + timedelta(hours=h)).isoformat()},{values.get(h, 500.0)}\n" for h in range(12)
         )
     )
-    command = python("print('done')") if finishes else SLEEPER
+    told = tmp_path / "chunk.txt"  # the job writes the chunk it was told it runs
+    command = (
+        python(
+            f"import os, pathlib; pathlib.Path({str(told)!r}).write_text(os.environ['KEEL_CHUNK'])"
+        )
+        if finishes
+        else SLEEPER
+    )
     job = workload("ckpt", command, kind="training")
     job["spec"]["compute"]["hours"] = 2  # type: ignore[index]
     job["spec"]["window"] = {  # type: ignore[index]
@@ -535,6 +542,7 @@ def test_an_interruptible_job_runs_chunk_by_chunk_and_stops_at_each_chunks_end(
     ]
     if finishes:
         _settle(workspace)
+        assert (tmp_path / "chunk.txt").read_text() == "1/2"  # KEEL_CHUNK
         at(6.1)  # it finished in its first chunk: the second never runs
         later = dispatching.dispatch(workspace, actor=ADMIN)
         assert [a.action for a in later.actions] == []

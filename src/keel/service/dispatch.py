@@ -241,13 +241,17 @@ def measured_hours(estate: Estate, runs: Iterable[StoredRun]) -> dict[str, tuple
     return found
 
 
-def job_request(estate: Estate, run: StoredRun, model: str | None = None) -> JobRequest:
+def job_request(
+    estate: Estate, run: StoredRun, model: str | None = None, chunk: str = ""
+) -> JobRequest:
     """What to hand the engine for a run's current attempt.
 
     Args:
         estate: The estate.
         run: The run.
         model: The model version the workload serves (its manifest's when ``None``).
+        chunk: Which chunk of an interruptible job this run is (``1/2``), given to it in
+            ``KEEL_CHUNK``; empty for a run at one stretch.
 
     Returns:
         The job request, with the placement's facts in ``KEEL_*`` variables.
@@ -269,6 +273,8 @@ def job_request(estate: Estate, run: StoredRun, model: str | None = None) -> Job
         "KEEL_PLAN": str(run.plan_id),
         "KEEL_MODEL": model or spec.model,
     }
+    if chunk:
+        env["KEEL_CHUNK"] = chunk
     return JobRequest(
         name=run.name,
         workload=run.workload,
@@ -872,8 +878,14 @@ class Cycle:
         with progress.step(f"submitting {len(new) + len(self.to_submit)} job(s)"):
             for run in [*self.to_submit, *new]:
                 try:
+                    intent = self.wanted.get(run.key)
                     status = self.adapters[run.cluster].submit(
-                        job_request(self.estate, run, self.served.get(run.workload))
+                        job_request(
+                            self.estate,
+                            run,
+                            self.served.get(run.workload),
+                            intent.chunk if intent is not None else "",
+                        )
                     )
                 except EngineError as exc:
                     if exc.unreachable:
