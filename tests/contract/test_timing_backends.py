@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from keel.api.charts import schedule_figure
 from keel.energy.providers import Files
 from keel.errors import UserError
 from keel.placement.problem import PRESETS
@@ -284,6 +285,16 @@ def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
         conversion.plan(plans[True], plan_id=1), lambda names: [False] * len(names)
     ).schedule
     assert hidden is not None and hidden.totals_withheld and hidden.electricity_usd is None
+    priced = conversion.plan(plans[True], plan_id=1).schedule
+    assert priced is not None
+    lines = {t["name"]: t for t in schedule_figure(priced)["data"] if t["type"] == "scatter"}
+    assert lines["fra price (DE-LU)"]["y"] == [round(v, 2) for v in prices]  # the dashboard's
+    assert lines["fra price (DE-LU)"]["yaxis"] == "y3"
+    assert "yaxis3" in schedule_figure(priced)["layout"]  # type: ignore[operator]
+    unpriced = conversion.plan(plans[False], plan_id=1).schedule
+    assert unpriced is not None
+    assert not [t for t in schedule_figure(unpriced)["data"] if "price" in str(t["name"])]
+    assert "yaxis3" not in schedule_figure(unpriced)["layout"]  # type: ignore[operator]
     assert all(s["price_digest"] is None for s in plans[False]["schedule"]["signals"])
 
 

@@ -366,8 +366,9 @@ def schedule_figure(schedule: wire.Schedule) -> wire.JsonObject:
     """A plan over a horizon: each site's hourly intensity, and the jobs' runs beneath it.
 
     The top panel draws one line per site that runs a job (a fallback site's line is flat:
-    its annual figure); the bottom one a bar per run, from its start to its end, in its site's
-    line colour.
+    its annual figure), and, for a plan that priced electricity by the hour, each such site's
+    price as a dotted line on its own axis; the bottom one a bar per run, from its start to its
+    end, in its site's line colour.
     """
     used = {r.site for r in schedule.runs if r.site is not None}
     start = datetime.fromisoformat(schedule.start)
@@ -391,6 +392,18 @@ def schedule_figure(schedule: wire.Schedule) -> wire.JsonObject:
                 "yaxis": "y",
             }
         )
+        if signal.price_usd_per_mwh is not None:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"shape": "hv", "color": colours[signal.site], "dash": "dot"},
+                    "name": f"{signal.site} price ({signal.zone})",
+                    "x": hours,
+                    "y": list(signal.price_usd_per_mwh),
+                    "yaxis": "y3",
+                }
+            )
     for run in schedule.runs:
         if run.start is None or run.end is None or run.site is None:
             continue
@@ -411,16 +424,16 @@ def schedule_figure(schedule: wire.Schedule) -> wire.JsonObject:
             }
         )
     rows = sum(1 for r in schedule.runs if r.start is not None)
-    return {
-        "data": data,
-        "layout": {
-            "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
-            "yaxis": {"domain": [0.55, 1], "title": {"text": "gCO2e/kWh"}},
-            "yaxis2": {"domain": [0, 0.45], "automargin": True, "autorange": "reversed"},
-            "margin": {"t": 10},
-            "height": max(420, 22 * rows + 300),
-        },
+    layout: wire.JsonObject = {
+        "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+        "yaxis": {"domain": [0.55, 1], "title": {"text": "gCO2e/kWh"}},
+        "yaxis2": {"domain": [0, 0.45], "automargin": True, "autorange": "reversed"},
+        "margin": {"t": 10},
+        "height": max(420, 22 * rows + 300),
     }
+    if any(s.price_usd_per_mwh is not None for s in schedule.signals if s.site in used):
+        layout["yaxis3"] = {"overlaying": "y", "side": "right", "title": {"text": "USD/MWh"}}
+    return {"data": data, "layout": layout}
 
 
 PALETTE = ("#1f6feb", "#d29922", "#2da44e", "#8250df", "#cf222e", "#0a7ea4", "#bf8700")
