@@ -185,6 +185,10 @@ def test_price_weight_trades_carbon_for_cost() -> None:
     assert list(shifting.schedule(Horizon([pool], jobs)).start) == [0]
     priced = Horizon([pool], jobs, carbon_weight=0.0, price_weight=1.0)
     assert list(shifting.schedule(priced).start) == [1]  # 10 USD/MWh beats 500
+    score = shifting.evaluate(priced, shifting.schedule(priced))
+    assert score.price_usd == pytest.approx(0.01)  # 1 kWh at 10 USD/MWh
+    assert priced.run_price_usd(0, 0, 0) == pytest.approx(0.5)  # at once: 500 USD/MWh
+    assert priced.run_energy_kwh(0, 0) == pytest.approx(1.0)
 
 
 def test_a_jobs_weight_prices_its_carbon_not_its_electricity() -> None:

@@ -332,11 +332,32 @@ class Horizon:
         ``slots``: the slots it holds, or its start (then it runs at one stretch);
         ``signals``: the horizon whose series to score on (this one's by default).
         """
+        per_device = (signals or self).carbon_per_device
+        return self._run_sum(index, pool, slots, per_device)
+
+    def run_price_usd(
+        self, index: int, pool: int, slots: Ints | int, signals: Horizon | None = None
+    ) -> float:
+        """The electricity of one job run at one pool at the pool's prices, in USD.
+
+        Arguments as :meth:`run_carbon_g`; 0 where the pool has no prices.
+        """
+        return self._run_sum(index, pool, slots, (signals or self).price_per_device)
+
+    def run_energy_kwh(self, index: int, pool: int) -> float:
+        """The energy of one job run at one pool, at the wall (whenever it runs)."""
+        job = self.jobs[index]
+        kwh = self.pools[pool].kw_per_device * self.step_h
+        return job.devices * job.utilisation * kwh * float(self.run_weights(index).sum())
+
+    def _run_sum(self, index: int, pool: int, slots: Ints | int, per_device: Floats) -> float:
+        """A per-device, per-slot figure summed over a run (its last slot may be part)."""
         job = self.jobs[index]
         if isinstance(slots, int):
             slots = np.arange(slots, slots + int(self.occupied[index]), dtype=np.int64)
-        per_device = (signals or self).carbon_per_device[pool, slots]
-        return job.devices * job.utilisation * float(self.run_weights(index) @ per_device)
+        return (
+            job.devices * job.utilisation * float(self.run_weights(index) @ per_device[pool, slots])
+        )
 
     def take(self, free: Ints, index: int, pool: int, start: int, sign: int = -1) -> None:
         """Take (``sign=-1``) or give back (``+1``) a job's devices in the slots it holds."""
@@ -997,11 +1018,8 @@ def evaluate(horizon: Horizon, plan: ShiftSchedule, actual: Horizon | None = Non
         slots = plan.slots(horizon, index)
         late += int(slots[-1]) + 1 > job.deadline
         used[pool, slots] += job.devices
-        weights = horizon.run_weights(index)
-        share = job.devices * job.utilisation
         carbon += horizon.run_carbon_g(index, pool, slots, signals)
-        price += share * float(weights @ signals.price_per_device[pool, slots])
-        kwh = horizon.pools[pool].kw_per_device * horizon.step_h
-        energy += share * kwh * float(weights.sum())
+        price += horizon.run_price_usd(index, pool, slots, signals)
+        energy += horizon.run_energy_kwh(index, pool)
     over = np.maximum(used - horizon.capacity, 0)
     return Score(carbon, energy, price, ran, late, int((over > 0).sum()), int(over.sum()))

@@ -632,11 +632,10 @@ def _run(  # noqa: PLR0917 (one run's facts)
     site = problem.sites[int(problem.option_site[pool])]
     prices = signals[site].price_usd_per_mwh
     electricity = at_once_electricity = None
-    if prices is not None:
-        first = np.arange(job.release, job.release + len(slots), dtype=np.int64)
-        electricity, at_once_electricity = (
-            _electricity_usd(horizon, index, pool, prices, held) for held in (slots, first)
-        )
+    if prices is not None:  # the pool is priced at the deviation from the mean: add it back
+        mean_usd = float(np.mean(prices)) * horizon.run_energy_kwh(index, pool) / 1000.0
+        electricity = horizon.run_price_usd(index, pool, slots) + mean_usd
+        at_once_electricity = horizon.run_price_usd(index, pool, job.release) + mean_usd
     begins = _hour(request, start)
     where = f"{site}/{problem.option_pool[pool]}"
     spans = _spans(request, horizon, index, slots)
@@ -665,15 +664,6 @@ def _run(  # noqa: PLR0917 (one run's facts)
         chunks=spans if len(spans) > 1 else [], electricity_usd=electricity,
         at_once_electricity_usd=at_once_electricity,
     )  # fmt: skip
-
-
-def _electricity_usd(
-    horizon: Horizon, index: int, pool: int, prices: list[float], slots: npt.NDArray[np.int64]
-) -> float:
-    """What a run's electricity costs at the hourly price, in USD."""
-    job = horizon.jobs[index]
-    kwh = job.devices * job.utilisation * horizon.pools[pool].kw_per_device * horizon.step_h
-    return float(horizon.run_weights(index) @ np.asarray(prices)[slots]) * kwh / 1000.0
 
 
 def _gains(
