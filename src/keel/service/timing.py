@@ -58,7 +58,10 @@ from keel.placement.shifting import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from keel.estate import Estate
+    from keel.estate.estate import ResolvedSite
     from keel.placement.problem import Problem
     from keel.placement.solver import Solution
 
@@ -222,25 +225,26 @@ def site_signals(estate: Estate, request: HorizonRequest) -> dict[str, SiteSigna
             values, source, note = series(zone, request.signal)
         hourly = [annual] * request.hours if values is None else values
         signal = request.signal if values is not None else "annual"
-        signals[name] = SiteSignal(
-            name, zone, source, _digest(zone, signal, request, hourly), hourly, annual, note
-        )
-        if not request.energy_price:
-            continue
-        if site.kind == "public_cloud":
-            why = "a public cloud's price does not follow the grid's hour by hour"
-            signals[name] = replace(signals[name], price_note=why)
-        elif zone is None:
-            signals[name] = replace(signals[name], price_note="the site names no grid_zone")
-        else:
-            prices, source, note = series(zone, "price")
-            digest = None if prices is None else _digest(zone, "price", request, prices)
-            if prices is None:
-                note = f"electricity not priced by the hour: {note}"
-            signals[name] = replace(signals[name], price_usd_per_mwh=prices,
-                                    price_source=None if prices is None else source,
-                                    price_digest=digest, price_note=note)  # fmt: skip
+        digest = _digest(zone, signal, request, hourly)
+        prices = _prices(site, request, series) if request.energy_price else (None,) * 4
+        signals[name] = SiteSignal(name, zone, source, digest, hourly, annual, note, *prices)
     return signals
+
+
+def _prices(
+    site: ResolvedSite,
+    request: HorizonRequest,
+    series: Callable[[str, Signal], tuple[list[float] | None, str, str | None]],
+) -> tuple[list[float] | None, str | None, str | None, str | None]:
+    """A site's hourly prices, their file and digest, and a note: why none, or what was filled."""
+    if site.kind == "public_cloud":
+        return None, None, None, "a public cloud's price does not follow the grid's hour by hour"
+    if site.grid_zone is None:
+        return None, None, None, "the site names no grid_zone"
+    prices, source, note = series(site.grid_zone, "price")
+    if prices is None:
+        return None, None, None, f"electricity not priced by the hour: {note}"
+    return prices, source, _digest(site.grid_zone, "price", request, prices), note
 
 
 def _digest(zone: str | None, signal: str, request: HorizonRequest, values: list[float]) -> str:
