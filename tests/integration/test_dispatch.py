@@ -457,8 +457,17 @@ def test_a_job_a_horizon_plan_starts_later_waits_for_its_start(
     assert sorted(marker.read_text().split()) == ["later", "now"]
 
 
-def _chunked_plan(workspace: Workspace, folder: Path, tmp_path: Path, finishes: bool) -> datetime:
-    """A committed plan running a 2-hour checkpointing job in two chunks: hours 2 and 6."""
+def _chunked_plan(
+    workspace: Workspace,
+    folder: Path,
+    tmp_path: Path,
+    finishes: bool,
+    *,
+    engine: dict[str, object] | None = None,
+    image: str | None = None,
+) -> datetime:
+    """A committed plan running a 2-hour checkpointing job in two chunks: hours 2 and 6
+    (on ``engine``, the local cluster by default)."""
     from keel.energy.providers import Files
     from keel.service.timing import HorizonRequest
 
@@ -480,14 +489,14 @@ def _chunked_plan(workspace: Workspace, folder: Path, tmp_path: Path, finishes: 
         if finishes
         else SLEEPER
     )
-    job = workload("ckpt", command, kind="training")
+    job = workload("ckpt", command, kind="training", image=image)
     job["spec"]["compute"]["hours"] = 2  # type: ignore[index]
     job["spec"]["window"] = {  # type: ignore[index]
         "earliest_start": (hour + timedelta(hours=1)).isoformat(),
         "deadline": (hour + timedelta(hours=12)).isoformat(),
         "interruptible": True,
     }
-    path = write(folder, cluster(), job, down="dc-b")
+    path = write(folder, engine or cluster(), job, down="dc-b")
     text = path.read_text()
     path.write_text(text.replace("  country: DE\n", "  country: DE\n  grid_zone: ZZ\n", 1))
     apply_manifests(workspace, [str(folder)], actor=ADMIN)
@@ -566,3 +575,35 @@ def test_an_interruptible_job_runs_chunk_by_chunk_and_stops_at_each_chunks_end(
     assert states == ["cancelled", "cancelled"]
     entries = _entries(workspace, "run.cancelled")
     assert len(entries) == 2 and all("ended at" in e["reason"] for e in entries)
+
+
+def test_a_dry_runs_kubernetes_objects_tell_a_chunk_which_it_is(
+    workspace: Workspace, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview builds its Job objects as a dispatch submits them: with KEEL_CHUNK."""
+    pytest.importorskip("kubernetes")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "hub", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "keel", "user": {"token": "not-a-real-token"}}],
+                "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": "keel"}}],
+                "current-context": "hub",
+            }
+        )
+    )
+    engine = cluster(
+        "kubernetes", context="hub", namespace="ml", credentials={"file": str(kubeconfig)}
+    )
+    hour = _chunked_plan(
+        workspace, folder, tmp_path, finishes=False, engine=engine, image="registry.example/t:1"
+    )
+    _clock(monkeypatch, hour + timedelta(hours=2.1))
+    done = dispatching.dispatch(workspace, actor=ADMIN, dry_run=True)
+    (job,) = [o for o in done.objects if o["kind"] == "Job"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    told = {e["name"]: e["value"] for e in container["env"]}
+    assert told["KEEL_CHUNK"] == "1/2"

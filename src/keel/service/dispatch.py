@@ -33,7 +33,7 @@ import hashlib
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -559,7 +559,7 @@ def dispatch(
     cycle.plan_retries()
     new = cycle.new_runs()
     if dry_run:
-        objects = _objects(estate, [*cycle.to_submit, *new], served)
+        objects = _objects(estate, [*cycle.to_submit, *new], cycle.job_request)
         return cycle.report([*stored.values()], objects, started)
     final = cycle.submit(new, actor)
     return cycle.report(final, [], started)
@@ -854,6 +854,12 @@ class Cycle:
             return False
         return True
 
+    def job_request(self, run: StoredRun) -> JobRequest:
+        """What to hand the engine for a run: the model version served, and its chunk."""
+        intent = self.wanted.get(run.key)
+        chunk = intent.chunk if intent is not None else ""
+        return job_request(self.estate, run, self.served.get(run.workload), chunk)
+
     def submit(self, new: list[StoredRun], actor: Actor) -> list[StoredRun]:
         """Store what is about to be submitted, submit it, record what the engines said.
 
@@ -878,15 +884,7 @@ class Cycle:
         with progress.step(f"submitting {len(new) + len(self.to_submit)} job(s)"):
             for run in [*self.to_submit, *new]:
                 try:
-                    intent = self.wanted.get(run.key)
-                    status = self.adapters[run.cluster].submit(
-                        job_request(
-                            self.estate,
-                            run,
-                            self.served.get(run.workload),
-                            intent.chunk if intent is not None else "",
-                        )
-                    )
+                    status = self.adapters[run.cluster].submit(self.job_request(run))
                 except EngineError as exc:
                     if exc.unreachable:
                         submitted[run.key] = run.moved_to("unknown", self.now, message=exc.message)
@@ -943,9 +941,13 @@ class Cycle:
 
 
 def _objects(
-    estate: Estate, runs: Sequence[StoredRun], served: Mapping[str, str]
+    estate: Estate, runs: Sequence[StoredRun], request: Callable[[StoredRun], JobRequest]
 ) -> list[dict[str, Any]]:
-    """The Kubernetes objects a dispatch would apply (setup first, then jobs)."""
+    """The Kubernetes objects a dispatch would apply (setup first, then jobs).
+
+    ``request`` is the cycle's own (:meth:`Cycle.job_request`), so a preview shows what a
+    dispatch submits.
+    """
     from keel.runtimes.kubernetes import job_object, setup_objects
 
     clusters = estate.specs(ClusterSpec)
@@ -953,11 +955,7 @@ def _objects(
     for name in sorted({r.cluster for r in runs if clusters[r.cluster].type == "kubernetes"}):
         spec = clusters[name]
         found += setup_objects(engines.site_queues(spec, estate), spec.namespace)
-        found += [
-            job_object(job_request(estate, r, served.get(r.workload)), spec.namespace)
-            for r in runs
-            if r.cluster == name
-        ]
+        found += [job_object(request(r), spec.namespace) for r in runs if r.cluster == name]
     return found
 
 
