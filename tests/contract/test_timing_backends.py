@@ -230,14 +230,11 @@ def _prices() -> list[float]:
         return [float(r["Price (USD/MWh)"]) for r in csv.DictReader(handle)]
 
 
-def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
-    workspace: Workspace, tmp_path: Path
-) -> None:
-    """With ``energy_price``, an owned site's hourly price joins carbon in the objective (its
-    deviation from the horizon's mean: the compute price already holds power); the start is
-    the cheapest of every start the window allows, computed here from the fixture files."""
+@pytest.fixture
+def priced_plans(workspace: Workspace, tmp_path: Path) -> dict[bool, dict[str, Any]]:
+    """The fra-only estate planned over 48 h without and with ``energy_price``."""
     apply_manifests(workspace, [str(fra_only(tmp_path / "estate"))], actor=SYSTEM)
-    plans = {
+    return {
         priced: plan_data(
             compute_plan(
                 workspace,
@@ -247,6 +244,15 @@ def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
         )
         for priced in (False, True)
     }
+
+
+def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
+    priced_plans: dict[bool, dict[str, Any]],
+) -> None:
+    """With ``energy_price``, an owned site's hourly price joins carbon in the objective (its
+    deviation from the horizon's mean: the compute price already holds power); the start is
+    the cheapest of every start the window allows, computed here from the fixture files."""
+    plans = priced_plans
     prices, carbon = _prices(), series("DE-LU")
     kwh = 0.7 * 1.2 * 4 * 0.8  # per hour: H100-SXM 700 W, PUE 1.2, 4 devices, utilisation 0.8
     usd_per_g = PRESETS["balanced"].carbon_usd_per_t / 1e6
@@ -281,6 +287,15 @@ def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
     assert "not priced by the hour" in signals["sfo"]["price_note"]
     assert plans[False]["schedule"]["runs"][0]["electricity_usd"] is None
     assert plans[True]["schedule"]["electricity_usd"] == pytest.approx(run["electricity_usd"])
+    assert all(s["price_digest"] is None for s in plans[False]["schedule"]["signals"])
+
+
+def test_a_priced_schedule_is_withheld_and_drawn_as_the_others(
+    priced_plans: dict[bool, dict[str, Any]],
+) -> None:
+    """The electricity total is withheld with the other totals from a reader who may not read
+    every job; the dashboard draws a priced site's prices, and nothing of the kind otherwise."""
+    plans, prices = priced_plans, _prices()
     hidden = redact_plan(
         conversion.plan(plans[True], plan_id=1), lambda names: [False] * len(names)
     ).schedule
@@ -295,7 +310,6 @@ def test_energy_price_moves_a_job_to_cheap_hours_and_is_recorded(
     assert unpriced is not None
     assert not [t for t in schedule_figure(unpriced)["data"] if "price" in str(t["name"])]
     assert "yaxis3" not in schedule_figure(unpriced)["layout"]  # type: ignore[operator]
-    assert all(s["price_digest"] is None for s in plans[False]["schedule"]["signals"])
 
 
 def test_the_ledger_records_the_prices_a_priced_plan_used(
