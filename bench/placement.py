@@ -11,7 +11,8 @@ Families (``bench/families.py`` for the four written against the solver's weak s
 * ``gangs``: many 1-2 device jobs plus a few gangs of 16-64 devices;
 * ``prices``: prices differing by orders of magnitude.
 
-Per instance (several seeds per family and size): ``fast`` (time, replicas placed, cost),
+Per instance (several seeds per family and size): the construction and local search alone
+(``search``, the baseline: ``fast`` before its LP-guided polish), ``fast`` (time, replicas placed, cost),
 ``exact`` (HiGHS through SciPy: the most replicas any plan can place, then the cheapest plan
 placing that many, within a time limit), and the best proven lower bound on the cost of plans
 placing that many (the MILP's own bound or the LP relaxation, whichever is higher). A row
@@ -179,6 +180,7 @@ def cost_of(problem: Problem, assignment: Any) -> tuple[int, float]:
 
 def run_instance(family: str, n_w: int, n_o: int, seed: int, limit_s: float) -> dict[str, Any]:
     problem = make(family, n_w, n_o, seed)
+    search_s, search = timed(lambda: solve_fast(problem, polished=False))
     fast_s, fast = timed(lambda: solve_fast(problem))
     placed, cost = cost_of(problem, fast)
     row: dict[str, Any] = {
@@ -187,6 +189,9 @@ def run_instance(family: str, n_w: int, n_o: int, seed: int, limit_s: float) -> 
         "seed": seed,
         "items": len(fast),
         "placeable": int(np.isfinite(problem.item_costs()).any(axis=1).sum()),
+        "search_s": search_s,
+        "search_placed": cost_of(problem, search)[0],
+        "search_cost": cost_of(problem, search)[1],
         "fast_s": fast_s,
         "fast_placed": placed,
         "fast_cost": cost,
@@ -205,6 +210,8 @@ def run_instance(family: str, n_w: int, n_o: int, seed: int, limit_s: float) -> 
     bound = max(bound, lp)
     row |= {"best_placed": best_placed, "best_cost": best_cost, "bound": bound}
     row["fast_short"] = best_placed - placed
+    if row["search_placed"] == best_placed:
+        row["search_vs_best"] = row["search_cost"] / best_cost - 1
     if placed == best_placed:
         row["fast_vs_best"] = cost / best_cost - 1
         row["fast_vs_bound"] = cost / bound - 1 if bound > 0 else None
@@ -247,7 +254,7 @@ def summary(rows: list[dict[str, Any]], key: str) -> tuple[float | None, float |
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        f"{'family':<11} {'size':>9} {'seeds':>7} {'fast s':>7} {'short':>6}"
+        f"{'family':<11} {'size':>9} {'seeds':>7} {'search/best med':>15} {'fast s':>7} {'short':>6}"
         f" {'fast/best med':>13} {'worst':>8} {'fast/bound med':>14} {'worst':>8}"
         f" {'exact s':>8} {'exact/bound worst':>17} {'optimal':>7}"
     )
@@ -262,7 +269,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         short = sum(r["fast_short"] for r in group)
         optimal = sum(bool(r["exact_optimal"]) for r in group)
         print(
-            f"{family:<11} {size:>9} {seeds:>7} {statistics.median(r['fast_s'] for r in group):>7.2f}"
+            f"{family:<11} {size:>9} {seeds:>7} {pct(summary(group, 'search_vs_best')[0]):>15}"
+            f" {statistics.median(r['fast_s'] for r in group):>7.2f}"
             f" {short:>6} {pct(best_med):>13} {pct(best_worst):>8} {pct(bound_med):>14}"
             f" {pct(bound_worst):>8} {statistics.median(r['exact_s'] for r in group):>8.1f}"
             f" {pct(exact_worst):>17} {optimal:>4}/{len(group)}"

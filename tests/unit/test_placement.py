@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,10 @@ from keel.estate.manifest import parse_bytes, to_resources
 from keel.estate.resources import CLASSIFICATION_ORDER
 from keel.placement.baselines import cheapest_ignoring_capacity, on_prem_first
 from keel.placement.lagrangian import lagrangian_bound
+from keel.placement.milp import polish, relax
 from keel.placement.plan import Plan, build_plan, explain
 from keel.placement.problem import UNPLACED, Problem, compile_problem
-from keel.placement.solver import check_capacity, solve, unplaced_penalty
+from keel.placement.solver import check_capacity, solve, solve_fast, unplaced_penalty
 
 
 def violations(estate: Estate, plan: Plan) -> list[str]:
@@ -292,6 +294,26 @@ def test_random_plans_have_no_violations(text: str) -> None:
         assert violations(estate, build_plan(problem, solution, "balanced")) == []
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_the_polish_keeps_every_rule_whether_or_not_its_plan_is_taken(text: str) -> None:
+    """The LP-guided polish's own plan keeps capacity, spread and coverage, and places as many."""
+    estate = load(text)
+    problem = compile_problem(estate)
+    searched = solve(problem, "fast", with_bound=False)
+    unpolished = solve_fast(problem, polished=False)
+    placed = int((unpolished != UNPLACED).sum())
+    relaxation = relax(problem, placed)
+    for widen in (0, 3):
+        polished = polish(problem, unpolished, relaxation, widen=widen)
+        if polished is None:
+            continue
+        assert check_capacity(problem, polished)
+        assert int((polished != UNPLACED).sum()) >= placed
+        plan = build_plan(problem, replace(searched, assignment=polished), "balanced")
+        assert violations(estate, plan) == []
+
+
 def brute_force(problem) -> float:  # type: ignore[no-untyped-def]
     costs = problem.item_costs()
     n_items, n_options = costs.shape
@@ -481,10 +503,13 @@ def test_a_gap_the_bound_cannot_support_is_not_given() -> None:
 def test_a_bound_too_weak_to_say_anything_gives_no_gap(monkeypatch: pytest.MonkeyPatch) -> None:
     """A valid but weak bound (a gap of 50% or more) says nothing about the plan: no figure."""
     from keel.placement import solver
+    from keel.placement.milp import Relaxation
 
     problem = compile_problem(demo_estate())
     real = solve(problem, "fast")
     assert real.gap is not None and real.gap < solver.UNINFORMATIVE_GAP
+    weak_relaxation = Relaxation(real.placed, real.bound * 0.4)
+    monkeypatch.setattr(solver, "relax", lambda _problem, _placed, _limit_s: weak_relaxation)
     monkeypatch.setattr(solver, "lp_bound", lambda _problem, _placed: real.bound * 0.4)
     weak = solve(problem, "fast")
     assert weak.bound == pytest.approx(real.bound * 0.4)  # still reported, and valid

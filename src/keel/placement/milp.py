@@ -181,7 +181,13 @@ def _spread_rows(
 
 
 def _run(
-    model: _Model, *, integral: bool, time_limit_s: float, rel_gap: float | None = None
+    model: _Model,
+    *,
+    integral: bool,
+    time_limit_s: float,
+    rel_gap: float | None = None,
+    node_limit: int | None = None,
+    bounds: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
 ) -> optimize.OptimizeResult:
     from scipy import optimize
 
@@ -189,11 +195,13 @@ def _run(
     options: Any = {"time_limit": max(0.1, time_limit_s), "disp": False}
     if rel_gap is not None:
         options["mip_rel_gap"] = rel_gap
+    if node_limit is not None:
+        options["node_limit"] = node_limit
     return optimize.milp(
         model.c,
         constraints=optimize.LinearConstraint(model.a, model.lower, model.upper),
         integrality=integrality,
-        bounds=optimize.Bounds(0, 1),
+        bounds=optimize.Bounds(0, 1) if bounds is None else optimize.Bounds(*bounds),
         options=options,
     )
 
@@ -284,6 +292,44 @@ def placed_bound(problem: Problem, time_limit_s: float = 60.0) -> int | None:
     return placeable - math.ceil(float(result.fun) - 1e-6)
 
 
+@dataclass(frozen=True, slots=True)
+class Relaxation:
+    """The LP relaxation of the cost program for plans placing at least ``placed`` replicas.
+
+    Attributes:
+        placed: Replicas the plans place at least.
+        value: The LP's optimum: a lower bound on their cost (``-inf`` if the LP did not
+            finish; 0 when ``placed`` is 0).
+        model: The program (``None`` when ``placed`` is 0).
+        x: The LP's solution, per variable of ``model`` (``None`` if there is none).
+    """
+
+    placed: int
+    value: float
+    model: _Model | None = None
+    x: npt.NDArray[np.float64] | None = None
+
+
+def relax(problem: Problem, placed: int, time_limit_s: float = 60.0) -> Relaxation:
+    """The LP relaxation of the cost program (see :class:`Relaxation`).
+
+    Args:
+        problem: The problem.
+        placed: Replicas the plans place at least.
+        time_limit_s: Time limit for the LP.
+
+    Returns:
+        The relaxation.
+    """
+    if placed == 0:
+        return Relaxation(0, 0.0)
+    model = _model(problem, "cost", placed)
+    result = _run(model, integral=False, time_limit_s=time_limit_s)
+    if result.status != 0:
+        return Relaxation(placed, float("-inf"), model)
+    return Relaxation(placed, float(result.fun), model, np.asarray(result.x, dtype=np.float64))
+
+
 def lp_bound(problem: Problem, placed: int, time_limit_s: float = 60.0) -> float:
     """The LP-relaxation lower bound on the cost of plans placing at least ``placed`` replicas.
 
@@ -295,7 +341,76 @@ def lp_bound(problem: Problem, placed: int, time_limit_s: float = 60.0) -> float
     Returns:
         The bound (``-inf`` if the LP did not finish).
     """
-    if placed == 0:
-        return 0.0
-    result = _run(_model(problem, "cost", placed), integral=False, time_limit_s=time_limit_s)
-    return float(result.fun) if result.status == 0 else float("-inf")
+    return relax(problem, placed, time_limit_s).value
+
+
+POLISH_NODES = 1
+"""Branch-and-bound nodes of the polishing program: its root only, where HiGHS's own
+heuristics find most of the gain (bench/placement.py); a node limit, unlike a time limit,
+keeps the result the same from run to run."""
+AGREE = 1e-6
+"""How close to 1 an LP value must be for a replica's option to count as the LP's choice."""
+
+
+def polish(
+    problem: Problem,
+    assignment: npt.NDArray[np.int64],
+    relaxation: Relaxation,
+    *,
+    widen: int = 0,
+    time_limit_s: float = 60.0,
+) -> npt.NDArray[np.int64] | None:
+    """A relaxation-induced neighbourhood search (RINS): re-solve where plan and LP disagree.
+
+    A replica that the plan and the LP relaxation put on the same option stays there. Every
+    other replica is free: it may take its plan's option, any option the LP gives it a share
+    of, or one of its ``widen`` cheapest options. With ``widen``, replicas held on an option
+    that a free replica may take are freed too, so that they can make room. The program holds
+    the plan itself and the LP's optimum, so its LP relaxation is as strong as the whole
+    problem's; HiGHS solves its root only (:data:`POLISH_NODES`).
+
+    Args:
+        problem: The problem.
+        assignment: A feasible plan placing ``relaxation.placed`` replicas.
+        relaxation: The LP relaxation for that many replicas.
+        widen: Cheapest options added to every free replica's choice (0: none).
+        time_limit_s: Time limit for the program.
+
+    Returns:
+        The program's plan (it may be worse than ``assignment``: compare), or ``None`` if it
+        found none.
+    """
+    model, x = relaxation.model, relaxation.x
+    if model is None or x is None:
+        return None
+    pair_item, pairs, n_pairs = model.pair_item, model.pairs, model.n_pairs
+    in_plan = assignment[model.items[pair_item]] == pairs
+    choice = in_plan | (x[:n_pairs] > AGREE)
+    if widen > 0:  # pairs are grouped by item: rank each item's options by cost
+        order = np.lexsort((model.c[:n_pairs], pair_item))
+        first = np.searchsorted(pair_item[order], pair_item[order], side="left")
+        rank = np.empty(n_pairs, dtype=np.int64)
+        rank[order] = np.arange(n_pairs) - first
+        choice |= rank < widen
+    held = in_plan & (x[:n_pairs] > 1.0 - AGREE)
+    if widen > 0:
+        held_item = np.zeros(len(model.items), dtype=bool)
+        held_item[pair_item[held]] = True
+        wanted = np.zeros(len(problem.capacity), dtype=bool)
+        wanted[pairs[choice & ~held_item[pair_item]]] = True
+        held &= ~wanted[pairs]
+    lower = np.zeros(len(model.c))
+    upper = np.ones(len(model.c))
+    upper[:n_pairs][~choice] = 0.0
+    lower[:n_pairs][held] = 1.0
+    result = _run(
+        model,
+        integral=True,
+        time_limit_s=time_limit_s,
+        rel_gap=COST_REL_GAP,
+        node_limit=POLISH_NODES,
+        bounds=(lower, upper),
+    )
+    if result.x is None:
+        return None
+    return _assignment(problem, model, result.x)

@@ -22,7 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from keel.placement.lagrangian import lagrangian_bound
-from keel.placement.milp import Exact, lp_bound, placed_bound, solve_exact
+from keel.placement.milp import (
+    Exact,
+    Relaxation,
+    lp_bound,
+    placed_bound,
+    polish,
+    relax,
+    solve_exact,
+)
 from keel.placement.problem import UNPLACED, Problem
 
 
@@ -55,6 +63,15 @@ THOROUGH_CELLS = 1_000_000
 """Problems up to this many items x options get the thorough search, larger ones the quick
 one (bench/placement.py: thorough takes 2-8 s at 2,000 x 200; quick runs 10,000 x 1,000 at
 2,600-3,700 workloads/s)."""
+POLISH_LIMIT_S = 60.0
+"""Time limit of the polish's LP, and again of its MILP (each ends sooner on every problem
+bench/placement.py measures; past it, the plan found so far is kept)."""
+WIDEN = 3
+WIDE_CELLS = 100_000
+"""Problems up to this many items x options are polished with every free replica's
+:data:`WIDEN` cheapest options too (:func:`keel.placement.milp.polish`): at 300 x 60 this
+took most families from 1-4% to under 1% above the optimum; at 2,000 x 200 its root took
+over 30 s (bench/placement.py)."""
 PRICE_ROUNDS = 15
 INSERT_BUDGET = 200
 INSERT_TARGETS = 3
@@ -187,7 +204,46 @@ def workload_ok(problem: Problem, workload: int, assignment: npt.NDArray[np.int6
     return regions is None or bool(regions[:, sites].any(axis=1).all())
 
 
-def solve_fast(problem: Problem, seed: int = 0) -> npt.NDArray[np.int64]:
+def solve_fast(problem: Problem, seed: int = 0, *, polished: bool = True) -> npt.NDArray[np.int64]:
+    """Regret-greedy construction and local search, then an LP-guided polish on small problems.
+
+    See :func:`_search` for the construction and the search. Problems of up to
+    :data:`THOROUGH_CELLS` items x options are then polished (:func:`keel.placement.milp.polish`):
+    replicas where the plan and the LP relaxation disagree are re-solved as a small MILP, and
+    its plan is kept if it places as many replicas for less.
+
+    Args:
+        problem: The problem.
+        seed: Orders the local-search passes (deterministic for a given seed).
+        polished: False: the construction and search alone (bench/placement.py's baseline).
+
+    Returns:
+        Option per item, or ``UNPLACED``.
+    """
+    return _fast(problem, seed, polished=polished)[0]
+
+
+def _fast(
+    problem: Problem, seed: int, *, polished: bool = True
+) -> tuple[npt.NDArray[np.int64], Relaxation | None]:
+    """The fast plan, and the LP relaxation it was polished with (``None`` if not polished)."""
+    assignment = _search(problem, seed)
+    placed = int((assignment != UNPLACED).sum())
+    if not polished or problem.cells > THOROUGH_CELLS or placed == 0:
+        return assignment, None
+    relaxation = relax(problem, placed, POLISH_LIMIT_S)
+    widen = WIDEN if problem.cells <= WIDE_CELLS else 0
+    candidate = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
+    if (
+        candidate is not None
+        and check_capacity(problem, candidate)
+        and _better(problem, candidate, assignment)
+    ):
+        assignment = candidate
+    return assignment, relaxation
+
+
+def _search(problem: Problem, seed: int) -> npt.NDArray[np.int64]:
     """Regret-greedy construction, then local search by moves and swaps under shared capacity.
 
     Items with the most to lose if they miss their best option (largest regret: second-best
@@ -196,13 +252,6 @@ def solve_fast(problem: Problem, seed: int = 0) -> npt.NDArray[np.int64]:
     better of the two is kept. Local search then moves single items to cheaper options with
     room, swaps pairs of items between options, and places unplaced items by moving items out
     of their way, until no step helps.
-
-    Args:
-        problem: The problem.
-        seed: Orders the local-search passes (deterministic for a given seed).
-
-    Returns:
-        Option per item, or ``UNPLACED``.
     """
     costs = problem.item_costs()
     n_items, n_options = costs.shape
@@ -560,7 +609,7 @@ def solve(
     if solver not in ("fast", "exact"):
         raise ValueError(f"unknown solver {solver!r}: use fast or exact")
     started = time.perf_counter()
-    assignment = solve_fast(problem, seed)
+    assignment, relaxation = _fast(problem, seed)
     exact: Exact | None = None
     if solver == "exact":
         placed_now = int((assignment != UNPLACED).sum())
@@ -580,7 +629,10 @@ def solve(
     if with_bound:
         small = problem.cells <= LP_BOUND_CELLS
         if small:
-            lp = lp_bound(problem, placed)
+            if relaxation is not None and relaxation.placed == placed:
+                lp = relaxation.value  # the polish's LP: the same program
+            else:
+                lp = lp_bound(problem, placed)
             if lp > bound:
                 bound, method = lp, "lp"
             if most is None:
