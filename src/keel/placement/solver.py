@@ -9,7 +9,9 @@ any placement's cost; the exact solver and the bounds (:mod:`keel.placement.milp
 
 Invariants:
     * Deterministic: ties are broken by index, never by chance; ``seed`` only orders the local
-      search passes.
+      search passes. The polish stops HiGHS by a node limit, not a clock; only its guard time
+      limit (:data:`POLISH_LIMIT_S`), which no benchmarked problem reaches, could make two
+      runs differ.
 """
 
 from __future__ import annotations
@@ -237,6 +239,7 @@ def _fast(
     if (
         candidate is not None
         and check_capacity(problem, candidate)
+        and all(workload_ok(problem, w, candidate) for w in problem.all_or_nothing())
         and _better(problem, candidate, assignment)
     ):
         assignment = candidate
@@ -246,12 +249,13 @@ def _fast(
 def _search(problem: Problem, seed: int) -> npt.NDArray[np.int64]:
     """Regret-greedy construction, then local search by moves and swaps under shared capacity.
 
-    Items with the most to lose if they miss their best option (largest regret: second-best
-    minus best cost; items with a single option first) are placed first, each on its cheapest
-    option with capacity left; a second construction places the biggest items first, and the
-    better of the two is kept. Local search then moves single items to cheaper options with
-    room, swaps pairs of items between options, and places unplaced items by moving items out
-    of their way, until no step helps.
+    Four greedy constructions place items in different orders (the most to lose first, the
+    regret being second-best minus best cost; the same at cost plus capacity prices; the
+    biggest first; the smallest first), each on its cheapest option with capacity left. The
+    best of them (all four on problems up to :data:`THOROUGH_CELLS`) get a local search: moves
+    of single items to cheaper options with room, swaps of pairs between options, and
+    ejection chains that place unplaced items by moving others out of their way, until no
+    step helps.
     """
     costs = problem.item_costs()
     n_items, n_options = costs.shape
