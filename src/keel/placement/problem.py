@@ -149,6 +149,11 @@ class Problem:
     ) -> Problem:
         """An abstract problem: objective per workload x option (``inf`` where infeasible).
 
+        As in :func:`compile_problem`, a pool with fewer devices than a replica asks for is no
+        option for it (``inf``, reason ``CAPACITY``): no plan can use it, and leaving it in
+        weakens the LP and Lagrangian bounds, which could put a share of a 64-device gang on
+        an 8-device pool.
+
         For solving or benchmarking problems that do not come from an estate: options are
         ``pools_per_site`` consecutive pools per site, workloads are jobs without spread or
         coverage rules, and the objective is all compute cost.
@@ -166,6 +171,11 @@ class Problem:
         n_w, n_o = objective.shape
         n_sites = -(-n_o // pools_per_site)
         item_workload, item_replica = _items(np.asarray(replicas, dtype=np.int64))
+        capacity = np.asarray(capacity, dtype=np.int64)
+        demand = np.asarray(demand, dtype=np.int64)
+        reasons = np.where(np.isfinite(objective), 0, int(Reason.POLICY)).astype(np.int64)
+        reasons[demand[:, None] > capacity[None, :]] |= Reason.CAPACITY  # as compile_problem
+        objective = np.where(reasons == 0, np.asarray(objective, dtype=np.float64), np.inf)
         zeros = Term((n_w, n_o), lambda w, o: np.zeros(np.broadcast(w, o).shape))
         return cls(
             workloads=[f"w{w}" for w in range(n_w)],
@@ -174,12 +184,12 @@ class Problem:
             option_site=np.arange(n_o, dtype=np.int64) // pools_per_site,
             option_pool=[f"p{o % pools_per_site}" for o in range(n_o)],
             option_accelerator=[f"a{o % pools_per_site}" for o in range(n_o)],
-            capacity=np.asarray(capacity, dtype=np.int64),
+            capacity=capacity,
             item_workload=item_workload,
             item_replica=item_replica,
-            demand=np.asarray(demand, dtype=np.int64),
+            demand=demand,
             min_sites=np.ones(n_w, dtype=np.int64),
-            reasons=np.where(np.isfinite(objective), 0, int(Reason.POLICY)).astype(np.int64),
+            reasons=reasons,
             compute_usd=Term.dense(np.where(np.isfinite(objective), objective, 0.0)),
             egress_usd=zeros,
             egress_gb=zeros,
@@ -187,7 +197,7 @@ class Problem:
             energy_kwh=zeros,
             carbon_kgco2e=zeros,
             latency_ms=zeros,
-            objective=np.asarray(objective, dtype=np.float64),
+            objective=objective,
             service=np.zeros(n_w, dtype=bool),
             latency_estimated=np.zeros((n_w, n_sites), dtype=bool),
             coverage={},
