@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from keel.placement.lagrangian import lagrangian_bound
 from keel.placement.milp import lp_bound, placed_bound, solve_exact
 from keel.placement.problem import UNPLACED, Problem
+from keel.placement.reasons import Reason
 from keel.placement.solver import check_capacity, solve, solve_fast
 
 
@@ -176,3 +177,14 @@ def test_the_polish_brings_the_fast_plan_within_one_percent_of_the_optimum(seed:
     assert cost(searched) > cost(exact.assignment) * 1.02  # the instance is hard for the search
     assert cost(fast) <= cost(exact.assignment) * 1.01
     assert np.array_equal(solve_fast(problem), fast)  # a node limit, not a clock: repeatable
+
+
+def test_a_pool_smaller_than_a_replica_is_no_option_and_no_share_of_the_bound() -> None:
+    """A 4-device gang cannot use two 2-device pools, not even in the LP or the Lagrangian."""
+    objective = np.array([[1.0, 1.0, 10.0]])
+    problem = Problem.from_costs(objective, np.array([2, 2, 4]), np.array([4]), np.array([1]))
+    assert np.isinf(problem.objective[0, :2]).all() and problem.objective[0, 2] == 10.0
+    assert (problem.reasons[0, :2] & int(Reason.CAPACITY)).all()
+    assert lp_bound(problem, 1) == pytest.approx(10.0)  # halves on the small pools: 1.0
+    assert lagrangian_bound(problem, 1, 10.0) == pytest.approx(10.0, rel=1e-3)
+    assert solve(problem, "fast").gap == 0.0
