@@ -68,12 +68,13 @@ one (bench/placement.py: thorough takes 2-8 s at 2,000 x 200; quick runs 10,000 
 POLISH_LIMIT_S = 60.0
 """Time limit of the polish's LP, and again of its MILP (each ends sooner on every problem
 bench/placement.py measures; past it, the plan found so far is kept)."""
-WIDEN = 3
 WIDE_CELLS = 100_000
-"""Problems up to this many items x options are polished with every free replica's
-:data:`WIDEN` cheapest options too (:func:`keel.placement.milp.polish`): at 300 x 60 this
-took most families from 1-4% to under 1% above the optimum; at 2,000 x 200 its root took
-over 30 s (bench/placement.py)."""
+WIDEN_SMALL, WIDEN_LARGE = 3, 1
+"""The polish (:func:`keel.placement.milp.polish`) lets every free replica take its
+:data:`WIDEN_SMALL` cheapest options on problems up to :data:`WIDE_CELLS` items x options,
+its cheapest one above. bench/placement.py: at 300 x 60, 3 options took gangs and restricted
+from 2-4% to under 1.2% above the optimum; at 2,000 x 200, 3 options made the program's root
+2-3 times as slow as none, 1 option about 1.3 times, for most of the gain."""
 PRICE_ROUNDS = 15
 INSERT_BUDGET = 200
 INSERT_TARGETS = 3
@@ -234,7 +235,7 @@ def _fast(
     if not polished or problem.cells > THOROUGH_CELLS or placed == 0:
         return assignment, None
     relaxation = relax(problem, placed, POLISH_LIMIT_S)
-    widen = WIDEN if problem.cells <= WIDE_CELLS else 0
+    widen = WIDEN_SMALL if problem.cells <= WIDE_CELLS else WIDEN_LARGE
     candidate = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
     if (
         candidate is not None
