@@ -188,3 +188,20 @@ def test_a_pool_smaller_than_a_replica_is_no_option_and_no_share_of_the_bound() 
     assert lp_bound(problem, 1) == pytest.approx(10.0)  # halves on the small pools: 1.0
     assert lagrangian_bound(problem, 1, 10.0) == pytest.approx(10.0, rel=1e-3)
     assert solve(problem, "fast").gap == 0.0
+
+
+def test_a_replica_the_search_leaves_out_is_placed_when_the_count_program_fits_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Placing x needs two moves (z to C, then y to B): more than one ejection chain makes."""
+    from keel.placement import solver
+
+    inf = np.inf
+    objective = np.array([[1.0, inf, inf], [1.0, 5.0, inf], [inf, 1.0, 5.0]])  # x, y, z
+    problem = Problem.from_costs(objective, np.array([2, 2, 2]), np.array([2, 2, 2]), np.ones(3))
+    stuck = np.array([UNPLACED, 0, 1], dtype=np.int64)  # y on A, z on B: no room for x
+    monkeypatch.setattr(solver, "_search", lambda _problem, _seed: stuck.copy())
+    assert solve_fast(problem, polished=False).tolist() == stuck.tolist()
+    assert solve_fast(problem).tolist() == [0, 1, 2]
+    solution = solve(problem, "fast")
+    assert solution.placed == 3 and solution.objective == pytest.approx(11.0)

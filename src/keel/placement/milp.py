@@ -414,3 +414,21 @@ def polish(
     if result.x is None:
         return None
     return _assignment(problem, model, result.x)
+
+
+def fuller(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.int64] | None:
+    """A plan from the root of the count program: as many replicas as HiGHS places there.
+
+    For a searched plan that leaves replicas out while the LP says more may fit; its cost is
+    not minimised.
+
+    Args:
+        problem: The problem.
+        time_limit_s: Time limit for the program.
+
+    Returns:
+        The plan, or ``None`` if the root found none.
+    """
+    model = _model(problem, "count")
+    result = _run(model, integral=True, time_limit_s=time_limit_s, node_limit=POLISH_NODES)
+    return None if result.x is None else _assignment(problem, model, result.x)

@@ -27,6 +27,7 @@ from keel.placement.lagrangian import lagrangian_bound
 from keel.placement.milp import (
     Exact,
     Relaxation,
+    fuller,
     lp_bound,
     placed_bound,
     polish,
@@ -210,10 +211,12 @@ def workload_ok(problem: Problem, workload: int, assignment: npt.NDArray[np.int6
 def solve_fast(problem: Problem, seed: int = 0, *, polished: bool = True) -> npt.NDArray[np.int64]:
     """Regret-greedy construction and local search, then an LP-guided polish on small problems.
 
-    See :func:`_search` for the construction and the search. Problems of up to
-    :data:`THOROUGH_CELLS` items x options are then polished (:func:`keel.placement.milp.polish`):
-    replicas where the plan and the LP relaxation disagree are re-solved as a small MILP, and
-    its plan is kept if it places as many replicas for less.
+    See :func:`_search` for the construction and the search. On problems of up to
+    :data:`THOROUGH_CELLS` items x options, a plan leaving out replicas that the LP says may
+    fit is replaced by the count program's root plan if that places more (searched again for
+    cost); then the plan is polished (:func:`keel.placement.milp.polish`): replicas where the
+    plan and the LP relaxation disagree are re-solved as a small MILP, and its plan is kept if
+    it places as many replicas for less.
 
     Args:
         problem: The problem.
@@ -232,19 +235,44 @@ def _fast(
     """The fast plan, and the LP relaxation it was polished with (``None`` if not polished)."""
     assignment = _search(problem, seed)
     placed = int((assignment != UNPLACED).sum())
-    if not polished or problem.cells > THOROUGH_CELLS or placed == 0:
+    if not polished or problem.cells > THOROUGH_CELLS:
+        return assignment, None
+    if placed < int(problem.placeable_items().sum()) and (placed_bound(problem) or 0) > placed:
+        assignment = _place_more(problem, seed, assignment)
+        placed = int((assignment != UNPLACED).sum())
+    if placed == 0:
         return assignment, None
     relaxation = relax(problem, placed, POLISH_LIMIT_S)
     widen = WIDEN_SMALL if problem.cells <= WIDE_CELLS else WIDEN_LARGE
-    candidate = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
-    if (
-        candidate is not None
-        and check_capacity(problem, candidate)
-        and all(workload_ok(problem, w, candidate) for w in problem.all_or_nothing())
-        and _better(problem, candidate, assignment)
-    ):
-        assignment = candidate
+    found = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
+    if found is not None and _valid(problem, found) and _better(problem, found, assignment):
+        assignment = found
     return assignment, relaxation
+
+
+def _valid(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
+    """Whether a plan from HiGHS (rounded) keeps every capacity, spread and coverage rule."""
+    return check_capacity(problem, assignment) and all(
+        workload_ok(problem, w, assignment) for w in problem.all_or_nothing()
+    )
+
+
+def _place_more(
+    problem: Problem, seed: int, assignment: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The count program's root plan, searched for cost, if it places more than ``assignment``.
+
+    The local search's ejection chains move one replica at a time and can miss a placement
+    that needs several moves (bench/placement.py: restricted, 300 x 60, seed 5).
+    """
+    found = fuller(problem, POLISH_LIMIT_S)
+    if found is None or not _valid(problem, found) or not _better(problem, found, assignment):
+        return assignment
+    search = _Search(problem, problem.item_costs(), problem.demand[problem.item_workload])
+    for item in np.flatnonzero(found != UNPLACED).tolist():
+        search.place(item, int(found[item]))
+    search.improve(seed, THOROUGH)
+    return search.assignment
 
 
 def _search(problem: Problem, seed: int) -> npt.NDArray[np.int64]:
