@@ -128,8 +128,9 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _this_time(text: str) -> str:
-    """Blank what differs between two runs: how long a policy took, when a sheet was made."""
-    text = re.sub(r"\(\d+(\.\d+)? ms\)", "(ms)", text)
+    """Blank what differs between two runs: how long a policy took (or that this process had
+    decided the same input before, as another test may have), when a sheet was made."""
+    text = re.sub(r"\((\d+(\.\d+)? ms|an earlier evaluation)\)", "(ms)", text)
     return re.sub(r'"generated_at": "[^"]+"', '"generated_at": ""', text)
 
 
