@@ -96,3 +96,21 @@ def write(
     path = folder / "estate.yaml"
     path.write_text(text)
     return path
+
+
+def kubeconfig(folder: Path) -> Path:
+    """A kubeconfig naming an API server nobody answers at (127.0.0.1:1), with a dummy token."""
+    path = folder / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "hub", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "keel", "user": {"token": "not-a-real-token"}}],
+                "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": "keel"}}],
+                "current-context": "hub",
+            }
+        )
+    )
+    return path

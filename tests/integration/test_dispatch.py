@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch_estate import cluster, python, workload, write
+from dispatch_estate import cluster, kubeconfig, python, workload, write
 from keel import wire
 from keel.errors import EngineError
 from keel.runtimes.base import JobStatus
@@ -582,21 +582,8 @@ def test_a_dry_runs_kubernetes_objects_tell_a_chunk_which_it_is(
 ) -> None:
     """The preview builds its Job objects as a dispatch submits them: with KEEL_CHUNK."""
     pytest.importorskip("kubernetes")
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "hub", "cluster": {"server": "https://127.0.0.1:1"}}],
-                "users": [{"name": "keel", "user": {"token": "not-a-real-token"}}],
-                "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": "keel"}}],
-                "current-context": "hub",
-            }
-        )
-    )
     engine = cluster(
-        "kubernetes", context="hub", namespace="ml", credentials={"file": str(kubeconfig)}
+        "kubernetes", context="hub", namespace="ml", credentials={"file": str(kubeconfig(tmp_path))}
     )
     hour = _chunked_plan(
         workspace, folder, tmp_path, finishes=False, engine=engine, image="registry.example/t:1"

@@ -21,7 +21,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from dispatch_estate import cluster, workload, write
+from dispatch_estate import cluster, kubeconfig, workload, write
 from keel.errors import DispatchError
 from keel.runtimes.kubernetes import status_of
 from keel.service import Actor, Workspace, apply_manifests, planning
@@ -32,23 +32,6 @@ pytest.importorskip("kubernetes")
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOLDEN = FIXTURES / "kubernetes" / "golden-dispatch.yaml"
 ADMIN = Actor.system("test")
-
-
-def _kubeconfig(folder: Path) -> Path:
-    path = folder / "kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "hub", "cluster": {"server": "https://127.0.0.1:1"}}],
-                "users": [{"name": "keel", "user": {"token": "not-a-real-token"}}],
-                "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": "keel"}}],
-                "current-context": "hub",
-            }
-        )
-    )
-    return path
 
 
 def _workspace(tmp_path: Path, *docs: dict[str, object]) -> Workspace:
@@ -66,7 +49,7 @@ def _estate(tmp_path: Path, *, image: str | None = "registry.example/score:1.4")
             "kubernetes",
             context="hub",
             namespace="ml-jobs",
-            credentials={"file": str(_kubeconfig(tmp_path))},
+            credentials={"file": str(kubeconfig(tmp_path))},
         ),
         workload("scoring", ["python", "-m", "score"], replicas=2, image=image),
         workload("chat", ["python", "-m", "serve"], kind="online_inference", image=image),
