@@ -331,16 +331,7 @@ def relax(problem: Problem, placed: int, time_limit_s: float = 60.0) -> Relaxati
 
 
 def lp_bound(problem: Problem, placed: int, time_limit_s: float = 60.0) -> float:
-    """The LP-relaxation lower bound on the cost of plans placing at least ``placed`` replicas.
-
-    Args:
-        problem: The problem.
-        placed: Replicas the plans place at least.
-        time_limit_s: Time limit for the LP.
-
-    Returns:
-        The bound (``-inf`` if the LP did not finish).
-    """
+    """:func:`relax`'s value alone: a lower bound on plans placing at least ``placed``."""
     return relax(problem, placed, time_limit_s).value
 
 

@@ -28,7 +28,6 @@ from keel.placement.milp import (
     Exact,
     Relaxation,
     fuller,
-    lp_bound,
     placed_bound,
     polish,
     relax,
@@ -226,28 +225,43 @@ def solve_fast(problem: Problem, seed: int = 0, *, polished: bool = True) -> npt
     Returns:
         Option per item, or ``UNPLACED``.
     """
-    return _fast(problem, seed, polished=polished)[0]
+    return _fast(problem, seed, polished=polished).assignment
 
 
-def _fast(
-    problem: Problem, seed: int, *, polished: bool = True
-) -> tuple[npt.NDArray[np.int64], Relaxation | None]:
-    """The fast plan, and the LP relaxation it was polished with (``None`` if not polished)."""
+@dataclass(frozen=True, slots=True)
+class _Fast:
+    """The fast plan, with the programs solved on the way (for :func:`solve` to reuse).
+
+    Attributes:
+        assignment: Option per item, or ``UNPLACED``.
+        relaxation: The LP relaxation the plan was polished with (``None`` if not polished).
+        count_bound: The count LP's bound on the replicas any plan can place, if it was solved.
+    """
+
+    assignment: npt.NDArray[np.int64]
+    relaxation: Relaxation | None = None
+    count_bound: int | None = None
+
+
+def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
     assignment = _search(problem, seed)
     placed = int((assignment != UNPLACED).sum())
     if not polished or problem.cells > THOROUGH_CELLS:
-        return assignment, None
-    if placed < int(problem.placeable_items().sum()) and (placed_bound(problem) or 0) > placed:
-        assignment = _place_more(problem, seed, assignment)
-        placed = int((assignment != UNPLACED).sum())
+        return _Fast(assignment)
+    count_bound = None
+    if placed < int(problem.placeable_items().sum()):
+        count_bound = placed_bound(problem)
+        if (count_bound or 0) > placed:
+            assignment = _place_more(problem, seed, assignment)
+            placed = int((assignment != UNPLACED).sum())
     if placed == 0:
-        return assignment, None
+        return _Fast(assignment, count_bound=count_bound)
     relaxation = relax(problem, placed, POLISH_LIMIT_S)
     widen = WIDEN_SMALL if problem.cells <= WIDE_CELLS else WIDEN_LARGE
     found = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
     if found is not None and _valid(problem, found) and _better(problem, found, assignment):
         assignment = found
-    return assignment, relaxation
+    return _Fast(assignment, relaxation, count_bound)
 
 
 def _valid(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
@@ -642,7 +656,8 @@ def solve(
     if solver not in ("fast", "exact"):
         raise ValueError(f"unknown solver {solver!r}: use fast or exact")
     started = time.perf_counter()
-    assignment, relaxation = _fast(problem, seed)
+    fast = _fast(problem, seed)
+    assignment, relaxation = fast.assignment, fast.relaxation
     exact: Exact | None = None
     if solver == "exact":
         placed_now = int((assignment != UNPLACED).sum())
@@ -662,14 +677,12 @@ def solve(
     if with_bound:
         small = problem.cells <= LP_BOUND_CELLS
         if small:
-            if relaxation is not None and relaxation.placed == placed:
-                lp = relaxation.value  # the polish's LP: the same program
-            else:
-                lp = lp_bound(problem, placed)
-            if lp > bound:
-                bound, method = lp, "lp"
+            if relaxation is None or relaxation.placed != placed:
+                relaxation = relax(problem, placed)  # else the polish's LP: the same program
+            if relaxation.value > bound:
+                bound, method = relaxation.value, "lp"
             if most is None:
-                most = placed_bound(problem)
+                most = fast.count_bound if fast.count_bound is not None else placed_bound(problem)
         else:
             lagrange = lagrangian_bound(problem, placed, cost)
             if lagrange > bound:
