@@ -8,13 +8,16 @@ replicas no option can take must change neither.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keel.placement.lagrangian import lagrangian_bound
+from keel.placement import lagrangian as lagrangian_module
+from keel.placement import solver
+from keel.placement.lagrangian import lagrangian, lagrangian_bound
 from keel.placement.milp import lp_bound, placed_bound, solve_exact
 from keel.placement.problem import UNPLACED, Problem
 from keel.placement.reasons import Reason
@@ -77,8 +80,8 @@ def test_every_bound_is_below_the_cheapest_plan_placing_as_many(problem: Problem
     assert exact.cost_bound <= best[most] + 1e-6
     count = placed_bound(problem)
     assert count is not None and count >= most
-    for solver in ("fast", "exact"):
-        solution = solve(problem, solver)
+    for name in ("fast", "exact"):
+        solution = solve(problem, name)
         assert solution.bound <= at_least(best, solution.placed) + 1e-6
         assert solution.placed_bound is None or solution.placed_bound >= most
 
@@ -138,6 +141,59 @@ def test_the_lagrangian_bound_reaches_the_lp_bound_when_replicas_stay_unplaced()
     lagrange = lagrangian_bound(problem, fast.placed, fast.objective)
     assert lagrange <= lp + 1e-6
     assert lagrange >= 0.99 * lp
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_near_steps_keep_the_lagrangian_bound_valid_and_close(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps on near options only steer (their values overestimate); full ones are the bound."""
+    problem = tight_problem(200, 20, seed)
+    fast = solve(problem, "fast", with_bound=False)
+    exact = solve_exact(problem, 30, placed_at_least=fast.placed)
+    assert exact.assignment is not None
+    placed = int((exact.assignment != UNPLACED).sum())
+    optimum = float(
+        problem.item_costs()[exact.assignment >= 0, exact.assignment[exact.assignment >= 0]].sum()
+    )
+    everywhere = lagrangian(problem, placed, optimum)
+    monkeypatch.setattr(lagrangian_module, "NEAR_PAIRS", 0)
+    near = lagrangian(problem, placed, optimum)
+    assert near.bound <= exact.cost_bound + 1e-6 * optimum
+    assert near.bound >= everywhere.bound - 0.25 * (optimum - everywhere.bound)
+    assert near.prices.shape == problem.capacity.shape and (near.prices >= 0).all()
+
+
+def test_large_problems_are_searched_at_lagrangian_prices_and_report_that_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above THOROUGH_CELLS the search's own Lagrangian bound is the plan's bound."""
+    problem = tight_problem(200, 20, seed=4)
+    monkeypatch.setattr(solver, "THOROUGH_CELLS", 0)
+    monkeypatch.setattr(solver, "LP_BOUND_CELLS", 0)
+    calls: list[int] = []
+    real = lagrangian_module.lagrangian
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    def again(*_args: Any, **_kwargs: Any) -> float:
+        raise AssertionError("the search's bound should have been reused")
+
+    monkeypatch.setattr(solver, "lagrangian", counted)
+    monkeypatch.setattr(solver, "lagrangian_bound", again)
+    guided = solve(problem, "fast")
+    assert len(calls) == 1
+    assert guided.bound_method == "lagrangian"
+    # No Lagrangian value is above the LP relaxation's optimum (its dual).
+    assert guided.bound <= lp_bound(problem, guided.placed) + 1e-6
+    unguided, _ = solver._search(problem, 0, guided=False)
+    placed_unguided = int((unguided != UNPLACED).sum())
+    assert (guided.placed, -guided.objective) >= (
+        placed_unguided,
+        -solver._totals(problem, unguided)[0] - 1e-6,
+    )
 
 
 def test_exact_keeps_the_fast_plan_when_the_milp_returns_a_worse_one(
@@ -200,7 +256,9 @@ def test_a_replica_the_search_leaves_out_is_placed_when_the_count_program_fits_i
     objective = np.array([[1.0, inf, inf], [1.0, 5.0, inf], [inf, 1.0, 5.0]])  # x, y, z
     problem = Problem.from_costs(objective, np.array([2, 2, 2]), np.array([2, 2, 2]), np.ones(3))
     stuck = np.array([UNPLACED, 0, 1], dtype=np.int64)  # y on A, z on B: no room for x
-    monkeypatch.setattr(solver, "_search", lambda _problem, _seed: stuck.copy())
+    monkeypatch.setattr(
+        solver, "_search", lambda _problem, _seed, guided=True: (stuck.copy(), None)
+    )
     assert solve_fast(problem, polished=False).tolist() == stuck.tolist()
     assert solve_fast(problem).tolist() == [0, 1, 2]
     solution = solve(problem, "fast")
