@@ -20,8 +20,9 @@ compares costs only between plans placing the same number of replicas; a plan pl
 than the most possible is flagged (``short``). The table gives, per family and size, the
 median and the worst over seeds of fast against the best plan found and against the bound.
 
-At 10,000 x 1,000 (``--large``) no MILP or LP runs: fast's throughput (workloads/s) and the
-Lagrangian bound on its cost (the plan's own bound at that size).
+At 10,000 x 1,000 (``--large``) no MILP or LP runs: fast's throughput (workloads/s, the
+Lagrangian ascent included: its prices guide the search there) and that Lagrangian bound on
+its cost (the plan's own bound at that size).
 
 Targets (issue 17): fast within 1% of the proven optimum on every family at 300 x 60 and 2,000
 x 200 (median over seeds; the worst reported too); a bound within 2% at 10,000 x 1,000; at

@@ -160,6 +160,11 @@ def test_near_steps_keep_the_lagrangian_bound_valid_and_close(
     monkeypatch.setattr(lagrangian_module, "NEAR_PAIRS", 0)
     near = lagrangian(problem, placed, optimum)
     assert near.bound <= exact.cost_bound + 1e-6 * optimum
+    # The bound is L at the prices and reward returned, over every feasible pair.
+    priced = problem.item_costs() + np.outer(problem.demand[problem.item_workload], near.prices)
+    value = np.minimum(0.0, priced.min(axis=1) - near.reward)
+    full = value.sum() + near.reward * placed - near.prices @ problem.capacity
+    assert near.bound == pytest.approx(min(full, optimum), rel=1e-9)
     assert near.bound >= everywhere.bound - 0.25 * (optimum - everywhere.bound)
     assert near.prices.shape == problem.capacity.shape and (near.prices >= 0).all()
 

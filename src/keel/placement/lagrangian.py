@@ -64,10 +64,12 @@ class Lagrange:
     Attributes:
         bound: A lower bound on the cost of plans placing at least the given replicas.
         prices: USD per device of each option at that bound (zeros if none was computed).
+        reward: USD per replica placed at that bound.
     """
 
     bound: float
     prices: Floats = field(repr=False)
+    reward: float = 0.0
 
 
 def lagrangian_bound(
@@ -112,7 +114,7 @@ def lagrangian(
         for reward in (0.0, top)
     ]
     best = max(found, key=lambda one: one.bound)
-    return Lagrange(min(best.bound, upper), best.prices)
+    return Lagrange(min(best.bound, upper), best.prices, best.reward)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,7 @@ def _ascent(
     """
     placed, upper = target
     prices = np.zeros(len(capacity))
-    best, best_prices, theta, stale = -np.inf, prices, 1.0, 0
+    best, best_prices, best_reward, theta, stale = -np.inf, prices, reward, 1.0, 0
     history: list[float] = []
     near = pairs
     spaced = int(pairs.cost.size > NEAR_PAIRS)
@@ -199,7 +201,7 @@ def _ascent(
         count = use.copies[taken]
         bound = float(value[taken] @ count + reward * placed - prices @ capacity)
         if full and bound > best + 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
-            best, best_prices, stale = bound, prices, 0
+            best, best_prices, best_reward, stale = bound, prices, reward, 0
         elif full:
             stale += 1
             if stale >= STALE[spaced]:
@@ -222,7 +224,7 @@ def _ascent(
         step_size = theta * max(upper - bound, 1e-9 * abs(upper)) / norm
         prices = np.maximum(0.0, prices + step_size * g_prices)
         reward = max(0.0, reward + step_size * g_reward)
-    return Lagrange(best, best_prices)
+    return Lagrange(best, best_prices, best_reward)
 
 
 def _settled(history: list[float], window: int) -> bool:

@@ -62,9 +62,10 @@ SWAP_ITEMS = 2_000
 THOROUGH = Effort(passes=10, min_pass_gain=0.0, swap_options=30, constructions=4)
 QUICK = Effort(passes=4, min_pass_gain=2e-4, swap_options=5, constructions=1, swap_items=SWAP_ITEMS)
 THOROUGH_CELLS = 1_000_000
-"""Problems up to this many items x options get the thorough search, larger ones the quick
-one (bench/placement.py: thorough takes 2-8 s at 2,000 x 200; quick runs 10,000 x 1,000 at
-2,600-3,700 workloads/s)."""
+"""Problems up to this many items x options get the thorough search and the polish, larger
+ones the quick search guided by Lagrangian prices (bench/placement.py: thorough takes 2-8 s
+at 2,000 x 200; guided quick runs 10,000 x 1,000 at 374-902 workloads/s on a day the machine
+ran about 4x slower than usual)."""
 POLISH_LIMIT_S = 60.0
 """Time limit of the polish's LP, and again of its MILP (each ends sooner on every problem
 bench/placement.py measures; past it, the plan found so far is kept)."""
@@ -304,13 +305,14 @@ def _search(
     Four greedy constructions place items in different orders (the most to lose first, the
     regret being second-best minus best cost; the same at cost plus capacity prices; the
     biggest first; the smallest first), each on its cheapest option with capacity left. On
-    problems above :data:`THOROUGH_CELLS` (``guided``), two more place items at cost plus the
-    Lagrangian bound's prices (:func:`keel.placement.lagrangian.lagrangian`, steered by the
-    best of the first four), the most to lose first and the biggest first: at 10,000 x
-    1,000 they took plans from 17-53% to 1-3% above the bound (bench/placement.py). The best
-    of them (all on problems up to :data:`THOROUGH_CELLS`) get a local search: moves of
-    single items to cheaper options with room, swaps of pairs between options, and ejection
-    chains that place unplaced items by moving others out of their way, until no step helps.
+    problems above :data:`THOROUGH_CELLS` (``guided``), four more place items at cost plus
+    the Lagrangian bound's prices (:func:`keel.placement.lagrangian.lagrangian`, steered by
+    the best of the first four): the most to lose first, the biggest first, the smallest
+    first, and the best plain plan's replicas first. The best of the plain ones (all four on
+    problems up to :data:`THOROUGH_CELLS`) and the best priced one get a local search: moves
+    of single items to cheaper options with room, swaps of pairs between options, and
+    ejection chains that place unplaced items by moving others out of their way, until no
+    step helps. A priced plan often leaves replicas out before the search places them.
 
     Returns:
         The plan, and the Lagrangian bound with the replicas it was computed for, if guided.
@@ -357,12 +359,18 @@ def _search(
         for order in (
             np.lexsort((index, -demand, problem.item_replica, -regret)),
             np.lexsort((index, -regret, problem.item_replica, -demand)),
+            np.lexsort((index, -regret, options, problem.item_replica, demand)),
+            np.lexsort((index, -regret, problem.item_replica, -demand, first == UNPLACED)),
         ):
             search = _Search(problem, costs, demand)
             search.greedy(order.tolist(), guide)
             searches.append((_totals(problem, search.assignment)[1], len(searches), search))
     best_assignment, best_total = np.full(n_items, UNPLACED, dtype=np.int64), np.inf
-    for _total, _k, search in sorted(searches, key=lambda t: (t[0], t[1]))[: effort.constructions]:
+    chosen = sorted(searches, key=lambda t: (t[0], t[1]))[: effort.constructions]
+    if lagrange is not None:  # and the best priced one: searched, it may place as many
+        priced_best = min(searches[len(constructions) :], key=lambda t: (t[0], t[1]))
+        chosen += [] if priced_best in chosen else [priced_best]
+    for _total, _k, search in chosen:
         search.improve(seed, effort)
         total = _totals(problem, search.assignment)[1]
         if total < best_total - 1e-9:
