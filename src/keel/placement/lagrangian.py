@@ -17,11 +17,10 @@ The prices at the best bound are near the LP's duals: the fast solver places rep
 plus these prices on large problems (:func:`keel.placement.solver.solve_fast`).
 
 On problems with more than :data:`NEAR_PAIRS` feasible pairs, between full evaluations
-(every :data:`FULL_EVERY` steps), a step looks only at each
-workload's options near its cheapest at the current prices (:data:`NEAR_SHARE`): most options
-of a workload are far from being its cheapest, and a full step over 5-10 million feasible
-pairs at 10,000 x 1,000 took 45-70 ms. Only full evaluations count as bounds, so every bound
-stays valid.
+(every :data:`FULL_EVERY` steps), a step looks only at each workload's options near its
+cheapest at the current prices (:data:`NEAR_SHARE`): most options of a workload are far from
+being its cheapest, and a full step over 5-10 million feasible pairs at 10,000 x 1,000 took
+45-70 ms. Only full evaluations count as bounds, so every bound stays valid.
 """
 
 from __future__ import annotations
@@ -46,15 +45,33 @@ first step is one)."""
 NEAR_SHARE = 0.3
 """Between full evaluations, a step looks at a workload's options priced within this share
 of the way from its cheapest to its average option at the last full evaluation."""
-STALE = (10, 2)
-"""Full evaluations without a better bound before the step size halves: when every step is
-one, and when they are :data:`FULL_EVERY` steps apart."""
 MIN_THETA = 1e-4
 """The ascent stops when the step size has halved this far."""
-SETTLED_WINDOW = (25, 5)
 SETTLED_GAIN = 1e-4
-"""The ascent also stops when the bound rose by less than this share over that many full
-evaluations (as :data:`STALE`)."""
+"""The ascent also stops when the bound rose by less than this share over a window of full
+evaluations (:class:`_Schedule`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """How often the ascent evaluates every pair, and how it reads those evaluations.
+
+    Attributes:
+        every: Steps from one full evaluation to the next.
+        stale: Full evaluations without a better bound before the step size halves.
+        window: Full evaluations over which a rise under :data:`SETTLED_GAIN` stops the ascent.
+    """
+
+    every: int
+    stale: int
+    window: int
+
+
+EVERY_STEP = _Schedule(every=1, stale=10, window=25)
+"""Up to :data:`NEAR_PAIRS` feasible pairs: every step is a full evaluation."""
+SPACED = _Schedule(every=FULL_EVERY, stale=2, window=5)
+"""Above :data:`NEAR_PAIRS`: full evaluations :data:`FULL_EVERY` steps apart, near steps between
+(about 20 and 50 steps, where every step was 10 and 25)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +82,13 @@ class Lagrange:
         bound: A lower bound on the cost of plans placing at least the given replicas.
         prices: USD per device of each option at that bound (zeros if none was computed).
         reward: USD per replica placed at that bound.
+        placed: The replicas the plans place at least.
     """
 
     bound: float
     prices: Floats = field(repr=False)
     reward: float = 0.0
+    placed: int = 0
 
 
 def lagrangian_bound(
@@ -106,7 +125,7 @@ def lagrangian(
     """
     pairs = _Pairs.of(problem)
     if placed == 0 or pairs.cost.size == 0:
-        return Lagrange(0.0, np.zeros(len(problem.capacity)))
+        return Lagrange(0.0, np.zeros(len(problem.capacity)), placed=placed)
     top = float(pairs.cost.max())
     capacity = problem.capacity.astype(np.float64)
     found = [
@@ -114,7 +133,7 @@ def lagrangian(
         for reward in (0.0, top)
     ]
     best = max(found, key=lambda one: one.bound)
-    return Lagrange(min(best.bound, upper), best.prices, best.reward)
+    return Lagrange(min(best.bound, upper), best.prices, best.reward, placed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +202,10 @@ def _ascent(
     best, best_prices, best_reward, theta, stale = -np.inf, prices, reward, 1.0, 0
     history: list[float] = []
     near = pairs
-    spaced = int(pairs.cost.size > NEAR_PAIRS)
-    every = FULL_EVERY if spaced else 1
+    spaced = pairs.cost.size > NEAR_PAIRS
+    schedule = SPACED if spaced else EVERY_STEP
     for step in range(rounds):
-        full = step % every == 0
+        full = step % schedule.every == 0
         use = pairs if full else near
         priced = use.cost + use.demand[use.workload] * prices[use.option]
         cheapest = np.minimum.reduceat(priced, use.starts)
@@ -204,7 +223,7 @@ def _ascent(
             best, best_prices, best_reward, stale = bound, prices, reward, 0
         elif full:
             stale += 1
-            if stale >= STALE[spaced]:
+            if stale >= schedule.stale:
                 theta, stale = theta / 2, 0
         load = np.bincount(
             use.option[first[taken]], weights=use.demand[taken] * count, minlength=len(prices)
@@ -217,14 +236,14 @@ def _ascent(
         norm = float(g_prices @ g_prices) + g_reward * g_reward
         if full:
             history.append(best)
-            if norm == 0.0 or theta < MIN_THETA or _settled(history, SETTLED_WINDOW[spaced]):
+            if norm == 0.0 or theta < MIN_THETA or _settled(history, schedule.window):
                 break  # norm 0: the relaxed choice is feasible and complementary, the bound exact
         if norm == 0.0:
             continue  # the near options' choice is feasible: the next full evaluation decides
         step_size = theta * max(upper - bound, 1e-9 * abs(upper)) / norm
         prices = np.maximum(0.0, prices + step_size * g_prices)
         reward = max(0.0, reward + step_size * g_reward)
-    return Lagrange(best, best_prices, best_reward)
+    return Lagrange(best, best_prices, best_reward, placed)
 
 
 def _settled(history: list[float], window: int) -> bool:
