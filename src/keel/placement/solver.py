@@ -64,7 +64,7 @@ QUICK = Effort(passes=4, min_pass_gain=2e-4, swap_options=5, constructions=1, sw
 THOROUGH_CELLS = 1_000_000
 """Problems up to this many items x options get the thorough search and the polish, larger
 ones the quick search guided by Lagrangian prices (bench/placement.py: thorough takes 2-8 s
-at 2,000 x 200; guided quick runs 10,000 x 1,000 at 349-741 workloads/s on a day the machine
+at 2,000 x 200; guided quick runs 10,000 x 1,000 at 332-772 workloads/s on a day the machine
 ran about 3x slower than usual)."""
 POLISH_LIMIT_S = 60.0
 """Time limit of the polish's LP, and again of its MILP (each ends sooner on every problem
@@ -237,23 +237,20 @@ class _Fast:
         assignment: Option per item, or ``UNPLACED``.
         relaxation: The LP relaxation the plan was polished with (``None`` if not polished).
         count_bound: The count LP's bound on the replicas any plan can place, if it was solved.
-        lagrange: On large problems, the Lagrangian bound whose prices guided the search, for
-            plans placing at least ``lagrange_placed`` replicas.
-        lagrange_placed: See ``lagrange``.
+        lagrange: On large problems, the Lagrangian bound whose prices guided the search.
     """
 
     assignment: npt.NDArray[np.int64]
     relaxation: Relaxation | None = None
     count_bound: int | None = None
     lagrange: Lagrange | None = None
-    lagrange_placed: int = 0
 
 
 def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
-    assignment, guide = _search(problem, seed, guided=polished)
+    assignment, lagrange = _search(problem, seed, guided=polished)
     placed = int((assignment != UNPLACED).sum())
-    if guide is not None:
-        return _Fast(assignment, lagrange=guide[0], lagrange_placed=guide[1])
+    if lagrange is not None:
+        return _Fast(assignment, lagrange=lagrange)
     if not polished or problem.cells > THOROUGH_CELLS:
         return _Fast(assignment)
     count_bound = None
@@ -299,7 +296,7 @@ def _place_more(
 
 def _search(
     problem: Problem, seed: int, *, guided: bool = True
-) -> tuple[npt.NDArray[np.int64], tuple[Lagrange, int] | None]:
+) -> tuple[npt.NDArray[np.int64], Lagrange | None]:
     """Regret-greedy construction, then local search by moves and swaps under shared capacity.
 
     Four greedy constructions place items in different orders (the most to lose first, the
@@ -309,7 +306,8 @@ def _search(
     the Lagrangian bound's prices (:func:`keel.placement.lagrangian.lagrangian`, steered by
     the best of the first four): the most to lose first, the biggest first, the smallest
     first, and the best plain plan's replicas first. The best of the plain ones (all four on
-    problems up to :data:`THOROUGH_CELLS`) and every priced one get a local search: moves of
+    problems up to :data:`THOROUGH_CELLS`) and every priced one get a local search, so a
+    guided plan is never worse than the plain search's: moves of
     single items to cheaper options with room, swaps of pairs between options, and ejection
     chains that place unplaced items by moving others out of their way, until no step helps.
     Priced plans often leave replicas out before the search places them, and which one then
@@ -317,7 +315,7 @@ def _search(
     replicas, where the plain plan places 13,053).
 
     Returns:
-        The plan, and the Lagrangian bound with the replicas it was computed for, if guided.
+        The plan, and the Lagrangian bound whose prices guided it (``None`` if unguided).
     """
     costs = problem.item_costs()
     n_items, n_options = costs.shape
@@ -345,18 +343,21 @@ def _search(
         (priced, np.lexsort((index, -priced_regret, options, problem.item_replica, demand))),
     ]
     searches: list[tuple[float, int, _Search]] = []
-    for guide, order in constructions:
+
+    def construct(guide: npt.NDArray[np.float64], order: npt.NDArray[np.int64]) -> None:
         search = _Search(problem, costs, demand)
         search.greedy(order.tolist(), guide)
         searches.append((_totals(problem, search.assignment)[1], len(searches), search))
+
+    for guide, order in constructions:
+        construct(guide, order)
     effort = THOROUGH if problem.cells <= THOROUGH_CELLS else QUICK
-    lagrange: tuple[Lagrange, int] | None = None
+    chosen = sorted(searches, key=lambda t: (t[0], t[1]))[: effort.constructions]
+    lagrange: Lagrange | None = None
     if guided and effort is QUICK:
-        first = min(searches, key=lambda t: (t[0], t[1]))[2].assignment
-        placed = int((first != UNPLACED).sum())
-        found = lagrangian(problem, placed, _totals(problem, first)[0])
-        lagrange = (found, placed)
-        guide = costs + np.outer(demand, found.prices)
+        first = chosen[0][2].assignment
+        lagrange = lagrangian(problem, int((first != UNPLACED).sum()), _totals(problem, first)[0])
+        guide = costs + np.outer(demand, lagrange.prices)
         regret = _regret(guide)
         for order in (
             np.lexsort((index, -demand, problem.item_replica, -regret)),
@@ -364,13 +365,9 @@ def _search(
             np.lexsort((index, -regret, options, problem.item_replica, demand)),
             np.lexsort((index, -regret, problem.item_replica, -demand, first == UNPLACED)),
         ):
-            search = _Search(problem, costs, demand)
-            search.greedy(order.tolist(), guide)
-            searches.append((_totals(problem, search.assignment)[1], len(searches), search))
+            construct(guide, order)
+        chosen += searches[len(constructions) :]  # every priced one: one may place the most
     best_assignment, best_total = np.full(n_items, UNPLACED, dtype=np.int64), np.inf
-    chosen = sorted(searches, key=lambda t: (t[0], t[1]))[: effort.constructions]
-    if lagrange is not None:  # and every priced one: searched, one may place the most
-        chosen += [t for t in searches[len(constructions) :] if t not in chosen]
     for _total, _k, search in chosen:
         search.improve(seed, effort)
         total = _totals(problem, search.assignment)[1]
@@ -728,7 +725,7 @@ def solve(
             if most is None:
                 most = fast.count_bound if fast.count_bound is not None else placed_bound(problem)
         else:
-            if fast.lagrange is not None and placed >= fast.lagrange_placed:
+            if fast.lagrange is not None and placed >= fast.lagrange.placed:
                 lagrange = fast.lagrange.bound  # plans placing more cost at least as much
             else:
                 lagrange = lagrangian_bound(problem, placed, cost)
