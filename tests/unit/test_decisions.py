@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.decisions import MAX_BATCH, Recorder, check_records, input_digest, subject_key
-from keel.decisions.record import DecisionRecord
+from keel.decisions.record import DecisionRecord, instant, now_instant
 from keel.errors import DecisionError, Problem, UnreachableError
 from keel.operations import MAX_DECISIONS
 
@@ -96,6 +96,41 @@ def test_times_are_normalised_and_skew_is_bounded() -> None:
     assert records[0].decided_at == datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
     assert [p.path for p in problems] == ["records[1]", "records[2]"]
     assert "ahead of this server's clock" in problems[0].message
+
+
+@settings(max_examples=300)
+@given(
+    st.datetimes(min_value=datetime(2026, 6, 1), max_value=NOW.replace(tzinfo=None)),
+    st.sampled_from(["instant", "offset", "seconds", "millis"]),
+)
+def test_a_leafs_time_is_the_instant_of_the_decision_however_it_was_sent(
+    moment: datetime, form: str
+) -> None:
+    # A time sent as instant() writes it is kept as text; every other form is formatted.
+    aware = moment.replace(tzinfo=UTC)
+    if form == "seconds":
+        aware = aware.replace(microsecond=0)
+    sent = {
+        "instant": instant(aware),
+        "offset": aware.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+        "seconds": aware.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "millis": aware.isoformat(timespec="milliseconds"),
+    }[form]
+    if form == "millis":
+        aware = aware.replace(microsecond=aware.microsecond // 1000 * 1000)
+    [record], problems = check_records([good(decided_at=sent)], now=NOW, retention=RETENTION)
+    assert not problems
+    assert record.decided_at == aware and record.decided_at.tzinfo is UTC
+    assert record.leaf("sha256:" + "1" * 64)["decided_at"] == instant(aware)
+
+
+def test_now_instant_is_instant_of_now() -> None:
+    before = datetime.now(UTC)
+    text = now_instant()
+    after = datetime.now(UTC)
+    moment = datetime.fromisoformat(text)
+    assert instant(moment) == text
+    assert before - timedelta(milliseconds=1) <= moment <= after + timedelta(milliseconds=1)
 
 
 def test_leaves_hold_no_personal_value() -> None:

@@ -37,10 +37,10 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from keel.decisions.record import MAX_BATCH, input_digest, instant
+from keel.decisions.record import MAX_BATCH, input_digest, instant, now_instant
 from keel.errors import DecisionError, KeelError, UserError
 
 P = ParamSpec("P")
@@ -160,7 +160,7 @@ class Recorder:
         item: dict[str, Any] = {
             "id": ident,
             "model": model or self.model,
-            "decided_at": instant(decided_at or datetime.now(UTC)),
+            "decided_at": now_instant() if decided_at is None else instant(decided_at),
             "input_digest": input_digest(input),
             "output": output,
         }

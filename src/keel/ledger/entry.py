@@ -10,6 +10,8 @@ its leaf hash and every proof intact, while the value can no longer be recovered
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +28,9 @@ _SAFE_INT = 1 << 53
 _FLOAT_LOW = 1e-5
 _FLOAT_HIGH = 1e16
 _ESCAPED = re.compile(r'[\x00-\x1f"\\]')
+_STR = frozenset({str})
+_POINT_ZERO = re.compile(rb"\.0(?![0-9])")
+"""Where orjson wrote an integral float (``N.0``), or a string holds ``.0``."""
 
 
 _SLOW, _PLAIN, _WHOLE_FLOATS = 0, 1, 2
@@ -39,51 +44,76 @@ def _plain(value: Any) -> int:
     objects of those (with ASCII keys, so that sorting by UTF-8 bytes equals sorting by UTF-16
     code units). ``_WHOLE_FLOATS`` when it is so once its integral floats below 2**53 are
     written as integers (ECMAScript writes ``1.0`` as ``1``; orjson as ``1.0``). ``_SLOW``
-    otherwise: other floats and strings go the general way. Iterative, with the common scalar
-    cases first: it runs once per entry.
+    otherwise: other floats and strings go the general way. Iterative, with each kind of
+    scalar checked together at the end: it runs once per entry, decision and SDK call.
     """
-    found = _PLAIN
+    texts: list[str] = []
+    floats: list[float] = []
+    numbers: list[int] = []
     stack = [value]
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is str:
-            if not item.isascii() or _ESCAPED.search(item):
-                return _SLOW
-        elif kind is int:
-            if not -_SAFE_INT < item < _SAFE_INT:
-                return _SLOW
+            texts.append(item)
         elif kind is float:
-            # Shortest round-trip digits, written without an exponent by both orjson and
-            # ECMAScript in this range.
-            if item.is_integer():
-                if not -_SAFE_INT < item < _SAFE_INT:
-                    return _SLOW
-                found = _WHOLE_FLOATS
-            elif not _FLOAT_LOW <= abs(item) < _FLOAT_HIGH:
-                return _SLOW
+            floats.append(item)
         elif kind is dict:
-            for key, child in item.items():
-                if type(key) is not str or not key.isascii() or _ESCAPED.search(key):
-                    return _SLOW
-                stack.append(child)
+            if not _STR.issuperset(map(type, item)):
+                return _SLOW
+            texts.extend(item)
+            stack.extend(item.values())
+        elif kind is int:
+            numbers.append(item)
         elif kind is list:
             stack.extend(item)
         elif item is not None and kind is not bool:
             return _SLOW
+    # Each kind checked at once, in C: shortest round-trip digits are written without an
+    # exponent by both orjson and ECMAScript for non-integral floats in the range.
+    if numbers and not -_SAFE_INT < min(numbers) <= max(numbers) < _SAFE_INT:
+        return _SLOW
+    found = _PLAIN
+    if floats:
+        fractions = list(itertools.filterfalse(float.is_integer, floats))  # NaN, inf too
+        if len(fractions) < len(floats):
+            if max(map(abs, filter(float.is_integer, floats))) >= _SAFE_INT:
+                return _SLOW
+            found = _WHOLE_FLOATS
+        if fractions and not (
+            all(map(math.isfinite, fractions))
+            and min(map(abs, fractions)) >= _FLOAT_LOW
+            and max(map(abs, fractions)) < _FLOAT_HIGH
+        ):
+            return _SLOW
+    text = "".join(texts)
+    if not text.isascii() or _ESCAPED.search(text):
+        return _SLOW
     return found
 
 
-def _whole_floats_as_ints(value: Any) -> Any:
-    """A copy of a value with its integral floats as integers (the same JSON numbers)."""
-    kind = type(value)
-    if kind is float and value.is_integer():
-        return int(value)
-    if kind is dict:
-        return {key: _whole_floats_as_ints(child) for key, child in value.items()}
-    if kind is list:
-        return [_whole_floats_as_ints(child) for child in value]
-    return value
+def _integral_floats_as_integers(data: bytes) -> bytes:
+    """A plain value's orjson output with its integral floats written as integers.
+
+    orjson writes an integral float below 2**53 as ``N.0`` (``-0.0`` for minus zero);
+    ECMAScript writes ``N`` (and ``0``). Strings in a plain value hold no quote, so a ``.0``
+    lies inside a string exactly when an odd number of quotes comes before it.
+    """
+    parts: list[bytes] = []
+    last, quotes, counted = 0, 0, 0
+    for match in _POINT_ZERO.finditer(data):
+        point = match.start()
+        quotes += data.count(b'"', counted, point)
+        counted = point
+        if quotes % 2:
+            continue
+        if data[point - 2 : point] == b"-0":  # a number starts after "[", "," or ":"
+            parts += (data[last : point - 2], b"0")
+        else:
+            parts.append(data[last:point])
+        last = point + 2
+    parts.append(data[last:])
+    return b"".join(parts)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -106,9 +136,8 @@ def canonical_json(value: Any) -> bytes:
         kind = _plain(value)
         if kind == _SLOW:
             return rfc8785.dumps(value)
-        if kind == _WHOLE_FLOATS:
-            value = _whole_floats_as_ints(value)
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        return _integral_floats_as_integers(data) if kind == _WHOLE_FLOATS else data
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise LedgerError(f"not canonical JSON: {exc}") from exc
 

@@ -118,17 +118,27 @@ def _registry_problems(
         if (days := specs.get(("Workload", w), {}).get("decision_retention_days")) is not None
     }
     problems = []
-    for record in records:
+
+    def bad(record: DecisionRecord, field: str, message: str) -> None:
         where, name = f"records[{raws_index[record.id]}]", f"Decision/{record.id}"
-        state = states.get((record.model_name, record.model_version))
+        problems.append(Problem(where, 0, name, field, message))
+
+    state_of = {}
+    for model in {r.model for r in records}:
+        name, _, version = model.partition("@")
+        state_of[model] = states.get((name, version))
+    for record in records:
+        state = state_of[record.model]
         if state is None:
-            problems.append(Problem(where, 0, name, "model", f"{record.model} is not registered"))
+            bad(record, "model", f"{record.model} is not registered")
         elif state not in USABLE_STATES:
-            message = f"{record.model} is {state}; only approved or deployed versions decide"
-            problems.append(Problem(where, 0, name, "model", message))
+            bad(
+                record,
+                "model",
+                f"{record.model} is {state}; only approved or deployed versions decide",
+            )
         if record.workload is not None and ("Workload", record.workload) not in specs:
-            message = f"no workload {record.workload!r} in the estate"
-            problems.append(Problem(where, 0, name, "workload", message))
+            bad(record, "workload", f"no workload {record.workload!r} in the estate")
     return tiers, kept, problems
 
 
@@ -187,18 +197,18 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
             raws_index.setdefault(raw["id"], index)
     with workspace.unit(actor, write=True) as unit:
         tiers, kept, unknown = _registry_problems(unit, records, raws_index)
-        expiry = {
-            r.id: r.decided_at
-            + _retention(workspace, tiers.get(r.model_name), kept.get(r.workload or ""))
-            for r in records
+        periods = {
+            (model, workload): _retention(workspace, tiers.get(model), kept.get(workload or ""))
+            for model, workload in {(r.model_name, r.workload) for r in records}
         }
+        expiry = {r.id: r.decided_at + periods[r.model_name, r.workload] for r in records}
         expired = [
             Problem(
                 f"records[{raws_index[r.id]}]",
                 0,
                 f"Decision/{r.id}",
                 "decided_at",
-                f"{instant(r.decided_at)} is older than the retention period (it ended"
+                f"{r.decided_text} is older than the retention period (it ended"
                 f" {instant(expiry[r.id])}); the record would be pruned at once",
             )
             for r in records

@@ -146,11 +146,13 @@ class DecisionRepository:
         sqlite = conn.dialect.name == "sqlite"
 
         def stamp(value: datetime) -> Any:
-            value = value.astimezone(UTC)
+            if value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
             # SQLite keeps SQLAlchemy's text form of a naive UTC time (what its DateTime
-            # type writes and compares); PostgreSQL takes the time itself.
+            # type writes and compares): the aware form without its "+00:00". PostgreSQL
+            # takes the time itself.
             if sqlite:
-                return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                return value.isoformat(sep=" ", timespec="microseconds")[:26]
             return value
 
         received = stamp(now)
