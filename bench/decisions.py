@@ -5,7 +5,10 @@ Measured, on SQLite and (when a URL is given) PostgreSQL:
 * **intake**: durable decision records per second through the service (checking, registry
   checks, one ledger leaf, one content commitment and one row per record, one transaction and
   one signed checkpoint per batch), against the ledger's own batched appends of the same leaves
-  in the same run (``ledger.append``: the floor any record intake pays);
+  in the same run (``ledger.append``: the floor any record intake pays), alternating batch by
+  batch; also the process's CPU time per record and per append, which this shared machine's
+  drifting speed disturbs less than the wall clock (the wall clock also counts the fsync at
+  each commit, and on PostgreSQL the server's work);
 * **lookup**: all records of one subject among ``--lookup-records`` records (rows written in
   bulk, as intake would leave them, ten records per subject; the lookup reads only that table),
   p50 and p95 over 200 subjects, against the same query without the subject index (a scan: what
@@ -103,18 +106,25 @@ def intake(ws: Workspace, batch: int, seconds: float) -> dict[str, float]:
         "content": commit({"output": 1}).digest,
         "workload": "credit-decision-api",
     }
-    count, records_s, appends_s = 0, 0.0, 0.0
+    count, records_s, appends_s, records_cpu_s, appends_cpu_s = 0, 0.0, 0.0, 0.0, 0.0
     while records_s < seconds or appends_s < seconds:
         records = [record(count + i, now) for i in range(batch)]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         decisions.record(ws, records, actor="user:bench")
         records_s += time.perf_counter() - started
+        records_cpu_s += time.process_time() - cpu
         leaves = [leaf | {"id": f"l-{count + i}"} for i in range(batch)]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         ledger.append(ws, leaves)
         appends_s += time.perf_counter() - started
+        appends_cpu_s += time.process_time() - cpu
         count += batch
-    return {"records_per_s": count / records_s, "ledger_appends_per_s": count / appends_s}
+    return {
+        "records_per_s": count / records_s,
+        "ledger_appends_per_s": count / appends_s,
+        "record_cpu_us": records_cpu_s / count * 1e6,
+        "append_cpu_us": appends_cpu_s / count * 1e6,
+    }
 
 
 def fill_lookup(ws: Workspace, total: int, subjects: int) -> None:
@@ -244,12 +254,14 @@ def main() -> None:
     sdk = sdk_cost()
     print(
         f"{'backend':<11} {'records/s':>10} {'ledger appends/s':>17} {'ratio':>6}"
+        f" {'CPU us/record':>14} {'/append':>8}"
         f" {'records':>11} {'lookup p50 ms':>14} {'p95 ms':>7} {'scan ms':>8}"
     )
     for r in results:
         print(
             f"{r['backend']:<11} {r['records_per_s']:>10,.0f} {r['ledger_appends_per_s']:>17,.0f}"
             f" {r['records_per_s'] / r['ledger_appends_per_s']:>6.2f}"
+            f" {r['record_cpu_us']:>14.1f} {r['append_cpu_us']:>8.1f}"
             f" {r.get('lookup_records', 0):>11,} {r.get('lookup_p50_ms', 0):>14.2f}"
             f" {r.get('lookup_p95_ms', 0):>7.2f} {r.get('scan_p50_ms', 0):>8.0f}"
         )

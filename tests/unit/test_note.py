@@ -182,12 +182,15 @@ plain_values = st.recursive(
     | st.booleans()
     | st.integers(-(2**53) + 1, 2**53 - 1)
     | st.text(st.sampled_from("0123456789.-e+ ,:[]{}aZ"), max_size=12)
+    | st.text(st.sampled_from('a."\\\x7f\x1f\n\u00e9'), max_size=3)  # to escape, or not ASCII
     | st.integers(-(2**53) + 1, 2**53 - 1).map(float)
     | st.sampled_from([0.0, -0.0, 1.0, -1.0, 10.0, 100.5, 0.05, 1e15, 9007199254740991.0])
     | st.floats(min_value=1e-5, max_value=1e15),
     lambda children: (
         st.lists(children, max_size=5)
-        | st.dictionaries(st.text(st.sampled_from("0.1-ab"), max_size=6), children, max_size=5)
+        | st.dictionaries(
+            st.text(st.sampled_from('0.1-ab"\\\x7f'), max_size=6), children, max_size=5
+        )
     ),
     max_leaves=30,
 )
@@ -197,5 +200,6 @@ plain_values = st.recursive(
 @given(plain_values)
 def test_integral_floats_are_written_as_integers_on_the_fast_way(value: object) -> None:
     # ASCII strings full of digits, dots and brackets next to integral floats: the fast way
-    # rewrites orjson's "N.0" in place and must leave every string as it is.
+    # rewrites orjson's "N.0" in place and must leave every string as it is; strings and keys
+    # with characters to escape (or DEL, or not ASCII) must go the general way.
     assert canonical_json(value) == rfc8785.dumps(value)

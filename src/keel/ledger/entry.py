@@ -10,8 +10,6 @@ its leaf hash and every proof intact, while the value can no longer be recovered
 from __future__ import annotations
 
 import hashlib
-import itertools
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -27,8 +25,6 @@ MAX_ENTRY_BYTES = 64 * 1024
 _SAFE_INT = 1 << 53
 _FLOAT_LOW = 1e-5
 _FLOAT_HIGH = 1e16
-_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
-_STR = frozenset({str})
 _POINT_ZERO = re.compile(rb"\.0(?![0-9])")
 """Where orjson wrote an integral float (``N.0``), or a string holds ``.0``."""
 
@@ -40,55 +36,48 @@ def _plain(value: Any) -> int:
     """Whether orjson's sorted output is already the RFC 8785 form of a value.
 
     ``_PLAIN`` for null, booleans, integers that JavaScript represents exactly, non-integral
-    floats of magnitude 1e-5 to 1e16, ASCII strings with nothing to escape, and lists and
-    objects of those (with ASCII keys, so that sorting by UTF-8 bytes equals sorting by UTF-16
-    code units). ``_WHOLE_FLOATS`` when it is so once its integral floats below 2**53 are
-    written as integers (ECMAScript writes ``1.0`` as ``1``; orjson as ``1.0``). ``_SLOW``
-    otherwise: other floats and strings go the general way. Iterative, with each kind of
-    scalar checked together at the end: it runs once per entry, decision and SDK call.
+    floats of magnitude 1e-5 to 1e16, printable ASCII strings without a quote or backslash
+    (nothing to escape; DEL goes the general way), and lists and objects of those (with such
+    keys, so that sorting by UTF-8 bytes equals sorting by UTF-16 code units).
+    ``_WHOLE_FLOATS`` when it is so once its integral floats below 2**53 are written as
+    integers (ECMAScript writes ``1.0`` as ``1``; orjson as ``1.0``). ``_SLOW`` otherwise:
+    other floats and strings go the general way. Iterative, with the common scalar cases
+    first and no regular expression: it runs once per entry, decision and SDK call.
     """
-    texts: list[str] = []
-    floats: list[float] = []
-    numbers: list[int] = []
+    found = _PLAIN
     stack = [value]
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is str:
-            texts.append(item)
-        elif kind is float:
-            floats.append(item)
-        elif kind is dict:
-            if not _STR.issuperset(map(type, item)):
+            if not (item.isascii() and item.isprintable()) or '"' in item or "\\" in item:
                 return _SLOW
-            texts.extend(item)
-            stack.extend(item.values())
         elif kind is int:
-            numbers.append(item)
+            if not -_SAFE_INT < item < _SAFE_INT:
+                return _SLOW
+        elif kind is float:
+            # Shortest round-trip digits, written without an exponent by both orjson and
+            # ECMAScript in this range.
+            if item.is_integer():
+                if not -_SAFE_INT < item < _SAFE_INT:
+                    return _SLOW
+                found = _WHOLE_FLOATS
+            elif not _FLOAT_LOW <= abs(item) < _FLOAT_HIGH:
+                return _SLOW
+        elif kind is dict:
+            for key, child in item.items():
+                if (
+                    type(key) is not str
+                    or not (key.isascii() and key.isprintable())
+                    or '"' in key
+                    or "\\" in key
+                ):
+                    return _SLOW
+                stack.append(child)
         elif kind is list:
             stack.extend(item)
         elif item is not None and kind is not bool:
             return _SLOW
-    # Each kind checked at once, in C: shortest round-trip digits are written without an
-    # exponent by both orjson and ECMAScript for non-integral floats in the range.
-    if numbers and not -_SAFE_INT < min(numbers) <= max(numbers) < _SAFE_INT:
-        return _SLOW
-    found = _PLAIN
-    if floats:
-        fractions = list(itertools.filterfalse(float.is_integer, floats))  # NaN, inf too
-        if len(fractions) < len(floats):
-            if max(map(abs, filter(float.is_integer, floats))) >= _SAFE_INT:
-                return _SLOW
-            found = _WHOLE_FLOATS
-        if fractions and not (
-            all(map(math.isfinite, fractions))
-            and min(map(abs, fractions)) >= _FLOAT_LOW
-            and max(map(abs, fractions)) < _FLOAT_HIGH
-        ):
-            return _SLOW
-    text = "".join(texts)
-    if not text.isascii() or _ESCAPED.search(text):
-        return _SLOW
     return found
 
 
