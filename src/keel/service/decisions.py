@@ -123,12 +123,8 @@ def _registry_problems(
         where, name = f"records[{raws_index[record.id]}]", f"Decision/{record.id}"
         problems.append(Problem(where, 0, name, field, message))
 
-    state_of = {}
-    for model in {r.model for r in records}:
-        name, _, version = model.partition("@")
-        state_of[model] = states.get((name, version))
     for record in records:
-        state = state_of[record.model]
+        state = states.get((record.model_name, record.model_version))
         if state is None:
             bad(record, "model", f"{record.model} is not registered")
         elif state not in USABLE_STATES:
