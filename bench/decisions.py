@@ -80,6 +80,31 @@ def record(n: int, now: datetime) -> dict[str, Any]:
     }
 
 
+def floor_leaf(now: datetime) -> dict[str, Any]:
+    """A ledger leaf shaped as a decision's (the floor's appends; give each its own ``id``)."""
+    return {
+        "type": "decision",
+        "id": "r-0",
+        "model": "scorer@1",
+        "decided_at": instant(now),
+        "input": "sha256:" + "0" * 64,
+        "content": commit({"output": 1}).digest,
+        "workload": "credit-decision-api",
+    }
+
+
+class Discard:
+    """An SDK sink that drops what it is sent (the SDK's cost alone)."""
+
+    def record_decisions(self, records: list[dict[str, Any]]) -> None:
+        """Drop the records."""
+
+
+def model(application: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark's model: one comparison."""
+    return {"decision": "approve" if application["f0"] > 50 else "deny"}
+
+
 def setup(root: Path, url: str) -> Workspace:
     ws = Workspace.open(root, database_url=url)
     manifest = root / "model.yaml"
@@ -97,15 +122,7 @@ def intake(ws: Workspace, batch: int, seconds: float) -> dict[str, float]:
     of its intake).
     """
     now = datetime.now(UTC)
-    leaf = {
-        "type": "decision",
-        "id": "r-0",
-        "model": "scorer@1",
-        "decided_at": instant(now),
-        "input": "sha256:" + "0" * 64,
-        "content": commit({"output": 1}).digest,
-        "workload": "credit-decision-api",
-    }
+    leaf = floor_leaf(now)
     count, records_s, appends_s, records_cpu_s, appends_cpu_s = 0, 0.0, 0.0, 0.0, 0.0
     while records_s < seconds or appends_s < seconds:
         records = [record(count + i, now) for i in range(batch)]
@@ -182,13 +199,6 @@ def lookups(ws: Workspace, subjects: int) -> dict[str, float]:
 
 
 def sdk_cost(calls: int = 50_000) -> dict[str, float]:
-    class Discard:
-        def record_decisions(self, records: list[dict[str, Any]]) -> None:
-            return None
-
-    def model(application: dict[str, Any]) -> dict[str, Any]:
-        return {"decision": "approve" if application["f0"] > 50 else "deny"}
-
     recorder = Recorder(
         Discard(), model="scorer@1", flush_s=3600, batch=10_000, max_buffered=calls + 1
     )

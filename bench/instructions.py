@@ -3,7 +3,7 @@
 This shared machine's speed drifts by a quarter within minutes and by 3x between days, so a
 wall-clock comparison of two versions that differ by less than about 20% is noise here.
 Valgrind's callgrind counts the instructions that a piece of work executes: the same, to about
-1%, on every run and whatever the load. Instructions are not time (a cache miss or an fsync
+2%, on every run and whatever the load. Instructions are not time (a cache miss or an fsync
 costs none), so this complements ``decisions.py``; it does not replace it.
 
 Each figure is the difference between a run that does the work N times and the same run that
@@ -11,7 +11,8 @@ does not (imports, setup and warm-up cancel out), divided by N:
 
 * **intake**: ``decisions.record`` of ``--batches`` batches of 1,000 records on SQLite (checks,
   registry and duplicate checks, leaves, rows, commits), per record; baseline: ``ledger.append``
-  of the same number of leaves, per leaf: the floor every record pays;
+  of as many leaves shaped as a decision's (``decisions.floor_leaf``), per leaf: the floor every
+  record pays;
 * **sdk**: a ``Recorder.decides``-wrapped call with a 21-field input, per call; baseline: the
   model alone.
 
@@ -36,9 +37,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from decisions import features, record, setup
+from decisions import Discard, features, floor_leaf, model, record, setup
 from keel.decisions import Recorder
 from keel.service import decisions, ledger
 
@@ -58,7 +58,7 @@ def _intake(work: str, batches: int, do: bool) -> None:
         ws = setup(root, f"sqlite:///{root / 'keel.db'}")
         now = datetime.now(UTC)
         raws = [[record(b * BATCH + i, now) for i in range(BATCH)] for b in range(batches + 1)]
-        leaf = {"type": "decision", "model": "scorer@1", "input": "sha256:" + "0" * 64}
+        leaf = floor_leaf(now)
         leaves = [[leaf | {"id": f"l-{b}-{i}"} for i in range(BATCH)] for b in range(batches + 1)]
         decisions.record(ws, raws[0], actor="user:bench")
         ledger.append(ws, leaves[0])
@@ -74,14 +74,6 @@ def _intake(work: str, batches: int, do: bool) -> None:
 
 def _sdk(work: str, calls: int, do: bool) -> None:
     """Call the model, decorated or not, ``calls`` times after a warm-up call, if ``do``."""
-
-    class Discard:
-        def record_decisions(self, records: list[dict[str, Any]]) -> None:
-            return None
-
-    def model(application: dict[str, Any]) -> dict[str, str]:
-        return {"decision": "approve" if application["f0"] > 50 else "deny"}
-
     recorder = Recorder(Discard(), model="scorer@1", flush_s=3600, batch=10_000)
     decided = recorder.decides(subject=lambda application: application["id"])(model)
     inputs = [features(n) for n in range(calls + 1)]
