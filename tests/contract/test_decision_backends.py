@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +16,15 @@ import pytest
 import rfc8785
 import sqlalchemy as sa
 
+from keel.decisions import instant
 from keel.errors import DecisionError, LedgerError, NotFoundError
 from keel.service import Workspace, apply_manifests, decisions, ledger
 from keel.service.actor import Actor
 from keel.service.decisions import FEW
+from keel.store.bulk import timestamp
+from keel.store.database import Database
+from keel.store.decisions import DecisionRepository, NewDecision
+from keel.store.schema import decisions as decisions_table
 
 SYSTEM = Actor.system("tests")
 
@@ -334,3 +340,53 @@ def test_a_workload_keeps_its_decisions_for_its_own_retention(
     assert (problem.path, problem.field) == ("records[1]", "decided_at")
     assert "older than the retention period" in problem.message
     decisions.record(estate, [make(5, minutes_ago=three_days_ago)], actor="user:s")
+
+
+def test_stored_times_are_the_records_times_on_every_backend(database: Database) -> None:
+    """The store cuts SQLite's text from the instant a record carries and formats an expiry
+    once per second: the rows hold what SQLAlchemy itself writes, and read back as sent."""
+    pick = random.Random(21)
+    periods = [timedelta(days=183), timedelta(days=2), timedelta(seconds=1),
+               timedelta(days=0.1), timedelta(days=1 / 7), timedelta(microseconds=999_999)]  # fmt: skip
+    edges = [datetime(2024, 2, 28, 23, 59, 59, 999_999, tzinfo=UTC),
+             datetime(2026, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+             datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)]  # fmt: skip
+    times = edges + [
+        datetime(2026, 1, 1, tzinfo=UTC) + timedelta(microseconds=pick.randrange(10**14))
+        for _ in range(300)
+    ]
+    times += [t + timedelta(microseconds=1) for t in times[:100]]  # same seconds, other ends
+    rows = [
+        NewDecision(f"d-{n}", n, "scorer@1", None, t, instant(t), periods[n % 6],
+                    "sha256:" + "0" * 64, "sha256:" + "1" * 64, None, None, b"s" * 16, "{}")
+        for n, t in enumerate(times)
+    ]  # fmt: skip
+    now = datetime(2026, 12, 2, 2, 0, 0, 1, tzinfo=UTC)
+    with database.engine.begin() as conn:
+        DecisionRepository(conn).insert(rows, now)
+    with database.engine.connect() as conn:
+        stored = DecisionRepository(conn).get(r.id for r in rows)
+        raw = {
+            ident: (decided, expires)
+            for ident, decided, expires in conn.execute(
+                sa.select(decisions_table.c.id, sa.cast(decisions_table.c.decided_at, sa.Text),
+                          sa.cast(decisions_table.c.expires_at, sa.Text))
+            )
+        }  # fmt: skip
+        written = {
+            r.id: tuple(
+                str(timestamp(conn, column, value))
+                for column, value in ((decisions_table.c.decided_at, r.decided_at),
+                                      (decisions_table.c.expires_at, r.decided_at + r.kept_for))
+            )
+            for r in rows
+        }  # fmt: skip
+    for r in rows:
+        got = stored[r.id]
+        assert (got.decided_at, got.expires_at, got.received_at) == (
+            r.decided_at,
+            r.decided_at + r.kept_for,
+            now,
+        ), r
+    if database.engine.dialect.name == "sqlite":  # the very text SQLAlchemy would write
+        assert raw == written

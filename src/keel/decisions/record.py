@@ -86,16 +86,6 @@ class DecisionRecord(NamedTuple):
     content_json: bytes
     decided_text: str
 
-    @property
-    def model_name(self) -> str:
-        """The model's name (before the ``@``)."""
-        return self.model.partition("@")[0]
-
-    @property
-    def model_version(self) -> str:
-        """The model's version (after the ``@``)."""
-        return self.model.partition("@")[2]
-
     def leaf(self, content_commitment: str) -> dict[str, Any]:
         """The ledger entry of this record.
 
@@ -227,54 +217,53 @@ def _time(value: Any) -> tuple[datetime, str] | str:
 
 
 def _check(
-    raw: Any, where: str, now: datetime, oldest: datetime
+    raw: Any, index: int, now: datetime, oldest: datetime
 ) -> tuple[DecisionRecord | None, list[Problem]]:
-    """One record, or the problems in it."""
+    """One record (the batch's ``index``-th), or the problems in it."""
     if not isinstance(raw, dict):
-        return None, [Problem(where, 0, "", "", "a record must be a JSON object")]
+        return None, _problems(index, None, [("", "a record must be a JSON object")])
     ident = raw.get("id")
-    problems: list[Problem] = []
-
-    def bad(field: str, message: str) -> None:
-        name = f"Decision/{ident}" if isinstance(ident, str) and len(ident) <= 64 else ""
-        problems.append(Problem(where, 0, name, field, message))
-
+    wrong: list[tuple[str, str]] = []  # (field, message)
     if not _FIELDS.issuperset(raw):
         for unknown in sorted(set(raw) - _FIELDS):
-            bad(unknown[:64], f"unknown field; known: {', '.join(sorted(_FIELDS))}")
+            wrong.append((unknown[:64], f"unknown field; known: {', '.join(sorted(_FIELDS))}"))
     if not isinstance(ident, str) or not RECORD_ID.match(ident):
-        bad("id", "must be 1-64 letters, digits, '.', '_', ':' or '-', starting alphanumeric")
+        wrong.append(
+            ("id", "must be 1-64 letters, digits, '.', '_', ':' or '-', starting alphanumeric")
+        )
     model = raw.get("model")
     if not isinstance(model, str) or not _MODEL.match(model):
-        bad("model", "must be name@version of a registered model version")
+        wrong.append(("model", "must be name@version of a registered model version"))
     workload = raw.get("workload")
     if workload is not None and (not isinstance(workload, str) or not _WORKLOAD.match(workload)):
-        bad("workload", "must be a workload name (lowercase letters, digits, '-')")
+        wrong.append(("workload", "must be a workload name (lowercase letters, digits, '-')"))
     timed = _time(raw.get("decided_at"))
     if isinstance(timed, str):
-        bad("decided_at", timed)
+        wrong.append(("decided_at", timed))
     elif (ahead_s := (timed[0] - now).total_seconds()) > MAX_SKEW_S:
-        bad(
-            "decided_at",
+        message = (
             f"{timed[1]} is {ahead_s:.0f} s ahead of this server's clock ({instant(now)});"
-            f" at most {MAX_SKEW_S:.0f} s is accepted",
+            f" at most {MAX_SKEW_S:.0f} s is accepted"
         )
+        wrong.append(("decided_at", message))
     elif timed[0] < oldest:
-        bad(
-            "decided_at",
+        message = (
             f"{timed[1]} is older than the retention period (before {instant(oldest)});"
-            " the record would be pruned at once",
+            " the record would be pruned at once"
         )
+        wrong.append(("decided_at", message))
     digest = raw.get("input_digest")
     if not isinstance(digest, str) or not _DIGEST.match(digest):
-        bad("input_digest", "must be sha256:<64 lowercase hex> of the input's canonical JSON")
+        wrong.append(
+            ("input_digest", "must be sha256:<64 lowercase hex> of the input's canonical JSON")
+        )
     if "output" not in raw:
-        bad("output", "is required (any JSON value)")
+        wrong.append(("output", "is required (any JSON value)"))
     subject = raw.get("subject")
     if subject is not None and (not isinstance(subject, str) or not 1 <= len(subject) <= 256):
-        bad("subject", "must be a string of 1-256 characters")
-    if problems:
-        return None, problems
+        wrong.append(("subject", "must be a string of 1-256 characters"))
+    if wrong:
+        return None, _problems(index, ident, wrong)
     assert isinstance(timed, tuple)
     assert isinstance(ident, str)
     assert isinstance(model, str)
@@ -283,19 +272,23 @@ def _check(
     try:
         content = canonical_json({"output": output, "explanation": explanation, "subject": subject})
     except LedgerError as exc:
-        bad("output", str(exc))
-        return None, problems
+        return None, _problems(index, ident, [("output", str(exc))])
     if len(content) > MAX_CONTENT_BYTES:
         message = (
             f"output, explanation and subject take {len(content)} bytes;"
             f" at most {MAX_CONTENT_BYTES}"
         )
-        bad("output", message)
-        return None, problems
+        return None, _problems(index, ident, [("output", message)])
     record = DecisionRecord(
         ident, model, workload, timed[0], digest, output, explanation, subject, content, timed[1]
     )
     return record, []
+
+
+def _problems(index: int, ident: Any, wrong: list[tuple[str, str]]) -> list[Problem]:
+    """The problems of the batch's ``index``-th record: its fields and what is wrong with each."""
+    name = f"Decision/{ident}" if isinstance(ident, str) and len(ident) <= 64 else ""
+    return [Problem(f"records[{index}]", 0, name, field, message) for field, message in wrong]
 
 
 def check_records(
@@ -325,16 +318,13 @@ def check_records(
     seen: dict[str, int] = {}
     oldest = now - retention
     for index, raw in enumerate(raws):
-        where = f"records[{index}]"
-        record, found = _check(raw, where, now, oldest)
+        record, found = _check(raw, index, now, oldest)
         problems += found
         if record is None:
             continue
         first = seen.setdefault(record.id, index)
         if first != index:
-            problems.append(
-                Problem(where, 0, f"Decision/{record.id}", "id", f"repeats records[{first}]")
-            )
+            problems += _problems(index, record.id, [("id", f"repeats records[{first}]")])
             continue
         records.append(record)
     return records, problems

@@ -106,7 +106,18 @@ def _registry_problems(
         Risk tier by model name, retention in days by workload (where it sets one), problems.
     """
     states = unit.repository(RegistryRepository).states()
-    names = {r.model_name for r in records}
+    models = {r.model for r in records}  # name@version, each split once
+    usable: dict[str, str | None] = {}
+    for model in models:
+        name, _, version = model.partition("@")
+        state = states.get((name, version))
+        if state is None:
+            usable[model] = f"{model} is not registered"
+        elif state not in USABLE_STATES:
+            usable[model] = f"{model} is {state}; only approved or deployed versions decide"
+        else:
+            usable[model] = None
+    names = {m.partition("@")[0] for m in models}
     workloads = {r.workload for r in records if r.workload is not None}
     specs = unit.repository(ResourceRepository).specs(
         [("Model", n) for n in names] + [("Workload", w) for w in workloads]
@@ -124,15 +135,8 @@ def _registry_problems(
         problems.append(Problem(where, 0, name, field, message))
 
     for record in records:
-        state = states.get((record.model_name, record.model_version))
-        if state is None:
-            bad(record, "model", f"{record.model} is not registered")
-        elif state not in USABLE_STATES:
-            bad(
-                record,
-                "model",
-                f"{record.model} is {state}; only approved or deployed versions decide",
-            )
+        if (refused := usable[record.model]) is not None:
+            bad(record, "model", refused)
         if record.workload is not None and ("Workload", record.workload) not in specs:
             bad(record, "workload", f"no workload {record.workload!r} in the estate")
     return tiers, kept, problems
@@ -193,11 +197,13 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
             raws_index.setdefault(raw["id"], index)
     with workspace.unit(actor, write=True) as unit:
         tiers, kept, unknown = _registry_problems(unit, records, raws_index)
-        periods = {
-            (model, workload): _retention(workspace, tiers.get(model), kept.get(workload or ""))
-            for model, workload in {(r.model_name, r.workload) for r in records}
+        periods = {  # by name@version and workload: a record's content is kept so long
+            (model, workload): _retention(
+                workspace, tiers.get(model.partition("@")[0]), kept.get(workload or "")
+            )
+            for model, workload in {(r.model, r.workload) for r in records}
         }
-        expiry = {r.id: r.decided_at + periods[r.model_name, r.workload] for r in records}
+        cutoffs = {key: now - period for key, period in periods.items()}
         expired = [
             Problem(
                 f"records[{raws_index[r.id]}]",
@@ -205,10 +211,11 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
                 f"Decision/{r.id}",
                 "decided_at",
                 f"{r.decided_text} is older than the retention period (it ended"
-                f" {instant(expiry[r.id])}); the record would be pruned at once",
+                f" {instant(r.decided_at + periods[r.model, r.workload])}); the record would be"
+                " pruned at once",
             )
             for r in records
-            if expiry[r.id] <= now
+            if r.decided_at <= cutoffs[r.model, r.workload]
         ]
         fresh, repeated = _duplicates(unit, records, raws_index)
         problems += unknown + expired + repeated
@@ -234,7 +241,8 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
                     r.model,
                     r.workload,
                     r.decided_at,
-                    expiry[r.id],
+                    r.decided_text,
+                    periods[r.model, r.workload],
                     r.input_digest,
                     commitments[i],
                     None if r.subject is None else subject_key(key, r.subject),
