@@ -29,6 +29,7 @@ from keel.errors import NotFoundError, Problem
 from keel.estate.resources import ModelSpec, MonitorSpec
 from keel.ledger import opening_digest
 from keel.ledger.entry import SALT_BYTES
+from keel.memory import paused_gc
 from keel.registry.lifecycle import USABLE_STATES
 from keel.service import ledger
 from keel.service.stored import load_estate
@@ -178,6 +179,9 @@ def _duplicates(
 def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
     """Store a batch of decision records, all or none (retries of stored ones are skipped).
 
+    The cyclic collector is paused meanwhile: a batch builds tens of thousands of short-lived
+    objects without cycles, and collecting them as they come cost 7% of a record's instructions.
+
     Args:
         workspace: The workspace.
         raws: The records as sent (JSON objects; see :class:`keel.decisions.DecisionRecord`).
@@ -189,6 +193,11 @@ def record(workspace: Workspace, raws: list[Any], *, actor: str) -> Recorded:
     Raises:
         DecisionError: Naming every refused record and field; nothing was stored.
     """
+    with paused_gc():
+        return _record(workspace, raws, actor)
+
+
+def _record(workspace: Workspace, raws: list[Any], actor: str) -> Recorded:
     now = datetime.now(UTC)
     records, problems = check_records(raws, now=now, retention=LONGEST_RETENTION)
     raws_index: dict[str, int] = {}

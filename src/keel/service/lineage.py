@@ -35,12 +35,12 @@ from keel.lineage.graph import (
     walk,
 )
 from keel.lineage.openlineage import DatasetRef, Event, InvalidEventError, parse_event
+from keel.memory import paused_gc
 from keel.registry.lifecycle import SERVING_KINDS
 from keel.service import access, ledger
 from keel.service.actor import Actor
 from keel.service.hooks import Recorded
 from keel.service.workspace import Unit, Workspace
-from keel.store.bulk import gc_paused
 from keel.store.lineage import LineageRepository, Node, NodeKey
 from keel.store.plans import PlanRepository
 
@@ -427,7 +427,7 @@ def show(
     _check_depth(depth)
     ref = _parse(node, namespace)
     # Tens of thousands of objects for a large neighbourhood: no full collection halfway.
-    with gc_paused():
+    with paused_gc():
         with workspace.unit() as unit:
             repo = unit.repository(LineageRepository)
             root = _resolve(repo, ref)
@@ -578,7 +578,7 @@ def impact(
     if ref.kind != "dataset":
         raise UserError(f"impact starts at a dataset, not {ref}")
     # An impact can build tens of thousands of objects: no full collection in the middle.
-    with workspace.unit() as unit, gc_paused():
+    with workspace.unit() as unit, paused_gc():
         root = _resolve(unit.repository(LineageRepository), ref)
         if page is not None:
             return _impact_page(unit, root, depth, max_nodes, page=page, visible=visible)

@@ -1,4 +1,4 @@
-"""Bulk inserts handed straight to the driver, and bulk reads without the collector.
+"""Bulk inserts handed straight to the driver.
 
 SQLAlchemy's per-row parameter processing dominates large ``executemany`` inserts; the bulk
 paths (first apply of an estate, ledger appends) pass ready-made tuples to the DB-API driver
@@ -8,9 +8,7 @@ JSON as text (see :func:`json_text`), timestamps through :func:`timestamp`.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,24 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 BATCH_ROWS = 5_000
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a bulk read builds many objects without cycles.
-
-    It runs at its usual thresholds again afterwards; nothing is collected early or lost.
-
-    Yields:
-        Nothing.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def json_text(value: Any) -> str:

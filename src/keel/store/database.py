@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -90,6 +91,18 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 def _returned(_dbapi_connection: Any, record: Any) -> None:
     record.info["returned_at"] = time.monotonic()
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# sqlite3 binds str, int, float and bytearray parameters as they are, but first looks up an
+# adapter for any other type, bytes and None included: two failed attribute lookups, each
+# raising an AttributeError inside, about 3,000 instructions a parameter (a sixth of a ledger
+# leaf's row and hash). Registered ones are found at once; these change no value.
+sqlite3.register_adapter(bytes, bytes)
+sqlite3.register_adapter(type(None), _same)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from keel.lineage.graph import REACHES_JOB
-from keel.store.bulk import gc_paused
+from keel.memory import paused_gc
 from keel.store.schema import lineage_edges, lineage_events, lineage_nodes, lineage_runs
 
 NodeKey = tuple[str, str, str]
@@ -398,7 +398,7 @@ class LineageRepository:
         # Tens of thousands of small objects at once: without the collector in between, a
         # process with a large heap does not run full collections halfway (it halved the time
         # of a 20,000-node walk in the benchmark). They hold no cycles; it runs again after.
-        with gc_paused():
+        with paused_gc():
             rows = fetch(reached)
             truncated = bool(rows) and rows[0][2] > max_nodes
             if truncated:  # past the cap: the nearest max_nodes walked (the start first)
