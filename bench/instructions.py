@@ -21,7 +21,7 @@ Usage::
     python bench/instructions.py [--batches 3] [--calls 2000] [--out bench/results/instructions.json]
 
 Compare two versions by running it with each on ``PYTHONPATH`` (``PYTHONPATH=/old/src``).
-Needs ``valgrind`` (Debian: ``apt-get install valgrind``); about 5 minutes on 2 cores.
+Needs ``valgrind`` (Debian: ``apt-get install valgrind``); about 10 minutes on 2 cores.
 """
 
 from __future__ import annotations

@@ -107,10 +107,11 @@ def _registry_problems(
         Risk tier by model name, retention in days by workload (where it sets one), problems.
     """
     states = unit.repository(RegistryRepository).states()
-    models = {r.model for r in records}  # name@version, each split once
-    usable: dict[str, str | None] = {}
-    for model in models:
+    names: set[str] = set()
+    usable: dict[str, str | None] = {}  # by name@version: why it may not decide, or None
+    for model in {r.model for r in records}:
         name, _, version = model.partition("@")
+        names.add(name)
         state = states.get((name, version))
         if state is None:
             usable[model] = f"{model} is not registered"
@@ -118,7 +119,6 @@ def _registry_problems(
             usable[model] = f"{model} is {state}; only approved or deployed versions decide"
         else:
             usable[model] = None
-    names = {m.partition("@")[0] for m in models}
     workloads = {r.workload for r in records if r.workload is not None}
     specs = unit.repository(ResourceRepository).specs(
         [("Model", n) for n in names] + [("Workload", w) for w in workloads]

@@ -99,8 +99,9 @@ def _same(value: Any) -> Any:
 
 # sqlite3 binds str, int, float and bytearray parameters as they are, but first looks up an
 # adapter for any other type, bytes and None included: two failed attribute lookups, each
-# raising an AttributeError inside, about 3,000 instructions a parameter (a sixth of a ledger
-# leaf's row and hash). Registered ones are found at once; these change no value.
+# raising an AttributeError inside, about 3,000 instructions a parameter. A registered adapter
+# is found at once, which saves about half of that (callgrind: 3,300 per decision record, two
+# bytes or None parameters of its rows). These change no value.
 sqlite3.register_adapter(bytes, bytes)
 sqlite3.register_adapter(type(None), _same)
 

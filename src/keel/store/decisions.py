@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel.errors import StoreError
-from keel.store.bulk import insert_rows
+from keel.store.bulk import insert_rows, timestamp
 from keel.store.schema import decision_meta, decisions
 
 KEY_BATCH = 500
@@ -114,35 +114,33 @@ class NewDecision(NamedTuple):
     opening: str
 
 
-def _sqlite_time(moment: datetime) -> str:
-    """A time as SQLAlchemy's ``DateTime`` writes it for SQLite (and compares it there).
+def _sqlite_rows(
+    conn: Connection, rows: Sequence[NewDecision], now: datetime
+) -> list[tuple[Any, ...]]:
+    """Driver-ready rows for SQLite, whose times are text (``YYYY-MM-DD HH:MM:SS.ffffff``).
 
-    Naive UTC ISO text with a space: the aware form without its ``+00:00``.
+    A record's decision time is cut from the instant it carries rather than formatted again
+    (formatting is about 15,000 instructions, a twentieth of a record's intake). A period of
+    whole seconds changes only a time's seconds part, so an expiry is formatted once per
+    decision second and period.
     """
-    return moment.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")[:26]
 
+    def formatted(moment: datetime) -> str:
+        return str(timestamp(conn, decisions.c.expires_at, moment.astimezone(UTC)))
 
-def _sqlite_rows(rows: Sequence[NewDecision], now: datetime) -> list[tuple[Any, ...]]:
-    """Driver-ready rows for SQLite, whose times are text.
-
-    A record's times are cut from the instant it carries rather than formatted again (a
-    ``datetime.isoformat`` is about 15,000 instructions, a twentieth of a record's intake). A
-    period of whole seconds changes only a time's seconds part, so an expiry is formatted once
-    per decision second and period.
-    """
-    received = _sqlite_time(now)
+    received = formatted(now)
     ends: dict[tuple[str, timedelta], str] = {}
     values = []
     for r in rows:
         text = r.decided_text
         decided = text[:10] + " " + text[11:26]
         if r.kept_for.microseconds:
-            expires = _sqlite_time(r.decided_at + r.kept_for)
+            expires = formatted(r.decided_at + r.kept_for)
         else:
             key = (decided[:19], r.kept_for)
             head = ends.get(key)
             if head is None:
-                head = ends[key] = _sqlite_time(r.decided_at + r.kept_for)[:19]
+                head = ends[key] = formatted(r.decided_at + r.kept_for)[:19]
             expires = head + decided[19:]
         values.append(
             (r.id, r.ledger_index, r.model, r.workload, decided, received, expires,
@@ -186,7 +184,7 @@ class DecisionRepository:
         """
         conn = self.conn
         if conn.dialect.name == "sqlite":
-            values = _sqlite_rows(rows, now)
+            values = _sqlite_rows(conn, rows, now)
         else:
             values = [
                 (r.id, r.ledger_index, r.model, r.workload, r.decided_at, now,
