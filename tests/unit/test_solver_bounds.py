@@ -22,6 +22,7 @@ from keel.placement.milp import lp_bound, placed_bound, solve_exact
 from keel.placement.problem import UNPLACED, Problem
 from keel.placement.reasons import Reason
 from keel.placement.solver import check_capacity, solve, solve_fast
+from placement_problems import tight_problem
 
 
 @st.composite
@@ -84,19 +85,6 @@ def test_every_bound_is_below_the_cheapest_plan_placing_as_many(problem: Problem
         solution = solve(problem, name)
         assert solution.bound <= at_least(best, solution.placed) + 1e-6
         assert solution.placed_bound is None or solution.placed_bound >= most
-
-
-def tight_problem(n_w: int, n_o: int, seed: int) -> Problem:
-    """Gangs of 1-8 devices on pools holding about 95% of what they ask for."""
-    rng = np.random.default_rng(seed)
-    demand = rng.integers(1, 9, n_w)
-    capacity = rng.integers(8, 40, n_o)
-    capacity = np.maximum(1, np.round(capacity * demand.sum() / capacity.sum() * 0.95))
-    objective = demand[:, None] * rng.uniform(1, 4, (n_w, n_o)) * rng.uniform(1, 48, n_w)[:, None]
-    objective[rng.random((n_w, n_o)) < 0.4] = np.inf
-    return Problem.from_costs(
-        objective, capacity.astype(np.int64), demand, np.ones(n_w, dtype=np.int64)
-    )
 
 
 def with_unplaceable(problem: Problem, extra: int) -> Problem:

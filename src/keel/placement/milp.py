@@ -407,6 +407,27 @@ def polish(
     return _assignment(problem, model, result.x)
 
 
+def root_plan(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.int64] | None:
+    """The cost program's plan at its root, placing every replica that has an option.
+
+    For the windows of :mod:`keel.placement.neighbourhood`: small programs, solved at the
+    root only (:data:`POLISH_NODES`) so that the result does not depend on the clock unless
+    ``time_limit_s`` is reached.
+
+    Returns:
+        The plan, or ``None`` if the root found none.
+    """
+    model = _model(problem, "cost", int(problem.placeable_items().sum()))
+    result = _run(
+        model,
+        integral=True,
+        time_limit_s=time_limit_s,
+        rel_gap=COST_REL_GAP,
+        node_limit=POLISH_NODES,
+    )
+    return None if result.x is None else _assignment(problem, model, result.x)
+
+
 def fuller(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.int64] | None:
     """A plan from the root of the count program: as many replicas as HiGHS places there.
 

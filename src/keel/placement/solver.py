@@ -9,9 +9,12 @@ any placement's cost; the exact solver and the bounds (:mod:`keel.placement.milp
 
 Invariants:
     * Deterministic: ties are broken by index, never by chance; ``seed`` only orders the local
-      search passes. The polish stops HiGHS by a node limit, not a clock; only its guard time
-      limit (:data:`POLISH_LIMIT_S`), which no benchmarked problem reaches, could make two
-      runs differ.
+      search passes. The polish and the windows (:mod:`keel.placement.neighbourhood`) stop
+      HiGHS by a node limit, not a clock, and only their time limits could make two runs
+      differ. No benchmarked problem reaches the polish's (:data:`POLISH_LIMIT_S`); a
+      window's (:data:`keel.placement.neighbourhood.WINDOW_LIMIT_S`) is often reached, so a
+      plan that windows improved may depend on the machine's speed (it always places the
+      same replicas as the plan before them, for no more).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from keel.placement import neighbourhood
 from keel.placement.lagrangian import Lagrange, lagrangian, lagrangian_bound
 from keel.placement.milp import (
     Exact,
@@ -266,7 +270,24 @@ def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
     found = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
     if found is not None and _valid(problem, found) and _better(problem, found, assignment):
         assignment = found
+    cost = _totals(problem, assignment)[0]
+    if int((assignment != UNPLACED).sum()) == placed and _far(cost, relaxation.value):
+        assignment = _windows(problem, assignment, lagrangian(problem, placed, cost))
     return _Fast(assignment, relaxation, count_bound)
+
+
+def _far(cost: float, bound: float) -> bool:
+    """Whether a plan is further above its bound than windows are worth opening for."""
+    return bound > 0 and cost - bound > neighbourhood.CLOSE_ENOUGH * cost
+
+
+def _windows(
+    problem: Problem, assignment: npt.NDArray[np.int64], lagrange: Lagrange
+) -> npt.NDArray[np.int64]:
+    """:func:`keel.placement.neighbourhood.improve` at the Lagrangian prices."""
+    costs = problem.item_costs()
+    priced = costs + np.outer(problem.demand[problem.item_workload], lagrange.prices)
+    return neighbourhood.improve(problem, assignment, priced, costs=costs)
 
 
 def _valid(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
@@ -373,6 +394,8 @@ def _search(
         total = _totals(problem, search.assignment)[1]
         if total < best_total - 1e-9:
             best_assignment, best_total = search.assignment, total
+    if lagrange is not None and _far(_totals(problem, best_assignment)[0], lagrange.bound):
+        best_assignment = neighbourhood.improve(problem, best_assignment, guide, costs=costs)
     return best_assignment, lagrange
 
 
