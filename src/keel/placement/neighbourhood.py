@@ -1,10 +1,12 @@
-"""Large-neighbourhood search: windows of a large plan re-solved as small MILPs.
+"""Large-neighbourhood search: windows of a plan re-solved as small MILPs.
 
 On problems too large for the LP-guided polish, the quick local search leaves most of a plan's
 distance to the Lagrangian bound on a few replicas that sit far from their cheapest option at
 cost plus the bound's prices (gangs 10,000 x 1,000 seed 1: 27,269 of the 27,676 USD between
 plan and bound). Moving one of them needs several others moved out of its way, which the
-search's single moves and pair swaps do not find.
+search's single moves and pair swaps do not find. Smaller plans get windows too when the
+polish leaves them over :data:`CLOSE_ENOUGH` above the LP bound (gangs and prices at 2,000 x
+200), see :func:`keel.placement.solver.solve_fast`.
 
 A window takes the :data:`WINDOW_SEEDS` placed replicas furthest from their cheapest priced
 option, opens each one's :data:`NEAR_OPTIONS` cheapest priced options, and frees every
