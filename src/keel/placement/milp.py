@@ -394,17 +394,7 @@ def polish(
     upper = np.ones(len(model.c))
     upper[:n_pairs][~choice] = 0.0
     lower[:n_pairs][held] = 1.0
-    result = _run(
-        model,
-        integral=True,
-        time_limit_s=time_limit_s,
-        rel_gap=COST_REL_GAP,
-        node_limit=POLISH_NODES,
-        bounds=(lower, upper),
-    )
-    if result.x is None:
-        return None
-    return _assignment(problem, model, result.x)
+    return _root(problem, model, time_limit_s, rel_gap=COST_REL_GAP, bounds=(lower, upper))
 
 
 def root_plan(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.int64] | None:
@@ -418,14 +408,7 @@ def root_plan(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.in
         The plan, or ``None`` if the root found none.
     """
     model = _model(problem, "cost", int(problem.placeable_items().sum()))
-    result = _run(
-        model,
-        integral=True,
-        time_limit_s=time_limit_s,
-        rel_gap=COST_REL_GAP,
-        node_limit=POLISH_NODES,
-    )
-    return None if result.x is None else _assignment(problem, model, result.x)
+    return _root(problem, model, time_limit_s, rel_gap=COST_REL_GAP)
 
 
 def fuller(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.int64] | None:
@@ -441,6 +424,24 @@ def fuller(problem: Problem, time_limit_s: float = 60.0) -> npt.NDArray[np.int64
     Returns:
         The plan, or ``None`` if the root found none.
     """
-    model = _model(problem, "count")
-    result = _run(model, integral=True, time_limit_s=time_limit_s, node_limit=POLISH_NODES)
+    return _root(problem, _model(problem, "count"), time_limit_s)
+
+
+def _root(
+    problem: Problem,
+    model: _Model,
+    time_limit_s: float,
+    *,
+    rel_gap: float | None = None,
+    bounds: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+) -> npt.NDArray[np.int64] | None:
+    """The plan HiGHS finds at a program's root (:data:`POLISH_NODES`), or ``None``."""
+    result = _run(
+        model,
+        integral=True,
+        time_limit_s=time_limit_s,
+        rel_gap=rel_gap,
+        node_limit=POLISH_NODES,
+        bounds=bounds,
+    )
     return None if result.x is None else _assignment(problem, model, result.x)

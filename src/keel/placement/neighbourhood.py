@@ -64,14 +64,13 @@ def improve(
         The improved plan (a new array).
     """
     plan = assignment.copy()
-    items = np.arange(len(plan))
     cheapest = priced.min(axis=1)
     ruled = np.isin(problem.item_workload, sorted(problem.all_or_nothing()))
     movable = ~ruled
     for _ in range(windows):
         placed = plan != UNPLACED
         excess = np.full(len(plan), -1.0)
-        excess[placed] = priced[items[placed], plan[placed]] - cheapest[placed]
+        excess[placed] = priced[np.flatnonzero(placed), plan[placed]] - cheapest[placed]
         excess[~movable] = -1.0
         seeds = np.argsort(-excess, kind="stable")[:WINDOW_SEEDS]
         seeds = seeds[excess[seeds] > 1e-9 * np.maximum(1.0, cheapest[seeds])]
