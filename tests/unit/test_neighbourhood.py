@@ -24,7 +24,8 @@ def cost(problem: Problem, plan: np.ndarray) -> float:  # type: ignore[type-arg]
 
 def searched(problem: Problem, plan: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
     """The plan after the thorough local search (moves, swaps, ejection chains)."""
-    search = solver._Search(problem, problem.item_costs(), problem.demand[problem.item_workload])
+    demand = problem.demand[problem.item_workload]
+    search = solver._Search(problem, problem.item_costs(), demand, solver.unplaced_penalty(problem))
     for item in np.flatnonzero(plan != UNPLACED).tolist():
         search.place(item, int(plan[item]))
     search.improve(0, solver.THOROUGH)
@@ -64,7 +65,8 @@ def planned(draw: st.DrawFn) -> tuple[Problem, np.ndarray, np.ndarray]:  # type:
     ruled = rng.random(n_w) < 0.2  # some workloads carry a spread rule: windows leave them be
     problem = dataclasses.replace(problem, min_sites=np.where(ruled, 2, 1).astype(np.int64))
     costs = problem.item_costs()
-    search = solver._Search(problem, costs, problem.demand[problem.item_workload])
+    demand = problem.demand[problem.item_workload]
+    search = solver._Search(problem, costs, demand, solver.unplaced_penalty(problem))
     search.greedy(rng.permutation(len(problem.item_workload)).tolist(), costs)
     prices = rng.uniform(0, 5, n_o) * (rng.random(n_o) < 0.7)
     priced = costs + np.outer(problem.demand[problem.item_workload], prices)

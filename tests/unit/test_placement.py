@@ -614,3 +614,25 @@ def test_the_first_fit_baseline_places_as_the_loops_did(text: str) -> None:
     for estate in (load(text), demo_estate()):
         problem = compile_problem(estate)
         assert on_prem_first(problem).assignment.tolist() == _first_fit_by_loops(problem)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 9),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.0, 1.0),
+)
+def test_two_cheapest_per_row_equal_a_partition(
+    rows: int, columns: int, seed: int, infeasible: float
+) -> None:
+    """The argmin-and-masked-min shortcut gives what ``np.partition`` gives, ties and inf rows too."""
+    from keel.placement.solver import _two_cheapest
+
+    rng = np.random.default_rng(seed)
+    matrix = rng.integers(0, 4, (rows, columns)).astype(np.float64)  # small values: many ties
+    matrix[rng.random((rows, columns)) < infeasible] = np.inf
+    best, second = _two_cheapest(matrix)
+    ordered = np.sort(matrix, axis=1)
+    assert np.array_equal(best, ordered[:, 0])
+    assert np.array_equal(second, ordered[:, 1] if columns > 1 else np.full(rows, np.inf))

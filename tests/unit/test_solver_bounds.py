@@ -185,7 +185,7 @@ def test_large_problems_are_searched_at_lagrangian_prices_and_report_that_bound(
     placed_unguided = int((unguided != UNPLACED).sum())
     assert (guided.placed, -guided.objective) >= (
         placed_unguided,
-        -solver._totals(problem, unguided)[0] - 1e-6,
+        -solver._cost(problem, unguided) - 1e-6,
     )
 
 

@@ -8,11 +8,13 @@ the smallest relaxation that would place it.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from keel.placement.problem import UNPLACED, Problem
 from keel.placement.reasons import Reason, reason_codes
@@ -293,25 +295,19 @@ def _relaxations(problem: Problem, w: int) -> list[str]:
     candidates = np.flatnonzero((row == 0) | np.isin(row, SINGLE_REASONS))
     costs = problem.compute_usd[w, candidates] + problem.egress_usd[w, candidates]
     order = np.argsort(costs, kind="stable")
-    # Only the cheapest candidates can give the first distinct suggestions: text them in cost
-    # order until there are enough, with every tie of the last cost (sorting then breaks ties
+    ordered = costs[order]
+    # Only the cheapest candidates can give the first distinct suggestions: text them one cost
+    # level at a time until there are enough, the last level whole (sorting then breaks ties
     # by text, as a sort of every option would).
-    suggestions: list[tuple[float, str]] = []
-    distinct: set[str] = set()
-    last = np.inf
-    for k in order.tolist():
-        cost = float(costs[k])
-        if len(distinct) >= ALTERNATIVES and cost != last:
-            break
-        text = _relaxation(problem, w, int(candidates[k]))
-        suggestions.append((cost, text))
-        distinct.add(text)
-        last = cost
     seen: list[str] = []
-    for _, text in sorted(suggestions):
-        if text not in seen:
-            seen.append(text)
-    return seen[:ALTERNATIVES]
+    start = 0
+    while start < len(order) and len(seen) < ALTERNATIVES:
+        end = int(np.searchsorted(ordered, ordered[start], side="right"))
+        end = max(end, start + 1)  # a NaN cost is a level of its own
+        level = set(_texts(problem, w, candidates[order[start:end]]))
+        seen += heapq.nsmallest(ALTERNATIVES - len(seen), level.difference(seen))
+        start = end
+    return seen
 
 
 SINGLE_REASONS = [
@@ -330,23 +326,39 @@ SINGLE_REASONS = [
 
 def _relaxation(problem: Problem, w: int, o: int) -> str:
     """The change that lifts the one reason blocking an option (or its free capacity)."""
-    mask = int(problem.reasons[w, o])
-    site = problem.sites[problem.option_site[o]]
-    accelerator = problem.option_accelerator[o]
-    if mask == 0:
-        return f"free capacity: {int(problem.demand[w])} {accelerator} at site {site}"
-    if mask == Reason.CAPACITY:
-        return f"add {int(problem.demand[w] - problem.capacity[o])} {accelerator} at site {site}"
-    if mask == Reason.LATENCY:
-        return f"raise the SLO to {problem.latency_ms[w, o]:.0f} ms (site {site})"
-    if mask == Reason.RESIDENCY:
-        return f"allow the inputs' data at site {site} (residency)"
-    if mask == Reason.CLASSIFICATION:
-        return f"raise max_classification of site {site}"
-    if mask == Reason.ACCELERATOR:
-        return f"accept {accelerator} (available at site {site})"
-    assert mask == Reason.SITE_DOWN, mask
-    return f"bring site {site} back up"
+    return _texts(problem, w, np.array([o]))[0]
+
+
+def _texts(problem: Problem, w: int, options: npt.NDArray[np.int64]) -> list[str]:
+    """:func:`_relaxation` of many options of one workload (one cost level, often hundreds)."""
+    demand = int(problem.demand[w])
+    sites = problem.sites
+    accelerators = problem.option_accelerator
+    texts = []
+    for o, mask, s in zip(
+        options.tolist(),
+        problem.reasons[w, options].tolist(),
+        problem.option_site[options].tolist(),
+        strict=True,
+    ):
+        site = sites[s]
+        if mask == 0:
+            texts.append(f"free capacity: {demand} {accelerators[o]} at site {site}")
+        elif mask == Reason.CAPACITY:
+            more = int(demand - problem.capacity[o])
+            texts.append(f"add {more} {accelerators[o]} at site {site}")
+        elif mask == Reason.LATENCY:
+            texts.append(f"raise the SLO to {problem.latency_ms[w, o]:.0f} ms (site {site})")
+        elif mask == Reason.RESIDENCY:
+            texts.append(f"allow the inputs' data at site {site} (residency)")
+        elif mask == Reason.CLASSIFICATION:
+            texts.append(f"raise max_classification of site {site}")
+        elif mask == Reason.ACCELERATOR:
+            texts.append(f"accept {accelerators[o]} (available at site {site})")
+        else:
+            assert mask == Reason.SITE_DOWN, mask
+            texts.append(f"bring site {site} back up")
+    return texts
 
 
 def explain(problem: Problem, solution: Solution, workload: str) -> dict[str, Any]:

@@ -138,12 +138,17 @@ def unplaced_penalty(problem: Problem) -> float:
     return 10.0 * top * max(1, len(problem.item_workload)) + 1e6
 
 
-def _totals(problem: Problem, assignment: npt.NDArray[np.int64]) -> tuple[float, float]:
+def _cost(problem: Problem, assignment: npt.NDArray[np.int64]) -> float:
+    """The objective of the placed replicas."""
     placed = assignment != UNPLACED
     rows = problem.item_workload[placed]
-    cost = float(problem.objective[rows, assignment[placed]].sum())
-    unplaced = int((~placed).sum())
-    return cost, cost + (unplaced_penalty(problem) * unplaced if unplaced else 0.0)
+    return float(problem.objective[rows, assignment[placed]].sum())
+
+
+def _penalised(problem: Problem, assignment: npt.NDArray[np.int64], penalty: float) -> float:
+    """The objective plus ``penalty`` for every unplaced replica (worked out once per solve)."""
+    unplaced = int((assignment == UNPLACED).sum())
+    return _cost(problem, assignment) + (penalty * unplaced if unplaced else 0.0)
 
 
 def check_capacity(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
@@ -272,7 +277,7 @@ def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
     found = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
     if found is not None and _valid(problem, found) and _better(problem, found, assignment):
         assignment = found
-    cost = _totals(problem, assignment)[0]
+    cost = _cost(problem, assignment)
     if int((assignment != UNPLACED).sum()) == placed and _far(cost, relaxation.value):
         assignment = _windows(problem, assignment, lagrangian(problem, placed, cost))
     return _Fast(assignment, relaxation, count_bound)
@@ -310,7 +315,8 @@ def _place_more(
     found = fuller(problem, POLISH_LIMIT_S)
     if found is None or not _valid(problem, found) or not _better(problem, found, assignment):
         return assignment
-    search = _Search(problem, problem.item_costs(), problem.demand[problem.item_workload])
+    demand = problem.demand[problem.item_workload]
+    search = _Search(problem, problem.item_costs(), demand, unplaced_penalty(problem))
     for item in np.flatnonzero(found != UNPLACED).tolist():
         search.place(item, int(found[item]))
     search.improve(seed, THOROUGH)
@@ -347,18 +353,15 @@ def _search(
     if n_items == 0 or n_options == 0:
         return np.full(n_items, UNPLACED, dtype=np.int64), None
     demand = problem.demand[problem.item_workload]
-    if n_options >= 2:
-        two = np.partition(costs, 1, axis=1)[:, :2]
-        best, second = two[:, 0], two[:, 1]
-    else:
-        best, second = costs[:, 0], np.full(n_items, np.inf)
+    best, second = _two_cheapest(costs)
     with np.errstate(invalid="ignore"):
         regret = np.where(
             np.isfinite(second), second - best, np.where(np.isfinite(best), 1e30, -1.0)
         )
     index = np.arange(n_items)
     options = np.isfinite(costs).sum(axis=1)
-    priced = costs + np.outer(demand, _capacity_prices(problem, costs, demand))
+    penalty = unplaced_penalty(problem)
+    priced = costs + np.outer(demand, _capacity_prices(problem, costs, demand, penalty))
     priced_regret = _regret(priced)
     constructions = [
         (costs, np.lexsort((index, -demand, problem.item_replica, -regret))),
@@ -370,9 +373,9 @@ def _search(
     searches: list[tuple[float, int, _Search]] = []
 
     def construct(guide: npt.NDArray[np.float64], order: npt.NDArray[np.int64]) -> None:
-        search = _Search(problem, costs, demand)
+        search = _Search(problem, costs, demand, penalty)
         search.greedy(order.tolist(), guide)
-        searches.append((_totals(problem, search.assignment)[1], len(searches), search))
+        searches.append((_penalised(problem, search.assignment, penalty), len(searches), search))
 
     for guide, order in constructions:
         construct(guide, order)
@@ -381,7 +384,7 @@ def _search(
     lagrange: Lagrange | None = None
     if guided and effort is QUICK:
         first = chosen[0][2].assignment
-        lagrange = lagrangian(problem, int((first != UNPLACED).sum()), _totals(problem, first)[0])
+        lagrange = lagrangian(problem, int((first != UNPLACED).sum()), _cost(problem, first))
         guide = costs + np.outer(demand, lagrange.prices)
         regret = _regret(guide)
         for order in (
@@ -395,25 +398,41 @@ def _search(
     best_assignment, best_total = np.full(n_items, UNPLACED, dtype=np.int64), np.inf
     for _total, _k, search in chosen:
         search.improve(seed, effort)
-        total = _totals(problem, search.assignment)[1]
+        total = _penalised(problem, search.assignment, penalty)
         if total < best_total - 1e-9:
             best_assignment, best_total = search.assignment, total
-    if lagrange is not None and _far(_totals(problem, best_assignment)[0], lagrange.bound):
+    if lagrange is not None and _far(_cost(problem, best_assignment), lagrange.bound):
         best_assignment = neighbourhood.improve(problem, best_assignment, guide, costs=costs)
     return best_assignment, lagrange
 
 
+def _two_cheapest(
+    matrix: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each row's smallest and second-smallest values (``inf`` for a one-column matrix).
+
+    An argmin and a masked min: about ten times faster than ``np.partition`` at 10,000 x
+    1,000, where the regrets were a tenth of a guided solve. The matrix has a column at least.
+    """
+    rows = np.arange(matrix.shape[0])
+    first = matrix.argmin(axis=1)
+    others = np.ones(matrix.shape, dtype=bool)
+    others[rows, first] = False
+    return matrix[rows, first], np.min(matrix, axis=1, where=others, initial=np.inf)
+
+
 def _regret(priced: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Second-cheapest minus cheapest option per item (1e30 for items with one option)."""
-    if priced.shape[1] < 2:
-        return np.full(priced.shape[0], 1e30)
-    pair = np.partition(priced, 1, axis=1)[:, :2]
+    best, second = _two_cheapest(priced)
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(pair[:, 1]), pair[:, 1] - pair[:, 0], 1e30)
+        return np.where(np.isfinite(second), second - best, 1e30)
 
 
 def _capacity_prices(
-    problem: Problem, costs: npt.NDArray[np.float64], demand: npt.NDArray[np.int64]
+    problem: Problem,
+    costs: npt.NDArray[np.float64],
+    demand: npt.NDArray[np.int64],
+    penalty: float,
 ) -> npt.NDArray[np.float64]:
     """Per-device prices that make over-demanded options less attractive (subgradient steps).
 
@@ -428,7 +447,6 @@ def _capacity_prices(
         return prices
     scale = float(np.median(finite)) / max(1.0, float(demand.mean()))
     capacity = problem.capacity.astype(np.float64)
-    penalty = unplaced_penalty(problem)
     for step in range(PRICE_ROUNDS):
         _value, load = _priced_choice(costs, demand, prices, penalty)
         prices = np.maximum(
@@ -460,9 +478,14 @@ class _Search:
     """One assignment under construction, with the capacity left on every option."""
 
     def __init__(
-        self, problem: Problem, costs: npt.NDArray[np.float64], demand: npt.NDArray[np.int64]
+        self,
+        problem: Problem,
+        costs: npt.NDArray[np.float64],
+        demand: npt.NDArray[np.int64],
+        penalty: float,
     ) -> None:
         self.problem = problem
+        self.penalty = penalty
         self.costs = costs
         self.demand = demand
         self.left = problem.capacity.astype(np.int64).copy()
@@ -525,12 +548,12 @@ class _Search:
 
     def improve(self, seed: int, effort: Effort) -> None:
         rng = np.random.default_rng(seed)
-        before = _totals(self.problem, self.assignment)[1]
+        before = _penalised(self.problem, self.assignment, self.penalty)
         for _ in range(effort.passes):
             improved = self.move_pass(rng.permutation(len(self.assignment)).tolist())
             improved |= self.swap_pass(effort.swap_options, effort.swap_items)
             improved |= self.insert_pass()
-            after = _totals(self.problem, self.assignment)[1]
+            after = _penalised(self.problem, self.assignment, self.penalty)
             if not improved or before - after < effort.min_pass_gain * after:
                 return
             before = after
@@ -692,7 +715,7 @@ def _better(problem: Problem, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
     placed_a, placed_b = int((a != UNPLACED).sum()), int((b != UNPLACED).sum())
     if placed_a != placed_b:
         return placed_a > placed_b
-    return _totals(problem, a)[0] < _totals(problem, b)[0] - 1e-9
+    return _cost(problem, a) < _cost(problem, b) - 1e-9
 
 
 def solve(
@@ -733,7 +756,8 @@ def solve(
         if exact.assignment is not None and _better(problem, exact.assignment, assignment):
             assignment = exact.assignment
     seconds = time.perf_counter() - started
-    cost, penalised = _totals(problem, assignment)
+    cost = _cost(problem, assignment)
+    penalised = _penalised(problem, assignment, unplaced_penalty(problem))
     placed = int((assignment != UNPLACED).sum())
     placeable = int(problem.placeable_items().sum())
     most: int | None = placed if placed == placeable else None
