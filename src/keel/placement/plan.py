@@ -137,8 +137,7 @@ class Plan:
 
 def _why_chosen(problem: Problem, w: int, o: int) -> list[str]:
     costs = problem.objective[w]
-    feasible = np.flatnonzero(np.isfinite(costs))
-    rank = int((costs[feasible] < costs[o] - 1e-9).sum())
+    rank = int((costs < costs[o] - 1e-9).sum())  # o is feasible: infeasible (inf) never count
     why = [
         "cheapest feasible option"
         if rank == 0
