@@ -14,7 +14,9 @@ lowers it. No penalty for unplaced replicas enters it, so the step sizes are in 
 the costs.
 
 The prices at the best bound are near the LP's duals: the fast solver places replicas at cost
-plus these prices on large problems (:func:`keel.placement.solver.solve_fast`).
+plus these prices on large problems (:func:`keel.placement.solver.solve_fast`). Polyak steps
+aim at the cost of a known plan, so a plan far above the optimum makes the ascent stop short;
+:func:`tightened` continues it from its prices towards a better plan's cost.
 
 On problems with more than :data:`NEAR_PAIRS` feasible pairs, between full evaluations
 (every :data:`FULL_EVERY` steps), a step looks only at each workload's options near its

@@ -261,6 +261,12 @@ def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
     assignment, lagrange = _search(problem, seed, guided=polished)
     placed = int((assignment != UNPLACED).sum())
     if lagrange is not None:
+        cost = _cost(problem, assignment)
+        if _far(cost, lagrange.bound):
+            # Steered by the first plan's cost, the ascent stopped short; towards this plan's
+            # it gets further (estate 10,000 x 1,000 seed 1: +7.3% to +3.7% above the bound).
+            # After the search, so that its matrices are freed first.
+            lagrange = tightened(problem, lagrange, placed, cost)
         return _Fast(assignment, lagrange=lagrange)
     if not polished or problem.cells > THOROUGH_CELLS:
         return _Fast(assignment)
@@ -403,10 +409,6 @@ def _search(
             best_assignment, best_total = search.assignment, total
     if lagrange is not None and _far(_cost(problem, best_assignment), lagrange.bound):
         best_assignment = neighbourhood.improve(problem, best_assignment, guide, costs=costs)
-        # Steered by the first plan's cost, the ascent stopped short; towards this plan's it
-        # gets further (estate 10,000 x 1,000: +7.3% to +3.7% above the bound).
-        placed = int((best_assignment != UNPLACED).sum())
-        lagrange = tightened(problem, lagrange, placed, _cost(problem, best_assignment))
     return best_assignment, lagrange
 
 
