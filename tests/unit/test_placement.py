@@ -559,14 +559,14 @@ def test_every_rejection_carries_its_numbers_and_blames_the_right_pool() -> None
 
 def _every_option_relaxations(problem: Problem, w: int) -> list[str]:
     """The relaxations as first written: every option textualised, sorted, deduplicated."""
-    from keel.placement.plan import ALTERNATIVES, SINGLE_REASONS, _relaxation
+    from keel.placement.plan import ALTERNATIVES, SINGLE_REASONS, _texts
 
     suggestions = []
     for o in range(len(problem.option_site)):
         mask = int(problem.reasons[w, o])
         if mask == 0 or mask in SINGLE_REASONS:
             cost = float(problem.compute_usd[w, o] + problem.egress_usd[w, o])
-            suggestions.append((cost, _relaxation(problem, w, o)))
+            suggestions.append((cost, _texts(problem, w, np.array([o]))[0]))
     seen: list[str] = []
     for _, text in sorted(suggestions):
         if text not in seen:

@@ -323,13 +323,11 @@ SINGLE_REASONS = [
 """Reasons that one change can lift; an option blocked by exactly one suggests that change."""
 
 
-def _relaxation(problem: Problem, w: int, o: int) -> str:
-    """The change that lifts the one reason blocking an option (or its free capacity)."""
-    return _texts(problem, w, np.array([o]))[0]
-
-
 def _texts(problem: Problem, w: int, options: npt.NDArray[np.int64]) -> list[str]:
-    """:func:`_relaxation` of many options of one workload (one cost level, often hundreds)."""
+    """Per option of a workload, the change lifting the one reason blocking it (or free capacity).
+
+    Called with one cost level at a time, often hundreds of options.
+    """
     demand = int(problem.demand[w])
     sites = problem.sites
     accelerators = problem.option_accelerator
