@@ -321,10 +321,21 @@ def _place_more(
     found = fuller(problem, POLISH_LIMIT_S)
     if found is None or not _valid(problem, found) or not _better(problem, found, assignment):
         return assignment
+    return _thorough(problem, found, seed)
+
+
+def _thorough(
+    problem: Problem,
+    assignment: npt.NDArray[np.int64],
+    seed: int,
+    costs: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.int64]:
+    """A plan after the thorough local search (moves, swaps over 30 options, ejection chains)."""
+    costs = problem.item_costs() if costs is None else costs
     demand = problem.demand[problem.item_workload]
-    search = _Search(problem, problem.item_costs(), demand, unplaced_penalty(problem))
-    for item in np.flatnonzero(found != UNPLACED).tolist():
-        search.place(item, int(found[item]))
+    search = _Search(problem, costs, demand, unplaced_penalty(problem))
+    for item in np.flatnonzero(assignment != UNPLACED).tolist():
+        search.place(item, int(assignment[item]))
     search.improve(seed, THOROUGH)
     return search.assignment
 
@@ -409,6 +420,8 @@ def _search(
             best_assignment, best_total = search.assignment, total
     if lagrange is not None and _far(_cost(problem, best_assignment), lagrange.bound):
         best_assignment = neighbourhood.improve(problem, best_assignment, guide, costs=costs)
+        if _far(_cost(problem, best_assignment), lagrange.bound):
+            best_assignment = _thorough(problem, best_assignment, seed, costs)
     return best_assignment, lagrange
 
 
