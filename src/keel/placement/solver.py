@@ -68,8 +68,8 @@ QUICK = Effort(passes=4, min_pass_gain=2e-4, swap_options=5, constructions=1, sw
 THOROUGH_CELLS = 1_000_000
 """Problems up to this many items x options get the thorough search and the polish, larger
 ones the quick search guided by Lagrangian prices (bench/placement.py: thorough takes 2-8 s
-at 2,000 x 200; guided quick with its windows runs 10,000 x 1,000 at 149-681 workloads/s on a
-day the machine ran about 1.7x slower than usual)."""
+at 2,000 x 200; guided quick with its windows and a thorough pass runs 10,000 x 1,000 at
+133-373 workloads/s on a day the machine ran about 1.5x slower than usual)."""
 POLISH_LIMIT_S = 60.0
 """Time limit of the polish's LP, and again of its MILP (each ends sooner on every problem
 bench/placement.py measures; past it, the plan found so far is kept)."""
