@@ -276,3 +276,21 @@ def test_a_replica_the_search_leaves_out_is_placed_when_the_count_program_fits_i
     assert solve_fast(problem).tolist() == [0, 1, 2]
     solution = solve(problem, "fast")
     assert solution.placed == 3 and solution.objective == pytest.approx(11.0)
+
+
+def test_a_large_plan_far_from_its_bound_after_the_windows_is_searched_thoroughly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quick search stops with moves left; the thorough pass after the windows takes them."""
+    problem = tight_problem(200, 20, seed=4)
+    monkeypatch.setattr(solver, "THOROUGH_CELLS", 0)
+    monkeypatch.setattr(solver, "LP_BOUND_CELLS", 0)
+    thorough = solver._thorough
+    with monkeypatch.context() as patched:
+        patched.setattr(solver, "_thorough", lambda _problem, plan, *_args: plan)
+        quick = solve(problem, "fast").assignment
+    searched = solve(problem, "fast").assignment
+    # Better: more replicas placed, or as many for less (here: more placed).
+    assert solver._better(problem, thorough(problem, quick, 0), quick)
+    assert not solver._better(problem, thorough(problem, quick, 0), searched)
+    assert check_capacity(problem, searched)
