@@ -17,21 +17,6 @@ from keel.placement.solver import check_capacity, solve
 from placement_problems import tight_problem
 
 
-def cost(problem: Problem, plan: np.ndarray) -> float:  # type: ignore[type-arg]
-    placed = plan != UNPLACED
-    return float(problem.item_costs()[np.flatnonzero(placed), plan[placed]].sum())
-
-
-def searched(problem: Problem, plan: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
-    """The plan after the thorough local search (moves, swaps, ejection chains)."""
-    demand = problem.demand[problem.item_workload]
-    search = solver._Search(problem, problem.item_costs(), demand, solver.unplaced_penalty(problem))
-    for item in np.flatnonzero(plan != UNPLACED).tolist():
-        search.place(item, int(plan[item]))
-    search.improve(0, solver.THOROUGH)
-    return search.assignment
-
-
 def test_a_window_makes_a_three_way_exchange_that_moves_and_swaps_cannot() -> None:
     """A 2-device gang on the wrong pool, two 1-device jobs on the other, both pools full.
 
@@ -43,10 +28,12 @@ def test_a_window_makes_a_three_way_exchange_that_moves_and_swaps_cannot() -> No
         objective, np.array([2, 2]), np.array([2, 1, 1]), np.ones(3, dtype=np.int64)
     )
     plan = np.array([0, 1, 1])
-    assert cost(problem, searched(problem, plan)) == 20.0  # the search alone is stuck
+    assert (
+        solver._cost(problem, solver._thorough(problem, plan, 0)) == 20.0
+    )  # the search alone is stuck
     better = neighbourhood.improve(problem, plan, problem.item_costs(), costs=problem.item_costs())
     assert better.tolist() == [1, 0, 0]
-    assert cost(problem, better) == 3.0
+    assert solver._cost(problem, better) == 3.0
     assert plan.tolist() == [0, 1, 1]  # the caller's plan is left as it was
 
 
@@ -83,7 +70,7 @@ def test_windows_keep_every_replica_and_rule_and_never_cost_more(
     better = neighbourhood.improve(problem, plan, priced, costs=problem.item_costs())
     assert np.array_equal(better != UNPLACED, before != UNPLACED)
     assert check_capacity(problem, better)
-    assert cost(problem, better) <= cost(problem, before) + 1e-6
+    assert solver._cost(problem, better) <= solver._cost(problem, before) + 1e-6
     ruled = np.isin(problem.item_workload, sorted(problem.all_or_nothing()))
     assert np.array_equal(better[ruled], before[ruled])
     placed = better != UNPLACED
@@ -99,7 +86,7 @@ def test_windows_open_only_for_plans_far_above_their_bound(
     real = neighbourhood.improve
 
     def counted(problem: Problem, plan: Any, priced: Any, **kwargs: Any) -> Any:
-        calls.append(cost(problem, plan))
+        calls.append(solver._cost(problem, plan))
         return real(problem, plan, priced, **kwargs)
 
     monkeypatch.setattr(neighbourhood, "improve", counted)

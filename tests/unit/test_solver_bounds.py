@@ -76,9 +76,7 @@ def test_every_bound_is_below_the_cheapest_plan_placing_as_many(problem: Problem
     exact = solve_exact(problem)
     assert exact.assignment is not None and exact.optimal
     assert exact.placed_bound == most == int((exact.assignment != UNPLACED).sum())
-    cost = float(
-        problem.item_costs()[exact.assignment >= 0, exact.assignment[exact.assignment >= 0]].sum()
-    )
+    cost = solver._cost(problem, exact.assignment)
     assert cost == pytest.approx(best[most], abs=1e-6)
     assert exact.cost_bound <= best[most] + 1e-6
     count = placed_bound(problem)
@@ -143,9 +141,7 @@ def test_near_steps_keep_the_lagrangian_bound_valid_and_close(
     exact = solve_exact(problem, 30, placed_at_least=fast.placed)
     assert exact.assignment is not None
     placed = int((exact.assignment != UNPLACED).sum())
-    optimum = float(
-        problem.item_costs()[exact.assignment >= 0, exact.assignment[exact.assignment >= 0]].sum()
-    )
+    optimum = solver._cost(problem, exact.assignment)
     everywhere = lagrangian(problem, placed, optimum)
     monkeypatch.setattr(lagrangian_module, "NEAR_PAIRS", 0)
     near = lagrangian(problem, placed, optimum)
@@ -167,9 +163,7 @@ def test_an_ascent_continued_towards_a_better_plan_raises_a_rough_bound(seed: in
     exact = solve_exact(problem, 30)
     assert exact.assignment is not None
     placed = int((exact.assignment != UNPLACED).sum())
-    optimum = float(
-        problem.item_costs()[exact.assignment >= 0, exact.assignment[exact.assignment >= 0]].sum()
-    )
+    optimum = solver._cost(problem, exact.assignment)
     rough = lagrangian(problem, placed, 3 * optimum, rounds=20)
     better = tightened(problem, rough, placed, optimum)
     assert rough.bound < better.bound <= exact.cost_bound + 1e-6 * optimum
@@ -177,13 +171,18 @@ def test_an_ascent_continued_towards_a_better_plan_raises_a_rough_bound(seed: in
     assert better.placed == placed and (better.prices >= 0).all()
 
 
+def solved_as_large(monkeypatch: pytest.MonkeyPatch) -> Problem:
+    """A 200 x 20 tight problem, with the solver set to treat it as one above a million cells."""
+    monkeypatch.setattr(solver, "THOROUGH_CELLS", 0)
+    monkeypatch.setattr(solver, "LP_BOUND_CELLS", 0)
+    return tight_problem(200, 20, seed=4)
+
+
 def test_large_problems_are_searched_at_lagrangian_prices_and_report_that_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Above THOROUGH_CELLS the search's own Lagrangian bound is the plan's bound."""
-    problem = tight_problem(200, 20, seed=4)
-    monkeypatch.setattr(solver, "THOROUGH_CELLS", 0)
-    monkeypatch.setattr(solver, "LP_BOUND_CELLS", 0)
+    problem = solved_as_large(monkeypatch)
     calls: list[int] = []
     real = lagrangian_module.lagrangian
 
@@ -282,9 +281,7 @@ def test_a_large_plan_far_from_its_bound_after_the_windows_is_searched_thoroughl
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The quick search stops with moves left; the thorough pass after the windows takes them."""
-    problem = tight_problem(200, 20, seed=4)
-    monkeypatch.setattr(solver, "THOROUGH_CELLS", 0)
-    monkeypatch.setattr(solver, "LP_BOUND_CELLS", 0)
+    problem = solved_as_large(monkeypatch)
     thorough = solver._thorough
     with monkeypatch.context() as patched:
         patched.setattr(solver, "_thorough", lambda _problem, plan, *_args: plan)
