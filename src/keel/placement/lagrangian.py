@@ -262,8 +262,9 @@ def tightened(
         rounds: Subgradient steps at most.
 
     Returns:
-        The continued ascent's best bound, or ``start``'s if that is better (it holds for plans
-        placing more than ``start.placed`` too); never above ``upper``.
+        The continued ascent's best bound, never above ``upper``. Its first step is a full
+        evaluation at ``start``'s prices and reward, which gives at least ``start.bound`` when
+        ``placed >= start.placed`` (the reward term grows with the count), so it is never worse.
     """
     pairs = _Pairs.of(problem)
     if placed == 0 or pairs.cost.size == 0:
@@ -272,8 +273,6 @@ def tightened(
     found = _ascent(
         pairs, capacity, (placed, upper), reward=start.reward, rounds=rounds, prices=start.prices
     )
-    if found.bound < start.bound:
-        found = Lagrange(start.bound, start.prices, start.reward, placed)
     return Lagrange(min(found.bound, upper), found.prices, found.reward, placed)
 
 

@@ -301,8 +301,7 @@ def _relaxations(problem: Problem, w: int) -> list[str]:
     seen: list[str] = []
     start = 0
     while start < len(order) and len(seen) < ALTERNATIVES:
-        end = int(np.searchsorted(ordered, ordered[start], side="right"))
-        end = max(end, start + 1)  # a NaN cost is a level of its own
+        end = int(np.searchsorted(ordered, ordered[start], side="right"))  # > start
         level = set(_texts(problem, w, candidates[order[start:end]]))
         seen += heapq.nsmallest(ALTERNATIVES - len(seen), level.difference(seen))
         start = end
