@@ -20,6 +20,7 @@ from keel.errors import IntegrityError, LedgerError
 from keel.ledger import Checkpoint, leaf_hash
 from keel.service import Workspace, apply_manifests, ledger
 from keel.service.actor import Actor
+from keel.store.ledger import LedgerRepository
 from sample_manifests import SITE
 
 SYSTEM = Actor.system("tests")
@@ -48,6 +49,22 @@ def test_append_prove_and_verify_offline(workspace: Workspace, tmp_path: Path) -
         checkpoint, parsed = ledger.verify_proof(proof.encode(), [key])
         assert checkpoint.size == 50
         assert parsed.entry == f'{{"n":{index},"type":"test"}}'.encode()
+
+
+def test_node_reads_of_many_levels_and_long_index_lists_match_the_stored_levels(
+    workspace: Workspace,
+) -> None:
+    fill(workspace, 1_300, batch=650)  # level 0 alone needs three statements' worth of ids
+    with workspace.database.engine.connect() as conn:
+        repo = LedgerRepository(conn)
+        stored = {
+            (level, index): digest
+            for level in range(12)
+            for index, digest in repo.scan_level(level)
+        }
+        asked = [key for key in stored if key[1] % 3 != 1] + [(0, 5_000), (40, 0)]
+        assert repo.nodes(asked) == {key: stored[key] for key in asked if key in stored}
+        assert repo.nodes([]) == {}
 
 
 def test_state_change_and_ledger_entry_commit_together(

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.decisions import MAX_BATCH, Recorder, check_records, input_digest, subject_key
-from keel.decisions.record import DecisionRecord, instant, now_instant
+from keel.decisions.record import DecisionRecord, instant, now_instant, subject_keyer
 from keel.errors import DecisionError, Problem, UnreachableError
 from keel.operations import MAX_DECISIONS
 
@@ -63,6 +63,12 @@ def test_subject_keys_depend_on_the_index_key() -> None:
     assert subject_key(one, "cust-1") != subject_key(other, "cust-1")
     assert subject_key(one, "cust-1") != subject_key(one, "cust-2")
     assert "cust" not in subject_key(one, "cust-1")
+
+
+@given(st.binary(min_size=1, max_size=100), st.lists(st.text(min_size=1, max_size=256)))
+def test_a_keyer_gives_every_subject_its_one_shot_key(key: bytes, subjects: list[str]) -> None:
+    keyer = subject_keyer(key)  # reused across subjects: a copy per subject, never the original
+    assert [keyer(s) for s in subjects] == [subject_key(key, s) for s in subjects]
 
 
 @pytest.mark.parametrize(

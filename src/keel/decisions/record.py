@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -198,6 +199,28 @@ def subject_key(index_key: bytes, subject: str) -> str:
         32 hex characters.
     """
     return hmac.digest(index_key, subject.encode(), "sha256")[:16].hex()
+
+
+def subject_keyer(index_key: bytes) -> Callable[[str], str]:
+    """:func:`subject_key` for many subjects: the HMAC's key schedule is done once.
+
+    A one-shot HMAC hashes the padded key twice before it hashes the subject; copying a keyed
+    HMAC skips that, about half of a subject's key (2.9 to 1.3 us).
+
+    Args:
+        index_key: The workspace's secret index key.
+
+    Returns:
+        A function of a subject's identifier to its :func:`subject_key`.
+    """
+    keyed = hmac.new(index_key, digestmod=hashlib.sha256)
+
+    def key(subject: str) -> str:
+        mac = keyed.copy()
+        mac.update(subject.encode())
+        return mac.digest()[:16].hex()
+
+    return key
 
 
 def _time(value: Any) -> tuple[datetime, str] | str:

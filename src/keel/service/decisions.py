@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from keel.decisions import DecisionRecord, check_records, instant, refuse, subject_key
-from keel.decisions.record import RECORD_ID
+from keel.decisions.record import RECORD_ID, subject_keyer
 from keel.errors import NotFoundError, Problem
 from keel.estate.resources import ModelSpec, MonitorSpec
 from keel.ledger import opening_digest
@@ -152,9 +152,11 @@ def _duplicates(
     the stored commitment (the stored salt is reused to compare; a content erased since can
     no longer be compared, and the leaf's facts decide).
     """
-    stored = unit.repository(DecisionRepository).get(raws_index)
-    if not stored:
+    repo = unit.repository(DecisionRepository)
+    known = repo.existing(r.id for r in records)
+    if not known:
         return records, []
+    stored = repo.get(known)
     fresh, problems = [], []
     for record in records:
         old = stored.get(record.id)
@@ -234,7 +236,7 @@ def _record(workspace: Workspace, raws: list[Any], actor: str) -> Recorded:
         if not fresh:
             size = unit.repository(LedgerRepository).size()
             return Recorded(0, len(records), size, size)
-        key = repo.index_key()
+        key = subject_keyer(repo.index_key())
         random = os.urandom(SALT_BYTES * len(fresh))
         salts = [random[i : i + SALT_BYTES] for i in range(0, len(random), SALT_BYTES)]
         commitments = [
@@ -254,7 +256,7 @@ def _record(workspace: Workspace, raws: list[Any], actor: str) -> Recorded:
                     periods[r.model, r.workload],
                     r.input_digest,
                     commitments[i],
-                    None if r.subject is None else subject_key(key, r.subject),
+                    None if r.subject is None else key(r.subject),
                     r.outcome(),
                     salts[i],
                     r.content_json.decode(),

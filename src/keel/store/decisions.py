@@ -220,6 +220,34 @@ class DecisionRepository:
             found.update({row[0]: _stored(row) for row in rows})
         return found
 
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        """Which of some record ids are stored (an intake's check for retries).
+
+        Args:
+            ids: Record ids.
+
+        Returns:
+            The stored ones.
+        """
+        wanted = sorted(set(ids))
+        sqlite = self.conn.dialect.name == "sqlite"
+        ids_param: sa.BindParameter[list[str]] = sa.bindparam(
+            "ids", expanding=True, literal_execute=True
+        )  # literals on PostgreSQL: see get()
+        query = sa.select(decisions.c.id).where(decisions.c.id.in_(ids_param))
+        found: set[str] = set()
+        for start in range(0, len(wanted), KEY_BATCH):
+            chunk = wanted[start : start + KEY_BATCH]
+            if sqlite:  # for the driver: SQLAlchemy's expansion cost 1 us a record of a batch
+                marks = ", ".join("?" * len(chunk))
+                rows = self.conn.exec_driver_sql(
+                    f"SELECT id FROM {decisions.name} WHERE id IN ({marks})", tuple(chunk)
+                )
+            else:
+                rows = self.conn.execute(query, {"ids": chunk})
+            found.update(ident for (ident,) in rows)
+        return found
+
     def of_subject(self, key: str, limit: int) -> list[StoredDecision]:
         """A subject's records, newest first.
 

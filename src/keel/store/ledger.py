@@ -71,18 +71,28 @@ class LedgerRepository:
         by_level: dict[int, list[int]] = {}
         for level, index in set(keys):
             by_level.setdefault(level, []).append(index)
+        # "level = ? AND idx IN (...)" terms joined by OR: a primary-key lookup per level on
+        # both databases (a row-value IN is not one on SQLite). Written for the driver: through
+        # SQLAlchemy, building and caching such a statement cost about 1 ms an append, as much
+        # as appending 50 entries (the set of levels changes with the tree's size).
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        terms: list[tuple[str, list[int]]] = []
+        for level, indices in sorted(by_level.items()):
+            for start in range(0, len(indices), KEY_BATCH):
+                chunk = indices[start : start + KEY_BATCH]
+                term = f"(level = {mark} AND idx IN ({', '.join([mark] * len(chunk))}))"
+                terms.append((term, [level, *chunk]))
         found: dict[NodeKey, bytes] = {}
-        # One statement, one primary-key lookup per level: "level = ? AND idx IN (...)" terms
-        # joined by OR use the index on both databases (a row-value IN does not on SQLite).
-        terms = [
-            sa.and_(ledger_nodes.c.level == level, ledger_nodes.c.idx.in_(indices))
-            for level, indices in sorted(by_level.items())
-        ]
-        for start in range(0, len(terms), KEY_BATCH):
-            rows = self.conn.execute(
-                sa.select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    sa.or_(*terms[start : start + KEY_BATCH])
-                )
+        while terms:
+            batch: list[str] = []
+            params: list[int] = []
+            while terms and len(params) + len(terms[-1][1]) <= 2 * KEY_BATCH + 2:
+                term, values = terms.pop()
+                batch.append(term)
+                params += values
+            rows = self.conn.exec_driver_sql(
+                f"SELECT level, idx, hash FROM {ledger_nodes.name} WHERE {' OR '.join(batch)}",
+                tuple(params),
             )
             for level, index, digest in rows:
                 found[(level, index)] = bytes(digest)
