@@ -9,6 +9,9 @@ Measured, on SQLite and (when a URL is given) PostgreSQL:
   batch; also the process's CPU time per record and per append, which this shared machine's
   drifting speed disturbs less than the wall clock (the wall clock also counts the fsync at
   each commit, and on PostgreSQL the server's work);
+* with ``--prefill N``, the intake runs into a workspace already holding N records' rows (written
+  in bulk, without their leaves): what intake costs once the subject index no longer fits in
+  SQLite's page cache, as in a workspace of a long-running model server;
 * **lookup**: all records of one subject among ``--lookup-records`` records (rows written in
   bulk, as intake would leave them, ten records per subject; the lookup reads only that table),
   p50 and p95 over 200 subjects, against the same query without the subject index (a scan: what
@@ -20,7 +23,7 @@ And once, without a database: the Recorder's cost per ``record()`` call on the c
 Usage::
 
     python bench/decisions.py [--seconds 4] [--batch 1000] [--lookup-records 1000000]
-                              [--postgres URL] [--out bench/results/decisions.json]
+                              [--prefill 0] [--postgres URL] [--out bench/results/decisions.json]
 """
 
 from __future__ import annotations
@@ -225,6 +228,10 @@ def run_backend(name: str, url: str, root: Path, args: argparse.Namespace) -> di
     folder = root / name
     folder.mkdir()
     ws = setup(folder, url)
+    if args.prefill:
+        print(f"[{name}] writing {args.prefill:,} records before the intake ...", file=sys.stderr)
+        fill_lookup(ws, args.prefill, max(1, args.prefill // 10))
+        result["prefilled"] = args.prefill
     print(f"[{name}] intake, batches of {args.batch} ...", file=sys.stderr)
     result |= intake(ws, args.batch, args.seconds)
     ws.close()
@@ -248,6 +255,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="per intake measurement")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--lookup-records", type=int, default=1_000_000)
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="records written in bulk before the intake (rows only, as --lookup-records writes"
+        " them): intake into a workspace that already holds that many",
+    )
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--out", default="bench/results/decisions.json")
     args = parser.parse_args()
@@ -268,6 +282,8 @@ def main() -> None:
         f" {'records':>11} {'lookup p50 ms':>14} {'p95 ms':>7} {'scan ms':>8}"
     )
     for r in results:
+        if r.get("prefilled"):
+            print(f"{r['backend']}: intake into {r['prefilled']:,} records already stored")
         print(
             f"{r['backend']:<11} {r['records_per_s']:>10,.0f} {r['ledger_appends_per_s']:>17,.0f}"
             f" {r['records_per_s'] / r['ledger_appends_per_s']:>6.2f}"

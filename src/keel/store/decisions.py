@@ -22,7 +22,13 @@ from sqlalchemy.engine import Connection
 
 from keel.errors import StoreError
 from keel.store.bulk import insert_rows, timestamp
-from keel.store.schema import decision_meta, decisions
+from keel.store.schema import (
+    SUBJECT_PREFIX_CHARS,
+    decision_meta,
+    decisions,
+    subject_prefix,
+    subject_rest,
+)
 
 KEY_BATCH = 500
 
@@ -149,6 +155,19 @@ def _sqlite_rows(
     return values
 
 
+def subject_query(key: str, limit: int) -> sa.Select[Any]:
+    """A subject's newest records: found by the indexed prefix of its key, then the rest."""
+    return (
+        sa.select(*_COLUMNS)
+        .where(subject_prefix(decisions.c.subject_key) == key[:SUBJECT_PREFIX_CHARS])
+        # The rest of the key, not the whole: SQLite would put a "subject_key = key" term's
+        # value into the prefix's expression (constant propagation) and then scan.
+        .where(subject_rest(decisions.c.subject_key) == key[SUBJECT_PREFIX_CHARS:])
+        .order_by(decisions.c.decided_at.desc(), decisions.c.id)
+        .limit(limit)
+    )
+
+
 class DecisionRepository:
     """Reads and writes decision records on one connection.
 
@@ -258,12 +277,7 @@ class DecisionRepository:
         Returns:
             The records.
         """
-        rows = self.conn.execute(
-            sa.select(*_COLUMNS)
-            .where(decisions.c.subject_key == key)
-            .order_by(decisions.c.decided_at.desc(), decisions.c.id)
-            .limit(limit)
-        )
+        rows = self.conn.execute(subject_query(key, limit))
         return [_stored(row) for row in rows]
 
     def summary(

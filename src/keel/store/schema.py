@@ -407,7 +407,6 @@ decisions = sa.Table(
     sa.Column("gone_at", UTCDateTime(), nullable=True),
     sa.Column("gone_reason", sa.Text, nullable=True),
     sa.Index("ix_decisions_model_time", "model", "decided_at"),
-    sa.Index("ix_decisions_subject", "subject_key"),
     sa.Index("ix_decisions_expiry", "expires_at"),
 )
 """One row per model decision recorded: its ledger leaf's index and fields, the commitment to
@@ -415,6 +414,30 @@ its content and the commitment's opening (``salt`` and the canonical JSON ``open
 keyed hash of its subject and its outcome label. Pruning (retention) or erasure (a subject's
 request) blanks the opening, ``subject_key`` and ``outcome`` and says why in ``gone_reason``;
 the row and its leaf stay."""
+
+SUBJECT_PREFIX_CHARS = 12
+"""Hex digits of a subject's keyed hash that its index holds (48 bits; a lookup compares the
+whole key in the rows the prefix finds): the keys are random, so once the index outgrows the
+page cache each record written touches an index page of its own, and short entries halve it."""
+
+
+def subject_prefix(key: sa.ColumnElement[str | None]) -> sa.ColumnElement[str | None]:
+    """The indexed prefix of a keyed hash, as the index's expression.
+
+    Written with literals, not parameters, so that both databases match a query's expression
+    to the index's.
+    """
+    first = sa.literal_column("1", sa.Integer)
+    length = sa.literal_column(str(SUBJECT_PREFIX_CHARS), sa.Integer)
+    return sa.func.substr(key, first, length)
+
+
+def subject_rest(key: sa.ColumnElement[str | None]) -> sa.ColumnElement[str | None]:
+    """What follows the indexed prefix of a keyed hash."""
+    return sa.func.substr(key, sa.literal_column(str(SUBJECT_PREFIX_CHARS + 1), sa.Integer))
+
+
+sa.Index("ix_decisions_subject", subject_prefix(decisions.c.subject_key))
 
 decision_meta = sa.Table(
     "decision_meta",
