@@ -28,9 +28,8 @@ def test_a_window_makes_a_three_way_exchange_that_moves_and_swaps_cannot() -> No
         objective, np.array([2, 2]), np.array([2, 1, 1]), np.ones(3, dtype=np.int64)
     )
     plan = np.array([0, 1, 1])
-    assert (
-        solver._cost(problem, solver._thorough(problem, plan, 0)) == 20.0
-    )  # the search alone is stuck
+    stuck = solver._thorough(problem, plan, 0)  # the search alone cannot get out
+    assert solver._cost(problem, stuck) == 20.0
     better = neighbourhood.improve(problem, plan, problem.item_costs(), costs=problem.item_costs())
     assert better.tolist() == [1, 0, 0]
     assert solver._cost(problem, better) == 3.0

@@ -46,6 +46,20 @@ def timestamp(conn: Connection, column: sa.Column[Any], value: datetime) -> Any:
     return process(value) if process else value
 
 
+def placeholders(conn: Connection, count: int) -> str:
+    """``count`` of the driver's parameter marks, comma-separated (for driver SQL).
+
+    Args:
+        conn: The connection (its driver decides the mark: ``?`` or ``%s``).
+        count: How many.
+
+    Returns:
+        ``"?, ?, ?"`` or ``"%s, %s, %s"``.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
 def insert_rows(
     conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -72,10 +86,7 @@ def insert_rows(
         except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError...)
             raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(columns)})"
-        f" VALUES ({', '.join([mark] * len(columns))})"
-    )
+    marks = placeholders(conn, len(columns))
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
     for start in range(0, len(rows), BATCH_ROWS):
         conn.exec_driver_sql(statement, list(rows[start : start + BATCH_ROWS]))

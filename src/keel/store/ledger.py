@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from keel.errors import StoreError
 from keel.ledger import leaf_hash, new_nodes, range_hash, right_edge
 from keel.ledger.merkle import NodeKey, subtrees
-from keel.store.bulk import insert_rows, timestamp
+from keel.store.bulk import insert_rows, placeholders, timestamp
 from keel.store.schema import (
     ledger_checkpoints,
     ledger_entries,
@@ -75,12 +75,12 @@ class LedgerRepository:
         # both databases (a row-value IN is not one on SQLite). Written for the driver: through
         # SQLAlchemy, building and caching such a statement cost about 1 ms an append, as much
         # as appending 50 entries (the set of levels changes with the tree's size).
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         terms: list[tuple[str, list[int]]] = []
         for level, indices in sorted(by_level.items()):
             for start in range(0, len(indices), KEY_BATCH):
                 chunk = indices[start : start + KEY_BATCH]
-                term = f"(level = {mark} AND idx IN ({', '.join([mark] * len(chunk))}))"
+                term = f"(level = {placeholders(self.conn, 1)} AND idx IN"
+                term += f" ({placeholders(self.conn, len(chunk))}))"
                 terms.append((term, [level, *chunk]))
         found: dict[NodeKey, bytes] = {}
         while terms:
