@@ -22,6 +22,7 @@ from keel.service import Workspace, apply_manifests, ledger
 from keel.service.actor import Actor
 from keel.store.ledger import LedgerRepository
 from sample_manifests import SITE
+from schema_revisions import downgrade, upgrade
 
 SYSTEM = Actor.system("tests")
 """Trusted: these tests exercise the store, not access control."""
@@ -65,6 +66,45 @@ def test_node_reads_of_many_levels_and_long_index_lists_match_the_stored_levels(
         asked = [key for key in stored if key[1] % 3 != 1] + [(0, 5_000), (40, 0)]
         assert repo.nodes(asked) == {key: stored[key] for key in asked if key in stored}
         assert repo.nodes([]) == {}
+
+
+def _btrees(workspace: Workspace) -> dict[str, int]:
+    """SQLite: the B-trees (tables and indexes) holding each of the two ledger tables."""
+    with workspace.database.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT tbl_name, count(*) FROM sqlite_master"
+            " WHERE tbl_name IN ('ledger_entries', 'ledger_nodes') AND rootpage > 0"
+            " GROUP BY tbl_name"
+        )
+        return {name: int(count) for name, count in rows}
+
+
+def test_a_ledger_written_in_the_old_layout_verifies_after_migration_0017(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Rebuilding the ledger's tables (0017) keeps every entry, node, proof and checkpoint."""
+    engine = workspace.database.engine
+    fill(workspace, 40)
+    if engine.dialect.name == "sqlite":
+        assert _btrees(workspace) == {"ledger_entries": 1, "ledger_nodes": 1}
+    downgrade(engine, "0016")
+    if engine.dialect.name == "sqlite":  # two B-trees a table before: rowid and the key
+        assert _btrees(workspace) == {"ledger_entries": 2, "ledger_nodes": 2}
+    fill(workspace, 33)  # written in the old layout
+    before = ledger.verify(workspace)
+    key = ledger.signer(workspace).verifier.encode()
+    proofs = {index: ledger.prove(workspace, index) for index in (0, 39, 72)}
+    upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        assert _btrees(workspace) == {"ledger_entries": 1, "ledger_nodes": 1}
+    fill(workspace, 9)
+    after = ledger.verify(workspace)
+    assert (before.size, after.size) == (73, 82)
+    assert after.checkpoints == before.checkpoints + 2
+    for index, proof in proofs.items():  # proofs made before still verify, and new ones too
+        _, old = ledger.verify_proof(proof.encode(), [key])
+        checkpoint, new = ledger.verify_proof(ledger.prove(workspace, index).encode(), [key])
+        assert (checkpoint.size, new.index, new.entry) == (82, index, old.entry)
 
 
 def test_state_change_and_ledger_entry_commit_together(

@@ -15,6 +15,7 @@ from keel.errors import InUseError, ManifestError, NotFoundError
 from keel.service import Workspace, apply_manifests, delete_resource, get_resources
 from keel.service.actor import Actor
 from sample_manifests import SITE as SAMPLE_SITE
+from schema_revisions import alembic_config, downgrade
 
 SITE = SAMPLE_SITE.replace("name: fra-dc1\n", "name: fra-dc1\nlabels: {tier: core}\n")
 
@@ -277,38 +278,23 @@ def test_resolved_values_refreshed_by_another_change_are_recorded(
     assert types[-2:] == [("estate.configured", "Accelerator"), ("estate.configured", "Site")]
 
 
-def _alembic_config() -> Any:
-    from importlib import resources
-
-    from alembic.config import Config
-
-    config = Config()
-    location = resources.files("keel.store").joinpath("migrations")
-    config.set_main_option("script_location", str(location))
-    return config
-
-
 def test_schema_revision_is_the_newest_migration() -> None:
     """The one-query start-up check compares with the newest migration, not a stale one."""
     from alembic.script import ScriptDirectory
 
     from keel.store.database import SCHEMA_REVISION
 
-    assert ScriptDirectory.from_config(_alembic_config()).get_heads() == [SCHEMA_REVISION]
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_REVISION]
 
 
 def test_an_older_schema_is_migrated_on_open(database_url: str) -> None:
     """A database one migration behind is upgraded: the fast check does not skip it."""
     import sqlalchemy as sa
-    from alembic import command
 
     from keel.store import database as store
 
     first = store.Database(database_url)
-    config = _alembic_config()
-    with first.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "-1")
+    downgrade(first.engine, "-1")
     first.close()
     store._migrated.clear()  # a new process: nothing known about this database
     again = store.Database(database_url)

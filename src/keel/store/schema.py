@@ -70,7 +70,13 @@ ledger_meta = sa.Table(
 ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    # SQLite: INTEGER PRIMARY KEY is the rowid, so an entry is one B-tree row (migration 0017).
+    sa.Column(
+        "idx",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("entry", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
@@ -81,6 +87,7 @@ ledger_nodes = sa.Table(
     sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,  # stored in (level, idx) order: one B-tree (migration 0017)
 )
 
 ledger_checkpoints = sa.Table(
