@@ -21,10 +21,12 @@ from keel.errors import DecisionError, LedgerError, NotFoundError
 from keel.service import Workspace, apply_manifests, decisions, ledger
 from keel.service.actor import Actor
 from keel.service.decisions import FEW
+from keel.store import decisions as store_decisions
 from keel.store.bulk import timestamp
 from keel.store.database import Database
 from keel.store.decisions import DecisionRepository, NewDecision, subject_query
 from keel.store.schema import decisions as decisions_table
+from schema_revisions import downgrade, upgrade
 
 SYSTEM = Actor.system("tests")
 
@@ -222,8 +224,31 @@ def test_erasing_a_subject_blanks_contents_and_keeps_every_proof(estate: Workspa
         decisions.erase_subject(estate, "cust-1", "again", actor="user:a")
     assert "cust-1" not in dump(estate, "SELECT * FROM decisions")  # no trace of them left
     assert "cust-0" in dump(estate, "SELECT * FROM decisions")
+    cust_0 = [i for i, d in enumerate(batch) if d["subject"] == "cust-0"]
+    first = decisions.show(estate, "d-0").stored.ledger_index
+    assert subject_entries(estate.database.engine) == (
+        [],
+        [first + i for i in cust_0],
+    )  # theirs are gone
     erased = [s.entry for s in ledger.show(estate, size(estate) - 1)]
     assert erased[0]["type"] == "decision.erased" and "cust-1" not in str(erased)
+
+
+def test_records_stored_before_migration_0018_are_found_through_the_new_subject_index(
+    estate: Workspace,
+) -> None:
+    batch = [make(n, subject=f"cust-{n % 3}" if n % 4 else None) for n in range(12)]
+    decisions.record(estate, batch, actor="user:s")
+    downgrade(estate.database.engine, "0017")  # the subject index on the rows, as before
+    decisions_before = dump(estate, "SELECT * FROM decisions ORDER BY id")
+    upgrade(estate.database.engine)
+    first = decisions.show(estate, "d-0").stored.ledger_index
+    subjects = [first + n for n in range(12) if n % 4]
+    assert subject_entries(estate.database.engine) == (subjects, [])
+    assert dump(estate, "SELECT * FROM decisions ORDER BY id") == decisions_before
+    for who in range(3):
+        found = [d.stored.id for d in decisions.of_subject(estate, f"cust-{who}")[0]]
+        assert sorted(found) == sorted(f"d-{n}" for n in range(12) if n % 4 and n % 3 == who)
 
 
 def test_retention_prunes_contents_by_risk_tier_and_refuses_records_already_past_it(
@@ -392,32 +417,60 @@ def test_stored_times_are_the_records_times_on_every_backend(database: Database)
         assert raw == written
 
 
-def test_keys_sharing_the_indexed_prefix_are_told_apart_through_the_index(
-    database: Database,
+def subject_entries(engine: sa.Engine) -> tuple[list[int], list[int]]:
+    """The ledger indices in the subject index and in its staging table."""
+    with engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            sorted(i for (i,) in conn.execute(sa.text(f"SELECT ledger_index FROM {table}")))
+            for table in ("decision_subjects", "decision_subjects_staged")
+        )
+
+
+def test_subject_entries_are_staged_then_merged_and_found_wherever_they_are(
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The subject index holds a prefix of each key; a lookup must still match the whole key
-    (a shared prefix is rare, not impossible) and must use the index, not scan."""
+    """A lookup finds a subject's records in the subject index and in its staging table, tells
+    apart keys that share the indexed prefix (rare, not impossible), and uses the indexes."""
+    monkeypatch.setattr(store_decisions, "STAGED_ENTRIES", 20)
     prefix = "0123456789ab"
     keys = [prefix + "c" * 20, prefix + "d" * 20, "f" * 32]
     moment = datetime(2026, 12, 1, 12, tzinfo=UTC)
     rows = [
         NewDecision(f"d-{n}", n, "scorer@1", None, moment + timedelta(seconds=n), instant(
             moment + timedelta(seconds=n)), timedelta(days=1), "sha256:" + "0" * 64,
-            "sha256:" + "1" * 64, keys[n % 3], None, b"s" * 16, "{}")
+            "sha256:" + "1" * 64, None if n == 29 else keys[n % 3], None, b"s" * 16, "{}")
         for n in range(30)
     ]  # fmt: skip
-    with database.engine.begin() as conn:
-        DecisionRepository(conn).insert(rows, moment)
+    for batch, indexed, staged in (
+        (rows[:12], [], list(range(12))),  # 12 entries: staged
+        (rows[12:22], list(range(22)), []),  # 22 entries: merged
+        (rows[22:], list(range(22)), list(range(22, 29))),  # d-29 has no subject: no entry
+    ):
+        with database.engine.begin() as conn:
+            DecisionRepository(conn).insert(batch, moment)
+        assert subject_entries(database.engine) == (indexed, staged)
     with database.engine.connect() as conn:
         repo = DecisionRepository(conn)
         for k, key in enumerate(keys):
             found = [d.id for d in repo.of_subject(key, 100)]
-            assert found == [f"d-{n}" for n in reversed(range(k, 30, 3))]
+            assert found == [f"d-{n}" for n in reversed(range(k, 29, 3))]
+        assert [d.id for d in repo.of_subject(keys[0], 3)] == ["d-27", "d-24", "d-21"]
         assert repo.of_subject(prefix + "e" * 20, 100) == []
         query = subject_query(keys[0], 100).compile(conn, compile_kwargs={"literal_binds": True})
         if conn.dialect.name == "sqlite":
             plan = str(conn.execute(sa.text(f"EXPLAIN QUERY PLAN {query}")).all())
+            used = ("decision_subjects USING PRIMARY KEY", "USING INDEX ix_decisions_ledger_index")
         else:  # a table this small is scanned by choice: forbid that to see what can be used
             conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
             plan = str(conn.execute(sa.text(f"EXPLAIN {query}")).all())
-        assert "ix_decisions_subject" in plan, plan
+            used = ("decision_subjects_pkey", "ix_decisions_ledger_index")
+        assert all(name in plan for name in used), plan
+    with database.engine.begin() as conn:  # blanked records leave both tables
+        DecisionRepository(conn).blank(["d-0", "d-3", "d-25", "d-29"], "erasure: test", moment)
+    assert subject_entries(database.engine) == (
+        [i for i in range(22) if i not in (0, 3)],
+        [22, 23, 24, 26, 27, 28],
+    )
+    with database.engine.connect() as conn:
+        found = [d.id for d in DecisionRepository(conn).of_subject(keys[0], 100)]
+    assert found == [f"d-{n}" for n in (27, 24, 21, 18, 15, 12, 9, 6)]

@@ -7,6 +7,13 @@ Invariants:
       Pruning and erasure blank it with ``subject_key`` and ``outcome`` and say why
       (``gone_reason``); they never delete the row (its leaf's index and commitment stay
       findable by id).
+    * A row with a ``subject_key`` has exactly one subject index entry (the key's first
+      :data:`~keel.store.schema.SUBJECT_PREFIX_CHARS` characters and the row's ledger index):
+      in ``decision_subjects_staged`` while it is among the newest records, then in
+      ``decision_subjects``. A blanked row has none. Subject keys are random, so an index kept
+      on the rows would take a page write per record once it outgrew the page cache; the
+      staging table stays small (its pages are shared by a batch's writes) and its entries
+      are merged in key order, many at a time.
     * Times are stored in UTC; SQLite keeps them as naive text and they are read back as UTC.
 """
 
@@ -25,12 +32,14 @@ from keel.store.bulk import insert_rows, placeholders, timestamp
 from keel.store.schema import (
     SUBJECT_PREFIX_CHARS,
     decision_meta,
+    decision_subjects,
+    decision_subjects_staged,
     decisions,
-    subject_prefix,
-    subject_rest,
 )
 
 KEY_BATCH = 500
+STAGED_ENTRIES = 16_384
+"""Staged subject index entries that make an insert merge them into the subject index."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +165,21 @@ def _sqlite_rows(
 
 
 def subject_query(key: str, limit: int) -> sa.Select[Any]:
-    """A subject's newest records: found by the indexed prefix of its key, then the rest."""
+    """A subject's newest records, found through the subject index.
+
+    The ledger indices under the key's prefix in the subject index and its staging table, then
+    the rows at those indices that have the whole key.
+    """
+    prefix = key[:SUBJECT_PREFIX_CHARS]
+    indices = sa.union_all(
+        sa.select(decision_subjects.c.ledger_index).where(decision_subjects.c.prefix == prefix),
+        sa.select(decision_subjects_staged.c.ledger_index).where(
+            decision_subjects_staged.c.prefix == prefix
+        ),
+    )
     return (
         sa.select(*_COLUMNS)
-        .where(subject_prefix(decisions.c.subject_key) == key[:SUBJECT_PREFIX_CHARS])
-        # The rest of the key, not the whole: SQLite would put a "subject_key = key" term's
-        # value into the prefix's expression (constant propagation) and then scan.
-        .where(subject_rest(decisions.c.subject_key) == key[SUBJECT_PREFIX_CHARS:])
+        .where(decisions.c.ledger_index.in_(indices), decisions.c.subject_key == key)
         .order_by(decisions.c.decided_at.desc(), decisions.c.id)
         .limit(limit)
     )
@@ -195,7 +212,9 @@ class DecisionRepository:
         return bytes(key)
 
     def insert(self, rows: Sequence[NewDecision], now: datetime) -> None:
-        """Insert rows.
+        """Insert rows, and stage their subject index entries.
+
+        Once :data:`STAGED_ENTRIES` entries are staged, they are merged into the subject index.
 
         Args:
             rows: The new records' rows.
@@ -212,6 +231,26 @@ class DecisionRepository:
                 for r in rows
             ]  # fmt: skip
         insert_rows(conn, decisions, _INSERTED, values)
+        staged = [
+            (r.ledger_index, r.subject_key[:SUBJECT_PREFIX_CHARS])
+            for r in rows
+            if r.subject_key is not None
+        ]
+        if staged:
+            insert_rows(conn, decision_subjects_staged, ("ledger_index", "prefix"), staged)
+            count = conn.execute(sa.select(sa.func.count()).select_from(decision_subjects_staged))
+            if count.scalar_one() >= STAGED_ENTRIES:
+                self._merge_subjects()
+
+    def _merge_subjects(self) -> None:
+        """Move the staged subject index entries into the subject index, in key order."""
+        columns = (decision_subjects_staged.c.prefix, decision_subjects_staged.c.ledger_index)
+        self.conn.execute(
+            sa.insert(decision_subjects).from_select(
+                ["prefix", "ledger_index"], sa.select(*columns).order_by(*columns)
+            )
+        )
+        self.conn.execute(sa.delete(decision_subjects_staged))
 
     def get(self, ids: Iterable[str]) -> dict[str, StoredDecision]:
         """Records by id.
@@ -328,15 +367,32 @@ class DecisionRepository:
     def blank(self, ids: Sequence[str], reason: str, now: datetime) -> None:
         """Forget the content, subject and outcome of records (pruned or erased); rows stay.
 
+        Their entries in the subject index go, so that no trace of the subject's key is left.
+
         Args:
             ids: Record ids.
             reason: Why (``retention``, ``erasure: <the request's reason>``).
             now: When.
         """
         for start in range(0, len(ids), KEY_BATCH):
+            chunk = ids[start : start + KEY_BATCH]
+            keyed = self.conn.execute(
+                sa.select(decisions.c.ledger_index, decisions.c.subject_key).where(
+                    decisions.c.id.in_(chunk), decisions.c.subject_key.is_not(None)
+                )
+            ).all()
+            entries = [{"p": key[:SUBJECT_PREFIX_CHARS], "i": index} for index, key in keyed]
+            for table in (decision_subjects, decision_subjects_staged) if entries else ():
+                self.conn.execute(  # their subject index entries go, wherever they are
+                    sa.delete(table).where(
+                        table.c.prefix == sa.bindparam("p"),
+                        table.c.ledger_index == sa.bindparam("i"),
+                    ),
+                    entries,
+                )
             self.conn.execute(
                 sa.update(decisions)
-                .where(decisions.c.id.in_(ids[start : start + KEY_BATCH]))
+                .where(decisions.c.id.in_(chunk))
                 .values(
                     subject_key=None,
                     outcome=None,

@@ -422,29 +422,33 @@ keyed hash of its subject and its outcome label. Pruning (retention) or erasure 
 request) blanks the opening, ``subject_key`` and ``outcome`` and says why in ``gone_reason``;
 the row and its leaf stay."""
 
+sa.Index("ix_decisions_ledger_index", decisions.c.ledger_index, unique=True)
+
 SUBJECT_PREFIX_CHARS = 12
-"""Hex digits of a subject's keyed hash that its index holds (48 bits; a lookup compares the
-whole key in the rows the prefix finds): the keys are random, so once the index outgrows the
-page cache each record written touches an index page of its own, and short entries halve it."""
+"""Hex digits of a subject's keyed hash that the subject index holds (48 bits; a lookup compares
+the whole key in the rows the prefix finds)."""
 
+decision_subjects = sa.Table(
+    "decision_subjects",
+    metadata,
+    sa.Column("prefix", sa.String(SUBJECT_PREFIX_CHARS), primary_key=True),
+    sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+"""The subject index: the prefix of each record's subject key with the record's ledger index,
+in key order. Entries arrive from :data:`decision_subjects_staged`, many at a time (see
+:mod:`keel.store.decisions`)."""
 
-def subject_prefix(key: sa.ColumnElement[str | None]) -> sa.ColumnElement[str | None]:
-    """The indexed prefix of a keyed hash, as the index's expression.
-
-    Written with literals, not parameters, so that both databases match a query's expression
-    to the index's.
-    """
-    first = sa.literal_column("1", sa.Integer)
-    length = sa.literal_column(str(SUBJECT_PREFIX_CHARS), sa.Integer)
-    return sa.func.substr(key, first, length)
-
-
-def subject_rest(key: sa.ColumnElement[str | None]) -> sa.ColumnElement[str | None]:
-    """What follows the indexed prefix of a keyed hash."""
-    return sa.func.substr(key, sa.literal_column(str(SUBJECT_PREFIX_CHARS + 1), sa.Integer))
-
-
-sa.Index("ix_decisions_subject", subject_prefix(decisions.c.subject_key))
+decision_subjects_staged = sa.Table(
+    "decision_subjects_staged",
+    metadata,
+    sa.Column("prefix", sa.String(SUBJECT_PREFIX_CHARS), primary_key=True),
+    sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+"""The newest records' subject index entries, as in :data:`decision_subjects` (at most
+``keel.store.decisions.STAGED_ENTRIES`` of them, plus one batch's): a small table, whose pages
+a batch's writes share."""
 
 decision_meta = sa.Table(
     "decision_meta",
