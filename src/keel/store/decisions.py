@@ -9,11 +9,11 @@ Invariants:
       findable by id).
     * A row with a ``subject_key`` has exactly one subject index entry (the key's first
       :data:`~keel.store.schema.SUBJECT_PREFIX_CHARS` characters and the row's ledger index):
-      in ``decision_subjects_staged`` while it is among the newest records, then in
-      ``decision_subjects``. A blanked row has none. Subject keys are random, so an index kept
-      on the rows would take a page write per record once it outgrew the page cache; the
-      staging table stays small (its pages are shared by a batch's writes) and its entries
-      are merged in key order, many at a time.
+      on SQLite in ``decision_subjects_staged`` while it is among the newest records, then in
+      ``decision_subjects``; on PostgreSQL in ``decision_subjects`` at once. A blanked row has
+      none. Subject keys are random, so on SQLite an index kept on the rows took a page write
+      per record once it outgrew the page cache; the staging table stays small (its pages are
+      shared by a batch's writes) and its entries are merged in key order, many at a time.
     * Times are stored in UTC; SQLite keeps them as naive text and they are read back as UTC.
 """
 
@@ -212,14 +212,25 @@ class DecisionRepository:
         return bytes(key)
 
     def insert(self, rows: Sequence[NewDecision], now: datetime) -> None:
-        """Insert rows, and stage their subject index entries.
+        """Insert rows, and their subject index entries (SQLite: staged).
 
         Once :data:`STAGED_ENTRIES` entries are staged, they are merged into the subject index.
 
         Args:
-            rows: The new records' rows.
+            rows: The new records' rows, at consecutive ledger indices (a batch's leaves).
             now: When they were received.
+
+        Raises:
+            StoreError: If the rows' ledger indices are not consecutive; nothing is written.
         """
+        if not rows:
+            return
+        first, last = rows[0].ledger_index, rows[-1].ledger_index
+        if any(r.ledger_index != first + i for i, r in enumerate(rows)):
+            raise StoreError(
+                f"decision rows must hold consecutive ledger indices, in order (a batch's"
+                f" leaves): {len(rows)} rows from {first} to {last}"
+            )
         conn = self.conn
         if conn.dialect.name == "sqlite":
             values = _sqlite_rows(conn, rows, now)
@@ -231,16 +242,34 @@ class DecisionRepository:
                 for r in rows
             ]  # fmt: skip
         insert_rows(conn, decisions, _INSERTED, values)
-        staged = [
-            (r.ledger_index, r.subject_key[:SUBJECT_PREFIX_CHARS])
-            for r in rows
-            if r.subject_key is not None
-        ]
-        if staged:
-            insert_rows(conn, decision_subjects_staged, ("ledger_index", "prefix"), staged)
-            count = conn.execute(sa.select(sa.func.count()).select_from(decision_subjects_staged))
-            if count.scalar_one() >= STAGED_ENTRIES:
-                self._merge_subjects()
+        # Staged from the rows just written, by the database: one statement, and on PostgreSQL
+        # no second stream of rows from this process.
+        staged = sum(r.subject_key is not None for r in rows)
+        if not staged:
+            return
+        # PostgreSQL keeps a random-key index well enough in its shared buffers: staging would
+        # only add server work there (measured: 12-13,000 against 16-19,000 records/s).
+        sqlite = conn.dialect.name == "sqlite"
+        prefix = sa.func.substr(decisions.c.subject_key, 1, SUBJECT_PREFIX_CHARS)
+        conn.execute(
+            sa.insert(decision_subjects_staged if sqlite else decision_subjects).from_select(
+                ["prefix", "ledger_index"],
+                sa.select(prefix, decisions.c.ledger_index).where(
+                    decisions.c.ledger_index.between(first, last),
+                    decisions.c.subject_key.is_not(None),
+                ),
+            )
+        )
+        if not sqlite:
+            return
+        staged_now = conn.execute(
+            sa.update(decision_meta)
+            .where(decision_meta.c.id == 1)
+            .values(staged=decision_meta.c.staged + staged)
+            .returning(decision_meta.c.staged)
+        ).scalar_one()
+        if staged_now >= STAGED_ENTRIES:
+            self._merge_subjects()
 
     def _merge_subjects(self) -> None:
         """Move the staged subject index entries into the subject index, in key order."""
@@ -251,6 +280,7 @@ class DecisionRepository:
             )
         )
         self.conn.execute(sa.delete(decision_subjects_staged))
+        self.conn.execute(sa.update(decision_meta).where(decision_meta.c.id == 1).values(staged=0))
 
     def get(self, ids: Iterable[str]) -> dict[str, StoredDecision]:
         """Records by id.

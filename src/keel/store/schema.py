@@ -446,17 +446,19 @@ decision_subjects_staged = sa.Table(
     sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sqlite_with_rowid=False,
 )
-"""The newest records' subject index entries, as in :data:`decision_subjects` (at most
+"""SQLite: the newest records' subject index entries, as in :data:`decision_subjects` (at most
 ``keel.store.decisions.STAGED_ENTRIES`` of them, plus one batch's): a small table, whose pages
-a batch's writes share."""
+a batch's writes share. Empty on PostgreSQL."""
 
 decision_meta = sa.Table(
     "decision_meta",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("index_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("staged", sa.BigInteger, nullable=False, server_default="0"),
 )
-"""One row: the secret key of the subjects' keyed hashes (created with the table)."""
+"""One row: the secret key of the subjects' keyed hashes (created with the table), and how many
+subject index entries were staged since the last merge (counting some erased since)."""
 
 monitor_actions = sa.Table(
     "monitor_actions",

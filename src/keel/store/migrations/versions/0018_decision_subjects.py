@@ -3,9 +3,9 @@
 An index on the decisions' random subject keys made each record of a batch write an index page
 of its own once the index outgrew the page cache: at 100,000 records that cost a quarter to a
 third of SQLite's intake. The index is now a table of ``(prefix, ledger_index)`` in key order,
-fed many records at a time from a small staging table of the same shape; rows are found from
-it through a new unique index on ``decisions.ledger_index``. Existing records' entries are
-copied into it.
+fed on SQLite many records at a time from a small staging table of the same shape (PostgreSQL
+writes it directly); rows are found from it through a new unique index on
+``decisions.ledger_index``. Existing records' entries are copied into it.
 
 Revision ID: 0018
 Revises: 0017
@@ -36,6 +36,9 @@ def upgrade() -> None:
         sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
         sqlite_with_rowid=False,
     )
+    op.add_column(
+        "decision_meta", sa.Column("staged", sa.BigInteger, nullable=False, server_default="0")
+    )
     op.create_index("ix_decisions_ledger_index", "decisions", ["ledger_index"], unique=True)
     op.execute(
         "INSERT INTO decision_subjects (prefix, ledger_index)"
@@ -48,5 +51,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_index("ix_decisions_subject", "decisions", [sa.text("substr(subject_key, 1, 12)")])
     op.drop_index("ix_decisions_ledger_index", "decisions")
+    with op.batch_alter_table("decision_meta") as table:  # SQLite: a copy of the one-row table
+        table.drop_column("staged")
     op.drop_table("decision_subjects_staged")
     op.drop_table("decision_subjects")
