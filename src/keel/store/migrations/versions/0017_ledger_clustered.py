@@ -5,7 +5,7 @@ table, by an implicit rowid, and an index on ``idx``); so did every node (``(lev
 Entries now use ``idx INTEGER PRIMARY KEY`` (the rowid itself) and nodes a ``WITHOUT ROWID``
 table keyed by ``(level, idx)``: one B-tree each, the same rows. PostgreSQL is unchanged.
 
-Rebuilding copies both tables once (about a second per million entries).
+Rebuilding copies both tables once.
 
 Revision ID: 0017
 Revises: 0016
