@@ -428,24 +428,24 @@ SUBJECT_PREFIX_CHARS = 12
 """Hex digits of a subject's keyed hash that the subject index holds (48 bits; a lookup compares
 the whole key in the rows the prefix finds)."""
 
-decision_subjects = sa.Table(
-    "decision_subjects",
-    metadata,
-    sa.Column("prefix", sa.String(SUBJECT_PREFIX_CHARS), primary_key=True),
-    sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
-    sqlite_with_rowid=False,
-)
+
+def _subject_entries(name: str) -> sa.Table:
+    """A table of subject index entries: a key prefix and a ledger index, in that order."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("prefix", sa.String(SUBJECT_PREFIX_CHARS), primary_key=True),
+        sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
+        sqlite_with_rowid=False,
+    )
+
+
+decision_subjects = _subject_entries("decision_subjects")
 """The subject index: the prefix of each record's subject key with the record's ledger index,
 in key order. Entries arrive from :data:`decision_subjects_staged`, many at a time (see
 :mod:`keel.store.decisions`)."""
 
-decision_subjects_staged = sa.Table(
-    "decision_subjects_staged",
-    metadata,
-    sa.Column("prefix", sa.String(SUBJECT_PREFIX_CHARS), primary_key=True),
-    sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
-    sqlite_with_rowid=False,
-)
+decision_subjects_staged = _subject_entries("decision_subjects_staged")
 """SQLite: the newest records' subject index entries, as in :data:`decision_subjects` (at most
 ``keel.store.decisions.STAGED_ENTRIES`` of them, plus one batch's): a small table, whose pages
 a batch's writes share. Empty on PostgreSQL."""
@@ -455,10 +455,8 @@ decision_meta = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("index_key", sa.LargeBinary(32), nullable=False),
-    sa.Column("staged", sa.BigInteger, nullable=False, server_default="0"),
 )
-"""One row: the secret key of the subjects' keyed hashes (created with the table), and how many
-subject index entries were staged since the last merge (counting some erased since)."""
+"""One row: the secret key of the subjects' keyed hashes (created with the table)."""
 
 monitor_actions = sa.Table(
     "monitor_actions",

@@ -24,21 +24,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "decision_subjects",
-        sa.Column("prefix", sa.String(12), primary_key=True),
-        sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
-        "decision_subjects_staged",
-        sa.Column("prefix", sa.String(12), primary_key=True),
-        sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
-        sqlite_with_rowid=False,
-    )
-    op.add_column(
-        "decision_meta", sa.Column("staged", sa.BigInteger, nullable=False, server_default="0")
-    )
+    for name in ("decision_subjects", "decision_subjects_staged"):
+        op.create_table(
+            name,
+            sa.Column("prefix", sa.String(12), primary_key=True),
+            sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
+            sqlite_with_rowid=False,
+        )
     op.create_index("ix_decisions_ledger_index", "decisions", ["ledger_index"], unique=True)
     op.execute(
         "INSERT INTO decision_subjects (prefix, ledger_index)"
@@ -51,7 +43,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_index("ix_decisions_subject", "decisions", [sa.text("substr(subject_key, 1, 12)")])
     op.drop_index("ix_decisions_ledger_index", "decisions")
-    with op.batch_alter_table("decision_meta") as table:  # SQLite: a copy of the one-row table
-        table.drop_column("staged")
     op.drop_table("decision_subjects_staged")
     op.drop_table("decision_subjects")
