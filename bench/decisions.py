@@ -23,7 +23,8 @@ And once, without a database: the Recorder's cost per ``record()`` call on the c
 Usage::
 
     python bench/decisions.py [--seconds 4] [--batch 1000] [--lookup-records 1000000]
-                              [--prefill 0] [--postgres URL] [--out bench/results/decisions.json]
+                              [--prefill 0] [--random-ids] [--postgres URL]
+                              [--out bench/results/decisions.json]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,10 +73,17 @@ def features(n: int) -> dict[str, Any]:
     return {f"f{i}": (n * 31 + i) % 997 / 7 for i in range(FEATURES)} | {"id": f"app-{n}"}
 
 
-def record(n: int, now: datetime) -> dict[str, Any]:
-    """A record as a model server sends it: ~300 bytes, a subject, reason codes."""
+def record(n: int, now: datetime, random_ids: bool = False) -> dict[str, Any]:
+    """A record as a model server sends it: ~300 bytes, a subject, reason codes.
+
+    Its id is ``r-<n>`` (ids in sending order), or with ``random_ids`` a UUID-shaped hash of
+    ``n``, as a server that names records with UUIDs sends them.
+    """
+    ident = f"r-{n}"
+    if random_ids:
+        ident = str(uuid.UUID(hashlib.sha256(ident.encode()).hexdigest()[:32]))
     return {
-        "id": f"r-{n}",
+        "id": ident,
         "model": "scorer@1",
         "decided_at": instant(now - timedelta(milliseconds=n % 60_000)),
         "input_digest": "sha256:" + hashlib.sha256(str(n).encode()).hexdigest(),
@@ -117,7 +126,7 @@ def setup(root: Path, url: str) -> Workspace:
     return ws
 
 
-def intake(ws: Workspace, batch: int, seconds: float) -> dict[str, float]:
+def intake(ws: Workspace, batch: int, seconds: float, random_ids: bool = False) -> dict[str, float]:
     """Records/s through the service, and the ledger's appends of the same leaves.
 
     The two alternate batch by batch, so that both see the same machine (this one's speed
@@ -130,7 +139,7 @@ def intake(ws: Workspace, batch: int, seconds: float) -> dict[str, float]:
     count, records_s, appends_s, records_cpu_s, appends_cpu_s = 0, 0.0, 0.0, 0.0, 0.0
     slowest_s = 0.0  # the slowest batch: one that merges the staged subject index entries
     while records_s < seconds or appends_s < seconds:
-        records = [record(count + i, now) for i in range(batch)]
+        records = [record(count + i, now, random_ids) for i in range(batch)]
         started, cpu = time.perf_counter(), time.process_time()
         decisions.record(ws, records, actor="user:bench")
         took_s = time.perf_counter() - started
@@ -256,7 +265,7 @@ def run_backend(name: str, url: str, root: Path, args: argparse.Namespace) -> di
         fill_lookup(ws, args.prefill, max(1, args.prefill // 10))
         result["prefilled"] = args.prefill
     print(f"[{name}] intake, batches of {args.batch} ...", file=sys.stderr)
-    result |= intake(ws, args.batch, args.seconds)
+    result |= intake(ws, args.batch, args.seconds, args.random_ids)
     ws.close()
     if args.lookup_records:
         folder = root / f"{name}-lookup"
@@ -284,6 +293,12 @@ def main() -> None:
         default=0,
         help="records written in bulk before the intake (rows only, as --lookup-records writes"
         " them): intake into a workspace that already holds that many",
+    )
+    parser.add_argument(
+        "--random-ids",
+        action="store_true",
+        help="UUID-shaped record ids instead of ids in sending order (the id index's keys are"
+        " then random, as the subject index's are)",
     )
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--out", default="bench/results/decisions.json")
