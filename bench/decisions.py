@@ -52,7 +52,7 @@ from keel.service import Workspace, apply_manifests, decisions, ledger
 from keel.service.actor import Actor
 from keel.store.bulk import insert_rows, timestamp
 from keel.store.decisions import DecisionRepository
-from keel.store.schema import SUBJECT_PREFIX_CHARS, decision_subjects
+from keel.store.schema import SUBJECT_PREFIX_CHARS, decision_ids, decision_subjects
 from keel.store.schema import decisions as decisions_table
 from pgschema import postgres_schema, postgres_url
 
@@ -170,8 +170,8 @@ that follow get the ledger's own indices, which must not collide with theirs).""
 def fill_lookup(ws: Workspace, total: int, subjects: int) -> None:
     """``total`` records of ``subjects`` subjects, written in bulk.
 
-    Rows, openings and subject index entries (merged ones, as most of a long-running
-    workspace's are).
+    Rows, openings, subject index entries and (SQLite) id index entries (merged ones, as most
+    of a long-running workspace's are).
     """
     now = datetime.now(UTC)
     chunk = 50_000
@@ -197,6 +197,9 @@ def fill_lookup(ws: Workspace, total: int, subjects: int) -> None:
             ), rows)  # fmt: skip
             entries = sorted((row[9][:SUBJECT_PREFIX_CHARS], row[1]) for row in rows)
             insert_rows(conn, decision_subjects, ("prefix", "ledger_index"), entries)
+            if conn.dialect.name == "sqlite":  # PostgreSQL: its unique index on id
+                entries = sorted((row[0], row[1]) for row in rows)
+                insert_rows(conn, decision_ids, ("id", "ledger_index"), entries)
         print(f"  {min(start + chunk, total):,} / {total:,} records", file=sys.stderr)
 
 

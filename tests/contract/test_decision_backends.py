@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -415,19 +416,29 @@ def test_stored_times_are_the_records_times_on_every_backend(database: Database)
         assert raw == written
 
 
-def subject_entries(engine: sa.Engine) -> tuple[list[int], list[int]]:
-    """The ledger indices in the subject index and in its staging table.
+def subject_entries(
+    engine: sa.Engine, index: str = "decision_subjects"
+) -> tuple[list[int], list[int]]:
+    """The ledger indices in the subject index (or another ``index``) and in its staging table.
 
     PostgreSQL stages nothing: its entries are expected in the index, wherever SQLite's are.
     """
     with engine.connect() as conn:
         indexed, staged = (
             sorted(i for (i,) in conn.execute(sa.text(f"SELECT ledger_index FROM {table}")))
-            for table in ("decision_subjects", "decision_subjects_staged")
+            for table in (index, f"{index}_staged")
         )
     if engine.dialect.name == "postgresql":
         assert staged == []
     return indexed, staged
+
+
+def id_entries(engine: sa.Engine) -> tuple[list[int], list[int]]:
+    """The ledger indices in SQLite's id index and its staging table (none on PostgreSQL)."""
+    found = subject_entries(engine, "decision_ids")
+    if engine.dialect.name == "postgresql":
+        assert found == ([], [])
+    return found
 
 
 def expect(engine: sa.Engine, indexed: list[int], staged: list[int]) -> tuple[list[int], ...]:
@@ -474,11 +485,11 @@ def test_subject_entries_are_staged_then_merged_and_found_wherever_they_are(
         query = subject_query(keys[0], 100).compile(conn, compile_kwargs={"literal_binds": True})
         if conn.dialect.name == "sqlite":
             plan = str(conn.execute(sa.text(f"EXPLAIN QUERY PLAN {query}")).all())
-            used = ("decision_subjects USING PRIMARY KEY", "USING INDEX ix_decisions_ledger_index")
+            used = ("decision_subjects USING PRIMARY KEY", "USING INTEGER PRIMARY KEY")
         else:  # a table this small is scanned by choice: forbid that to see what can be used
             conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
             plan = str(conn.execute(sa.text(f"EXPLAIN {query}")).all())
-            used = ("decision_subjects_pkey", "ix_decisions_ledger_index")
+            used = ("decision_subjects_pkey", "decisions_pkey")
         assert all(name in plan for name in used), plan
     with database.engine.begin() as conn:  # blanked records leave both tables
         DecisionRepository(conn).blank(["d-0", "d-3", "d-25", "d-29"], "erasure: test", moment)
@@ -488,3 +499,124 @@ def test_subject_entries_are_staged_then_merged_and_found_wherever_they_are(
     with database.engine.connect() as conn:
         found = [d.id for d in DecisionRepository(conn).of_subject(keys[0], 100)]
     assert found == [f"d-{n}" for n in (27, 24, 21, 18, 15, 12, 9, 6)]
+
+
+def test_ids_are_found_wherever_their_entries_are_and_each_is_held_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite finds ids through its id index, staged or merged, and each of its two tables
+    refuses an id twice; PostgreSQL finds them through its unique index on ``id``."""
+    monkeypatch.setattr(store_decisions, "STAGED_ENTRIES", 20)
+    moment = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    ids = [f"d-{n}" if n % 2 else str(uuid.UUID(int=random.Random(n).getrandbits(128)))
+           for n in range(30)]  # fmt: skip
+    rows = [
+        NewDecision(ids[n], n, "scorer@1", None, moment, instant(moment), timedelta(days=1),
+                    "sha256:" + "0" * 64, "sha256:" + "1" * 64, None, str(n), b"s" * 16, "{}")
+        for n in range(30)
+    ]  # fmt: skip
+    engine = database.engine
+    sqlite = engine.dialect.name == "sqlite"
+    for batch, indexed, staged in (
+        (rows[:12], [], list(range(12))),
+        (rows[12:22], list(range(22)), []),
+        (rows[22:], list(range(22)), list(range(22, 30))),
+    ):
+        with engine.begin() as conn:
+            DecisionRepository(conn).insert(batch, moment)
+        assert id_entries(engine) == ((indexed, staged) if sqlite else ([], []))
+    unknown = ["d-404", str(uuid.UUID(int=404))]
+    with engine.connect() as conn:
+        repo = DecisionRepository(conn)
+        for wanted in (ids, ids[:3] + ids[25:] + unknown, unknown):
+            known = [i for i in wanted if i in ids]
+            assert repo.existing(wanted) == set(known)
+            got = repo.get(wanted)
+            assert {i: d.outcome for i, d in got.items()} == {i: str(ids.index(i)) for i in known}
+        if sqlite:  # no lookup scans the rows
+            query = (
+                sa.select(decisions_table.c.id)
+                .where(store_decisions._with_ids(conn, ids[:5]))
+                .compile(conn, compile_kwargs={"literal_binds": True})
+            )
+            plan = str(conn.execute(sa.text(f"EXPLAIN QUERY PLAN {query}")).all())
+            assert "decision_ids USING PRIMARY KEY" in plan and "SCAN decisions" not in plan, plan
+
+    def store_again(stored: str) -> None:
+        """A new row with a stored id, then (SQLite) what merging would do with its entry."""
+        with engine.begin() as conn:
+            DecisionRepository(conn).insert([rows[0]._replace(id=stored, ledger_index=30)], moment)
+            monkeypatch.setattr(store_decisions, "STAGED_ENTRIES", 1)
+            DecisionRepository(conn).insert([rows[1]._replace(id="new", ledger_index=31)], moment)
+
+    for stored in (ids[3], ids[25]):  # merged, staged: a table or the unique index refuses it
+        with pytest.raises(sa.exc.IntegrityError):
+            store_again(stored)
+    assert id_entries(engine) == ((list(range(22)), list(range(22, 30))) if sqlite else ([], []))
+    with engine.begin() as conn:  # blanking finds its rows through the index too
+        DecisionRepository(conn).blank([ids[3], ids[26]], "erasure: test", moment)
+    with engine.connect() as conn:
+        got = DecisionRepository(conn).get(ids)
+    assert sorted(i for i, d in got.items() if d.gone_reason) == sorted([ids[3], ids[26]])
+    assert len(got) == 30
+
+
+def test_records_stored_before_migration_0019_keep_their_ids_unique_and_found(
+    estate: Workspace,
+) -> None:
+    """Migration 0019 keys the rows by ledger index and builds SQLite's id index from them;
+    downgrading restores the index on ``id``."""
+    engine = estate.database.engine
+    batch = [make(n) for n in range(12)]
+    decisions.record(estate, batch, actor="user:s")
+
+    def btrees() -> list[str]:  # SQLite: the B-trees that hold the rows and their indexes
+        with engine.connect() as conn:
+            return sorted(
+                name for (name,) in conn.execute(sa.text(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = 'decisions'"
+                    " AND type IN ('table', 'index')"))
+            )  # fmt: skip
+
+    def unique_indexes() -> list[str]:  # PostgreSQL: the unique indexes, with their columns
+        with engine.connect() as conn:
+            return sorted(
+                f"{name} {d[d.index('USING'):]}"
+                for name, d in conn.execute(sa.text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'decisions'"
+                    " AND indexdef LIKE 'CREATE UNIQUE%'"))
+            )  # fmt: skip
+
+    sqlite = engine.dialect.name == "sqlite"
+    downgrade(engine, "0018")
+    before = dump(estate, "SELECT * FROM decisions ORDER BY id")
+    if sqlite:
+        assert btrees() == [
+            "decisions", "ix_decisions_expiry", "ix_decisions_ledger_index",
+            "ix_decisions_model_time", "sqlite_autoindex_decisions_1",
+        ]  # fmt: skip
+    else:
+        assert unique_indexes() == [
+            "decisions_pkey USING btree (id)",
+            "ix_decisions_ledger_index USING btree (ledger_index)",
+        ]
+    upgrade(engine)
+    assert dump(estate, "SELECT * FROM decisions ORDER BY id") == before
+    first = decisions.show(estate, "d-0").stored.ledger_index
+    if sqlite:
+        assert btrees() == ["decisions", "ix_decisions_expiry", "ix_decisions_model_time"]
+        assert id_entries(engine) == ([first + n for n in range(12)], [])
+        with engine.connect() as conn:
+            entries = conn.execute(sa.text("SELECT id, ledger_index FROM decision_ids"))
+            assert sorted(entries) == sorted((f"d-{n}", first + n) for n in range(12))
+    else:
+        assert unique_indexes() == [
+            "decisions_pkey USING btree (ledger_index)",
+            "ix_decisions_id USING btree (id)",
+        ]
+        assert id_entries(engine) == ([], [])
+    again = decisions.record(estate, [*batch, make(12)], actor="user:s")
+    assert (again.stored, again.duplicates) == (1, 12)
+    with pytest.raises(DecisionError, match="records"):
+        decisions.record(estate, [batch[5] | {"output": {"decision": "x"}}], actor="user:s")
+    assert decisions.show(estate, "d-7").stored.ledger_index == first + 7

@@ -35,7 +35,7 @@ from keel.store.schema import estate_meta
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 PG_MIGRATION_LOCK_KEY = 0x6B65656C  # "keel"
 
-SCHEMA_REVISION = "0018"
+SCHEMA_REVISION = "0019"
 """The newest migration's revision: a database at it needs no Alembic run (a test keeps this in
 step with ``migrations/versions``). Checking it with one query instead of loading Alembic saves
 every command about 0.2 s of start-up."""

@@ -14,6 +14,11 @@ Invariants:
       none. Subject keys are random, so on SQLite an index kept on the rows took a page write
       per record once it outgrew the page cache; the staging table stays small (its pages are
       shared by a batch's writes) and its entries are merged in key order, many at a time.
+    * Ids are unique. On SQLite every row has one id index entry (its id and ledger index),
+      staged and merged as subject entries are, since clients' ids may be as random as subject
+      keys (UUIDs); the intake checks that an id is new (:meth:`existing`) in the write
+      transaction that inserts it, which holds the estate lock, and each of the two tables
+      refuses an id twice. PostgreSQL keeps a unique index on ``id``.
     * Times are stored in UTC; SQLite keeps them as naive text and they are read back as UTC.
 """
 
@@ -31,6 +36,8 @@ from keel.errors import StoreError
 from keel.store.bulk import insert_rows, placeholders, timestamp
 from keel.store.schema import (
     SUBJECT_PREFIX_CHARS,
+    decision_ids,
+    decision_ids_staged,
     decision_meta,
     decision_subjects,
     decision_subjects_staged,
@@ -39,7 +46,28 @@ from keel.store.schema import (
 
 KEY_BATCH = 500
 STAGED_ENTRIES = 16_384
-"""Staged subject index entries that make an insert merge them into the subject index."""
+"""Staged index entries (subject or id) that make an insert merge them into their index."""
+
+
+def _with_ids(conn: Connection, ids: Sequence[str]) -> sa.ColumnElement[bool]:
+    """Rows with any of some ids: on SQLite found through the id index.
+
+    PostgreSQL gets the ids as literals (they are checked against a strict pattern, and
+    SQLAlchemy quotes them): it then hashes the list. With bound parameters it compares every
+    row with every id whenever it scans, as it does while its statistics still call a fresh
+    table empty: 190 us a record at 10,000 records a batch.
+    """
+    if conn.dialect.name != "sqlite":
+        return decisions.c.id.in_(
+            sa.bindparam("ids", list(ids), expanding=True, literal_execute=True)
+        )
+    indices = sa.union_all(
+        *(
+            sa.select(table.c.ledger_index).where(table.c.id.in_(ids))
+            for table in (decision_ids, decision_ids_staged)
+        )
+    )
+    return decisions.c.ledger_index.in_(indices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +240,14 @@ class DecisionRepository:
         return bytes(key)
 
     def insert(self, rows: Sequence[NewDecision], now: datetime) -> None:
-        """Insert rows, and their subject index entries (SQLite: staged).
+        """Insert rows, and their subject index entries and (SQLite) id index entries.
 
-        Once :data:`STAGED_ENTRIES` entries are staged, they are merged into the subject index.
+        SQLite stages the entries; once :data:`STAGED_ENTRIES` of a kind are staged, they are
+        merged into their index.
 
         Args:
-            rows: The new records' rows, at consecutive ledger indices (a batch's leaves).
+            rows: The new records' rows, at consecutive ledger indices (a batch's leaves), with
+                ids that no stored record has (see :meth:`existing`).
             now: When they were received.
 
         Raises:
@@ -242,39 +272,47 @@ class DecisionRepository:
                 for r in rows
             ]  # fmt: skip
         insert_rows(conn, decisions, _INSERTED, values)
-        if all(r.subject_key is None for r in rows):
-            return
-        # The entries come from the rows just written, by the database: one statement, and on
-        # PostgreSQL no second stream of rows from this process. PostgreSQL keeps a random-key
-        # index well enough in its shared buffers: staging only added server work there
-        # (slower in all seven pairs of runs: 10,598-12,800 against 12,156-19,284 records/s).
         sqlite = conn.dialect.name == "sqlite"
-        prefix = sa.func.substr(decisions.c.subject_key, 1, SUBJECT_PREFIX_CHARS)
-        conn.execute(
-            sa.insert(decision_subjects_staged if sqlite else decision_subjects).from_select(
-                ["prefix", "ledger_index"],
-                sa.select(prefix, decisions.c.ledger_index).where(
-                    decisions.c.ledger_index.between(first, last),
-                    decisions.c.subject_key.is_not(None),
-                ),
+        written = decisions.c.ledger_index.between(first, last)
+        if sqlite:  # the entries come from the rows just written, as subject entries do below
+            conn.execute(
+                sa.insert(decision_ids_staged).from_select(
+                    ["id", "ledger_index"],
+                    sa.select(decisions.c.id, decisions.c.ledger_index).where(written),
+                )
             )
-        )
-        if not sqlite:
-            return
-        # Counting a small WITHOUT ROWID table walks its few leaf pages, which are cached.
-        staged = conn.execute(sa.select(sa.func.count()).select_from(decision_subjects_staged))
-        if staged.scalar_one() >= STAGED_ENTRIES:
-            self._merge_subjects()
+        if any(r.subject_key is not None for r in rows):
+            # The entries come from the rows just written, by the database: one statement, and
+            # on PostgreSQL no second stream of rows from this process. PostgreSQL keeps a
+            # random-key index well enough in its shared buffers: staging only added server
+            # work there (slower in all seven pairs of runs: 10,598-12,800 against
+            # 12,156-19,284 records/s).
+            prefix = sa.func.substr(decisions.c.subject_key, 1, SUBJECT_PREFIX_CHARS)
+            conn.execute(
+                sa.insert(decision_subjects_staged if sqlite else decision_subjects).from_select(
+                    ["prefix", "ledger_index"],
+                    sa.select(prefix, decisions.c.ledger_index).where(
+                        written, decisions.c.subject_key.is_not(None)
+                    ),
+                )
+            )
+        if sqlite:
+            self._merge(decision_ids_staged, decision_ids)
+            self._merge(decision_subjects_staged, decision_subjects)
 
-    def _merge_subjects(self) -> None:
-        """Move the staged subject index entries into the subject index, in key order."""
-        columns = (decision_subjects_staged.c.prefix, decision_subjects_staged.c.ledger_index)
+    def _merge(self, staged: sa.Table, index: sa.Table) -> None:
+        """Move staged index entries into their index in key order, once there are enough."""
+        # Counting a small WITHOUT ROWID table walks its few leaf pages, which are cached.
+        count = self.conn.execute(sa.select(sa.func.count()).select_from(staged)).scalar_one()
+        if count < STAGED_ENTRIES:
+            return
+        keys = staged.primary_key.columns
         self.conn.execute(
-            sa.insert(decision_subjects).from_select(
-                ["prefix", "ledger_index"], sa.select(*columns).order_by(*columns)
+            sa.insert(index).from_select(
+                [c.name for c in staged.columns], sa.select(staged).order_by(*keys)
             )
         )
-        self.conn.execute(sa.delete(decision_subjects_staged))
+        self.conn.execute(sa.delete(staged))
 
     def get(self, ids: Iterable[str]) -> dict[str, StoredDecision]:
         """Records by id.
@@ -287,23 +325,14 @@ class DecisionRepository:
         """
         wanted = sorted(set(ids))
         found: dict[str, StoredDecision] = {}
-        # PostgreSQL gets the ids as literals (they are checked against a strict pattern, and
-        # SQLAlchemy quotes them): it then hashes the list. With bound parameters it compares
-        # every row with every id whenever it scans, as it does while its statistics still
-        # call a fresh table empty: 190 us a record at 10,000 records a batch. SQLite looks
-        # each bound id up in the key's index; rendering literals would cost it a tenth more
-        # instructions per record for nothing.
-        ids_param: sa.BindParameter[list[str]] = sa.bindparam(
-            "ids", expanding=True, literal_execute=self.conn.dialect.name == "postgresql"
-        )
-        query = sa.select(*_COLUMNS).where(decisions.c.id.in_(ids_param))
         for start in range(0, len(wanted), KEY_BATCH):
-            rows = self.conn.execute(query, {"ids": wanted[start : start + KEY_BATCH]})
+            chunk = wanted[start : start + KEY_BATCH]
+            rows = self.conn.execute(sa.select(*_COLUMNS).where(_with_ids(self.conn, chunk)))
             found.update({row[0]: _stored(row) for row in rows})
         return found
 
     def existing(self, ids: Iterable[str]) -> set[str]:
-        """Which of some record ids are stored (an intake's check for retries).
+        """Which of some record ids are stored (an intake's check for new ids and retries).
 
         Args:
             ids: Record ids.
@@ -312,23 +341,22 @@ class DecisionRepository:
             The stored ones.
         """
         wanted = sorted(set(ids))
-        sqlite = self.conn.dialect.name == "sqlite"
-        # PostgreSQL gets the ids as literals, as in get(). SQLite gets driver SQL: SQLAlchemy's
-        # expansion of a batch's ids cost about 1 us a record there.
-        query = sa.select(decisions.c.id).where(
-            decisions.c.id.in_(sa.bindparam("ids", expanding=True, literal_execute=True))
-        )
         found: set[str] = set()
         for start in range(0, len(wanted), KEY_BATCH):
             chunk = wanted[start : start + KEY_BATCH]
-            marks = placeholders(self.conn, len(chunk))
-            rows = (
-                self.conn.exec_driver_sql(
-                    f"SELECT id FROM decisions WHERE id IN ({marks})", tuple(chunk)
+            # SQLite gets driver SQL: SQLAlchemy's expansion of a batch's ids cost about 1 us a
+            # record there.
+            if self.conn.dialect.name == "sqlite":
+                marks = placeholders(self.conn, len(chunk))
+                rows = self.conn.exec_driver_sql(
+                    f"SELECT id FROM decision_ids WHERE id IN ({marks}) UNION ALL"
+                    f" SELECT id FROM decision_ids_staged WHERE id IN ({marks})",
+                    (*chunk, *chunk),
                 )
-                if sqlite
-                else self.conn.execute(query, {"ids": chunk})
-            )
+            else:
+                rows = self.conn.execute(
+                    sa.select(decisions.c.id).where(_with_ids(self.conn, chunk))
+                )
             found.update(ident for (ident,) in rows)
         return found
 
@@ -402,7 +430,7 @@ class DecisionRepository:
             chunk = ids[start : start + KEY_BATCH]
             keyed = self.conn.execute(
                 sa.select(decisions.c.ledger_index, decisions.c.subject_key).where(
-                    decisions.c.id.in_(chunk), decisions.c.subject_key.is_not(None)
+                    _with_ids(self.conn, chunk), decisions.c.subject_key.is_not(None)
                 )
             ).all()
             entries = [{"p": key[:SUBJECT_PREFIX_CHARS], "i": index} for index, key in keyed]
@@ -416,7 +444,7 @@ class DecisionRepository:
                 )
             self.conn.execute(
                 sa.update(decisions)
-                .where(decisions.c.id.in_(chunk))
+                .where(_with_ids(self.conn, chunk))
                 .values(
                     subject_key=None,
                     outcome=None,

@@ -398,8 +398,13 @@ and how many tokens that take granted."""
 decisions = sa.Table(
     "decisions",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Column(
+        "ledger_index",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("id", sa.String(64), nullable=False),
     sa.Column("model", sa.String(127), nullable=False),
     sa.Column("workload", sa.String(63), nullable=True),
     sa.Column("decided_at", UTCDateTime(), nullable=False),
@@ -416,21 +421,27 @@ decisions = sa.Table(
     sa.Index("ix_decisions_model_time", "model", "decided_at"),
     sa.Index("ix_decisions_expiry", "expires_at"),
 )
-"""One row per model decision recorded: its ledger leaf's index and fields, the commitment to
-its content and the commitment's opening (``salt`` and the canonical JSON ``opening``), the
-keyed hash of its subject and its outcome label. Pruning (retention) or erasure (a subject's
-request) blanks the opening, ``subject_key`` and ``outcome`` and says why in ``gone_reason``;
-the row and its leaf stay."""
+"""One row per model decision recorded, keyed by its ledger leaf's index (on SQLite the rowid:
+rows are stored in the order they arrive): its id and fields, the commitment to its content and
+the commitment's opening (``salt`` and the canonical JSON ``opening``), the keyed hash of its
+subject and its outcome label. Pruning (retention) or erasure (a subject's request) blanks the
+opening, ``subject_key`` and ``outcome`` and says why in ``gone_reason``; the row and its leaf
+stay.
 
-sa.Index("ix_decisions_ledger_index", decisions.c.ledger_index, unique=True)
+Ids are unique. PostgreSQL holds them in a unique index; SQLite finds them through
+:data:`decision_ids` (clients' ids may be random, as UUIDs are, and an index on them took a
+page write per record), and the intake checks them inside its write transaction, which holds
+the estate lock."""
+
+sa.Index("ix_decisions_id", decisions.c.id, unique=True).ddl_if(dialect="postgresql")
 
 SUBJECT_PREFIX_CHARS = 12
 """Hex digits of a subject's keyed hash that the subject index holds (48 bits; a lookup compares
 the whole key in the rows the prefix finds)."""
 
 
-def _subject_entries(name: str) -> sa.Table:
-    """A table of subject index entries: a key prefix and a ledger index, in that order."""
+def _entries(name: str) -> sa.Table:
+    """A table of index entries: a key prefix and a ledger index, in that order."""
     return sa.Table(
         name,
         metadata,
@@ -440,15 +451,36 @@ def _subject_entries(name: str) -> sa.Table:
     )
 
 
-decision_subjects = _subject_entries("decision_subjects")
+decision_subjects = _entries("decision_subjects")
 """The subject index: the prefix of each record's subject key with the record's ledger index,
 in key order. Entries arrive from :data:`decision_subjects_staged`, many at a time (see
 :mod:`keel.store.decisions`)."""
 
-decision_subjects_staged = _subject_entries("decision_subjects_staged")
+decision_subjects_staged = _entries("decision_subjects_staged")
 """SQLite: the newest records' subject index entries, as in :data:`decision_subjects` (at most
 ``keel.store.decisions.STAGED_ENTRIES`` of them, plus one batch's): a small table, whose pages
 a batch's writes share. Empty on PostgreSQL."""
+
+
+def _id_entries(name: str) -> sa.Table:
+    """A table of id index entries: a record id and its ledger index."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("ledger_index", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+decision_ids = _id_entries("decision_ids")
+"""SQLite's id index: each record's id with its ledger index, in id order, fed from
+:data:`decision_ids_staged` as the subject index is. Empty on PostgreSQL, which keeps a unique
+index on ``decisions.id``."""
+
+decision_ids_staged = _id_entries("decision_ids_staged")
+"""SQLite: the newest records' id index entries, as in :data:`decision_ids`. Empty on
+PostgreSQL."""
 
 decision_meta = sa.Table(
     "decision_meta",
