@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.decisions import MAX_BATCH, Recorder, check_records, input_digest, subject_key
-from keel.decisions.record import DecisionRecord, instant, now_instant, subject_keyer
+from keel.decisions import record as record_module
+from keel.decisions.record import DecisionRecord, instant, new_record_id, now_instant, subject_keyer
 from keel.errors import DecisionError, Problem, UnreachableError
 from keel.operations import MAX_DECISIONS
 
@@ -388,3 +389,27 @@ def test_any_batch_gives_records_or_located_problems(raws: list[Any]) -> None:
     for record in records:
         assert record.leaf("sha256:" + "0" * 64)["id"] == record.id
         assert len(record.content_json) <= 16 * 1024
+
+
+def test_default_record_ids_sort_by_time_and_differ_within_a_millisecond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's ids sort as they were made (a store's id index takes them at its end), are
+    distinct within one millisecond and are valid record ids."""
+    now_ms = [1_764_700_000_000]
+    monkeypatch.setattr(record_module.time, "time_ns", lambda: now_ms[0] * 1_000_000 + 999)
+    first = [new_record_id() for _ in range(1000)]
+    now_ms[0] += 1
+    later = new_record_id()
+    assert len(set(first)) == 1000 and all(i < later for i in first)
+    assert all(len(i) == 32 and i.startswith(f"{now_ms[0] - 1:012x}") for i in first)
+    int(later, 16)  # hex digits only
+    check_records([good(id=later)], now=NOW, retention=RETENTION)  # a valid id
+    monkeypatch.undo()
+    recorder = Recorder(Sink(), model="scorer@1", flush_s=3600)
+    made = [recorder.record({"n": n}, "ok") for n in range(3)]
+    recorder.close()
+    times = [m[:12] for m in made]  # within a millisecond, the random part decides the order
+    assert times == sorted(times) and int(made[0][:12], 16) == pytest.approx(
+        time.time() * 1000, abs=60_000
+    )

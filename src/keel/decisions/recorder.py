@@ -40,7 +40,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from keel.decisions.record import MAX_BATCH, input_digest, instant, now_instant
+from keel.decisions.record import MAX_BATCH, input_digest, instant, new_record_id, now_instant
 from keel.errors import DecisionError, KeelError, UserError
 
 P = ParamSpec("P")
@@ -144,7 +144,8 @@ class Recorder:
             output: What the model answered (JSON).
             subject: Whom the decision is about (stored as a commitment, erasable).
             explanation: Reason codes or feature attributions (JSON).
-            record_id: The record's id (a random one by default).
+            record_id: The record's id (by default :func:`~keel.decisions.record.new_record_id`:
+                ordered by time, then random).
             decided_at: When it decided (now by default).
             model: The ``name@version`` that decided, when not the recorder's (a server that
                 serves several versions, or swaps after a rollback).
@@ -156,7 +157,7 @@ class Recorder:
             DecisionError: If the input is not JSON.
             UserError: If the recorder was closed.
         """
-        ident = record_id or os.urandom(16).hex()
+        ident = record_id or new_record_id()
         item: dict[str, Any] = {
             "id": ident,
             "model": model or self.model,
