@@ -4,9 +4,11 @@ erasure and retention, with the ledger verifying throughout."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -441,6 +443,21 @@ def id_entries(engine: sa.Engine) -> tuple[list[int], list[int]]:
     return found
 
 
+@contextlib.contextmanager
+def ran_statements(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The statements the engine's connections run meanwhile, as sent to the driver."""
+    ran: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        ran.append((args[2], args[3]))  # (conn, cursor, statement, parameters, ...)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield ran
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
 def expect(engine: sa.Engine, indexed: list[int], staged: list[int]) -> tuple[list[int], ...]:
     """Where SQLite's entries are expected; PostgreSQL's are all in the index."""
     if engine.dialect.name == "sqlite":
@@ -526,21 +543,22 @@ def test_ids_are_found_wherever_their_entries_are_and_each_is_held_once(
             DecisionRepository(conn).insert(batch, moment)
         assert id_entries(engine) == ((indexed, staged) if sqlite else ([], []))
     unknown = ["d-404", str(uuid.UUID(int=404))]
-    with engine.connect() as conn:
+    with engine.connect() as conn, ran_statements(engine) as lookups:
         repo = DecisionRepository(conn)
         for wanted in (ids, ids[:3] + ids[25:] + unknown, unknown):
             known = [i for i in wanted if i in ids]
             assert repo.existing(wanted) == set(known)
             got = repo.get(wanted)
             assert {i: d.outcome for i, d in got.items()} == {i: str(ids.index(i)) for i in known}
-        if sqlite:  # no lookup scans the rows
-            query = (
-                sa.select(decisions_table.c.id)
-                .where(store_decisions._with_ids(conn, ids[:5]))
-                .compile(conn, compile_kwargs={"literal_binds": True})
-            )
-            plan = str(conn.execute(sa.text(f"EXPLAIN QUERY PLAN {query}")).all())
-            assert "decision_ids USING PRIMARY KEY" in plan and "SCAN decisions" not in plan, plan
+    if sqlite:  # no lookup scans the rows: the statements they ran, explained
+        assert len(lookups) == 6
+        with engine.connect() as conn:
+            for statement, parameters in lookups:
+                explained = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                plan = str(explained.all())
+                assert "decision_ids USING PRIMARY KEY" in plan, plan
+                assert "decision_ids_staged USING PRIMARY KEY" in plan, plan
+                assert "SCAN decisions" not in plan, plan
 
     def store_again(stored: str) -> None:
         """A new row with a stored id, then (SQLite) what merging would do with its entry."""
