@@ -56,6 +56,9 @@ class ApiSettings:
         denial_flush_s: Longest a refusal waits before its batch is written to the ledger.
         shared_limits: Keep the rate limits in the database, so that every server on it
             enforces one limit (``None``: on PostgreSQL, where several servers can share it).
+        plan_cache_s: How long the latest plan is served without asking the store whether
+            another process committed a newer one (a plan committed through this server is
+            served at once; 0 asks on every request).
     """
 
     rate_per_s: float = 50.0
@@ -68,6 +71,7 @@ class ApiSettings:
     max_header_bytes: int = 32 * 1024
     denial_flush_s: float = 0.5
     shared_limits: bool | None = None
+    plan_cache_s: float = 1.0
 
 
 class RateLimiter:
@@ -249,6 +253,8 @@ class Guards:
         limiter: Requests per principal.
         failures: Failed authentications per client address.
         denials: Refusals on their way to the ledger.
+        plan_cache_s: How long the latest plan is served without asking the store (see
+            :attr:`ApiSettings.plan_cache_s`).
     """
 
     workspace: Workspace
@@ -256,6 +262,7 @@ class Guards:
     limiter: RateLimiter
     failures: RateLimiter = field(default_factory=lambda: RateLimiter(5.0, 20))
     denials: Denials | None = None
+    plan_cache_s: float = 0.0
 
     def refuse(self, principal: str, action: str, resource: str, policies: list[str]) -> None:
         """Record a refusal (batched) and raise it.
@@ -369,7 +376,10 @@ def guard(
             guards.refuse(token.principal, action, target, list(decision.policies))
         request.state.csrf = csrf
         ops = LocalOperations(
-            guards.workspace, actor=Actor.of_token(token), visible=visible(guards, token)
+            guards.workspace,
+            actor=Actor.of_token(token),
+            visible=visible(guards, token),
+            plan_trusted_s=guards.plan_cache_s,
         )
         return Caller(token, ops)
 

@@ -71,6 +71,8 @@ class LocalOperations:
         principal: The local principal's name (``user:alice``) when ``actor`` is ``None``.
         visible: The caller's read decisions, applied to every list; everything is visible
             when ``None`` (the local workspace, whose user can open the database anyway).
+        plan_trusted_s: How long the latest plan, once read, is served without asking the
+            store for a newer one (see :func:`keel.service.planning.latest`).
     """
 
     where = "local"
@@ -82,11 +84,13 @@ class LocalOperations:
         actor: Actor | None = None,
         principal: str = "",
         visible: Visible | None = None,
+        plan_trusted_s: float = 0.0,
     ) -> None:
         self.workspace = workspace
         self._actor = actor
         self._principal = principal
         self._visible = visible
+        self._plan_trusted_s = plan_trusted_s
 
     @property
     def actor(self) -> Actor:
@@ -189,7 +193,7 @@ class LocalOperations:
 
     def latest_plan(self) -> wire.Plan:
         """The latest committed plan."""
-        found = planning.latest(self.workspace)
+        found = planning.latest(self.workspace, trusted_s=self._plan_trusted_s)
         if found is None:
             raise NotFoundError("no plan was committed yet", hint="keel plan")
         return planning.redact_plan(found, self._shown)

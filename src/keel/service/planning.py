@@ -8,6 +8,8 @@ transaction.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -202,6 +204,7 @@ def _commit(
     data = plan_data(result)
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
     with workspace.unit(actor.principal, write=True) as unit:
+        unit.after_commit(lambda: _committed(workspace.settings.database_url))
         if unless_same:
             latest = unit.repository(PlanRepository).latest()
             if latest is not None and _same_decision(data, latest[1]):
@@ -521,27 +524,56 @@ def _redact_schedule(schedule: wire.Schedule | None, hidden: set[str]) -> wire.S
     )
 
 
-_LATEST: dict[str, wire.Plan] = {}
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    """The latest plan as last read from a database, when, and the commits counted then."""
+
+    plan: wire.Plan
+    checked_s: float  # time.monotonic() before the read
+    commits: int
 
 
-def latest(workspace: Workspace) -> wire.Plan | None:
-    """The latest committed plan (a committed plan never changes, so it is read once per id).
+_LATEST: dict[str, _Latest] = {}
+"""By database URL. A committed plan never changes, so a plan is read once per id."""
+_COMMITS: dict[str, int] = {}
+"""By database URL, a fresh number from :data:`_COMMIT_COUNT` after each plan this process
+commits: a cache entry read before that commit is no longer trusted."""
+_COMMIT_COUNT = itertools.count(1)
+
+
+def latest(workspace: Workspace, *, trusted_s: float = 0.0) -> wire.Plan | None:
+    """The latest committed plan.
 
     Args:
         workspace: The workspace.
+        trusted_s: How long a plan already read is served without asking the store whether a
+            newer one was committed. A plan committed by this process is seen at once; one
+            committed by another process (another server on the database, the CLI) within
+            this time. 0 asks on every call.
 
     Returns:
         The plan, with its id, or ``None`` when none was committed.
     """
+    url = workspace.settings.database_url
+    commits = _COMMITS.get(url, 0)
+    checked_s = time.monotonic()
+    cached = _LATEST.get(url)
+    fresh = cached is not None and checked_s - cached.checked_s < trusted_s
+    if cached is not None and fresh and cached.commits == commits:
+        return cached.plan
     with workspace.unit() as unit:
         repo = unit.repository(PlanRepository)
         plan_id = repo.latest_id()
         if plan_id is None:
             return None
-        cached = _LATEST.get(workspace.settings.database_url)
-        if cached is None or cached.plan_id != plan_id:
+        if cached is None or cached.plan.plan_id != plan_id:
             found = repo.latest()
             assert found is not None
-            cached = conversion.plan(found[1], plan_id=found[0])
-            _LATEST[workspace.settings.database_url] = cached
-    return cached
+            cached = _Latest(conversion.plan(found[1], plan_id=found[0]), checked_s, commits)
+    _LATEST[url] = _Latest(cached.plan, checked_s, commits)
+    return cached.plan
+
+
+def _committed(url: str) -> None:
+    """A plan was committed on this database by this process: trust no plan read before."""
+    _COMMITS[url] = next(_COMMIT_COUNT)
