@@ -362,6 +362,22 @@ def test_revocation_takes_effect_within_the_cache_time(server: Server) -> None:
     assert "short-lived" in listed and key not in listed
 
 
+def test_a_new_plan_is_served_at_once_from_this_server_and_within_a_second_from_elsewhere(
+    server: Server,
+) -> None:
+    with server.client("admin") as client:
+        first = client.get("/v1/plans/latest").json()["plan_id"]
+        assert run("plan", "--commit", cwd=server.root).returncode == 0  # another process
+        time.sleep(1.1)  # the latest plan read is trusted for one second without the store
+        elsewhere = client.get("/v1/plans/latest").json()["plan_id"]
+        assert elsewhere > first
+        made = client.post("/v1/plans", json={"commit": "always"})
+        assert made.status_code == 200, made.text
+        here = made.json()["plan_id"]
+        assert here > elsewhere
+        assert client.get("/v1/plans/latest").json()["plan_id"] == here  # within the second
+
+
 def test_python_client(server: Server) -> None:
     with keel.Client(server.url, token=server.keys["approver"]) as api:
         assert api.healthz()
