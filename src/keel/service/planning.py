@@ -204,12 +204,12 @@ def _commit(
     data = plan_data(result)
     digest = "sha256:" + hashlib.sha256(canonical_json(data).encode()).hexdigest()
     with workspace.unit(actor.principal, write=True) as unit:
-        unit.after_commit(lambda: _committed(workspace.settings.database_url))
         if unless_same:
             latest = unit.repository(PlanRepository).latest()
             if latest is not None and _same_decision(data, latest[1]):
                 return latest[0], None
         plan_id = unit.repository(PlanRepository).add(data, digest, datetime.now(UTC))
+        unit.after_commit(lambda: _committed(workspace.settings.database_url))
         entry = {
             "type": "plan.committed",
             "plan_id": plan_id,
@@ -558,8 +558,11 @@ def latest(workspace: Workspace, *, trusted_s: float = 0.0) -> wire.Plan | None:
     commits = _COMMITS.get(url, 0)
     checked_s = time.monotonic()
     cached = _LATEST.get(url)
-    fresh = cached is not None and checked_s - cached.checked_s < trusted_s
-    if cached is not None and fresh and cached.commits == commits:
+    if (
+        cached is not None
+        and cached.commits == commits
+        and checked_s - cached.checked_s < trusted_s
+    ):
         return cached.plan
     with workspace.unit() as unit:
         repo = unit.repository(PlanRepository)
