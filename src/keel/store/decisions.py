@@ -49,6 +49,10 @@ STAGED_ENTRIES = 16_384
 """Staged index entries (subject or id) that make an insert merge them into their index."""
 
 
+_ID_TABLES = (decision_ids, decision_ids_staged)
+"""SQLite's id index and its staging table: a lookup by id searches both."""
+
+
 def _with_ids(conn: Connection, ids: Sequence[str]) -> sa.ColumnElement[bool]:
     """Rows with any of some ids: on SQLite found through the id index.
 
@@ -62,10 +66,7 @@ def _with_ids(conn: Connection, ids: Sequence[str]) -> sa.ColumnElement[bool]:
             sa.bindparam("ids", list(ids), expanding=True, literal_execute=True)
         )
     indices = sa.union_all(
-        *(
-            sa.select(table.c.ledger_index).where(table.c.id.in_(ids))
-            for table in (decision_ids, decision_ids_staged)
-        )
+        *(sa.select(table.c.ledger_index).where(table.c.id.in_(ids)) for table in _ID_TABLES)
     )
     return decisions.c.ledger_index.in_(indices)
 
@@ -349,9 +350,10 @@ class DecisionRepository:
             if self.conn.dialect.name == "sqlite":
                 marks = placeholders(self.conn, len(chunk))
                 rows = self.conn.exec_driver_sql(
-                    f"SELECT id FROM decision_ids WHERE id IN ({marks}) UNION ALL"
-                    f" SELECT id FROM decision_ids_staged WHERE id IN ({marks})",
-                    (*chunk, *chunk),
+                    " UNION ALL ".join(
+                        f"SELECT id FROM {table.name} WHERE id IN ({marks})" for table in _ID_TABLES
+                    ),
+                    tuple(chunk) * len(_ID_TABLES),
                 )
             else:
                 rows = self.conn.execute(
