@@ -440,8 +440,8 @@ SUBJECT_PREFIX_CHARS = 12
 the whole key in the rows the prefix finds)."""
 
 
-def _entries(name: str) -> sa.Table:
-    """A table of index entries: a key prefix and a ledger index, in that order."""
+def _subject_entries(name: str) -> sa.Table:
+    """A table of subject index entries: a key prefix and a ledger index, in that order."""
     return sa.Table(
         name,
         metadata,
@@ -451,12 +451,12 @@ def _entries(name: str) -> sa.Table:
     )
 
 
-decision_subjects = _entries("decision_subjects")
+decision_subjects = _subject_entries("decision_subjects")
 """The subject index: the prefix of each record's subject key with the record's ledger index,
 in key order. Entries arrive from :data:`decision_subjects_staged`, many at a time (see
 :mod:`keel.store.decisions`)."""
 
-decision_subjects_staged = _entries("decision_subjects_staged")
+decision_subjects_staged = _subject_entries("decision_subjects_staged")
 """SQLite: the newest records' subject index entries, as in :data:`decision_subjects` (at most
 ``keel.store.decisions.STAGED_ENTRIES`` of them, plus one batch's): a small table, whose pages
 a batch's writes share. Empty on PostgreSQL."""
