@@ -527,6 +527,12 @@ def main() -> None:
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--out", default="bench/results/lineage.json")
     args = parser.parse_args()
+    hub_edges = 2 * args.hubs * args.hub_readers
+    if args.edges <= hub_edges:
+        parser.error(
+            f"--edges {args.edges:,} leaves no edges for the layered graph: the hubs alone take"
+            f" {hub_edges:,} (2 x --hubs x --hub-readers); ask for more edges or fewer hubs"
+        )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "sqlite"
