@@ -85,3 +85,27 @@ def test_a_read_that_overlaps_this_process_s_commit_is_not_trusted_afterwards(
     assert latest_id(workspace) == first  # asks the store, overlapping the commit
     assert done and done[0] != first
     assert latest_id(workspace, trusted_s=3600) == done[0]
+
+
+def test_a_slower_read_of_an_older_plan_does_not_replace_a_newer_one(
+    workspace: Workspace, planned: planning.PlanResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests at once: the one that read the older plan finishes last."""
+    first, _ = planning.commit_plan(workspace, planned, actor=SYSTEM)
+    assert latest_id(workspace) == first
+    newer: list[int | None] = []
+    read = PlanRepository.latest_id
+
+    def read_then_let_another_read_finish(repo: PlanRepository) -> int | None:
+        found = read(repo)
+        if not newer:
+            newer.append(committed_elsewhere(workspace))
+            reader = threading.Thread(target=lambda: newer.append(latest_id(workspace)))
+            reader.start()
+            reader.join()
+        return found
+
+    monkeypatch.setattr(PlanRepository, "latest_id", read_then_let_another_read_finish)
+    assert latest_id(workspace) == first  # this read found the older plan
+    assert newer[1] == newer[0] != first  # the other read found the newer one, and finished first
+    assert latest_id(workspace, trusted_s=3600) == newer[0]  # the newer plan is kept

@@ -282,7 +282,7 @@ def create_app(workspace: Workspace, settings: ApiSettings | None = None) -> Fas
         limiter("requests", settings.rate_per_s, settings.burst),
         limiter("failures", settings.failures_per_s, settings.failure_burst),
         Denials(workspace, settings.denial_flush_s),
-        settings.plan_cache_s,
+        plan_cache_s=settings.plan_cache_s,
     )
     app.state.guards = guards
     app.state.writes = GroupCommit(workspace)

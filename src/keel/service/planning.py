@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -539,6 +540,8 @@ _COMMITS: dict[str, int] = {}
 """By database URL, a fresh number from :data:`_COMMIT_COUNT` after each plan this process
 commits: a cache entry read before that commit is no longer trusted."""
 _COMMIT_COUNT = itertools.count(1)
+_KEEPING = threading.Lock()
+"""Held while :func:`latest` compares and replaces an entry of :data:`_LATEST`."""
 
 
 def latest(workspace: Workspace, *, trusted_s: float = 0.0) -> wire.Plan | None:
@@ -569,12 +572,18 @@ def latest(workspace: Workspace, *, trusted_s: float = 0.0) -> wire.Plan | None:
         plan_id = repo.latest_id()
         if plan_id is None:
             return None
-        if cached is None or cached.plan.plan_id != plan_id:
+        if cached is not None and cached.plan.plan_id == plan_id:
+            plan = cached.plan
+        else:
             found = repo.latest()
             assert found is not None
-            cached = _Latest(conversion.plan(found[1], plan_id=found[0]), checked_s, commits)
-    _LATEST[url] = _Latest(cached.plan, checked_s, commits)
-    return cached.plan
+            plan = conversion.plan(found[1], plan_id=found[0])
+    with _KEEPING:
+        kept = _LATEST.get(url)
+        # A slower read that found an older plan does not replace a newer one read meanwhile.
+        if kept is None or (kept.plan.plan_id or 0) <= plan_id:
+            _LATEST[url] = _Latest(plan, checked_s, commits)
+    return plan
 
 
 def _committed(url: str) -> None:
