@@ -17,7 +17,10 @@ from keel.placement.solver import check_capacity, solve
 from placement_problems import tight_problem
 
 
-def test_a_window_makes_a_three_way_exchange_that_moves_and_swaps_cannot() -> None:
+@pytest.mark.parametrize("shape", [neighbourhood.WHOLE, neighbourhood.GUIDED])
+def test_a_window_makes_a_three_way_exchange_that_moves_and_swaps_cannot(
+    shape: neighbourhood.Shape,
+) -> None:
     """A 2-device gang on the wrong pool, two 1-device jobs on the other, both pools full.
 
     The gang can only move once both jobs have left its pool's counterpart; swapping it with
@@ -30,7 +33,8 @@ def test_a_window_makes_a_three_way_exchange_that_moves_and_swaps_cannot() -> No
     plan = np.array([0, 1, 1])
     stuck = solver._thorough(problem, plan, 0)  # the search alone cannot get out
     assert solver._cost(problem, stuck) == 20.0
-    better = neighbourhood.improve(problem, plan, problem.item_costs(), costs=problem.item_costs())
+    costs = problem.item_costs()
+    better = neighbourhood.improve(problem, plan, costs, costs=costs, shape=shape)
     assert better.tolist() == [1, 0, 0]
     assert solver._cost(problem, better) == 3.0
     assert plan.tolist() == [0, 1, 1]  # the caller's plan is left as it was
@@ -60,13 +64,14 @@ def planned(draw: st.DrawFn) -> tuple[Problem, np.ndarray, np.ndarray]:  # type:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(planned())
+@given(planned(), st.sampled_from([neighbourhood.WHOLE, neighbourhood.GUIDED]))
 def test_windows_keep_every_replica_and_rule_and_never_cost_more(
     case: tuple[Problem, np.ndarray, np.ndarray],  # type: ignore[type-arg]
+    shape: neighbourhood.Shape,
 ) -> None:
     problem, plan, priced = case
     before = plan.copy()
-    better = neighbourhood.improve(problem, plan, priced, costs=problem.item_costs())
+    better = neighbourhood.improve(problem, plan, priced, costs=problem.item_costs(), shape=shape)
     assert np.array_equal(better != UNPLACED, before != UNPLACED)
     assert check_capacity(problem, better)
     assert solver._cost(problem, better) <= solver._cost(problem, before) + 1e-6

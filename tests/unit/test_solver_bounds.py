@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel.placement import lagrangian as lagrangian_module
-from keel.placement import solver
+from keel.placement import neighbourhood, solver
 from keel.placement.lagrangian import lagrangian, lagrangian_bound, tightened
 from keel.placement.milp import lp_bound, placed_bound, solve_exact
 from keel.placement.problem import UNPLACED, Problem
@@ -282,6 +282,7 @@ def test_a_large_plan_far_from_its_bound_after_the_windows_is_searched_thoroughl
 ) -> None:
     """The quick search stops with moves left; the thorough pass after the windows takes them."""
     problem = solved_as_large(monkeypatch)
+    monkeypatch.setattr(solver, "FAR_ABOVE", np.inf)  # no whole windows after the pass
     thorough = solver._thorough
     with monkeypatch.context() as patched:
         patched.setattr(solver, "_thorough", lambda _problem, plan, *_args: plan)
@@ -291,3 +292,30 @@ def test_a_large_plan_far_from_its_bound_after_the_windows_is_searched_thoroughl
     assert solver._better(problem, thorough(problem, quick, 0), quick)
     assert not solver._better(problem, thorough(problem, quick, 0), searched)
     assert check_capacity(problem, searched)
+
+
+@pytest.mark.parametrize(
+    ("far_above", "shapes"), [(0.0, ["guided", "whole"]), (np.inf, ["guided"])]
+)
+def test_a_large_plan_still_far_above_its_tightened_bound_gets_whole_windows_too(
+    monkeypatch: pytest.MonkeyPatch, far_above: float, shapes: list[str]
+) -> None:
+    problem = solved_as_large(monkeypatch)
+    monkeypatch.setattr(neighbourhood, "CLOSE_ENOUGH", 0.0)
+    monkeypatch.setattr(solver, "FAR_ABOVE", far_above)
+    opened: list[str] = []
+    costs: list[float] = []
+    real = neighbourhood.improve
+
+    def counted(problem: Problem, plan: Any, priced: Any, **kwargs: Any) -> Any:
+        shape = kwargs.get("shape", neighbourhood.WHOLE)
+        opened.append("guided" if shape.guided else "whole")
+        improved = real(problem, plan, priced, **kwargs)
+        costs.append(solver._cost(problem, improved))
+        return improved
+
+    monkeypatch.setattr(neighbourhood, "improve", counted)
+    solution = solve(problem, "fast")
+    assert opened == shapes
+    assert solution.objective <= costs[-1] + 1e-6  # no step after the windows costs more
+    assert check_capacity(problem, solution.assignment)

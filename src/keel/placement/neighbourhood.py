@@ -1,4 +1,4 @@
-"""Large-neighbourhood search: windows of a plan re-solved as small MILPs.
+"""Large-neighbourhood search: windows of a plan re-solved as small programs.
 
 On problems too large for the LP-guided polish, the quick local search leaves most of a plan's
 distance to the Lagrangian bound on a few replicas that sit far from their cheapest option at
@@ -8,37 +8,74 @@ search's single moves and pair swaps do not find. Smaller plans get windows too 
 polish leaves them over :data:`CLOSE_ENOUGH` above the LP bound (gangs and prices at 2,000 x
 200), see :func:`keel.placement.solver.solve_fast`.
 
-A window takes the :data:`WINDOW_SEEDS` placed replicas furthest from their cheapest priced
-option, opens each one's :data:`NEAR_OPTIONS` cheapest priced options, and frees every
-replica placed on an opened option. Seeds may take their :data:`SEED_OPTIONS` cheapest priced
-options, the others their :data:`HELD_OPTIONS`; every replica may stay where it is. The window
-is solved as the cost program with every one of its replicas placed, within the capacity the
-rest of the plan leaves (:func:`keel.placement.milp.root_plan`), and its plan is kept when it
-costs less. A replica is a seed once. Workloads with spread or coverage rules stay as they are.
+A window takes the placed replicas furthest from their cheapest priced option as seeds,
+opens each one's :data:`NEAR_OPTIONS` cheapest priced options, and frees every replica placed
+on an opened option. Seeds may take their :data:`SEED_OPTIONS` cheapest priced options, the
+others their :data:`HELD_OPTIONS`; every replica may stay where it is. The window is the cost
+program with every one of its replicas placed, within the capacity the rest of the plan
+leaves, solved one of two ways (:class:`Shape`):
+
+* ``WHOLE`` (after the polish, on problems up to a million items x options): 10 windows of 20
+  seeds, each program solved at its root (:func:`keel.placement.milp.root_plan`);
+* ``GUIDED`` (above): 20 windows of 60 seeds. Each window's LP relaxation is solved first
+  (:func:`keel.placement.milp.relax`); when it proves the window cannot get cheaper, nothing
+  more is done, else the window is polished like a small problem
+  (:func:`keel.placement.milp.polish`): replicas where plan and LP agree stay, the others
+  choose between their option in the plan and the LP's, at the program's root.
+
+A window's plan is kept when it costs less. A replica is a seed once. Workloads with spread or
+coverage rules stay as they are.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
-from keel.placement.milp import root_plan
+from keel.placement.milp import polish, relax, root_plan
 from keel.placement.problem import UNPLACED, Problem
 
-WINDOWS = 10
-"""Windows re-solved per plan at most."""
-WINDOW_SEEDS = 20
 NEAR_OPTIONS = 4
 SEED_OPTIONS = 8
 HELD_OPTIONS = 3
-"""A window's shape (module docstring). Chosen on gangs and prices 10,000 x 1,000 seed 1:
-100 seeds made programs HiGHS could not solve in :data:`WINDOW_LIMIT_S`; 10 seeds with 3
-options gained less per second; other replicas with 8 options instead of 3 made the programs
-slower for the same gain."""
-WINDOW_LIMIT_S = 5.0
-"""Time limit of one window's program (its root only). It is often reached (on a slow day
-most windows on tight, prices and restricted at 10,000 x 1,000 took all of it), so a plan
-with windows may depend on the machine's speed; see :mod:`keel.placement.solver`."""
+"""A window's options (module docstring). Chosen on gangs and prices 10,000 x 1,000 seed 1,
+with whole windows: 10 seeds with 3 options gained less per second; other replicas with 8
+options instead of 3 made the programs slower for the same gain."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How many windows, how large, and how each is solved.
+
+    Attributes:
+        windows: Windows re-solved per plan at most.
+        seeds: Seeds per window.
+        guided: Polish each window at its LP relaxation (``False``: solve it whole, at the
+            root of its MILP).
+        limit_s: Time limit of each program (a guard; past it, HiGHS returns the best plan
+            found so far, which then depends on the machine's speed).
+    """
+
+    windows: int
+    seeds: int
+    guided: bool
+    limit_s: float
+
+
+WHOLE = Shape(windows=10, seeds=20, guided=False, limit_s=5.0)
+"""After the polish. bench/placement.py, 2,000 x 200 seeds 1-3 (2026-12-03): 0.67-0.88%
+above the LP bound on gangs and 0.37-0.80% on prices, against 1.29-1.69% and 0.80-1.02% with
+:data:`GUIDED` windows; 100 seeds made programs HiGHS could not solve in 5 s. The limit is
+reached on prices at 2,000 x 200."""
+GUIDED = Shape(windows=20, seeds=60, guided=True, limit_s=10.0)
+"""Above a million items x options. bench/placement.py, 10,000 x 1,000 seeds 1 and 2
+(2026-12-03): whole windows of 20 seeds each took their 5 s limit on tight and prices; these
+took the plan further on 7 of 10 instances (estate seed 2 from 2.03% to 1.24% above its
+bound) and the whole solve took a third to a half of the time on estate, tight and
+restricted, but less far on gangs (1.91-1.96% against 1.51-1.78%) and more slowly on prices
+(92-103 s against 79-86 s). The polish took up to 4.7 s, on prices."""
 CLOSE_ENOUGH = 0.01
 """No window is opened when the plan is within this share of the bound already."""
 
@@ -49,7 +86,7 @@ def improve(
     priced: npt.NDArray[np.float64],
     *,
     costs: npt.NDArray[np.float64],
-    windows: int = WINDOWS,
+    shape: Shape = WHOLE,
 ) -> npt.NDArray[np.int64]:
     """A plan placing the same replicas as ``assignment``, for at most its cost.
 
@@ -58,7 +95,7 @@ def improve(
         assignment: A feasible plan (option per item, or ``UNPLACED``).
         priced: Items x options: cost plus the Lagrangian prices times demand.
         costs: Items x options: cost (``inf`` where infeasible).
-        windows: Windows re-solved at most.
+        shape: How many windows, how large, solved how.
 
     Returns:
         The improved plan (a new array).
@@ -67,12 +104,12 @@ def improve(
     cheapest = priced.min(axis=1)
     ruled = np.isin(problem.item_workload, sorted(problem.all_or_nothing()))
     movable = ~ruled
-    for _ in range(windows):
+    for _ in range(shape.windows):
         placed = plan != UNPLACED
         excess = np.full(len(plan), -1.0)
         excess[placed] = priced[np.flatnonzero(placed), plan[placed]] - cheapest[placed]
         excess[~movable] = -1.0
-        seeds = np.argsort(-excess, kind="stable")[:WINDOW_SEEDS]
+        seeds = np.argsort(-excess, kind="stable")[: shape.seeds]
         seeds = seeds[excess[seeds] > 1e-9 * np.maximum(1.0, cheapest[seeds])]
         if seeds.size == 0:
             break
@@ -83,10 +120,17 @@ def improve(
         window = _window(
             problem, plan, free=free, opened=opened, seeds=seeds, priced=priced, costs=costs
         )
-        found = root_plan(window, WINDOW_LIMIT_S)
+        before = float(costs[free, plan[free]].sum())
+        if shape.guided:
+            relaxation = relax(window, len(free), shape.limit_s)
+            if not relaxation.value < before - 1e-9 * abs(before):
+                continue  # the LP proves this window as cheap as it gets
+            start = np.searchsorted(opened, plan[free])
+            found = polish(window, start, relaxation, time_limit_s=shape.limit_s)
+        else:
+            found = root_plan(window, shape.limit_s)
         if found is None or (found == UNPLACED).any():
             continue
-        before = float(costs[free, plan[free]].sum())
         after = float(window.objective[np.arange(len(free)), found].sum())
         if after < before - 1e-9 * abs(before):
             plan[free] = opened[found]

@@ -11,10 +11,12 @@ Invariants:
     * Deterministic: ties are broken by index, never by chance; ``seed`` only orders the local
       search passes. The polish and the windows (:mod:`keel.placement.neighbourhood`) stop
       HiGHS by a node limit, not a clock, and only their time limits could make two runs
-      differ. No benchmarked problem reaches the polish's (:data:`POLISH_LIMIT_S`); a
-      window's (:data:`keel.placement.neighbourhood.WINDOW_LIMIT_S`) is often reached, so a
-      plan that windows improved may depend on the machine's speed (it always places the
-      same replicas as the plan before them, for no more).
+      differ. No benchmarked problem reaches the polish's (:data:`POLISH_LIMIT_S`). Whole
+      windows (:data:`keel.placement.neighbourhood.WHOLE`, after the polish) often reach
+      theirs on prices at 2,000 x 200, so a plan that they improved may depend on the
+      machine's speed (it always places the same replicas as the plan before them, for no
+      more); guided ones (:data:`keel.placement.neighbourhood.GUIDED`, above a million items x
+      options) came within half of theirs on prices at 10,000 x 1,000.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ THOROUGH_CELLS = 1_000_000
 """Problems up to this many items x options get the thorough search and the polish, larger
 ones the quick search guided by Lagrangian prices (bench/placement.py: thorough takes 2-8 s
 at 2,000 x 200; guided quick with its windows and a thorough pass runs 10,000 x 1,000 at
-133-373 workloads/s on a day the machine ran about 1.5x slower than usual)."""
+105-719 workloads/s on a day the machine ran about 1.7x slower than usual)."""
 POLISH_LIMIT_S = 60.0
 """Time limit of the polish's LP, and again of its MILP (each ends sooner on every problem
 bench/placement.py measures; past it, the plan found so far is kept)."""
@@ -80,6 +82,10 @@ WIDEN_SMALL, WIDEN_LARGE = 3, 1
 its cheapest one above. bench/placement.py: at 300 x 60, 3 options took gangs and restricted
 from 2-4% to under 1.2% above the optimum; at 2,000 x 200, 3 options made the program's root
 2-3 times as slow as none, 1 option about 1.3 times, for most of the gain."""
+FAR_ABOVE = 0.02
+"""Above a million items x options, a plan still this share above the Lagrangian bound after
+the guided windows, the thorough search and the continued ascent gets whole windows too, at
+the continued ascent's prices (``WHOLE`` in :mod:`keel.placement.neighbourhood`)."""
 PRICE_ROUNDS = 15
 INSERT_BUDGET = 200
 INSERT_TARGETS = 3
@@ -268,6 +274,8 @@ def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
             # pass existed: +7.3% to +3.7% above the bound). After the search, so that its
             # matrices are freed first.
             lagrange = tightened(problem, lagrange, placed, cost)
+        if _far(cost, lagrange.bound, max(FAR_ABOVE, neighbourhood.CLOSE_ENOUGH)):
+            assignment = _windows(problem, assignment, lagrange)
         return _Fast(assignment, lagrange=lagrange)
     if not polished or problem.cells > THOROUGH_CELLS:
         return _Fast(assignment)
@@ -290,9 +298,13 @@ def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
     return _Fast(assignment, relaxation, count_bound)
 
 
-def _far(cost: float, bound: float) -> bool:
-    """Whether a plan is further above its bound than windows are worth opening for."""
-    return bound > 0 and cost - bound > neighbourhood.CLOSE_ENOUGH * cost
+def _far(cost: float, bound: float, share: float | None = None) -> bool:
+    """Whether a plan is more than ``share`` of its cost above its bound.
+
+    ``None``: :data:`keel.placement.neighbourhood.CLOSE_ENOUGH`, where windows start to pay.
+    """
+    share = neighbourhood.CLOSE_ENOUGH if share is None else share
+    return bound > 0 and cost - bound > share * cost
 
 
 def _windows(
@@ -420,7 +432,9 @@ def _search(
         if total < best_total - 1e-9:
             best_assignment, best_total = search.assignment, total
     if lagrange is not None and _far(_cost(problem, best_assignment), lagrange.bound):
-        best_assignment = neighbourhood.improve(problem, best_assignment, guide, costs=costs)
+        best_assignment = neighbourhood.improve(
+            problem, best_assignment, guide, costs=costs, shape=neighbourhood.GUIDED
+        )
         if _far(_cost(problem, best_assignment), lagrange.bound):
             best_assignment = _thorough(problem, best_assignment, seed, costs)
     return best_assignment, lagrange
