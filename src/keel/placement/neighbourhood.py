@@ -73,9 +73,10 @@ GUIDED = Shape(windows=20, seeds=60, guided=True, limit_s=10.0)
 """Above a million items x options. bench/placement.py, 10,000 x 1,000 seeds 1 and 2
 (2026-12-03): whole windows of 20 seeds each took their 5 s limit on tight and prices; these
 took the plan further on 7 of 10 instances (estate seed 2 from 2.03% to 1.24% above its
-bound) and the whole solve took a third to a half of the time on estate, tight and
-restricted, but less far on gangs (1.91-1.96% against 1.51-1.78%) and more slowly on prices
-(92-103 s against 79-86 s). The polish took up to 4.7 s, on prices."""
+bound) and the whole solve took 0.3-0.45 of the time on tight and restricted, about 0.9 on
+estate, but less far on gangs (1.91-1.96% against 1.51-1.78%) and more slowly on prices
+(92-103 s against 79-86 s). The shape was chosen on tight seed 1. A window took 0.4-4.7 s on
+prices seed 1, the one run timed window by window."""
 CLOSE_ENOUGH = 0.01
 """No window is opened when the plan is within this share of the bound already."""
 
