@@ -22,7 +22,10 @@ median and the worst over seeds of fast against the best plan found and against 
 
 At 10,000 x 1,000 (``--large``) no MILP or LP runs: fast's throughput (workloads/s, the
 Lagrangian ascent included: its prices guide the search there) and that Lagrangian bound on
-its cost (the plan's own bound at that size).
+its cost (the plan's own bound at that size). With ``--budgets``, the same instance is solved
+again within each time budget (``solve(..., budget_s=)``): the time taken, workloads/s,
+replicas short of the unbudgeted plan, and the cost against the best bound of every run of
+the instance (only for plans placing as many replicas as the unbudgeted one).
 
 Targets (issue 17): fast within 1% of the proven optimum on every family at 300 x 60 and 2,000
 x 200 (median over seeds; the worst reported too); a bound within 2% at 10,000 x 1,000; at
@@ -30,7 +33,8 @@ least 5,000 workloads/s there on every family.
 
 Usage::
 
-    python bench/placement.py [--seeds 1 2 3] [--sizes 300x60 2000x200] [--large] [--quick]
+    python bench/placement.py [--seeds 1 2 3] [--sizes 300x60 2000x200] [--large]
+        [--budgets 2 5 10] [--quick]
 """
 
 from __future__ import annotations
@@ -220,14 +224,31 @@ def run_instance(family: str, n_w: int, n_o: int, seed: int, limit_s: float) -> 
     return row
 
 
-def run_large(family: str, seed: int) -> dict[str, Any]:
+def run_large(family: str, seed: int, budgets: list[float]) -> dict[str, Any]:
     n_w, n_o = 10_000, 1_000
     problem = make(family, n_w, n_o, seed)
     total_s, solution = timed(lambda: solve(problem))
     fast_s, bound = solution.seconds, solution.bound  # the search's own Lagrangian bound
     placed, cost = cost_of(problem, solution.assignment)
     bound_s = total_s - fast_s
+    cut = [solve(problem, budget_s=budget) for budget in budgets]
+    best_bound = max([bound, *(c.bound for c in cut if c.placed <= placed)])
+    budgeted = [
+        {
+            "budget_s": budget,
+            "fast_s": c.seconds,
+            "fast_per_s": n_w / c.seconds,
+            "fast_placed": c.placed,
+            "short": placed - c.placed,
+            "own_gap": c.gap,
+            # A bound on plans placing at least `placed`: compares only plans placing as many.
+            "fast_vs_bound": c.objective / best_bound - 1 if c.placed >= placed else None,
+        }
+        for budget, c in zip(budgets, cut, strict=True)
+    ]
     return {
+        "budgets": budgeted,
+        "best_bound": best_bound,
         "family": family,
         "size": f"{n_w}x{n_o}",
         "seed": seed,
@@ -278,6 +299,21 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def print_budgets(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"\n{'family':<11} {'seed':>4} {'budget s':>8} {'fast s':>7} {'wl/s':>7} {'short':>5}"
+        f" {'fast/best bound':>15} {'own gap':>8}"
+    )
+    for r in rows:
+        for b in r["budgets"]:
+            gap = "none" if b["own_gap"] is None else f"{b['own_gap']:.2%}"
+            print(
+                f"{r['family']:<11} {r['seed']:>4} {b['budget_s']:>8g} {b['fast_s']:>7.2f}"
+                f" {b['fast_per_s']:>7,.0f} {b['short']:>5} {pct(b['fast_vs_bound']):>15}"
+                f" {gap:>8}"
+            )
+
+
 def print_large(rows: list[dict[str, Any]]) -> None:
     print(
         f"\n{'family':<11} {'size':>11} {'seed':>4} {'fast s':>7} {'wl/s':>7} {'placed':>13} {'bound s':>7} {'fast/bound':>10}"
@@ -295,6 +331,13 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", default=["300x60", "2000x200"])
     parser.add_argument("--families", nargs="+", default=["estate", *FAMILIES])
     parser.add_argument("--large", action="store_true", help="also 10,000 x 1,000 (fast and bound)")
+    parser.add_argument(
+        "--budgets",
+        type=float,
+        nargs="*",
+        default=[],
+        help="with --large: also solve within these time budgets, seconds (solve's budget_s)",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="one seed at 300 x 60, for a smoke run"
     )
@@ -316,8 +359,10 @@ def main() -> None:
         for family in args.families:
             for seed in seeds:
                 print(f"[{family} 10000x1000 seed {seed}] ...", file=sys.stderr)
-                large.append(run_large(family, seed))
+                large.append(run_large(family, seed, args.budgets))
         print_large(large)
+        if args.budgets:
+            print_budgets(large)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"instances": rows, "large": large}, indent=2))

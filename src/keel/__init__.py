@@ -25,6 +25,7 @@ def plan(
     solver: str = "fast",
     commit: bool = False,
     principal: str = "",
+    budget_s: float | None = None,
 ) -> Plan:
     """Plan where every workload of a workspace's estate runs.
 
@@ -34,6 +35,8 @@ def plan(
         solver: ``fast`` or ``exact``.
         commit: Store the plan and record it in the ledger.
         principal: Who commits it (``user:NAME``); ``KEEL_PRINCIPAL`` when empty.
+        budget_s: The fast solver returns its best plan after this many seconds (``None``:
+            no budget; with one, the plan depends on the machine's speed).
 
     Returns:
         The plan (``plan.to_json()`` is what ``keel plan -o json`` prints).
@@ -42,7 +45,7 @@ def plan(
 
     ws = Workspace.open(workspace)
     try:
-        result = planning.compute_plan(ws, objective=objective, solver=solver)
+        result = planning.compute_plan(ws, objective=objective, solver=solver, budget_s=budget_s)
         if commit:
             actor = access.local_actor(ws, principal or ws.settings.principal)
             planning.commit_plan(ws, result, actor=actor)

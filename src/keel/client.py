@@ -178,12 +178,15 @@ class Client:
         start: datetime | None = None,
         signal: str = "carbon_location",
         energy_price: bool = False,
+        budget_s: float | None = None,
     ) -> wire.Plan:
         """Compute (and commit, see :data:`keel.operations.Commit`) a plan."""
         body: dict[str, Any] = {"objective": objective, "solver": solver, "seed": seed}
         body |= {"commit": commit, "diff": diff}
         if energy_price:
             body["energy_price"] = True
+        if budget_s is not None:
+            body["budget_s"] = budget_s
         if horizon_h is not None:
             when = None if start is None else start.isoformat()
             body |= {"horizon_h": horizon_h, "start": when, "signal": signal}

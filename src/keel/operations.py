@@ -99,12 +99,15 @@ class Operations(Protocol):
         start: datetime | None = None,
         signal: str = "carbon_location",
         energy_price: bool = False,
+        budget_s: float | None = None,
     ) -> wire.Plan:
         """Compute a plan (committed as :data:`Commit` says), with baselines; ``diff``: moves.
 
         ``horizon_h``: schedule the jobs over that many hours of grid signals from ``start``
         (the current hour by default) on ``signal``; the plan gets a ``schedule``.
-        ``energy_price``: price owned sites' electricity by the hour too.
+        ``energy_price``: price owned sites' electricity by the hour too. ``budget_s``: the
+        fast solver returns its best plan after that many seconds (the plan then depends on
+        the machine's speed).
         """
         ...
 

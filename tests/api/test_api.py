@@ -475,10 +475,15 @@ def test_a_plan_over_a_horizon_names_its_fallbacks_and_hides_what_a_reader_may_n
             ({"horizon_h": 24, "start": "2027-01-04T00:00:00"}, "start"),
             ({"horizon_h": 24, "signal": "price"}, "signal"),
             ({"energy_price": True}, "energy_price needs horizon_h"),
+            ({"budget_s": 0}, "budget_s"),
+            ({"budget_s": 3601}, "budget_s"),
+            ({"budget_s": "soon"}, "budget_s"),
         ):
             refused = client.post("/v1/plans", json={"commit": "never", **bad})
             assert refused.status_code == 422, bad
             assert field in refused.text, (bad, refused.text)
+        budgeted = client.post("/v1/plans", json={"commit": "never", "budget_s": 30})
+        assert budgeted.status_code == 200 and budgeted.json()["budget_s"] == 30
     schedule = plan["schedule"]
     assert schedule["start"] == "2027-01-04T00:00:00Z" and schedule["hours"] == 24
     for signal in schedule["signals"]:

@@ -115,12 +115,32 @@ def test_plan_json_explain_and_ledger(tmp_path: Path) -> None:
 def test_plan_rejects_bad_options(tmp_path: Path) -> None:
     keel("init", "estate", cwd=tmp_path)
     keel("apply", "-f", "estate", cwd=tmp_path)
+    size_before = _ledger_size(tmp_path)
     bad = keel("plan", "--objective", "cheap", cwd=tmp_path)
     assert bad.returncode == 2
     assert "error[E-USER]: unknown objective 'cheap'" in bad.stderr
     missing = keel("plan", "--explain", "trading-desk-copilo", cwd=tmp_path)
     assert missing.returncode == 2
     assert "did you mean 'trading-desk-copilot'" in missing.stderr
+    for budget, said in (("0", "--budget 0"), ("fast", "--budget 'fast'"), ("2h", "3600")):
+        refused = keel("plan", "--budget", budget, cwd=tmp_path)
+        assert refused.returncode == 2 and said in refused.stderr, (budget, refused.stderr)
+    assert _ledger_size(tmp_path) == size_before  # nothing recorded
+
+
+def test_a_plan_with_a_time_budget_says_so_and_records_it(tmp_path: Path) -> None:
+    keel("init", "estate", cwd=tmp_path)
+    keel("apply", "-f", "estate", cwd=tmp_path)
+    plan = json.loads(keel("plan", "--budget", "30s", "-o", "json", cwd=tmp_path).stdout)
+    assert plan["budget_s"] == 30 and plan["plan_id"] is not None
+    assert plan["unplaced"] == []  # the demo estate is solved well within 30 s
+    shown = keel("ledger", "show", "--from", str(plan["ledger_index"]), cwd=tmp_path).stdout
+    entry = json.loads(shown.splitlines()[0])["entry"]
+    assert entry["type"] == "plan.committed" and entry["budget_s"] == 30
+    text = keel("plan", "--budget", "1m", "--no-commit", cwd=tmp_path).stdout
+    assert "(budget 60 s)" in text
+    unbudgeted = json.loads(keel("plan", "--no-commit", "-o", "json", cwd=tmp_path).stdout)
+    assert "budget_s" not in unbudgeted
 
 
 def test_plan_diff_after_a_site_goes_down(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def print_plan(plan: wire.Plan) -> None:
         " plus one run of each job, carbon and latency priced in; a score to compare plans,"
         " not a bill)"
     )
-    typer.echo(f"solver: {plan.solver}, {plan.solve_s * 1000:,.1f} ms; {gap_text(plan)}")
+    budget = "" if plan.budget_s is None else f" (budget {plan.budget_s:g} s)"
+    typer.echo(f"solver: {plan.solver}, {plan.solve_s * 1000:,.1f} ms{budget}; {gap_text(plan)}")
     if plan.measured_hours:
         measured = ", ".join(f"{w} {h * 3600:,.4g} s" for w, h in plan.measured_hours.items())
         typer.echo(f"run lengths measured by dispatched runs (not the manifest's): {measured}")
@@ -235,6 +236,14 @@ def plan(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fast solver's local search.")] = 0,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Return the fast solver's best plan after this long (30s, 2m): the plan then"
+            " depends on the machine's speed, and its bound is what was proven in time.",
+            show_default=False,
+        ),
+    ] = None,
     diff: Annotated[
         bool, typer.Option("--diff", help="Re-plan against the last committed plan; show moves.")
     ] = False,
@@ -274,6 +283,9 @@ def plan(
         return
     mode: Commit = "changed" if commit is None else "always" if commit else "never"
     hours = horizon_hours(horizon) if horizon is not None else None
+    budget_s = None if budget is None else duration_s(budget, "--budget")
+    if budget_s == 0:
+        raise UserError("--budget 0: give at least 1s")
     if hours is None and start is not None:
         raise UserError("--start needs --horizon (the hours to schedule from it)")
     if hours is None and energy_price:
@@ -281,6 +293,7 @@ def plan(
     found = ops.plan(
         objective=objective, solver=solver, seed=seed, commit=mode, diff=diff,
         horizon_h=hours, start=start, signal=signal, energy_price=energy_price,
+        budget_s=None if budget_s is None else float(budget_s),
     )  # fmt: skip
     if output is not Format.table:
         typer.echo(machine(found, output, exclude_none=True))

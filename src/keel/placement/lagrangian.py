@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from keel.placement.deadline import NEVER, Deadline
 from keel.placement.problem import Problem
 
 Floats = npt.NDArray[np.float64]
@@ -101,7 +102,12 @@ def lagrangian_bound(
 
 
 def lagrangian(
-    problem: Problem, placed: int, upper: float, *, rounds: int = MAX_ROUNDS
+    problem: Problem,
+    placed: int,
+    upper: float,
+    *,
+    rounds: int = MAX_ROUNDS,
+    deadline: Deadline = NEVER,
 ) -> Lagrange:
     """A lower bound on the cost of plans placing at least ``placed`` replicas, with its prices.
 
@@ -121,6 +127,8 @@ def lagrangian(
         placed: Replicas the plans place at least.
         upper: The cost of a plan placing that many (steers the step size).
         rounds: Subgradient steps per start.
+        deadline: Past it, the ascent stops after its next full evaluation, and the second
+            start does not begin (the bound is then weaker, never invalid).
 
     Returns:
         The best bound found (never above ``upper``) and its prices.
@@ -131,8 +139,9 @@ def lagrangian(
     top = float(pairs.cost.max())
     capacity = problem.capacity.astype(np.float64)
     found = [
-        _ascent(pairs, capacity, (placed, upper), reward=reward, rounds=rounds)
+        _ascent(pairs, capacity, (placed, upper), reward=reward, rounds=rounds, deadline=deadline)
         for reward in (0.0, top)
+        if reward == 0.0 or not deadline.passed()
     ]
     best = max(found, key=lambda one: one.bound)
     return Lagrange(min(best.bound, upper), best.prices, best.reward, placed)
@@ -194,6 +203,7 @@ def _ascent(
     reward: float,
     rounds: int,
     prices: Floats | None = None,
+    deadline: Deadline = NEVER,
 ) -> Lagrange:
     """Subgradient ascent with Polyak steps from the given prices (zeros) and reward.
 
@@ -240,6 +250,8 @@ def _ascent(
         if full:
             history.append(best)
             if norm == 0.0 or theta < MIN_THETA or _settled(history, schedule.window):
+                break
+            if deadline.passed():
                 break  # norm 0: the relaxed choice is feasible and complementary, the bound exact
         if norm == 0.0:
             continue  # the near options' choice is feasible: the next full evaluation decides
@@ -250,7 +262,13 @@ def _ascent(
 
 
 def tightened(
-    problem: Problem, start: Lagrange, placed: int, upper: float, *, rounds: int = MAX_ROUNDS
+    problem: Problem,
+    start: Lagrange,
+    placed: int,
+    upper: float,
+    *,
+    rounds: int = MAX_ROUNDS,
+    deadline: Deadline = NEVER,
 ) -> Lagrange:
     """The ascent continued from a bound's prices and reward, towards a better plan's cost.
 
@@ -260,6 +278,7 @@ def tightened(
         placed: Replicas the plans place at least (``start.placed`` or more).
         upper: The cost of a plan placing that many (steers the step size).
         rounds: Subgradient steps at most.
+        deadline: Past it, the ascent stops after its next full evaluation.
 
     Returns:
         The continued ascent's best bound, never above ``upper``. Its first step is a full
@@ -271,7 +290,13 @@ def tightened(
         return start
     capacity = problem.capacity.astype(np.float64)
     found = _ascent(
-        pairs, capacity, (placed, upper), reward=start.reward, rounds=rounds, prices=start.prices
+        pairs,
+        capacity,
+        (placed, upper),
+        reward=start.reward,
+        rounds=rounds,
+        prices=start.prices,
+        deadline=deadline,
     )
     return Lagrange(min(found.bound, upper), found.prices, found.reward, placed)
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from keel.placement.deadline import NEVER, Deadline
 from keel.placement.milp import polish, relax, root_plan
 from keel.placement.problem import UNPLACED, Problem
 
@@ -88,6 +89,7 @@ def improve(
     *,
     costs: npt.NDArray[np.float64],
     shape: Shape = WHOLE,
+    deadline: Deadline = NEVER,
 ) -> npt.NDArray[np.int64]:
     """A plan placing the same replicas as ``assignment``, for at most its cost.
 
@@ -97,6 +99,7 @@ def improve(
         priced: Items x options: cost plus the Lagrangian prices times demand.
         costs: Items x options: cost (``inf`` where infeasible).
         shape: How many windows, how large, solved how.
+        deadline: Past it, no further window opens; HiGHS gets at most the time left.
 
     Returns:
         The improved plan (a new array).
@@ -106,6 +109,8 @@ def improve(
     ruled = np.isin(problem.item_workload, sorted(problem.all_or_nothing()))
     movable = ~ruled
     for _ in range(shape.windows):
+        if deadline.passed():
+            break
         placed = plan != UNPLACED
         excess = np.full(len(plan), -1.0)
         excess[placed] = priced[np.flatnonzero(placed), plan[placed]] - cheapest[placed]
@@ -122,14 +127,15 @@ def improve(
             problem, plan, free=free, opened=opened, seeds=seeds, priced=priced, costs=costs
         )
         before = float(costs[free, plan[free]].sum())
+        limit_s = deadline.limit_s(shape.limit_s)
         if shape.guided:
-            relaxation = relax(window, len(free), shape.limit_s)
+            relaxation = relax(window, len(free), limit_s)
             if not relaxation.value < before - 1e-9 * abs(before):
                 continue  # the LP proves this window as cheap as it gets
             start = np.searchsorted(opened, plan[free])
-            found = polish(window, start, relaxation, time_limit_s=shape.limit_s)
+            found = polish(window, start, relaxation, time_limit_s=deadline.limit_s(limit_s))
         else:
-            found = root_plan(window, shape.limit_s)
+            found = root_plan(window, limit_s)
         if found is None or (found == UNPLACED).any():
             continue
         after = float(window.objective[np.arange(len(free)), found].sum())

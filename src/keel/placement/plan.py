@@ -113,9 +113,11 @@ class Plan:
     schedule: dict[str, Any] | None = None
     placeable_at_most: int | None = None
     unplaceable: int = 0
+    budget_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as ``keel plan -o json`` prints it."""
+        """The plan as ``keel plan -o json`` prints it (``budget_s`` only when set)."""
+        budget = {} if self.budget_s is None else {"budget_s": self.budget_s}
         return {
             "placements": [p.to_json() for p in self.placements],
             "unplaced": [u.to_json() for u in self.unplaced],
@@ -132,7 +134,7 @@ class Plan:
             "estate_digest": self.estate_digest,
             "policy_digest": self.policy_digest,
             "schedule": self.schedule,
-        }
+        } | budget
 
 
 def _why_chosen(problem: Problem, w: int, o: int) -> list[str]:
@@ -214,6 +216,7 @@ def build_plan(problem: Problem, solution: Solution, objective_preset: str) -> P
         bound_method=solution.bound_method,
         placeable_at_most=solution.placed_bound,
         unplaceable=solution.unplaceable,
+        budget_s=solution.budget_s,
     )
 
 

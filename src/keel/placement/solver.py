@@ -18,19 +18,23 @@ Invariants:
       more); guided ones (:data:`keel.placement.neighbourhood.GUIDED`, above a million items x
       options) came within half of theirs on prices seed 1 at 10,000 x 1,000, the one run
       timed window by window.
+    * With a time budget (``solve(..., budget_s=)``, :mod:`keel.placement.deadline`) the plan
+      is the best found in that time, so it depends on the machine's speed; it always keeps
+      every rule, and its bound is what was proven in that time, or none.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from keel.placement import neighbourhood
-from keel.placement.lagrangian import Lagrange, lagrangian, lagrangian_bound, tightened
+from keel.placement.deadline import NEVER, Deadline
+from keel.placement.lagrangian import Lagrange, lagrangian, tightened
 from keel.placement.milp import (
     Exact,
     Relaxation,
@@ -91,6 +95,8 @@ bound's target of issue 17, not a measured optimum: whole windows cost 20-50 s a
 1,000 (bench/placement.py, gangs and prices), so a lower share would open them on most estate,
 gangs and prices instances; on gangs seed 3 they took the plan from 2.06% to 1.80%."""
 PRICE_ROUNDS = 15
+LOOK_EVERY = 128
+"""With a deadline, the local search looks at the clock every this many items of a pass."""
 INSERT_BUDGET = 200
 INSERT_TARGETS = 3
 """Most unplaced items, and options per item, the ejection-chain step tries per pass."""
@@ -119,6 +125,8 @@ class Solution:
         placed_bound: The most items any plan can place, as far as proven (an upper bound;
             ``None`` if not computed).
         unplaceable: Items with no feasible option: no plan places them.
+        budget_s: The fast solver's time budget (``None``: none; the plan then does not
+            depend on the machine's speed).
     """
 
     assignment: npt.NDArray[np.int64]
@@ -132,6 +140,7 @@ class Solution:
     placed: int = 0
     placed_bound: int | None = None
     unplaceable: int = 0
+    budget_s: float | None = None
 
 
 def unplaced_penalty(problem: Problem) -> float:
@@ -227,7 +236,9 @@ def workload_ok(problem: Problem, workload: int, assignment: npt.NDArray[np.int6
     return regions is None or bool(regions[:, sites].any(axis=1).all())
 
 
-def solve_fast(problem: Problem, seed: int = 0, *, polished: bool = True) -> npt.NDArray[np.int64]:
+def solve_fast(
+    problem: Problem, seed: int = 0, *, polished: bool = True, deadline: Deadline = NEVER
+) -> npt.NDArray[np.int64]:
     """Regret-greedy construction and local search, then an LP-guided polish on small problems.
 
     See :func:`_search` for the construction and the search. On problems of up to
@@ -243,11 +254,12 @@ def solve_fast(problem: Problem, seed: int = 0, *, polished: bool = True) -> npt
         problem: The problem.
         seed: Orders the local-search passes (deterministic for a given seed).
         polished: False: the construction and search alone (bench/placement.py's baseline).
+        deadline: Past it, no new step starts (:mod:`keel.placement.deadline`).
 
     Returns:
         Option per item, or ``UNPLACED``.
     """
-    return _fast(problem, seed, polished=polished).assignment
+    return _fast(problem, seed, polished=polished, deadline=deadline).assignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,38 +279,45 @@ class _Fast:
     lagrange: Lagrange | None = None
 
 
-def _fast(problem: Problem, seed: int, *, polished: bool = True) -> _Fast:
-    assignment, lagrange = _search(problem, seed, guided=polished)
+def _fast(
+    problem: Problem, seed: int, *, polished: bool = True, deadline: Deadline = NEVER
+) -> _Fast:
+    assignment, lagrange = _search(problem, seed, guided=polished, deadline=deadline)
     placed = int((assignment != UNPLACED).sum())
     if lagrange is not None:
         cost = _cost(problem, assignment)
-        if _far(cost, lagrange.bound):
+        if _far(cost, lagrange.bound) and not deadline.passed():
             # Steered by the first plan's cost, the ascent stopped short; towards this plan's
             # it gets further (estate 10,000 x 1,000 seed 1, measured before the thorough
             # pass existed: +7.3% to +3.7% above the bound). After the search, so that its
             # matrices are freed first.
-            lagrange = tightened(problem, lagrange, placed, cost)
+            lagrange = tightened(problem, lagrange, placed, cost, deadline=deadline)
         if _far(cost, lagrange.bound, max(FAR_ABOVE, neighbourhood.CLOSE_ENOUGH)):
-            assignment = _windows(problem, assignment, lagrange)
+            assignment = _windows(problem, assignment, lagrange, deadline)
         return _Fast(assignment, lagrange=lagrange)
-    if not polished or problem.cells > THOROUGH_CELLS:
+    if not polished or problem.cells > THOROUGH_CELLS or deadline.passed():
         return _Fast(assignment)
     count_bound = None
     if placed < int(problem.placeable_items().sum()):
-        count_bound = placed_bound(problem)
-        if (count_bound or 0) > placed:
-            assignment = _place_more(problem, seed, assignment)
+        count_bound = placed_bound(problem, deadline.limit_s(POLISH_LIMIT_S))
+        if (count_bound or 0) > placed and not deadline.passed():
+            assignment = _place_more(problem, seed, assignment, deadline)
             placed = int((assignment != UNPLACED).sum())
-    if placed == 0:
+    if placed == 0 or deadline.passed():
         return _Fast(assignment, count_bound=count_bound)
-    relaxation = relax(problem, placed, POLISH_LIMIT_S)
+    relaxation = relax(problem, placed, deadline.limit_s(POLISH_LIMIT_S))
     widen = WIDEN_SMALL if problem.cells <= WIDE_CELLS else WIDEN_LARGE
-    found = polish(problem, assignment, relaxation, widen=widen, time_limit_s=POLISH_LIMIT_S)
+    if deadline.passed():
+        return _Fast(assignment, relaxation, count_bound)
+    limit_s = deadline.limit_s(POLISH_LIMIT_S)
+    found = polish(problem, assignment, relaxation, widen=widen, time_limit_s=limit_s)
     if found is not None and _valid(problem, found) and _better(problem, found, assignment):
         assignment = found
     cost = _cost(problem, assignment)
-    if int((assignment != UNPLACED).sum()) == placed and _far(cost, relaxation.value):
-        assignment = _windows(problem, assignment, lagrangian(problem, placed, cost))
+    kept = int((assignment != UNPLACED).sum()) == placed
+    if kept and _far(cost, relaxation.value) and not deadline.passed():
+        lagrange = lagrangian(problem, placed, cost, deadline=deadline)
+        assignment = _windows(problem, assignment, lagrange, deadline)
     return _Fast(assignment, relaxation, count_bound)
 
 
@@ -312,12 +331,17 @@ def _far(cost: float, bound: float, share: float | None = None) -> bool:
 
 
 def _windows(
-    problem: Problem, assignment: npt.NDArray[np.int64], lagrange: Lagrange
+    problem: Problem,
+    assignment: npt.NDArray[np.int64],
+    lagrange: Lagrange,
+    deadline: Deadline = NEVER,
 ) -> npt.NDArray[np.int64]:
     """:func:`keel.placement.neighbourhood.improve` at the Lagrangian prices."""
+    if deadline.passed():
+        return assignment
     costs = problem.item_costs()
     priced = costs + np.outer(problem.demand[problem.item_workload], lagrange.prices)
-    return neighbourhood.improve(problem, assignment, priced, costs=costs)
+    return neighbourhood.improve(problem, assignment, priced, costs=costs, deadline=deadline)
 
 
 def _valid(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
@@ -328,17 +352,17 @@ def _valid(problem: Problem, assignment: npt.NDArray[np.int64]) -> bool:
 
 
 def _place_more(
-    problem: Problem, seed: int, assignment: npt.NDArray[np.int64]
+    problem: Problem, seed: int, assignment: npt.NDArray[np.int64], deadline: Deadline = NEVER
 ) -> npt.NDArray[np.int64]:
     """The count program's root plan, searched for cost, if it places more than ``assignment``.
 
     The local search's ejection chains move one replica at a time and can miss a placement
     that needs several moves (bench/placement.py: restricted, 300 x 60, seed 5).
     """
-    found = fuller(problem, POLISH_LIMIT_S)
+    found = fuller(problem, deadline.limit_s(POLISH_LIMIT_S))
     if found is None or not _valid(problem, found) or not _better(problem, found, assignment):
         return assignment
-    return _thorough(problem, found, seed)
+    return _thorough(problem, found, seed, deadline=deadline)
 
 
 def _thorough(
@@ -346,6 +370,8 @@ def _thorough(
     assignment: npt.NDArray[np.int64],
     seed: int,
     costs: npt.NDArray[np.float64] | None = None,
+    *,
+    deadline: Deadline = NEVER,
 ) -> npt.NDArray[np.int64]:
     """A plan after the thorough local search (moves, swaps over 30 options, ejection chains)."""
     costs = problem.item_costs() if costs is None else costs
@@ -353,12 +379,12 @@ def _thorough(
     search = _Search(problem, costs, demand, unplaced_penalty(problem))
     for item in np.flatnonzero(assignment != UNPLACED).tolist():
         search.place(item, int(assignment[item]))
-    search.improve(seed, THOROUGH)
+    search.improve(seed, THOROUGH, deadline)
     return search.assignment
 
 
 def _search(
-    problem: Problem, seed: int, *, guided: bool = True
+    problem: Problem, seed: int, *, guided: bool = True, deadline: Deadline = NEVER
 ) -> tuple[npt.NDArray[np.int64], Lagrange | None]:
     """Regret-greedy construction, then local search by moves and swaps under shared capacity.
 
@@ -379,6 +405,9 @@ def _search(
     :data:`keel.placement.neighbourhood.CLOSE_ENOUGH` above the bound, windows of it are
     re-solved exactly at the bound's prices (:func:`keel.placement.neighbourhood.improve`).
 
+    Past the ``deadline`` no further step starts: the first construction always runs, and the
+    best plan so far is returned (with the bound, if its ascent had started).
+
     Returns:
         The plan, and the Lagrangian bound whose prices guided it (``None`` if unguided).
     """
@@ -395,30 +424,36 @@ def _search(
     index = np.arange(n_items)
     options = np.isfinite(costs).sum(axis=1)
     penalty = unplaced_penalty(problem)
-    priced = costs + np.outer(demand, _capacity_prices(problem, costs, demand, penalty))
-    priced_regret = _regret(priced)
-    constructions = [
-        (costs, np.lexsort((index, -demand, problem.item_replica, -regret))),
-        (priced, np.lexsort((index, -demand, problem.item_replica, -priced_regret))),
-        (costs, np.lexsort((index, -regret, problem.item_replica, -demand))),
-        # Smallest first: when capacity is short, this places the most replicas.
-        (priced, np.lexsort((index, -priced_regret, options, problem.item_replica, demand))),
-    ]
-    searches: list[tuple[float, int, _Search]] = []
-
-    def construct(guide: npt.NDArray[np.float64], order: npt.NDArray[np.int64]) -> None:
-        search = _Search(problem, costs, demand, penalty)
-        search.greedy(order.tolist(), guide)
-        searches.append((_penalised(problem, search.assignment, penalty), len(searches), search))
-
-    for guide, order in constructions:
-        construct(guide, order)
     effort = THOROUGH if problem.cells <= THOROUGH_CELLS else QUICK
+    large = guided and effort is QUICK
+    # With a deadline, each plan is searched as soon as it is built, so that the best plan so
+    # far is a searched one, and large problems go from the first plan to the Lagrangian prices,
+    # which guide the plans that count there.
+    eager = deadline.at is not None
+    plans = _Plans(problem, costs, demand, penalty, seed, effort, deadline if eager else None)
+    searches, construct = plans.found, plans.build
+    construct(costs, np.lexsort((index, -demand, problem.item_replica, -regret)))
+    if not deadline.passed() and not (eager and large):
+        priced = costs + np.outer(demand, _capacity_prices(problem, costs, demand, penalty))
+        priced_regret = _regret(priced)
+        for guide, order in (
+            (priced, np.lexsort((index, -demand, problem.item_replica, -priced_regret))),
+            (costs, np.lexsort((index, -regret, problem.item_replica, -demand))),
+            # Smallest first: when capacity is short, this places the most replicas.
+            (priced, np.lexsort((index, -priced_regret, options, problem.item_replica, demand))),
+        ):
+            if deadline.passed():
+                break
+            construct(guide, order)
+    plain = len(searches)
     chosen = sorted(searches, key=lambda t: (t[0], t[1]))[: effort.constructions]
     lagrange: Lagrange | None = None
-    if guided and effort is QUICK:
+    if large and not deadline.passed():
         first = chosen[0][2].assignment
-        lagrange = lagrangian(problem, int((first != UNPLACED).sum()), _cost(problem, first))
+        placed = int((first != UNPLACED).sum())
+        # With a deadline, the ascent leaves half the time left for the plans it guides.
+        ascent = deadline.halfway() if eager else deadline
+        lagrange = lagrangian(problem, placed, _cost(problem, first), deadline=ascent)
         guide = costs + np.outer(demand, lagrange.prices)
         regret = _regret(guide)
         for order in (
@@ -427,21 +462,56 @@ def _search(
             np.lexsort((index, -regret, options, problem.item_replica, demand)),
             np.lexsort((index, -regret, problem.item_replica, -demand, first == UNPLACED)),
         ):
+            if deadline.passed():
+                break
             construct(guide, order)
-        chosen += searches[len(constructions) :]  # every priced one: one may place the most
+        chosen += searches[plain:]  # every priced one: one may place the most
     best_assignment, best_total = np.full(n_items, UNPLACED, dtype=np.int64), np.inf
     for _total, _k, search in chosen:
-        search.improve(seed, effort)
+        if not eager:
+            search.improve(seed, effort)
         total = _penalised(problem, search.assignment, penalty)
         if total < best_total - 1e-9:
             best_assignment, best_total = search.assignment, total
     if lagrange is not None and _far(_cost(problem, best_assignment), lagrange.bound):
         best_assignment = neighbourhood.improve(
-            problem, best_assignment, guide, costs=costs, shape=neighbourhood.GUIDED
+            problem,
+            best_assignment,
+            guide,
+            costs=costs,
+            shape=neighbourhood.GUIDED,
+            deadline=deadline,
         )
-        if _far(_cost(problem, best_assignment), lagrange.bound):
-            best_assignment = _thorough(problem, best_assignment, seed, costs)
+        if _far(_cost(problem, best_assignment), lagrange.bound) and not deadline.passed():
+            best_assignment = _thorough(problem, best_assignment, seed, costs, deadline=deadline)
     return best_assignment, lagrange
+
+
+@dataclass(slots=True)
+class _Plans:
+    """The greedy constructions of one solve, each with its penalised total and index.
+
+    Attributes:
+        deadline: With one, each plan gets its local search as soon as it is built.
+    """
+
+    problem: Problem
+    costs: npt.NDArray[np.float64]
+    demand: npt.NDArray[np.int64]
+    penalty: float
+    seed: int
+    effort: Effort
+    deadline: Deadline | None
+    found: list[tuple[float, int, _Search]] = field(default_factory=list)
+
+    def build(self, guide: npt.NDArray[np.float64], order: npt.NDArray[np.int64]) -> None:
+        """Place items in ``order``, each on its cheapest option at ``guide`` with room."""
+        search = _Search(self.problem, self.costs, self.demand, self.penalty)
+        search.greedy(order.tolist(), guide)
+        if self.deadline is not None:
+            search.improve(self.seed, self.effort, self.deadline)
+        total = _penalised(self.problem, search.assignment, self.penalty)
+        self.found.append((total, len(self.found), search))
 
 
 def _two_cheapest(
@@ -584,23 +654,28 @@ class _Search:
     def guarded_item(self, item: int) -> bool:
         return int(self.problem.item_workload[item]) in self.guarded
 
-    def improve(self, seed: int, effort: Effort) -> None:
+    def improve(self, seed: int, effort: Effort, deadline: Deadline = NEVER) -> None:
         rng = np.random.default_rng(seed)
         before = _penalised(self.problem, self.assignment, self.penalty)
         for _ in range(effort.passes):
-            improved = self.move_pass(rng.permutation(len(self.assignment)).tolist())
-            improved |= self.swap_pass(effort.swap_options, effort.swap_items)
-            improved |= self.insert_pass()
+            if deadline.passed():
+                return
+            improved = self.move_pass(rng.permutation(len(self.assignment)).tolist(), deadline)
+            if not deadline.passed():
+                improved |= self.swap_pass(effort.swap_options, effort.swap_items, deadline)
+            if not deadline.passed():
+                improved |= self.insert_pass()
             after = _penalised(self.problem, self.assignment, self.penalty)
             if not improved or before - after < effort.min_pass_gain * after:
                 return
             before = after
 
-    def move_pass(self, order: list[int]) -> bool:
+    def move_pass(self, order: list[int], deadline: Deadline = NEVER) -> bool:
         """Move items to cheaper options with room.
 
         Candidates are found for all items at once (cheapest option with room now); only items
         that would gain are then moved one by one, each re-checked against the capacity left.
+        Past the deadline the pass stops (every move made so far keeps every rule).
         """
         placed = self.assignment != UNPLACED
         here = np.full(len(self.assignment), np.inf)
@@ -612,7 +687,9 @@ class _Search:
             return False
         rank = {item: k for k, item in enumerate(order)}
         improved = False
-        for item in sorted(gaining.tolist(), key=rank.__getitem__):
+        for k, item in enumerate(sorted(gaining.tolist(), key=rank.__getitem__)):
+            if k % LOOK_EVERY == LOOK_EVERY - 1 and deadline.passed():
+                break
             current = int(self.assignment[item])
             if current == UNPLACED and self.guarded_item(item):
                 continue  # one more replica alone could break the workload's coverage
@@ -627,7 +704,9 @@ class _Search:
                     self.place(item, current)
         return improved
 
-    def swap_pass(self, swap_options: int, swap_items: int | None = None) -> bool:
+    def swap_pass(
+        self, swap_options: int, swap_items: int | None = None, deadline: Deadline = NEVER
+    ) -> bool:
         """Swap two placed items between their options when both fit and the total drops.
 
         Only items on a full option are considered (trying every placed item found a little
@@ -645,7 +724,9 @@ class _Search:
         if swap_items is not None and tried.size > swap_items:
             above = costs[tried, assignment[tried]] - costs[tried].min(axis=1)
             tried = tried[np.sort(np.argsort(-above, kind="stable")[:swap_items])]
-        for a in tried.tolist():
+        for count, a in enumerate(tried.tolist()):
+            if count % LOOK_EVERY == LOOK_EVERY - 1 and deadline.passed():
+                break
             oa = int(assignment[a])
             if left[oa] >= demand[a]:
                 continue  # a swap earlier in this pass made room
@@ -763,11 +844,17 @@ def solve(
     seed: int = 0,
     time_limit_s: float = 120.0,
     with_bound: bool = True,
+    budget_s: float | None = None,
 ) -> Solution:
     """Solve a problem and compute its bounds and gap.
 
     ``exact`` starts from the fast plan and returns it if the MILP finds nothing better in
     its time limit, so it never places fewer replicas, or the same for more.
+
+    With ``budget_s`` the fast plan and its bound share that much time
+    (:mod:`keel.placement.deadline`): the solver returns its best plan when the budget runs
+    out, and the bound is whatever was proven by then, or none (``bound_method`` ``none``,
+    ``gap`` ``None``).
 
     Args:
         problem: The problem.
@@ -775,6 +862,8 @@ def solve(
         seed: Seed of the fast solver's local search.
         time_limit_s: Time limit of the exact solver.
         with_bound: Compute the bounds (skip for speed-only measurements).
+        budget_s: Seconds for the fast plan and its bound (``None``: no limit; the plan then
+            does not depend on the machine's speed). The exact solver keeps ``time_limit_s``.
 
     Returns:
         The solution.
@@ -785,7 +874,8 @@ def solve(
     if solver not in ("fast", "exact"):
         raise ValueError(f"unknown solver {solver!r}: use fast or exact")
     started = time.perf_counter()
-    fast = _fast(problem, seed)
+    deadline = Deadline.after(budget_s)
+    fast = _fast(problem, seed, deadline=deadline)
     assignment, relaxation = fast.assignment, fast.relaxation
     exact: Exact | None = None
     if solver == "exact":
@@ -807,17 +897,21 @@ def solve(
     if with_bound:
         small = problem.cells <= LP_BOUND_CELLS
         if small:
-            if relaxation is None or relaxation.placed != placed:
-                relaxation = relax(problem, placed)  # else the polish's LP: the same program
-            if relaxation.value > bound:
+            if (relaxation is None or relaxation.placed != placed) and not deadline.passed():
+                # else the polish's LP: the same program
+                relaxation = relax(problem, placed, deadline.limit_s(POLISH_LIMIT_S))
+            if relaxation is not None and relaxation.value > bound:
                 bound, method = relaxation.value, "lp"
-            if most is None:
-                most = fast.count_bound if fast.count_bound is not None else placed_bound(problem)
+            if most is None and fast.count_bound is not None:
+                most = fast.count_bound
+            elif most is None and not deadline.passed():
+                most = placed_bound(problem, deadline.limit_s(POLISH_LIMIT_S))
         else:
+            lagrange = float("-inf")
             if fast.lagrange is not None and placed >= fast.lagrange.placed:
                 lagrange = fast.lagrange.bound  # plans placing more cost at least as much
-            else:
-                lagrange = lagrangian_bound(problem, placed, cost)
+            elif not deadline.passed():
+                lagrange = lagrangian(problem, placed, cost, deadline=deadline).bound
             if lagrange > bound:
                 bound, method = lagrange, "lagrangian"
     gap: float | None = None
@@ -837,4 +931,5 @@ def solve(
         placed=placed,
         placed_bound=most,
         unplaceable=len(assignment) - placeable,
+        budget_s=budget_s,
     )

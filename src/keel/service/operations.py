@@ -149,12 +149,14 @@ class LocalOperations:
         start: datetime | None = None,
         signal: str = "carbon_location",
         energy_price: bool = False,
+        budget_s: float | None = None,
     ) -> wire.Plan:
         """Compute a plan (committed as ``Commit`` says), with baselines; ``diff``: moves.
 
         ``horizon_h``: schedule the jobs over that many hours of the grid series in the
         ``grid_data`` setting's folder, from ``start`` (the current hour by default);
-        ``energy_price``: price owned sites' electricity by the hour too.
+        ``energy_price``: price owned sites' electricity by the hour too. ``budget_s``: the
+        fast solver's time budget (:mod:`keel.placement.deadline`).
 
         Raises:
             UserError: ``energy_price`` without ``horizon_h``, or a bad horizon.
@@ -173,6 +175,7 @@ class LocalOperations:
             objective=objective,
             solver=solver,
             seed=seed,
+            budget_s=budget_s,
             replan=diff,
             horizon=horizon,
         )

@@ -69,6 +69,10 @@ class PlanResult:
         return bool(self.plan.placements or self.plan.unplaced)
 
 
+MAX_BUDGET_S = 3_600.0
+"""The longest time budget a plan may ask for (a request holds a server worker that long)."""
+
+
 def compute_plan(
     workspace: Workspace,
     *,
@@ -76,6 +80,7 @@ def compute_plan(
     solver: str = "fast",
     seed: int = 0,
     time_limit_s: float = 120.0,
+    budget_s: float | None = None,
     replan: bool = False,
     horizon: timing.HorizonRequest | None = None,
 ) -> PlanResult:
@@ -87,6 +92,8 @@ def compute_plan(
         solver: ``fast`` or ``exact``.
         seed: Seed of the fast solver.
         time_limit_s: Time limit of the exact solver.
+        budget_s: Time budget of the fast solver and its bound (``None``: none;
+            :mod:`keel.placement.deadline`).
         replan: Re-plan against the last committed plan: moving a workload costs a churn
             penalty, and the result lists what moved and why.
         horizon: Schedule the jobs over these hours of grid signals too: each gets a start
@@ -96,12 +103,16 @@ def compute_plan(
         The plan, problem and solution.
 
     Raises:
-        UserError: If the objective or solver is unknown.
+        UserError: If the objective or solver is unknown, or the budget out of range.
     """
     if objective not in PRESETS:
         raise UserError(f"unknown objective '{objective}'{did_you_mean(objective, PRESETS)}")
     if solver not in ("fast", "exact"):
         raise UserError(f"unknown solver '{solver}': use fast or exact")
+    if budget_s is not None and not 0 < budget_s <= MAX_BUDGET_S:
+        raise UserError(
+            f"time budget {budget_s:g} s: give more than 0 and at most {MAX_BUDGET_S:g} s"
+        )
     with progress.step("loading the estate"):
         # One snapshot: the digest recorded with the plan is the estate's it was computed from.
         with workspace.unit(snapshot=True) as unit:
@@ -125,8 +136,9 @@ def compute_plan(
             add_churn_penalty(problem, previous[1])
     # Over a horizon, jobs get their place with their start (below); services come first.
     spatial = problem if horizon is None else timing.services_only(problem)
-    with progress.step(f"solving {workloads:,} workloads ({solver} solver)"):
-        solution = solve(spatial, solver, seed=seed, time_limit_s=time_limit_s)
+    budget = "" if budget_s is None else f", within {budget_s:g} s"
+    with progress.step(f"solving {workloads:,} workloads ({solver} solver{budget})"):
+        solution = solve(spatial, solver, seed=seed, time_limit_s=time_limit_s, budget_s=budget_s)
     schedule = None
     if horizon is not None:
         with progress.step(f"scheduling the jobs over {horizon.hours:,} h of grid signals"):
@@ -224,6 +236,8 @@ def _commit(
         }
         if data.get("schedule") is not None:
             entry["horizon"] = horizon_record(data["schedule"])
+        if data.get("budget_s") is not None:  # the plan depends on the machine's speed
+            entry["budget_s"] = data["budget_s"]
         decisions = [
             {
                 "type": "placement.decided",

@@ -215,6 +215,11 @@ class Plan(Wire):
         " a caller who may not read every workload).",
     )
     solve_s: float
+    budget_s: float | None = Field(
+        default=None,
+        description="The fast solver's time budget, seconds: the plan is the best it found in"
+        " that time, so it depends on the machine's speed (none: no budget).",
+    )
     estate_digest: str
     policy_digest: str
     plan_id: int | None = Field(default=None, description="Set once committed.")

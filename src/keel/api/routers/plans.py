@@ -12,6 +12,7 @@ from keel.api.routers.body import Body
 from keel.api.security import Caller, guard
 from keel.errors import NotFoundError
 from keel.operations import Commit
+from keel.service.planning import MAX_BUDGET_S
 from keel.service.timing import MAX_HORIZON_H
 
 router = APIRouter(tags=["plans"])
@@ -41,6 +42,13 @@ class PlanBody(Body):
         default=None, description="The horizon's first hour (UTC offset required; now if unset)."
     )
     signal: Literal["carbon_location", "carbon_marginal"] = "carbon_location"
+    budget_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_BUDGET_S,
+        description="The fast solver returns its best plan after this many seconds (the plan"
+        " then depends on the server's speed); none: no budget.",
+    )
     energy_price: bool = Field(
         default=False,
         description="Price owned sites' electricity by the hour too (their zone's day-ahead"
@@ -72,6 +80,7 @@ def plan(
         start=body.start,
         signal=body.signal,
         energy_price=body.energy_price,
+        budget_s=body.budget_s,
     )
 
 
