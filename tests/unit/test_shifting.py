@@ -322,3 +322,24 @@ def test_the_bound_is_below_every_feasible_schedule_found_by_brute_force() -> No
     assert total(horizon, plan) == pytest.approx(best)
     bound = shifting.lp_bound(horizon)
     assert bound is not None and bound <= best + 1e-6
+
+
+def test_a_spent_budget_stops_the_ejection_passes_and_keeps_the_schedule_feasible(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    horizon = generate(3, jobs=25, slots=24, pools=3, kind="walk")
+    moves: list[int] = []
+    real = shifting._relocate
+
+    def counted(*args: object) -> int:
+        moves.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shifting, "_relocate", counted)
+    unlimited = shifting.schedule(horizon)
+    assert moves  # the passes relocate jobs when time allows
+    moves.clear()
+    spent = shifting.schedule(horizon, budget_s=0.0)
+    assert moves == []
+    check_feasible(horizon, spent)
+    assert not spent.unplaced and not unlimited.unplaced

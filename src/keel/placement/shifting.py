@@ -31,7 +31,6 @@ first-come first-served, as a real cluster would, pushing what does not fit to l
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +38,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
+
+from keel.placement.deadline import Deadline
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -417,7 +418,7 @@ def schedule(
     Returns:
         The schedule; a job no pool can take in its window is unplaced, with the reason.
     """
-    began = time.perf_counter()
+    deadline = Deadline.after(budget_s)
     if any(job.interruptible for job in horizon.jobs):
         return _with_chunks(
             horizon, starts, rounds, passes, seed, large_share, time_limit_s, budget_s
@@ -446,7 +447,7 @@ def schedule(
         gain[placed] = best[3][placed] - alone[placed]
         moved = 0
         for index in np.argsort(-gain):
-            if gain[index] <= 0 or (budget_s is not None and _spent(began) > budget_s):
+            if gain[index] <= 0 or deadline.passed():
                 break
             moved += _relocate(horizon, best, int(index))
         _reinsert(horizon, best, order, rounds)
@@ -454,10 +455,6 @@ def schedule(
             break
     unplaced = {int(i): _why_unplaced(horizon, int(i)) for i in np.flatnonzero(pool < 0)}
     return ShiftSchedule(pool, best[2], unplaced)
-
-
-def _spent(began: float) -> float:
-    return time.perf_counter() - began
 
 
 def _with_chunks(  # noqa: PLR0917 (schedule()'s own arguments, passed on)
