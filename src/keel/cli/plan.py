@@ -293,7 +293,7 @@ def plan(
     found = ops.plan(
         objective=objective, solver=solver, seed=seed, commit=mode, diff=diff,
         horizon_h=hours, start=start, signal=signal, energy_price=energy_price,
-        budget_s=None if budget_s is None else float(budget_s),
+        budget_s=budget_s,
     )  # fmt: skip
     if output is not Format.table:
         typer.echo(machine(found, output, exclude_none=True))

@@ -70,7 +70,9 @@ class PlanResult:
 
 
 MAX_BUDGET_S = 3_600.0
-"""The longest time budget a plan may ask for (a request holds a server worker that long)."""
+"""The longest time budget a plan may ask for. A budget only shortens a solve (without one
+the fast solver takes as long as it needs), so this is a sanity bound that catches a value
+meant in another unit, not a limit on how long a request may hold a server worker."""
 
 
 def compute_plan(
