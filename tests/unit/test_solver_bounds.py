@@ -313,3 +313,31 @@ def test_a_large_plan_still_far_above_its_tightened_bound_gets_whole_windows_too
     assert opened == shapes
     assert solution.objective <= costs[-1] + 1e-6  # no step after the windows costs more
     assert check_capacity(problem, solution.assignment)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 11).flatmap(
+        lambda n: st.tuples(
+            st.lists(
+                st.lists(st.sampled_from([np.inf, 1.0, 2.5, 7.0]), min_size=4, max_size=4),
+                min_size=n,
+                max_size=n,
+            ),
+            st.lists(st.integers(1, 4), min_size=n, max_size=n),
+        )
+    ),
+    st.lists(st.integers(0, 4), min_size=4, max_size=4),
+)
+def test_the_cheapest_option_with_room_is_the_same_in_blocks(
+    items: tuple[list[list[float]], list[int]], left: list[int]
+) -> None:
+    rows, demand = items
+    costs, need, room = np.array(rows), np.array(demand), np.array(left)
+    whole = np.where(room[None, :] >= need[:, None], costs, np.inf).min(axis=1)
+    saved = solver.ROWS_AT_ONCE
+    try:
+        solver.ROWS_AT_ONCE = 3  # blocks of 3 items, the last one short
+        assert np.array_equal(solver._cheapest_with_room(costs, need, room), whole)
+    finally:
+        solver.ROWS_AT_ONCE = saved

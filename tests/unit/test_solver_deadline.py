@@ -16,7 +16,7 @@ import pytest
 from keel.placement import lagrangian as lagrangian_module
 from keel.placement import solver
 from keel.placement.deadline import MIN_LIMIT_S, NEVER, Deadline
-from keel.placement.lagrangian import lagrangian
+from keel.placement.lagrangian import lagrangian, tightened
 from keel.placement.milp import solve_exact
 from keel.placement.problem import UNPLACED, Problem
 from keel.placement.solver import check_capacity, solve, workload_ok
@@ -132,3 +132,37 @@ def test_the_ascent_stops_at_its_deadline_and_skips_its_second_start(
     cut = lagrangian(problem, most, best, deadline=cut_after(0))
     assert starts == [0.0]  # the zero-reward start, one full evaluation, no second start
     assert cut.bound <= full.bound + 1e-9 and cut.bound <= best + 1e-6
+
+
+def test_the_ascent_takes_no_step_past_its_deadline(
+    monkeypatch: pytest.MonkeyPatch, optimum: tuple[Problem, float, int]
+) -> None:
+    # Full evaluations every tenth step, as above a million pairs: a deadline passing between
+    # two of them stops the ascent there, where it used to run on to the next one.
+    monkeypatch.setattr(lagrangian_module, "NEAR_PAIRS", 0)
+    problem, best, most = optimum
+    start = lagrangian(problem, most, best, rounds=1)
+    differs = 0
+    for looks in (1, 2, 5, 12, 25):
+        cut = tightened(problem, start, most, best, deadline=cut_after(looks))
+        ran = tightened(problem, start, most, best, rounds=looks)  # ``looks`` steps, no deadline
+        assert cut.bound == ran.bound and np.array_equal(cut.prices, ran.prices), looks
+        more = tightened(problem, start, most, best, rounds=looks + 9)
+        differs += more.bound != ran.bound
+    assert differs  # the steps cut off would have changed the bound
+
+
+def test_the_ejection_chains_take_no_item_past_the_deadline() -> None:
+    problem = tight_problem(40, 6, seed=2)  # a greedy plan whose chains place two more replicas
+    costs = problem.item_costs()
+    demand = problem.demand[problem.item_workload]
+
+    def greedy() -> solver._Search:
+        search = solver._Search(problem, costs, demand, solver.unplaced_penalty(problem))
+        search.greedy(list(range(len(costs))), costs)
+        return search
+
+    cut, free = greedy(), greedy()
+    before = cut.assignment.copy()
+    assert not cut.insert_pass(cut_after(0)) and np.array_equal(cut.assignment, before)
+    assert free.insert_pass() and (free.assignment != UNPLACED).sum() > (before != UNPLACED).sum()

@@ -127,8 +127,9 @@ def lagrangian(
         placed: Replicas the plans place at least.
         upper: The cost of a plan placing that many (steers the step size).
         rounds: Subgradient steps per start.
-        deadline: Past it, the ascent stops after its next full evaluation, and the second
-            start does not begin (the bound is then weaker, never invalid).
+        deadline: Past it, the ascent takes no further step (its first, a full evaluation,
+            always runs), and the second start does not begin (the bound is then weaker,
+            never invalid).
 
     Returns:
         The best bound found (never above ``upper``) and its prices.
@@ -154,44 +155,84 @@ class _Pairs:
     Replicas of one workload are alike, so the relaxed choice is made once per workload and
     counted ``copies`` times; only feasible pairs are stored, so a step costs time in their
     number, not in workloads x options.
+
+    Attributes:
+        workload: Each pair's workload (its row among the workloads with a pair).
+        option: Each pair's option.
+        cost: Each pair's cost per replica.
+        pair_demand: Each pair's devices per replica (its workload's).
+        demand: Devices per replica of each workload.
+        starts: Where each workload's pairs begin.
+        copies: Replicas of each workload.
     """
 
     workload: npt.NDArray[np.int64]
     option: npt.NDArray[np.int64]
     cost: Floats
+    pair_demand: Floats
     demand: Floats
     starts: npt.NDArray[np.int64]
     copies: Floats
 
     @classmethod
     def of(cls, problem: Problem) -> _Pairs:
+        # np.nonzero lists pairs row by row, so each workload's pairs are already together:
+        # a pass over them groups them (np.unique sorted all 5 million again at 10,000 x 1,000).
         workload, option = np.nonzero(np.isfinite(problem.objective))
-        rows, starts = np.unique(workload, return_index=True)
+        first = np.ones(len(workload), dtype=bool)
+        first[1:] = workload[1:] != workload[:-1]
+        starts = np.flatnonzero(first)
+        rows = workload[starts]
+        demand = problem.demand[rows].astype(np.float64)
         copies = np.bincount(problem.item_workload, minlength=len(problem.workloads))
+        compact = np.cumsum(first) - 1
         return cls(
-            np.searchsorted(rows, workload),
+            compact,
             option,
             problem.objective[workload, option],
-            problem.demand[rows].astype(np.float64),
+            demand[compact],
+            demand,
             starts.astype(np.int64),
             copies[rows].astype(np.float64),
         )
 
-    def near(self, priced: Floats, cheapest: Floats) -> _Pairs:
+    def priced(self, prices: Floats, out: Floats) -> Floats:
+        """Every pair's cost plus its demand at ``prices``, written into ``out``'s start.
+
+        ``out`` is reused from step to step: at 10,000 x 1,000 a step's temporaries were
+        each 40 MB of fresh memory, and fresh memory is slow to get on this machine.
+        """
+        priced = np.take(prices, self.option, out=out[: self.cost.size], mode="clip")
+        priced *= self.pair_demand
+        priced += self.cost
+        return priced
+
+    def spread(self, per_workload: Floats, out: Floats) -> Floats:
+        """A value per workload repeated for each of its pairs, written into ``out``'s start."""
+        return np.take(per_workload, self.workload, out=out[: self.cost.size], mode="clip")
+
+    def near(self, priced: Floats, cheapest: Floats, scratch: Floats) -> _Pairs:
         """Each workload's options within :data:`NEAR_SHARE` of the way to its average option.
 
         Args:
             priced: Every pair's cost plus prices.
             cheapest: Each workload's cheapest priced pair (always kept).
+            scratch: Room for a value per pair (overwritten).
         """
         counts = np.diff(np.append(self.starts, len(self.cost)))
         average = np.add.reduceat(priced, self.starts) / counts
         limit = cheapest + NEAR_SHARE * (average - cheapest)
-        keep = np.flatnonzero(priced <= limit[self.workload])
+        keep = np.flatnonzero(priced <= self.spread(limit, scratch))
         workload = self.workload[keep]
         starts = np.flatnonzero(np.concatenate([[True], workload[1:] != workload[:-1]]))
         return _Pairs(
-            workload, self.option[keep], self.cost[keep], self.demand, starts, self.copies
+            workload,
+            self.option[keep],
+            self.cost[keep],
+            self.pair_demand[keep],
+            self.demand,
+            starts,
+            self.copies,
         )
 
 
@@ -217,14 +258,17 @@ def _ascent(
     near = pairs
     spaced = pairs.cost.size > NEAR_PAIRS
     schedule = SPACED if spaced else EVERY_STEP
+    buffer, scratch = np.empty(pairs.cost.size), np.empty(pairs.cost.size)
     for step in range(rounds):
+        if step > 0 and deadline.passed():
+            break  # the first step is a full evaluation, so there is a bound
         full = step % schedule.every == 0
         use = pairs if full else near
-        priced = use.cost + use.demand[use.workload] * prices[use.option]
+        priced = use.priced(prices, buffer)
         cheapest = np.minimum.reduceat(priced, use.starts)
         if full and spaced:
-            near = pairs.near(priced, cheapest)
-        first = np.flatnonzero(priced <= cheapest[use.workload])
+            near = pairs.near(priced, cheapest, scratch)
+        first = np.flatnonzero(priced <= use.spread(cheapest, scratch))
         if first.size > len(cheapest):  # ties: keep each workload's first cheapest option
             owner = use.workload[first]
             first = first[np.concatenate([[True], owner[1:] != owner[:-1]])]
@@ -250,8 +294,6 @@ def _ascent(
         if full:
             history.append(best)
             if norm == 0.0 or theta < MIN_THETA or _settled(history, schedule.window):
-                break
-            if deadline.passed():
                 break  # norm 0: the relaxed choice is feasible and complementary, the bound exact
         if norm == 0.0:
             continue  # the near options' choice is feasible: the next full evaluation decides
@@ -278,7 +320,7 @@ def tightened(
         placed: Replicas the plans place at least (``start.placed`` or more).
         upper: The cost of a plan placing that many (steers the step size).
         rounds: Subgradient steps at most.
-        deadline: Past it, the ascent stops after its next full evaluation.
+        deadline: Past it, the ascent takes no further step after its first.
 
     Returns:
         The continued ascent's best bound, never above ``upper``. Its first step is a full
