@@ -52,12 +52,12 @@ def test_a_deadline_passes_when_its_clock_reaches_it() -> None:
     now = [100.0]
     deadline = Deadline.after(10, lambda: now[0])
     assert not deadline.passed() and deadline.limit_s(60) == 10 and deadline.limit_s(4) == 4
-    assert deadline.halfway().at == 105
+    assert deadline.share(0.5).at == 105 and deadline.share(0.25).at == 102.5
     now[0] = 109.99
     assert not deadline.passed() and deadline.limit_s(60) == MIN_LIMIT_S  # never 0 for HiGHS
     now[0] = 110
-    assert deadline.passed() and deadline.halfway().at == 110
-    assert not NEVER.passed() and NEVER.limit_s(7.5) == 7.5 and NEVER.halfway() is NEVER
+    assert deadline.passed() and deadline.share(0.5).at == 110
+    assert not NEVER.passed() and NEVER.limit_s(7.5) == 7.5 and NEVER.share(0.5) is NEVER
     assert Deadline.after(None).at is None
 
 

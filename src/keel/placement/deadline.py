@@ -41,12 +41,12 @@ class Deadline:
         """Whether the deadline has passed."""
         return self.at is not None and self.clock() >= self.at
 
-    def halfway(self) -> Deadline:
-        """A deadline half the time left from now (itself when there is no deadline)."""
+    def share(self, part: float) -> Deadline:
+        """A deadline ``part`` of the time left from now (itself when there is no deadline)."""
         if self.at is None:
             return self
         now = self.clock()
-        return Deadline(now + max(0.0, self.at - now) / 2, self.clock)
+        return Deadline(now + max(0.0, self.at - now) * part, self.clock)
 
     def limit_s(self, limit_s: float) -> float:
         """``limit_s``, or the time left if that is shorter (at least :data:`MIN_LIMIT_S`)."""

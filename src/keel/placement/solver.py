@@ -433,9 +433,9 @@ def _search(
     # which guide the plans that count there. The first plan's search then stops at a quarter
     # of the time left (searched to the end, it took all of a 2 s budget on prices).
     eager = deadline.at is not None
-    plans = _Plans(problem, costs, demand, penalty, seed, effort, deadline if eager else None)
+    plans = _Plans(problem, costs, demand, penalty, seed, effort, deadline)
     searches, construct = plans.found, plans.build
-    first_until = deadline.halfway().halfway() if eager and large else None
+    first_until = deadline.share(0.25) if eager and large else None
     construct(costs, np.lexsort((index, -demand, problem.item_replica, -regret)), first_until)
     if not deadline.passed() and not (eager and large):
         priced = _at_prices(costs, demand, _capacity_prices(problem, costs, demand, penalty))
@@ -456,7 +456,7 @@ def _search(
         first = chosen[0][2].assignment
         placed = int((first != UNPLACED).sum())
         # With a deadline, the ascent leaves half the time left for the plans it guides.
-        ascent = deadline.halfway() if eager else deadline
+        ascent = deadline.share(0.5) if eager else deadline
         lagrange = lagrangian(problem, placed, _cost(problem, first), deadline=ascent)
         guide = _at_prices(costs, demand, lagrange.prices)
         regret = _regret(guide)
@@ -496,7 +496,8 @@ class _Plans:
     """The greedy constructions of one solve, each with its penalised total and index.
 
     Attributes:
-        deadline: With one, each plan gets its local search as soon as it is built.
+        deadline: If it is set (not :data:`NEVER`), each plan gets its local search as soon
+            as it is built.
     """
 
     problem: Problem
@@ -505,7 +506,7 @@ class _Plans:
     penalty: float
     seed: int
     effort: Effort
-    deadline: Deadline | None
+    deadline: Deadline
     found: list[tuple[float, int, _Search]] = field(default_factory=list)
 
     def build(
@@ -517,7 +518,7 @@ class _Plans:
         """Place items in ``order``, each on its cheapest option at ``guide`` with room."""
         search = _Search(self.problem, self.costs, self.demand, self.penalty)
         search.greedy(order.tolist(), guide)
-        if self.deadline is not None:
+        if self.deadline.at is not None:
             search.improve(self.seed, self.effort, search_until or self.deadline)
         total = _penalised(self.problem, search.assignment, self.penalty)
         self.found.append((total, len(self.found), search))
