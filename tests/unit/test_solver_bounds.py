@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from keel.placement import lagrangian as lagrangian_module
 from keel.placement import neighbourhood, solver
-from keel.placement.lagrangian import lagrangian, lagrangian_bound, tightened
+from keel.placement.lagrangian import lagrangian, tightened
 from keel.placement.milp import lp_bound, placed_bound, solve_exact
 from keel.placement.problem import UNPLACED, Problem
 from keel.placement.reasons import Reason
@@ -71,7 +71,7 @@ def test_every_bound_is_below_the_cheapest_plan_placing_as_many(problem: Problem
     for placed in range(1, most + 1):
         floor = at_least(best, placed)
         assert lp_bound(problem, placed) <= floor + 1e-6
-        assert lagrangian_bound(problem, placed, floor) <= floor + 1e-6
+        assert lagrangian(problem, placed, floor).bound <= floor + 1e-6
         assert start.bound - 1e-9 <= tightened(problem, start, placed, floor).bound <= floor + 1e-6
     exact = solve_exact(problem)
     assert exact.assignment is not None and exact.optimal
@@ -126,7 +126,7 @@ def test_the_lagrangian_bound_reaches_the_lp_bound_when_replicas_stay_unplaced()
     fast = solve(problem, "fast", with_bound=False)
     assert fast.placed < len(problem.item_workload)  # capacity leaves some out
     lp = lp_bound(problem, fast.placed)
-    lagrange = lagrangian_bound(problem, fast.placed, fast.objective)
+    lagrange = lagrangian(problem, fast.placed, fast.objective).bound
     assert lagrange <= lp + 1e-6
     assert lagrange >= 0.99 * lp
 
@@ -250,7 +250,7 @@ def test_a_pool_smaller_than_a_replica_is_no_option_and_no_share_of_the_bound() 
     assert np.isinf(problem.objective[0, :2]).all() and problem.objective[0, 2] == 10.0
     assert (problem.reasons[0, :2] & int(Reason.CAPACITY)).all()
     assert lp_bound(problem, 1) == pytest.approx(10.0)  # halves on the small pools: 1.0
-    assert lagrangian_bound(problem, 1, 10.0) == pytest.approx(10.0, rel=1e-3)
+    assert lagrangian(problem, 1, 10.0).bound == pytest.approx(10.0, rel=1e-3)
     assert solve(problem, "fast").gap == 0.0
 
 

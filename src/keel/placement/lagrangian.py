@@ -94,13 +94,6 @@ class Lagrange:
     placed: int = 0
 
 
-def lagrangian_bound(
-    problem: Problem, placed: int, upper: float, *, rounds: int = MAX_ROUNDS
-) -> float:
-    """:func:`lagrangian`'s bound alone."""
-    return lagrangian(problem, placed, upper, rounds=rounds).bound
-
-
 def lagrangian(
     problem: Problem,
     placed: int,
